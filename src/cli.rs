@@ -1,0 +1,148 @@
+//! The command-line definition (clap derive). Doc comments here are the `--help` text, the man
+//! page and the shell completions; nothing else in the crate sees clap types but `settings.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::render::TargetSpec;
+
+/// Render secrets from stores into Prometheus-style YAML configs, and keep them fresh.
+///
+/// Write a provider map wherever a secret goes (`password: {file: {path: secrets/pw}}`);
+/// secret-render fetches each one, writes it to a 0600 file on a tmpfs and points the field's
+/// `*_file` sibling at it, inlining only where the target has no `_file` form.
+#[derive(Debug, Parser)]
+#[command(name = "secret-render", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The program that reads the rendered config, and its version: `prometheus`,
+    /// `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file`
+    /// sibling. Default: detected from each config's shape, at the oldest version known.
+    #[arg(long, global = true, value_name = "TARGET[@VERSION]")]
+    pub target: Option<TargetSpec>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (-v debug, -vv trace). Secret values are never logged at any level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log detail (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve every secret once, write the secret files and the rendered configs, and print
+    /// the rendered configs' paths.
+    ///
+    /// Exit codes: 0 success, 2 usage, 3 invalid config (all problems listed), 4 a secret could
+    /// not be fetched (all failures listed), 5 output could not be written.
+    Render(RenderArgs),
+
+    /// Validate every provider map and the rendered result without fetching: placeholder values
+    /// are rendered into a private temporary directory and checked with `promtool`/`amtool`
+    /// when they are on PATH.
+    ///
+    /// Exit codes: 0 valid, 3 invalid config, 4 a secret could not be fetched (`--resolve`),
+    /// 6 the rendered config was rejected by promtool/amtool.
+    Check(CheckArgs),
+
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page in roff (for the whole tool, or for one subcommand).
+    Man {
+        /// A subcommand to print the page of.
+        subcommand: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The configs to render. Each is written to the output directory under its own file name.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+
+    /// Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else
+    /// /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by
+    /// group or others.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs.
+    #[arg(long)]
+    pub require_tmpfs: bool,
+
+    /// Mode of secret files and rendered configs, in octal (for a target running as another
+    /// user: `0640` with `--file-group`).
+    #[arg(long, value_name = "MODE", default_value = "0600")]
+    pub file_mode: String,
+
+    /// Group (numeric id) to give secret files and rendered configs.
+    #[arg(long, value_name = "GID")]
+    pub file_group: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Most concurrent fetches per provider and store.
+    #[arg(long, value_name = "N", default_value_t = crate::resolve::DEFAULT_MAX_CONCURRENCY)]
+    pub max_concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The configs to check.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+
+    /// Also fetch every secret, proving each exists; the report shows no values.
+    #[arg(long)]
+    pub resolve: bool,
+
+    /// Report format: `github` prints workflow commands that annotate the config in a pull request.
+    #[arg(long, value_enum, default_value_t = CheckFormatArg::Human)]
+    pub format: CheckFormatArg,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormatArg {
+    Human,
+    Json,
+    Github,
+}

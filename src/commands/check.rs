@@ -1,0 +1,402 @@
+//! `secret-render check`: validates every provider map and the rendered result without touching
+//! a real secret. Placeholder values are rendered into a private temporary directory (removed
+//! afterwards) and handed to `promtool`/`amtool` when they are on PATH; `--resolve` also fetches
+//! each secret to prove it exists, and reports a table without values.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::configs::{self, Config, Issue};
+use crate::exit::{ExitCode, Failure};
+use crate::output::{OutputDir, OutputOptions, TmpfsPolicy};
+use crate::provider::ProviderSet;
+use crate::render::{Placement, TargetKind, ValueKind};
+use crate::resolve;
+use crate::secret::Secret;
+use crate::settings::{CheckFormat, CheckSettings};
+
+/// The value every placeholder secret has: recognisable, and valid where a URL is expected.
+const PLACEHOLDER_TEXT: &str = "secret-render-placeholder";
+const PLACEHOLDER_URL: &str = "https://secret-render.invalid/placeholder";
+
+/// What the target's own tool said about the rendered placeholder config.
+#[derive(Debug)]
+enum Validation {
+    Accepted { tool: String },
+    Rejected { tool: String, output: String },
+    Skipped { reason: String },
+}
+
+struct SiteReport {
+    path: String,
+    line: usize,
+    provider: String,
+    location: String,
+    placement: Placement,
+    /// With `--resolve`: `None` when fetched, else why not.
+    fetch_error: Option<Option<String>>,
+}
+
+struct ConfigReport {
+    file: PathBuf,
+    target: String,
+    sites: Vec<SiteReport>,
+    validation: Validation,
+}
+
+pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<(), Failure> {
+    let configs = match configs::load_all(&settings.configs, settings.target) {
+        Ok(configs) => configs,
+        Err(issues) => {
+            report_issues(settings.format, &issues);
+            return Err(Failure::new(
+                ExitCode::Config,
+                configs::describe_issues("invalid configuration", &issues),
+            ));
+        }
+    };
+    let fetch_errors = if settings.resolve {
+        let specs = configs
+            .iter()
+            .flat_map(|config| config.sites.iter().map(|site| &site.spec));
+        let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
+        Some(
+            configs
+                .iter()
+                .map(|config| {
+                    config
+                        .sites
+                        .iter()
+                        .map(|site| fetches.value_for(&site.spec).err().map(|e| e.to_string()))
+                        .collect()
+                })
+                .collect::<Vec<Vec<Option<String>>>>(),
+        )
+    } else {
+        None
+    };
+    let validations = validate_with_placeholders(&configs)?;
+    let reports: Vec<ConfigReport> = configs
+        .iter()
+        .zip(validations)
+        .enumerate()
+        .map(|(index, (config, validation))| ConfigReport {
+            file: config.source.clone(),
+            target: format!("{}@{}", config.profile.kind, config.profile.version),
+            sites: config
+                .sites
+                .iter()
+                .zip(&config.placements)
+                .enumerate()
+                .map(|(position, (site, placement))| SiteReport {
+                    path: site.path.to_string(),
+                    line: site.mark.line,
+                    provider: site.spec.location.kind().to_string(),
+                    location: site.spec.describe(),
+                    placement: placement.clone(),
+                    fetch_error: fetch_errors
+                        .as_ref()
+                        .map(|errors| errors[index][position].clone()),
+                })
+                .collect(),
+            validation,
+        })
+        .collect();
+    let text = match settings.format {
+        CheckFormat::Human => human(&reports),
+        CheckFormat::Json => format!("{:#}\n", json_report(&reports)),
+        CheckFormat::Github => github(&reports),
+    };
+    super::print(&text);
+    let failed_fetches = reports
+        .iter()
+        .flat_map(|r| &r.sites)
+        .filter(|s| matches!(s.fetch_error, Some(Some(_))))
+        .count();
+    let rejected: Vec<&ConfigReport> = reports
+        .iter()
+        .filter(|report| matches!(report.validation, Validation::Rejected { .. }))
+        .collect();
+    if failed_fetches > 0 {
+        return Err(Failure::new(
+            ExitCode::Fetch,
+            format!("{failed_fetches} secret(s) could not be fetched"),
+        ));
+    }
+    if !rejected.is_empty() {
+        let files: Vec<String> = rejected
+            .iter()
+            .map(|report| report.file.display().to_string())
+            .collect();
+        return Err(Failure::new(
+            ExitCode::CheckRejected,
+            format!(
+                "the rendered config was rejected by the target's tool: {}",
+                files.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn placeholder(kind: ValueKind) -> Secret {
+    Secret::from_text(match kind {
+        ValueKind::Text => PLACEHOLDER_TEXT.to_owned(),
+        ValueKind::Url => PLACEHOLDER_URL.to_owned(),
+    })
+}
+
+fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Failure> {
+    let scratch = tempfile::Builder::new()
+        .prefix("secret-render-check-")
+        .tempdir()
+        .map_err(|error| {
+            Failure::new(
+                ExitCode::Output,
+                format!("cannot create a private temporary directory: {error}"),
+            )
+        })?;
+    let out = OutputDir::open(
+        &scratch.path().join("out"),
+        &OutputOptions {
+            tmpfs: TmpfsPolicy::Ignore,
+            ..OutputOptions::default()
+        },
+    )
+    .map_err(|error| {
+        Failure::new(
+            ExitCode::Output,
+            format!("cannot use a private temporary directory: {error}"),
+        )
+    })?;
+    let values = configs
+        .iter()
+        .map(|config| {
+            config
+                .sites
+                .iter()
+                .map(|site| placeholder(config.profile.value_kind(&site.path)))
+                .collect()
+        })
+        .collect();
+    let rendered = super::render::write_all(configs, values, &out)?;
+    Ok(configs
+        .iter()
+        .zip(&rendered)
+        .map(|(config, path)| validate(config, path))
+        .collect())
+}
+
+fn validate(config: &Config, rendered: &Path) -> Validation {
+    let is_web_config = [
+        "tls_server_config",
+        "basic_auth_users",
+        "http_server_config",
+    ]
+    .iter()
+    .any(|key| config.document.root.get(key).is_some());
+    let (program, args): (&str, &[&str]) = match config.profile.kind {
+        TargetKind::Prometheus if is_web_config => ("promtool", &["check", "web-config"]),
+        TargetKind::Prometheus => ("promtool", &["check", "config"]),
+        TargetKind::Alertmanager => ("amtool", &["check-config"]),
+        TargetKind::Generic => {
+            return Validation::Skipped {
+                reason: "no validator for generic configs".into(),
+            };
+        }
+    };
+    let tool = format!("{program} {}", args.join(" "));
+    match Command::new(program).args(args).arg(rendered).output() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Validation::Skipped {
+            reason: format!("{program} is not on PATH"),
+        },
+        Err(error) => Validation::Skipped {
+            reason: format!("cannot run {program}: {error}"),
+        },
+        Ok(output) if output.status.success() => Validation::Accepted { tool },
+        Ok(output) => {
+            // The tool only ever saw placeholders, so its output holds no secret.
+            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&output.stderr));
+            Validation::Rejected {
+                tool,
+                output: text.trim().to_owned(),
+            }
+        }
+    }
+}
+
+fn placement_text(placement: &Placement) -> String {
+    match placement {
+        Placement::File { sibling } => format!("file → {sibling}"),
+        Placement::Inline => "inline".to_owned(),
+    }
+}
+
+fn human(reports: &[ConfigReport]) -> String {
+    let mut text = String::new();
+    for report in reports {
+        text.push_str(&format!(
+            "{} ({}): {} secret(s)\n",
+            report.file.display(),
+            report.target,
+            report.sites.len()
+        ));
+        for site in &report.sites {
+            text.push_str(&format!(
+                "  {}  {}  {}",
+                site.path,
+                site.location,
+                placement_text(&site.placement)
+            ));
+            match &site.fetch_error {
+                Some(None) => text.push_str("  fetched"),
+                Some(Some(error)) => text.push_str(&format!("  FAILED: {error}")),
+                None => {}
+            }
+            text.push('\n');
+        }
+        for site in report
+            .sites
+            .iter()
+            .filter(|site| site.placement == Placement::Inline)
+        {
+            text.push_str(&format!(
+                "  note: {} is inlined into the rendered config ({} has no `_file` sibling for it)\n",
+                site.path, report.target
+            ));
+        }
+        match &report.validation {
+            Validation::Accepted { tool } => text.push_str(&format!("  {tool}: accepted\n")),
+            Validation::Rejected { tool, output } => {
+                text.push_str(&format!("  {tool}: REJECTED\n"));
+                for line in output.lines() {
+                    text.push_str(&format!("    {line}\n"));
+                }
+            }
+            Validation::Skipped { reason } => {
+                text.push_str(&format!("  validation skipped: {reason}\n"))
+            }
+        }
+    }
+    text
+}
+
+fn json_report(reports: &[ConfigReport]) -> serde_json::Value {
+    let configs: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|report| {
+            let secrets: Vec<serde_json::Value> = report
+                .sites
+                .iter()
+                .map(|site| {
+                    let (placement, sibling) = match &site.placement {
+                        Placement::File { sibling } => ("file", Some(sibling.clone())),
+                        Placement::Inline => ("inline", None),
+                    };
+                    json!({
+                        "path": site.path,
+                        "line": site.line,
+                        "provider": site.provider,
+                        "location": site.location,
+                        "placement": placement,
+                        "sibling": sibling,
+                        "fetched": site.fetch_error.as_ref().map(Option::is_none),
+                        "error": site.fetch_error.clone().flatten(),
+                    })
+                })
+                .collect();
+            let validation = match &report.validation {
+                Validation::Accepted { tool } => json!({"result": "accepted", "tool": tool}),
+                Validation::Rejected { tool, output } => json!({"result": "rejected", "tool": tool, "output": output}),
+                Validation::Skipped { reason } => json!({"result": "skipped", "reason": reason}),
+            };
+            json!({"file": report.file, "target": report.target, "secrets": secrets, "validation": validation})
+        })
+        .collect();
+    json!({ "configs": configs })
+}
+
+/// GitHub Actions workflow commands, escaped as the runner expects.
+fn github_escape(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn github(reports: &[ConfigReport]) -> String {
+    let mut text = String::new();
+    for report in reports {
+        let file = report.file.display();
+        for site in &report.sites {
+            if let Some(Some(error)) = &site.fetch_error {
+                text.push_str(&format!(
+                    "::error file={file},line={}::{}\n",
+                    site.line,
+                    github_escape(&format!("{}: {error}", site.path))
+                ));
+            }
+            if site.placement == Placement::Inline {
+                let message = format!(
+                    "{} is inlined into the rendered config ({} has no _file sibling)",
+                    site.path, report.target
+                );
+                text.push_str(&format!(
+                    "::warning file={file},line={}::{}\n",
+                    site.line,
+                    github_escape(&message)
+                ));
+            }
+        }
+        match &report.validation {
+            Validation::Rejected { tool, output } => {
+                text.push_str(&format!(
+                    "::error file={file}::{}\n",
+                    github_escape(&format!("{tool} rejected the rendered config: {output}"))
+                ));
+            }
+            Validation::Accepted { tool } => text.push_str(&format!("{file}: {tool}: accepted\n")),
+            Validation::Skipped { reason } => {
+                text.push_str(&format!("{file}: validation skipped: {reason}\n"))
+            }
+        }
+    }
+    text
+}
+
+fn report_issues(format: CheckFormat, issues: &[Issue]) {
+    let text = match format {
+        CheckFormat::Human => return, // main prints the failure message itself
+        CheckFormat::Json => {
+            let issues: Vec<serde_json::Value> = issues
+                .iter()
+                .map(|issue| {
+                    json!({
+                        "file": issue.file,
+                        "line": issue.line,
+                        "path": issue.path.as_ref().map(ToString::to_string),
+                        "message": issue.message,
+                    })
+                })
+                .collect();
+            format!("{:#}\n", json!({ "problems": issues }))
+        }
+        CheckFormat::Github => issues
+            .iter()
+            .map(|issue| {
+                let location = match issue.line {
+                    Some(line) => format!("file={},line={line}", issue.file.display()),
+                    None => format!("file={}", issue.file.display()),
+                };
+                let message = match &issue.path {
+                    Some(path) => format!("{path}: {}", issue.message),
+                    None => issue.message.clone(),
+                };
+                format!("::error {location}::{}\n", github_escape(&message))
+            })
+            .collect(),
+    };
+    super::print(&text);
+}

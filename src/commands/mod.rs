@@ -1,0 +1,18 @@
+//! One module per subcommand: each takes checked settings and returns `Ok` or a [`Failure`]
+//! carrying its documented exit code.
+//!
+//! [`Failure`]: crate::exit::Failure
+
+pub mod check;
+pub mod generate;
+pub mod render;
+
+use std::io::Write;
+
+/// Writes command output (never a secret) to stdout. A closed pipe is not an error worth a
+/// panic: the reader has gone away.
+pub(crate) fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}

@@ -1,0 +1,142 @@
+//! `secret-render render`: resolve once, write the secret files and the rendered configs, print
+//! the rendered paths.
+
+use std::path::PathBuf;
+
+use crate::configs::{self, Config, Issue};
+use crate::exit::{ExitCode, Failure};
+use crate::output::OutputDir;
+use crate::provider::ProviderSet;
+use crate::render;
+use crate::resolve::{self, Fetches};
+use crate::secret::Secret;
+use crate::settings::RenderSettings;
+
+pub async fn run(settings: &RenderSettings, providers: &ProviderSet) -> Result<(), Failure> {
+    let configs = configs::load_all(&settings.configs, settings.target).map_err(|issues| {
+        Failure::new(
+            ExitCode::Config,
+            configs::describe_issues("invalid configuration", &issues),
+        )
+    })?;
+    let out = OutputDir::open(&settings.out, &settings.output).map_err(|error| {
+        Failure::new(
+            ExitCode::Output,
+            format!("cannot use the output directory: {error}"),
+        )
+    })?;
+    let specs = configs
+        .iter()
+        .flat_map(|config| config.sites.iter().map(|site| &site.spec));
+    let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
+    tracing::info!(secrets = fetches.len(), "fetched every distinct secret");
+    let values = values_of(&configs, &fetches).map_err(|issues| {
+        Failure::new(
+            ExitCode::Fetch,
+            configs::describe_issues("cannot fetch secrets", &issues),
+        )
+    })?;
+    let written = write_all(&configs, values, &out)?;
+    let mut listing = String::new();
+    for path in written {
+        listing.push_str(&path.to_string_lossy());
+        listing.push('\n');
+    }
+    super::print(&listing);
+    Ok(())
+}
+
+/// The value of every site of every config, or every fetch failure.
+pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Secret>>, Vec<Issue>> {
+    let mut issues = Vec::new();
+    let values = configs
+        .iter()
+        .map(|config| {
+            config
+                .sites
+                .iter()
+                .filter_map(|site| match fetches.value_for(&site.spec) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        issues.push(Issue {
+                            file: config.source.clone(),
+                            line: Some(site.mark.line),
+                            path: Some(site.path.clone()),
+                            message: format!("{}: {error}", site.spec.location.kind()),
+                        });
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(values)
+    } else {
+        Err(issues)
+    }
+}
+
+/// Renders every config and writes all secret files before any config that names them.
+/// Returns the rendered configs' paths.
+pub fn write_all(
+    configs: &[Config],
+    values: Vec<Vec<Secret>>,
+    out: &OutputDir,
+) -> Result<Vec<PathBuf>, Failure> {
+    let secrets_dir = out.secrets_dir();
+    let mut rendered = Vec::with_capacity(configs.len());
+    let mut issues = Vec::new();
+    for (config, values) in configs.iter().zip(values) {
+        match render::render(
+            &config.render_source(),
+            &config.sites,
+            &config.placements,
+            values,
+            &secrets_dir,
+        ) {
+            Ok(result) => rendered.push(result),
+            Err(problems) => issues.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| Issue::at(&config.source, problem)),
+            ),
+        }
+    }
+    if !issues.is_empty() {
+        return Err(Failure::new(
+            ExitCode::Fetch,
+            configs::describe_issues("cannot use fetched secrets", &issues),
+        ));
+    }
+    let output_failure = |error: crate::output::OutputError| {
+        Failure::new(ExitCode::Output, format!("cannot write output: {error}"))
+    };
+    for result in &rendered {
+        for file in &result.secret_files {
+            out.write_secret(&file.name, file.value.expose())
+                .map_err(output_failure)?;
+        }
+    }
+    let mut paths = Vec::with_capacity(configs.len());
+    for (config, result) in configs.iter().zip(&rendered) {
+        let path = out
+            .write_config(&config.name, result.config.expose())
+            .map_err(output_failure)?;
+        let inlined = config
+            .placements
+            .iter()
+            .filter(|p| **p == render::Placement::Inline)
+            .count();
+        tracing::info!(
+            config = %config.source.display(),
+            rendered = %path.display(),
+            target = %config.profile.kind,
+            secrets = config.sites.len(),
+            inlined,
+            "rendered config"
+        );
+        paths.push(path);
+    }
+    Ok(paths)
+}

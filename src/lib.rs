@@ -1,0 +1,94 @@
+//! secret-render: renders secrets from stores into Prometheus-style YAML configs.
+//!
+//! `main` only dispatches; each concept lives in the module named after it (see STYLE.md).
+
+pub mod cli;
+pub mod commands;
+pub mod configs;
+pub mod duration;
+pub mod exit;
+pub mod output;
+pub mod provider;
+pub mod render;
+pub mod resolve;
+pub mod secret;
+pub mod settings;
+pub mod telemetry;
+pub mod tree;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{ExitCode, Failure};
+use crate::provider::ProviderSet;
+use crate::settings::{CheckSettings, RenderSettings};
+
+/// Keeps secrets out of core dumps: the process is marked non-dumpable and its soft core size
+/// limit is zero.
+fn disable_core_dumps() {
+    if let Err(error) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!(%error, "cannot mark the process non-dumpable");
+    }
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
+    let zero = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: limit.maximum,
+    };
+    if let Err(error) = rustix::process::setrlimit(rustix::process::Resource::Core, zero) {
+        tracing::warn!(%error, "cannot disable core dumps");
+    }
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+#[must_use]
+pub fn main() -> u8 {
+    let cli = Cli::parse();
+    telemetry::init_logging(cli.global.log_format, cli.global.verbose, cli.global.quiet);
+    disable_core_dumps();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::Success.code(),
+        Err(failure) => {
+            tracing::error!("{}", failure.message);
+            failure.code.code()
+        }
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure::new(ExitCode::Usage, message)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            Failure::new(
+                ExitCode::Internal,
+                format!("cannot start the async runtime: {error}"),
+            )
+        })
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let global = cli.global;
+    match cli.command {
+        Command::Render(args) => {
+            let settings = RenderSettings::new(args, &global).map_err(usage)?;
+            runtime()?.block_on(commands::render::run(&settings, &ProviderSet::standard()))
+        }
+        Command::Check(args) => {
+            let settings = CheckSettings::new(args, &global).map_err(usage)?;
+            runtime()?.block_on(commands::check::run(&settings, &ProviderSet::standard()))
+        }
+        Command::Completions { shell } => {
+            commands::generate::print_completion(shell);
+            Ok(())
+        }
+        Command::Man { subcommand } => {
+            commands::generate::print_man(subcommand.as_deref()).map_err(usage)
+        }
+    }
+}

@@ -1,0 +1,948 @@
+//! The one secure writer: every file `secret-render` puts on disk goes through here.
+//!
+//! This module owns the output directory (`--out DIR`) and its `secrets/` subdirectory: it
+//! creates them 0700, refuses ones an attacker could have prepared (a symlink, another owner,
+//! writable by group or others), and replaces files atomically so a reader never sees a partial
+//! value or a file that was briefly too open. Both directories are held as file descriptors and
+//! every operation is relative to them, so swapping a path component for a symlink after `open`
+//! cannot redirect a write.
+
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{self as rfs, AtFlags, CWD, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::process::{Gid, geteuid};
+
+/// Subdirectory of the output directory that holds one file per secret.
+pub const SECRETS_DIR: &str = "secrets";
+
+const DIR_MODE: u32 = 0o700;
+const GROUP_OR_OTHER_WRITABLE: u32 = 0o022;
+/// Only permission bits: setuid, setgid or sticky on a secret file are never intended.
+const PERMISSION_BITS: u32 = 0o777;
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+const RAMFS_MAGIC: u32 = 0x8584_58f6;
+/// `O_EXCL` collisions only happen with a stale temp file of the same random name; a few retries
+/// are plenty and bound the loop.
+const TEMP_ATTEMPTS: u32 = 16;
+
+/// Why the output could not be written. Messages name the path and never the contents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    #[error("refusing to use `{path}`: it is a symbolic link")]
+    Symlink { path: PathBuf },
+
+    #[error("refusing to use `{path}`: it is not a directory")]
+    NotADirectory { path: PathBuf },
+
+    #[error("refusing to use `{path}`: owned by uid {owner}, not by the running uid {euid}")]
+    NotOwned {
+        path: PathBuf,
+        owner: u32,
+        euid: u32,
+    },
+
+    #[error("refusing to use `{path}`: writable by group or others (mode {mode:04o})")]
+    Writable { path: PathBuf, mode: u32 },
+
+    #[error("`{path}` is not on tmpfs or ramfs, and tmpfs is required")]
+    NotTmpfs { path: PathBuf },
+
+    #[error(
+        "invalid file mode {mode:04o} for files in `{path}`: only permission bits (0777) may be set"
+    )]
+    InvalidMode { path: PathBuf, mode: u32 },
+
+    #[error(
+        "invalid file name {name:?} in `{dir}`: must be a single path component \
+         (not empty, `.` or `..`, no `/` or NUL)"
+    )]
+    InvalidName { dir: PathBuf, name: String },
+
+    // The OS error is part of the message, not a `source()`: exit.rs's `Failure` carries a
+    // finished string, and "permission denied" is what the operator needs to see.
+    #[error("failed to {action} `{path}`: {error}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: io::Error,
+    },
+}
+
+impl OutputError {
+    /// Every output failure is exit code 5 (contract section 9).
+    pub const EXIT_CODE: u8 = 5;
+
+    fn io(action: &'static str, path: &Path, source: impl Into<io::Error>) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            error: source.into(),
+        }
+    }
+}
+
+/// Permissions of every file written (secrets and configs alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode {
+    /// Permission bits; default 0o600.
+    pub mode: u32,
+    /// Group to hand the file to, for a target running as another user.
+    pub group: Option<u32>,
+}
+
+impl FileMode {
+    pub const DEFAULT_MODE: u32 = 0o600;
+}
+
+impl Default for FileMode {
+    fn default() -> Self {
+        Self {
+            mode: Self::DEFAULT_MODE,
+            group: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub file_mode: FileMode,
+    /// What to do when the output directory is not on tmpfs/ramfs.
+    pub tmpfs: TmpfsPolicy,
+}
+
+/// `--require-tmpfs` makes a disk-backed out dir an error; `check`'s private directory of
+/// placeholders needs no warning at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TmpfsPolicy {
+    #[default]
+    Warn,
+    Require,
+    Ignore,
+}
+
+/// A checked, held-open output directory.
+#[derive(Debug)]
+pub struct OutputDir {
+    path: PathBuf,
+    dir: OwnedFd,
+    secrets: OwnedFd,
+    file_mode: FileMode,
+    is_tmpfs: bool,
+}
+
+impl OutputDir {
+    /// Create (mode 0700, parents as needed with default modes) or open the out dir, and its
+    /// `secrets/` subdirectory, refusing either when it is a symlink, owned by another user or
+    /// writable by group or others.
+    pub fn open(path: &Path, options: &OutputOptions) -> Result<Self, OutputError> {
+        // Rebuilding from components drops trailing slashes: with one, the kernel follows a
+        // final symlink despite O_NOFOLLOW.
+        let path: PathBuf = path.components().collect();
+        let file_mode = options.file_mode;
+        if file_mode.mode & !PERMISSION_BITS != 0 {
+            return Err(OutputError::InvalidMode {
+                path,
+                mode: file_mode.mode,
+            });
+        }
+
+        let dir = open_trusted_dir(CWD, &path, &path, true)?;
+        let secrets_path = path.join(SECRETS_DIR);
+        let secrets = open_trusted_dir(dir.as_fd(), Path::new(SECRETS_DIR), &secrets_path, false)?;
+
+        let mut is_tmpfs = true;
+        for (fd, shown) in [(&dir, &path), (&secrets, &secrets_path)] {
+            if is_on_tmpfs(fd.as_fd(), shown)? {
+                continue;
+            }
+            match options.tmpfs {
+                TmpfsPolicy::Require => {
+                    return Err(OutputError::NotTmpfs {
+                        path: shown.clone(),
+                    });
+                }
+                TmpfsPolicy::Ignore => {
+                    is_tmpfs = false;
+                    break;
+                }
+                TmpfsPolicy::Warn => {}
+            }
+            tracing::warn!(
+                path = %shown.display(),
+                "output directory is not on tmpfs or ramfs: secrets may reach persistent storage",
+            );
+            is_tmpfs = false;
+            // One warning is enough; `secrets/` nearly always shares the out dir's filesystem.
+            break;
+        }
+
+        Ok(Self {
+            path,
+            dir,
+            secrets,
+            file_mode,
+            is_tmpfs,
+        })
+    }
+
+    /// The out dir as given to [`OutputDir::open`], without trailing slashes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.path.join(SECRETS_DIR)
+    }
+
+    pub fn secret_path(&self, name: &str) -> PathBuf {
+        self.secrets_dir().join(name)
+    }
+
+    pub fn file_mode(&self) -> FileMode {
+        self.file_mode
+    }
+
+    /// Whether both the out dir and `secrets/` are on tmpfs or ramfs.
+    pub fn is_tmpfs(&self) -> bool {
+        self.is_tmpfs
+    }
+
+    /// Atomically replace DIR/secrets/<name> with `value`, byte for byte.
+    pub fn write_secret(&self, name: &str, value: &[u8]) -> Result<PathBuf, OutputError> {
+        self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value)
+    }
+
+    /// Atomically replace DIR/<name> (a rendered config) with `contents`. Same mode as secret
+    /// files, since a config may carry inlined secrets.
+    pub fn write_config(&self, name: &str, contents: &[u8]) -> Result<PathBuf, OutputError> {
+        self.replace(self.dir.as_fd(), &self.path, name, contents)
+    }
+
+    /// Remove DIR/secrets/<name> if present.
+    pub fn remove_secret(&self, name: &str) -> Result<(), OutputError> {
+        let dir_path = self.secrets_dir();
+        check_name(&dir_path, name)?;
+        match rfs::unlinkat(&self.secrets, name, AtFlags::empty()) {
+            Ok(()) => rfs::fsync(&self.secrets)
+                .map_err(|e| OutputError::io("sync directory", &dir_path, e)),
+            Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(OutputError::io("remove", &dir_path.join(name), e)),
+        }
+    }
+
+    fn replace(
+        &self,
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        name: &str,
+        contents: &[u8],
+    ) -> Result<PathBuf, OutputError> {
+        check_name(dir_path, name)?;
+        let final_path = dir_path.join(name);
+        let (fd, temp) = TempFile::create(dir, dir_path, name, &final_path, self.file_mode)?;
+
+        // Ownership and mode must be final before the first byte lands: anyone who can open
+        // the file later could otherwise have opened it while it was too permissive.
+        settle_permissions(&fd, self.file_mode, &final_path)?;
+        let mut file = File::from(fd);
+        file.write_all(contents)
+            .map_err(|e| OutputError::io("write temporary file for", &final_path, e))?;
+        // Without this, a crash after the rename can leave an empty file under the final name.
+        rfs::fsync(&file)
+            .map_err(|e| OutputError::io("sync temporary file for", &final_path, e))?;
+        drop(file);
+
+        // rename(2) replaces whatever sits at the final name, a symlink included, rather than
+        // writing through it.
+        rfs::renameat(dir, &temp.name, dir, name)
+            .map_err(|e| OutputError::io("move temporary file into place at", &final_path, e))?;
+        temp.disarm();
+        rfs::fsync(dir).map_err(|e| OutputError::io("sync directory", dir_path, e))?;
+        Ok(final_path)
+    }
+}
+
+/// A temp file that is unlinked unless it was renamed into place.
+struct TempFile<'a> {
+    dir: BorrowedFd<'a>,
+    name: String,
+    path: PathBuf,
+    armed: bool,
+}
+
+impl<'a> TempFile<'a> {
+    fn create(
+        dir: BorrowedFd<'a>,
+        dir_path: &Path,
+        name: &str,
+        final_path: &Path,
+        file_mode: FileMode,
+    ) -> Result<(OwnedFd, Self), OutputError> {
+        // Owner bits only until the group is right, so the process's own group never gets a
+        // look at a file meant for another one.
+        let create_mode = if file_mode.group.is_some() {
+            file_mode.mode & 0o700
+        } else {
+            file_mode.mode
+        };
+        let flags =
+            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut last = Errno::EXIST;
+        for _ in 0..TEMP_ATTEMPTS {
+            let temp_name = format!(".{name}.tmp-{}", random_suffix());
+            match rfs::openat(dir, &temp_name, flags, Mode::from_raw_mode(create_mode)) {
+                Ok(fd) => {
+                    let temp = Self {
+                        dir,
+                        path: dir_path.join(&temp_name),
+                        name: temp_name,
+                        armed: true,
+                    };
+                    return Ok((fd, temp));
+                }
+                Err(Errno::EXIST) => last = Errno::EXIST,
+                Err(e) => {
+                    last = e;
+                    break;
+                }
+            }
+        }
+        Err(OutputError::io(
+            "create temporary file for",
+            final_path,
+            last,
+        ))
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        match rfs::unlinkat(self.dir, &self.name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => tracing::warn!(
+                path = %self.path.display(),
+                error = %io::Error::from(e),
+                "failed to remove temporary file",
+            ),
+        }
+    }
+}
+
+fn settle_permissions(
+    fd: &OwnedFd,
+    file_mode: FileMode,
+    final_path: &Path,
+) -> Result<(), OutputError> {
+    if let Some(gid) = file_mode.group {
+        rfs::fchown(fd, None, Some(Gid::from_raw(gid)))
+            .map_err(|e| OutputError::io("set group of temporary file for", final_path, e))?;
+    }
+    // The umask may have stripped bits the operator asked for (0640 under umask 077).
+    let stat =
+        rfs::fstat(fd).map_err(|e| OutputError::io("inspect temporary file for", final_path, e))?;
+    if stat.st_mode & 0o7777 != file_mode.mode {
+        rfs::fchmod(fd, Mode::from_raw_mode(file_mode.mode))
+            .map_err(|e| OutputError::io("set mode of temporary file for", final_path, e))?;
+    }
+    Ok(())
+}
+
+/// Names come from slugs of YAML paths; anything that could leave the directory is a bug
+/// upstream, so it is refused rather than sanitised.
+fn check_name(dir: &Path, name: &str) -> Result<(), OutputError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(OutputError::InvalidName {
+            dir: dir.to_path_buf(),
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens `name` (relative to `at`) as a directory without following a final symlink, creating
+/// it 0700 when missing, and checks that only we can write in it. `shown` is the path for
+/// messages.
+fn open_trusted_dir(
+    at: BorrowedFd<'_>,
+    name: &Path,
+    shown: &Path,
+    create_parents: bool,
+) -> Result<OwnedFd, OutputError> {
+    let fd = match open_dir(at, name) {
+        Err(Errno::NOENT) => {
+            if create_parents
+                && let Some(parent) = name.parent().filter(|p| !p.as_os_str().is_empty())
+            {
+                create_parents_default_mode(parent)
+                    .map_err(|e| OutputError::io("create directory", parent, e))?;
+            }
+            // Created with its final mode: a chmod afterwards would leave a window.
+            match rfs::mkdirat(at, name, Mode::from_raw_mode(DIR_MODE)) {
+                // Someone else created it first; the checks below decide whether to trust it.
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(OutputError::io("create directory", shown, e)),
+            }
+            open_dir(at, name)
+        }
+        other => other,
+    }
+    .map_err(|e| explain_open_error(at, name, shown, e))?;
+
+    let stat = rfs::fstat(&fd).map_err(|e| OutputError::io("inspect", shown, e))?;
+    let euid = geteuid().as_raw();
+    if stat.st_uid != euid {
+        return Err(OutputError::NotOwned {
+            path: shown.to_path_buf(),
+            owner: stat.st_uid,
+            euid,
+        });
+    }
+    let mode = stat.st_mode & 0o7777;
+    if mode & GROUP_OR_OTHER_WRITABLE != 0 {
+        return Err(OutputError::Writable {
+            path: shown.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(fd)
+}
+
+fn open_dir(at: BorrowedFd<'_>, name: &Path) -> rustix::io::Result<OwnedFd> {
+    rfs::openat(
+        at,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Turns ELOOP/ENOTDIR into the refusal the operator needs to act on.
+fn explain_open_error(at: BorrowedFd<'_>, name: &Path, shown: &Path, errno: Errno) -> OutputError {
+    // ELOOP may also mean a symlink loop higher up: only the entry itself decides.
+    if matches!(errno, Errno::LOOP | Errno::NOTDIR)
+        && let Ok(stat) = rfs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW)
+    {
+        let path = shown.to_path_buf();
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Symlink => return OutputError::Symlink { path },
+            FileType::Directory => {}
+            _ => return OutputError::NotADirectory { path },
+        }
+    }
+    OutputError::io("open directory", shown, errno)
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "parents of the out dir get default modes; the out dir itself is made with mkdirat"
+)]
+fn create_parents_default_mode(parent: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(parent)
+}
+
+fn is_on_tmpfs(fd: BorrowedFd<'_>, shown: &Path) -> Result<bool, OutputError> {
+    let statfs =
+        rfs::fstatfs(fd).map_err(|e| OutputError::io("inspect filesystem of", shown, e))?;
+    Ok(is_tmpfs_magic(statfs.f_type))
+}
+
+fn is_tmpfs_magic(f_type: rfs::FsWord) -> bool {
+    // `f_type`'s width and sign differ by platform; the magic numbers are 32-bit.
+    let magic = f_type as u32;
+    magic == TMPFS_MAGIC || magic == RAMFS_MAGIC
+}
+
+/// Collision avoidance, not secrecy: only we can write in these directories, and O_EXCL makes a
+/// clash an error rather than a shared file. std seeds `RandomState` from the OS; the counter
+/// keeps names distinct within one process.
+fn random_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{PermissionsExt as _, symlink};
+
+    use rustix::process::{Uid, umask};
+
+    use super::*;
+
+    const NOBODY: u32 = 65534;
+
+    fn mode_of(path: &Path) -> u32 {
+        rfs::lstat(path).unwrap().st_mode & 0o7777
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A directory with exactly `mode`, whatever the umask.
+    fn make_dir(path: &Path, mode: u32) {
+        rfs::mkdir(path, Mode::from_raw_mode(mode)).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test fixtures outside the writer under test"
+    )]
+    fn write_fixture(path: &Path, contents: &[u8]) {
+        std::fs::write(path, contents).unwrap();
+    }
+
+    fn open_default(path: &Path) -> OutputDir {
+        OutputDir::open(path, &OutputOptions::default()).unwrap()
+    }
+
+    fn is_tmpfs_independently(path: &Path) -> bool {
+        let f_type = rustix::fs::statfs(path).unwrap().f_type;
+        matches!(f_type as u32, 0x0102_1994 | 0x8584_58f6)
+    }
+
+    #[test]
+    fn creates_missing_dirs_0700_and_files_0600() {
+        let base = tempfile::tempdir().unwrap();
+        let out_path = base.path().join("run/secret-render");
+        let out = open_default(&out_path);
+
+        assert_eq!(out.path(), out_path);
+        assert_eq!(mode_of(&out_path), 0o700);
+        assert_eq!(mode_of(&out_path.join("secrets")), 0o700);
+
+        let secret = out.write_secret("job.password-3f2a", b"hunter2").unwrap();
+        assert_eq!(secret, out_path.join("secrets/job.password-3f2a"));
+        assert_eq!(secret, out.secret_path("job.password-3f2a"));
+        assert_eq!(mode_of(&secret), 0o600);
+
+        let config = out.write_config("prometheus.yml", b"global: {}\n").unwrap();
+        assert_eq!(config, out_path.join("prometheus.yml"));
+        assert_eq!(mode_of(&config), 0o600);
+
+        // Reopening an existing, trusted dir is fine and keeps what is there.
+        let again = open_default(&out_path);
+        assert_eq!(again.secrets_dir(), out_path.join("secrets"));
+        assert!(again.secret_path("job.password-3f2a").exists());
+    }
+
+    struct RestoreUmask(Mode);
+
+    impl Drop for RestoreUmask {
+        fn drop(&mut self) {
+            umask(self.0);
+        }
+    }
+
+    /// The only test that touches the process-wide umask.
+    #[test]
+    fn configured_mode_is_honoured_under_umask_077() {
+        let _restore = RestoreUmask(umask(Mode::from_raw_mode(0o077)));
+        for mode in [0o600, 0o640, 0o644, 0o400, 0o660] {
+            let base = tempfile::tempdir().unwrap();
+            let options = OutputOptions {
+                file_mode: FileMode { mode, group: None },
+                ..OutputOptions::default()
+            };
+            let out = OutputDir::open(&base.path().join("out"), &options).unwrap();
+            let secret = out.write_secret("s", b"v").unwrap();
+            let config = out.write_config("c.yml", b"c").unwrap();
+            assert_eq!(mode_of(&secret), mode, "secret with mode {mode:o}");
+            assert_eq!(mode_of(&config), mode, "config with mode {mode:o}");
+        }
+    }
+
+    #[test]
+    fn configured_group_is_applied() {
+        let base = tempfile::tempdir().unwrap();
+        let options = OutputOptions {
+            file_mode: FileMode {
+                mode: 0o640,
+                group: Some(NOBODY),
+            },
+            ..OutputOptions::default()
+        };
+        let out = OutputDir::open(&base.path().join("out"), &options).unwrap();
+        for path in [
+            out.write_secret("s", b"v").unwrap(),
+            out.write_config("c.yml", b"c").unwrap(),
+        ] {
+            let stat = rfs::lstat(&path).unwrap();
+            assert_eq!(stat.st_gid, NOBODY, "{}", path.display());
+            assert_eq!(stat.st_mode & 0o7777, 0o640, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn contents_are_written_byte_for_byte() {
+        let big: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+        let cases: [(&str, &[u8]); 6] = [
+            ("empty", b""),
+            ("no trailing newline", b"s3cret"),
+            ("own trailing newline", b"line\n"),
+            ("crlf", b"a\r\n"),
+            ("binary", b"\0\xff\x00\xfe nul and high bytes"),
+            ("one mebibyte", &big),
+        ];
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        for (case, value) in cases {
+            let secret = out.write_secret("value", value).unwrap();
+            assert_eq!(std::fs::read(&secret).unwrap(), value, "secret: {case}");
+            let config = out.write_config("config.yml", value).unwrap();
+            assert_eq!(std::fs::read(&config).unwrap(), value, "config: {case}");
+        }
+    }
+
+    #[test]
+    fn replacing_keeps_the_name_and_leaves_no_temp_files() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+
+        let first = out.write_secret("token", b"old").unwrap();
+        let first_inode = rfs::lstat(&first).unwrap().st_ino;
+        let second = out.write_secret("token", b"new value").unwrap();
+        out.write_config("app.yml", b"one").unwrap();
+        out.write_config("app.yml", b"two").unwrap();
+
+        assert_eq!(first, second);
+        assert_eq!(std::fs::read(&second).unwrap(), b"new value");
+        // A new inode means readers holding the old file never saw a half-written one.
+        assert_ne!(rfs::lstat(&second).unwrap().st_ino, first_inode);
+        assert_eq!(names_in(&out.secrets_dir()), ["token"]);
+        assert_eq!(names_in(out.path()), ["app.yml", "secrets"]);
+        assert_eq!(std::fs::read(out.path().join("app.yml")).unwrap(), b"two");
+    }
+
+    #[test]
+    fn failed_write_leaves_no_temp_file_and_no_value_in_the_error() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        make_dir(&out.secret_path("taken"), 0o700);
+
+        let err = out.write_secret("taken", b"hunter2").unwrap_err();
+
+        assert!(matches!(err, OutputError::Io { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&*out.secret_path("taken").to_string_lossy()),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+        // rename(2) onto a directory: EISDIR, and the operator is told so.
+        assert!(message.ends_with("(os error 21)"), "{message}");
+        assert!(!format!("{err:?}").contains("hunter2"));
+        assert_eq!(names_in(&out.secrets_dir()), ["taken"]);
+    }
+
+    type Setup = fn(&Path) -> PathBuf;
+
+    #[test]
+    fn untrustworthy_dirs_are_refused() {
+        fn symlink_to_good_dir(base: &Path) -> PathBuf {
+            make_dir(&base.join("real"), 0o700);
+            symlink(base.join("real"), base.join("out")).unwrap();
+            base.join("out")
+        }
+        fn secrets_with_mode(base: &Path, mode: u32) -> PathBuf {
+            make_dir(&base.join("out"), 0o700);
+            make_dir(&base.join("out/secrets"), mode);
+            base.join("out")
+        }
+        fn chowned_to_nobody(path: &Path) {
+            rfs::chown(path, Some(Uid::from_raw(NOBODY)), None).unwrap();
+        }
+
+        let cases: [(&str, Setup, &str); 13] = [
+            ("out dir is a symlink", symlink_to_good_dir, "out"),
+            (
+                "out dir is a symlink, given with a trailing slash",
+                |base| {
+                    symlink_to_good_dir(base);
+                    base.join("out/")
+                },
+                "out",
+            ),
+            (
+                "out dir is a dangling symlink",
+                |base| {
+                    symlink(base.join("nowhere"), base.join("out")).unwrap();
+                    base.join("out")
+                },
+                "out",
+            ),
+            (
+                "out dir is a regular file",
+                |base| {
+                    write_fixture(&base.join("out"), b"");
+                    base.join("out")
+                },
+                "out",
+            ),
+            (
+                "out dir is group-writable",
+                |base| {
+                    make_dir(&base.join("out"), 0o770);
+                    base.join("out")
+                },
+                "out",
+            ),
+            (
+                "out dir is writable by others",
+                |base| {
+                    make_dir(&base.join("out"), 0o702);
+                    base.join("out")
+                },
+                "out",
+            ),
+            (
+                "out dir is owned by another user",
+                |base| {
+                    make_dir(&base.join("out"), 0o700);
+                    chowned_to_nobody(&base.join("out"));
+                    base.join("out")
+                },
+                "out",
+            ),
+            (
+                "secrets is a symlink",
+                |base| {
+                    make_dir(&base.join("out"), 0o700);
+                    make_dir(&base.join("elsewhere"), 0o700);
+                    symlink(base.join("elsewhere"), base.join("out/secrets")).unwrap();
+                    base.join("out")
+                },
+                "out/secrets",
+            ),
+            (
+                "secrets is a regular file",
+                |base| {
+                    make_dir(&base.join("out"), 0o700);
+                    write_fixture(&base.join("out/secrets"), b"");
+                    base.join("out")
+                },
+                "out/secrets",
+            ),
+            (
+                "secrets is group-writable",
+                |base| secrets_with_mode(base, 0o720),
+                "out/secrets",
+            ),
+            (
+                "secrets is writable by others",
+                |base| secrets_with_mode(base, 0o777),
+                "out/secrets",
+            ),
+            (
+                "secrets is owned by another user",
+                |base| {
+                    let out = secrets_with_mode(base, 0o700);
+                    chowned_to_nobody(&out.join("secrets"));
+                    out
+                },
+                "out/secrets",
+            ),
+            (
+                "secrets is owned by another user but not writable",
+                |base| {
+                    let out = secrets_with_mode(base, 0o755);
+                    chowned_to_nobody(&out.join("secrets"));
+                    out
+                },
+                "out/secrets",
+            ),
+        ];
+
+        for (case, setup, refused) in cases {
+            let base = tempfile::tempdir().unwrap();
+            let path = setup(base.path());
+            let err = OutputDir::open(&path, &OutputOptions::default()).expect_err(case);
+            let refused = base.path().join(refused);
+            let expected_path = match &err {
+                OutputError::Symlink { path }
+                | OutputError::NotADirectory { path }
+                | OutputError::NotOwned { path, .. }
+                | OutputError::Writable { path, .. } => path,
+                other => panic!("{case}: unexpected error {other:?}"),
+            };
+            assert_eq!(expected_path, &refused, "{case}");
+            assert!(
+                err.to_string().contains(&*refused.to_string_lossy()),
+                "{case}: {err}"
+            );
+            // Nothing was created through the refused path.
+            for dir in ["real", "elsewhere"] {
+                if base.path().join(dir).exists() {
+                    assert!(names_in(&base.path().join(dir)).is_empty(), "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn symlink_at_the_final_name_is_replaced_not_followed() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        let victim = base.path().join("victim");
+        write_fixture(&victim, b"original");
+
+        type Write = fn(&OutputDir, &[u8]) -> PathBuf;
+        let writes: [(&str, PathBuf, Write); 2] = [
+            ("secret", out.secret_path("target"), |out, value| {
+                out.write_secret("target", value).unwrap()
+            }),
+            ("config", out.path().join("target"), |out, value| {
+                out.write_config("target", value).unwrap()
+            }),
+        ];
+        for (case, link, write) in writes {
+            symlink(&victim, &link).unwrap();
+
+            let written = write(&out, b"new");
+
+            assert_eq!(written, link, "{case}");
+            let stat = rfs::lstat(&link).unwrap();
+            assert_eq!(
+                FileType::from_raw_mode(stat.st_mode),
+                FileType::RegularFile,
+                "{case}"
+            );
+            assert_eq!(std::fs::read(&link).unwrap(), b"new", "{case}");
+            assert_eq!(std::fs::read(&victim).unwrap(), b"original", "{case}");
+        }
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        for name in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "/etc/passwd",
+            "../escape",
+            "a\0b",
+            "trailing/",
+        ] {
+            for (op, result) in [
+                ("write_secret", out.write_secret(name, b"v").map(drop)),
+                ("write_config", out.write_config(name, b"v").map(drop)),
+                ("remove_secret", out.remove_secret(name)),
+            ] {
+                let err = result.expect_err(op);
+                assert!(
+                    matches!(&err, OutputError::InvalidName { name: n, .. } if n == name),
+                    "{op}({name:?}): {err:?}"
+                );
+            }
+        }
+        assert_eq!(names_in(out.path()), ["secrets"]);
+        assert!(names_in(&out.secrets_dir()).is_empty());
+
+        // Dots are fine when they are not a whole `.` or `..`.
+        for name in ["...", ".hidden", "a..b"] {
+            out.write_secret(name, b"v").unwrap();
+        }
+    }
+
+    #[test]
+    fn swapping_the_out_dir_for_a_symlink_after_open_does_not_redirect_writes() {
+        let base = tempfile::tempdir().unwrap();
+        let out_path = base.path().join("out");
+        let out = open_default(&out_path);
+
+        let moved = base.path().join("moved");
+        rfs::rename(&out_path, &moved).unwrap();
+        let decoy = base.path().join("decoy");
+        make_dir(&decoy, 0o700);
+        make_dir(&decoy.join("secrets"), 0o700);
+        symlink(&decoy, &out_path).unwrap();
+
+        out.write_secret("k", b"v").unwrap();
+        out.write_config("c.yml", b"c").unwrap();
+
+        assert_eq!(std::fs::read(moved.join("secrets/k")).unwrap(), b"v");
+        assert_eq!(std::fs::read(moved.join("c.yml")).unwrap(), b"c");
+        assert_eq!(names_in(&decoy), ["secrets"]);
+        assert!(names_in(&decoy.join("secrets")).is_empty());
+    }
+
+    #[test]
+    fn tmpfs_requirement_follows_the_actual_filesystem() {
+        let mut bases = vec![tempfile::tempdir().unwrap()];
+        if Path::new("/dev/shm").is_dir() {
+            bases.push(tempfile::tempdir_in("/dev/shm").unwrap());
+        }
+        for base in bases {
+            let expected = is_tmpfs_independently(base.path());
+            let path = base.path().join("out");
+
+            let relaxed = open_default(&path);
+            assert_eq!(relaxed.is_tmpfs(), expected, "{}", path.display());
+
+            let strict = OutputOptions {
+                tmpfs: TmpfsPolicy::Require,
+                ..OutputOptions::default()
+            };
+            match OutputDir::open(&path, &strict) {
+                Ok(out) => assert!(expected && out.is_tmpfs(), "{}", path.display()),
+                Err(OutputError::NotTmpfs { path: refused }) => {
+                    assert!(!expected, "{}", path.display());
+                    assert_eq!(refused, path);
+                }
+                Err(other) => panic!("{}: {other:?}", path.display()),
+            }
+        }
+    }
+
+    #[test]
+    fn remove_secret_removes_and_tolerates_missing() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        let path = out.write_secret("old.previous", b"v").unwrap();
+
+        out.remove_secret("old.previous").unwrap();
+        assert!(!path.exists());
+        out.remove_secret("old.previous").unwrap();
+    }
+
+    #[test]
+    fn modes_beyond_permission_bits_are_refused() {
+        let base = tempfile::tempdir().unwrap();
+        for mode in [0o4600, 0o2640, 0o1600, 0o10600] {
+            let options = OutputOptions {
+                file_mode: FileMode { mode, group: None },
+                ..OutputOptions::default()
+            };
+            let err = OutputDir::open(&base.path().join("out"), &options).unwrap_err();
+            assert!(
+                matches!(err, OutputError::InvalidMode { mode: m, .. } if m == mode),
+                "{err:?}"
+            );
+        }
+    }
+}

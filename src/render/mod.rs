@@ -1,0 +1,365 @@
+//! Turning a resolved tree into the output: which fields become `*_file` siblings and which are
+//! inlined (`plan`), the stable secret file names, relative paths made absolute, and the rendered
+//! config text (`render`).
+
+pub mod targets;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::provider::{Problem, RenderMode};
+use crate::secret::Secret;
+use crate::tree::scan::{STORES_KEY, Site};
+use crate::tree::{self, Document, Node, NodeKind, YamlPath};
+pub use targets::{Profile, TargetKind, TargetSpec, ValueKind, Version};
+
+/// Where a resolved value goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Written to a secret file; the field is renamed to `sibling`, which holds the file's path.
+    File { sibling: String },
+    /// Written into the rendered config itself.
+    Inline,
+}
+
+/// Decides the placement of every site and checks it can be carried out, before anything is
+/// fetched, so a bad config fails fast with all its problems.
+pub fn plan(
+    document: &Document,
+    sites: &[Site],
+    profile: &Profile,
+) -> Result<Vec<Placement>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut placements = Vec::with_capacity(sites.len());
+    for site in sites {
+        let problem = |message: String| Problem {
+            path: site.path.clone(),
+            mark: site.mark,
+            message,
+        };
+        let placement = match (site.spec.render, site.field()) {
+            (RenderMode::Inline, _) => Placement::Inline,
+            (RenderMode::File, None) => {
+                problems.push(problem("`render: file` needs a field name for the `_file` sibling, and a sequence item has none".into()));
+                continue;
+            }
+            (RenderMode::File, Some(field)) => Placement::File {
+                sibling: profile
+                    .sibling(&site.path)
+                    .map_or_else(|| format!("{field}_file"), str::to_owned),
+            },
+            (RenderMode::Auto, _) if profile.kind == TargetKind::Generic => Placement::Inline,
+            (RenderMode::Auto, _) => match profile.sibling(&site.path) {
+                Some(sibling) => Placement::File {
+                    sibling: sibling.to_owned(),
+                },
+                None => Placement::Inline,
+            },
+        };
+        if let Placement::File { sibling } = &placement
+            && parent_of(&document.root, &site.route)
+                .and_then(|parent| parent.get(sibling))
+                .is_some()
+        {
+            problems.push(problem(format!(
+                "`{sibling}` is already set beside this field; the rendered config cannot hold both"
+            )));
+            continue;
+        }
+        placements.push(placement);
+    }
+    if problems.is_empty() {
+        Ok(placements)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The stable file name of a site's secret: a readable slug of its YAML path and a short hash
+/// of the config name and full path, so the same field keeps the same file across runs and two
+/// configs never share one.
+#[must_use]
+pub fn secret_file_name(config_name: &str, path: &YamlPath) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(config_name.as_bytes());
+    hasher.update([0]);
+    hasher.update(path.to_string().as_bytes());
+    let digest = hasher.finalize();
+    format!("{}-{:02x}{:02x}", path.slug(), digest[0], digest[1])
+}
+
+/// A secret file to write before the config that names it.
+pub struct SecretFile {
+    pub name: String,
+    pub value: Secret,
+}
+
+/// A rendered config and the secret files it refers to.
+pub struct Rendered {
+    pub secret_files: Vec<SecretFile>,
+    pub config: Secret,
+}
+
+/// What `render` needs to know about the source config.
+pub struct Source<'a> {
+    pub document: &'a Document,
+    /// The config's file name, used for secret file names.
+    pub name: &'a str,
+    /// The config's directory, absolute, for relative paths.
+    pub dir: &'a Path,
+    pub profile: &'a Profile,
+}
+
+/// Builds the rendered config. `values[i]` is the value of `sites[i]`, placed per `placements[i]`.
+pub fn render(
+    source: &Source<'_>,
+    sites: &[Site],
+    placements: &[Placement],
+    values: Vec<Secret>,
+    secrets_dir: &Path,
+) -> Result<Rendered, Vec<Problem>> {
+    let mut root = source.document.root.clone();
+    absolutize(&mut root, &YamlPath::root(), source.profile, source.dir);
+    let mut secret_files = Vec::new();
+    let mut problems = Vec::new();
+    for ((site, placement), value) in sites.iter().zip(placements).zip(values) {
+        match placement {
+            Placement::File { sibling } => {
+                let name = secret_file_name(source.name, &site.path);
+                let file_path: PathBuf = secrets_dir.join(&name);
+                let entry = entry_at(&mut root, &site.route);
+                entry.key = Node {
+                    kind: NodeKind::Scalar {
+                        text: sibling.clone(),
+                        style: tree::ScalarStyle::Plain,
+                    },
+                    ..entry.key.clone()
+                };
+                entry.value = Node::string(file_path.to_string_lossy());
+                secret_files.push(SecretFile { name, value });
+            }
+            Placement::Inline => {
+                if value.expose_str().is_none() {
+                    problems.push(Problem {
+                        path: site.path.clone(),
+                        mark: site.mark,
+                        message: "the value is binary (not UTF-8) and cannot be inlined; use a field with a `_file` sibling or `render: file`".into(),
+                    });
+                    continue;
+                }
+                *node_at(&mut root, &site.route) = Node {
+                    kind: NodeKind::SecretScalar(value),
+                    tag: None,
+                    mark: site.mark,
+                };
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if let NodeKind::Mapping(entries) = &mut root.kind {
+        entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
+    }
+    let config = tree::emit(&Document { root });
+    Ok(Rendered {
+        secret_files,
+        config,
+    })
+}
+
+fn parent_of<'a>(root: &'a Node, route: &[usize]) -> Option<&'a Node> {
+    let (_, parents) = route.split_last()?;
+    let mut node = root;
+    for &position in parents {
+        node = match &node.kind {
+            NodeKind::Mapping(entries) => &entries.get(position)?.value,
+            NodeKind::Sequence(items) => items.get(position)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn node_at<'a>(root: &'a mut Node, route: &[usize]) -> &'a mut Node {
+    let mut node = root;
+    for &position in route {
+        node = match &mut node.kind {
+            NodeKind::Mapping(entries) => &mut entries[position].value,
+            NodeKind::Sequence(items) => &mut items[position],
+            _ => unreachable!("a site's route follows the tree it was found in"),
+        };
+    }
+    node
+}
+
+fn entry_at<'a>(root: &'a mut Node, route: &[usize]) -> &'a mut tree::Entry {
+    let (last, parents) = route.split_last().expect("a file placement has a field");
+    match &mut node_at(root, parents).kind {
+        NodeKind::Mapping(entries) => &mut entries[*last],
+        _ => unreachable!("a file placement sits in a mapping"),
+    }
+}
+
+/// Makes relative paths absolute against the source config's directory, so the rendered copy,
+/// which lives elsewhere, loads the same files.
+fn absolutize(node: &mut Node, path: &YamlPath, profile: &Profile, dir: &Path) {
+    match &mut node.kind {
+        NodeKind::Scalar { text, .. } => {
+            if !text.is_empty()
+                && !Path::new(text.as_str()).is_absolute()
+                && profile.is_relative_path_field(path)
+            {
+                let absolute = dir.join(text.as_str()).to_string_lossy().into_owned();
+                *node = Node {
+                    tag: node.tag.clone(),
+                    ..Node::string(absolute)
+                };
+            }
+        }
+        NodeKind::Mapping(entries) => {
+            for entry in entries {
+                if let Some(key) = entry.key.as_scalar() {
+                    let child = path.key(key);
+                    absolutize(&mut entry.value, &child, profile, dir);
+                }
+            }
+        }
+        NodeKind::Sequence(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                absolutize(item, &path.item(index, None), profile, dir);
+            }
+        }
+        NodeKind::SecretScalar(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ParseContext;
+    use crate::tree::scan::scan;
+
+    fn render_text(
+        text: &str,
+        kind: TargetKind,
+        values: &[&str],
+    ) -> Result<(String, Vec<String>), Vec<String>> {
+        let document = tree::load(text).unwrap();
+        let profile = Profile::new(kind, None);
+        let context = ParseContext {
+            config_dir: "/etc/prom".into(),
+        };
+        let (sites, problems) = scan(&document, &|path| profile.is_secret_field(path), &context);
+        assert!(problems.is_empty(), "{problems:?}");
+        let strings =
+            |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let placements = plan(&document, &sites, &profile).map_err(strings)?;
+        let values = values
+            .iter()
+            .map(|v| Secret::from_text((*v).to_owned()))
+            .collect();
+        let source = Source {
+            document: &document,
+            name: "prometheus.yml",
+            dir: Path::new("/etc/prom"),
+            profile: &profile,
+        };
+        let rendered = render(
+            &source,
+            &sites,
+            &placements,
+            values,
+            Path::new("/run/sr/secrets"),
+        )
+        .map_err(strings)?;
+        let names = rendered
+            .secret_files
+            .iter()
+            .map(|file| file.name.clone())
+            .collect();
+        Ok((rendered.config.expose_str().unwrap().to_owned(), names))
+    }
+
+    #[test]
+    fn generic_targets_inline_unless_told_to_write_a_file() {
+        let (config, files) = render_text(
+            "a:\n  token: {env: {name: A}}\n  key: {env: {name: B, render: file}}\n  c_file: rel/x\nsecret_stores: {}\n",
+            TargetKind::Generic,
+            &["va", "vb"],
+        )
+        .unwrap();
+        assert_eq!(
+            files,
+            [secret_file_name(
+                "prometheus.yml",
+                &YamlPath::root().key("a").key("key")
+            )]
+        );
+        assert_eq!(
+            config,
+            format!(
+                "a:\n  token: \"va\"\n  key_file: \"/run/sr/secrets/{}\"\n  c_file: \"/etc/prom/rel/x\"\n",
+                files[0]
+            )
+        );
+    }
+
+    #[test]
+    fn a_sibling_already_present_is_a_conflict() {
+        let problems = render_text(
+            "a:\n  password: {env: {name: A, render: file}}\n  password_file: /x\n",
+            TargetKind::Generic,
+            &["v"],
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("`password_file` is already set"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn secret_file_names_are_stable_readable_and_distinct_per_config() {
+        let path = YamlPath::root()
+            .key("scrape_configs")
+            .item(0, Some(("job_name".into(), "example_job".into())))
+            .key("basic_auth")
+            .key("password");
+        let name = secret_file_name("prometheus.yml", &path);
+        assert!(
+            name.starts_with("example_job.basic_auth.password-"),
+            "{name}"
+        );
+        assert_eq!(name.len(), "example_job.basic_auth.password-".len() + 4);
+        assert_eq!(name, secret_file_name("prometheus.yml", &path));
+        assert_ne!(name, secret_file_name("other.yml", &path));
+    }
+
+    #[test]
+    fn binary_values_cannot_be_inlined() {
+        let document = tree::load("a:\n  token: {env: {name: A}}\n").unwrap();
+        let profile = Profile::new(TargetKind::Generic, None);
+        let context = ParseContext {
+            config_dir: "/".into(),
+        };
+        let (sites, _) = scan(&document, &|_| false, &context);
+        let placements = plan(&document, &sites, &profile).unwrap();
+        let source = Source {
+            document: &document,
+            name: "c.yml",
+            dir: Path::new("/"),
+            profile: &profile,
+        };
+        let result = render(
+            &source,
+            &sites,
+            &placements,
+            vec![Secret::new(vec![0xff, 0xfe])],
+            Path::new("/s"),
+        );
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,471 @@
+//! Targets and their `_file` table: which fields of a Prometheus, Alertmanager or generic config
+//! hold secrets, which have a `_file` sibling in which version, and which hold relative paths.
+//! The facts live in `targets.yaml` beside this file; this module parses and queries them.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use crate::tree::{self, Node, NodeKind, PathSegment, YamlPath};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Prometheus,
+    Alertmanager,
+    Generic,
+}
+
+impl TargetKind {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Prometheus => "prometheus",
+            Self::Alertmanager => "alertmanager",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// Guesses the target from a config's top-level keys.
+    #[must_use]
+    pub fn detect(root: &Node) -> Self {
+        let has = |keys: &[&str]| keys.iter().any(|key| root.get(key).is_some());
+        if has(&[
+            "route",
+            "receivers",
+            "inhibit_rules",
+            "time_intervals",
+            "mute_time_intervals",
+        ]) {
+            Self::Alertmanager
+        } else if has(&[
+            "scrape_configs",
+            "scrape_config_files",
+            "rule_files",
+            "alerting",
+            "remote_write",
+            "remote_read",
+            "storage",
+            "tls_server_config",
+            "basic_auth_users",
+            "http_server_config",
+            "global",
+        ]) {
+            Self::Prometheus
+        } else {
+            Self::Generic
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `major.minor.patch` version; missing parts are zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl FromStr for Version {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim().trim_start_matches('v');
+        let core = trimmed.split(['-', '+']).next().unwrap_or_default();
+        let mut parts = core.split('.').map(str::parse::<u32>);
+        let mut next = || {
+            parts
+                .next()
+                .transpose()
+                .map_err(|_| format!("invalid version {text:?}"))
+        };
+        let major = next()?.ok_or_else(|| format!("invalid version {text:?}"))?;
+        let version = Version(major, next()?.unwrap_or(0), next()?.unwrap_or(0));
+        if next()?.is_some() {
+            return Err(format!("invalid version {text:?}"));
+        }
+        Ok(version)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// `--target prometheus[@VERSION]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetSpec {
+    pub kind: TargetKind,
+    pub version: Option<Version>,
+}
+
+impl FromStr for TargetSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (name, version) = match text.split_once('@') {
+            Some((name, version)) => (name, Some(version.parse()?)),
+            None => (text, None),
+        };
+        let kind = match name {
+            "prometheus" => TargetKind::Prometheus,
+            "alertmanager" => TargetKind::Alertmanager,
+            "generic" => TargetKind::Generic,
+            other => {
+                return Err(format!(
+                    "unknown target {other:?} (expected prometheus, alertmanager or generic)"
+                ));
+            }
+        };
+        Ok(Self { kind, version })
+    }
+}
+
+/// The shape of a secret value, for `check`'s placeholders.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ValueKind {
+    #[default]
+    Text,
+    Url,
+}
+
+#[derive(Debug)]
+pub struct SecretField {
+    at: Pattern,
+    pub sibling: Option<String>,
+    pub sibling_since: Option<Version>,
+    pub kind: ValueKind,
+}
+
+struct TargetTable {
+    kind: TargetKind,
+    versions: Vec<Version>,
+    secret_fields: Vec<SecretField>,
+    relative_paths: Vec<Pattern>,
+}
+
+static TABLE: LazyLock<Vec<TargetTable>> = LazyLock::new(|| {
+    parse_table(include_str!("targets.yaml")).expect("src/render/targets.yaml is valid")
+});
+
+/// One target at one version: the questions the renderer asks of the table.
+#[derive(Clone, Copy)]
+pub struct Profile {
+    pub kind: TargetKind,
+    pub version: Version,
+    table: &'static TargetTable,
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Profile({}@{})", self.kind, self.version)
+    }
+}
+
+impl Profile {
+    /// The profile for a target; without a version, the oldest the table was checked against,
+    /// since a sibling that version lacks would make its config invalid.
+    #[must_use]
+    pub fn new(kind: TargetKind, version: Option<Version>) -> Self {
+        let table = TABLE
+            .iter()
+            .find(|table| table.kind == kind)
+            .expect("every target has a table");
+        let version = version.unwrap_or(table.versions[0]);
+        Self {
+            kind,
+            version,
+            table,
+        }
+    }
+
+    /// The versions the table was checked against, oldest first.
+    #[must_use]
+    pub fn known_versions(&self) -> &[Version] {
+        &self.table.versions
+    }
+
+    #[must_use]
+    pub fn secret_field(&self, path: &YamlPath) -> Option<&'static SecretField> {
+        self.table
+            .secret_fields
+            .iter()
+            .find(|field| field.at.matches(path))
+    }
+
+    /// Whether the target expects a secret string at `path`.
+    #[must_use]
+    pub fn is_secret_field(&self, path: &YamlPath) -> bool {
+        self.secret_field(path).is_some()
+    }
+
+    /// The `_file` sibling this version offers for the field at `path`.
+    #[must_use]
+    pub fn sibling(&self, path: &YamlPath) -> Option<&'static str> {
+        let field = self.secret_field(path)?;
+        let available = field
+            .sibling_since
+            .is_none_or(|since| self.version >= since);
+        field.sibling.as_deref().filter(|_| available)
+    }
+
+    #[must_use]
+    pub fn value_kind(&self, path: &YamlPath) -> ValueKind {
+        self.secret_field(path)
+            .map(|field| field.kind)
+            .unwrap_or_default()
+    }
+
+    /// Whether the value at `path` is a path relative to the config's directory.
+    #[must_use]
+    pub fn is_relative_path_field(&self, path: &YamlPath) -> bool {
+        self.table
+            .relative_paths
+            .iter()
+            .any(|pattern| pattern.matches(path))
+    }
+}
+
+/// A path pattern from the table (`**.basic_auth.password`, `rule_files[]`, `**.*_file`).
+#[derive(Debug)]
+struct Pattern {
+    tokens: Vec<PatternToken>,
+}
+
+#[derive(Debug)]
+enum PatternToken {
+    AnyDepth,
+    Key(String),
+    Item,
+}
+
+enum PathToken<'a> {
+    Key(&'a str),
+    Item,
+}
+
+impl Pattern {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut tokens = Vec::new();
+        for segment in text.split('.') {
+            if segment == "**" {
+                tokens.push(PatternToken::AnyDepth);
+                continue;
+            }
+            let key = segment.trim_end_matches("[]");
+            if key.is_empty() || key.contains(['[', ']']) {
+                return Err(format!("bad pattern segment {segment:?} in {text:?}"));
+            }
+            tokens.push(PatternToken::Key(key.to_owned()));
+            for _ in 0..(segment.len() - key.len()) / 2 {
+                tokens.push(PatternToken::Item);
+            }
+        }
+        Ok(Self { tokens })
+    }
+
+    fn matches(&self, path: &YamlPath) -> bool {
+        let path: Vec<PathToken<'_>> = path
+            .segments()
+            .iter()
+            .map(|segment| match segment {
+                PathSegment::Key(key) => PathToken::Key(key),
+                PathSegment::Item { .. } => PathToken::Item,
+            })
+            .collect();
+        match_tokens(&self.tokens, &path)
+    }
+}
+
+fn match_tokens(pattern: &[PatternToken], path: &[PathToken<'_>]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(PatternToken::AnyDepth), _) => {
+            (0..=path.len()).any(|skip| match_tokens(&pattern[1..], &path[skip..]))
+        }
+        (Some(PatternToken::Key(glob)), Some(PathToken::Key(key))) => {
+            glob_matches(glob, key) && match_tokens(&pattern[1..], &path[1..])
+        }
+        (Some(PatternToken::Item), Some(PathToken::Item)) => {
+            match_tokens(&pattern[1..], &path[1..])
+        }
+        _ => false,
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob_matches(glob: &str, text: &str) -> bool {
+    match glob.split_once('*') {
+        None => glob == text,
+        Some((prefix, rest)) => {
+            let Some(text) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=text.len())
+                .filter(|i| text.is_char_boundary(*i))
+                .any(|i| glob_matches(rest, &text[i..]))
+        }
+    }
+}
+
+fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
+    let document = tree::load(text).map_err(|e| e.to_string())?;
+    let mut tables = Vec::new();
+    for kind in [
+        TargetKind::Prometheus,
+        TargetKind::Alertmanager,
+        TargetKind::Generic,
+    ] {
+        let node = document
+            .root
+            .get(kind.name())
+            .ok_or_else(|| format!("no table for {kind}"))?;
+        let strings = |node: Option<&Node>| -> Result<Vec<String>, String> {
+            match node.map(|node| &node.kind) {
+                None => Ok(Vec::new()),
+                Some(NodeKind::Sequence(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_scalar()
+                            .map(str::to_owned)
+                            .ok_or_else(|| "expected strings".to_owned())
+                    })
+                    .collect(),
+                Some(_) => Err(format!("{kind}: expected a list of strings")),
+            }
+        };
+        let versions = strings(node.get("versions"))?
+            .iter()
+            .map(|version| version.parse())
+            .collect::<Result<Vec<Version>, _>>()?;
+        if versions.is_empty() || !versions.is_sorted() {
+            return Err(format!("{kind}: versions must be listed, oldest first"));
+        }
+        let relative_paths = strings(node.get("relative_paths"))?
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect::<Result<_, _>>()?;
+        let mut secret_fields = Vec::new();
+        if let Some(NodeKind::Sequence(items)) = node.get("secret_fields").map(|node| &node.kind) {
+            for item in items {
+                let text = |key: &str| item.get(key).and_then(Node::as_scalar).map(str::to_owned);
+                let at =
+                    text("at").ok_or_else(|| format!("{kind}: a secret field without `at`"))?;
+                let kind_of_value = match text("kind").as_deref() {
+                    None | Some("text") => ValueKind::Text,
+                    Some("url") => ValueKind::Url,
+                    Some(other) => return Err(format!("{kind}: unknown value kind {other:?}")),
+                };
+                secret_fields.push(SecretField {
+                    at: Pattern::parse(&at)?,
+                    sibling: text("sibling"),
+                    sibling_since: text("sibling_since").map(|v| v.parse()).transpose()?,
+                    kind: kind_of_value,
+                });
+            }
+        }
+        tables.push(TargetTable {
+            kind,
+            versions,
+            secret_fields,
+            relative_paths,
+        });
+    }
+    Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(text: &str) -> YamlPath {
+        // Test paths use the pattern syntax: `a[].b` is key a, an item, key b.
+        let mut path = YamlPath::root();
+        for segment in text.split('.') {
+            let key = segment.trim_end_matches("[]");
+            path = path.key(key);
+            for _ in 0..(segment.len() - key.len()) / 2 {
+                path = path.item(0, None);
+            }
+        }
+        path
+    }
+
+    #[test]
+    fn the_table_parses() {
+        assert_eq!(TABLE.len(), 3);
+    }
+
+    #[test]
+    fn patterns_match_paths() {
+        let cases = [
+            (
+                "**.basic_auth.password",
+                "scrape_configs[].basic_auth.password",
+                true,
+            ),
+            ("**.basic_auth.password", "basic_auth.password", true),
+            (
+                "**.basic_auth.password",
+                "scrape_configs[].basic_auth.username",
+                false,
+            ),
+            ("rule_files[]", "rule_files[]", true),
+            ("rule_files[]", "rule_files", false),
+            ("**.*_file", "scrape_configs[].tls_config.ca_file", true),
+            ("**.*_file", "scrape_configs[].tls_config.ca", false),
+            (
+                "**.file_sd_configs[].files[]",
+                "scrape_configs[].file_sd_configs[].files[]",
+                true,
+            ),
+            ("scrape_configs[].*", "scrape_configs[].job_name", true),
+            ("scrape_configs[].*", "scrape_configs[].a.b", false),
+        ];
+        for (pattern, text, expected) in cases {
+            assert_eq!(
+                Pattern::parse(pattern).unwrap().matches(&path(text)),
+                expected,
+                "{pattern} vs {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_and_targets_parse() {
+        assert_eq!("2.42".parse::<Version>(), Ok(Version(2, 42, 0)));
+        assert_eq!("v3.1.2-rc.0".parse::<Version>(), Ok(Version(3, 1, 2)));
+        assert!("x".parse::<Version>().is_err());
+        assert_eq!(
+            "prometheus@2.53.1".parse::<TargetSpec>(),
+            Ok(TargetSpec {
+                kind: TargetKind::Prometheus,
+                version: Some(Version(2, 53, 1))
+            })
+        );
+        assert!("nginx".parse::<TargetSpec>().is_err());
+    }
+
+    #[test]
+    fn the_shape_of_a_config_tells_its_target() {
+        let cases = [
+            (
+                "route: {receiver: x}\nreceivers: []\nglobal: {}\n",
+                TargetKind::Alertmanager,
+            ),
+            ("scrape_configs: []\n", TargetKind::Prometheus),
+            ("basic_auth_users: {a: b}\n", TargetKind::Prometheus),
+            ("something: else\n", TargetKind::Generic),
+        ];
+        for (text, kind) in cases {
+            assert_eq!(
+                TargetKind::detect(&tree::load(text).unwrap().root),
+                kind,
+                "{text}"
+            );
+        }
+    }
+}

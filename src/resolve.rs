@@ -1,0 +1,163 @@
+//! Two-phase resolution: every provider map is collected first, then each distinct location is
+//! fetched once, concurrently with a bound per provider and store, and every failure is reported
+//! together rather than the first alone.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+
+use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec};
+use crate::secret::Secret;
+
+/// Default bound on concurrent fetches per provider and store (contract section 5).
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+
+/// The outcome of fetching each distinct location once.
+pub struct Fetches {
+    results: HashMap<Location, Result<Fetched, ProviderError>>,
+}
+
+impl Fetches {
+    /// The value a spec asks for, picked out of its location's fetched document.
+    pub fn value_for(&self, spec: &SecretSpec) -> Result<Secret, ProviderError> {
+        match self.results.get(&spec.location) {
+            Some(Ok(fetched)) => fetched.select(spec.key.as_deref(), &spec.location),
+            Some(Err(error)) => Err(error.clone()),
+            None => unreachable!("every spec's location was fetched"),
+        }
+    }
+
+    /// How many distinct locations were fetched.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+}
+
+/// Fetches every distinct location among `specs` once.
+pub async fn fetch_all<'a>(
+    specs: impl IntoIterator<Item = &'a SecretSpec>,
+    providers: &ProviderSet,
+    max_concurrency: usize,
+) -> Fetches {
+    let mut groups: BTreeMap<(ProviderKind, Option<String>), Vec<Location>> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        if seen.insert(&spec.location) {
+            let group = (
+                spec.location.kind(),
+                spec.location.store().map(str::to_owned),
+            );
+            groups.entry(group).or_default().push(spec.location.clone());
+        }
+    }
+    let limit = max_concurrency.max(1);
+    let per_group = groups
+        .into_iter()
+        .map(|((kind, _store), locations)| async move {
+            let Some(provider) = providers.get(kind) else {
+                return locations
+                    .into_iter()
+                    .map(|location| (location, Err(ProviderError::Unavailable { kind })))
+                    .collect::<Vec<_>>();
+            };
+            stream::iter(locations)
+                .map(|location| async move {
+                    let started = std::time::Instant::now();
+                    let result = provider.fetch(&location).await;
+                    tracing::debug!(
+                        provider = %kind,
+                        location = %location,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        ok = result.is_ok(),
+                        "fetched"
+                    );
+                    (location, result)
+                })
+                .buffer_unordered(limit)
+                .collect::<Vec<_>>()
+                .await
+        });
+    let results = futures_util::future::join_all(per_group)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Fetches { results }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::provider::RenderMode;
+    use crate::provider::env::EnvLocation;
+    use crate::provider::fake::FakeProvider;
+
+    fn env_spec(name: &str) -> SecretSpec {
+        SecretSpec {
+            location: Location::Env(EnvLocation { name: name.into() }),
+            key: None,
+            refresh_interval: None,
+            grace_period: None,
+            render: RenderMode::Auto,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_distinct_location_is_fetched_once_however_often_it_is_named() {
+        let fake = Arc::new(FakeProvider::with(&[("A", "a"), ("B", "b")]));
+        let mut providers = ProviderSet::default();
+        providers.insert(fake.clone());
+        let specs: Vec<SecretSpec> = (0..1000)
+            .map(|i| env_spec(if i % 2 == 0 { "A" } else { "B" }))
+            .collect();
+        let fetches = fetch_all(&specs, &providers, 16).await;
+        assert_eq!(fake.fetches.lock().unwrap().len(), 2);
+        assert_eq!(fetches.value_for(&specs[0]).unwrap().expose(), b"a");
+        assert_eq!(fetches.value_for(&specs[1]).unwrap().expose(), b"b");
+    }
+
+    #[tokio::test]
+    async fn concurrency_stays_within_the_bound() {
+        let names: Vec<String> = (0..100).map(|i| format!("V{i}")).collect();
+        let values: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "x")).collect();
+        let fake = Arc::new(FakeProvider::with(&values));
+        let mut providers = ProviderSet::default();
+        providers.insert(fake.clone());
+        let specs: Vec<SecretSpec> = names.iter().map(|name| env_spec(name)).collect();
+        fetch_all(&specs, &providers, 4).await;
+        assert_eq!(fake.fetches.lock().unwrap().len(), 100);
+        let peak = fake.max_in_flight.load(Ordering::SeqCst);
+        assert!((2..=4).contains(&peak), "peak concurrency {peak}");
+    }
+
+    #[tokio::test]
+    async fn every_failure_is_kept_not_just_the_first() {
+        let fake = Arc::new(FakeProvider::with(&[("A", "a")]));
+        let mut providers = ProviderSet::default();
+        providers.insert(fake);
+        let specs = [env_spec("A"), env_spec("MISSING1"), env_spec("MISSING2")];
+        let fetches = fetch_all(&specs, &providers, 16).await;
+        let failures: Vec<String> = specs
+            .iter()
+            .filter_map(|spec| fetches.value_for(spec).err())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                "environment variable MISSING1 not found",
+                "environment variable MISSING2 not found"
+            ]
+        );
+    }
+}

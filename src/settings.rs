@@ -1,0 +1,131 @@
+//! Turns parsed flags into checked settings; clap types stop here.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{CheckArgs, CheckFormatArg, GlobalArgs, OutputArgs, RenderArgs};
+use crate::output::{FileMode, OutputOptions, TmpfsPolicy};
+use crate::render::TargetSpec;
+
+pub struct RenderSettings {
+    pub configs: Vec<PathBuf>,
+    pub target: Option<TargetSpec>,
+    pub out: PathBuf,
+    pub output: OutputOptions,
+    pub max_concurrency: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    Github,
+}
+
+pub struct CheckSettings {
+    pub configs: Vec<PathBuf>,
+    pub target: Option<TargetSpec>,
+    pub resolve: bool,
+    pub format: CheckFormat,
+    pub max_concurrency: usize,
+}
+
+/// The default output directory: per-user runtime dir (a tmpfs on systemd hosts), else `/run`.
+#[must_use]
+pub fn default_out_dir(xdg_runtime_dir: Option<&Path>) -> PathBuf {
+    match xdg_runtime_dir {
+        Some(dir) if dir.is_absolute() => dir.join("secret-render"),
+        _ => PathBuf::from("/run/secret-render"),
+    }
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Ok(mode),
+        Ok(_) => Err(format!(
+            "--file-mode {text}: must keep owner read/write and have no bits beyond 0777"
+        )),
+        Err(_) => Err(format!("--file-mode {text}: not an octal mode like 0640")),
+    }
+}
+
+fn output_options(args: &OutputArgs) -> Result<OutputOptions, String> {
+    Ok(OutputOptions {
+        file_mode: FileMode {
+            mode: parse_mode(&args.file_mode)?,
+            group: args.file_group,
+        },
+        tmpfs: if args.require_tmpfs {
+            TmpfsPolicy::Require
+        } else {
+            TmpfsPolicy::Warn
+        },
+    })
+}
+
+fn check_concurrency(max: usize) -> Result<usize, String> {
+    if max == 0 {
+        Err("--max-concurrency must be at least 1".into())
+    } else {
+        Ok(max)
+    }
+}
+
+impl RenderSettings {
+    pub fn new(args: RenderArgs, global: &GlobalArgs) -> Result<Self, String> {
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        Ok(Self {
+            out: args
+                .out
+                .unwrap_or_else(|| default_out_dir(runtime_dir.as_deref())),
+            output: output_options(&args.output)?,
+            max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
+            configs: args.configs,
+            target: global.target,
+        })
+    }
+}
+
+impl CheckSettings {
+    pub fn new(args: CheckArgs, global: &GlobalArgs) -> Result<Self, String> {
+        Ok(Self {
+            max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
+            configs: args.configs,
+            target: global.target,
+            resolve: args.resolve,
+            format: match args.format {
+                CheckFormatArg::Human => CheckFormat::Human,
+                CheckFormatArg::Json => CheckFormat::Json,
+                CheckFormatArg::Github => CheckFormat::Github,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_modes_parse_as_octal_and_keep_owner_access() {
+        assert_eq!(parse_mode("0600"), Ok(0o600));
+        assert_eq!(parse_mode("640"), Ok(0o640));
+        assert_eq!(parse_mode("0o660"), Ok(0o660));
+        for bad in ["0400", "4755", "rw", "0999", ""] {
+            assert!(parse_mode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_out_dir_defaults_to_the_runtime_dir() {
+        assert_eq!(
+            default_out_dir(Some(Path::new("/run/user/1000"))),
+            Path::new("/run/user/1000/secret-render")
+        );
+        assert_eq!(
+            default_out_dir(Some(Path::new("relative"))),
+            Path::new("/run/secret-render")
+        );
+        assert_eq!(default_out_dir(None), Path::new("/run/secret-render"));
+    }
+}

@@ -1,0 +1,287 @@
+//! Writing a [`Document`] back to YAML text in block style.
+//!
+//! Faithfulness to Go's yaml.v2/yaml.v3 rests on two rules: a scalar that was plain in the source
+//! is written back verbatim and plain (so whatever `yes`, `0777`, `1e3` or `~` meant to the target
+//! before, it means the same now), and every string we produce or that was quoted is written
+//! quoted (so no schema can read it as anything but a string). Mapping order is kept.
+
+use super::{Document, Entry, Node, NodeKind, ScalarStyle, Tag};
+use crate::secret::Secret;
+
+/// Renders the document. The result may contain inlined secret values, so it is a [`Secret`].
+#[must_use]
+pub fn emit(document: &Document) -> Secret {
+    let mut out = SecretBuffer::with_capacity(4096);
+    match &document.root.kind {
+        NodeKind::Mapping(entries) if !entries.is_empty() && document.root.tag.is_none() => {
+            write_mapping(&mut out, entries, 0, false);
+        }
+        NodeKind::Sequence(items) if !items.is_empty() && document.root.tag.is_none() => {
+            write_sequence(&mut out, items, 0);
+        }
+        _ => {
+            let mut line = SecretBuffer::with_capacity(64);
+            write_inline(&mut line, &document.root);
+            out.push(line.as_str().trim_start());
+            out.push("\n");
+        }
+    }
+    out.into_secret()
+}
+
+/// A growable buffer that wipes every copy it leaves behind when it grows, since its content may
+/// include secret values.
+struct SecretBuffer {
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl SecretBuffer {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            bytes: zeroize::Zeroizing::new(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        let needed = self.bytes.len() + text.len();
+        if needed > self.bytes.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(self.bytes.capacity() * 2));
+            grown.extend_from_slice(&self.bytes);
+            // Dropping the old Zeroizing<Vec> wipes it.
+            self.bytes = zeroize::Zeroizing::new(grown);
+        }
+        self.bytes.extend_from_slice(text.as_bytes());
+    }
+
+    fn push_char(&mut self, c: char) {
+        let mut utf8 = [0u8; 4];
+        self.push(c.encode_utf8(&mut utf8));
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+
+    fn into_secret(mut self) -> Secret {
+        Secret::new(std::mem::take(&mut *self.bytes))
+    }
+}
+
+fn indent(out: &mut SecretBuffer, width: usize) {
+    for _ in 0..width {
+        out.push(" ");
+    }
+}
+
+fn write_mapping(
+    out: &mut SecretBuffer,
+    entries: &[Entry],
+    width: usize,
+    first_on_current_line: bool,
+) {
+    for (position, entry) in entries.iter().enumerate() {
+        if position > 0 || !first_on_current_line {
+            indent(out, width);
+        }
+        let mut key = SecretBuffer::with_capacity(32);
+        write_inline(&mut key, &entry.key);
+        let key = key.as_str().trim_start();
+        out.push(if key.is_empty() { "~" } else { key });
+        out.push(":");
+        write_value(out, &entry.value, width + 2);
+    }
+}
+
+fn write_sequence(out: &mut SecretBuffer, items: &[Node], width: usize) {
+    for item in items {
+        indent(out, width);
+        out.push("-");
+        match &item.kind {
+            NodeKind::Mapping(entries)
+                if !entries.is_empty() && visible_tag(item.tag.as_ref()).is_none() =>
+            {
+                out.push(" ");
+                write_mapping(out, entries, width + 2, true);
+            }
+            _ => write_value(out, item, width + 2),
+        }
+    }
+}
+
+/// Writes what follows `key:` or `-`, including the line break.
+fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
+    let tag = visible_tag(node.tag.as_ref());
+    match &node.kind {
+        NodeKind::Mapping(entries) if !entries.is_empty() => {
+            write_tag(out, tag);
+            out.push("\n");
+            write_mapping(out, entries, width, false);
+        }
+        NodeKind::Sequence(items) if !items.is_empty() => {
+            write_tag(out, tag);
+            out.push("\n");
+            write_sequence(out, items, width);
+        }
+        _ => {
+            write_inline(out, node);
+            out.push("\n");
+        }
+    }
+}
+
+/// Writes a scalar or empty collection, preceded by a space when it is not empty.
+fn write_inline(out: &mut SecretBuffer, node: &Node) {
+    write_tag(out, visible_tag(node.tag.as_ref()));
+    match &node.kind {
+        NodeKind::Scalar {
+            text,
+            style: ScalarStyle::Plain,
+        } => {
+            if !text.is_empty() {
+                out.push(" ");
+                out.push(text);
+            }
+        }
+        NodeKind::Scalar {
+            text,
+            style: ScalarStyle::SingleQuoted,
+        } if fits_single_quotes(text) => {
+            out.push(" '");
+            out.push(&text.replace('\'', "''"));
+            out.push("'");
+        }
+        NodeKind::Scalar { text, .. } => {
+            out.push(" ");
+            write_double_quoted(out, text);
+        }
+        NodeKind::SecretScalar(secret) => {
+            out.push(" ");
+            // Rendering refuses to inline values that are not UTF-8; this is only a backstop.
+            let text = String::from_utf8_lossy(secret.expose());
+            write_double_quoted(out, &text);
+            if let std::borrow::Cow::Owned(mut copy) = text {
+                zeroize::Zeroize::zeroize(&mut copy);
+            }
+        }
+        NodeKind::Mapping(_) => out.push(" {}"),
+        NodeKind::Sequence(_) => out.push(" []"),
+    }
+}
+
+/// `!literal` is ours and is dropped; every other tag is kept.
+fn visible_tag(tag: Option<&Tag>) -> Option<&Tag> {
+    tag.filter(|tag| !tag.is_literal())
+}
+
+fn write_tag(out: &mut SecretBuffer, tag: Option<&Tag>) {
+    let Some(tag) = tag else { return };
+    out.push(" ");
+    match tag.handle.as_str() {
+        "tag:yaml.org,2002:" => {
+            out.push("!!");
+            out.push(&tag.suffix);
+        }
+        "!" => {
+            out.push("!");
+            out.push(&tag.suffix);
+        }
+        handle => {
+            out.push("!<");
+            out.push(handle);
+            out.push(&tag.suffix);
+            out.push(">");
+        }
+    }
+}
+
+fn fits_single_quotes(text: &str) -> bool {
+    !text.chars().any(needs_escape)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+fn write_double_quoted(out: &mut SecretBuffer, text: &str) {
+    out.push("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push("\\\""),
+            '\\' => out.push("\\\\"),
+            '\n' => out.push("\\n"),
+            '\t' => out.push("\\t"),
+            '\r' => out.push("\\r"),
+            '\0' => out.push("\\0"),
+            c if needs_escape(c) => {
+                let mut escaped = String::with_capacity(8);
+                std::fmt::Write::write_fmt(&mut escaped, format_args!("\\u{:04x}", u32::from(c)))
+                    .ok();
+                out.push(&escaped);
+            }
+            c => out.push_char(c),
+        }
+    }
+    out.push("\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::load;
+
+    fn round_trip(text: &str) -> String {
+        let document = load(text).unwrap();
+        emit(&document).expose_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn writes_block_style_keeping_order_and_scalars_as_written() {
+        let source = "global:\n  scrape_interval: 15s\nz: on\na: '0777'\nb: 0777\nc: \"x\\ty\"\nd:\ne: []\nf: {}\nlist:\n- a\n- {k: v, k2: 1e3}\n- [1, 2]\n";
+        let expected = "global:\n  scrape_interval: 15s\nz: on\na: '0777'\nb: 0777\nc: \"x\\ty\"\nd:\ne: []\nf: {}\nlist:\n  - a\n  - k: v\n    k2: 1e3\n  -\n    - 1\n    - 2\n";
+        assert_eq!(round_trip(source), expected);
+    }
+
+    #[test]
+    fn output_loads_back_to_the_same_tree() {
+        let source = "a: |\n  line1\n  line2\nb: >\n  folded\n  text\nc: 'it''s'\nd: !!str 123\ne: !literal {vault: {path: x}}\nf: \"\\u2028 \\\" \\\\\"\n";
+        let once = round_trip(source);
+        let original = load(source).unwrap().root;
+        let mut reloaded = load(&once).unwrap().root;
+        // Marks differ between the two texts; compare content only.
+        fn strip(node: &mut Node) {
+            node.mark = crate::tree::Mark::default();
+            if node.tag.as_ref().is_some_and(Tag::is_literal) {
+                node.tag = None;
+            }
+            match &mut node.kind {
+                NodeKind::Mapping(entries) => entries.iter_mut().for_each(|e| {
+                    strip(&mut e.key);
+                    strip(&mut e.value);
+                }),
+                NodeKind::Sequence(items) => items.iter_mut().for_each(strip),
+                NodeKind::Scalar { style, .. } if *style != ScalarStyle::Plain => {
+                    *style = ScalarStyle::Quoted
+                }
+                _ => {}
+            }
+        }
+        let mut original = original;
+        strip(&mut original);
+        strip(&mut reloaded);
+        assert_eq!(original, reloaded, "emitted:\n{once}");
+        assert_eq!(once, round_trip(&once), "emitting is stable");
+    }
+
+    #[test]
+    fn inlined_secrets_are_double_quoted() {
+        let mut document = load("password: x\n").unwrap();
+        let NodeKind::Mapping(entries) = &mut document.root.kind else {
+            panic!()
+        };
+        entries[0].value.kind = NodeKind::SecretScalar(Secret::from_text("yes\n\"#: x".into()));
+        assert_eq!(
+            emit(&document).expose_str().unwrap(),
+            "password: \"yes\\n\\\"#: x\"\n"
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! Finding provider maps: walks a document and returns every place a secret is asked for, with
+//! its parsed body, plus every near miss, all at once.
+
+use super::{Document, Mark, Node, NodeKind, YamlPath};
+use crate::provider::{self, ParseContext, Problem, ProviderKind, SecretSpec};
+
+/// The top-level key that defines named stores; it is read separately and dropped on output.
+pub const STORES_KEY: &str = "secret_stores";
+
+/// One provider map found in a document.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub path: YamlPath,
+    pub mark: Mark,
+    /// Child positions from the root to the provider map (entry index in a mapping, item index
+    /// in a sequence), so the renderer can replace it without searching.
+    pub route: Vec<usize>,
+    pub spec: SecretSpec,
+}
+
+impl Site {
+    /// The field the provider map is the value of, if it is a mapping value.
+    #[must_use]
+    pub fn field(&self) -> Option<&str> {
+        self.path.field()
+    }
+}
+
+/// Every provider map and every problem in `document`. `is_secret_field` says where the target
+/// expects a secret string, so that a one-key mapping with a scalar body there is an error rather
+/// than ordinary data.
+pub fn scan(
+    document: &Document,
+    is_secret_field: &dyn Fn(&YamlPath) -> bool,
+    context: &ParseContext,
+) -> (Vec<Site>, Vec<Problem>) {
+    let mut scanner = Scanner {
+        is_secret_field,
+        context,
+        sites: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut route = Vec::new();
+    scanner.walk(&document.root, &YamlPath::root(), &mut route);
+    (scanner.sites, scanner.problems)
+}
+
+struct Scanner<'a> {
+    is_secret_field: &'a dyn Fn(&YamlPath) -> bool,
+    context: &'a ParseContext,
+    sites: Vec<Site>,
+    problems: Vec<Problem>,
+}
+
+/// The `job_name=…`/`name=…` label that identifies a sequence item to a reader.
+fn item_label(item: &Node) -> Option<(String, String)> {
+    ["job_name", "name"].into_iter().find_map(|field| {
+        let value = item.get(field)?.as_scalar()?;
+        Some((field.to_owned(), value.to_owned()))
+    })
+}
+
+impl Scanner<'_> {
+    fn problem(&mut self, path: &YamlPath, mark: Mark, message: String) {
+        self.problems.push(Problem {
+            path: path.clone(),
+            mark,
+            message,
+        });
+    }
+
+    fn walk(&mut self, node: &Node, path: &YamlPath, route: &mut Vec<usize>) {
+        if node.tag.as_ref().is_some_and(super::Tag::is_literal) {
+            return;
+        }
+        match &node.kind {
+            NodeKind::Mapping(entries) => {
+                if let [entry] = entries.as_slice()
+                    && let Some(kind) = entry.key.as_scalar().and_then(ProviderKind::from_name)
+                {
+                    match &entry.value.kind {
+                        NodeKind::Mapping(_) => {
+                            self.provider_map(kind, &entry.value, node.mark, path, route);
+                            return;
+                        }
+                        _ if (self.is_secret_field)(path) => {
+                            let message = format!(
+                                "`{kind}` here needs a mapping body, e.g. `{kind}: {{{}: …}}`; to keep this \
+                                 mapping as data, tag it `!literal`",
+                                example_key(kind)
+                            );
+                            self.problem(path, entry.value.mark, message);
+                            return;
+                        }
+                        _ => {}
+                    }
+                }
+                if entries.len() > 1 {
+                    let others: Vec<&str> = entries
+                        .iter()
+                        .filter_map(|entry| entry.key.as_scalar())
+                        .collect();
+                    for entry in entries {
+                        let Some(kind) = entry.key.as_scalar().and_then(ProviderKind::from_name)
+                        else {
+                            continue;
+                        };
+                        if matches!(entry.value.kind, NodeKind::Mapping(_)) {
+                            let message = format!(
+                                "a provider map has exactly one key, but `{kind}` stands beside {}; \
+                                 move the other keys out, or tag the mapping `!literal`",
+                                others
+                                    .iter()
+                                    .filter(|key| **key != kind.name())
+                                    .map(|key| format!("`{key}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            );
+                            self.problem(path, entry.key.mark, message);
+                        }
+                    }
+                }
+                for (position, entry) in entries.iter().enumerate() {
+                    let Some(key) = entry.key.as_scalar() else {
+                        continue;
+                    };
+                    if path.segments().is_empty() && key == STORES_KEY {
+                        continue;
+                    }
+                    route.push(position);
+                    self.walk(&entry.value, &path.key(key), route);
+                    route.pop();
+                }
+            }
+            NodeKind::Sequence(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    route.push(index);
+                    self.walk(item, &path.item(index, item_label(item)), route);
+                    route.pop();
+                }
+            }
+            NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => {}
+        }
+    }
+
+    fn provider_map(
+        &mut self,
+        kind: ProviderKind,
+        body: &Node,
+        mark: Mark,
+        path: &YamlPath,
+        route: &[usize],
+    ) {
+        if path.segments().is_empty() {
+            self.problem(
+                path,
+                mark,
+                "the whole document cannot be a provider map".into(),
+            );
+            return;
+        }
+        match provider::parse_spec(kind, body, path, self.context) {
+            Ok(spec) => self.sites.push(Site {
+                path: path.clone(),
+                mark,
+                route: route.to_vec(),
+                spec,
+            }),
+            Err(problems) => self.problems.extend(problems),
+        }
+    }
+}
+
+fn example_key(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::File | ProviderKind::Vault => "path",
+        ProviderKind::Env | ProviderKind::Kubernetes | ProviderKind::AzureKeyVault => "name",
+        ProviderKind::AwsSecretsManager => "secret_id",
+        ProviderKind::GcpSecretManager => "secret",
+        ProviderKind::Exec => "command",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{Location, RenderMode};
+    use crate::tree::load;
+
+    fn run(text: &str) -> (Vec<Site>, Vec<String>) {
+        let document = load(text).unwrap();
+        let context = ParseContext {
+            config_dir: "/etc/prometheus".into(),
+        };
+        let secret_fields = |path: &YamlPath| path.field() == Some("password");
+        let (sites, problems) = scan(&document, &secret_fields, &context);
+        (sites, problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn finds_provider_maps_at_any_depth_with_their_paths() {
+        let (sites, problems) = run(concat!(
+            "scrape_configs:\n",
+            "  - job_name: example_job\n",
+            "    basic_auth:\n",
+            "      username: prom\n",
+            "      password:\n",
+            "        file: {path: secrets/pw, refresh_interval: 30m, render: inline}\n",
+            "  - static_configs: [{targets: [a]}]\n",
+            "    authorization: {credentials: {env: {name: TOKEN}}}\n",
+        ));
+        assert_eq!(problems, Vec::<String>::new());
+        let paths: Vec<String> = sites.iter().map(|site| site.path.to_string()).collect();
+        assert_eq!(
+            paths,
+            [
+                "scrape_configs[job_name=example_job].basic_auth.password",
+                "scrape_configs[1].authorization.credentials"
+            ]
+        );
+        assert_eq!(sites[0].route, [0, 0, 1, 1]);
+        assert_eq!(sites[0].spec.render, RenderMode::Inline);
+        assert_eq!(
+            sites[0].spec.refresh_interval,
+            Some(std::time::Duration::from_secs(1800))
+        );
+        let Location::File(file) = &sites[0].spec.location else {
+            panic!()
+        };
+        assert_eq!(
+            file.path,
+            std::path::Path::new("/etc/prometheus/secrets/pw")
+        );
+    }
+
+    #[test]
+    fn ordinary_data_and_literals_are_left_alone() {
+        let (sites, problems) =
+            run("labels: {env: prod}\nextra: !literal {file: {path: x}}\nlist: [{file: x}]\n");
+        assert!(sites.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn reports_every_near_miss_with_its_path() {
+        let (sites, problems) = run(concat!(
+            "a:\n  password: {env: TOKEN}\n",
+            "b:\n  x: {file: {path: p}, other: 1}\n",
+            "c:\n  y: {env: {name: N, nmae: typo}}\n",
+            "d:\n  z: {file: {}}\n",
+            "e:\n  w: {vault: {path: p, key: k}}\n",
+            "f:\n  v: {env: {name: N, refresh_interval: soon}}\n",
+        ));
+        assert!(sites.is_empty());
+        let expected = [
+            "a.password (line 2): `env` here needs a mapping body",
+            "b.x (line 4): a provider map has exactly one key, but `file` stands beside `other`",
+            "c.y (line 6): unknown key `nmae` in `env` body",
+            "d.z (line 8): `file` body is missing the required key `path`",
+            "e.w (line 10): provider `vault` is not available in this build",
+            "f.v (line 12): `refresh_interval`: invalid duration \"soon\"",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        for (problem, expected) in problems.iter().zip(expected) {
+            assert!(
+                problem.starts_with(expected),
+                "{problem}\n does not start with\n{expected}"
+            );
+        }
+    }
+}
