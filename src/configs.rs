@@ -23,12 +23,7 @@ pub struct Issue {
 impl Issue {
     #[must_use]
     pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
-        Self {
-            file: file.to_owned(),
-            line: None,
-            path: None,
-            message: message.into(),
-        }
+        Self { file: file.to_owned(), line: None, path: None, message: message.into() }
     }
 
     #[must_use]
@@ -58,11 +53,7 @@ impl fmt::Display for Issue {
 /// Joins issues into one message under a heading, one per line.
 #[must_use]
 pub fn describe_issues(heading: &str, issues: &[Issue]) -> String {
-    let mut message = format!(
-        "{heading} ({} problem{}):",
-        issues.len(),
-        if issues.len() == 1 { "" } else { "s" }
-    );
+    let mut message = format!("{heading} ({} problem{}):", issues.len(), if issues.len() == 1 { "" } else { "s" });
     for issue in issues {
         message.push_str("\n  ");
         message.push_str(&issue.to_string());
@@ -87,12 +78,7 @@ pub struct Config {
 impl Config {
     #[must_use]
     pub fn render_source(&self) -> render::Source<'_> {
-        render::Source {
-            document: &self.document,
-            name: &self.name,
-            dir: &self.dir,
-            profile: &self.profile,
-        }
+        render::Source { document: &self.document, name: &self.name, dir: &self.dir, profile: &self.profile }
     }
 }
 
@@ -107,7 +93,10 @@ pub fn load_all(paths: &[PathBuf], target: Option<TargetSpec>) -> Result<Vec<Con
                 if let Some(first) = names.insert(config.name.clone(), path) {
                     issues.push(Issue::whole_file(
                         path,
-                        format!("has the same file name as {}; rendered copies would overwrite each other", first.display()),
+                        format!(
+                            "has the same file name as {}; rendered copies would overwrite each other",
+                            first.display()
+                        ),
                     ));
                 }
                 configs.push(config);
@@ -115,24 +104,15 @@ pub fn load_all(paths: &[PathBuf], target: Option<TargetSpec>) -> Result<Vec<Con
             Err(found) => issues.extend(found),
         }
     }
-    if issues.is_empty() {
-        Ok(configs)
-    } else {
-        Err(issues)
-    }
+    if issues.is_empty() { Ok(configs) } else { Err(issues) }
 }
 
 fn load_one(path: &Path, target: Option<TargetSpec>) -> Result<Config, Vec<Issue>> {
     let fail = |message: String| vec![Issue::whole_file(path, message)];
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| fail(format!("cannot read the config: {error}")))?;
+    let text = std::fs::read_to_string(path).map_err(|error| fail(format!("cannot read the config: {error}")))?;
     let document = tree::load(&text).map_err(|error| fail(error.to_string()))?;
-    let absolute = std::path::absolute(path)
-        .map_err(|error| fail(format!("cannot resolve the path: {error}")))?;
-    let dir = absolute
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let absolute = std::path::absolute(path).map_err(|error| fail(format!("cannot resolve the path: {error}")))?;
+    let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     let name = absolute
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -141,14 +121,9 @@ fn load_one(path: &Path, target: Option<TargetSpec>) -> Result<Config, Vec<Issue
         Some(spec) => Profile::new(spec.kind, spec.version),
         None => Profile::new(TargetKind::detect(&document.root), None),
     };
-    let context = ParseContext {
-        config_dir: dir.clone(),
-    };
+    let context = ParseContext { config_dir: dir.clone() };
     let (sites, problems) = scan::scan(&document, &|path| profile.is_secret_field(path), &context);
-    let mut issues: Vec<Issue> = problems
-        .into_iter()
-        .map(|problem| Issue::at(path, problem))
-        .collect();
+    let mut issues: Vec<Issue> = problems.into_iter().map(|problem| Issue::at(path, problem)).collect();
     let placements = render::plan(&document, &sites, &profile).unwrap_or_else(|problems| {
         issues.extend(problems.into_iter().map(|problem| Issue::at(path, problem)));
         Vec::new()
@@ -156,13 +131,5 @@ fn load_one(path: &Path, target: Option<TargetSpec>) -> Result<Config, Vec<Issue
     if !issues.is_empty() {
         return Err(issues);
     }
-    Ok(Config {
-        source: path.to_owned(),
-        name,
-        dir,
-        document,
-        profile,
-        sites,
-        placements,
-    })
+    Ok(Config { source: path.to_owned(), name, dir, document, profile, sites, placements })
 }

@@ -15,19 +15,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let mut rest = text;
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if number_len == 0 {
             return Err(format!("invalid duration {text:?}: expected a number"));
         }
-        let number: f64 = rest[..number_len]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: bad number"))?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| format!("invalid duration {text:?}: bad number"))?;
         rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let seconds_per_unit = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -38,9 +32,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "d" => 86400.0,
             "w" => 604_800.0,
             "" => {
-                return Err(format!(
-                    "invalid duration {text:?}: missing unit (s, m, h, …)"
-                ));
+                return Err(format!("invalid duration {text:?}: missing unit (s, m, h, …)"));
             }
             unit => return Err(format!("invalid duration {text:?}: unknown unit {unit:?}")),
         };

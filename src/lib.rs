@@ -26,16 +26,11 @@ use crate::settings::{CheckSettings, RenderSettings};
 /// Keeps secrets out of core dumps: the process is marked non-dumpable and its soft core size
 /// limit is zero.
 fn disable_core_dumps() {
-    if let Err(error) =
-        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-    {
+    if let Err(error) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
         tracing::warn!(%error, "cannot mark the process non-dumpable");
     }
     let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
-    let zero = rustix::process::Rlimit {
-        current: Some(0),
-        maximum: limit.maximum,
-    };
+    let zero = rustix::process::Rlimit { current: Some(0), maximum: limit.maximum };
     if let Err(error) = rustix::process::setrlimit(rustix::process::Resource::Core, zero) {
         tracing::warn!(%error, "cannot disable core dumps");
     }
@@ -64,12 +59,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|error| {
-            Failure::new(
-                ExitCode::Internal,
-                format!("cannot start the async runtime: {error}"),
-            )
-        })
+        .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot start the async runtime: {error}")))
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -87,8 +77,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             commands::generate::print_completion(shell);
             Ok(())
         }
-        Command::Man { subcommand } => {
-            commands::generate::print_man(subcommand.as_deref()).map_err(usage)
-        }
+        Command::Man { subcommand } => commands::generate::print_man(subcommand.as_deref()).map_err(usage),
     }
 }

@@ -42,11 +42,7 @@ pub enum OutputError {
     NotADirectory { path: PathBuf },
 
     #[error("refusing to use `{path}`: owned by uid {owner}, not by the running uid {euid}")]
-    NotOwned {
-        path: PathBuf,
-        owner: u32,
-        euid: u32,
-    },
+    NotOwned { path: PathBuf, owner: u32, euid: u32 },
 
     #[error("refusing to use `{path}`: writable by group or others (mode {mode:04o})")]
     Writable { path: PathBuf, mode: u32 },
@@ -54,9 +50,7 @@ pub enum OutputError {
     #[error("`{path}` is not on tmpfs or ramfs, and tmpfs is required")]
     NotTmpfs { path: PathBuf },
 
-    #[error(
-        "invalid file mode {mode:04o} for files in `{path}`: only permission bits (0777) may be set"
-    )]
+    #[error("invalid file mode {mode:04o} for files in `{path}`: only permission bits (0777) may be set")]
     InvalidMode { path: PathBuf, mode: u32 },
 
     #[error(
@@ -68,11 +62,7 @@ pub enum OutputError {
     // The OS error is part of the message, not a `source()`: exit.rs's `Failure` carries a
     // finished string, and "permission denied" is what the operator needs to see.
     #[error("failed to {action} `{path}`: {error}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        error: io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, error: io::Error },
 }
 
 impl OutputError {
@@ -80,11 +70,7 @@ impl OutputError {
     pub const EXIT_CODE: u8 = 5;
 
     fn io(action: &'static str, path: &Path, source: impl Into<io::Error>) -> Self {
-        Self::Io {
-            action,
-            path: path.to_path_buf(),
-            error: source.into(),
-        }
+        Self::Io { action, path: path.to_path_buf(), error: source.into() }
     }
 }
 
@@ -103,10 +89,7 @@ impl FileMode {
 
 impl Default for FileMode {
     fn default() -> Self {
-        Self {
-            mode: Self::DEFAULT_MODE,
-            group: None,
-        }
+        Self { mode: Self::DEFAULT_MODE, group: None }
     }
 }
 
@@ -147,10 +130,7 @@ impl OutputDir {
         let path: PathBuf = path.components().collect();
         let file_mode = options.file_mode;
         if file_mode.mode & !PERMISSION_BITS != 0 {
-            return Err(OutputError::InvalidMode {
-                path,
-                mode: file_mode.mode,
-            });
+            return Err(OutputError::InvalidMode { path, mode: file_mode.mode });
         }
 
         let dir = open_trusted_dir(CWD, &path, &path, true)?;
@@ -164,9 +144,7 @@ impl OutputDir {
             }
             match options.tmpfs {
                 TmpfsPolicy::Require => {
-                    return Err(OutputError::NotTmpfs {
-                        path: shown.clone(),
-                    });
+                    return Err(OutputError::NotTmpfs { path: shown.clone() });
                 }
                 TmpfsPolicy::Ignore => {
                     is_tmpfs = false;
@@ -183,13 +161,7 @@ impl OutputDir {
             break;
         }
 
-        Ok(Self {
-            path,
-            dir,
-            secrets,
-            file_mode,
-            is_tmpfs,
-        })
+        Ok(Self { path, dir, secrets, file_mode, is_tmpfs })
     }
 
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
@@ -230,8 +202,7 @@ impl OutputDir {
         let dir_path = self.secrets_dir();
         check_name(&dir_path, name)?;
         match rfs::unlinkat(&self.secrets, name, AtFlags::empty()) {
-            Ok(()) => rfs::fsync(&self.secrets)
-                .map_err(|e| OutputError::io("sync directory", &dir_path, e)),
+            Ok(()) => rfs::fsync(&self.secrets).map_err(|e| OutputError::io("sync directory", &dir_path, e)),
             Err(Errno::NOENT) => Ok(()),
             Err(e) => Err(OutputError::io("remove", &dir_path.join(name), e)),
         }
@@ -252,11 +223,9 @@ impl OutputDir {
         // the file later could otherwise have opened it while it was too permissive.
         settle_permissions(&fd, self.file_mode, &final_path)?;
         let mut file = File::from(fd);
-        file.write_all(contents)
-            .map_err(|e| OutputError::io("write temporary file for", &final_path, e))?;
+        file.write_all(contents).map_err(|e| OutputError::io("write temporary file for", &final_path, e))?;
         // Without this, a crash after the rename can leave an empty file under the final name.
-        rfs::fsync(&file)
-            .map_err(|e| OutputError::io("sync temporary file for", &final_path, e))?;
+        rfs::fsync(&file).map_err(|e| OutputError::io("sync temporary file for", &final_path, e))?;
         drop(file);
 
         // rename(2) replaces whatever sits at the final name, a symlink included, rather than
@@ -287,24 +256,14 @@ impl<'a> TempFile<'a> {
     ) -> Result<(OwnedFd, Self), OutputError> {
         // Owner bits only until the group is right, so the process's own group never gets a
         // look at a file meant for another one.
-        let create_mode = if file_mode.group.is_some() {
-            file_mode.mode & 0o700
-        } else {
-            file_mode.mode
-        };
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let create_mode = if file_mode.group.is_some() { file_mode.mode & 0o700 } else { file_mode.mode };
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut last = Errno::EXIST;
         for _ in 0..TEMP_ATTEMPTS {
             let temp_name = format!(".{name}.tmp-{}", random_suffix());
             match rfs::openat(dir, &temp_name, flags, Mode::from_raw_mode(create_mode)) {
                 Ok(fd) => {
-                    let temp = Self {
-                        dir,
-                        path: dir_path.join(&temp_name),
-                        name: temp_name,
-                        armed: true,
-                    };
+                    let temp = Self { dir, path: dir_path.join(&temp_name), name: temp_name, armed: true };
                     return Ok((fd, temp));
                 }
                 Err(Errno::EXIST) => last = Errno::EXIST,
@@ -314,11 +273,7 @@ impl<'a> TempFile<'a> {
                 }
             }
         }
-        Err(OutputError::io(
-            "create temporary file for",
-            final_path,
-            last,
-        ))
+        Err(OutputError::io("create temporary file for", final_path, last))
     }
 
     fn disarm(mut self) {
@@ -342,18 +297,13 @@ impl Drop for TempFile<'_> {
     }
 }
 
-fn settle_permissions(
-    fd: &OwnedFd,
-    file_mode: FileMode,
-    final_path: &Path,
-) -> Result<(), OutputError> {
+fn settle_permissions(fd: &OwnedFd, file_mode: FileMode, final_path: &Path) -> Result<(), OutputError> {
     if let Some(gid) = file_mode.group {
         rfs::fchown(fd, None, Some(Gid::from_raw(gid)))
             .map_err(|e| OutputError::io("set group of temporary file for", final_path, e))?;
     }
     // The umask may have stripped bits the operator asked for (0640 under umask 077).
-    let stat =
-        rfs::fstat(fd).map_err(|e| OutputError::io("inspect temporary file for", final_path, e))?;
+    let stat = rfs::fstat(fd).map_err(|e| OutputError::io("inspect temporary file for", final_path, e))?;
     if stat.st_mode & 0o7777 != file_mode.mode {
         rfs::fchmod(fd, Mode::from_raw_mode(file_mode.mode))
             .map_err(|e| OutputError::io("set mode of temporary file for", final_path, e))?;
@@ -365,10 +315,7 @@ fn settle_permissions(
 /// upstream, so it is refused rather than sanitised.
 fn check_name(dir: &Path, name: &str) -> Result<(), OutputError> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
-        return Err(OutputError::InvalidName {
-            dir: dir.to_path_buf(),
-            name: name.to_owned(),
-        });
+        return Err(OutputError::InvalidName { dir: dir.to_path_buf(), name: name.to_owned() });
     }
     Ok(())
 }
@@ -384,11 +331,8 @@ fn open_trusted_dir(
 ) -> Result<OwnedFd, OutputError> {
     let fd = match open_dir(at, name) {
         Err(Errno::NOENT) => {
-            if create_parents
-                && let Some(parent) = name.parent().filter(|p| !p.as_os_str().is_empty())
-            {
-                create_parents_default_mode(parent)
-                    .map_err(|e| OutputError::io("create directory", parent, e))?;
+            if create_parents && let Some(parent) = name.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_parents_default_mode(parent).map_err(|e| OutputError::io("create directory", parent, e))?;
             }
             // Created with its final mode: a chmod afterwards would leave a window.
             match rfs::mkdirat(at, name, Mode::from_raw_mode(DIR_MODE)) {
@@ -405,29 +349,17 @@ fn open_trusted_dir(
     let stat = rfs::fstat(&fd).map_err(|e| OutputError::io("inspect", shown, e))?;
     let euid = geteuid().as_raw();
     if stat.st_uid != euid {
-        return Err(OutputError::NotOwned {
-            path: shown.to_path_buf(),
-            owner: stat.st_uid,
-            euid,
-        });
+        return Err(OutputError::NotOwned { path: shown.to_path_buf(), owner: stat.st_uid, euid });
     }
     let mode = stat.st_mode & 0o7777;
     if mode & GROUP_OR_OTHER_WRITABLE != 0 {
-        return Err(OutputError::Writable {
-            path: shown.to_path_buf(),
-            mode,
-        });
+        return Err(OutputError::Writable { path: shown.to_path_buf(), mode });
     }
     Ok(fd)
 }
 
 fn open_dir(at: BorrowedFd<'_>, name: &Path) -> rustix::io::Result<OwnedFd> {
-    rfs::openat(
-        at,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
+    rfs::openat(at, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
 }
 
 /// Turns ELOOP/ENOTDIR into the refusal the operator needs to act on.
@@ -455,8 +387,7 @@ fn create_parents_default_mode(parent: &Path) -> io::Result<()> {
 }
 
 fn is_on_tmpfs(fd: BorrowedFd<'_>, shown: &Path) -> Result<bool, OutputError> {
-    let statfs =
-        rfs::fstatfs(fd).map_err(|e| OutputError::io("inspect filesystem of", shown, e))?;
+    let statfs = rfs::fstatfs(fd).map_err(|e| OutputError::io("inspect filesystem of", shown, e))?;
     Ok(is_tmpfs_magic(statfs.f_type))
 }
 
@@ -492,10 +423,8 @@ mod tests {
     }
 
     fn names_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         names
     }
@@ -506,10 +435,7 @@ mod tests {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "test fixtures outside the writer under test"
-    )]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures outside the writer under test")]
     fn write_fixture(path: &Path, contents: &[u8]) {
         std::fs::write(path, contents).unwrap();
     }
@@ -562,10 +488,7 @@ mod tests {
         let _restore = RestoreUmask(umask(Mode::from_raw_mode(0o077)));
         for mode in [0o600, 0o640, 0o644, 0o400, 0o660] {
             let base = tempfile::tempdir().unwrap();
-            let options = OutputOptions {
-                file_mode: FileMode { mode, group: None },
-                ..OutputOptions::default()
-            };
+            let options = OutputOptions { file_mode: FileMode { mode, group: None }, ..OutputOptions::default() };
             let out = OutputDir::open(&base.path().join("out"), &options).unwrap();
             let secret = out.write_secret("s", b"v").unwrap();
             let config = out.write_config("c.yml", b"c").unwrap();
@@ -577,18 +500,10 @@ mod tests {
     #[test]
     fn configured_group_is_applied() {
         let base = tempfile::tempdir().unwrap();
-        let options = OutputOptions {
-            file_mode: FileMode {
-                mode: 0o640,
-                group: Some(NOBODY),
-            },
-            ..OutputOptions::default()
-        };
+        let options =
+            OutputOptions { file_mode: FileMode { mode: 0o640, group: Some(NOBODY) }, ..OutputOptions::default() };
         let out = OutputDir::open(&base.path().join("out"), &options).unwrap();
-        for path in [
-            out.write_secret("s", b"v").unwrap(),
-            out.write_config("c.yml", b"c").unwrap(),
-        ] {
+        for path in [out.write_secret("s", b"v").unwrap(), out.write_config("c.yml", b"c").unwrap()] {
             let stat = rfs::lstat(&path).unwrap();
             assert_eq!(stat.st_gid, NOBODY, "{}", path.display());
             assert_eq!(stat.st_mode & 0o7777, 0o640, "{}", path.display());
@@ -646,10 +561,7 @@ mod tests {
 
         assert!(matches!(err, OutputError::Io { .. }), "{err:?}");
         let message = err.to_string();
-        assert!(
-            message.contains(&*out.secret_path("taken").to_string_lossy()),
-            "{message}"
-        );
+        assert!(message.contains(&*out.secret_path("taken").to_string_lossy()), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
         // rename(2) onto a directory: EISDIR, and the operator is told so.
         assert!(message.ends_with("(os error 21)"), "{message}");
@@ -745,16 +657,8 @@ mod tests {
                 },
                 "out/secrets",
             ),
-            (
-                "secrets is group-writable",
-                |base| secrets_with_mode(base, 0o720),
-                "out/secrets",
-            ),
-            (
-                "secrets is writable by others",
-                |base| secrets_with_mode(base, 0o777),
-                "out/secrets",
-            ),
+            ("secrets is group-writable", |base| secrets_with_mode(base, 0o720), "out/secrets"),
+            ("secrets is writable by others", |base| secrets_with_mode(base, 0o777), "out/secrets"),
             (
                 "secrets is owned by another user",
                 |base| {
@@ -788,10 +692,7 @@ mod tests {
                 other => panic!("{case}: unexpected error {other:?}"),
             };
             assert_eq!(expected_path, &refused, "{case}");
-            assert!(
-                err.to_string().contains(&*refused.to_string_lossy()),
-                "{case}: {err}"
-            );
+            assert!(err.to_string().contains(&*refused.to_string_lossy()), "{case}: {err}");
             // Nothing was created through the refused path.
             for dir in ["real", "elsewhere"] {
                 if base.path().join(dir).exists() {
@@ -810,12 +711,8 @@ mod tests {
 
         type Write = fn(&OutputDir, &[u8]) -> PathBuf;
         let writes: [(&str, PathBuf, Write); 2] = [
-            ("secret", out.secret_path("target"), |out, value| {
-                out.write_secret("target", value).unwrap()
-            }),
-            ("config", out.path().join("target"), |out, value| {
-                out.write_config("target", value).unwrap()
-            }),
+            ("secret", out.secret_path("target"), |out, value| out.write_secret("target", value).unwrap()),
+            ("config", out.path().join("target"), |out, value| out.write_config("target", value).unwrap()),
         ];
         for (case, link, write) in writes {
             symlink(&victim, &link).unwrap();
@@ -824,11 +721,7 @@ mod tests {
 
             assert_eq!(written, link, "{case}");
             let stat = rfs::lstat(&link).unwrap();
-            assert_eq!(
-                FileType::from_raw_mode(stat.st_mode),
-                FileType::RegularFile,
-                "{case}"
-            );
+            assert_eq!(FileType::from_raw_mode(stat.st_mode), FileType::RegularFile, "{case}");
             assert_eq!(std::fs::read(&link).unwrap(), b"new", "{case}");
             assert_eq!(std::fs::read(&victim).unwrap(), b"original", "{case}");
         }
@@ -838,16 +731,7 @@ mod tests {
     fn bad_names_are_refused() {
         let base = tempfile::tempdir().unwrap();
         let out = open_default(&base.path().join("out"));
-        for name in [
-            "",
-            ".",
-            "..",
-            "a/b",
-            "/etc/passwd",
-            "../escape",
-            "a\0b",
-            "trailing/",
-        ] {
+        for name in ["", ".", "..", "a/b", "/etc/passwd", "../escape", "a\0b", "trailing/"] {
             for (op, result) in [
                 ("write_secret", out.write_secret(name, b"v").map(drop)),
                 ("write_config", out.write_config(name, b"v").map(drop)),
@@ -904,10 +788,7 @@ mod tests {
             let relaxed = open_default(&path);
             assert_eq!(relaxed.is_tmpfs(), expected, "{}", path.display());
 
-            let strict = OutputOptions {
-                tmpfs: TmpfsPolicy::Require,
-                ..OutputOptions::default()
-            };
+            let strict = OutputOptions { tmpfs: TmpfsPolicy::Require, ..OutputOptions::default() };
             match OutputDir::open(&path, &strict) {
                 Ok(out) => assert!(expected && out.is_tmpfs(), "{}", path.display()),
                 Err(OutputError::NotTmpfs { path: refused }) => {
@@ -934,15 +815,9 @@ mod tests {
     fn modes_beyond_permission_bits_are_refused() {
         let base = tempfile::tempdir().unwrap();
         for mode in [0o4600, 0o2640, 0o1600, 0o10600] {
-            let options = OutputOptions {
-                file_mode: FileMode { mode, group: None },
-                ..OutputOptions::default()
-            };
+            let options = OutputOptions { file_mode: FileMode { mode, group: None }, ..OutputOptions::default() };
             let err = OutputDir::open(&base.path().join("out"), &options).unwrap_err();
-            assert!(
-                matches!(err, OutputError::InvalidMode { mode: m, .. } if m == mode),
-                "{err:?}"
-            );
+            assert!(matches!(err, OutputError::InvalidMode { mode: m, .. } if m == mode), "{err:?}");
         }
     }
 }

@@ -50,45 +50,36 @@ pub async fn fetch_all<'a>(
     let mut seen = std::collections::HashSet::new();
     for spec in specs {
         if seen.insert(&spec.location) {
-            let group = (
-                spec.location.kind(),
-                spec.location.store().map(str::to_owned),
-            );
+            let group = (spec.location.kind(), spec.location.store().map(str::to_owned));
             groups.entry(group).or_default().push(spec.location.clone());
         }
     }
     let limit = max_concurrency.max(1);
-    let per_group = groups
-        .into_iter()
-        .map(|((kind, _store), locations)| async move {
-            let Some(provider) = providers.get(kind) else {
-                return locations
-                    .into_iter()
-                    .map(|location| (location, Err(ProviderError::Unavailable { kind })))
-                    .collect::<Vec<_>>();
-            };
-            stream::iter(locations)
-                .map(|location| async move {
-                    let started = std::time::Instant::now();
-                    let result = provider.fetch(&location).await;
-                    tracing::debug!(
-                        provider = %kind,
-                        location = %location,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        ok = result.is_ok(),
-                        "fetched"
-                    );
-                    (location, result)
-                })
-                .buffer_unordered(limit)
-                .collect::<Vec<_>>()
-                .await
-        });
-    let results = futures_util::future::join_all(per_group)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let per_group = groups.into_iter().map(|((kind, _store), locations)| async move {
+        let Some(provider) = providers.get(kind) else {
+            return locations
+                .into_iter()
+                .map(|location| (location, Err(ProviderError::Unavailable { kind })))
+                .collect::<Vec<_>>();
+        };
+        stream::iter(locations)
+            .map(|location| async move {
+                let started = std::time::Instant::now();
+                let result = provider.fetch(&location).await;
+                tracing::debug!(
+                    provider = %kind,
+                    location = %location,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    ok = result.is_ok(),
+                    "fetched"
+                );
+                (location, result)
+            })
+            .buffer_unordered(limit)
+            .collect::<Vec<_>>()
+            .await
+    });
+    let results = futures_util::future::join_all(per_group).await.into_iter().flatten().collect();
     Fetches { results }
 }
 
@@ -117,9 +108,7 @@ mod tests {
         let fake = Arc::new(FakeProvider::with(&[("A", "a"), ("B", "b")]));
         let mut providers = ProviderSet::default();
         providers.insert(fake.clone());
-        let specs: Vec<SecretSpec> = (0..1000)
-            .map(|i| env_spec(if i % 2 == 0 { "A" } else { "B" }))
-            .collect();
+        let specs: Vec<SecretSpec> = (0..1000).map(|i| env_spec(if i % 2 == 0 { "A" } else { "B" })).collect();
         let fetches = fetch_all(&specs, &providers, 16).await;
         assert_eq!(fake.fetches.lock().unwrap().len(), 2);
         assert_eq!(fetches.value_for(&specs[0]).unwrap().expose(), b"a");
@@ -147,17 +136,8 @@ mod tests {
         providers.insert(fake);
         let specs = [env_spec("A"), env_spec("MISSING1"), env_spec("MISSING2")];
         let fetches = fetch_all(&specs, &providers, 16).await;
-        let failures: Vec<String> = specs
-            .iter()
-            .filter_map(|spec| fetches.value_for(spec).err())
-            .map(|e| e.to_string())
-            .collect();
-        assert_eq!(
-            failures,
-            [
-                "environment variable MISSING1 not found",
-                "environment variable MISSING2 not found"
-            ]
-        );
+        let failures: Vec<String> =
+            specs.iter().filter_map(|spec| fetches.value_for(spec).err()).map(|e| e.to_string()).collect();
+        assert_eq!(failures, ["environment variable MISSING1 not found", "environment variable MISSING2 not found"]);
     }
 }

@@ -65,11 +65,7 @@ mod tests {
     #[test]
     fn debug_and_display_never_show_the_value() {
         let secret = Secret::from_text("canary-hunter2".to_owned());
-        for shown in [
-            format!("{secret:?}"),
-            format!("{secret}"),
-            format!("{secret:#?}"),
-        ] {
+        for shown in [format!("{secret:?}"), format!("{secret}"), format!("{secret:#?}")] {
             assert!(!shown.contains("canary"), "{shown}");
             assert!(shown.contains("redacted"));
         }
@@ -80,9 +76,6 @@ mod tests {
         let secret = Secret::new(vec![0, 159, 146, 150, b'\n']);
         assert_eq!(secret.expose(), &[0, 159, 146, 150, b'\n']);
         assert_eq!(secret.expose_str(), None);
-        assert_eq!(
-            Secret::from_text("a b\n".into()).expose_str(),
-            Some("a b\n")
-        );
+        assert_eq!(Secret::from_text("a b\n".into()).expose_str(), Some("a b\n"));
     }
 }

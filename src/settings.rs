@@ -42,42 +42,31 @@ fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
     match u32::from_str_radix(digits, 8) {
         Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Ok(mode),
-        Ok(_) => Err(format!(
-            "--file-mode {text}: must keep owner read/write and have no bits beyond 0777"
-        )),
+        Ok(_) => Err(format!("--file-mode {text}: must keep owner read/write and have no bits beyond 0777")),
         Err(_) => Err(format!("--file-mode {text}: not an octal mode like 0640")),
     }
 }
 
 fn output_options(args: &OutputArgs) -> Result<OutputOptions, String> {
     Ok(OutputOptions {
-        file_mode: FileMode {
-            mode: parse_mode(&args.file_mode)?,
-            group: args.file_group,
-        },
-        tmpfs: if args.require_tmpfs {
-            TmpfsPolicy::Require
-        } else {
-            TmpfsPolicy::Warn
-        },
+        file_mode: FileMode { mode: parse_mode(&args.file_mode)?, group: args.file_group },
+        tmpfs: if args.require_tmpfs { TmpfsPolicy::Require } else { TmpfsPolicy::Warn },
     })
 }
 
 fn check_concurrency(max: usize) -> Result<usize, String> {
-    if max == 0 {
-        Err("--max-concurrency must be at least 1".into())
-    } else {
-        Ok(max)
-    }
+    if max == 0 { Err("--max-concurrency must be at least 1".into()) } else { Ok(max) }
 }
 
 impl RenderSettings {
     pub fn new(args: RenderArgs, global: &GlobalArgs) -> Result<Self, String> {
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let out = args.out.unwrap_or_else(|| default_out_dir(runtime_dir.as_deref()));
+        // The rendered config names secret files by absolute path: the target resolves relative
+        // paths against the rendered config's directory, not our working directory.
+        let out = std::path::absolute(&out).map_err(|error| format!("--out {}: {error}", out.display()))?;
         Ok(Self {
-            out: args
-                .out
-                .unwrap_or_else(|| default_out_dir(runtime_dir.as_deref())),
+            out,
             output: output_options(&args.output)?,
             max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
             configs: args.configs,
@@ -118,14 +107,8 @@ mod tests {
 
     #[test]
     fn the_out_dir_defaults_to_the_runtime_dir() {
-        assert_eq!(
-            default_out_dir(Some(Path::new("/run/user/1000"))),
-            Path::new("/run/user/1000/secret-render")
-        );
-        assert_eq!(
-            default_out_dir(Some(Path::new("relative"))),
-            Path::new("/run/secret-render")
-        );
+        assert_eq!(default_out_dir(Some(Path::new("/run/user/1000"))), Path::new("/run/user/1000/secret-render"));
+        assert_eq!(default_out_dir(Some(Path::new("relative"))), Path::new("/run/secret-render"));
         assert_eq!(default_out_dir(None), Path::new("/run/secret-render"));
     }
 }

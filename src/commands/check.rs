@@ -20,6 +20,8 @@ use crate::settings::{CheckFormat, CheckSettings};
 /// The value every placeholder secret has: recognisable, and valid where a URL is expected.
 const PLACEHOLDER_TEXT: &str = "secret-render-placeholder";
 const PLACEHOLDER_URL: &str = "https://secret-render.invalid/placeholder";
+/// bcrypt (cost 4) of `secret-render-placeholder`.
+const PLACEHOLDER_BCRYPT: &str = "$2b$04$1p1rW22.fZVfBJfF50lDBuAuhXrpHCE1KZ0S9q7bicMLkVrmr9nzi";
 
 /// What the target's own tool said about the rendered placeholder config.
 #[derive(Debug)]
@@ -51,26 +53,17 @@ pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<()
         Ok(configs) => configs,
         Err(issues) => {
             report_issues(settings.format, &issues);
-            return Err(Failure::new(
-                ExitCode::Config,
-                configs::describe_issues("invalid configuration", &issues),
-            ));
+            return Err(Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)));
         }
     };
     let fetch_errors = if settings.resolve {
-        let specs = configs
-            .iter()
-            .flat_map(|config| config.sites.iter().map(|site| &site.spec));
+        let specs = configs.iter().flat_map(|config| config.sites.iter().map(|site| &site.spec));
         let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
         Some(
             configs
                 .iter()
                 .map(|config| {
-                    config
-                        .sites
-                        .iter()
-                        .map(|site| fetches.value_for(&site.spec).err().map(|e| e.to_string()))
-                        .collect()
+                    config.sites.iter().map(|site| fetches.value_for(&site.spec).err().map(|e| e.to_string())).collect()
                 })
                 .collect::<Vec<Vec<Option<String>>>>(),
         )
@@ -96,9 +89,7 @@ pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<()
                     provider: site.spec.location.kind().to_string(),
                     location: site.spec.describe(),
                     placement: placement.clone(),
-                    fetch_error: fetch_errors
-                        .as_ref()
-                        .map(|errors| errors[index][position].clone()),
+                    fetch_error: fetch_errors.as_ref().map(|errors| errors[index][position].clone()),
                 })
                 .collect(),
             validation,
@@ -110,32 +101,18 @@ pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<()
         CheckFormat::Github => github(&reports),
     };
     super::print(&text);
-    let failed_fetches = reports
-        .iter()
-        .flat_map(|r| &r.sites)
-        .filter(|s| matches!(s.fetch_error, Some(Some(_))))
-        .count();
-    let rejected: Vec<&ConfigReport> = reports
-        .iter()
-        .filter(|report| matches!(report.validation, Validation::Rejected { .. }))
-        .collect();
+    let failed_fetches =
+        reports.iter().flat_map(|r| &r.sites).filter(|s| matches!(s.fetch_error, Some(Some(_)))).count();
+    let rejected: Vec<&ConfigReport> =
+        reports.iter().filter(|report| matches!(report.validation, Validation::Rejected { .. })).collect();
     if failed_fetches > 0 {
-        return Err(Failure::new(
-            ExitCode::Fetch,
-            format!("{failed_fetches} secret(s) could not be fetched"),
-        ));
+        return Err(Failure::new(ExitCode::Fetch, format!("{failed_fetches} secret(s) could not be fetched")));
     }
     if !rejected.is_empty() {
-        let files: Vec<String> = rejected
-            .iter()
-            .map(|report| report.file.display().to_string())
-            .collect();
+        let files: Vec<String> = rejected.iter().map(|report| report.file.display().to_string()).collect();
         return Err(Failure::new(
             ExitCode::CheckRejected,
-            format!(
-                "the rendered config was rejected by the target's tool: {}",
-                files.join(", ")
-            ),
+            format!("the rendered config was rejected by the target's tool: {}", files.join(", ")),
         ));
     }
     Ok(())
@@ -145,85 +122,51 @@ fn placeholder(kind: ValueKind) -> Secret {
     Secret::from_text(match kind {
         ValueKind::Text => PLACEHOLDER_TEXT.to_owned(),
         ValueKind::Url => PLACEHOLDER_URL.to_owned(),
+        ValueKind::Bcrypt => PLACEHOLDER_BCRYPT.to_owned(),
     })
 }
 
 fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Failure> {
-    let scratch = tempfile::Builder::new()
-        .prefix("secret-render-check-")
-        .tempdir()
-        .map_err(|error| {
-            Failure::new(
-                ExitCode::Output,
-                format!("cannot create a private temporary directory: {error}"),
-            )
-        })?;
+    let scratch = tempfile::Builder::new().prefix("secret-render-check-").tempdir().map_err(|error| {
+        Failure::new(ExitCode::Output, format!("cannot create a private temporary directory: {error}"))
+    })?;
     let out = OutputDir::open(
         &scratch.path().join("out"),
-        &OutputOptions {
-            tmpfs: TmpfsPolicy::Ignore,
-            ..OutputOptions::default()
-        },
+        &OutputOptions { tmpfs: TmpfsPolicy::Ignore, ..OutputOptions::default() },
     )
-    .map_err(|error| {
-        Failure::new(
-            ExitCode::Output,
-            format!("cannot use a private temporary directory: {error}"),
-        )
-    })?;
+    .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use a private temporary directory: {error}")))?;
     let values = configs
         .iter()
-        .map(|config| {
-            config
-                .sites
-                .iter()
-                .map(|site| placeholder(config.profile.value_kind(&site.path)))
-                .collect()
-        })
+        .map(|config| config.sites.iter().map(|site| placeholder(config.profile.value_kind(&site.path))).collect())
         .collect();
     let rendered = super::render::write_all(configs, values, &out)?;
-    Ok(configs
-        .iter()
-        .zip(&rendered)
-        .map(|(config, path)| validate(config, path))
-        .collect())
+    Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())
 }
 
 fn validate(config: &Config, rendered: &Path) -> Validation {
-    let is_web_config = [
-        "tls_server_config",
-        "basic_auth_users",
-        "http_server_config",
-    ]
-    .iter()
-    .any(|key| config.document.root.get(key).is_some());
+    let is_web_config = ["tls_server_config", "basic_auth_users", "http_server_config"]
+        .iter()
+        .any(|key| config.document.root.get(key).is_some());
     let (program, args): (&str, &[&str]) = match config.profile.kind {
         TargetKind::Prometheus if is_web_config => ("promtool", &["check", "web-config"]),
         TargetKind::Prometheus => ("promtool", &["check", "config"]),
         TargetKind::Alertmanager => ("amtool", &["check-config"]),
         TargetKind::Generic => {
-            return Validation::Skipped {
-                reason: "no validator for generic configs".into(),
-            };
+            return Validation::Skipped { reason: "no validator for generic configs".into() };
         }
     };
     let tool = format!("{program} {}", args.join(" "));
     match Command::new(program).args(args).arg(rendered).output() {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Validation::Skipped {
-            reason: format!("{program} is not on PATH"),
-        },
-        Err(error) => Validation::Skipped {
-            reason: format!("cannot run {program}: {error}"),
-        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Validation::Skipped { reason: format!("{program} is not on PATH") }
+        }
+        Err(error) => Validation::Skipped { reason: format!("cannot run {program}: {error}") },
         Ok(output) if output.status.success() => Validation::Accepted { tool },
         Ok(output) => {
             // The tool only ever saw placeholders, so its output holds no secret.
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            Validation::Rejected {
-                tool,
-                output: text.trim().to_owned(),
-            }
+            Validation::Rejected { tool, output: text.trim().to_owned() }
         }
     }
 }
@@ -238,19 +181,9 @@ fn placement_text(placement: &Placement) -> String {
 fn human(reports: &[ConfigReport]) -> String {
     let mut text = String::new();
     for report in reports {
-        text.push_str(&format!(
-            "{} ({}): {} secret(s)\n",
-            report.file.display(),
-            report.target,
-            report.sites.len()
-        ));
+        text.push_str(&format!("{} ({}): {} secret(s)\n", report.file.display(), report.target, report.sites.len()));
         for site in &report.sites {
-            text.push_str(&format!(
-                "  {}  {}  {}",
-                site.path,
-                site.location,
-                placement_text(&site.placement)
-            ));
+            text.push_str(&format!("  {}  {}  {}", site.path, site.location, placement_text(&site.placement)));
             match &site.fetch_error {
                 Some(None) => text.push_str("  fetched"),
                 Some(Some(error)) => text.push_str(&format!("  FAILED: {error}")),
@@ -258,11 +191,7 @@ fn human(reports: &[ConfigReport]) -> String {
             }
             text.push('\n');
         }
-        for site in report
-            .sites
-            .iter()
-            .filter(|site| site.placement == Placement::Inline)
-        {
+        for site in report.sites.iter().filter(|site| site.placement == Placement::Inline) {
             text.push_str(&format!(
                 "  note: {} is inlined into the rendered config ({} has no `_file` sibling for it)\n",
                 site.path, report.target
@@ -276,9 +205,7 @@ fn human(reports: &[ConfigReport]) -> String {
                     text.push_str(&format!("    {line}\n"));
                 }
             }
-            Validation::Skipped { reason } => {
-                text.push_str(&format!("  validation skipped: {reason}\n"))
-            }
+            Validation::Skipped { reason } => text.push_str(&format!("  validation skipped: {reason}\n")),
         }
     }
     text
@@ -321,9 +248,7 @@ fn json_report(reports: &[ConfigReport]) -> serde_json::Value {
 
 /// GitHub Actions workflow commands, escaped as the runner expects.
 fn github_escape(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 fn github(reports: &[ConfigReport]) -> String {
@@ -343,11 +268,7 @@ fn github(reports: &[ConfigReport]) -> String {
                     "{} is inlined into the rendered config ({} has no _file sibling)",
                     site.path, report.target
                 );
-                text.push_str(&format!(
-                    "::warning file={file},line={}::{}\n",
-                    site.line,
-                    github_escape(&message)
-                ));
+                text.push_str(&format!("::warning file={file},line={}::{}\n", site.line, github_escape(&message)));
             }
         }
         match &report.validation {
@@ -358,9 +279,7 @@ fn github(reports: &[ConfigReport]) -> String {
                 ));
             }
             Validation::Accepted { tool } => text.push_str(&format!("{file}: {tool}: accepted\n")),
-            Validation::Skipped { reason } => {
-                text.push_str(&format!("{file}: validation skipped: {reason}\n"))
-            }
+            Validation::Skipped { reason } => text.push_str(&format!("{file}: validation skipped: {reason}\n")),
         }
     }
     text

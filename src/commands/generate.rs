@@ -49,10 +49,8 @@ pub fn print_man(subcommand: Option<&str>) -> Result<(), String> {
         Some(name) => format!("secret-render-{name}.1"),
     };
     let pages = man_pages().map_err(|error| format!("cannot render the man page: {error}"))?;
-    let (_, page) = pages
-        .into_iter()
-        .find(|(name, _)| *name == wanted)
-        .ok_or_else(|| format!("no man page for {wanted}"))?;
+    let (_, page) =
+        pages.into_iter().find(|(name, _)| *name == wanted).ok_or_else(|| format!("no man page for {wanted}"))?;
     super::print(&String::from_utf8_lossy(&page));
     Ok(())
 }

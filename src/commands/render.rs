@@ -13,32 +13,19 @@ use crate::secret::Secret;
 use crate::settings::RenderSettings;
 
 pub async fn run(settings: &RenderSettings, providers: &ProviderSet) -> Result<(), Failure> {
-    let configs = configs::load_all(&settings.configs, settings.target).map_err(|issues| {
-        Failure::new(
-            ExitCode::Config,
-            configs::describe_issues("invalid configuration", &issues),
-        )
-    })?;
-    let out = OutputDir::open(&settings.out, &settings.output).map_err(|error| {
-        Failure::new(
-            ExitCode::Output,
-            format!("cannot use the output directory: {error}"),
-        )
-    })?;
-    let specs = configs
-        .iter()
-        .flat_map(|config| config.sites.iter().map(|site| &site.spec));
+    let configs = configs::load_all(&settings.configs, settings.target)
+        .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
+    let out = OutputDir::open(&settings.out, &settings.output)
+        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    let specs = configs.iter().flat_map(|config| config.sites.iter().map(|site| &site.spec));
     let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
     tracing::info!(secrets = fetches.len(), "fetched every distinct secret");
-    let values = values_of(&configs, &fetches).map_err(|issues| {
-        Failure::new(
-            ExitCode::Fetch,
-            configs::describe_issues("cannot fetch secrets", &issues),
-        )
-    })?;
+    let values = values_of(&configs, &fetches)
+        .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
     let written = write_all(&configs, values, &out)?;
     let mut listing = String::new();
-    for path in written {
+    for (config, path) in configs.iter().zip(written) {
+        tracing::info!(config = %config.source.display(), rendered = %path.display(), secrets = config.sites.len(), "rendered");
         listing.push_str(&path.to_string_lossy());
         listing.push('\n');
     }
@@ -70,64 +57,35 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Secret
                 .collect()
         })
         .collect();
-    if issues.is_empty() {
-        Ok(values)
-    } else {
-        Err(issues)
-    }
+    if issues.is_empty() { Ok(values) } else { Err(issues) }
 }
 
 /// Renders every config and writes all secret files before any config that names them.
 /// Returns the rendered configs' paths.
-pub fn write_all(
-    configs: &[Config],
-    values: Vec<Vec<Secret>>,
-    out: &OutputDir,
-) -> Result<Vec<PathBuf>, Failure> {
+pub fn write_all(configs: &[Config], values: Vec<Vec<Secret>>, out: &OutputDir) -> Result<Vec<PathBuf>, Failure> {
     let secrets_dir = out.secrets_dir();
     let mut rendered = Vec::with_capacity(configs.len());
     let mut issues = Vec::new();
     for (config, values) in configs.iter().zip(values) {
-        match render::render(
-            &config.render_source(),
-            &config.sites,
-            &config.placements,
-            values,
-            &secrets_dir,
-        ) {
+        match render::render(&config.render_source(), &config.sites, &config.placements, values, &secrets_dir) {
             Ok(result) => rendered.push(result),
-            Err(problems) => issues.extend(
-                problems
-                    .into_iter()
-                    .map(|problem| Issue::at(&config.source, problem)),
-            ),
+            Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem))),
         }
     }
     if !issues.is_empty() {
-        return Err(Failure::new(
-            ExitCode::Fetch,
-            configs::describe_issues("cannot use fetched secrets", &issues),
-        ));
+        return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
-    let output_failure = |error: crate::output::OutputError| {
-        Failure::new(ExitCode::Output, format!("cannot write output: {error}"))
-    };
+    let output_failure =
+        |error: crate::output::OutputError| Failure::new(ExitCode::Output, format!("cannot write output: {error}"));
     for result in &rendered {
         for file in &result.secret_files {
-            out.write_secret(&file.name, file.value.expose())
-                .map_err(output_failure)?;
+            out.write_secret(&file.name, file.value.expose()).map_err(output_failure)?;
         }
     }
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
-        let path = out
-            .write_config(&config.name, result.config.expose())
-            .map_err(output_failure)?;
-        let inlined = config
-            .placements
-            .iter()
-            .filter(|p| **p == render::Placement::Inline)
-            .count();
+        let path = out.write_config(&config.name, result.config.expose()).map_err(output_failure)?;
+        let inlined = config.placements.iter().filter(|p| **p == render::Placement::Inline).count();
         tracing::info!(
             config = %config.source.display(),
             rendered = %path.display(),

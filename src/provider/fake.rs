@@ -20,13 +20,7 @@ pub struct FakeProvider {
 
 impl FakeProvider {
     pub fn with(values: &[(&str, &str)]) -> Self {
-        Self {
-            values: values
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..Self::default()
-        }
+        Self { values: values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), ..Self::default() }
     }
 }
 
@@ -35,24 +29,17 @@ impl Provider for FakeProvider {
         ProviderKind::Env
     }
 
-    fn fetch<'a>(
-        &'a self,
-        location: &'a Location,
-    ) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
             self.fetches.lock().unwrap().push(location.clone());
             tokio::task::yield_now().await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            let Location::Env(env) = location else {
-                unreachable!()
-            };
+            let Location::Env(env) = location else { unreachable!() };
             match self.values.get(&env.name) {
                 Some(value) => Ok(Fetched::value(Secret::from_text(value.clone()))),
-                None => Err(ProviderError::NotFound {
-                    what: location.to_string(),
-                }),
+                None => Err(ProviderError::NotFound { what: location.to_string() }),
             }
         })
     }

@@ -22,18 +22,11 @@ pub struct FileLocation {
     pub structured: bool,
 }
 
-pub(super) fn parse(
-    body: &mut Body<'_>,
-    context: &ParseContext,
-) -> Option<(Location, Option<String>)> {
+pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext) -> Option<(Location, Option<String>)> {
     let path = body.required("path");
     let key = body.string("key");
     let path = PathBuf::from(path?);
-    let path = if path.is_absolute() {
-        path
-    } else {
-        context.config_dir.join(path)
-    };
+    let path = if path.is_absolute() { path } else { context.config_dir.join(path) };
     let structured = key.is_some();
     Some((Location::File(FileLocation { path, structured }), key))
 }
@@ -45,34 +38,21 @@ impl Provider for FileProvider {
         ProviderKind::File
     }
 
-    fn fetch<'a>(
-        &'a self,
-        location: &'a Location,
-    ) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::File(file) = location else {
-                unreachable!("the file provider is only given file locations")
-            };
+            let Location::File(file) = location else { unreachable!("the file provider is only given file locations") };
             let what = location.to_string();
-            let bytes = Zeroizing::new(std::fs::read(&file.path).map_err(
-                |error| match error.kind() {
-                    std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
-                    std::io::ErrorKind::PermissionDenied => ProviderError::PermissionDenied {
-                        what: what.clone(),
-                        reason: error.to_string(),
-                    },
-                    _ => ProviderError::Invalid {
-                        what: what.clone(),
-                        reason: error.to_string(),
-                    },
-                },
-            )?);
+            let bytes = Zeroizing::new(std::fs::read(&file.path).map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
+                std::io::ErrorKind::PermissionDenied => {
+                    ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() }
+                }
+                _ => ProviderError::Invalid { what: what.clone(), reason: error.to_string() },
+            })?);
             if !file.structured {
                 return Ok(Fetched::value(Secret::new(bytes.to_vec())));
             }
-            parse_fields(&bytes)
-                .map(Fetched::fields)
-                .map_err(|reason| ProviderError::Invalid { what, reason })
+            parse_fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid { what, reason })
         })
     }
 }
@@ -96,13 +76,9 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
             })
             .collect());
     }
-    let document =
-        tree::load(text).map_err(|error| format!("not a JSON object or YAML mapping ({error})"))?;
+    let document = tree::load(text).map_err(|error| format!("not a JSON object or YAML mapping ({error})"))?;
     let NodeKind::Mapping(entries) = document.root.kind else {
-        return Err(format!(
-            "the document is {}, not a mapping",
-            document.root.shape()
-        ));
+        return Err(format!("the document is {}, not a mapping", document.root.shape()));
     };
     Ok(entries
         .into_iter()
@@ -126,24 +102,14 @@ mod tests {
         let cases: [(&str, &[(&str, &str)]); 3] = [
             (
                 r#"{"password": "p", "port": 5432, "nested": {"a": 1}}"#,
-                &[
-                    ("nested", r#"{"a":1}"#),
-                    ("password", "p"),
-                    ("port", "5432"),
-                ],
+                &[("nested", r#"{"a":1}"#), ("password", "p"), ("port", "5432")],
             ),
-            (
-                "password: p\nuser: 'u'\n",
-                &[("password", "p"), ("user", "u")],
-            ),
+            ("password: p\nuser: 'u'\n", &[("password", "p"), ("user", "u")]),
             ("token: |\n  multi\n  line\n", &[("token", "multi\nline\n")]),
         ];
         for (text, expected) in cases {
             let fields = parse_fields(text.as_bytes()).unwrap();
-            let got: Vec<(&str, &str)> = fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.expose_str().unwrap()))
-                .collect();
+            let got: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.expose_str().unwrap())).collect();
             assert_eq!(got, expected, "{text}");
         }
     }

@@ -153,11 +153,7 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} (line {}): {}",
-            self.path, self.mark.line, self.message
-        )
+        write!(f, "{} (line {}): {}", self.path, self.mark.line, self.message)
     }
 }
 
@@ -172,35 +168,17 @@ pub struct Body<'a> {
 
 impl<'a> Body<'a> {
     #[must_use]
-    pub fn new(
-        provider: ProviderKind,
-        path: &'a YamlPath,
-        mark: Mark,
-        entries: &'a [Entry],
-    ) -> Self {
-        Self {
-            provider,
-            path,
-            mark,
-            entries: entries.iter().collect(),
-            problems: Vec::new(),
-        }
+    pub fn new(provider: ProviderKind, path: &'a YamlPath, mark: Mark, entries: &'a [Entry]) -> Self {
+        Self { provider, path, mark, entries: entries.iter().collect(), problems: Vec::new() }
     }
 
     fn take(&mut self, key: &str) -> Option<&'a Entry> {
-        let position = self
-            .entries
-            .iter()
-            .position(|entry| entry.key.as_scalar() == Some(key))?;
+        let position = self.entries.iter().position(|entry| entry.key.as_scalar() == Some(key))?;
         Some(self.entries.remove(position))
     }
 
     fn problem(&mut self, mark: Mark, message: String) {
-        self.problems.push(Problem {
-            path: self.path.clone(),
-            mark,
-            message,
-        });
+        self.problems.push(Problem { path: self.path.clone(), mark, message });
     }
 
     /// An optional string-valued key.
@@ -212,11 +190,7 @@ impl<'a> Body<'a> {
                 let message = format!(
                     "`{}` body key `{key}` must be a string, not {}",
                     self.provider,
-                    if entry.value.is_null() {
-                        "empty"
-                    } else {
-                        entry.value.shape()
-                    }
+                    if entry.value.is_null() { "empty" } else { entry.value.shape() }
                 );
                 self.problem(entry.value.mark, message);
                 None
@@ -227,16 +201,8 @@ impl<'a> Body<'a> {
     /// A string-valued key the body must have.
     pub fn required(&mut self, key: &str) -> Option<String> {
         let value = self.string(key);
-        if value.is_none()
-            && !self
-                .problems
-                .iter()
-                .any(|p| p.message.contains(&format!("`{key}`")))
-        {
-            let message = format!(
-                "`{}` body is missing the required key `{key}`",
-                self.provider
-            );
+        if value.is_none() && !self.problems.iter().any(|p| p.message.contains(&format!("`{key}`"))) {
+            let message = format!("`{}` body is missing the required key `{key}`", self.provider);
             self.problem(self.mark, message);
         }
         value
@@ -261,20 +227,11 @@ impl<'a> Body<'a> {
             let message = format!(
                 "unknown key `{key}` in `{}` body (accepted: {})",
                 self.provider,
-                accepted
-                    .iter()
-                    .chain(COMMON_KEYS)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                accepted.iter().chain(COMMON_KEYS).copied().collect::<Vec<_>>().join(", ")
             );
             self.problem(entry.key.mark, message);
         }
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(self.problems)
-        }
+        if self.problems.is_empty() { Ok(()) } else { Err(self.problems) }
     }
 }
 
@@ -297,27 +254,18 @@ pub fn parse_spec(
         Some("file") => RenderMode::File,
         Some("inline") => RenderMode::Inline,
         Some(other) => {
-            body.problem(
-                body_node.mark,
-                format!("`render` must be auto, file or inline, not {other:?}"),
-            );
+            body.problem(body_node.mark, format!("`render` must be auto, file or inline, not {other:?}"));
             RenderMode::Auto
         }
     };
     if let Some(store) = body.string("store") {
-        body.problem(
-            body_node.mark,
-            format!("store `{store}` is not defined (no `secret_stores` for `{kind}`)"),
-        );
+        body.problem(body_node.mark, format!("store `{store}` is not defined (no `secret_stores` for `{kind}`)"));
     }
     let parsed = match kind {
         ProviderKind::File => file::parse(&mut body, context),
         ProviderKind::Env => env::parse(&mut body),
         other => {
-            body.problem(
-                body_node.mark,
-                format!("provider `{other}` is not available in this build of secret-render"),
-            );
+            body.problem(body_node.mark, format!("provider `{other}` is not available in this build of secret-render"));
             body.entries.clear();
             None
         }
@@ -329,13 +277,7 @@ pub fn parse_spec(
     };
     body.finish(accepted)?;
     let (location, key) = parsed.expect("a body without problems parses");
-    Ok(SecretSpec {
-        location,
-        key,
-        refresh_interval,
-        grace_period,
-        render,
-    })
+    Ok(SecretSpec { location, key, refresh_interval, grace_period, render })
 }
 
 /// Why a fetch failed. Messages name what was fetched, never a value.
@@ -344,16 +286,9 @@ pub enum ProviderError {
     #[error("{what} not found")]
     NotFound { what: String },
     #[error("{what} has no key {key:?} (available keys: {})", if available.is_empty() { "none".to_owned() } else { available.join(", ") })]
-    MissingKey {
-        what: String,
-        key: String,
-        available: Vec<String>,
-    },
+    MissingKey { what: String, key: String, available: Vec<String> },
     #[error("{what} holds several keys; the body needs `key` (available keys: {})", available.join(", "))]
-    KeyRequired {
-        what: String,
-        available: Vec<String>,
-    },
+    KeyRequired { what: String, available: Vec<String> },
     #[error("permission denied reading {what}: {reason}")]
     PermissionDenied { what: String, reason: String },
     #[error("{what} is unreachable: {reason}")]
@@ -405,46 +340,32 @@ pub struct Fetched {
 impl Fetched {
     #[must_use]
     pub fn value(secret: Secret) -> Self {
-        Self {
-            content: Content::Value(secret),
-            lease: None,
-        }
+        Self { content: Content::Value(secret), lease: None }
     }
 
     #[must_use]
     pub fn fields(fields: BTreeMap<String, Secret>) -> Self {
-        Self {
-            content: Content::Fields(fields),
-            lease: None,
-        }
+        Self { content: Content::Fields(fields), lease: None }
     }
 
     /// Picks the value a body asked for.
     pub fn select(&self, key: Option<&str>, what: &Location) -> Result<Secret, ProviderError> {
         match (&self.content, key) {
             (Content::Value(secret), None) => Ok(secret.clone()),
-            (Content::Value(_), Some(key)) => Err(ProviderError::MissingKey {
+            (Content::Value(_), Some(key)) => {
+                Err(ProviderError::MissingKey { what: what.to_string(), key: key.to_owned(), available: Vec::new() })
+            }
+            (Content::Fields(fields), Some(key)) => fields.get(key).cloned().ok_or_else(|| ProviderError::MissingKey {
                 what: what.to_string(),
                 key: key.to_owned(),
-                available: Vec::new(),
+                available: fields.keys().cloned().collect(),
             }),
-            (Content::Fields(fields), Some(key)) => {
-                fields
-                    .get(key)
-                    .cloned()
-                    .ok_or_else(|| ProviderError::MissingKey {
-                        what: what.to_string(),
-                        key: key.to_owned(),
-                        available: fields.keys().cloned().collect(),
-                    })
-            }
             (Content::Fields(fields), None) if fields.len() == 1 => {
                 Ok(fields.values().next().expect("one field").clone())
             }
-            (Content::Fields(fields), None) => Err(ProviderError::KeyRequired {
-                what: what.to_string(),
-                available: fields.keys().cloned().collect(),
-            }),
+            (Content::Fields(fields), None) => {
+                Err(ProviderError::KeyRequired { what: what.to_string(), available: fields.keys().cloned().collect() })
+            }
         }
     }
 }
@@ -454,8 +375,7 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     /// Fetches one location.
-    fn fetch<'a>(&'a self, location: &'a Location)
-    -> BoxFuture<'a, Result<Fetched, ProviderError>>;
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>>;
 }
 
 /// The providers available to a resolution, by kind.

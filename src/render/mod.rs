@@ -25,42 +25,30 @@ pub enum Placement {
 
 /// Decides the placement of every site and checks it can be carried out, before anything is
 /// fetched, so a bad config fails fast with all its problems.
-pub fn plan(
-    document: &Document,
-    sites: &[Site],
-    profile: &Profile,
-) -> Result<Vec<Placement>, Vec<Problem>> {
+pub fn plan(document: &Document, sites: &[Site], profile: &Profile) -> Result<Vec<Placement>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut placements = Vec::with_capacity(sites.len());
     for site in sites {
-        let problem = |message: String| Problem {
-            path: site.path.clone(),
-            mark: site.mark,
-            message,
-        };
+        let problem = |message: String| Problem { path: site.path.clone(), mark: site.mark, message };
         let placement = match (site.spec.render, site.field()) {
             (RenderMode::Inline, _) => Placement::Inline,
             (RenderMode::File, None) => {
-                problems.push(problem("`render: file` needs a field name for the `_file` sibling, and a sequence item has none".into()));
+                problems.push(problem(
+                    "`render: file` needs a field name for the `_file` sibling, and a sequence item has none".into(),
+                ));
                 continue;
             }
             (RenderMode::File, Some(field)) => Placement::File {
-                sibling: profile
-                    .sibling(&site.path)
-                    .map_or_else(|| format!("{field}_file"), str::to_owned),
+                sibling: profile.sibling(&site.path).map_or_else(|| format!("{field}_file"), str::to_owned),
             },
             (RenderMode::Auto, _) if profile.kind == TargetKind::Generic => Placement::Inline,
             (RenderMode::Auto, _) => match profile.sibling(&site.path) {
-                Some(sibling) => Placement::File {
-                    sibling: sibling.to_owned(),
-                },
+                Some(sibling) => Placement::File { sibling: sibling.to_owned() },
                 None => Placement::Inline,
             },
         };
         if let Placement::File { sibling } = &placement
-            && parent_of(&document.root, &site.route)
-                .and_then(|parent| parent.get(sibling))
-                .is_some()
+            && parent_of(&document.root, &site.route).and_then(|parent| parent.get(sibling)).is_some()
         {
             problems.push(problem(format!(
                 "`{sibling}` is already set beside this field; the rendered config cannot hold both"
@@ -69,11 +57,7 @@ pub fn plan(
         }
         placements.push(placement);
     }
-    if problems.is_empty() {
-        Ok(placements)
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(placements) } else { Err(problems) }
 }
 
 /// The stable file name of a site's secret: a readable slug of its YAML path and a short hash
@@ -130,10 +114,7 @@ pub fn render(
                 let file_path: PathBuf = secrets_dir.join(&name);
                 let entry = entry_at(&mut root, &site.route);
                 entry.key = Node {
-                    kind: NodeKind::Scalar {
-                        text: sibling.clone(),
-                        style: tree::ScalarStyle::Plain,
-                    },
+                    kind: NodeKind::Scalar { text: sibling.clone(), style: tree::ScalarStyle::Plain },
                     ..entry.key.clone()
                 };
                 entry.value = Node::string(file_path.to_string_lossy());
@@ -148,11 +129,8 @@ pub fn render(
                     });
                     continue;
                 }
-                *node_at(&mut root, &site.route) = Node {
-                    kind: NodeKind::SecretScalar(value),
-                    tag: None,
-                    mark: site.mark,
-                };
+                *node_at(&mut root, &site.route) =
+                    Node { kind: NodeKind::SecretScalar(value), tag: None, mark: site.mark };
             }
         }
     }
@@ -163,10 +141,7 @@ pub fn render(
         entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
     }
     let config = tree::emit(&Document { root });
-    Ok(Rendered {
-        secret_files,
-        config,
-    })
+    Ok(Rendered { secret_files, config })
 }
 
 fn parent_of<'a>(root: &'a Node, route: &[usize]) -> Option<&'a Node> {
@@ -207,15 +182,9 @@ fn entry_at<'a>(root: &'a mut Node, route: &[usize]) -> &'a mut tree::Entry {
 fn absolutize(node: &mut Node, path: &YamlPath, profile: &Profile, dir: &Path) {
     match &mut node.kind {
         NodeKind::Scalar { text, .. } => {
-            if !text.is_empty()
-                && !Path::new(text.as_str()).is_absolute()
-                && profile.is_relative_path_field(path)
-            {
+            if !text.is_empty() && !Path::new(text.as_str()).is_absolute() && profile.is_relative_path_field(path) {
                 let absolute = dir.join(text.as_str()).to_string_lossy().into_owned();
-                *node = Node {
-                    tag: node.tag.clone(),
-                    ..Node::string(absolute)
-                };
+                *node = Node { tag: node.tag.clone(), ..Node::string(absolute) };
             }
         }
         NodeKind::Mapping(entries) => {
@@ -241,44 +210,19 @@ mod tests {
     use crate::provider::ParseContext;
     use crate::tree::scan::scan;
 
-    fn render_text(
-        text: &str,
-        kind: TargetKind,
-        values: &[&str],
-    ) -> Result<(String, Vec<String>), Vec<String>> {
+    fn render_text(text: &str, kind: TargetKind, values: &[&str]) -> Result<(String, Vec<String>), Vec<String>> {
         let document = tree::load(text).unwrap();
         let profile = Profile::new(kind, None);
-        let context = ParseContext {
-            config_dir: "/etc/prom".into(),
-        };
+        let context = ParseContext { config_dir: "/etc/prom".into() };
         let (sites, problems) = scan(&document, &|path| profile.is_secret_field(path), &context);
         assert!(problems.is_empty(), "{problems:?}");
-        let strings =
-            |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let strings = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
         let placements = plan(&document, &sites, &profile).map_err(strings)?;
-        let values = values
-            .iter()
-            .map(|v| Secret::from_text((*v).to_owned()))
-            .collect();
-        let source = Source {
-            document: &document,
-            name: "prometheus.yml",
-            dir: Path::new("/etc/prom"),
-            profile: &profile,
-        };
-        let rendered = render(
-            &source,
-            &sites,
-            &placements,
-            values,
-            Path::new("/run/sr/secrets"),
-        )
-        .map_err(strings)?;
-        let names = rendered
-            .secret_files
-            .iter()
-            .map(|file| file.name.clone())
-            .collect();
+        let values = values.iter().map(|v| Secret::from_text((*v).to_owned())).collect();
+        let source =
+            Source { document: &document, name: "prometheus.yml", dir: Path::new("/etc/prom"), profile: &profile };
+        let rendered = render(&source, &sites, &placements, values, Path::new("/run/sr/secrets")).map_err(strings)?;
+        let names = rendered.secret_files.iter().map(|file| file.name.clone()).collect();
         Ok((rendered.config.expose_str().unwrap().to_owned(), names))
     }
 
@@ -290,13 +234,7 @@ mod tests {
             &["va", "vb"],
         )
         .unwrap();
-        assert_eq!(
-            files,
-            [secret_file_name(
-                "prometheus.yml",
-                &YamlPath::root().key("a").key("key")
-            )]
-        );
+        assert_eq!(files, [secret_file_name("prometheus.yml", &YamlPath::root().key("a").key("key"))]);
         assert_eq!(
             config,
             format!(
@@ -315,10 +253,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert!(
-            problems[0].contains("`password_file` is already set"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("`password_file` is already set"), "{problems:?}");
     }
 
     #[test]
@@ -329,10 +264,7 @@ mod tests {
             .key("basic_auth")
             .key("password");
         let name = secret_file_name("prometheus.yml", &path);
-        assert!(
-            name.starts_with("example_job.basic_auth.password-"),
-            "{name}"
-        );
+        assert!(name.starts_with("example_job.basic_auth.password-"), "{name}");
         assert_eq!(name.len(), "example_job.basic_auth.password-".len() + 4);
         assert_eq!(name, secret_file_name("prometheus.yml", &path));
         assert_ne!(name, secret_file_name("other.yml", &path));
@@ -342,24 +274,11 @@ mod tests {
     fn binary_values_cannot_be_inlined() {
         let document = tree::load("a:\n  token: {env: {name: A}}\n").unwrap();
         let profile = Profile::new(TargetKind::Generic, None);
-        let context = ParseContext {
-            config_dir: "/".into(),
-        };
+        let context = ParseContext { config_dir: "/".into() };
         let (sites, _) = scan(&document, &|_| false, &context);
         let placements = plan(&document, &sites, &profile).unwrap();
-        let source = Source {
-            document: &document,
-            name: "c.yml",
-            dir: Path::new("/"),
-            profile: &profile,
-        };
-        let result = render(
-            &source,
-            &sites,
-            &placements,
-            vec![Secret::new(vec![0xff, 0xfe])],
-            Path::new("/s"),
-        );
+        let source = Source { document: &document, name: "c.yml", dir: Path::new("/"), profile: &profile };
+        let result = render(&source, &sites, &placements, vec![Secret::new(vec![0xff, 0xfe])], Path::new("/s"));
         assert!(result.is_err());
     }
 }

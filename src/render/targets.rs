@@ -29,13 +29,7 @@ impl TargetKind {
     #[must_use]
     pub fn detect(root: &Node) -> Self {
         let has = |keys: &[&str]| keys.iter().any(|key| root.get(key).is_some());
-        if has(&[
-            "route",
-            "receivers",
-            "inhibit_rules",
-            "time_intervals",
-            "mute_time_intervals",
-        ]) {
+        if has(&["route", "receivers", "inhibit_rules", "time_intervals", "mute_time_intervals"]) {
             Self::Alertmanager
         } else if has(&[
             "scrape_configs",
@@ -74,12 +68,7 @@ impl FromStr for Version {
         let trimmed = text.trim().trim_start_matches('v');
         let core = trimmed.split(['-', '+']).next().unwrap_or_default();
         let mut parts = core.split('.').map(str::parse::<u32>);
-        let mut next = || {
-            parts
-                .next()
-                .transpose()
-                .map_err(|_| format!("invalid version {text:?}"))
-        };
+        let mut next = || parts.next().transpose().map_err(|_| format!("invalid version {text:?}"));
         let major = next()?.ok_or_else(|| format!("invalid version {text:?}"))?;
         let version = Version(major, next()?.unwrap_or(0), next()?.unwrap_or(0));
         if next()?.is_some() {
@@ -115,9 +104,7 @@ impl FromStr for TargetSpec {
             "alertmanager" => TargetKind::Alertmanager,
             "generic" => TargetKind::Generic,
             other => {
-                return Err(format!(
-                    "unknown target {other:?} (expected prometheus, alertmanager or generic)"
-                ));
+                return Err(format!("unknown target {other:?} (expected prometheus, alertmanager or generic)"));
             }
         };
         Ok(Self { kind, version })
@@ -130,6 +117,8 @@ pub enum ValueKind {
     #[default]
     Text,
     Url,
+    /// A bcrypt hash (web config `basic_auth_users`), which `promtool check web-config` parses.
+    Bcrypt,
 }
 
 #[derive(Debug)]
@@ -147,9 +136,8 @@ struct TargetTable {
     relative_paths: Vec<Pattern>,
 }
 
-static TABLE: LazyLock<Vec<TargetTable>> = LazyLock::new(|| {
-    parse_table(include_str!("targets.yaml")).expect("src/render/targets.yaml is valid")
-});
+static TABLE: LazyLock<Vec<TargetTable>> =
+    LazyLock::new(|| parse_table(include_str!("targets.yaml")).expect("src/render/targets.yaml is valid"));
 
 /// One target at one version: the questions the renderer asks of the table.
 #[derive(Clone, Copy)]
@@ -170,16 +158,9 @@ impl Profile {
     /// since a sibling that version lacks would make its config invalid.
     #[must_use]
     pub fn new(kind: TargetKind, version: Option<Version>) -> Self {
-        let table = TABLE
-            .iter()
-            .find(|table| table.kind == kind)
-            .expect("every target has a table");
+        let table = TABLE.iter().find(|table| table.kind == kind).expect("every target has a table");
         let version = version.unwrap_or(table.versions[0]);
-        Self {
-            kind,
-            version,
-            table,
-        }
+        Self { kind, version, table }
     }
 
     /// The versions the table was checked against, oldest first.
@@ -190,10 +171,7 @@ impl Profile {
 
     #[must_use]
     pub fn secret_field(&self, path: &YamlPath) -> Option<&'static SecretField> {
-        self.table
-            .secret_fields
-            .iter()
-            .find(|field| field.at.matches(path))
+        self.table.secret_fields.iter().find(|field| field.at.matches(path))
     }
 
     /// Whether the target expects a secret string at `path`.
@@ -206,26 +184,19 @@ impl Profile {
     #[must_use]
     pub fn sibling(&self, path: &YamlPath) -> Option<&'static str> {
         let field = self.secret_field(path)?;
-        let available = field
-            .sibling_since
-            .is_none_or(|since| self.version >= since);
+        let available = field.sibling_since.is_none_or(|since| self.version >= since);
         field.sibling.as_deref().filter(|_| available)
     }
 
     #[must_use]
     pub fn value_kind(&self, path: &YamlPath) -> ValueKind {
-        self.secret_field(path)
-            .map(|field| field.kind)
-            .unwrap_or_default()
+        self.secret_field(path).map(|field| field.kind).unwrap_or_default()
     }
 
     /// Whether the value at `path` is a path relative to the config's directory.
     #[must_use]
     pub fn is_relative_path_field(&self, path: &YamlPath) -> bool {
-        self.table
-            .relative_paths
-            .iter()
-            .any(|pattern| pattern.matches(path))
+        self.table.relative_paths.iter().any(|pattern| pattern.matches(path))
     }
 }
 
@@ -283,15 +254,11 @@ impl Pattern {
 fn match_tokens(pattern: &[PatternToken], path: &[PathToken<'_>]) -> bool {
     match (pattern.first(), path.first()) {
         (None, None) => true,
-        (Some(PatternToken::AnyDepth), _) => {
-            (0..=path.len()).any(|skip| match_tokens(&pattern[1..], &path[skip..]))
-        }
+        (Some(PatternToken::AnyDepth), _) => (0..=path.len()).any(|skip| match_tokens(&pattern[1..], &path[skip..])),
         (Some(PatternToken::Key(glob)), Some(PathToken::Key(key))) => {
             glob_matches(glob, key) && match_tokens(&pattern[1..], &path[1..])
         }
-        (Some(PatternToken::Item), Some(PathToken::Item)) => {
-            match_tokens(&pattern[1..], &path[1..])
-        }
+        (Some(PatternToken::Item), Some(PathToken::Item)) => match_tokens(&pattern[1..], &path[1..]),
         _ => false,
     }
 }
@@ -304,9 +271,7 @@ fn glob_matches(glob: &str, text: &str) -> bool {
             let Some(text) = text.strip_prefix(prefix) else {
                 return false;
             };
-            (0..=text.len())
-                .filter(|i| text.is_char_boundary(*i))
-                .any(|i| glob_matches(rest, &text[i..]))
+            (0..=text.len()).filter(|i| text.is_char_boundary(*i)).any(|i| glob_matches(rest, &text[i..]))
         }
     }
 }
@@ -314,25 +279,14 @@ fn glob_matches(glob: &str, text: &str) -> bool {
 fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
     let document = tree::load(text).map_err(|e| e.to_string())?;
     let mut tables = Vec::new();
-    for kind in [
-        TargetKind::Prometheus,
-        TargetKind::Alertmanager,
-        TargetKind::Generic,
-    ] {
-        let node = document
-            .root
-            .get(kind.name())
-            .ok_or_else(|| format!("no table for {kind}"))?;
+    for kind in [TargetKind::Prometheus, TargetKind::Alertmanager, TargetKind::Generic] {
+        let node = document.root.get(kind.name()).ok_or_else(|| format!("no table for {kind}"))?;
         let strings = |node: Option<&Node>| -> Result<Vec<String>, String> {
             match node.map(|node| &node.kind) {
                 None => Ok(Vec::new()),
                 Some(NodeKind::Sequence(items)) => items
                     .iter()
-                    .map(|item| {
-                        item.as_scalar()
-                            .map(str::to_owned)
-                            .ok_or_else(|| "expected strings".to_owned())
-                    })
+                    .map(|item| item.as_scalar().map(str::to_owned).ok_or_else(|| "expected strings".to_owned()))
                     .collect(),
                 Some(_) => Err(format!("{kind}: expected a list of strings")),
             }
@@ -344,19 +298,17 @@ fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
         if versions.is_empty() || !versions.is_sorted() {
             return Err(format!("{kind}: versions must be listed, oldest first"));
         }
-        let relative_paths = strings(node.get("relative_paths"))?
-            .iter()
-            .map(|p| Pattern::parse(p))
-            .collect::<Result<_, _>>()?;
+        let relative_paths =
+            strings(node.get("relative_paths"))?.iter().map(|p| Pattern::parse(p)).collect::<Result<_, _>>()?;
         let mut secret_fields = Vec::new();
         if let Some(NodeKind::Sequence(items)) = node.get("secret_fields").map(|node| &node.kind) {
             for item in items {
                 let text = |key: &str| item.get(key).and_then(Node::as_scalar).map(str::to_owned);
-                let at =
-                    text("at").ok_or_else(|| format!("{kind}: a secret field without `at`"))?;
+                let at = text("at").ok_or_else(|| format!("{kind}: a secret field without `at`"))?;
                 let kind_of_value = match text("kind").as_deref() {
                     None | Some("text") => ValueKind::Text,
                     Some("url") => ValueKind::Url,
+                    Some("bcrypt") => ValueKind::Bcrypt,
                     Some(other) => return Err(format!("{kind}: unknown value kind {other:?}")),
                 };
                 secret_fields.push(SecretField {
@@ -367,12 +319,7 @@ fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
                 });
             }
         }
-        tables.push(TargetTable {
-            kind,
-            versions,
-            secret_fields,
-            relative_paths,
-        });
+        tables.push(TargetTable { kind, versions, secret_fields, relative_paths });
     }
     Ok(tables)
 }
@@ -402,35 +349,19 @@ mod tests {
     #[test]
     fn patterns_match_paths() {
         let cases = [
-            (
-                "**.basic_auth.password",
-                "scrape_configs[].basic_auth.password",
-                true,
-            ),
+            ("**.basic_auth.password", "scrape_configs[].basic_auth.password", true),
             ("**.basic_auth.password", "basic_auth.password", true),
-            (
-                "**.basic_auth.password",
-                "scrape_configs[].basic_auth.username",
-                false,
-            ),
+            ("**.basic_auth.password", "scrape_configs[].basic_auth.username", false),
             ("rule_files[]", "rule_files[]", true),
             ("rule_files[]", "rule_files", false),
             ("**.*_file", "scrape_configs[].tls_config.ca_file", true),
             ("**.*_file", "scrape_configs[].tls_config.ca", false),
-            (
-                "**.file_sd_configs[].files[]",
-                "scrape_configs[].file_sd_configs[].files[]",
-                true,
-            ),
+            ("**.file_sd_configs[].files[]", "scrape_configs[].file_sd_configs[].files[]", true),
             ("scrape_configs[].*", "scrape_configs[].job_name", true),
             ("scrape_configs[].*", "scrape_configs[].a.b", false),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(
-                Pattern::parse(pattern).unwrap().matches(&path(text)),
-                expected,
-                "{pattern} vs {text}"
-            );
+            assert_eq!(Pattern::parse(pattern).unwrap().matches(&path(text)), expected, "{pattern} vs {text}");
         }
     }
 
@@ -441,10 +372,7 @@ mod tests {
         assert!("x".parse::<Version>().is_err());
         assert_eq!(
             "prometheus@2.53.1".parse::<TargetSpec>(),
-            Ok(TargetSpec {
-                kind: TargetKind::Prometheus,
-                version: Some(Version(2, 53, 1))
-            })
+            Ok(TargetSpec { kind: TargetKind::Prometheus, version: Some(Version(2, 53, 1)) })
         );
         assert!("nginx".parse::<TargetSpec>().is_err());
     }
@@ -452,20 +380,13 @@ mod tests {
     #[test]
     fn the_shape_of_a_config_tells_its_target() {
         let cases = [
-            (
-                "route: {receiver: x}\nreceivers: []\nglobal: {}\n",
-                TargetKind::Alertmanager,
-            ),
+            ("route: {receiver: x}\nreceivers: []\nglobal: {}\n", TargetKind::Alertmanager),
             ("scrape_configs: []\n", TargetKind::Prometheus),
             ("basic_auth_users: {a: b}\n", TargetKind::Prometheus),
             ("something: else\n", TargetKind::Generic),
         ];
         for (text, kind) in cases {
-            assert_eq!(
-                TargetKind::detect(&tree::load(text).unwrap().root),
-                kind,
-                "{text}"
-            );
+            assert_eq!(TargetKind::detect(&tree::load(text).unwrap().root), kind, "{text}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Logs: `tracing` events on stderr, as text or JSON. Events name secrets by YAML path or slug,
 //! never by value.
 
+use std::io::IsTerminal;
+
 use tracing::level_filters::LevelFilter;
 
 use crate::cli::LogFormat;
@@ -18,7 +20,8 @@ pub fn init_logging(format: LogFormat, verbose: u8, quiet: u8) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

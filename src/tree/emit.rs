@@ -37,9 +37,7 @@ struct SecretBuffer {
 
 impl SecretBuffer {
     fn with_capacity(capacity: usize) -> Self {
-        Self {
-            bytes: zeroize::Zeroizing::new(Vec::with_capacity(capacity)),
-        }
+        Self { bytes: zeroize::Zeroizing::new(Vec::with_capacity(capacity)) }
     }
 
     fn push(&mut self, text: &str) {
@@ -73,12 +71,7 @@ fn indent(out: &mut SecretBuffer, width: usize) {
     }
 }
 
-fn write_mapping(
-    out: &mut SecretBuffer,
-    entries: &[Entry],
-    width: usize,
-    first_on_current_line: bool,
-) {
+fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_on_current_line: bool) {
     for (position, entry) in entries.iter().enumerate() {
         if position > 0 || !first_on_current_line {
             indent(out, width);
@@ -97,9 +90,7 @@ fn write_sequence(out: &mut SecretBuffer, items: &[Node], width: usize) {
         indent(out, width);
         out.push("-");
         match &item.kind {
-            NodeKind::Mapping(entries)
-                if !entries.is_empty() && visible_tag(item.tag.as_ref()).is_none() =>
-            {
+            NodeKind::Mapping(entries) if !entries.is_empty() && visible_tag(item.tag.as_ref()).is_none() => {
                 out.push(" ");
                 write_mapping(out, entries, width + 2, true);
             }
@@ -133,19 +124,13 @@ fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
 fn write_inline(out: &mut SecretBuffer, node: &Node) {
     write_tag(out, visible_tag(node.tag.as_ref()));
     match &node.kind {
-        NodeKind::Scalar {
-            text,
-            style: ScalarStyle::Plain,
-        } => {
+        NodeKind::Scalar { text, style: ScalarStyle::Plain } => {
             if !text.is_empty() {
                 out.push(" ");
                 out.push(text);
             }
         }
-        NodeKind::Scalar {
-            text,
-            style: ScalarStyle::SingleQuoted,
-        } if fits_single_quotes(text) => {
+        NodeKind::Scalar { text, style: ScalarStyle::SingleQuoted } if fits_single_quotes(text) => {
             out.push(" '");
             out.push(&text.replace('\'', "''"));
             out.push("'");
@@ -214,8 +199,7 @@ fn write_double_quoted(out: &mut SecretBuffer, text: &str) {
             '\0' => out.push("\\0"),
             c if needs_escape(c) => {
                 let mut escaped = String::with_capacity(8);
-                std::fmt::Write::write_fmt(&mut escaped, format_args!("\\u{:04x}", u32::from(c)))
-                    .ok();
+                std::fmt::Write::write_fmt(&mut escaped, format_args!("\\u{:04x}", u32::from(c))).ok();
                 out.push(&escaped);
             }
             c => out.push_char(c),
@@ -259,9 +243,7 @@ mod tests {
                     strip(&mut e.value);
                 }),
                 NodeKind::Sequence(items) => items.iter_mut().for_each(strip),
-                NodeKind::Scalar { style, .. } if *style != ScalarStyle::Plain => {
-                    *style = ScalarStyle::Quoted
-                }
+                NodeKind::Scalar { style, .. } if *style != ScalarStyle::Plain => *style = ScalarStyle::Quoted,
                 _ => {}
             }
         }
@@ -275,13 +257,8 @@ mod tests {
     #[test]
     fn inlined_secrets_are_double_quoted() {
         let mut document = load("password: x\n").unwrap();
-        let NodeKind::Mapping(entries) = &mut document.root.kind else {
-            panic!()
-        };
+        let NodeKind::Mapping(entries) = &mut document.root.kind else { panic!() };
         entries[0].value.kind = NodeKind::SecretScalar(Secret::from_text("yes\n\"#: x".into()));
-        assert_eq!(
-            emit(&document).expose_str().unwrap(),
-            "password: \"yes\\n\\\"#: x\"\n"
-        );
+        assert_eq!(emit(&document).expose_str().unwrap(), "password: \"yes\\n\\\"#: x\"\n");
     }
 }

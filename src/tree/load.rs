@@ -14,16 +14,10 @@ pub enum LoadError {
     Syntax { mark: Mark, reason: String },
     #[error("the file holds no YAML document")]
     Empty,
-    #[error(
-        "the file holds several YAML documents (a second one starts at {mark}); give one document per file"
-    )]
+    #[error("the file holds several YAML documents (a second one starts at {mark}); give one document per file")]
     MultipleDocuments { mark: Mark },
     #[error("duplicate key {key:?} at {mark} (first at {first})")]
-    DuplicateKey {
-        key: String,
-        mark: Mark,
-        first: Mark,
-    },
+    DuplicateKey { key: String, mark: Mark, first: Mark },
     #[error("a mapping key at {mark} is {shape}; only scalar keys are supported")]
     ComplexKey { mark: Mark, shape: &'static str },
     #[error("alias at {mark} refers to an unknown anchor")]
@@ -40,34 +34,18 @@ pub fn load(text: &str) -> Result<Document, LoadError> {
     }
     if let Err(error) = parsed {
         let marker = error.marker();
-        return Err(LoadError::Syntax {
-            mark: to_mark(*marker),
-            reason: error.info().to_owned(),
-        });
+        return Err(LoadError::Syntax { mark: to_mark(*marker), reason: error.info().to_owned() });
     }
-    builder
-        .root
-        .map(|root| Document { root })
-        .ok_or(LoadError::Empty)
+    builder.root.map(|root| Document { root }).ok_or(LoadError::Empty)
 }
 
 fn to_mark(marker: Marker) -> Mark {
-    Mark {
-        line: marker.line(),
-        column: marker.col() + 1,
-    }
+    Mark { line: marker.line(), column: marker.col() + 1 }
 }
 
 enum Open {
-    Mapping {
-        node: Node,
-        anchor: usize,
-        pending_key: Option<Node>,
-    },
-    Sequence {
-        node: Node,
-        anchor: usize,
-    },
+    Mapping { node: Node, anchor: usize, pending_key: Option<Node> },
+    Sequence { node: Node, anchor: usize },
 }
 
 #[derive(Default)]
@@ -97,17 +75,10 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Open::Mapping {
-                node: mapping,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
+            Some(Open::Mapping { node: mapping, pending_key, .. }) => match pending_key.take() {
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar { .. }) {
-                        let error = LoadError::ComplexKey {
-                            mark: node.mark,
-                            shape: node.shape(),
-                        };
+                        let error = LoadError::ComplexKey { mark: node.mark, shape: node.shape() };
                         self.fail(error);
                         return;
                     }
@@ -121,11 +92,7 @@ impl Builder {
                             .map(|entry| entry.key.mark);
                         if let Some(first) = duplicate {
                             let key_text = key.as_scalar().unwrap_or_default().to_owned();
-                            self.fail(LoadError::DuplicateKey {
-                                key: key_text,
-                                mark: key.mark,
-                                first,
-                            });
+                            self.fail(LoadError::DuplicateKey { key: key_text, mark: key.mark, first });
                             return;
                         }
                         entries.push(Entry { key, value: node });
@@ -137,10 +104,7 @@ impl Builder {
 }
 
 fn convert_tag(tag: Option<yaml_rust2::parser::Tag>) -> Option<Tag> {
-    tag.map(|tag| Tag {
-        handle: tag.handle,
-        suffix: tag.suffix,
-    })
+    tag.map(|tag| Tag { handle: tag.handle, suffix: tag.suffix })
 }
 
 impl MarkedEventReceiver for Builder {
@@ -162,37 +126,19 @@ impl MarkedEventReceiver for Builder {
                     TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
                     _ => ScalarStyle::Quoted,
                 };
-                let node = Node {
-                    kind: NodeKind::Scalar { text, style },
-                    tag: convert_tag(tag),
-                    mark,
-                };
+                let node = Node { kind: NodeKind::Scalar { text, style }, tag: convert_tag(tag), mark };
                 self.finish(node, anchor);
             }
             Event::MappingStart(anchor, tag) => {
-                let node = Node {
-                    kind: NodeKind::Mapping(Vec::new()),
-                    tag: convert_tag(tag),
-                    mark,
-                };
-                self.stack.push(Open::Mapping {
-                    node,
-                    anchor,
-                    pending_key: None,
-                });
+                let node = Node { kind: NodeKind::Mapping(Vec::new()), tag: convert_tag(tag), mark };
+                self.stack.push(Open::Mapping { node, anchor, pending_key: None });
             }
             Event::SequenceStart(anchor, tag) => {
-                let node = Node {
-                    kind: NodeKind::Sequence(Vec::new()),
-                    tag: convert_tag(tag),
-                    mark,
-                };
+                let node = Node { kind: NodeKind::Sequence(Vec::new()), tag: convert_tag(tag), mark };
                 self.stack.push(Open::Sequence { node, anchor });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                if let Some(Open::Mapping { node, anchor, .. } | Open::Sequence { node, anchor }) =
-                    self.stack.pop()
-                {
+                if let Some(Open::Mapping { node, anchor, .. } | Open::Sequence { node, anchor }) = self.stack.pop() {
                     self.finish(node, anchor);
                 }
             }
@@ -217,44 +163,21 @@ mod tests {
     fn keeps_key_order_styles_and_marks() {
         let document = load("b: 1\na: 'x'\nc:\n  - \"y\"\n  - on\n").unwrap();
         let entries = document.root.as_mapping().unwrap();
-        let keys: Vec<_> = entries
-            .iter()
-            .map(|entry| entry.key.as_scalar().unwrap())
-            .collect();
+        let keys: Vec<_> = entries.iter().map(|entry| entry.key.as_scalar().unwrap()).collect();
         assert_eq!(keys, ["b", "a", "c"]);
-        assert_eq!(
-            entries[1].value.kind,
-            NodeKind::Scalar {
-                text: "x".into(),
-                style: ScalarStyle::SingleQuoted
-            }
-        );
+        assert_eq!(entries[1].value.kind, NodeKind::Scalar { text: "x".into(), style: ScalarStyle::SingleQuoted });
         assert_eq!(entries[1].key.mark, Mark { line: 2, column: 1 });
-        let NodeKind::Sequence(items) = &entries[2].value.kind else {
-            panic!()
-        };
-        assert_eq!(
-            items[1].kind,
-            NodeKind::Scalar {
-                text: "on".into(),
-                style: ScalarStyle::Plain
-            }
-        );
+        let NodeKind::Sequence(items) = &entries[2].value.kind else { panic!() };
+        assert_eq!(items[1].kind, NodeKind::Scalar { text: "on".into(), style: ScalarStyle::Plain });
     }
 
     #[test]
     fn refuses_what_cannot_be_rendered_faithfully() {
         let cases: [(&str, fn(&LoadError) -> bool); 5] = [
-            ("a: 1\n---\nb: 2\n", |e| {
-                matches!(e, LoadError::MultipleDocuments { .. })
-            }),
+            ("a: 1\n---\nb: 2\n", |e| matches!(e, LoadError::MultipleDocuments { .. })),
             ("", |e| matches!(e, LoadError::Empty)),
-            ("a: 1\na: 2\n", |e| {
-                matches!(e, LoadError::DuplicateKey { .. })
-            }),
-            ("? [a]\n: 1\n", |e| {
-                matches!(e, LoadError::ComplexKey { .. })
-            }),
+            ("a: 1\na: 2\n", |e| matches!(e, LoadError::DuplicateKey { .. })),
+            ("? [a]\n: 1\n", |e| matches!(e, LoadError::ComplexKey { .. })),
             ("a: [1\n", |e| matches!(e, LoadError::Syntax { .. })),
         ];
         for (text, expected) in cases {
@@ -266,25 +189,7 @@ mod tests {
     #[test]
     fn expands_aliases_and_keeps_tags() {
         let document = load("base: &b {x: 1}\ncopy: *b\nt: !literal {vault: {}}\n").unwrap();
-        assert_eq!(
-            document
-                .root
-                .get("copy")
-                .unwrap()
-                .get("x")
-                .unwrap()
-                .as_scalar(),
-            Some("1")
-        );
-        assert!(
-            document
-                .root
-                .get("t")
-                .unwrap()
-                .tag
-                .as_ref()
-                .unwrap()
-                .is_literal()
-        );
+        assert_eq!(document.root.get("copy").unwrap().get("x").unwrap().as_scalar(), Some("1"));
+        assert!(document.root.get("t").unwrap().tag.as_ref().unwrap().is_literal());
     }
 }

@@ -91,10 +91,7 @@ impl Node {
     #[must_use]
     pub fn string(text: impl Into<String>) -> Self {
         Self {
-            kind: NodeKind::Scalar {
-                text: text.into(),
-                style: ScalarStyle::Quoted,
-            },
+            kind: NodeKind::Scalar { text: text.into(), style: ScalarStyle::Quoted },
             tag: None,
             mark: Mark::default(),
         }
@@ -120,10 +117,7 @@ impl Node {
     /// The value under `key` in a mapping.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_mapping()?
-            .iter()
-            .find(|entry| entry.key.as_scalar() == Some(key))
-            .map(|entry| &entry.value)
+        self.as_mapping()?.iter().find(|entry| entry.key.as_scalar() == Some(key)).map(|entry| &entry.value)
     }
 
     /// A short description of the node's shape for error messages (never its content).
@@ -149,10 +143,9 @@ impl fmt::Debug for Node {
         match &self.kind {
             NodeKind::Scalar { text, style } => write!(f, "{style:?}({text:?})"),
             NodeKind::SecretScalar(_) => f.write_str("<redacted>"),
-            NodeKind::Mapping(entries) => f
-                .debug_map()
-                .entries(entries.iter().map(|entry| (&entry.key, &entry.value)))
-                .finish(),
+            NodeKind::Mapping(entries) => {
+                f.debug_map().entries(entries.iter().map(|entry| (&entry.key, &entry.value))).finish()
+            }
             NodeKind::Sequence(items) => f.debug_list().entries(items).finish(),
         }
     }

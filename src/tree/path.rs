@@ -68,10 +68,7 @@ impl YamlPath {
         for segment in &self.segments {
             match segment {
                 PathSegment::Key(key) => parts.push(key.clone()),
-                PathSegment::Item {
-                    label: Some((_, name)),
-                    ..
-                } => {
+                PathSegment::Item { label: Some((_, name)), .. } => {
                     parts.pop();
                     parts.push(name.clone());
                 }
@@ -81,31 +78,18 @@ impl YamlPath {
         let mut slug: String = parts
             .join(".")
             .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
             .collect();
         slug = slug.trim_start_matches('.').to_owned();
         if slug.len() > 120 {
             slug.truncate(120);
         }
-        if slug.is_empty() {
-            "root".to_owned()
-        } else {
-            slug
-        }
+        if slug.is_empty() { "root".to_owned() } else { slug }
     }
 }
 
 fn is_bare_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/'))
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/'))
 }
 
 impl fmt::Display for YamlPath {
@@ -122,10 +106,7 @@ impl fmt::Display for YamlPath {
                     f.write_str(key)?;
                 }
                 PathSegment::Key(key) => write!(f, "[{key:?}]")?,
-                PathSegment::Item {
-                    label: Some((field, name)),
-                    ..
-                } => write!(f, "[{field}={name}]")?,
+                PathSegment::Item { label: Some((field, name)), .. } => write!(f, "[{field}={name}]")?,
                 PathSegment::Item { index, label: None } => write!(f, "[{index}]")?,
             }
         }
@@ -145,28 +126,16 @@ mod tests {
     fn displays_like_the_contract() {
         let cases = [
             (
-                YamlPath::root()
-                    .key("scrape_configs")
-                    .item(0, job("example_job"))
-                    .key("basic_auth")
-                    .key("password"),
+                YamlPath::root().key("scrape_configs").item(0, job("example_job")).key("basic_auth").key("password"),
                 "scrape_configs[job_name=example_job].basic_auth.password",
                 "example_job.basic_auth.password",
             ),
             (
-                YamlPath::root()
-                    .key("route")
-                    .key("routes")
-                    .item(2, None)
-                    .key("receiver"),
+                YamlPath::root().key("route").key("routes").item(2, None).key("receiver"),
                 "route.routes[2].receiver",
                 "route.routes.2.receiver",
             ),
-            (
-                YamlPath::root().key("weird.key").key("x"),
-                "[\"weird.key\"].x",
-                "weird.key.x",
-            ),
+            (YamlPath::root().key("weird.key").key("x"), "[\"weird.key\"].x", "weird.key.x"),
             (YamlPath::root().key("a b/c"), "[\"a b/c\"]", "a_b_c"),
             (YamlPath::root(), "(document root)", "root"),
         ];

@@ -34,12 +34,7 @@ pub fn scan(
     is_secret_field: &dyn Fn(&YamlPath) -> bool,
     context: &ParseContext,
 ) -> (Vec<Site>, Vec<Problem>) {
-    let mut scanner = Scanner {
-        is_secret_field,
-        context,
-        sites: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut scanner = Scanner { is_secret_field, context, sites: Vec::new(), problems: Vec::new() };
     let mut route = Vec::new();
     scanner.walk(&document.root, &YamlPath::root(), &mut route);
     (scanner.sites, scanner.problems)
@@ -62,11 +57,7 @@ fn item_label(item: &Node) -> Option<(String, String)> {
 
 impl Scanner<'_> {
     fn problem(&mut self, path: &YamlPath, mark: Mark, message: String) {
-        self.problems.push(Problem {
-            path: path.clone(),
-            mark,
-            message,
-        });
+        self.problems.push(Problem { path: path.clone(), mark, message });
     }
 
     fn walk(&mut self, node: &Node, path: &YamlPath, route: &mut Vec<usize>) {
@@ -96,13 +87,9 @@ impl Scanner<'_> {
                     }
                 }
                 if entries.len() > 1 {
-                    let others: Vec<&str> = entries
-                        .iter()
-                        .filter_map(|entry| entry.key.as_scalar())
-                        .collect();
+                    let others: Vec<&str> = entries.iter().filter_map(|entry| entry.key.as_scalar()).collect();
                     for entry in entries {
-                        let Some(kind) = entry.key.as_scalar().and_then(ProviderKind::from_name)
-                        else {
+                        let Some(kind) = entry.key.as_scalar().and_then(ProviderKind::from_name) else {
                             continue;
                         };
                         if matches!(entry.value.kind, NodeKind::Mapping(_)) {
@@ -143,29 +130,13 @@ impl Scanner<'_> {
         }
     }
 
-    fn provider_map(
-        &mut self,
-        kind: ProviderKind,
-        body: &Node,
-        mark: Mark,
-        path: &YamlPath,
-        route: &[usize],
-    ) {
+    fn provider_map(&mut self, kind: ProviderKind, body: &Node, mark: Mark, path: &YamlPath, route: &[usize]) {
         if path.segments().is_empty() {
-            self.problem(
-                path,
-                mark,
-                "the whole document cannot be a provider map".into(),
-            );
+            self.problem(path, mark, "the whole document cannot be a provider map".into());
             return;
         }
         match provider::parse_spec(kind, body, path, self.context) {
-            Ok(spec) => self.sites.push(Site {
-                path: path.clone(),
-                mark,
-                route: route.to_vec(),
-                spec,
-            }),
+            Ok(spec) => self.sites.push(Site { path: path.clone(), mark, route: route.to_vec(), spec }),
             Err(problems) => self.problems.extend(problems),
         }
     }
@@ -189,9 +160,7 @@ mod tests {
 
     fn run(text: &str) -> (Vec<Site>, Vec<String>) {
         let document = load(text).unwrap();
-        let context = ParseContext {
-            config_dir: "/etc/prometheus".into(),
-        };
+        let context = ParseContext { config_dir: "/etc/prometheus".into() };
         let secret_fields = |path: &YamlPath| path.field() == Some("password");
         let (sites, problems) = scan(&document, &secret_fields, &context);
         (sites, problems.iter().map(ToString::to_string).collect())
@@ -213,30 +182,18 @@ mod tests {
         let paths: Vec<String> = sites.iter().map(|site| site.path.to_string()).collect();
         assert_eq!(
             paths,
-            [
-                "scrape_configs[job_name=example_job].basic_auth.password",
-                "scrape_configs[1].authorization.credentials"
-            ]
+            ["scrape_configs[job_name=example_job].basic_auth.password", "scrape_configs[1].authorization.credentials"]
         );
         assert_eq!(sites[0].route, [0, 0, 1, 1]);
         assert_eq!(sites[0].spec.render, RenderMode::Inline);
-        assert_eq!(
-            sites[0].spec.refresh_interval,
-            Some(std::time::Duration::from_secs(1800))
-        );
-        let Location::File(file) = &sites[0].spec.location else {
-            panic!()
-        };
-        assert_eq!(
-            file.path,
-            std::path::Path::new("/etc/prometheus/secrets/pw")
-        );
+        assert_eq!(sites[0].spec.refresh_interval, Some(std::time::Duration::from_secs(1800)));
+        let Location::File(file) = &sites[0].spec.location else { panic!() };
+        assert_eq!(file.path, std::path::Path::new("/etc/prometheus/secrets/pw"));
     }
 
     #[test]
     fn ordinary_data_and_literals_are_left_alone() {
-        let (sites, problems) =
-            run("labels: {env: prod}\nextra: !literal {file: {path: x}}\nlist: [{file: x}]\n");
+        let (sites, problems) = run("labels: {env: prod}\nextra: !literal {file: {path: x}}\nlist: [{file: x}]\n");
         assert!(sites.is_empty());
         assert!(problems.is_empty(), "{problems:?}");
     }
@@ -262,10 +219,7 @@ mod tests {
         ];
         assert_eq!(problems.len(), expected.len(), "{problems:#?}");
         for (problem, expected) in problems.iter().zip(expected) {
-            assert!(
-                problem.starts_with(expected),
-                "{problem}\n does not start with\n{expected}"
-            );
+            assert!(problem.starts_with(expected), "{problem}\n does not start with\n{expected}");
         }
     }
 }

@@ -1,0 +1,417 @@
+//! `secret-render render`: what lands on disk (files, modes, bytes, rewritten fields), what real
+//! Prometheus and Alertmanager make of it, and every documented failure with its exit code.
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use crate::support::{
+    ALERTMANAGER_INSTALL, CANARY, PROMETHEUS_INSTALL, Server, Test, loaded_config, mode_of, read, repo, require,
+};
+
+const BASIC_AUTH_JOB: &str = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      password:\n        file: {path: pw}\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n";
+
+/// The secret file a rendered config names under `field` (e.g. `password_file`).
+fn named_file(rendered: &str, field: &str) -> String {
+    let line = rendered
+        .lines()
+        .find(|line| line.trim_start().starts_with(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in\n{rendered}"));
+    line.split_once(": ").unwrap().1.trim_matches('"').to_owned()
+}
+
+#[test]
+fn renders_the_shipped_example_and_the_real_tools_accept_it() {
+    let promtool = require("promtool", PROMETHEUS_INSTALL);
+    let amtool = require("amtool", ALERTMANAGER_INSTALL);
+    let test = Test::new().env("EXAMPLE_API_TOKEN", "example-token").args(["render", "--out", "out"]).args([
+        repo().join("testdata/prometheus/prometheus.yml"),
+        repo().join("testdata/prometheus/web.yml"),
+        repo().join("testdata/alertmanager/alertmanager.yml"),
+    ]);
+    let outcome = test.run();
+    outcome.expect_code(0);
+    let printed: Vec<&str> = outcome.stdout.lines().collect();
+    let out = test.path("out");
+    assert_eq!(
+        printed,
+        [out.join("prometheus.yml"), out.join("web.yml"), out.join("alertmanager.yml")]
+            .map(|p| p.display().to_string())
+    );
+    for (tool, args, config) in [
+        (&promtool, &["check", "config"][..], "prometheus.yml"),
+        (&promtool, &["check", "web-config"][..], "web.yml"),
+        (&amtool, &["check-config"][..], "alertmanager.yml"),
+    ] {
+        let status = std::process::Command::new(tool).args(args).arg(out.join(config)).output().unwrap();
+        assert!(
+            status.status.success(),
+            "{} rejected {config}: {}",
+            tool.display(),
+            String::from_utf8_lossy(&status.stdout)
+        );
+    }
+}
+
+#[test]
+fn a_real_prometheus_loads_the_rendered_config_and_reads_the_secret_file() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", CANARY).args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let rendered = test.path("out/prometheus.yml");
+    let server = Server::prometheus(&rendered, &[]);
+    let loaded = loaded_config(&server);
+    let secret_file = named_file(&read(&rendered), "password_file");
+    assert!(loaded.contains(&format!("password_file: {secret_file}")), "Prometheus loaded:\n{loaded}");
+    assert!(!loaded.contains(CANARY));
+    assert_eq!(read(Path::new(&secret_file)), CANARY);
+}
+
+#[test]
+fn secret_files_hold_the_exact_bytes_with_mode_0600_in_a_0700_dir() {
+    let value = "line one\nline two with trailing spaces  ";
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", value).args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "deep/out",
+    ]);
+    test.run().expect_code(0);
+    let rendered = test.path("deep/out/prometheus.yml");
+    let secret = named_file(&read(&rendered), "password_file");
+    assert_eq!(std::fs::read(&secret).unwrap(), value.as_bytes(), "byte for byte, no newline added");
+    assert_eq!(mode_of(Path::new(&secret)), 0o600);
+    assert_eq!(mode_of(&rendered), 0o600);
+    assert_eq!(mode_of(&test.path("deep/out")), 0o700);
+    assert_eq!(mode_of(&test.path("deep/out/secrets")), 0o700);
+    assert!(Path::new(&secret).file_name().unwrap().to_str().unwrap().starts_with("node.basic_auth.password-"));
+}
+
+#[test]
+fn the_same_field_keeps_the_same_file_across_runs() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "one").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let first = read(&test.path("out/prometheus.yml"));
+    let test = test.file("pw", "two");
+    test.run().expect_code(0);
+    let second = read(&test.path("out/prometheus.yml"));
+    assert_eq!(first, second, "a rotation changes a file's content, not the rendered config");
+    assert_eq!(read(Path::new(&named_file(&second, "password_file"))), "two");
+}
+
+#[test]
+fn fields_without_a_sibling_are_inlined_and_those_with_one_are_not() {
+    let config = concat!(
+        "remote_write:\n",
+        "  - url: https://example.invalid/write\n",
+        "    sigv4:\n",
+        "      region: eu-west-1\n",
+        "      access_key: AKIAEXAMPLE\n",
+        "      secret_key: {env: {name: SECRET}}\n",
+        "scrape_configs:\n",
+        "  - job_name: a\n",
+        "    basic_auth: {username: u, password: {env: {name: SECRET}}}\n",
+    );
+    let test = Test::new().file("prometheus.yml", config).env("SECRET", "s3cr#t: 'yes'").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    assert!(rendered.contains("      secret_key: \"s3cr#t: 'yes'\"\n"), "{rendered}");
+    assert!(rendered.contains("password_file: "), "{rendered}");
+    assert!(!rendered.contains("password:"), "{rendered}");
+    require("promtool", PROMETHEUS_INSTALL);
+    let check = std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(test.path("out/prometheus.yml"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+#[test]
+fn render_options_in_the_body_force_file_or_inline() {
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: {file: {path: pw, render: inline}}\n    static_configs: [{targets: ['x:1']}]\n";
+    let test =
+        Test::new().file("prometheus.yml", config).file("pw", "v").args(["render", "prometheus.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert!(read(&test.path("out/prometheus.yml")).contains("      password: \"v\"\n"));
+    let generic = "app:\n  token: {file: {path: pw, render: file}}\n  other: {file: {path: pw}}\n";
+    let test = Test::new()
+        .file("app.yml", generic)
+        .file("pw", "v")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("  token_file: \""), "{rendered}");
+    assert!(rendered.contains("  other: \"v\"\n"), "{rendered}");
+}
+
+#[test]
+fn relative_paths_are_made_absolute_against_the_config_directory() {
+    let config = "rule_files: ['rules/*.yml']\nscrape_configs:\n  - job_name: a\n    tls_config: {ca_file: ca.pem}\n    file_sd_configs: [{files: [targets/*.json]}]\n";
+    let test = Test::new().file("etc/prometheus.yml", config).args(["render", "etc/prometheus.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    let etc = test.path("etc");
+    for expected in [etc.join("rules/*.yml"), etc.join("ca.pem"), etc.join("targets/*.json")] {
+        assert!(
+            rendered.contains(&format!("\"{}\"", expected.display())),
+            "{} missing in\n{rendered}",
+            expected.display()
+        );
+    }
+}
+
+#[test]
+fn secret_stores_and_literal_tags_are_dropped_from_the_output() {
+    let config = "secret_stores: {}\nglobal:\n  external_labels: !literal {env: {name: not-a-secret}}\n";
+    let test = Test::new().file("prometheus.yml", config).args(["render", "prometheus.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(
+        read(&test.path("out/prometheus.yml")),
+        "global:\n  external_labels:\n    env:\n      name: not-a-secret\n"
+    );
+}
+
+#[test]
+fn every_config_error_is_reported_at_once_with_its_yaml_path_and_exit_3() {
+    let config = concat!(
+        "scrape_configs:\n",
+        "  - job_name: node\n",
+        "    basic_auth: {username: u, password: {env: TOKEN}}\n",
+        "  - job_name: api\n",
+        "    authorization: {credentials: {file: {path: x, colour: blue}}}\n",
+        "  - job_name: db\n",
+        "    basic_auth: {username: u, password: {file: {path: x}, note: y}}\n",
+    );
+    let test = Test::new().file("prometheus.yml", config).file("other.yml", "a: [1\n").args([
+        "render",
+        "prometheus.yml",
+        "other.yml",
+        "--out",
+        "out",
+    ]);
+    let outcome = test.run();
+    outcome
+        .expect_code(3)
+        .stderr_contains("(4 problems)")
+        .stderr_contains(
+            "prometheus.yml:3: scrape_configs[job_name=node].basic_auth.password: `env` here needs a mapping body",
+        )
+        .stderr_contains(
+            "prometheus.yml:5: scrape_configs[job_name=api].authorization.credentials: unknown key `colour`",
+        )
+        .stderr_contains(
+            "prometheus.yml:7: scrape_configs[job_name=db].basic_auth.password: a provider map has exactly one key",
+        )
+        .stderr_contains("other.yml: invalid YAML at 2:1");
+    assert!(!test.path("out").exists(), "nothing is written for an invalid config");
+}
+
+#[test]
+fn several_yaml_documents_in_one_file_are_refused() {
+    let test = Test::new().file("prometheus.yml", "global: {}\n---\nglobal: {}\n").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(3).stderr_contains("several YAML documents");
+}
+
+#[test]
+fn every_fetch_failure_is_listed_with_exit_4_and_earlier_output_survives() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "good").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let before = read(&test.path("out/prometheus.yml"));
+    let broken = format!(
+        "{BASIC_AUTH_JOB}  - job_name: b\n    authorization: {{credentials: {{env: {{name: MISSING_ONE}}}}}}\n  - job_name: c\n    authorization: {{credentials: {{file: {{path: missing.json, key: k}}}}}}\n"
+    );
+    let test = test.file("prometheus.yml", &broken);
+    test.run()
+        .expect_code(4)
+        .stderr_contains("(2 problems)")
+        .stderr_contains(
+            "scrape_configs[job_name=b].authorization.credentials: env: environment variable MISSING_ONE not found",
+        )
+        .stderr_contains("scrape_configs[job_name=c].authorization.credentials: file: file ");
+    assert_eq!(read(&test.path("out/prometheus.yml")), before, "the last good output stays in place");
+    assert_eq!(read(Path::new(&named_file(&before, "password_file"))), "good");
+}
+
+#[test]
+fn a_missing_key_lists_the_available_key_names_but_no_values() {
+    let test = Test::new()
+        .file("prometheus.yml", "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {file: {path: creds.json, key: pasword}}}\n")
+        .file("creds.json", &format!("{{\"password\": \"{CANARY}\", \"user\": \"{CANARY}\"}}"))
+        .args(["render", "prometheus.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("has no key \"pasword\" (available keys: password, user)");
+}
+
+#[test]
+fn a_symlinked_out_dir_is_refused_with_exit_5() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("elsewhere/keep", "").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    symlink(test.path("elsewhere"), test.path("out")).unwrap();
+    test.run().expect_code(5).stderr_contains("symbolic link");
+    assert!(!test.path("elsewhere/prometheus.yml").exists());
+}
+
+#[test]
+fn an_out_dir_writable_by_others_is_refused_with_exit_5() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("out/.keep", "").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    test.run().expect_code(5).stderr_contains("writable");
+}
+
+#[test]
+fn an_out_dir_owned_by_another_user_is_refused_with_exit_5() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("out/.keep", "").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::chown(test.path("out"), Some(65534), None).unwrap();
+        test.run().expect_code(5).stderr_contains("owned by");
+    } else {
+        // Unprivileged runs cannot give a directory away; a directory of root's stands in.
+        let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").args([
+            "render",
+            "prometheus.yml",
+            "--out",
+            "/",
+        ]);
+        test.run().expect_code(5);
+    }
+}
+
+#[test]
+fn a_secret_file_planted_as_a_symlink_is_replaced_not_followed() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "new").file("victim", "untouched").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let secret = named_file(&read(&test.path("out/prometheus.yml")), "password_file");
+    std::fs::remove_file(&secret).unwrap();
+    symlink(test.path("victim"), &secret).unwrap();
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("victim")), "untouched");
+    assert!(!std::fs::symlink_metadata(&secret).unwrap().file_type().is_symlink());
+    assert_eq!(read(Path::new(&secret)), "new");
+}
+
+#[test]
+fn require_tmpfs_refuses_a_disk_backed_out_dir() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    let on_tmpfs = rustix::fs::statfs(&test.path("")).unwrap().f_type as i64 == 0x0102_1994;
+    let outcome = test.args(["render", "prometheus.yml", "--out", "out", "--require-tmpfs"]).run();
+    if on_tmpfs {
+        outcome.expect_code(0);
+    } else {
+        outcome.expect_code(5).stderr_contains("tmpfs");
+    }
+}
+
+#[test]
+fn the_canary_never_appears_in_any_output_even_at_trace_level_or_on_failure() {
+    let config = format!(
+        "{BASIC_AUTH_JOB}  - job_name: api\n    authorization: {{credentials: {{env: {{name: CANARY_VAR}}}}}}\n"
+    );
+    // Success at trace level.
+    let test = Test::new().file("prometheus.yml", &config).file("pw", CANARY).env("CANARY_VAR", CANARY).args([
+        "-vv",
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0).never_shows(CANARY);
+    // JSON logs.
+    let test = Test::new().file("prometheus.yml", &config).file("pw", CANARY).env("CANARY_VAR", CANARY).args([
+        "-vv",
+        "--log-format",
+        "json",
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0).never_shows(CANARY);
+    // A failure after fetching: a binary value cannot be inlined.
+    let inline = "app:\n  a: {file: {path: pw}}\n  b: {file: {path: bin}}\n";
+    let test = Test::new()
+        .file("app.yml", inline)
+        .file("pw", CANARY)
+        .file("bin", "\u{0}")
+        .args(["-vv", "--target", "generic", "render", "app.yml", "--out", "out"]);
+    std::fs::write(test.path("bin"), [0xff, 0xfe]).unwrap();
+    test.run().expect_code(4).never_shows(CANARY).stderr_contains("app.b: the value is binary");
+    // A failure writing output after fetching.
+    let test = Test::new()
+        .file("prometheus.yml", &config)
+        .file("pw", CANARY)
+        .env("CANARY_VAR", CANARY)
+        .file("out/secrets", "a file, not a directory")
+        .args(["-vv", "render", "prometheus.yml", "--out", "out"]);
+    std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    test.run().expect_code(5).never_shows(CANARY);
+    // check --resolve prints a table without values.
+    let test = Test::new().file("prometheus.yml", &config).file("pw", CANARY).env("CANARY_VAR", CANARY).args([
+        "-vv",
+        "check",
+        "--resolve",
+        "prometheus.yml",
+    ]);
+    test.run().expect_code(0).never_shows(CANARY);
+}
+
+#[test]
+fn bad_flags_are_a_usage_error_with_exit_2() {
+    Test::new().args(["render"]).run().expect_code(2);
+    Test::new().args(["render", "x.yml", "--file-mode", "0644x"]).run().expect_code(2).stderr_contains("--file-mode");
+    Test::new().args(["--target", "nginx", "render", "x.yml"]).run().expect_code(2);
+}
+
+#[test]
+fn alertmanager_loads_the_rendered_example() {
+    let test =
+        Test::new().args(["render", "--out", "out"]).arg_path(repo().join("testdata/alertmanager/alertmanager.yml"));
+    test.run().expect_code(0);
+    let mut server = Server::alertmanager(&test.path("out/alertmanager.yml"));
+    let (status, body) = server.get("/api/v2/status");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("smtp_auth_password_file"), "{body}");
+    let _ = &mut server;
+}

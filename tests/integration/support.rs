@@ -1,0 +1,277 @@
+//! The test harness: a `Test` builder that writes fixtures into a private directory, runs the
+//! built binary and returns what an operator would see (exit code, stdout, stderr, files), and
+//! helpers to start real servers (Prometheus, Alertmanager) on free loopback ports and wait on
+//! their readiness.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A value used as a secret throughout the suite; it must never appear in any output.
+pub const CANARY: &str = "canary-7c1d2f9e-do-not-leak";
+
+/// The built binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_secret-render")
+}
+
+/// The repository root, for `testdata/`.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails (never skips) when a tool a test needs is missing, naming how to install it.
+pub fn require(program: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{program}` is not installed; install it with `{install}` (scripts/test.sh does this)")
+    })
+}
+
+pub const PROMETHEUS_INSTALL: &str = "apt-get install prometheus";
+pub const ALERTMANAGER_INSTALL: &str = "apt-get install prometheus-alertmanager";
+
+/// A private directory of fixtures and one command line to run against them.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), env: Vec::new() }
+    }
+
+    /// Writes a fixture file (parents created) relative to the test directory.
+    pub fn file(self, relative: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn arg_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.args.push(path.as_ref().as_os_str().to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// An absolute path inside the test directory.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn run(&self) -> Outcome {
+        let output = Command::new(binary())
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("XDG_RUNTIME_DIR")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the binary runs");
+        let outcome = Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        record_output(&outcome);
+        outcome
+    }
+}
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_contains(&self, needle: &str) -> &Self {
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}", self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_contains(&self, needle: &str) -> &Self {
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout);
+        self
+    }
+
+    #[track_caller]
+    pub fn never_shows(&self, secret: &str) -> &Self {
+        assert!(!self.stdout.contains(secret), "stdout shows a secret:\n{}", self.stdout);
+        assert!(!self.stderr.contains(secret), "stderr shows a secret:\n{}", self.stderr);
+        self
+    }
+}
+
+/// Every run's output is also checked for the canary, so no test can leak it unnoticed.
+fn record_output(outcome: &Outcome) {
+    assert!(
+        !outcome.stdout.contains(CANARY) && !outcome.stderr.contains(CANARY),
+        "the canary secret appeared in the output of a run:\n--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+}
+
+pub fn mode_of(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A minimal HTTP/1.1 client for the tests' own requests to local servers.
+pub fn http(method: &str, port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let body = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    (status, body)
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+/// A server process started for one test, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    _data: tempfile::TempDir,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts Prometheus with `config` on a free port and waits until it says it is ready.
+    pub fn prometheus(config: &Path, extra: &[&str]) -> Self {
+        let program = require("prometheus", PROMETHEUS_INSTALL);
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = Command::new(program);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", data.path().display()))
+            .arg("--web.enable-lifecycle")
+            .args(extra);
+        Self::start(command, port, data, "Server is ready to receive web requests.")
+    }
+
+    /// Starts Alertmanager with `config` on a free port and waits until it listens.
+    pub fn alertmanager(config: &Path) -> Self {
+        let program = require("prometheus-alertmanager", ALERTMANAGER_INSTALL);
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = Command::new(program);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.path={}", data.path().display()))
+            .arg("--cluster.listen-address=");
+        Self::start(command, port, data, "Listening on")
+    }
+
+    fn start(mut command: Command, port: u16, data: tempfile::TempDir, ready: &str) -> Self {
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("server starts");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self { child, port, _data: data, log };
+        server.wait_for_log(ready);
+        server
+    }
+
+    /// Blocks until the server logs a line containing `needle`; panics with its log otherwise.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            match self.log.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("server never logged {needle:?}; its log:\n{}", seen.join("\n")),
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http("GET", self.port, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The config a running Prometheus actually loaded, as it re-serialises it.
+pub fn loaded_config(server: &Server) -> String {
+    let (status, body) = server.get("/api/v1/status/config");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    json["data"]["yaml"].as_str().expect("data.yaml").to_owned()
+}
