@@ -7,5 +7,6 @@
 
 mod support;
 
+mod generated;
 mod render;
 mod targets_table;

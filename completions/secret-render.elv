@@ -1,0 +1,104 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[secret-render] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'secret-render'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'secret-render'= {
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand render 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths'
+            cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'secret-render;render'= {
+            cand --out 'Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by group or others'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)'
+            cand --file-group 'Group (numeric id) to give secret files and rendered configs'
+            cand --max-concurrency 'Most concurrent fetches per provider and store'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --log-format 'Log format on stderr'
+            cand --require-tmpfs 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'secret-render;check'= {
+            cand --format 'Report format: `github` prints workflow commands that annotate the config in a pull request'
+            cand --max-concurrency 'Most concurrent fetches per provider and store'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --log-format 'Log format on stderr'
+            cand --resolve 'Also fetch every secret, proving each exists; the report shows no values'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'secret-render;completions'= {
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'secret-render;man'= {
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'secret-render;help'= {
+            cand render 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths'
+            cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'secret-render;help;render'= {
+        }
+        &'secret-render;help;check'= {
+        }
+        &'secret-render;help;completions'= {
+        }
+        &'secret-render;help;man'= {
+        }
+        &'secret-render;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

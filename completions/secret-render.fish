@@ -1,0 +1,77 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_secret_render_global_optspecs
+    string join \n target= log-format= v/verbose q/quiet h/help V/version
+end
+
+function __fish_secret_render_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_secret_render_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_secret_render_using_subcommand
+    set -l cmd (__fish_secret_render_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c secret-render -n "__fish_secret_render_needs_command" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_needs_command" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_needs_command" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c secret-render -n "__fish_secret_render_needs_command" -s V -l version -d 'Print version'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "render" -d 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs\' paths'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "check" -d 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l out -d 'Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by group or others' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l format -d 'Report format: `github` prints workflow commands that annotate the config in a pull request' -r -f -a "human\t''
+json\t''
+github\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l resolve -d 'Also fetch every secret, proving each exists; the report shows no values'
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s h -l help -d 'Print help'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "render" -d 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs\' paths'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "check" -d 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

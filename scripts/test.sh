@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (Debian and pip packages; the Rust toolchain is assumed)
+# and runs every test. Safe to rerun: installed tools are detected and skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Prometheus 2.42 + promtool and Alertmanager 0.25 + amtool, from Debian.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo test --all-targets --locked "$@"
