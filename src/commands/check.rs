@@ -246,15 +246,22 @@ fn json_report(reports: &[ConfigReport]) -> serde_json::Value {
     json!({ "configs": configs })
 }
 
-/// GitHub Actions workflow commands, escaped as the runner expects.
+/// GitHub Actions workflow command data (the message), escaped as the runner expects.
 fn github_escape(text: &str) -> String {
     text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A workflow command property value (`file=`): `:` and `,` separate properties, so they are
+/// escaped too.
+fn github_property(text: &str) -> String {
+    github_escape(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 fn github(reports: &[ConfigReport]) -> String {
     let mut text = String::new();
     for report in reports {
-        let file = report.file.display();
+        let shown = report.file.display();
+        let file = github_property(&shown.to_string());
         for site in &report.sites {
             if let Some(Some(error)) = &site.fetch_error {
                 text.push_str(&format!(
@@ -278,8 +285,8 @@ fn github(reports: &[ConfigReport]) -> String {
                     github_escape(&format!("{tool} rejected the rendered config: {output}"))
                 ));
             }
-            Validation::Accepted { tool } => text.push_str(&format!("{file}: {tool}: accepted\n")),
-            Validation::Skipped { reason } => text.push_str(&format!("{file}: validation skipped: {reason}\n")),
+            Validation::Accepted { tool } => text.push_str(&format!("{shown}: {tool}: accepted\n")),
+            Validation::Skipped { reason } => text.push_str(&format!("{shown}: validation skipped: {reason}\n")),
         }
     }
     text
@@ -306,8 +313,8 @@ fn report_issues(format: CheckFormat, issues: &[Issue]) {
             .iter()
             .map(|issue| {
                 let location = match issue.line {
-                    Some(line) => format!("file={},line={line}", issue.file.display()),
-                    None => format!("file={}", issue.file.display()),
+                    Some(line) => format!("file={},line={line}", github_property(&issue.file.display().to_string())),
+                    None => format!("file={}", github_property(&issue.file.display().to_string())),
                 };
                 let message = match &issue.path {
                     Some(path) => format!("{path}: {}", issue.message),

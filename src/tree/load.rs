@@ -173,7 +173,8 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_be_rendered_faithfully() {
-        let cases: [(&str, fn(&LoadError) -> bool); 5] = [
+        type Expectation = fn(&LoadError) -> bool;
+        let cases: [(&str, Expectation); 5] = [
             ("a: 1\n---\nb: 2\n", |e| matches!(e, LoadError::MultipleDocuments { .. })),
             ("", |e| matches!(e, LoadError::Empty)),
             ("a: 1\na: 2\n", |e| matches!(e, LoadError::DuplicateKey { .. })),

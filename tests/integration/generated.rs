@@ -32,7 +32,11 @@ fn check_dir(dir: &Path, generated: &[(String, Vec<u8>)]) {
         .filter(|name| !generated.iter().any(|(generated, _)| generated == name))
         .collect();
     strays.sort();
-    assert!(stale.is_empty(), "stale in {}: {stale:?}; run SECRET_RENDER_BLESS=1 cargo test --test integration generated", dir.display());
+    assert!(
+        stale.is_empty(),
+        "stale in {}: {stale:?}; run SECRET_RENDER_BLESS=1 cargo test --test integration generated",
+        dir.display()
+    );
     assert!(strays.is_empty(), "files in {} that nothing generates: {strays:?}", dir.display());
 }
 

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod check;
 mod generated;
 mod render;
 mod targets_table;

@@ -335,7 +335,7 @@ fn a_secret_file_planted_as_a_symlink_is_replaced_not_followed() {
 #[test]
 fn require_tmpfs_refuses_a_disk_backed_out_dir() {
     let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
-    let on_tmpfs = rustix::fs::statfs(&test.path("")).unwrap().f_type as i64 == 0x0102_1994;
+    let on_tmpfs = rustix::fs::statfs(test.path("")).unwrap().f_type as i64 == 0x0102_1994;
     let outcome = test.args(["render", "prometheus.yml", "--out", "out", "--require-tmpfs"]).run();
     if on_tmpfs {
         outcome.expect_code(0);
