@@ -53,13 +53,17 @@ _secret__render() {
 
     case "${cmd}" in
         secret__render)
-            opts="-v -q -h -V --target --log-format --verbose --quiet --help --version render check completions man help"
+            opts="-v -q -h -V --target --stores --log-format --verbose --quiet --help --version render check completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stores)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -75,7 +79,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__check)
-            opts="-v -q -h --resolve --format --max-concurrency --target --log-format --verbose --quiet --help"
+            opts="-v -q -h --resolve --format --max-concurrency --target --stores --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,6 +97,10 @@ _secret__render() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --stores)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -105,13 +113,17 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__completions)
-            opts="-v -q -h --target --log-format --verbose --quiet --help bash elvish fish powershell zsh"
+            opts="-v -q -h --target --stores --log-format --verbose --quiet --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stores)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -211,13 +223,17 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__man)
-            opts="-v -q -h --target --log-format --verbose --quiet --help"
+            opts="-v -q -h --target --stores --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stores)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -233,7 +249,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__render)
-            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --target --log-format --verbose --quiet --help"
+            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --target --stores --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +272,10 @@ _secret__render() {
                     return 0
                     ;;
                 --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stores)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -19,6 +19,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
     var completions = [
         &'secret-render'= {
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --log-format 'Log format on stderr'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -40,6 +41,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --log-format 'Log format on stderr'
             cand --require-tmpfs 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -53,6 +55,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --format 'Report format: `github` prints workflow commands that annotate the config in a pull request'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --log-format 'Log format on stderr'
             cand --resolve 'Also fetch every secret, proving each exists; the report shows no values'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -64,6 +67,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;completions'= {
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --log-format 'Log format on stderr'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -74,6 +78,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;man'= {
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --log-format 'Log format on stderr'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'

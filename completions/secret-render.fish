@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_secret_render_global_optspecs
-    string join \n target= log-format= v/verbose q/quiet h/help V/version
+    string join \n target= stores= log-format= v/verbose q/quiet h/help V/version
 end
 
 function __fish_secret_render_needs_command
@@ -25,6 +25,7 @@ function __fish_secret_render_using_subcommand
 end
 
 complete -c secret-render -n "__fish_secret_render_needs_command" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_needs_command" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_needs_command" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -41,6 +42,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l f
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
@@ -52,6 +54,7 @@ json\t''
 github\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l resolve -d 'Also fetch every secret, proving each exists; the report shows no values'
@@ -59,12 +62,14 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s v 
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'

@@ -30,6 +30,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "TARGET[@VERSION]")]
     pub target: Option<TargetSpec>,
 
+    /// A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared
+    /// by several configs.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub stores: Option<PathBuf>,
+
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

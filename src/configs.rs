@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::provider::{ParseContext, Problem};
+use crate::provider::{ParseContext, Problem, SecretSpec};
 use crate::render::{self, Placement, Profile, TargetKind, TargetSpec};
+use crate::stores::{StoreRegistry, StoreSource};
+use crate::tree::scan::STORES_KEY;
 use crate::tree::scan::{self, Site};
 use crate::tree::{self, Document, YamlPath};
 
@@ -82,13 +84,38 @@ impl Config {
     }
 }
 
-/// Loads every config, or returns every problem found in any of them.
-pub fn load_all(paths: &[PathBuf], target: Option<TargetSpec>) -> Result<Vec<Config>, Vec<Issue>> {
-    let mut configs = Vec::new();
+/// Every config, ready to resolve, and the stores they may use.
+pub struct Loaded {
+    pub configs: Vec<Config>,
+    pub stores: StoreRegistry,
+}
+
+impl Loaded {
+    /// Every provider map of every config.
+    pub fn specs(&self) -> impl Iterator<Item = &SecretSpec> {
+        self.configs.iter().flat_map(|config| config.sites.iter().map(|site| &site.spec))
+    }
+}
+
+/// A config read and parsed, not yet scanned.
+struct Parsed {
+    source: PathBuf,
+    name: String,
+    dir: PathBuf,
+    document: Document,
+}
+
+/// Loads every config (and the `--stores` file), or returns every problem found in any of them.
+pub fn load_all(
+    paths: &[PathBuf],
+    target: Option<TargetSpec>,
+    stores_file: Option<&Path>,
+) -> Result<Loaded, Vec<Issue>> {
+    let mut parsed = Vec::new();
     let mut issues = Vec::new();
     let mut names: HashMap<String, &Path> = HashMap::new();
     for path in paths {
-        match load_one(path, target) {
+        match parse_file(path) {
             Ok(config) => {
                 if let Some(first) = names.insert(config.name.clone(), path) {
                     issues.push(Issue::whole_file(
@@ -99,17 +126,63 @@ pub fn load_all(paths: &[PathBuf], target: Option<TargetSpec>) -> Result<Vec<Con
                         ),
                     ));
                 }
-                configs.push(config);
+                parsed.push(config);
             }
+            Err(issue) => issues.push(issue),
+        }
+    }
+    let stores_parsed = match stores_file.map(parse_file).transpose() {
+        Ok(parsed) => parsed,
+        Err(issue) => {
+            issues.push(issue);
+            None
+        }
+    };
+    if let Some(stores) = &stores_parsed {
+        for entry in stores.document.root.as_mapping().unwrap_or_default() {
+            let key = entry.key.as_scalar().unwrap_or_default();
+            if key != STORES_KEY {
+                issues.push(Issue {
+                    file: stores.source.clone(),
+                    line: Some(entry.key.mark.line),
+                    path: Some(YamlPath::root().key(key)),
+                    message: format!("a stores file holds only `{STORES_KEY}`"),
+                });
+            }
+        }
+    }
+    let sources: Vec<StoreSource<'_>> = parsed
+        .iter()
+        .chain(&stores_parsed)
+        .map(|config| StoreSource { file: &config.source, dir: &config.dir, root: &config.document.root })
+        .collect();
+    let stores = match StoreRegistry::load(&sources) {
+        Ok(stores) => stores,
+        Err(found) => {
+            issues.extend(found);
+            return Err(in_file_order(issues, paths));
+        }
+    };
+    let mut configs = Vec::new();
+    for config in parsed {
+        match scan_config(config, target, &stores) {
+            Ok(config) => configs.push(config),
             Err(found) => issues.extend(found),
         }
     }
-    if issues.is_empty() { Ok(configs) } else { Err(issues) }
+    if issues.is_empty() { Ok(Loaded { configs, stores }) } else { Err(in_file_order(issues, paths)) }
 }
 
-fn load_one(path: &Path, target: Option<TargetSpec>) -> Result<Config, Vec<Issue>> {
-    let fail = |message: String| vec![Issue::whole_file(path, message)];
-    let text = std::fs::read_to_string(path).map_err(|error| fail(format!("cannot read the config: {error}")))?;
+/// Issues grouped by file in the order the files were given (the stores file last), each file's
+/// in the order found.
+fn in_file_order(mut issues: Vec<Issue>, paths: &[PathBuf]) -> Vec<Issue> {
+    issues.sort_by_key(|issue| paths.iter().position(|path| *path == issue.file).unwrap_or(paths.len()));
+    issues
+}
+
+fn parse_file(path: &Path) -> Result<Parsed, Issue> {
+    let fail = |message: String| Issue::whole_file(path, message);
+    let text = std::fs::read_to_string(path).map_err(|error| fail(format!("cannot read the file: {error}")))?;
     let document = tree::load(&text).map_err(|error| fail(error.to_string()))?;
     let absolute = std::path::absolute(path).map_err(|error| fail(format!("cannot resolve the path: {error}")))?;
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
@@ -117,19 +190,24 @@ fn load_one(path: &Path, target: Option<TargetSpec>) -> Result<Config, Vec<Issue
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| fail("the path has no file name".into()))?;
+    Ok(Parsed { source: path.to_owned(), name, dir, document })
+}
+
+fn scan_config(parsed: Parsed, target: Option<TargetSpec>, stores: &StoreRegistry) -> Result<Config, Vec<Issue>> {
+    let Parsed { source, name, dir, document } = parsed;
     let profile = match target {
         Some(spec) => Profile::new(spec.kind, spec.version),
         None => Profile::new(TargetKind::detect(&document.root), None),
     };
-    let context = ParseContext { config_dir: dir.clone() };
+    let context = ParseContext { config_dir: &dir, stores };
     let (sites, problems) = scan::scan(&document, &|path| profile.is_secret_field(path), &context);
-    let mut issues: Vec<Issue> = problems.into_iter().map(|problem| Issue::at(path, problem)).collect();
+    let mut issues: Vec<Issue> = problems.into_iter().map(|problem| Issue::at(&source, problem)).collect();
     let placements = render::plan(&document, &sites, &profile).unwrap_or_else(|problems| {
-        issues.extend(problems.into_iter().map(|problem| Issue::at(path, problem)));
+        issues.extend(problems.into_iter().map(|problem| Issue::at(&source, problem)));
         Vec::new()
     });
     if !issues.is_empty() {
         return Err(issues);
     }
-    Ok(Config { source: path.to_owned(), name, dir, document, profile, sites, placements })
+    Ok(Config { source, name, dir, document, profile, sites, placements })
 }

@@ -13,6 +13,7 @@ pub mod render;
 pub mod resolve;
 pub mod secret;
 pub mod settings;
+pub mod stores;
 pub mod telemetry;
 pub mod tree;
 
@@ -20,7 +21,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};
-use crate::provider::ProviderSet;
 use crate::settings::{CheckSettings, RenderSettings};
 
 /// Keeps secrets out of core dumps: the process is marked non-dumpable and its soft core size
@@ -67,11 +67,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Render(args) => {
             let settings = RenderSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::render::run(&settings, &ProviderSet::standard()))
+            runtime()?.block_on(commands::render::run(&settings))
         }
         Command::Check(args) => {
             let settings = CheckSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::check::run(&settings, &ProviderSet::standard()))
+            runtime()?.block_on(commands::check::run(&settings))
         }
         Command::Completions { shell } => {
             commands::generate::print_completion(shell);

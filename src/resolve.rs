@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures_util::StreamExt;
 use futures_util::stream;
 
-use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec};
+use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef};
 use crate::secret::Secret;
 
 /// Default bound on concurrent fetches per provider and store (contract section 5).
@@ -40,23 +40,30 @@ impl Fetches {
     }
 }
 
+/// Fetches one spec's value on its own: bootstrapped secrets, needed before a store can log in.
+pub async fn fetch_one(spec: &SecretSpec, providers: &ProviderSet) -> Result<Secret, ProviderError> {
+    let kind = spec.location.kind();
+    let provider = providers.get(kind, spec.location.store()).ok_or(ProviderError::Unavailable { kind })?;
+    provider.fetch(&spec.location).await?.select(spec.key.as_deref(), &spec.location)
+}
+
 /// Fetches every distinct location among `specs` once.
 pub async fn fetch_all<'a>(
     specs: impl IntoIterator<Item = &'a SecretSpec>,
     providers: &ProviderSet,
     max_concurrency: usize,
 ) -> Fetches {
-    let mut groups: BTreeMap<(ProviderKind, Option<String>), Vec<Location>> = BTreeMap::new();
+    let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
     for spec in specs {
         if seen.insert(&spec.location) {
-            let group = (spec.location.kind(), spec.location.store().map(str::to_owned));
+            let group = (spec.location.kind(), spec.location.store().clone());
             groups.entry(group).or_default().push(spec.location.clone());
         }
     }
     let limit = max_concurrency.max(1);
-    let per_group = groups.into_iter().map(|((kind, _store), locations)| async move {
-        let Some(provider) = providers.get(kind) else {
+    let per_group = groups.into_iter().map(|((kind, store), locations)| async move {
+        let Some(provider) = providers.get(kind, &store) else {
             return locations
                 .into_iter()
                 .map(|location| (location, Err(ProviderError::Unavailable { kind })))

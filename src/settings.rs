@@ -9,6 +9,7 @@ use crate::render::TargetSpec;
 pub struct RenderSettings {
     pub configs: Vec<PathBuf>,
     pub target: Option<TargetSpec>,
+    pub stores: Option<PathBuf>,
     pub out: PathBuf,
     pub output: OutputOptions,
     pub max_concurrency: usize,
@@ -24,6 +25,7 @@ pub enum CheckFormat {
 pub struct CheckSettings {
     pub configs: Vec<PathBuf>,
     pub target: Option<TargetSpec>,
+    pub stores: Option<PathBuf>,
     pub resolve: bool,
     pub format: CheckFormat,
     pub max_concurrency: usize,
@@ -71,6 +73,7 @@ impl RenderSettings {
             max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
             configs: args.configs,
             target: global.target,
+            stores: global.stores.clone(),
         })
     }
 }
@@ -81,6 +84,7 @@ impl CheckSettings {
             max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
             configs: args.configs,
             target: global.target,
+            stores: global.stores.clone(),
             resolve: args.resolve,
             format: match args.format {
                 CheckFormatArg::Human => CheckFormat::Human,

@@ -11,7 +11,6 @@ use serde_json::json;
 use crate::configs::{self, Config, Issue};
 use crate::exit::{ExitCode, Failure};
 use crate::output::{OutputDir, OutputOptions, TmpfsPolicy};
-use crate::provider::ProviderSet;
 use crate::render::{Placement, TargetKind, ValueKind};
 use crate::resolve;
 use crate::secret::Secret;
@@ -48,17 +47,18 @@ struct ConfigReport {
     validation: Validation,
 }
 
-pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<(), Failure> {
-    let configs = match configs::load_all(&settings.configs, settings.target) {
-        Ok(configs) => configs,
+pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
+    let loaded = match configs::load_all(&settings.configs, settings.target, settings.stores.as_deref()) {
+        Ok(loaded) => loaded,
         Err(issues) => {
             report_issues(settings.format, &issues);
             return Err(Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)));
         }
     };
     let fetch_errors = if settings.resolve {
-        let specs = configs.iter().flat_map(|config| config.sites.iter().map(|site| &site.spec));
-        let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
+        let providers = super::render::providers_for(&loaded, settings.max_concurrency)?;
+        let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
+        let configs = &loaded.configs;
         Some(
             configs
                 .iter()
@@ -70,6 +70,7 @@ pub async fn run(settings: &CheckSettings, providers: &ProviderSet) -> Result<()
     } else {
         None
     };
+    let configs = loaded.configs;
     let validations = validate_with_placeholders(&configs)?;
     let reports: Vec<ConfigReport> = configs
         .iter()

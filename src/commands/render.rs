@@ -11,14 +11,16 @@ use crate::render;
 use crate::resolve::{self, Fetches};
 use crate::secret::Secret;
 use crate::settings::RenderSettings;
+use crate::stores;
 
-pub async fn run(settings: &RenderSettings, providers: &ProviderSet) -> Result<(), Failure> {
-    let configs = configs::load_all(&settings.configs, settings.target)
+pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
+    let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
         .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
+    let providers = providers_for(&loaded, settings.max_concurrency)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
-    let specs = configs.iter().flat_map(|config| config.sites.iter().map(|site| &site.spec));
-    let fetches = resolve::fetch_all(specs, providers, settings.max_concurrency).await;
+    let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
+    let configs = loaded.configs;
     tracing::info!(secrets = fetches.len(), "fetched every distinct secret");
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
@@ -31,6 +33,19 @@ pub async fn run(settings: &RenderSettings, providers: &ProviderSet) -> Result<(
     }
     super::print(&listing);
     Ok(())
+}
+
+/// One client per store the configs use.
+pub fn providers_for(loaded: &configs::Loaded, max_concurrency: usize) -> Result<ProviderSet, Failure> {
+    stores::build_providers(&loaded.stores, loaded.specs(), max_concurrency).map_err(|errors| {
+        let mut message =
+            format!("invalid store settings ({} problem{}):", errors.len(), if errors.len() == 1 { "" } else { "s" });
+        for error in errors {
+            message.push_str("\n  ");
+            message.push_str(&error);
+        }
+        Failure::new(ExitCode::Config, message)
+    })
 }
 
 /// The value of every site of every config, or every fetch failure.

@@ -22,7 +22,7 @@ pub struct FileLocation {
     pub structured: bool,
 }
 
-pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext) -> Option<(Location, Option<String>)> {
+pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(Location, Option<String>)> {
     let path = body.required("path");
     let key = body.string("key");
     let path = PathBuf::from(path?);

@@ -5,21 +5,24 @@
 //! Vault path) and an optional *key* into the fetched document. Resolution fetches each distinct
 //! location once per cycle and picks keys out of the result, however many fields use it.
 
+mod body;
 pub mod env;
 #[cfg(test)]
 pub mod fake;
 pub mod file;
+pub mod vault;
+
+pub use body::Body;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use crate::secret::Secret;
-use crate::tree::{Entry, Mark, Node, NodeKind, YamlPath};
+use crate::tree::{Mark, Node, YamlPath};
 
 /// Every provider name the syntax knows, whether or not this build can fetch from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,12 +75,34 @@ impl fmt::Display for ProviderKind {
     }
 }
 
+/// Which store of a provider a location is fetched through.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StoreRef {
+    /// The provider's environment defaults (`VAULT_ADDR` and `VAULT_TOKEN`, the AWS chain, …).
+    Default,
+    /// A store defined under `secret_stores`.
+    Named(String),
+    /// A Vault address given in the body itself, with the environment's auth.
+    Address(String),
+}
+
+impl fmt::Display for StoreRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("the default store"),
+            Self::Named(name) => write!(f, "store `{name}`"),
+            Self::Address(address) => write!(f, "the store at {address}"),
+        }
+    }
+}
+
 /// What to fetch: the unit of deduplication. Two provider maps with equal locations cause one
 /// fetch per cycle.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Location {
     File(file::FileLocation),
     Env(env::EnvLocation),
+    Vault(vault::VaultLocation),
 }
 
 impl Location {
@@ -86,13 +111,18 @@ impl Location {
         match self {
             Self::File(_) => ProviderKind::File,
             Self::Env(_) => ProviderKind::Env,
+            Self::Vault(_) => ProviderKind::Vault,
         }
     }
 
-    /// The named store this location is fetched through, if any.
+    /// The store this location is fetched through.
     #[must_use]
-    pub fn store(&self) -> Option<&str> {
-        None
+    pub fn store(&self) -> &StoreRef {
+        static DEFAULT: StoreRef = StoreRef::Default;
+        match self {
+            Self::File(_) | Self::Env(_) => &DEFAULT,
+            Self::Vault(location) => &location.store,
+        }
     }
 }
 
@@ -101,6 +131,7 @@ impl fmt::Display for Location {
         match self {
             Self::File(location) => write!(f, "file {}", location.path.display()),
             Self::Env(location) => write!(f, "environment variable {}", location.name),
+            Self::Vault(location) => location.fmt(f),
         }
     }
 }
@@ -137,10 +168,12 @@ impl SecretSpec {
 }
 
 /// What parsing a body needs to know about its surroundings.
-#[derive(Clone, Debug)]
-pub struct ParseContext {
-    /// The directory of the config file, against which relative `file` paths resolve.
-    pub config_dir: PathBuf,
+#[derive(Clone, Copy, Debug)]
+pub struct ParseContext<'a> {
+    /// The directory of the file the body is in, against which relative `file` paths resolve.
+    pub config_dir: &'a std::path::Path,
+    /// The named stores bodies may refer to.
+    pub stores: &'a crate::stores::StoreRegistry,
 }
 
 /// A problem in a config, with the YAML path and position it was found at.
@@ -157,84 +190,6 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Reads a provider body's keys one by one, and reports the ones nobody asked for.
-pub struct Body<'a> {
-    provider: ProviderKind,
-    path: &'a YamlPath,
-    mark: Mark,
-    entries: Vec<&'a Entry>,
-    problems: Vec<Problem>,
-}
-
-impl<'a> Body<'a> {
-    #[must_use]
-    pub fn new(provider: ProviderKind, path: &'a YamlPath, mark: Mark, entries: &'a [Entry]) -> Self {
-        Self { provider, path, mark, entries: entries.iter().collect(), problems: Vec::new() }
-    }
-
-    fn take(&mut self, key: &str) -> Option<&'a Entry> {
-        let position = self.entries.iter().position(|entry| entry.key.as_scalar() == Some(key))?;
-        Some(self.entries.remove(position))
-    }
-
-    fn problem(&mut self, mark: Mark, message: String) {
-        self.problems.push(Problem { path: self.path.clone(), mark, message });
-    }
-
-    /// An optional string-valued key.
-    pub fn string(&mut self, key: &str) -> Option<String> {
-        let entry = self.take(key)?;
-        match &entry.value.kind {
-            NodeKind::Scalar { text, .. } if !entry.value.is_null() => Some(text.clone()),
-            _ => {
-                let message = format!(
-                    "`{}` body key `{key}` must be a string, not {}",
-                    self.provider,
-                    if entry.value.is_null() { "empty" } else { entry.value.shape() }
-                );
-                self.problem(entry.value.mark, message);
-                None
-            }
-        }
-    }
-
-    /// A string-valued key the body must have.
-    pub fn required(&mut self, key: &str) -> Option<String> {
-        let value = self.string(key);
-        if value.is_none() && !self.problems.iter().any(|p| p.message.contains(&format!("`{key}`"))) {
-            let message = format!("`{}` body is missing the required key `{key}`", self.provider);
-            self.problem(self.mark, message);
-        }
-        value
-    }
-
-    /// An optional Go-style duration.
-    pub fn duration(&mut self, key: &str) -> Option<Duration> {
-        let text = self.string(key)?;
-        match crate::duration::parse(&text) {
-            Ok(duration) => Some(duration),
-            Err(reason) => {
-                self.problem(self.mark, format!("`{key}`: {reason}"));
-                None
-            }
-        }
-    }
-
-    /// Reports every key that was not read, naming the keys this provider accepts.
-    pub fn finish(mut self, accepted: &[&str]) -> Result<(), Vec<Problem>> {
-        for entry in std::mem::take(&mut self.entries) {
-            let key = entry.key.as_scalar().unwrap_or_default();
-            let message = format!(
-                "unknown key `{key}` in `{}` body (accepted: {})",
-                self.provider,
-                accepted.iter().chain(COMMON_KEYS).copied().collect::<Vec<_>>().join(", ")
-            );
-            self.problem(entry.key.mark, message);
-        }
-        if self.problems.is_empty() { Ok(()) } else { Err(self.problems) }
-    }
-}
-
 /// Keys every provider body accepts.
 pub const COMMON_KEYS: &[&str] = &["store", "refresh_interval", "grace_period", "render"];
 
@@ -243,10 +198,9 @@ pub fn parse_spec(
     kind: ProviderKind,
     body_node: &Node,
     path: &YamlPath,
-    context: &ParseContext,
+    context: &ParseContext<'_>,
 ) -> Result<SecretSpec, Vec<Problem>> {
-    let entries = body_node.as_mapping().unwrap_or_default();
-    let mut body = Body::new(kind, path, body_node.mark, entries);
+    let mut body = Body::new(format!("`{kind}` body"), path, body_node);
     let refresh_interval = body.duration("refresh_interval");
     let grace_period = body.duration("grace_period");
     let render = match body.string("render").as_deref() {
@@ -258,26 +212,29 @@ pub fn parse_spec(
             RenderMode::Auto
         }
     };
-    if let Some(store) = body.string("store") {
-        body.problem(body_node.mark, format!("store `{store}` is not defined (no `secret_stores` for `{kind}`)"));
-    }
-    let parsed = match kind {
-        ProviderKind::File => file::parse(&mut body, context),
-        ProviderKind::Env => env::parse(&mut body),
+    let store_name = body.string("store");
+    let store = context.stores.select(kind, store_name.as_deref()).unwrap_or_else(|message| {
+        body.problem(body_node.mark, message);
+        None
+    });
+    let (parsed, accepted) = match kind {
+        ProviderKind::File => (file::parse(&mut body, context), file::KEYS),
+        ProviderKind::Env => (env::parse(&mut body), env::KEYS),
+        ProviderKind::Vault => (vault::parse(&mut body, store), vault::KEYS),
         other => {
             body.problem(body_node.mark, format!("provider `{other}` is not available in this build of secret-render"));
-            body.entries.clear();
-            None
+            return Err(body.abandon());
         }
     };
-    let accepted: &[&str] = match kind {
-        ProviderKind::File => file::KEYS,
-        ProviderKind::Env => env::KEYS,
-        _ => &[],
-    };
-    body.finish(accepted)?;
+    body.finish(accepted, true)?;
     let (location, key) = parsed.expect("a body without problems parses");
-    Ok(SecretSpec { location, key, refresh_interval, grace_period, render })
+    Ok(SecretSpec {
+        location,
+        key,
+        refresh_interval: refresh_interval.or_else(|| store.and_then(|store| store.refresh_interval)),
+        grace_period: grace_period.or_else(|| store.and_then(|store| store.grace_period)),
+        render,
+    })
 }
 
 /// Why a fetch failed. Messages name what was fetched, never a value.
@@ -370,18 +327,24 @@ impl Fetched {
     }
 }
 
-/// A secret store client. Implementations are cheap to share and fetch concurrently.
+/// A secret store client: one per provider and store. Implementations are shared and fetch
+/// concurrently.
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
+
+    /// The store this client serves.
+    fn store(&self) -> StoreRef {
+        StoreRef::Default
+    }
 
     /// Fetches one location.
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>>;
 }
 
-/// The providers available to a resolution, by kind.
+/// The clients available to a resolution, by provider and store.
 #[derive(Clone, Default)]
 pub struct ProviderSet {
-    providers: BTreeMap<ProviderKind, Arc<dyn Provider>>,
+    providers: BTreeMap<(ProviderKind, StoreRef), Arc<dyn Provider>>,
 }
 
 impl ProviderSet {
@@ -395,11 +358,11 @@ impl ProviderSet {
     }
 
     pub fn insert(&mut self, provider: Arc<dyn Provider>) {
-        self.providers.insert(provider.kind(), provider);
+        self.providers.insert((provider.kind(), provider.store()), provider);
     }
 
     #[must_use]
-    pub fn get(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
-        self.providers.get(&kind)
+    pub fn get(&self, kind: ProviderKind, store: &StoreRef) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(&(kind, store.clone()))
     }
 }

@@ -213,7 +213,8 @@ mod tests {
     fn render_text(text: &str, kind: TargetKind, values: &[&str]) -> Result<(String, Vec<String>), Vec<String>> {
         let document = tree::load(text).unwrap();
         let profile = Profile::new(kind, None);
-        let context = ParseContext { config_dir: "/etc/prom".into() };
+        let stores = crate::stores::StoreRegistry::default();
+        let context = ParseContext { config_dir: Path::new("/etc/prom"), stores: &stores };
         let (sites, problems) = scan(&document, &|path| profile.is_secret_field(path), &context);
         assert!(problems.is_empty(), "{problems:?}");
         let strings = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
@@ -274,7 +275,8 @@ mod tests {
     fn binary_values_cannot_be_inlined() {
         let document = tree::load("a:\n  token: {env: {name: A}}\n").unwrap();
         let profile = Profile::new(TargetKind::Generic, None);
-        let context = ParseContext { config_dir: "/".into() };
+        let stores = crate::stores::StoreRegistry::default();
+        let context = ParseContext { config_dir: Path::new("/"), stores: &stores };
         let (sites, _) = scan(&document, &|_| false, &context);
         let placements = plan(&document, &sites, &profile).unwrap();
         let source = Source { document: &document, name: "c.yml", dir: Path::new("/"), profile: &profile };

@@ -32,7 +32,7 @@ impl Site {
 pub fn scan(
     document: &Document,
     is_secret_field: &dyn Fn(&YamlPath) -> bool,
-    context: &ParseContext,
+    context: &ParseContext<'_>,
 ) -> (Vec<Site>, Vec<Problem>) {
     let mut scanner = Scanner { is_secret_field, context, sites: Vec::new(), problems: Vec::new() };
     let mut route = Vec::new();
@@ -42,7 +42,7 @@ pub fn scan(
 
 struct Scanner<'a> {
     is_secret_field: &'a dyn Fn(&YamlPath) -> bool,
-    context: &'a ParseContext,
+    context: &'a ParseContext<'a>,
     sites: Vec<Site>,
     problems: Vec<Problem>,
 }
@@ -160,7 +160,8 @@ mod tests {
 
     fn run(text: &str) -> (Vec<Site>, Vec<String>) {
         let document = load(text).unwrap();
-        let context = ParseContext { config_dir: "/etc/prometheus".into() };
+        let stores = crate::stores::StoreRegistry::default();
+        let context = ParseContext { config_dir: std::path::Path::new("/etc/prometheus"), stores: &stores };
         let secret_fields = |path: &YamlPath| path.field() == Some("password");
         let (sites, problems) = scan(&document, &secret_fields, &context);
         (sites, problems.iter().map(ToString::to_string).collect())
@@ -205,7 +206,7 @@ mod tests {
             "b:\n  x: {file: {path: p}, other: 1}\n",
             "c:\n  y: {env: {name: N, nmae: typo}}\n",
             "d:\n  z: {file: {}}\n",
-            "e:\n  w: {vault: {path: p, key: k}}\n",
+            "e:\n  w: {kubernetes: {name: p, key: k}}\n",
             "f:\n  v: {env: {name: N, refresh_interval: soon}}\n",
         ));
         assert!(sites.is_empty());
@@ -214,7 +215,7 @@ mod tests {
             "b.x (line 4): a provider map has exactly one key, but `file` stands beside `other`",
             "c.y (line 6): unknown key `nmae` in `env` body",
             "d.z (line 8): `file` body is missing the required key `path`",
-            "e.w (line 10): provider `vault` is not available in this build",
+            "e.w (line 10): provider `kubernetes` is not available in this build",
             "f.v (line 12): `refresh_interval`: invalid duration \"soon\"",
         ];
         assert_eq!(problems.len(), expected.len(), "{problems:#?}");

@@ -1,0 +1,452 @@
+//! Vault authentication: the `auth` block of a store (token, token_file, approle, kubernetes,
+//! jwt/oidc, cert, or the environment's token), its bootstrapped secrets, and the one login per
+//! store that every fetch shares, renewed before it expires and redone when renewal fails.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+
+use super::VaultStore;
+use crate::provider::{Body, ParseContext, Problem, ProviderError, ProviderKind, ProviderSet, SecretSpec};
+use crate::secret::Secret;
+use crate::tree::{Node, NodeKind, YamlPath};
+
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// A string in a store's auth settings: written inline, or itself a provider map (a
+/// *bootstrapped secret*, resolved before the store logs in).
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    Literal(Secret),
+    Provider { spec: Box<SecretSpec>, path: YamlPath },
+}
+
+impl SecretSource {
+    async fn resolve(&self, bootstrap: &ProviderSet) -> Result<Secret, ProviderError> {
+        match self {
+            Self::Literal(secret) => Ok(secret.clone()),
+            Self::Provider { spec, .. } => crate::resolve::fetch_one(spec, bootstrap).await,
+        }
+    }
+}
+
+/// How a store logs in.
+#[derive(Clone, Debug, Default)]
+pub enum Auth {
+    /// `VAULT_TOKEN`, `BAO_TOKEN`, then `~/.vault-token`.
+    #[default]
+    Default,
+    Token(SecretSource),
+    TokenFile(PathBuf),
+    AppRole {
+        mount: String,
+        role_id: SecretSource,
+        secret_id: Option<SecretSource>,
+        secret_id_file: Option<PathBuf>,
+    },
+    Kubernetes {
+        mount: String,
+        role: String,
+        jwt_file: PathBuf,
+    },
+    Jwt {
+        mount: String,
+        role: String,
+        jwt: Option<SecretSource>,
+        jwt_file: Option<PathBuf>,
+    },
+    Cert {
+        mount: String,
+        name: Option<String>,
+        client_cert: PathBuf,
+        client_key: PathBuf,
+    },
+}
+
+impl Auth {
+    /// Every bootstrapped secret of this auth block, with where it is written.
+    #[must_use]
+    pub fn bootstrap_specs(&self) -> Vec<(&SecretSpec, &YamlPath)> {
+        let sources: Vec<&SecretSource> = match self {
+            Self::Token(token) => vec![token],
+            Self::AppRole { role_id, secret_id, .. } => std::iter::once(role_id).chain(secret_id).collect(),
+            Self::Jwt { jwt: Some(jwt), .. } => vec![jwt],
+            _ => Vec::new(),
+        };
+        sources
+            .into_iter()
+            .filter_map(|source| match source {
+                SecretSource::Provider { spec, path } => Some((spec.as_ref(), path)),
+                SecretSource::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    /// Parses `auth: {METHOD: {…}}` (or `auth: {token: VALUE}`).
+    pub fn parse(node: &Node, path: &YamlPath, context: &ParseContext<'_>) -> Result<Self, Vec<Problem>> {
+        let problem = |message: String| vec![Problem { path: path.clone(), mark: node.mark, message }];
+        let [entry] = node.as_mapping().unwrap_or_default() else {
+            return Err(problem(
+                "`auth` must be a mapping with one method: token, token_file, approle, kubernetes, jwt, oidc or cert"
+                    .into(),
+            ));
+        };
+        let method = entry.key.as_scalar().unwrap_or_default();
+        let method_path = path.key(method);
+        let dir = &context.config_dir;
+        let absolute = |text: String| {
+            let path = PathBuf::from(text);
+            if path.is_absolute() { path } else { dir.join(path) }
+        };
+        match method {
+            "token" => Ok(Self::Token(source(&entry.value, &method_path, context)?)),
+            "token_file" => match entry.value.as_scalar() {
+                Some(file) if !file.is_empty() => Ok(Self::TokenFile(absolute(file.to_owned()))),
+                _ => Err(problem("`token_file` must be a path".into())),
+            },
+            "approle" | "kubernetes" | "jwt" | "oidc" | "cert" => {
+                let mut body = Body::new(format!("`{method}` auth settings"), &method_path, &entry.value);
+                if !matches!(entry.value.kind, NodeKind::Mapping(_)) {
+                    return Err(problem(format!("`{method}` auth settings must be a mapping")));
+                }
+                let mount = body.string("mount").unwrap_or_else(|| method.to_owned()).trim_matches('/').to_owned();
+                let auth = match method {
+                    "approle" => {
+                        let role_id = take_source(&mut body, "role_id", context, true);
+                        let secret_id = take_source(&mut body, "secret_id", context, false);
+                        let secret_id_file = body.string("secret_id_file").map(absolute);
+                        body.finish(&["mount", "role_id", "secret_id", "secret_id_file"], false)?;
+                        Self::AppRole { mount, role_id: role_id.expect("checked by finish"), secret_id, secret_id_file }
+                    }
+                    "kubernetes" => {
+                        let role = body.required("role");
+                        let jwt_file =
+                            body.string("jwt_file").map_or_else(|| PathBuf::from(SERVICE_ACCOUNT_TOKEN), absolute);
+                        body.finish(&["mount", "role", "jwt_file"], false)?;
+                        Self::Kubernetes { mount, role: role.expect("checked by finish"), jwt_file }
+                    }
+                    "jwt" | "oidc" => {
+                        let role = body.required("role");
+                        let jwt = take_source(&mut body, "jwt", context, false);
+                        let jwt_file = body.string("jwt_file").map(absolute);
+                        if jwt.is_none() && jwt_file.is_none() && !body.has_problems() {
+                            body.problem(body.mark(), format!("`{method}` auth needs `jwt` or `jwt_file`"));
+                        }
+                        body.finish(&["mount", "role", "jwt", "jwt_file"], false)?;
+                        Self::Jwt { mount, role: role.expect("checked by finish"), jwt, jwt_file }
+                    }
+                    _ => {
+                        let name = body.string("name");
+                        let client_cert = body.required("client_cert").map(absolute);
+                        let client_key = body.required("client_key").map(absolute);
+                        body.finish(&["mount", "name", "client_cert", "client_key"], false)?;
+                        Self::Cert {
+                            mount,
+                            name,
+                            client_cert: client_cert.expect("checked by finish"),
+                            client_key: client_key.expect("checked by finish"),
+                        }
+                    }
+                };
+                Ok(auth)
+            }
+            other => Err(problem(format!(
+                "unknown auth method `{other}` (accepted: token, token_file, approle, kubernetes, jwt, oidc, cert)"
+            ))),
+        }
+    }
+}
+
+fn take_source(body: &mut Body<'_>, key: &str, context: &ParseContext<'_>, required: bool) -> Option<SecretSource> {
+    let path = body.path().key(key);
+    match body.node(key) {
+        Some(node) => match source(node, &path, context) {
+            Ok(source) => Some(source),
+            Err(problems) => {
+                body.extend(problems);
+                None
+            }
+        },
+        None => {
+            if required {
+                body.problem(body.mark(), format!("missing the required key `{key}`"));
+            }
+            None
+        }
+    }
+}
+
+/// A string, or a provider map naming where the string is kept.
+fn source(node: &Node, path: &YamlPath, context: &ParseContext<'_>) -> Result<SecretSource, Vec<Problem>> {
+    let problem = |message: &str| vec![Problem { path: path.clone(), mark: node.mark, message: message.to_owned() }];
+    match &node.kind {
+        NodeKind::Scalar { text, .. } if !node.is_null() => Ok(SecretSource::Literal(Secret::from_text(text.clone()))),
+        NodeKind::Mapping(entries) => {
+            let [entry] = entries.as_slice() else {
+                return Err(problem("must be a string or a provider map"));
+            };
+            let kind = entry.key.as_scalar().and_then(ProviderKind::from_name);
+            match (kind, &entry.value.kind) {
+                (Some(kind), NodeKind::Mapping(_)) => {
+                    let spec = crate::provider::parse_spec(kind, &entry.value, path, context)?;
+                    Ok(SecretSource::Provider { spec: Box::new(spec), path: path.clone() })
+                }
+                _ => Err(problem("must be a string or a provider map")),
+            }
+        }
+        _ => Err(problem("must be a string or a provider map")),
+    }
+}
+
+/// The `auth` part of a Vault response.
+#[derive(Deserialize)]
+pub(super) struct AuthInfo {
+    client_token: String,
+    #[serde(default)]
+    lease_duration: u64,
+    #[serde(default)]
+    renewable: bool,
+}
+
+/// The token in use and when to renew it.
+struct TokenState {
+    token: Secret,
+    obtained: Instant,
+    /// Lifetime left when obtained; `None` for a token that never expires (e.g. root).
+    lifetime: Option<Duration>,
+    /// The token's full TTL, which sets when renewal is due.
+    full_ttl: Duration,
+    renewable: bool,
+}
+
+impl TokenState {
+    fn from_auth(info: AuthInfo) -> Self {
+        let lifetime = (info.lease_duration > 0).then(|| Duration::from_secs(info.lease_duration));
+        Self {
+            full_ttl: lifetime.unwrap_or_default(),
+            token: Secret::from_text(info.client_token),
+            obtained: Instant::now(),
+            lifetime,
+            renewable: info.renewable,
+        }
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.lifetime.map(|lifetime| lifetime.saturating_sub(self.obtained.elapsed()))
+    }
+
+    /// Renewal is due once a third of the full TTL is left, as Vault Agent does it, so that a
+    /// failed renewal still leaves time to log in again.
+    fn renewal_due(&self) -> bool {
+        self.remaining().is_some_and(|remaining| remaining < self.full_ttl / 3)
+    }
+
+    fn expired(&self) -> bool {
+        self.remaining().is_some_and(|remaining| remaining.is_zero())
+    }
+}
+
+/// One store's login, shared by all its fetches.
+pub(super) struct Login {
+    auth: Auth,
+    bootstrap: ProviderSet,
+    label: String,
+    state: tokio::sync::Mutex<Option<TokenState>>,
+}
+
+impl Login {
+    pub(super) fn new(auth: &Auth, bootstrap: ProviderSet, label: &str) -> Result<Self, String> {
+        Ok(Self { auth: auth.clone(), bootstrap, label: label.to_owned(), state: tokio::sync::Mutex::new(None) })
+    }
+
+    /// The client certificate for `cert` auth, presented on every connection.
+    pub(super) fn client_identity(&self) -> Result<Option<reqwest::Identity>, String> {
+        let Auth::Cert { client_cert, client_key, .. } = &self.auth else { return Ok(None) };
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|error| format!("{}: cannot read {}: {error}", self.label, path.display()))
+        };
+        let mut pem = zeroize::Zeroizing::new(read(client_cert)?);
+        pem.extend_from_slice(b"\n");
+        pem.extend_from_slice(&zeroize::Zeroizing::new(read(client_key)?));
+        reqwest::Identity::from_pem(&pem)
+            .map(Some)
+            .map_err(|error| format!("{}: invalid client certificate or key: {error}", self.label))
+    }
+
+    /// Whether a rejected token can be replaced by logging in again.
+    pub(super) fn can_log_in_again(&self) -> bool {
+        matches!(self.auth, Auth::AppRole { .. } | Auth::Kubernetes { .. } | Auth::Jwt { .. } | Auth::Cert { .. })
+    }
+
+    /// Forgets `token` if it is still the current one (another fetch may have replaced it).
+    pub(super) async fn invalidate(&self, token: &Secret) {
+        let mut state = self.state.lock().await;
+        if state.as_ref().is_some_and(|current| current.token == *token) {
+            *state = None;
+        }
+    }
+
+    /// The token to use now: the current one, renewed when due, or a fresh login.
+    pub(super) async fn token(&self, store: &VaultStore) -> Result<Secret, ProviderError> {
+        let mut state = self.state.lock().await;
+        if let Some(current) = state.as_mut() {
+            if !current.renewal_due() {
+                return Ok(current.token.clone());
+            }
+            if current.renewable {
+                match self.renew(store, &current.token).await {
+                    Ok(renewed) => {
+                        tracing::debug!(store = %self.label, ttl_secs = renewed.full_ttl.as_secs(), "renewed the Vault token");
+                        *current = renewed;
+                        return Ok(current.token.clone());
+                    }
+                    Err(error) => tracing::warn!(store = %self.label, %error, "cannot renew the Vault token"),
+                }
+            }
+            if !current.expired() && !self.can_log_in_again() {
+                return Ok(current.token.clone());
+            }
+        }
+        let mut fresh = self.log_in(store).await?;
+        // A given token may already be close to expiry: renew it before its first use.
+        if fresh.renewal_due() && fresh.renewable {
+            match self.renew(store, &fresh.token).await {
+                Ok(renewed) => fresh = renewed,
+                Err(error) => tracing::warn!(store = %self.label, %error, "cannot renew the Vault token"),
+            }
+        }
+        let token = fresh.token.clone();
+        *state = Some(fresh);
+        Ok(token)
+    }
+
+    async fn renew(&self, store: &VaultStore, token: &Secret) -> Result<TokenState, ProviderError> {
+        let body = serde_json::json!({});
+        let response = store.send(Method::POST, "auth/token/renew-self", &[], Some(&body), Some(token)).await?;
+        let what = format!("{} token renewal", self.label);
+        if response.status != StatusCode::OK {
+            return Err(store.status_error(&response, what));
+        }
+        let envelope = response.envelope(&what)?;
+        let info =
+            envelope.auth.ok_or_else(|| ProviderError::Invalid { what, reason: "no `auth` in the response".into() })?;
+        Ok(TokenState::from_auth(info))
+    }
+
+    fn read_file(&self, path: &Path, what: &str) -> Result<Secret, ProviderError> {
+        let bytes = std::fs::read(path).map_err(|error| ProviderError::NotFound {
+            what: format!("{} {what} file {} ({error})", self.label, path.display()),
+        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ProviderError::Invalid { what: path.display().to_string(), reason: "not UTF-8".into() })?;
+        let trimmed = text.trim();
+        Ok(Secret::from_text(if trimmed.len() == text.len() { text } else { trimmed.to_owned() }))
+    }
+
+    fn environment_token(&self) -> Result<Secret, ProviderError> {
+        for name in ["VAULT_TOKEN", "BAO_TOKEN"] {
+            if let Some(token) = std::env::var_os(name).filter(|token| !token.is_empty()) {
+                return Ok(Secret::new(std::os::unix::ffi::OsStringExt::into_vec(token)));
+            }
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let file = home.join(".vault-token");
+        if file.is_file() {
+            return self.read_file(&file, "token");
+        }
+        Err(ProviderError::PermissionDenied {
+            what: self.label.clone(),
+            reason: "no Vault token: set `auth` on a store, or VAULT_TOKEN, or write ~/.vault-token".into(),
+        })
+    }
+
+    async fn log_in(&self, store: &VaultStore) -> Result<TokenState, ProviderError> {
+        let (mount, body) = match &self.auth {
+            Auth::Default => return self.adopt(store, self.environment_token()?).await,
+            Auth::Token(source) => return self.adopt(store, source.resolve(&self.bootstrap).await?).await,
+            Auth::TokenFile(path) => return self.adopt(store, self.read_file(path, "token")?).await,
+            Auth::AppRole { mount, role_id, secret_id, secret_id_file } => {
+                let role_id = role_id.resolve(&self.bootstrap).await?;
+                let secret_id = match (secret_id, secret_id_file) {
+                    (Some(source), _) => Some(source.resolve(&self.bootstrap).await?),
+                    (None, Some(file)) => Some(self.read_file(file, "secret_id")?),
+                    (None, None) => None,
+                };
+                let mut body = serde_json::json!({ "role_id": text(&role_id) });
+                if let Some(secret_id) = secret_id {
+                    body["secret_id"] = serde_json::Value::String(text(&secret_id));
+                }
+                (mount, body)
+            }
+            Auth::Kubernetes { mount, role, jwt_file } => {
+                let jwt = self.read_file(jwt_file, "service account token")?;
+                (mount, serde_json::json!({ "role": role, "jwt": text(&jwt) }))
+            }
+            Auth::Jwt { mount, role, jwt, jwt_file } => {
+                let jwt = match (jwt, jwt_file) {
+                    (Some(source), _) => source.resolve(&self.bootstrap).await?,
+                    (None, Some(file)) => self.read_file(file, "jwt")?,
+                    (None, None) => unreachable!("parse requires jwt or jwt_file"),
+                };
+                (mount, serde_json::json!({ "role": role, "jwt": text(&jwt) }))
+            }
+            Auth::Cert { mount, name, .. } => {
+                let body =
+                    name.as_ref().map_or_else(|| serde_json::json!({}), |name| serde_json::json!({ "name": name }));
+                (mount, body)
+            }
+        };
+        let path = format!("auth/{mount}/login");
+        let what = format!("{} login at {path}", self.label);
+        let response = store.send(Method::POST, &path, &[], Some(&body), None).await?;
+        drop(body);
+        match response.status {
+            StatusCode::OK => {}
+            StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
+                return Err(ProviderError::PermissionDenied { what, reason: response.errors() });
+            }
+            _ => return Err(store.status_error(&response, what)),
+        }
+        let envelope = response.envelope(&what)?;
+        let info =
+            envelope.auth.ok_or_else(|| ProviderError::Invalid { what, reason: "no `auth` in the response".into() })?;
+        tracing::debug!(store = %self.label, ttl_secs = info.lease_duration, "logged in to Vault");
+        Ok(TokenState::from_auth(info))
+    }
+
+    /// Takes a given token, learning its TTL from `lookup-self` so it can be renewed in time.
+    async fn adopt(&self, store: &VaultStore, token: Secret) -> Result<TokenState, ProviderError> {
+        let response = store.send(Method::GET, "auth/token/lookup-self", &[], None, Some(&token)).await?;
+        if response.status != StatusCode::OK {
+            // A token whose policies do not include lookup-self can still read; its TTL is
+            // unknown, so it is used until Vault refuses it.
+            tracing::debug!(store = %self.label, status = %response.status, "cannot look the token up; using it as is");
+            return Ok(TokenState {
+                token,
+                obtained: Instant::now(),
+                lifetime: None,
+                full_ttl: Duration::ZERO,
+                renewable: false,
+            });
+        }
+        let what = format!("{} token lookup", self.label);
+        let data = response.envelope(&what)?.data.unwrap_or_default();
+        let seconds = |key: &str| data.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let ttl = seconds("ttl");
+        let state = TokenState {
+            token,
+            obtained: Instant::now(),
+            lifetime: (ttl > 0).then(|| Duration::from_secs(ttl)),
+            full_ttl: Duration::from_secs(seconds("creation_ttl").max(ttl)),
+            renewable: data.get("renewable").and_then(serde_json::Value::as_bool).unwrap_or(false),
+        };
+        Ok(state)
+    }
+}
+
+/// A secret as a JSON string for a login body.
+fn text(secret: &Secret) -> String {
+    String::from_utf8_lossy(secret.expose()).into_owned()
+}

@@ -1,0 +1,573 @@
+//! The `vault` provider (HashiCorp Vault and OpenBao): KV v1/v2 (detected per mount), any read
+//! path with `engine: generic` (dynamic credentials, honouring their lease), one login and one
+//! keep-alive HTTP pool per store.
+//!
+//! We speak Vault's HTTP API with reqwest rather than through vaultrs: vaultrs deserialises each
+//! endpoint into its own typed structs and hides what this provider needs — the raw `data` map,
+//! `lease_duration`, the HTTP status that tells "missing" from "forbidden" from "sealed" — and
+//! gives no say over the connection pool that keeps a 500-path render close to the raw HTTP
+//! floor. The part of the API used here (KV read, `sys/internal/ui/mounts`, a few logins, token
+//! renew/lookup) is small and stable.
+
+mod auth;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+pub use auth::{Auth, SecretSource};
+
+use super::{Body, Fetched, Location, ProviderError, ProviderKind, ProviderSet, StoreRef};
+use crate::secret::Secret;
+use crate::stores::StoreDef;
+
+/// Keys a `vault` body accepts besides the common ones.
+pub const KEYS: &[&str] = &["path", "key", "mount", "version", "engine", "address"];
+/// Keys of a `vault` store's settings besides `refresh_interval`/`grace_period`.
+pub const STORE_KEYS: &[&str] = &[
+    "address",
+    "namespace",
+    "mount",
+    "path_prefix",
+    "kv_version",
+    "auth",
+    "ca_file",
+    "ca_cert",
+    "tls_server_name",
+    "insecure_skip_verify",
+    "timeout",
+];
+const DEFAULT_MOUNT: &str = "secret";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Engine {
+    /// KV v1 or v2, detected per mount.
+    Kv,
+    /// Any read path, e.g. `database/creds/readonly`; `lease_duration` is honoured.
+    Generic,
+}
+
+/// What one `vault` provider map fetches (the key is picked afterwards).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VaultLocation {
+    pub store: StoreRef,
+    pub engine: Engine,
+    /// The KV mount (empty for `engine: generic`).
+    pub mount: String,
+    /// The path inside the mount (the full API path for `engine: generic`).
+    pub path: String,
+    pub version: Option<u64>,
+}
+
+impl fmt::Display for VaultLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.engine {
+            Engine::Kv => write!(f, "vault secret {}/{}", self.mount, self.path)?,
+            Engine::Generic => write!(f, "vault path {}", self.path)?,
+        }
+        if let Some(version) = self.version {
+            write!(f, " version {version}")?;
+        }
+        match &self.store {
+            StoreRef::Default => Ok(()),
+            StoreRef::Named(name) => write!(f, " (store {name})"),
+            StoreRef::Address(address) => write!(f, " (at {address})"),
+        }
+    }
+}
+
+/// TLS settings of a store.
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub ca_cert: Option<String>,
+    pub tls_server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+}
+
+/// A `vault` store's settings (contract section 2).
+#[derive(Clone, Debug, Default)]
+pub struct StoreSettings {
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub mount: Option<String>,
+    pub path_prefix: Option<String>,
+    pub kv_version: Option<u8>,
+    pub tls: Tls,
+    pub timeout: Option<Duration>,
+    /// Filled in a second pass, once every store's name is known (auth may bootstrap from them).
+    pub auth: Auth,
+}
+
+/// Parses a store's settings except `auth`, which `stores.rs` parses once all stores are known.
+pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> StoreSettings {
+    let kv_version = body.number("kv_version").and_then(|version| match version {
+        1 | 2 => Some(u8::try_from(version).unwrap_or(2)),
+        other => {
+            body.problem(body.mark(), format!("`kv_version` must be 1 or 2, not {other}"));
+            None
+        }
+    });
+    let absolute = |path: String| {
+        let path = PathBuf::from(path);
+        if path.is_absolute() { path } else { dir.join(path) }
+    };
+    StoreSettings {
+        address: body.string("address"),
+        namespace: body.string("namespace"),
+        mount: body.string("mount").map(|mount| mount.trim_matches('/').to_owned()),
+        path_prefix: body.string("path_prefix"),
+        kv_version,
+        tls: Tls {
+            ca_file: body.string("ca_file").map(absolute),
+            ca_cert: body.string("ca_cert"),
+            tls_server_name: body.string("tls_server_name"),
+            insecure_skip_verify: body.boolean("insecure_skip_verify").unwrap_or(false),
+        },
+        timeout: body.duration("timeout"),
+        auth: Auth::Default,
+    }
+}
+
+/// Parses a `vault` provider body.
+pub(super) fn parse(body: &mut Body<'_>, store: Option<&StoreDef>) -> Option<(Location, Option<String>)> {
+    let path = body.required("path");
+    let key = body.string("key");
+    let version = body.number("version");
+    let address = body.string("address");
+    let body_mount = body.string("mount").map(|mount| mount.trim_matches('/').to_owned());
+    let engine = match body.string("engine").as_deref() {
+        None | Some("kv") => Engine::Kv,
+        Some("generic") => Engine::Generic,
+        Some(other) => {
+            body.problem(body.mark(), format!("`engine` must be kv or generic, not {other:?}"));
+            Engine::Kv
+        }
+    };
+    let settings = store.and_then(StoreDef::vault);
+    let store_ref = match (store, address) {
+        (Some(store), Some(_)) => {
+            body.problem(
+                body.mark(),
+                format!("`address` cannot be given with store `{}`; set it on the store", store.name),
+            );
+            StoreRef::Named(store.name.clone())
+        }
+        (Some(store), None) => StoreRef::Named(store.name.clone()),
+        (None, Some(address)) => StoreRef::Address(address.trim_end_matches('/').to_owned()),
+        (None, None) => StoreRef::Default,
+    };
+    let path = path?.trim_matches('/').to_owned();
+    if path.is_empty() {
+        body.problem(body.mark(), "`path` is empty".into());
+        return None;
+    }
+    if engine == Engine::Generic {
+        if version.is_some() {
+            body.problem(body.mark(), "`version` applies to KV v2 only, not to `engine: generic`".into());
+        }
+        let location = VaultLocation { store: store_ref, engine, mount: String::new(), path, version: None };
+        return Some((Location::Vault(location), key));
+    }
+    let prefix = settings.and_then(|settings| settings.path_prefix.as_deref()).unwrap_or_default().trim_matches('/');
+    let full = if prefix.is_empty() { path } else { format!("{prefix}/{path}") };
+    let explicit_mount = body_mount.or_else(|| settings.and_then(|settings| settings.mount.clone()));
+    let (mount, path) = match explicit_mount {
+        Some(mount) => (mount, full),
+        // Operators paste paths the way the CLI (`secret/app`) or the API (`secret/data/app`)
+        // shows them; with no explicit mount, the default mount's name in front is the mount.
+        None => {
+            let inside = full
+                .strip_prefix(&format!("{DEFAULT_MOUNT}/data/"))
+                .or_else(|| full.strip_prefix(&format!("{DEFAULT_MOUNT}/")))
+                .unwrap_or(&full)
+                .to_owned();
+            (DEFAULT_MOUNT.to_owned(), inside)
+        }
+    };
+    Some((Location::Vault(VaultLocation { store: store_ref, engine, mount, path, version }), key))
+}
+
+/// The settings of the environment-configured store (`VAULT_ADDR`/`BAO_ADDR`, `VAULT_TOKEN`…).
+#[must_use]
+pub fn environment_settings(address: Option<String>) -> StoreSettings {
+    let env = |names: &[&str]| names.iter().find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    StoreSettings {
+        address: address.or_else(|| env(&["VAULT_ADDR", "BAO_ADDR"])),
+        namespace: env(&["VAULT_NAMESPACE", "BAO_NAMESPACE"]),
+        tls: Tls {
+            ca_file: env(&["VAULT_CACERT", "BAO_CACERT"]).map(PathBuf::from),
+            tls_server_name: env(&["VAULT_TLS_SERVER_NAME", "BAO_TLS_SERVER_NAME"]),
+            insecure_skip_verify: env(&["VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"])
+                .is_some_and(|v| v == "1" || v == "true"),
+            ..Tls::default()
+        },
+        ..StoreSettings::default()
+    }
+}
+
+/// What a mount is, from `sys/internal/ui/mounts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KvVersion {
+    V1,
+    V2,
+}
+
+/// One Vault store: its address, its login, its connection pool.
+pub struct VaultStore {
+    /// For messages: `store prod`, `the default store`.
+    label: String,
+    store: StoreRef,
+    base: reqwest::Url,
+    http: reqwest::Client,
+    namespace: Option<String>,
+    kv_version: Option<u8>,
+    timeout: Duration,
+    login: auth::Login,
+    mounts: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<KvVersion>>>>,
+}
+
+impl fmt::Debug for VaultStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultStore")
+            .field("store", &self.label)
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Vault's response envelope; only the parts we read.
+#[derive(Deserialize)]
+struct Envelope {
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    lease_duration: u64,
+    auth: Option<auth::AuthInfo>,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+/// A response: status and body (the body may hold secrets, so it is wiped on drop).
+struct Response {
+    status: StatusCode,
+    body: Zeroizing<Vec<u8>>,
+}
+
+impl Response {
+    fn envelope(&self, what: &str) -> Result<Envelope, ProviderError> {
+        serde_json::from_slice(&self.body).map_err(|error| ProviderError::Invalid {
+            what: what.to_owned(),
+            reason: format!("not a Vault JSON response ({error})"),
+        })
+    }
+
+    /// Vault's own error text (it names no values), shortened.
+    fn errors(&self) -> String {
+        let errors = serde_json::from_slice::<Envelope>(&self.body).map(|envelope| envelope.errors).unwrap_or_default();
+        let mut text = errors.join("; ");
+        if text.is_empty() {
+            text = format!("HTTP {}", self.status);
+        }
+        if text.len() > 300 {
+            let mut cut = 300;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        text
+    }
+}
+
+impl VaultStore {
+    /// Builds the store's client. No request is made until the first fetch.
+    pub fn new(
+        store: StoreRef,
+        settings: &StoreSettings,
+        max_concurrency: usize,
+        bootstrap: ProviderSet,
+    ) -> Result<Self, String> {
+        let label = match &store {
+            StoreRef::Named(name) => format!("store `{name}`"),
+            StoreRef::Default => "the default Vault store".to_owned(),
+            StoreRef::Address(address) => format!("Vault at {address}"),
+        };
+        let address = settings
+            .address
+            .clone()
+            .ok_or_else(|| format!("{label} has no address: set `address` on a store, or VAULT_ADDR / BAO_ADDR"))?;
+        let mut base =
+            reqwest::Url::parse(&address).map_err(|error| format!("{label}: invalid address {address:?}: {error}"))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(format!("{label}: address {address:?} must be http:// or https://"));
+        }
+        // Rustls needs a process-wide crypto provider; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(max_concurrency.max(1))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        let tls = &settings.tls;
+        let mut pems = Vec::new();
+        if let Some(file) = &tls.ca_file {
+            pems.push(
+                std::fs::read(file)
+                    .map_err(|error| format!("{label}: cannot read ca_file {}: {error}", file.display()))?,
+            );
+        }
+        if let Some(pem) = &tls.ca_cert {
+            pems.push(pem.clone().into_bytes());
+        }
+        for pem in pems {
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| format!("{label}: invalid CA certificate: {error}"))?
+            {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if tls.insecure_skip_verify {
+            tracing::warn!(store = %label, "insecure_skip_verify: the Vault server's TLS certificate is not verified");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(server_name) = &tls.tls_server_name {
+            // Verify the certificate against `tls_server_name` while connecting to the address's
+            // host: ask for the server name, and resolve it to where the address points.
+            let host = base.host_str().ok_or_else(|| format!("{label}: address has no host"))?.to_owned();
+            let port = base.port_or_known_default().unwrap_or(8200);
+            let addresses: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                .map_err(|error| format!("{label}: cannot resolve {host}: {error}"))?
+                .collect();
+            builder = builder.resolve_to_addrs(server_name, &addresses);
+            base.set_host(Some(server_name)).map_err(|error| format!("{label}: invalid tls_server_name: {error}"))?;
+        }
+        let login = auth::Login::new(&settings.auth, bootstrap, &label)?;
+        if let Some(identity) = login.client_identity()? {
+            builder = builder.identity(identity);
+        }
+        let http = builder.build().map_err(|error| format!("{label}: cannot build the HTTP client: {error}"))?;
+        let mut path = base.path().trim_end_matches('/').to_owned();
+        path.push_str("/v1/");
+        base.set_path(&path);
+        Ok(Self {
+            label,
+            store,
+            base,
+            http,
+            namespace: settings.namespace.clone(),
+            kv_version: settings.kv_version,
+            timeout,
+            login,
+            mounts: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sends one request. `token` is sent as `X-Vault-Token`, marked sensitive.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        token: Option<&Secret>,
+    ) -> Result<Response, ProviderError> {
+        let mut url = self.base.join(path).map_err(|error| ProviderError::Invalid {
+            what: format!("{} path {path}", self.label),
+            reason: error.to_string(),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(key, value)| (*key, value.as_str())));
+        }
+        let mut request = self.http.request(method, url).header("X-Vault-Request", "true");
+        if let Some(namespace) = &self.namespace {
+            request = request.header("X-Vault-Namespace", namespace);
+        }
+        if let Some(token) = token {
+            let mut value =
+                reqwest::header::HeaderValue::from_bytes(token.expose()).map_err(|_| ProviderError::Invalid {
+                    what: self.label.clone(),
+                    reason: "the token is not a valid HTTP header value".into(),
+                })?;
+            value.set_sensitive(true);
+            request = request.header("X-Vault-Token", value);
+        }
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_string());
+        }
+        let what = || format!("{} ({})", self.label, self.base.origin().ascii_serialization());
+        let response = request.send().await.map_err(|error| self.transport_error(&error, what()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|error| self.transport_error(&error, what()))?;
+        Ok(Response { status, body: Zeroizing::new(bytes.to_vec()) })
+    }
+
+    fn transport_error(&self, error: &reqwest::Error, what: String) -> ProviderError {
+        if error.is_timeout() {
+            ProviderError::Timeout { what, after: self.timeout }
+        } else {
+            // reqwest's messages name the URL, never a header or body.
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            ProviderError::Unreachable { what, reason }
+        }
+    }
+
+    /// A GET with the store's token; a 403 triggers one fresh login and one retry when the
+    /// store can log in again.
+    async fn authorized_get(&self, path: &str, query: &[(&str, String)]) -> Result<Response, ProviderError> {
+        let token = self.login.token(self).await?;
+        let response = self.send(Method::GET, path, query, None, Some(&token)).await?;
+        if response.status == StatusCode::FORBIDDEN && self.login.can_log_in_again() {
+            tracing::info!(store = %self.label, path, "permission denied: logging in again and retrying once");
+            self.login.invalidate(&token).await;
+            let token = self.login.token(self).await?;
+            return self.send(Method::GET, path, query, None, Some(&token)).await;
+        }
+        Ok(response)
+    }
+
+    /// The KV version of `mount`, asked once per store and mount.
+    async fn kv_version(&self, mount: &str) -> Result<KvVersion, ProviderError> {
+        if let Some(version) = self.kv_version {
+            return Ok(if version == 1 { KvVersion::V1 } else { KvVersion::V2 });
+        }
+        let cell = self.mounts.lock().await.entry(mount.to_owned()).or_default().clone();
+        cell.get_or_try_init(|| self.detect_kv_version(mount)).await.copied()
+    }
+
+    async fn detect_kv_version(&self, mount: &str) -> Result<KvVersion, ProviderError> {
+        let what = format!("{} mount {mount}", self.label);
+        let response = self.authorized_get(&format!("sys/internal/ui/mounts/{mount}"), &[]).await?;
+        match response.status {
+            StatusCode::OK => {}
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                tracing::warn!(
+                    store = %self.label,
+                    mount,
+                    "cannot read sys/internal/ui/mounts/{mount} ({}); assuming KV v2 — set `kv_version` on the store to say",
+                    response.errors()
+                );
+                return Ok(KvVersion::V2);
+            }
+            _ => return Err(self.status_error(&response, what)),
+        }
+        let envelope = response.envelope(&what)?;
+        let data = envelope.data.unwrap_or_default();
+        let kind = data.get("type").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let version = data.pointer("/options/version").and_then(serde_json::Value::as_str).unwrap_or("1");
+        match (kind, version) {
+            ("kv", "2") => Ok(KvVersion::V2),
+            ("kv" | "generic", _) => Ok(KvVersion::V1),
+            (other, _) => Err(ProviderError::Invalid {
+                what,
+                reason: format!(
+                    "the mount is a `{other}` mount, not KV; read it with `engine: generic` and its full path"
+                ),
+            }),
+        }
+    }
+
+    /// Maps an unexpected status to the error an operator can act on.
+    fn status_error(&self, response: &Response, what: String) -> ProviderError {
+        let reason = response.errors();
+        match response.status {
+            StatusCode::NOT_FOUND => ProviderError::NotFound { what },
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => ProviderError::PermissionDenied { what, reason },
+            status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
+                ProviderError::Unreachable { what, reason: format!("HTTP {status}: {reason}") }
+            }
+            status => ProviderError::Invalid { what, reason: format!("HTTP {status}: {reason}") },
+        }
+    }
+
+    async fn read(&self, location: &VaultLocation) -> Result<Fetched, ProviderError> {
+        let what = location.to_string();
+        let (path, query, kv2) = match location.engine {
+            Engine::Generic => (location.path.clone(), Vec::new(), false),
+            Engine::Kv => match self.kv_version(&location.mount).await? {
+                KvVersion::V2 => {
+                    let query =
+                        location.version.map(|version| vec![("version", version.to_string())]).unwrap_or_default();
+                    (format!("{}/data/{}", location.mount, location.path), query, true)
+                }
+                KvVersion::V1 if location.version.is_some() => {
+                    return Err(ProviderError::Invalid {
+                        what,
+                        reason: format!("mount `{}` is KV v1, which has no versions", location.mount),
+                    });
+                }
+                KvVersion::V1 => (format!("{}/{}", location.mount, location.path), Vec::new(), false),
+            },
+        };
+        let response = self.authorized_get(&path, &query).await?;
+        if response.status != StatusCode::OK {
+            return Err(self.status_error(&response, what));
+        }
+        let envelope = response.envelope(&what)?;
+        let mut data = envelope.data.unwrap_or_default();
+        if kv2 {
+            data = match data.get_mut("data").map(serde_json::Value::take) {
+                Some(serde_json::Value::Null) | None => {
+                    return Err(ProviderError::NotFound {
+                        what: format!("{what} (the version is deleted or destroyed)"),
+                    });
+                }
+                Some(inner) => inner,
+            };
+        }
+        let serde_json::Value::Object(fields) = data else {
+            return Err(ProviderError::Invalid { what, reason: "the response has no `data` object".into() });
+        };
+        let fields: BTreeMap<String, Secret> = fields
+            .into_iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                (key, Secret::from_text(text))
+            })
+            .collect();
+        let mut fetched = Fetched::fields(fields);
+        if envelope.lease_duration > 0 {
+            fetched.lease = Some(Duration::from_secs(envelope.lease_duration));
+        }
+        Ok(fetched)
+    }
+}
+
+impl super::Provider for VaultStore {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Vault
+    }
+
+    fn store(&self) -> StoreRef {
+        self.store.clone()
+    }
+
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+        Box::pin(async move {
+            let Location::Vault(location) = location else {
+                unreachable!("a vault store is only given vault locations")
+            };
+            self.read(location).await
+        })
+    }
+}

@@ -1,0 +1,313 @@
+//! Named stores: the `secret_stores` key of a config or of the `--stores` file, the store a
+//! provider map selects, bootstrapped secrets in a store's auth (resolved before it logs in, with
+//! cycles refused), and building one client per store actually used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::configs::Issue;
+use crate::provider::vault::{self, Auth, VaultStore};
+use crate::provider::{Body, ParseContext, Problem, ProviderKind, ProviderSet, SecretSpec, StoreRef};
+use crate::tree::scan::STORES_KEY;
+use crate::tree::{Mark, Node, NodeKind, YamlPath};
+
+/// A store's provider-specific settings.
+#[derive(Clone, Debug)]
+pub enum StoreSettings {
+    Vault(vault::StoreSettings),
+}
+
+/// One store definition.
+#[derive(Clone, Debug)]
+pub struct StoreDef {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// `secret_stores.NAME`, for messages.
+    pub path: YamlPath,
+    pub mark: Mark,
+    /// The file that defines it.
+    pub file: PathBuf,
+    pub refresh_interval: Option<Duration>,
+    pub grace_period: Option<Duration>,
+    pub settings: StoreSettings,
+}
+
+impl StoreDef {
+    #[must_use]
+    pub fn vault(&self) -> Option<&vault::StoreSettings> {
+        match &self.settings {
+            StoreSettings::Vault(settings) => Some(settings),
+        }
+    }
+
+    /// The stores this one needs to log in (bootstrapped secrets fetched through them).
+    fn dependencies(&self) -> Vec<(StoreRef, ProviderKind, &YamlPath)> {
+        let auth = match &self.settings {
+            StoreSettings::Vault(settings) => &settings.auth,
+        };
+        auth.bootstrap_specs()
+            .into_iter()
+            .filter(|(spec, _)| spec.location.kind() == ProviderKind::Vault)
+            .map(|(spec, path)| (spec.location.store().clone(), spec.location.kind(), path))
+            .collect()
+    }
+}
+
+/// A file that may define stores.
+pub struct StoreSource<'a> {
+    pub file: &'a Path,
+    pub dir: &'a Path,
+    pub root: &'a Node,
+}
+
+/// Every store defined by the configs and the `--stores` file.
+#[derive(Clone, Debug, Default)]
+pub struct StoreRegistry {
+    stores: BTreeMap<String, StoreDef>,
+}
+
+impl StoreRegistry {
+    /// The store a provider map uses: the one it names, else the provider's only store, else the
+    /// provider's environment defaults (`None`).
+    pub fn select(&self, kind: ProviderKind, name: Option<&str>) -> Result<Option<&StoreDef>, String> {
+        if let Some(name) = name {
+            return match self.stores.get(name) {
+                Some(store) if store.kind == kind => Ok(Some(store)),
+                Some(store) => Err(format!("store `{name}` is a `{}` store, not `{kind}`", store.kind)),
+                None => Err(format!("store `{name}` is not defined under `{STORES_KEY}`")),
+            };
+        }
+        let mut candidates = self.stores.values().filter(|store| store.kind == kind);
+        match (candidates.next(), candidates.next()) {
+            (None, _) => Ok(None),
+            (Some(only), None) => Ok(Some(only)),
+            (Some(_), Some(_)) => {
+                let names: Vec<&str> =
+                    self.stores.values().filter(|store| store.kind == kind).map(|store| store.name.as_str()).collect();
+                Err(format!("there are several `{kind}` stores ({}): name one with `store:`", names.join(", ")))
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&StoreDef> {
+        self.stores.get(name)
+    }
+
+    /// Reads the stores of every source, or every problem found in them.
+    pub fn load(sources: &[StoreSource<'_>]) -> Result<Self, Vec<Issue>> {
+        let mut registry = Self::default();
+        let mut issues = Vec::new();
+        let mut auth_nodes: Vec<(String, Node, YamlPath, PathBuf)> = Vec::new();
+        for source in sources {
+            let Some(stores) = source.root.get(STORES_KEY) else { continue };
+            let path = YamlPath::root().key(STORES_KEY);
+            let entries = match &stores.kind {
+                NodeKind::Mapping(entries) => entries.as_slice(),
+                _ if stores.is_null() => &[],
+                _ => {
+                    issues.push(issue(
+                        source.file,
+                        &path,
+                        stores.mark,
+                        format!("`{STORES_KEY}` must be a mapping of store names"),
+                    ));
+                    continue;
+                }
+            };
+            for entry in entries {
+                let name = entry.key.as_scalar().unwrap_or_default().to_owned();
+                let store_path = path.key(&name);
+                match parse_definition(&name, &entry.value, &store_path, source) {
+                    Ok((def, auth)) => {
+                        if let Some(first) = registry.stores.get(&name) {
+                            let message = format!("store `{name}` is defined twice (also in {})", first.file.display());
+                            issues.push(issue(source.file, &store_path, entry.key.mark, message));
+                            continue;
+                        }
+                        if let Some(auth) = auth {
+                            auth_nodes.push((
+                                name.clone(),
+                                auth,
+                                store_path.key(def.kind.name()).key("auth"),
+                                source.dir.to_owned(),
+                            ));
+                        }
+                        registry.stores.insert(name, def);
+                    }
+                    Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(source.file, problem))),
+                }
+            }
+        }
+        // Auth is read once every store is known: its bootstrapped secrets may name any of them.
+        let mut auths = Vec::new();
+        for (name, node, path, dir) in &auth_nodes {
+            let context = ParseContext { config_dir: dir, stores: &registry };
+            match Auth::parse(node, path, &context) {
+                Ok(auth) => auths.push((name.clone(), auth)),
+                Err(problems) => {
+                    let file = registry.stores[name].file.clone();
+                    issues.extend(problems.into_iter().map(|problem| Issue::at(&file, problem)));
+                }
+            }
+        }
+        for (name, auth) in auths {
+            if let Some(StoreDef { settings: StoreSettings::Vault(settings), .. }) = registry.stores.get_mut(&name) {
+                settings.auth = auth;
+            }
+        }
+        issues.extend(registry.cycles());
+        if issues.is_empty() { Ok(registry) } else { Err(issues) }
+    }
+
+    /// A bootstrap cycle (store a logs in with a secret from b, which logs in with one from a)
+    /// can never resolve: report each, naming every link's YAML path.
+    fn cycles(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        let mut reported = BTreeSet::new();
+        for start in self.stores.keys() {
+            let mut chain: Vec<(String, String)> = Vec::new();
+            self.find_cycle(start, &mut chain, &mut issues, &mut reported);
+        }
+        issues
+    }
+
+    fn find_cycle(
+        &self,
+        name: &str,
+        chain: &mut Vec<(String, String)>,
+        issues: &mut Vec<Issue>,
+        reported: &mut BTreeSet<BTreeSet<String>>,
+    ) {
+        if let Some(position) = chain.iter().position(|(store, _)| store == name) {
+            let members: BTreeSet<String> = chain[position..].iter().map(|(store, _)| store.clone()).collect();
+            if reported.insert(members) {
+                let links: Vec<String> = chain[position..]
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (store, at))| {
+                        let next = chain.get(position + index + 1).map_or(name, |(next, _)| next.as_str());
+                        format!("store `{store}` logs in with a secret from store `{next}` ({at})")
+                    })
+                    .collect();
+                let store = &self.stores[name];
+                issues.push(issue(
+                    &store.file,
+                    &store.path,
+                    store.mark,
+                    format!("bootstrap cycle: {}", links.join(", and ")),
+                ));
+            }
+            return;
+        }
+        let Some(store) = self.stores.get(name) else { return };
+        for (dependency, _, at) in store.dependencies() {
+            if let StoreRef::Named(next) = dependency {
+                chain.push((name.to_owned(), at.to_string()));
+                self.find_cycle(&next, chain, issues, reported);
+                chain.pop();
+            }
+        }
+    }
+}
+
+fn issue(file: &Path, path: &YamlPath, mark: Mark, message: String) -> Issue {
+    Issue::at(file, Problem { path: path.clone(), mark, message })
+}
+
+/// Parses `NAME: {PROVIDER: {settings}}` except `auth`, which is returned for the second pass.
+fn parse_definition(
+    name: &str,
+    node: &Node,
+    path: &YamlPath,
+    source: &StoreSource<'_>,
+) -> Result<(StoreDef, Option<Node>), Vec<Problem>> {
+    let problem = |message: String| vec![Problem { path: path.clone(), mark: node.mark, message }];
+    let [entry] = node.as_mapping().unwrap_or_default() else {
+        return Err(problem(format!(
+            "store `{name}` must be a mapping with one provider key, e.g. `vault: {{address: …}}`"
+        )));
+    };
+    let provider = entry.key.as_scalar().unwrap_or_default();
+    let kind = match ProviderKind::from_name(provider) {
+        Some(ProviderKind::Vault) => ProviderKind::Vault,
+        Some(other) => {
+            return Err(problem(format!("`{other}` stores are not available in this build of secret-render")));
+        }
+        None => return Err(problem(format!("unknown provider `{provider}` for store `{name}`"))),
+    };
+    let settings_path = path.key(provider);
+    let mut body = Body::new(format!("`{kind}` store settings"), &settings_path, &entry.value);
+    if !matches!(entry.value.kind, NodeKind::Mapping(_)) {
+        return Err(problem(format!("the settings of store `{name}` must be a mapping")));
+    }
+    let refresh_interval = body.duration("refresh_interval");
+    let grace_period = body.duration("grace_period");
+    let auth = body.node("auth").cloned();
+    let settings = vault::parse_store_settings(&mut body, source.dir);
+    let accepted: Vec<&str> = vault::STORE_KEYS.iter().copied().chain(["refresh_interval", "grace_period"]).collect();
+    body.finish(&accepted, false)?;
+    let def = StoreDef {
+        name: name.to_owned(),
+        kind,
+        path: path.clone(),
+        mark: entry.key.mark,
+        file: source.file.to_owned(),
+        refresh_interval,
+        grace_period,
+        settings: StoreSettings::Vault(settings),
+    };
+    Ok((def, auth))
+}
+
+/// Builds a client for every store the specs use (and the stores those need to log in), each
+/// given the clients it may bootstrap from. Errors name the store.
+pub fn build_providers<'a>(
+    registry: &StoreRegistry,
+    specs: impl IntoIterator<Item = &'a SecretSpec>,
+    max_concurrency: usize,
+) -> Result<ProviderSet, Vec<String>> {
+    let mut needed = BTreeSet::new();
+    for spec in specs {
+        if spec.location.kind() == ProviderKind::Vault {
+            needed.insert(spec.location.store().clone());
+        }
+    }
+    // Depth-first, dependencies first; `load` has refused cycles.
+    let mut order: Vec<StoreRef> = Vec::new();
+    fn visit(store: &StoreRef, registry: &StoreRegistry, order: &mut Vec<StoreRef>) {
+        if order.contains(store) {
+            return;
+        }
+        if let StoreRef::Named(name) = store
+            && let Some(def) = registry.get(name)
+        {
+            for (dependency, _, _) in def.dependencies() {
+                visit(&dependency, registry, order);
+            }
+        }
+        order.push(store.clone());
+    }
+    for store in &needed {
+        visit(store, registry, &mut order);
+    }
+    let mut set = ProviderSet::standard();
+    let mut errors = Vec::new();
+    for store in order {
+        let settings = match &store {
+            StoreRef::Named(name) => match registry.get(name).and_then(StoreDef::vault) {
+                Some(settings) => settings.clone(),
+                None => continue,
+            },
+            StoreRef::Default => vault::environment_settings(None),
+            StoreRef::Address(address) => vault::environment_settings(Some(address.clone())),
+        };
+        match VaultStore::new(store, &settings, max_concurrency, set.clone()) {
+            Ok(client) => set.insert(Arc::new(client)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() { Ok(set) } else { Err(errors) }
+}
