@@ -281,7 +281,7 @@ impl ProviderError {
 }
 
 /// A fetched document: one value, or named fields that bodies pick with `key`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
     Value(Secret),
     Fields(BTreeMap<String, Secret>),

@@ -71,6 +71,9 @@ fn indent(out: &mut SecretBuffer, width: usize) {
     }
 }
 
+/// The longest key written in the implicit `key: value` form.
+const MAX_SIMPLE_KEY: usize = 1000;
+
 fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_on_current_line: bool) {
     for (position, entry) in entries.iter().enumerate() {
         if position > 0 || !first_on_current_line {
@@ -79,7 +82,16 @@ fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_
         let mut key = SecretBuffer::with_capacity(32);
         write_inline(&mut key, &entry.key);
         let key = key.as_str().trim_start();
-        out.push(if key.is_empty() { "~" } else { key });
+        if key.len() > MAX_SIMPLE_KEY {
+            // Go's scanner gives up on implicit keys longer than 1024 characters; an explicit
+            // `? key` / `: value` pair has no such limit.
+            out.push("? ");
+            out.push(key);
+            out.push("\n");
+            indent(out, width);
+        } else {
+            out.push(if key.is_empty() { "~" } else { key });
+        }
         out.push(":");
         write_value(out, &entry.value, width + 2);
     }
@@ -124,7 +136,9 @@ fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
 fn write_inline(out: &mut SecretBuffer, node: &Node) {
     write_tag(out, visible_tag(node.tag.as_ref()));
     match &node.kind {
-        NodeKind::Scalar { text, style: ScalarStyle::Plain } => {
+        // A plain scalar that spanned lines around a blank one holds a line break: it cannot be
+        // written plain on one line, and quoting keeps it the string it was.
+        NodeKind::Scalar { text, style: ScalarStyle::Plain } if !text.contains('\n') => {
             if !text.is_empty() {
                 out.push(" ");
                 out.push(text);
@@ -183,8 +197,12 @@ fn fits_single_quotes(text: &str) -> bool {
     !text.chars().any(needs_escape)
 }
 
+/// Characters a quoted scalar must escape: everything outside YAML's printable set (which Go's
+/// yaml.v2 enforces: tab, LF, CR, U+0020–U+007E, U+0085, U+00A0–U+D7FF, U+E000–U+FFFD and the
+/// astral planes), plus the characters YAML 1.1 readers treat as line breaks or a byte-order mark.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+    let printable = matches!(c, '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    !printable || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 fn write_double_quoted(out: &mut SecretBuffer, text: &str) {

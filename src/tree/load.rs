@@ -22,11 +22,46 @@ pub enum LoadError {
     ComplexKey { mark: Mark, shape: &'static str },
     #[error("alias at {mark} refers to an unknown anchor")]
     UnknownAlias { mark: Mark },
+    #[error(
+        "raw {name} at {mark}: YAML 1.1 readers such as Prometheus take it for a line break and YAML 1.2 does not, \
+         so its meaning is ambiguous; write it as an escape (\\{escape}) inside double quotes"
+    )]
+    AmbiguousLineBreak { mark: Mark, name: &'static str, escape: &'static str },
+    #[error(
+        "the escape `\\/` at {mark} is YAML 1.2 only: Go's yaml.v2 (Prometheus, Alertmanager) rejects it; write `/`"
+    )]
+    UnknownEscape { mark: Mark },
+}
+
+/// U+0085, U+2028 and U+2029 are line breaks to YAML 1.1 (Go's yaml.v2) and ordinary characters
+/// to YAML 1.2 (our parser): a file holding one raw cannot be read the same way by both.
+fn refuse_ambiguous_line_breaks(text: &str) -> Result<(), LoadError> {
+    for (line_index, line) in text.lines().enumerate() {
+        for (column, c) in line.chars().enumerate() {
+            let (name, escape) = match c {
+                '\u{85}' => ("NEL (U+0085)", "N"),
+                '\u{2028}' => ("LINE SEPARATOR (U+2028)", "L"),
+                '\u{2029}' => ("PARAGRAPH SEPARATOR (U+2029)", "P"),
+                _ => continue,
+            };
+            return Err(LoadError::AmbiguousLineBreak {
+                mark: Mark { line: line_index + 1, column: column + 1 },
+                name,
+                escape,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses one YAML document.
 pub fn load(text: &str) -> Result<Document, LoadError> {
+    refuse_ambiguous_line_breaks(text)?;
     let mut builder = Builder::default();
+    if text.contains("\\/") {
+        // Only then are double-quoted scalars re-read from the source (see `check_escapes`).
+        builder.source = Some(text.chars().collect());
+    }
     let mut parser = Parser::new_from_str(text);
     let parsed = parser.load(&mut builder, true);
     if let Some(error) = builder.error.take() {
@@ -50,6 +85,9 @@ enum Open {
 
 #[derive(Default)]
 struct Builder {
+    /// The source as characters (yaml-rust2 marks count characters), kept only when it holds a
+    /// `\/` that may be an escape inside a double-quoted scalar.
+    source: Option<Vec<char>>,
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
@@ -107,6 +145,35 @@ fn convert_tag(tag: Option<yaml_rust2::parser::Tag>) -> Option<Tag> {
     tag.map(|tag| Tag { handle: tag.handle, suffix: tag.suffix })
 }
 
+impl Builder {
+    /// yaml-rust2 accepts YAML 1.2's `\/` escape, which Go's yaml.v2 rejects: a config Go
+    /// refuses must not be silently repaired by rendering, so it is refused here too.
+    fn check_escapes(&mut self, marker: Marker) -> Result<(), ()> {
+        let Some(source) = &self.source else { return Ok(()) };
+        let mut position = marker.index();
+        // The mark may sit on a tag or anchor before the opening quote.
+        while position < source.len() && source[position] != '"' {
+            position += 1;
+        }
+        position += 1;
+        while position < source.len() {
+            match source[position] {
+                '"' => return Ok(()),
+                '\\' if source.get(position + 1) == Some(&'/') => {
+                    let line = source[..position].iter().filter(|c| **c == '\n').count() + 1;
+                    let column =
+                        position - source[..position].iter().rposition(|c| *c == '\n').map_or(0, |p| p + 1) + 1;
+                    self.fail(LoadError::UnknownEscape { mark: Mark { line, column } });
+                    return Err(());
+                }
+                '\\' => position += 2,
+                _ => position += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, marker: Marker) {
         if self.error.is_some() {
@@ -121,6 +188,9 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if style == TScalarStyle::DoubleQuoted && self.check_escapes(marker).is_err() {
+                    return;
+                }
                 let style = match style {
                     TScalarStyle::Plain => ScalarStyle::Plain,
                     TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,

