@@ -34,6 +34,8 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page in roff (for the whole tool, or for one subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -71,6 +73,58 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'secret-render;run' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory for the rendered configs and secret files (as for `render`)')
+            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)')
+            [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
+            [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it')
+            [CompletionResult]::new('--reload-on', '--reload-on', [CompletionResultType]::ParameterName, 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)')
+            [CompletionResult]::new('--reload-debounce', '--reload-debounce', [CompletionResultType]::ParameterName, 'Changes within this window make one reload (Go-style duration)')
+            [CompletionResult]::new('--watch-targets', '--watch-targets', [CompletionResultType]::ParameterName, 'Poll this Prometheus''s targets API and refresh a job''s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)')
+            [CompletionResult]::new('--watch-targets-interval', '--watch-targets-interval', [CompletionResultType]::ParameterName, 'How often `--watch-targets` polls')
+            [CompletionResult]::new('--stop-timeout', '--stop-timeout', [CompletionResultType]::ParameterName, 'After SIGTERM/SIGINT/SIGQUIT is forwarded, how long the target may take to stop before SIGKILL (a second SIGINT/SIGTERM sends SIGKILL at once)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--require-tmpfs', '--require-tmpfs', [CompletionResultType]::ParameterName, 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs')
+            [CompletionResult]::new('--start-partial', '--start-partial', [CompletionResultType]::ParameterName, 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail')
+            [CompletionResult]::new('--no-verify-reload', '--no-verify-reload', [CompletionResultType]::ParameterName, 'Do not confirm reloads through the target''s `/metrics` (`prometheus_config_last_reload_successful` and its success timestamp)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'secret-render;watch' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory (the init container''s `render --out`)')
+            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)')
+            [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
+            [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it')
+            [CompletionResult]::new('--reload-on', '--reload-on', [CompletionResultType]::ParameterName, 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)')
+            [CompletionResult]::new('--reload-debounce', '--reload-debounce', [CompletionResultType]::ParameterName, 'Changes within this window make one reload (Go-style duration)')
+            [CompletionResult]::new('--watch-targets', '--watch-targets', [CompletionResultType]::ParameterName, 'Poll this Prometheus''s targets API and refresh a job''s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)')
+            [CompletionResult]::new('--watch-targets-interval', '--watch-targets-interval', [CompletionResultType]::ParameterName, 'How often `--watch-targets` polls')
+            [CompletionResult]::new('--reload-pid', '--reload-pid', [CompletionResultType]::ParameterName, 'Send SIGHUP to this process on reload')
+            [CompletionResult]::new('--reload-pidfile', '--reload-pidfile', [CompletionResultType]::ParameterName, 'Send SIGHUP to the process whose pid this file holds (re-read on every reload)')
+            [CompletionResult]::new('--reload-url', '--reload-url', [CompletionResultType]::ParameterName, 'POST to this URL on reload (e.g. `http://127.0.0.1:9090/-/reload`)')
+            [CompletionResult]::new('--verify-url', '--verify-url', [CompletionResultType]::ParameterName, 'Confirm each reload through this `/metrics` URL of the target')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--require-tmpfs', '--require-tmpfs', [CompletionResultType]::ParameterName, 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs')
+            [CompletionResult]::new('--start-partial', '--start-partial', [CompletionResultType]::ParameterName, 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'secret-render;completions' {
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
             [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
@@ -98,6 +152,8 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         'secret-render;help' {
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page in roff (for the whole tool, or for one subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -107,6 +163,12 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             break
         }
         'secret-render;help;check' {
+            break
+        }
+        'secret-render;help;run' {
+            break
+        }
+        'secret-render;help;watch' {
             break
         }
         'secret-render;help;completions' {

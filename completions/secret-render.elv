@@ -31,6 +31,8 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --version 'Print version'
             cand render 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths'
             cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+            cand run 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
+            cand watch 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -65,6 +67,56 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'secret-render;run'= {
+            cand --out 'Output directory for the rendered configs and secret files (as for `render`)'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)'
+            cand --file-group 'Group (numeric id) to give secret files and rendered configs'
+            cand --max-concurrency 'Most concurrent fetches per provider and store'
+            cand --listen 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it'
+            cand --reload-on 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)'
+            cand --reload-debounce 'Changes within this window make one reload (Go-style duration)'
+            cand --watch-targets 'Poll this Prometheus''s targets API and refresh a job''s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)'
+            cand --watch-targets-interval 'How often `--watch-targets` polls'
+            cand --stop-timeout 'After SIGTERM/SIGINT/SIGQUIT is forwarded, how long the target may take to stop before SIGKILL (a second SIGINT/SIGTERM sends SIGKILL at once)'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --log-format 'Log format on stderr'
+            cand --require-tmpfs 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+            cand --start-partial 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
+            cand --no-verify-reload 'Do not confirm reloads through the target''s `/metrics` (`prometheus_config_last_reload_successful` and its success timestamp)'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'secret-render;watch'= {
+            cand --out 'Output directory (the init container''s `render --out`)'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)'
+            cand --file-group 'Group (numeric id) to give secret files and rendered configs'
+            cand --max-concurrency 'Most concurrent fetches per provider and store'
+            cand --listen 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it'
+            cand --reload-on 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)'
+            cand --reload-debounce 'Changes within this window make one reload (Go-style duration)'
+            cand --watch-targets 'Poll this Prometheus''s targets API and refresh a job''s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)'
+            cand --watch-targets-interval 'How often `--watch-targets` polls'
+            cand --reload-pid 'Send SIGHUP to this process on reload'
+            cand --reload-pidfile 'Send SIGHUP to the process whose pid this file holds (re-read on every reload)'
+            cand --reload-url 'POST to this URL on reload (e.g. `http://127.0.0.1:9090/-/reload`)'
+            cand --verify-url 'Confirm each reload through this `/metrics` URL of the target'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --log-format 'Log format on stderr'
+            cand --require-tmpfs 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+            cand --start-partial 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'secret-render;completions'= {
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
             cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
@@ -90,6 +142,8 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         &'secret-render;help'= {
             cand render 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs'' paths'
             cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+            cand run 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
+            cand watch 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -97,6 +151,10 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         &'secret-render;help;render'= {
         }
         &'secret-render;help;check'= {
+        }
+        &'secret-render;help;run'= {
+        }
+        &'secret-render;help;watch'= {
         }
         &'secret-render;help;completions'= {
         }

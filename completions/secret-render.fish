@@ -34,6 +34,8 @@ complete -c secret-render -n "__fish_secret_render_needs_command" -s h -l help -
 complete -c secret-render -n "__fish_secret_render_needs_command" -s V -l version -d 'Print version'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "render" -d 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs\' paths'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "check" -d 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "run" -d 'Wrap a target\'s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
+complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "watch" -d 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -61,6 +63,50 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l re
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l out -d 'Output directory for the rendered configs and secret files (as for `render`)' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l listen -d 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l reload-on -d 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)' -r -f -a "any\t''
+config\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l reload-debounce -d 'Changes within this window make one reload (Go-style duration)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l watch-targets -d 'Poll this Prometheus\'s targets API and refresh a job\'s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l watch-targets-interval -d 'How often `--watch-targets` polls' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l stop-timeout -d 'After SIGTERM/SIGINT/SIGQUIT is forwarded, how long the target may take to stop before SIGKILL (a second SIGINT/SIGTERM sends SIGKILL at once)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l start-partial -d 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l no-verify-reload -d 'Do not confirm reloads through the target\'s `/metrics` (`prometheus_config_last_reload_successful` and its success timestamp)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l out -d 'Output directory (the init container\'s `render --out`)' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l listen -d 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l reload-on -d 'Reload on `any` change (a rendered config or a secret value), or only when a rendered `config` changed (Prometheus re-reads `*_file` secrets on every request)' -r -f -a "any\t''
+config\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l reload-debounce -d 'Changes within this window make one reload (Go-style duration)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l watch-targets -d 'Poll this Prometheus\'s targets API and refresh a job\'s secrets at once when its targets fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l watch-targets-interval -d 'How often `--watch-targets` polls' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l reload-pid -d 'Send SIGHUP to this process on reload' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l reload-pidfile -d 'Send SIGHUP to the process whose pid this file holds (re-read on every reload)' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l reload-url -d 'POST to this URL on reload (e.g. `http://127.0.0.1:9090/-/reload`)' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l verify-url -d 'Confirm each reload through this `/metrics` URL of the target' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l start-partial -d 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
@@ -75,8 +121,10 @@ json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s h -l help -d 'Print help'
-complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "render" -d 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs\' paths'
-complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "check" -d 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
-complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
-complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "render" -d 'Resolve every secret once, write the secret files and the rendered configs, and print the rendered configs\' paths'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "check" -d 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "run" -d 'Wrap a target\'s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "watch" -d 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand help; and not __fish_seen_subcommand_from render check run watch completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

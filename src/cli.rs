@@ -71,6 +71,18 @@ pub enum Command {
     /// 6 the rendered config was rejected by promtool/amtool.
     Check(CheckArgs),
 
+    /// Wrap a target's command line: render the configs named by its `--config.file` and
+    /// `--web.config.file`, point those arguments at the rendered copies, start it once every
+    /// secret has a value, keep values fresh and reload it (SIGHUP) when something changed.
+    ///
+    /// Example: `secret-render run -- prometheus --config.file=/etc/prometheus/prometheus.yml`.
+    /// Exits with the target's exit code, or 128+N when it died of signal N.
+    Run(RunArgs),
+
+    /// Keep rendered configs fresh without a child (the sidecar after an init container): the
+    /// same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST.
+    Watch(WatchArgs),
+
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -125,6 +137,109 @@ pub struct FetchArgs {
     /// Most concurrent fetches per provider and store.
     #[arg(long, value_name = "N", default_value_t = crate::resolve::DEFAULT_MAX_CONCURRENCY)]
     pub max_concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LoopArgs {
+    /// Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME].
+    /// `off` disables it.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9467")]
+    pub listen: String,
+
+    /// Reload on `any` change (a rendered config or a secret value), or only when a rendered
+    /// `config` changed (Prometheus re-reads `*_file` secrets on every request).
+    #[arg(long, value_enum, default_value_t = ReloadOnArg::Any)]
+    pub reload_on: ReloadOnArg,
+
+    /// Changes within this window make one reload (Go-style duration).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub reload_debounce: String,
+
+    /// Start (or keep going) even when some secrets were never fetched: their `_file` paths
+    /// point at files that do not exist yet, so only the components that need them fail.
+    #[arg(long)]
+    pub start_partial: bool,
+
+    /// Poll this Prometheus's targets API and refresh a job's secrets at once when its targets
+    /// fail with HTTP 401/403 (e.g. `http://127.0.0.1:9090`).
+    #[arg(long, value_name = "URL")]
+    pub watch_targets: Option<String>,
+
+    /// How often `--watch-targets` polls.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub watch_targets_interval: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReloadOnArg {
+    Any,
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Output directory for the rendered configs and secret files (as for `render`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    #[command(flatten)]
+    pub daemon: LoopArgs,
+
+    /// After SIGTERM/SIGINT/SIGQUIT is forwarded, how long the target may take to stop before
+    /// SIGKILL (a second SIGINT/SIGTERM sends SIGKILL at once).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub stop_timeout: String,
+
+    /// Do not confirm reloads through the target's `/metrics`
+    /// (`prometheus_config_last_reload_successful` and its success timestamp).
+    #[arg(long)]
+    pub no_verify_reload: bool,
+
+    /// The target's command line.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The configs to keep rendered.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+
+    /// Output directory (the init container's `render --out`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    #[command(flatten)]
+    pub daemon: LoopArgs,
+
+    /// Send SIGHUP to this process on reload.
+    #[arg(long, value_name = "PID", group = "reload_target")]
+    pub reload_pid: Option<u32>,
+
+    /// Send SIGHUP to the process whose pid this file holds (re-read on every reload).
+    #[arg(long, value_name = "FILE", group = "reload_target")]
+    pub reload_pidfile: Option<PathBuf>,
+
+    /// POST to this URL on reload (e.g. `http://127.0.0.1:9090/-/reload`).
+    #[arg(long, value_name = "URL", group = "reload_target")]
+    pub reload_url: Option<String>,
+
+    /// Confirm each reload through this `/metrics` URL of the target.
+    #[arg(long, value_name = "URL")]
+    pub verify_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

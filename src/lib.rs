@@ -5,15 +5,18 @@
 pub mod cli;
 pub mod commands;
 pub mod configs;
+pub mod daemon;
 pub mod duration;
 pub mod exit;
 pub mod output;
 pub mod provider;
+pub mod refresh;
 pub mod render;
 pub mod resolve;
 pub mod secret;
 pub mod settings;
 pub mod stores;
+pub mod supervise;
 pub mod telemetry;
 pub mod tree;
 
@@ -21,7 +24,13 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};
-use crate::settings::{CheckSettings, RenderSettings};
+use crate::settings::{CheckSettings, RenderSettings, RunSettings, WatchSettings};
+
+/// Installs rustls's process-wide crypto provider (ring), which every HTTPS client needs;
+/// installing it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Keeps secrets out of core dumps: the process is marked non-dumpable and its soft core size
 /// limit is zero.
@@ -42,8 +51,9 @@ pub fn main() -> u8 {
     let cli = Cli::parse();
     telemetry::init_logging(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     disable_core_dumps();
+    install_crypto_provider();
     match dispatch(cli) {
-        Ok(()) => ExitCode::Success.code(),
+        Ok(code) => code,
         Err(failure) => {
             tracing::error!("{}", failure.message);
             failure.code.code()
@@ -62,21 +72,31 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot start the async runtime: {error}")))
 }
 
-fn dispatch(cli: Cli) -> Result<(), Failure> {
+/// Runs the command; `Ok` carries the exit code (the child's, under `run`).
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let global = cli.global;
+    let success = |()| ExitCode::Success.code();
     match cli.command {
         Command::Render(args) => {
             let settings = RenderSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::render::run(&settings))
+            runtime()?.block_on(commands::render::run(&settings)).map(success)
         }
         Command::Check(args) => {
             let settings = CheckSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::check::run(&settings))
+            runtime()?.block_on(commands::check::run(&settings)).map(success)
+        }
+        Command::Run(args) => {
+            let settings = RunSettings::new(args, &global).map_err(usage)?;
+            runtime()?.block_on(commands::run::run(settings))
+        }
+        Command::Watch(args) => {
+            let settings = WatchSettings::new(args, &global).map_err(usage)?;
+            runtime()?.block_on(commands::watch::run(settings))
         }
         Command::Completions { shell } => {
             commands::generate::print_completion(shell);
-            Ok(())
+            Ok(success(()))
         }
-        Command::Man { subcommand } => commands::generate::print_man(subcommand.as_deref()).map_err(usage),
+        Command::Man { subcommand } => commands::generate::print_man(subcommand.as_deref()).map_err(usage).map(success),
     }
 }

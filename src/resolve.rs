@@ -16,6 +16,7 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 /// The outcome of fetching each distinct location once.
 pub struct Fetches {
     results: HashMap<Location, Result<Fetched, ProviderError>>,
+    durations: HashMap<Location, std::time::Duration>,
 }
 
 impl Fetches {
@@ -38,6 +39,16 @@ impl Fetches {
     pub fn is_empty(&self) -> bool {
         self.results.is_empty()
     }
+
+    /// Each location's result and how long its fetch took.
+    pub fn into_results(
+        mut self,
+    ) -> impl Iterator<Item = (Location, Result<Fetched, ProviderError>, std::time::Duration)> {
+        self.results.into_iter().map(move |(location, result)| {
+            let duration = self.durations.remove(&location).unwrap_or_default();
+            (location, result, duration)
+        })
+    }
 }
 
 /// Fetches one spec's value on its own: bootstrapped secrets, needed before a store can log in.
@@ -53,20 +64,25 @@ pub async fn fetch_all<'a>(
     providers: &ProviderSet,
     max_concurrency: usize,
 ) -> Fetches {
-    let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
     let mut seen = std::collections::HashSet::new();
-    for spec in specs {
-        if seen.insert(&spec.location) {
-            let group = (spec.location.kind(), spec.location.store().clone());
-            groups.entry(group).or_default().push(spec.location.clone());
-        }
+    let locations: Vec<Location> =
+        specs.into_iter().filter(|spec| seen.insert(&spec.location)).map(|spec| spec.location.clone()).collect();
+    fetch_locations(locations, providers, max_concurrency).await
+}
+
+/// Fetches each of `locations` (distinct) once, concurrently within each provider and store.
+pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, max_concurrency: usize) -> Fetches {
+    let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
+    for location in locations {
+        let group = (location.kind(), location.store().clone());
+        groups.entry(group).or_default().push(location);
     }
     let limit = max_concurrency.max(1);
     let per_group = groups.into_iter().map(|((kind, store), locations)| async move {
         let Some(provider) = providers.get(kind, &store) else {
             return locations
                 .into_iter()
-                .map(|location| (location, Err(ProviderError::Unavailable { kind })))
+                .map(|location| (location, Err(ProviderError::Unavailable { kind }), std::time::Duration::ZERO))
                 .collect::<Vec<_>>();
         };
         stream::iter(locations)
@@ -80,14 +96,19 @@ pub async fn fetch_all<'a>(
                     ok = result.is_ok(),
                     "fetched"
                 );
-                (location, result)
+                (location, result, started.elapsed())
             })
             .buffer_unordered(limit)
             .collect::<Vec<_>>()
             .await
     });
-    let results = futures_util::future::join_all(per_group).await.into_iter().flatten().collect();
-    Fetches { results }
+    let mut results = HashMap::new();
+    let mut durations = HashMap::new();
+    for (location, result, duration) in futures_util::future::join_all(per_group).await.into_iter().flatten() {
+        durations.insert(location.clone(), duration);
+        results.insert(location, result);
+    }
+    Fetches { results, durations }
 }
 
 #[cfg(test)]

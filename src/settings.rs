@@ -2,9 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{CheckArgs, CheckFormatArg, GlobalArgs, OutputArgs, RenderArgs};
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::cli::{
+    CheckArgs, CheckFormatArg, GlobalArgs, LoopArgs, OutputArgs, ReloadOnArg, RenderArgs, RunArgs, WatchArgs,
+};
+use crate::daemon::ReloadOn;
 use crate::output::{FileMode, OutputOptions, TmpfsPolicy};
 use crate::render::TargetSpec;
+use crate::supervise::ReloadTarget;
 
 pub struct RenderSettings {
     pub configs: Vec<PathBuf>,
@@ -62,13 +69,8 @@ fn check_concurrency(max: usize) -> Result<usize, String> {
 
 impl RenderSettings {
     pub fn new(args: RenderArgs, global: &GlobalArgs) -> Result<Self, String> {
-        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
-        let out = args.out.unwrap_or_else(|| default_out_dir(runtime_dir.as_deref()));
-        // The rendered config names secret files by absolute path: the target resolves relative
-        // paths against the rendered config's directory, not our working directory.
-        let out = std::path::absolute(&out).map_err(|error| format!("--out {}: {error}", out.display()))?;
         Ok(Self {
-            out,
+            out: out_dir(args.out)?,
             output: output_options(&args.output)?,
             max_concurrency: check_concurrency(args.fetch.max_concurrency)?,
             configs: args.configs,
@@ -92,6 +94,104 @@ impl CheckSettings {
                 CheckFormatArg::Github => CheckFormat::Github,
             },
         })
+    }
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|reason| format!("{flag}: {reason}"))
+}
+
+fn out_dir(out: Option<PathBuf>) -> Result<PathBuf, String> {
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let out = out.unwrap_or_else(|| default_out_dir(runtime_dir.as_deref()));
+    // The rendered config names secret files by absolute path: the target resolves relative
+    // paths against the rendered config's directory, not our working directory.
+    std::path::absolute(&out).map_err(|error| format!("--out {}: {error}", out.display()))
+}
+
+/// What `run` and `watch` share.
+pub struct LoopSettings {
+    pub out: PathBuf,
+    pub output: OutputOptions,
+    pub max_concurrency: usize,
+    pub target: Option<TargetSpec>,
+    pub stores: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub reload_on: ReloadOn,
+    pub debounce: Duration,
+    pub start_partial: bool,
+    pub watch_targets: Option<String>,
+    pub watch_targets_interval: Duration,
+}
+
+impl LoopSettings {
+    fn new(
+        out: Option<PathBuf>,
+        output: &OutputArgs,
+        max_concurrency: usize,
+        args: &LoopArgs,
+        global: &GlobalArgs,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            out: out_dir(out)?,
+            output: output_options(output)?,
+            max_concurrency: check_concurrency(max_concurrency)?,
+            target: global.target,
+            stores: global.stores.clone(),
+            listen: (args.listen != "off").then(|| args.listen.clone()),
+            reload_on: match args.reload_on {
+                ReloadOnArg::Any => ReloadOn::Any,
+                ReloadOnArg::Config => ReloadOn::Config,
+            },
+            debounce: duration("--reload-debounce", &args.reload_debounce)?,
+            start_partial: args.start_partial,
+            watch_targets: args.watch_targets.clone(),
+            watch_targets_interval: duration("--watch-targets-interval", &args.watch_targets_interval)?
+                .max(Duration::from_secs(1)),
+        })
+    }
+}
+
+pub struct RunSettings {
+    pub common: LoopSettings,
+    pub stop_timeout: Duration,
+    pub verify_reload: bool,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+impl RunSettings {
+    pub fn new(args: RunArgs, global: &GlobalArgs) -> Result<Self, String> {
+        let common = LoopSettings::new(args.out, &args.output, args.fetch.max_concurrency, &args.daemon, global)?;
+        let mut command = args.command.into_iter();
+        let program = command.next().ok_or("run needs a command after `--`")?;
+        Ok(Self {
+            common,
+            stop_timeout: duration("--stop-timeout", &args.stop_timeout)?,
+            verify_reload: !args.no_verify_reload,
+            program,
+            args: command.collect(),
+        })
+    }
+}
+
+pub struct WatchSettings {
+    pub common: LoopSettings,
+    pub configs: Vec<PathBuf>,
+    pub reload: Option<ReloadTarget>,
+    pub verify_url: Option<String>,
+}
+
+impl WatchSettings {
+    pub fn new(args: WatchArgs, global: &GlobalArgs) -> Result<Self, String> {
+        let common = LoopSettings::new(args.out, &args.output, args.fetch.max_concurrency, &args.daemon, global)?;
+        let reload = match (args.reload_pid, args.reload_pidfile, args.reload_url) {
+            (Some(pid), _, _) => Some(ReloadTarget::Pid(pid)),
+            (_, Some(file), _) => Some(ReloadTarget::PidFile(file)),
+            (_, _, Some(url)) => Some(ReloadTarget::Url(url)),
+            _ => None,
+        };
+        Ok(Self { common, configs: args.configs, reload, verify_url: args.verify_url })
     }
 }
 

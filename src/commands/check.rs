@@ -138,7 +138,9 @@ fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Fai
     .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use a private temporary directory: {error}")))?;
     let values = configs
         .iter()
-        .map(|config| config.sites.iter().map(|site| placeholder(config.profile.value_kind(&site.path))).collect())
+        .map(|config| {
+            config.sites.iter().map(|site| Some(placeholder(config.profile.value_kind(&site.path)))).collect()
+        })
         .collect();
     let rendered = super::render::write_all(configs, values, &out)?;
     Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())

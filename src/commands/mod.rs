@@ -6,6 +6,8 @@
 pub mod check;
 pub mod generate;
 pub mod render;
+pub mod run;
+pub mod watch;
 
 use std::io::Write;
 

@@ -49,7 +49,7 @@ pub fn providers_for(loaded: &configs::Loaded, max_concurrency: usize) -> Result
 }
 
 /// The value of every site of every config, or every fetch failure.
-pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Secret>>, Vec<Issue>> {
+pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Option<Secret>>>, Vec<Issue>> {
     let mut issues = Vec::new();
     let values = configs
         .iter()
@@ -58,7 +58,7 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Secret
                 .sites
                 .iter()
                 .filter_map(|site| match fetches.value_for(&site.spec) {
-                    Ok(value) => Some(value),
+                    Ok(value) => Some(Some(value)),
                     Err(error) => {
                         issues.push(Issue {
                             file: config.source.clone(),
@@ -77,7 +77,11 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Secret
 
 /// Renders every config and writes all secret files before any config that names them.
 /// Returns the rendered configs' paths.
-pub fn write_all(configs: &[Config], values: Vec<Vec<Secret>>, out: &OutputDir) -> Result<Vec<PathBuf>, Failure> {
+pub fn write_all(
+    configs: &[Config],
+    values: Vec<Vec<Option<Secret>>>,
+    out: &OutputDir,
+) -> Result<Vec<PathBuf>, Failure> {
     let secrets_dir = out.secrets_dir();
     let mut rendered = Vec::with_capacity(configs.len());
     let mut issues = Vec::new();

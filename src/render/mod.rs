@@ -96,11 +96,13 @@ pub struct Source<'a> {
 }
 
 /// Builds the rendered config. `values[i]` is the value of `sites[i]`, placed per `placements[i]`.
+/// A missing value (`--start-partial` before a secret was ever fetched) leaves its `_file` path in
+/// the config with no file behind it, so only what needs it fails; an inlined one is empty.
 pub fn render(
     source: &Source<'_>,
     sites: &[Site],
     placements: &[Placement],
-    values: Vec<Secret>,
+    values: Vec<Option<Secret>>,
     secrets_dir: &Path,
 ) -> Result<Rendered, Vec<Problem>> {
     let mut root = source.document.root.clone();
@@ -118,9 +120,12 @@ pub fn render(
                     ..entry.key.clone()
                 };
                 entry.value = Node::string(file_path.to_string_lossy());
-                secret_files.push(SecretFile { name, value });
+                if let Some(value) = value {
+                    secret_files.push(SecretFile { name, value });
+                }
             }
             Placement::Inline => {
+                let value = value.unwrap_or_else(|| Secret::new(Vec::new()));
                 if value.expose_str().is_none() {
                     problems.push(Problem {
                         path: site.path.clone(),
@@ -219,7 +224,7 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         let strings = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
         let placements = plan(&document, &sites, &profile).map_err(strings)?;
-        let values = values.iter().map(|v| Secret::from_text((*v).to_owned())).collect();
+        let values = values.iter().map(|v| Some(Secret::from_text((*v).to_owned()))).collect();
         let source =
             Source { document: &document, name: "prometheus.yml", dir: Path::new("/etc/prom"), profile: &profile };
         let rendered = render(&source, &sites, &placements, values, Path::new("/run/sr/secrets")).map_err(strings)?;
@@ -280,7 +285,7 @@ mod tests {
         let (sites, _) = scan(&document, &|_| false, &context);
         let placements = plan(&document, &sites, &profile).unwrap();
         let source = Source { document: &document, name: "c.yml", dir: Path::new("/"), profile: &profile };
-        let result = render(&source, &sites, &placements, vec![Secret::new(vec![0xff, 0xfe])], Path::new("/s"));
+        let result = render(&source, &sites, &placements, vec![Some(Secret::new(vec![0xff, 0xfe]))], Path::new("/s"));
         assert!(result.is_err());
     }
 }

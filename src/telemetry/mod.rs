@@ -1,5 +1,9 @@
 //! Logs: `tracing` events on stderr, as text or JSON. Events name secrets by YAML path or slug,
-//! never by value.
+//! never by value. Submodules: `metrics` (the Prometheus registry) and `admin` (the admin HTTP
+//! listener serving it, health and refresh requests).
+
+pub mod admin;
+pub mod metrics;
 
 use std::io::IsTerminal;
 

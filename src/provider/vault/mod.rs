@@ -310,8 +310,7 @@ impl VaultStore {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(format!("{label}: address {address:?} must be http:// or https://"));
         }
-        // Rustls needs a process-wide crypto provider; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut builder = reqwest::Client::builder()
             .http1_only()

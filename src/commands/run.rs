@@ -1,0 +1,78 @@
+//! `secret-render run -- CMD ARGS…`: wraps a target's command line (contract sections 3, 6, 7).
+
+use crate::daemon::{self, ChildCommand, DaemonSettings, Verify};
+use crate::exit::{ExitCode, Failure};
+use crate::render::TargetKind;
+use crate::settings::{LoopSettings, RunSettings};
+use crate::supervise::ReloadTarget;
+
+pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
+    let RunSettings { common, stop_timeout, verify_reload, program, args } = settings;
+    let target = match common.target {
+        Some(target) => Some(target),
+        None => {
+            let detected = daemon::detect_target(&program).await;
+            match &detected {
+                Some(target) => tracing::info!(
+                    target = %target.kind,
+                    version = %target.version.map(|v| v.to_string()).unwrap_or_default(),
+                    "detected the target from --version"
+                ),
+                None => tracing::info!("cannot tell the target from --version; detecting it from each config's shape"),
+            }
+            detected
+        }
+    };
+    let found = daemon::rewrite_child_args(&args, &common.out);
+    if found.configs.is_empty() {
+        return Err(Failure::new(
+            ExitCode::Usage,
+            "the command has no --config.file or --web.config.file to render; use `watch` or `render` for other programs",
+        ));
+    }
+    let verify = match target.map(|target| target.kind) {
+        Some(kind @ (TargetKind::Prometheus | TargetKind::Alertmanager)) if verify_reload => {
+            let default_address = if kind == TargetKind::Prometheus { "0.0.0.0:9090" } else { ":9093" };
+            let address = found.listen_address.clone().unwrap_or_else(|| default_address.to_owned());
+            let metric = if kind == TargetKind::Prometheus {
+                "prometheus_config_last_reload_successful"
+            } else {
+                "alertmanager_config_last_reload_successful"
+            };
+            Some(Verify { metrics_url: daemon::metrics_url(&address), metric })
+        }
+        _ => None,
+    };
+    let LoopSettings {
+        out,
+        output,
+        max_concurrency,
+        stores,
+        listen,
+        reload_on,
+        debounce,
+        start_partial,
+        watch_targets,
+        watch_targets_interval,
+        ..
+    } = common;
+    daemon::run(DaemonSettings {
+        configs: found.configs,
+        target,
+        stores,
+        out,
+        output,
+        max_concurrency,
+        reload: Some(ReloadTarget::Child),
+        reload_on,
+        debounce,
+        verify,
+        start_partial,
+        stop_timeout,
+        watch_targets,
+        watch_targets_interval,
+        listen,
+        child: Some(ChildCommand { program, args: found.args }),
+    })
+    .await
+}

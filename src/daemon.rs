@@ -1,0 +1,825 @@
+//! The loop an operator leaves running for months, shared by `run` (with a child) and `watch`
+//! (without): resolve until every secret has a value, write, start the child, then sleep until
+//! the next deadline — a refresh due, a debounced reload, a grace period ending, a config change,
+//! a poll of the targets API — or until a signal, an admin request or the child's exit wakes it.
+//! Nothing polls: an idle daemon is parked in one `select!`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::configs::{self, Loaded};
+use crate::exit::{ExitCode, Failure};
+use crate::output::{OutputDir, OutputOptions};
+use crate::provider::{Location, ProviderSet};
+use crate::refresh::{self, Outcome, Schedule, Status};
+use crate::render::{self, Placement, TargetSpec};
+use crate::resolve;
+use crate::supervise::{self, ChildProcess, ReloadTarget, StopAction, StopSignals, Stopper};
+use crate::telemetry::admin::{self, Health, RefreshRequest};
+use crate::telemetry::metrics::{Metrics, SecretState};
+use crate::tree::PathSegment;
+
+/// Which changes reload the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReloadOn {
+    /// A rendered config or a secret value changed.
+    Any,
+    /// Only a rendered config changed (Prometheus re-reads `*_file` secrets on every request).
+    Config,
+}
+
+/// How to confirm a reload took: the target's `/metrics` and its reload-success metric.
+#[derive(Clone, Debug)]
+pub struct Verify {
+    pub metrics_url: String,
+    pub metric: &'static str,
+}
+
+/// The program `run` wraps, with its arguments already pointing at the rendered configs.
+#[derive(Clone, Debug)]
+pub struct ChildCommand {
+    pub program: std::ffi::OsString,
+    pub args: Vec<std::ffi::OsString>,
+}
+
+pub struct DaemonSettings {
+    pub configs: Vec<PathBuf>,
+    pub target: Option<TargetSpec>,
+    pub stores: Option<PathBuf>,
+    pub out: PathBuf,
+    pub output: OutputOptions,
+    pub max_concurrency: usize,
+    pub reload: Option<ReloadTarget>,
+    pub reload_on: ReloadOn,
+    pub debounce: Duration,
+    pub verify: Option<Verify>,
+    pub start_partial: bool,
+    pub stop_timeout: Duration,
+    pub watch_targets: Option<String>,
+    pub watch_targets_interval: Duration,
+    pub listen: Option<String>,
+    pub child: Option<ChildCommand>,
+}
+
+/// How long a config change settles before it is read (editors write in several steps).
+const CONFIG_SETTLE: Duration = Duration::from_millis(200);
+/// The least time between two auth-failure refreshes of one job's secrets from the targets API.
+const JOB_TRIGGER_COOLDOWN: Duration = Duration::from_secs(60);
+/// How long a reload may take to show in the target's metrics.
+const VERIFY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Where a secret is used: its metric name (the secret file's slug) and its provider.
+struct Use {
+    slug: String,
+    provider: &'static str,
+}
+
+struct Daemon {
+    settings: DaemonSettings,
+    loaded: Loaded,
+    providers: ProviderSet,
+    schedule: Schedule,
+    out: OutputDir,
+    /// SHA-256 of what each output file (relative to the out dir) holds, as last written or read.
+    written: HashMap<PathBuf, [u8; 32]>,
+    /// The source texts the current `loaded` came from, to tell a real change from a touch.
+    sources: Vec<Option<Vec<u8>>>,
+    uses: HashMap<Location, Vec<Use>>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    http: reqwest::Client,
+    reload_at: Option<Instant>,
+    reload_failures: u32,
+    config_check_at: Option<Instant>,
+    targets_poll_at: Option<Instant>,
+    job_triggered: HashMap<String, Instant>,
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn read_sources(settings: &DaemonSettings) -> Vec<Option<Vec<u8>>> {
+    settings.configs.iter().chain(&settings.stores).map(|path| std::fs::read(path).ok()).collect()
+}
+
+fn state_of(status: Status) -> SecretState {
+    match status {
+        Status::Success => SecretState::Success,
+        Status::Stale => SecretState::Stale,
+        Status::Pending | Status::Error => SecretState::Error,
+        Status::Fallback => SecretState::Fallback,
+    }
+}
+
+fn config_failure(issues: &[configs::Issue]) -> Failure {
+    Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", issues))
+}
+
+impl Daemon {
+    fn load(settings: &DaemonSettings) -> Result<(Loaded, ProviderSet), Failure> {
+        let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
+            .map_err(|issues| config_failure(&issues))?;
+        let providers = crate::commands::render::providers_for(&loaded, settings.max_concurrency)?;
+        Ok((loaded, providers))
+    }
+
+    fn index_uses(loaded: &Loaded) -> HashMap<Location, Vec<Use>> {
+        let mut uses: HashMap<Location, Vec<Use>> = HashMap::new();
+        for config in &loaded.configs {
+            for site in &config.sites {
+                uses.entry(site.spec.location.clone()).or_default().push(Use {
+                    slug: render::secret_file_name(&config.name, &site.path),
+                    provider: site.spec.location.kind().name(),
+                });
+            }
+        }
+        uses
+    }
+
+    /// Fetches `locations` now and records the outcomes; returns those whose value changed.
+    async fn refresh(&mut self, locations: Vec<Location>) -> Vec<(Location, Outcome)> {
+        if locations.is_empty() {
+            return Vec::new();
+        }
+        let fetches = resolve::fetch_locations(locations, &self.providers, self.settings.max_concurrency).await;
+        let now = Instant::now();
+        let mut outcomes = Vec::new();
+        for (location, result, duration) in fetches.into_results() {
+            let provider = location.kind().name();
+            match result {
+                Ok(fetched) => {
+                    self.metrics.record_fetch(provider, duration, None);
+                    let outcome = self.schedule.record_success(&location, fetched, now);
+                    if outcome == Outcome::Changed {
+                        tracing::info!(location = %location, "secret value changed");
+                    }
+                    outcomes.push((location.clone(), outcome));
+                }
+                Err(error) => {
+                    self.metrics.record_fetch(provider, duration, Some(error.reason()));
+                    let kept =
+                        if self.schedule.value_for_location(&location) { "; the last good value stays" } else { "" };
+                    tracing::warn!(location = %location, %error, retryable = error.is_retryable(), "fetch failed{kept}");
+                    self.schedule.record_failure(&location, error, now);
+                }
+            }
+            self.publish(&location);
+        }
+        outcomes
+    }
+
+    /// Sets the metrics of every secret fed by `location`.
+    fn publish(&self, location: &Location) {
+        let status = self.schedule.status(location);
+        let last_success = self.schedule.last_success(location);
+        for usage in self.uses.get(location).into_iter().flatten() {
+            self.metrics.set_state(&usage.slug, usage.provider, state_of(status));
+            if let Some(at) = last_success {
+                self.metrics.record_success(&usage.slug, usage.provider, at);
+            }
+        }
+    }
+
+    /// Writes every file whose content differs from what is on disk; returns (configs changed,
+    /// secrets changed). A config with a secret never fetched is not written unless
+    /// `--start-partial`.
+    fn write_outputs(&mut self) -> Result<(bool, bool), Failure> {
+        let Self { loaded, schedule, out, written, settings, .. } = self;
+        let secrets_dir = out.secrets_dir();
+        let mut configs_changed = false;
+        let mut secrets_changed = false;
+        let mut produced: HashSet<PathBuf> = HashSet::new();
+        for config in &loaded.configs {
+            let mut values = Vec::with_capacity(config.sites.len());
+            for site in &config.sites {
+                match schedule.value_for(&site.spec) {
+                    Some(Ok(value)) => values.push(Some(value)),
+                    Some(Err(error)) => {
+                        tracing::warn!(path = %site.path, %error, "cannot use the fetched secret");
+                        values.push(None);
+                    }
+                    None => values.push(None),
+                }
+            }
+            if values.iter().any(Option::is_none) && !settings.start_partial {
+                continue;
+            }
+            let rendered = match render::render(
+                &config.render_source(),
+                &config.sites,
+                &config.placements,
+                values,
+                &secrets_dir,
+            ) {
+                Ok(rendered) => rendered,
+                Err(problems) => {
+                    for problem in problems {
+                        tracing::error!(config = %config.source.display(), "{problem}");
+                    }
+                    continue;
+                }
+            };
+            for file in &rendered.secret_files {
+                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&file.name);
+                produced.insert(relative.clone());
+                if changed(written, out, &relative, file.value.expose()) {
+                    out.write_secret(&file.name, file.value.expose()).map_err(output_failure)?;
+                    written.insert(relative, digest(file.value.expose()));
+                    secrets_changed = true;
+                }
+            }
+            // The previous value of each file secret, for the grace period.
+            for (site, placement) in config.sites.iter().zip(&config.placements) {
+                if !matches!(placement, Placement::File { .. }) {
+                    continue;
+                }
+                let name = format!("{}.previous", render::secret_file_name(&config.name, &site.path));
+                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&name);
+                if let Some(previous) = schedule.previous_for(&site.spec) {
+                    produced.insert(relative.clone());
+                    if changed(written, out, &relative, previous.expose()) {
+                        out.write_secret(&name, previous.expose()).map_err(output_failure)?;
+                        written.insert(relative, digest(previous.expose()));
+                    }
+                }
+            }
+            let relative = PathBuf::from(&config.name);
+            produced.insert(relative.clone());
+            if changed(written, out, &relative, rendered.config.expose()) {
+                out.write_config(&config.name, rendered.config.expose()).map_err(output_failure)?;
+                written.insert(relative, digest(rendered.config.expose()));
+                tracing::info!(config = %config.source.display(), "wrote the rendered config");
+                configs_changed = true;
+            }
+        }
+        // Secret files nothing refers to any more (a removed field, an expired previous value).
+        let stale: Vec<PathBuf> = written
+            .keys()
+            .filter(|path| path.starts_with(crate::output::SECRETS_DIR) && !produced.contains(*path))
+            .cloned()
+            .collect();
+        for path in stale {
+            if let Some(name) = path.file_name().and_then(|name| name.to_str()) {
+                out.remove_secret(name).map_err(output_failure)?;
+            }
+            written.remove(&path);
+        }
+        Ok((configs_changed, secrets_changed))
+    }
+
+    fn note_changes(&mut self, (configs_changed, secrets_changed): (bool, bool), child_running: bool) {
+        let wanted = configs_changed || (secrets_changed && self.settings.reload_on == ReloadOn::Any);
+        if wanted && self.settings.reload.is_some() && child_running && self.reload_at.is_none() {
+            self.reload_at = Some(Instant::now() + self.settings.debounce);
+        }
+    }
+
+    async fn reload(&mut self, child: Option<&ChildProcess>) {
+        let Some(target) = &self.settings.reload else { return };
+        let baseline = match &self.settings.verify {
+            Some(verify) => supervise::current_success_timestamp(&verify.metrics_url, verify.metric, &self.http)
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let mut result = supervise::reload(target, child, &self.http).await;
+        if result.is_ok()
+            && let Some(verify) = &self.settings.verify
+        {
+            result = supervise::verify(&verify.metrics_url, verify.metric, baseline, &self.http, VERIFY_DEADLINE)
+                .await
+                .map(|_| ());
+        }
+        match result {
+            Ok(()) => {
+                tracing::info!("reloaded the target");
+                self.metrics.record_reload(true);
+                self.reload_failures = 0;
+                self.reload_at = None;
+            }
+            Err(error) => {
+                self.metrics.record_reload(false);
+                self.reload_failures += 1;
+                let wait = refresh::backoff(self.reload_failures, Duration::from_secs(300));
+                tracing::error!(%error, retry_in_secs = wait.as_secs(), "reload failed");
+                self.reload_at = Some(Instant::now() + wait);
+            }
+        }
+    }
+
+    /// An auth failure: refetch now; where the store brings nothing newer and a previous value
+    /// is within its grace period, put it back until the next scheduled refresh.
+    async fn auth_failure(&mut self, locations: Vec<Location>) -> bool {
+        let outcomes = self.refresh(locations).await;
+        let now = Instant::now();
+        let mut fell_back = false;
+        for (location, outcome) in outcomes {
+            if outcome == Outcome::Unchanged && self.schedule.fall_back(&location, now) {
+                tracing::warn!(location = %location, "auth failure with no newer value: writing the previous value back");
+                self.publish(&location);
+                fell_back = true;
+            }
+        }
+        fell_back
+    }
+
+    /// The locations a `POST /-/refresh?secret=NAME` names (all without a name).
+    fn locations_named(&self, secret: Option<&str>) -> Vec<Location> {
+        self.uses
+            .iter()
+            .filter(|(_, uses)| {
+                secret.is_none_or(|name| {
+                    uses.iter().any(|usage| usage.slug == name || usage.slug.starts_with(&format!("{name}-")))
+                })
+            })
+            .map(|(location, _)| location.clone())
+            .collect()
+    }
+
+    /// The locations used under `scrape_configs[job_name=JOB]`.
+    fn locations_of_job(&self, job: &str) -> Vec<Location> {
+        let mut found = Vec::new();
+        for config in &self.loaded.configs {
+            for site in &config.sites {
+                let segments = site.path.segments();
+                let in_job = matches!(segments, [PathSegment::Key(key), PathSegment::Item { label: Some((field, name)), .. }, ..]
+                    if key == "scrape_configs" && field == "job_name" && name == job);
+                if in_job && !found.contains(&site.spec.location) {
+                    found.push(site.spec.location.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// Reads the targets API; returns the jobs whose targets fail with 401/403.
+    async fn jobs_failing_auth(&self, base: &str) -> Vec<String> {
+        let url = format!("{}/api/v1/targets?state=active", base.trim_end_matches('/'));
+        let response = match self.http.get(&url).send().await {
+            Ok(response) if response.status().is_success() => response,
+            Ok(response) => {
+                tracing::warn!(url, status = %response.status(), "cannot read the targets API");
+                return Vec::new();
+            }
+            Err(error) => {
+                tracing::warn!(url, %error, "cannot read the targets API");
+                return Vec::new();
+            }
+        };
+        let Ok(body) = response.bytes().await else { return Vec::new() };
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else { return Vec::new() };
+        let mut jobs: Vec<String> = json
+            .pointer("/data/activeTargets")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|target| {
+                let error = target.get("lastError").and_then(serde_json::Value::as_str).unwrap_or_default();
+                error.contains(" 401") || error.contains(" 403")
+            })
+            .filter_map(|target| target.get("scrapePool").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .collect();
+        jobs.sort();
+        jobs.dedup();
+        jobs
+    }
+
+    /// Re-reads the configs after a change; an invalid new config keeps the last good output.
+    async fn reload_configs(&mut self) -> Result<bool, Failure> {
+        let sources = read_sources(&self.settings);
+        if sources == self.sources {
+            return Ok(false);
+        }
+        self.sources = sources;
+        match Self::load(&self.settings) {
+            Ok((loaded, providers)) => {
+                tracing::info!("the configuration changed: re-rendering");
+                for (location, uses) in &self.uses {
+                    if !loaded.specs().any(|spec| spec.location == *location) {
+                        for usage in uses {
+                            self.metrics.forget(&usage.slug, usage.provider);
+                        }
+                    }
+                }
+                self.schedule.reconcile(loaded.specs(), Instant::now());
+                self.uses = Self::index_uses(&loaded);
+                self.loaded = loaded;
+                self.providers = providers;
+                let due = self.schedule.due(Instant::now());
+                self.refresh(due).await;
+                Ok(true)
+            }
+            Err(failure) => {
+                tracing::error!("the new configuration is invalid; keeping the last good output:\n{}", failure.message);
+                Ok(false)
+            }
+        }
+    }
+
+    fn update_ready(&self, child_running: bool) {
+        self.health.set_ready(self.schedule.all_resolved() && (self.settings.child.is_none() || child_running));
+    }
+}
+
+/// Whether `contents` differs from the file's last known content (read from disk the first time,
+/// so a restart over an init container's output causes no needless write or reload).
+fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
+    if !written.contains_key(relative) {
+        let on_disk = std::fs::read(out.path().join(relative)).ok().map(zeroize::Zeroizing::new);
+        if let Some(bytes) = on_disk {
+            written.insert(relative.to_owned(), digest(&bytes));
+        }
+    }
+    written.get(relative) != Some(&digest(contents))
+}
+
+fn output_failure(error: crate::output::OutputError) -> Failure {
+    Failure::new(ExitCode::Output, format!("cannot write output: {error}"))
+}
+
+/// Watches the directories holding the configs (editors replace files; Kubernetes swaps a
+/// ConfigMap's `..data` symlink), and wakes the loop through `sender`.
+fn watch_files(paths: &[PathBuf], sender: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let names: HashSet<std::ffi::OsString> =
+        paths.iter().filter_map(|path| path.file_name().map(ToOwned::to_owned)).collect();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = event
+            .paths
+            .iter()
+            .any(|path| path.file_name().is_some_and(|name| names.contains(name) || name == "..data"));
+        if relevant {
+            let _ = sender.try_send(());
+        }
+    })
+    .map_err(|error| tracing::warn!(%error, "cannot watch the config files; changes need a restart"))
+    .ok()?;
+    let mut dirs: Vec<PathBuf> =
+        paths.iter().filter_map(|path| std::path::absolute(path).ok()?.parent().map(Path::to_path_buf)).collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        if let Err(error) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), %error, "cannot watch a config directory");
+        }
+    }
+    Some(watcher)
+}
+
+async fn wait_child(child: &mut Option<ChildProcess>) -> supervise::ExitOutcome {
+    match child {
+        Some(child) => child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Instant> {
+    deadlines.into_iter().flatten().min()
+}
+
+/// Runs the loop; returns the exit code (the child's, or 128+N after a stop signal).
+pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
+    crate::install_crypto_provider();
+    let (loaded, providers) = Daemon::load(&settings)?;
+    let out = OutputDir::open(&settings.out, &settings.output)
+        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new());
+    let (refresh_sender, mut refresh_requests) = mpsc::channel::<RefreshRequest>(16);
+    let _admin = match &settings.listen {
+        Some(address) => {
+            let listener =
+                admin::bind(address).await.map_err(|error| Failure::new(ExitCode::Usage, error.to_string()))?;
+            tracing::info!(address, "admin listener up: /metrics, /-/healthy, /-/ready, POST /-/refresh");
+            Some(AbortOnDrop(tokio::spawn(admin::serve(listener, metrics.clone(), health.clone(), refresh_sender))))
+        }
+        None => None,
+    };
+    let listen = |kind: tokio::signal::unix::SignalKind| {
+        tokio::signal::unix::signal(kind)
+            .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot listen for signals: {error}")))
+    };
+    let mut usr1 = listen(tokio::signal::unix::SignalKind::user_defined1())?;
+    let mut hangup = listen(tokio::signal::unix::SignalKind::hangup())?;
+    let mut stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+    let (file_sender, mut file_events) = mpsc::channel::<()>(1);
+    let watched: Vec<PathBuf> = settings.configs.iter().chain(&settings.stores).cloned().collect();
+    let _watcher = watch_files(&watched, file_sender);
+
+    let now = Instant::now();
+    let mut daemon = Daemon {
+        schedule: Schedule::new(loaded.specs(), now),
+        uses: Daemon::index_uses(&loaded),
+        sources: read_sources(&settings),
+        loaded,
+        providers,
+        out,
+        written: HashMap::new(),
+        metrics,
+        health,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .no_proxy()
+            .build()
+            .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot build the HTTP client: {error}")))?,
+        reload_at: None,
+        reload_failures: 0,
+        config_check_at: None,
+        targets_poll_at: settings.watch_targets.as_ref().map(|_| now + settings.watch_targets_interval),
+        job_triggered: HashMap::new(),
+        settings,
+    };
+
+    // Until every secret has a value (or --start-partial), nothing is started.
+    loop {
+        let due = daemon.schedule.due(Instant::now());
+        daemon.refresh(due).await;
+        if daemon.schedule.all_resolved() || daemon.settings.start_partial {
+            break;
+        }
+        let pending: Vec<String> = daemon
+            .uses
+            .iter()
+            .filter(|(location, _)| daemon.schedule.status(location) != Status::Success)
+            .map(|(location, _)| location.to_string())
+            .collect();
+        tracing::warn!(waiting_for = pending.len(), "not every secret has a value yet; retrying before starting");
+        tokio::select! {
+            () = sleep_until_opt(daemon.schedule.next_deadline()) => {}
+            signal = stop_signals.next() => {
+                tracing::info!(signal = %supervise::signal_name(signal), "stopping before the target started");
+                return Ok(128 + u8::try_from(signal.as_raw()).unwrap_or(0));
+            }
+        }
+    }
+    daemon.write_outputs()?;
+    let mut child = match &daemon.settings.child {
+        Some(command) => {
+            let child = ChildProcess::spawn(&command.program, &command.args)
+                .map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+            tracing::info!(pid = child.pid(), program = %command.program.to_string_lossy(), "started the target");
+            Some(child)
+        }
+        None => None,
+    };
+    daemon.update_ready(child.is_some());
+    let mut stopper = Stopper::new(daemon.settings.stop_timeout);
+
+    loop {
+        // Once stopping, no reload is sent (and its deadline must not wake the loop).
+        if stopper.is_stopping() {
+            daemon.reload_at = None;
+        }
+        let deadline = earliest([
+            daemon.schedule.next_deadline(),
+            daemon.reload_at,
+            daemon.config_check_at,
+            daemon.targets_poll_at,
+        ]);
+        tokio::select! {
+            outcome = wait_child(&mut child) => {
+                tracing::info!(code = outcome.exit_code(), "the target exited");
+                return Ok(outcome.exit_code());
+            }
+            signal = stop_signals.next() => {
+                match &child {
+                    Some(running) => {
+                        let action = stopper.on_signal(signal, running);
+                        tracing::info!(signal = %supervise::signal_name(signal), ?action, "stop signal");
+                    }
+                    None => return Ok(128 + u8::try_from(signal.as_raw()).unwrap_or(0)),
+                }
+            }
+            () = sleep_until_opt(stopper.deadline()) => {
+                if let Some(running) = &child {
+                    let action: StopAction = stopper.on_deadline(running);
+                    tracing::warn!(?action, "the target did not stop in time");
+                }
+            }
+            _ = usr1.recv() => {
+                tracing::info!("SIGUSR1: refreshing every secret now");
+                let all = daemon.locations_named(None);
+                daemon.auth_failure(all).await;
+                let changes = daemon.write_outputs()?;
+                daemon.note_changes(changes, child.is_some());
+            }
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: re-reading the configuration");
+                daemon.sources.clear();
+                daemon.config_check_at = Some(Instant::now());
+            }
+            Some(request) = refresh_requests.recv() => {
+                let locations = daemon.locations_named(request.secret.as_deref());
+                tracing::info!(secret = request.secret.as_deref().unwrap_or("(all)"), count = locations.len(), "refresh requested");
+                daemon.auth_failure(locations).await;
+                let changes = daemon.write_outputs()?;
+                daemon.note_changes(changes, child.is_some());
+            }
+            Some(()) = file_events.recv() => {
+                daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
+            }
+            () = sleep_until_opt(deadline) => {
+                let now = Instant::now();
+                if daemon.config_check_at.is_some_and(|at| at <= now) {
+                    daemon.config_check_at = None;
+                    daemon.reload_configs().await?;
+                }
+                if daemon.targets_poll_at.is_some_and(|at| at <= now) {
+                    daemon.targets_poll_at = Some(now + daemon.settings.watch_targets_interval);
+                    if let Some(base) = daemon.settings.watch_targets.clone() {
+                        for job in daemon.jobs_failing_auth(&base).await {
+                            let recent = daemon.job_triggered.get(&job).is_some_and(|at| now.duration_since(*at) < JOB_TRIGGER_COOLDOWN);
+                            if recent {
+                                continue;
+                            }
+                            daemon.job_triggered.insert(job.clone(), now);
+                            let locations = daemon.locations_of_job(&job);
+                            tracing::warn!(job, secrets = locations.len(), "targets API shows 401/403: refreshing the job's secrets");
+                            daemon.auth_failure(locations).await;
+                        }
+                    }
+                }
+                let due = daemon.schedule.due(now);
+                daemon.refresh(due).await;
+                for location in daemon.schedule.expire_previous(now) {
+                    daemon.publish(&location);
+                }
+                let changes = daemon.write_outputs()?;
+                daemon.note_changes(changes, child.is_some());
+                if daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
+                    daemon.reload(child.as_ref()).await;
+                }
+            }
+        }
+        daemon.update_ready(child.is_some());
+    }
+}
+
+/// Aborts a spawned task when dropped (the admin listener lives as long as the loop).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What `secret-render run` found in the child's command line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ChildConfigs {
+    /// `--config.file` and `--web.config.file` values, in order.
+    pub configs: Vec<PathBuf>,
+    /// The arguments with those values pointing into `out`.
+    pub args: Vec<std::ffi::OsString>,
+    /// `--web.listen-address`, if given.
+    pub listen_address: Option<String>,
+}
+
+/// Finds `--config.file`/`--web.config.file` (as `--flag=value` or `--flag value`) in the child's
+/// arguments and points them at the rendered copies in `out`.
+pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfigs {
+    const FLAGS: [&str; 2] = ["--config.file", "--web.config.file"];
+    let mut configs = Vec::new();
+    let mut rewritten = Vec::with_capacity(args.len());
+    let mut listen_address = None;
+    let rendered = |value: &str| {
+        let name = Path::new(value).file_name().map(ToOwned::to_owned).unwrap_or_default();
+        out.join(name)
+    };
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        if let Some(value) = text.strip_prefix("--web.listen-address=") {
+            listen_address = Some(value.to_owned());
+        } else if text == "--web.listen-address" {
+            listen_address = iter.peek().map(|value| value.to_string_lossy().into_owned());
+        }
+        if let Some(flag) = FLAGS.iter().find(|flag| text.starts_with(&format!("{flag}="))) {
+            let value = &text[flag.len() + 1..];
+            configs.push(PathBuf::from(value));
+            rewritten.push(format!("{flag}={}", rendered(value).display()).into());
+        } else if FLAGS.contains(&text.as_ref()) && iter.peek().is_some() {
+            let value = iter.next().expect("peeked").to_string_lossy().into_owned();
+            configs.push(PathBuf::from(&value));
+            rewritten.push(arg.clone());
+            rewritten.push(rendered(&value).into_os_string());
+        } else {
+            rewritten.push(arg.clone());
+        }
+    }
+    ChildConfigs { configs, args: rewritten, listen_address }
+}
+
+/// The metrics URL of a target listening on `address` (`0.0.0.0:9090`, `:9093`, `[::]:9090`).
+#[must_use]
+pub fn metrics_url(address: &str) -> String {
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, "9090"));
+    let host = match host.trim_matches(['[', ']']) {
+        "" | "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
+        other if other.contains(':') => format!("[{other}]"),
+        other => other.to_owned(),
+    };
+    format!("http://{host}:{port}/metrics")
+}
+
+/// Detects the target and version from `PROGRAM --version` (`prometheus, version 2.42.0 (…)`).
+pub async fn detect_target(program: &std::ffi::OsStr) -> Option<TargetSpec> {
+    let output = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(program).arg("--version").stdin(std::process::Stdio::null()).output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    parse_version_banner(&text)
+}
+
+fn parse_version_banner(text: &str) -> Option<TargetSpec> {
+    let line = text.lines().find(|line| line.contains(", version "))?;
+    let (name, rest) = line.split_once(", version ")?;
+    let version = rest.split_whitespace().next()?.parse().ok();
+    let kind = match name.trim() {
+        "prometheus" => render::TargetKind::Prometheus,
+        "alertmanager" => render::TargetKind::Alertmanager,
+        _ => return None,
+    };
+    Some(TargetSpec { kind, version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_flags_are_found_in_both_forms_and_pointed_at_the_rendered_copies() {
+        let args: Vec<std::ffi::OsString> = [
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--web.listen-address",
+            "127.0.0.1:9999",
+            "--web.config.file",
+            "web.yml",
+            "--storage.tsdb.path=/data",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let found = rewrite_child_args(&args, Path::new("/run/sr"));
+        assert_eq!(found.configs, [PathBuf::from("/etc/prometheus/prometheus.yml"), PathBuf::from("web.yml")]);
+        let rewritten: Vec<String> = found.args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            rewritten,
+            [
+                "--config.file=/run/sr/prometheus.yml",
+                "--web.listen-address",
+                "127.0.0.1:9999",
+                "--web.config.file",
+                "/run/sr/web.yml",
+                "--storage.tsdb.path=/data"
+            ]
+        );
+        assert_eq!(found.listen_address.as_deref(), Some("127.0.0.1:9999"));
+    }
+
+    #[test]
+    fn metrics_urls_point_at_loopback_for_wildcard_addresses() {
+        let cases = [
+            ("0.0.0.0:9090", "http://127.0.0.1:9090/metrics"),
+            (":9093", "http://127.0.0.1:9093/metrics"),
+            ("[::]:9090", "http://127.0.0.1:9090/metrics"),
+            ("127.0.0.1:19090", "http://127.0.0.1:19090/metrics"),
+            ("[::1]:9090", "http://[::1]:9090/metrics"),
+        ];
+        for (address, url) in cases {
+            assert_eq!(metrics_url(address), url, "{address}");
+        }
+    }
+
+    #[test]
+    fn version_banners_name_the_target() {
+        let prometheus = "prometheus, version 2.42.0+ds (branch: debian/sid, revision: 2.42.0+ds-5)\n  build user: x";
+        assert_eq!(
+            parse_version_banner(prometheus),
+            Some(TargetSpec { kind: render::TargetKind::Prometheus, version: Some(render::Version(2, 42, 0)) })
+        );
+        let alertmanager = "alertmanager, version 0.25.0+ds (branch: debian/sid)";
+        assert_eq!(parse_version_banner(alertmanager).map(|spec| spec.kind), Some(render::TargetKind::Alertmanager));
+        assert_eq!(parse_version_banner("node_exporter, version 1.5.0"), None);
+    }
+}

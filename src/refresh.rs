@@ -1,0 +1,413 @@
+//! Keeping values fresh: each distinct location's schedule (refresh interval with ±10% jitter,
+//! exponential backoff from 1 s up to the interval after a failure, an earlier refresh when a
+//! lease runs out first), its last good value (kept when a fetch fails: state `stale`), and the
+//! previous value kept for the rotation grace period (written back on an auth failure that a
+//! refetch cannot cure: state `fallback`).
+//!
+//! Pure bookkeeping on `tokio::time::Instant`, so tests run on paused time; the daemon loop does
+//! the fetching and writing.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::provider::{Fetched, Location, ProviderError, SecretSpec};
+use crate::secret::Secret;
+
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(15 * 60);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Share of a lease after which a leased value is refetched, so new credentials are in place
+/// before the old ones expire.
+const LEASE_SHARE: f64 = 2.0 / 3.0;
+
+/// The state `secret_render_secret_state` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Never fetched yet.
+    Pending,
+    Success,
+    /// The last fetch failed; the last good value stays in place.
+    Stale,
+    /// Never fetched successfully.
+    Error,
+    /// The previous value is in place after an auth failure the current value did not cure.
+    Fallback,
+}
+
+/// What a successful fetch did to a location's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    First,
+    Unchanged,
+    Changed,
+}
+
+struct Previous {
+    value: Fetched,
+    until: Instant,
+}
+
+struct Entry {
+    interval: Duration,
+    grace: Duration,
+    current: Option<Fetched>,
+    previous: Option<Previous>,
+    status: Status,
+    failures: u32,
+    next_due: Instant,
+    last_success: Option<SystemTime>,
+    last_error: Option<ProviderError>,
+}
+
+/// Every location's schedule and values.
+pub struct Schedule {
+    entries: HashMap<Location, Entry>,
+}
+
+/// A uniformly random factor in [0.9, 1.1]: ±10% jitter, so many secrets with one interval do
+/// not refetch in lockstep.
+fn jitter(duration: Duration) -> Duration {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    #[expect(clippy::cast_precision_loss, reason = "a jitter factor needs no more than f64's 53 bits")]
+    let unit = hasher.finish() as f64 / u64::MAX as f64;
+    duration.mul_f64(0.9 + 0.2 * unit)
+}
+
+/// The wait after `failures` consecutive failures: 1 s, 2 s, 4 s, … up to `interval`.
+#[must_use]
+pub fn backoff(failures: u32, interval: Duration) -> Duration {
+    let exponent = failures.saturating_sub(1).min(30);
+    FIRST_BACKOFF.saturating_mul(1 << exponent).min(interval.max(FIRST_BACKOFF))
+}
+
+impl Schedule {
+    /// A schedule for `specs`, every location due now.
+    #[must_use]
+    pub fn new<'a>(specs: impl IntoIterator<Item = &'a SecretSpec>, now: Instant) -> Self {
+        let mut schedule = Self { entries: HashMap::new() };
+        schedule.reconcile(specs, now);
+        schedule
+    }
+
+    /// Adopts a new set of specs (after a config change): new locations are due now, removed
+    /// ones are forgotten, and intervals and grace periods follow the specs (a location named by
+    /// several provider maps refreshes as often as the most demanding asks, and keeps its
+    /// previous value as long as the most patient asks).
+    pub fn reconcile<'a>(&mut self, specs: impl IntoIterator<Item = &'a SecretSpec>, now: Instant) {
+        let mut wanted: HashMap<&Location, (Duration, Duration)> = HashMap::new();
+        for spec in specs {
+            let interval = spec.refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL).max(Duration::from_secs(1));
+            let grace = spec.grace_period.unwrap_or(DEFAULT_GRACE_PERIOD);
+            let slot = wanted.entry(&spec.location).or_insert((interval, grace));
+            slot.0 = slot.0.min(interval);
+            slot.1 = slot.1.max(grace);
+        }
+        self.entries.retain(|location, _| wanted.contains_key(location));
+        for (location, (interval, grace)) in wanted {
+            let entry = self.entries.entry(location.clone()).or_insert_with(|| Entry {
+                interval,
+                grace,
+                current: None,
+                previous: None,
+                status: Status::Pending,
+                failures: 0,
+                next_due: now,
+                last_success: None,
+                last_error: None,
+            });
+            if interval < entry.interval && entry.status == Status::Success {
+                entry.next_due = entry.next_due.min(now + jitter(interval));
+            }
+            entry.interval = interval;
+            entry.grace = grace;
+        }
+    }
+
+    /// Locations whose refresh is due at `now`.
+    #[must_use]
+    pub fn due(&self, now: Instant) -> Vec<Location> {
+        self.entries.iter().filter(|(_, entry)| entry.next_due <= now).map(|(location, _)| location.clone()).collect()
+    }
+
+    /// When something next needs doing: a refresh, or a previous value's grace running out.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .flat_map(|entry| {
+                std::iter::once(entry.next_due).chain(entry.previous.as_ref().map(|previous| previous.until))
+            })
+            .min()
+    }
+
+    /// Makes a location due now (an auth failure, `POST /-/refresh`, SIGUSR1).
+    pub fn trigger(&mut self, location: &Location, now: Instant) {
+        if let Some(entry) = self.entries.get_mut(location) {
+            entry.next_due = now;
+        }
+    }
+
+    /// Records a successful fetch and schedules the next one.
+    pub fn record_success(&mut self, location: &Location, fetched: Fetched, now: Instant) -> Outcome {
+        let Some(entry) = self.entries.get_mut(location) else { return Outcome::Unchanged };
+        let mut wait = jitter(entry.interval);
+        if let Some(lease) = fetched.lease {
+            wait = wait.min(lease.mul_f64(LEASE_SHARE).max(Duration::from_secs(1)));
+        }
+        entry.next_due = now + wait;
+        entry.failures = 0;
+        entry.last_error = None;
+        entry.last_success = Some(SystemTime::now());
+        entry.status = Status::Success;
+        match entry.current.take() {
+            None => {
+                entry.current = Some(fetched);
+                Outcome::First
+            }
+            Some(old) if old.content == fetched.content => {
+                entry.current = Some(fetched);
+                Outcome::Unchanged
+            }
+            Some(old) => {
+                entry.previous = Some(Previous { value: old, until: now + entry.grace });
+                entry.current = Some(fetched);
+                Outcome::Changed
+            }
+        }
+    }
+
+    /// Records a failed fetch: the last good value stays, and the next try backs off.
+    pub fn record_failure(&mut self, location: &Location, error: ProviderError, now: Instant) {
+        let Some(entry) = self.entries.get_mut(location) else { return };
+        entry.failures = entry.failures.saturating_add(1);
+        entry.next_due = now + backoff(entry.failures, entry.interval);
+        entry.status = if entry.current.is_some() { Status::Stale } else { Status::Error };
+        entry.last_error = Some(error);
+    }
+
+    /// After an auth failure whose refetch brought nothing newer: puts the previous value back
+    /// in place until the next scheduled refresh, if one is still within its grace period.
+    /// Returns whether it did.
+    pub fn fall_back(&mut self, location: &Location, now: Instant) -> bool {
+        let Some(entry) = self.entries.get_mut(location) else { return false };
+        let usable = entry.previous.as_ref().is_some_and(|previous| previous.until > now);
+        if usable && entry.status == Status::Success {
+            entry.status = Status::Fallback;
+        }
+        usable
+    }
+
+    /// Forgets previous values whose grace period is over; returns their locations.
+    pub fn expire_previous(&mut self, now: Instant) -> Vec<Location> {
+        let mut expired = Vec::new();
+        for (location, entry) in &mut self.entries {
+            if entry.previous.as_ref().is_some_and(|previous| previous.until <= now) {
+                entry.previous = None;
+                if entry.status == Status::Fallback {
+                    entry.status = Status::Success;
+                }
+                expired.push(location.clone());
+            }
+        }
+        expired
+    }
+
+    /// The value in place for a spec: the previous one while falling back, else the current one.
+    #[must_use]
+    pub fn value_for(&self, spec: &SecretSpec) -> Option<Result<Secret, ProviderError>> {
+        let entry = self.entries.get(&spec.location)?;
+        let fetched = match (entry.status, &entry.previous) {
+            (Status::Fallback, Some(previous)) => &previous.value,
+            _ => entry.current.as_ref()?,
+        };
+        Some(fetched.select(spec.key.as_deref(), &spec.location))
+    }
+
+    /// The previous value of a spec while it is kept (for `<name>.previous` files).
+    #[must_use]
+    pub fn previous_for(&self, spec: &SecretSpec) -> Option<Secret> {
+        let previous = self.entries.get(&spec.location)?.previous.as_ref()?;
+        previous.value.select(spec.key.as_deref(), &spec.location).ok()
+    }
+
+    /// Whether a location has a value in place (the last good one after a failure).
+    #[must_use]
+    pub fn value_for_location(&self, location: &Location) -> bool {
+        self.entries.get(location).is_some_and(|entry| entry.current.is_some())
+    }
+
+    #[must_use]
+    pub fn status(&self, location: &Location) -> Status {
+        self.entries.get(location).map_or(Status::Pending, |entry| entry.status)
+    }
+
+    #[must_use]
+    pub fn last_success(&self, location: &Location) -> Option<SystemTime> {
+        self.entries.get(location).and_then(|entry| entry.last_success)
+    }
+
+    #[must_use]
+    pub fn last_error(&self, location: &Location) -> Option<&ProviderError> {
+        self.entries.get(location).and_then(|entry| entry.last_error.as_ref())
+    }
+
+    /// Whether every location has a value.
+    #[must_use]
+    pub fn all_resolved(&self) -> bool {
+        self.entries.values().all(|entry| entry.current.is_some())
+    }
+
+    #[must_use]
+    pub fn next_due(&self, location: &Location) -> Option<Instant> {
+        self.entries.get(location).map(|entry| entry.next_due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::env::EnvLocation;
+    use crate::provider::{RenderMode, StoreRef};
+
+    fn spec(name: &str, interval: u64, grace: u64) -> SecretSpec {
+        SecretSpec {
+            location: Location::Env(EnvLocation { name: name.into() }),
+            key: None,
+            refresh_interval: Some(Duration::from_secs(interval)),
+            grace_period: Some(Duration::from_secs(grace)),
+            render: RenderMode::Auto,
+        }
+    }
+
+    fn value(text: &str) -> Fetched {
+        Fetched::value(Secret::from_text(text.into()))
+    }
+
+    fn unreachable() -> ProviderError {
+        ProviderError::Unreachable { what: "store".into(), reason: "down".into() }
+    }
+
+    fn shown(schedule: &Schedule, spec: &SecretSpec) -> Option<String> {
+        schedule.value_for(spec).map(|value| String::from_utf8(value.unwrap().expose().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_the_interval() {
+        let interval = Duration::from_secs(60);
+        let waits: Vec<u64> = (1..=8).map(|failures| backoff(failures, interval).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(1000, interval), interval);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let interval = Duration::from_secs(1000);
+        let samples: Vec<Duration> = (0..2000).map(|_| jitter(interval)).collect();
+        assert!(samples.iter().all(|d| (900.0..=1100.0).contains(&d.as_secs_f64())));
+        let spread = samples.iter().max().unwrap().as_secs_f64() - samples.iter().min().unwrap().as_secs_f64();
+        assert!(spread > 150.0, "jitter should spread: {spread}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_location_is_due_at_once_then_on_its_interval() {
+        let specs = [spec("A", 100, 10), spec("B", 1000, 10)];
+        let now = Instant::now();
+        let mut schedule = Schedule::new(&specs, now);
+        assert_eq!(schedule.due(now).len(), 2);
+        for spec in &specs {
+            assert_eq!(schedule.record_success(&spec.location, value("v"), now), Outcome::First);
+        }
+        assert!(schedule.due(now).is_empty());
+        let next = schedule.next_deadline().unwrap() - now;
+        assert!((Duration::from_secs(90)..=Duration::from_secs(110)).contains(&next), "{next:?}");
+        tokio::time::advance(Duration::from_secs(111)).await;
+        assert_eq!(schedule.due(Instant::now()), std::slice::from_ref(&specs[0].location));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_keeps_the_last_good_value_and_backs_off() {
+        let specs = [spec("A", 60, 10)];
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, value("good"), Instant::now());
+        for (failures, wait) in [(1, 1), (2, 2), (3, 4)] {
+            schedule.record_failure(location, unreachable(), Instant::now());
+            assert_eq!(schedule.status(location), Status::Stale, "after {failures} failures");
+            assert_eq!(shown(&schedule, &specs[0]).as_deref(), Some("good"));
+            assert_eq!(schedule.next_due(location).unwrap() - Instant::now(), Duration::from_secs(wait));
+        }
+        schedule.record_success(location, value("good"), Instant::now());
+        assert_eq!(schedule.status(location), Status::Success);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_never_fetched_secret_is_in_error_and_unresolved() {
+        let specs = [spec("A", 60, 10)];
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        assert!(!schedule.all_resolved());
+        schedule.record_failure(&specs[0].location, unreachable(), Instant::now());
+        assert_eq!(schedule.status(&specs[0].location), Status::Error);
+        assert!(schedule.value_for(&specs[0]).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unchanged_values_are_reported_unchanged() {
+        let specs = [spec("A", 60, 10)];
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(&specs[0].location, value("v"), Instant::now());
+        assert_eq!(schedule.record_success(&specs[0].location, value("v"), Instant::now()), Outcome::Unchanged);
+        assert_eq!(schedule.record_success(&specs[0].location, value("w"), Instant::now()), Outcome::Changed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_previous_value_is_kept_for_the_grace_period_and_serves_a_fallback() {
+        let specs = [spec("A", 3600, 600)];
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, value("old"), Instant::now());
+        schedule.record_success(location, value("new"), Instant::now());
+        assert_eq!(schedule.previous_for(&specs[0]).unwrap().expose(), b"old");
+        // An auth failure within the grace period whose refetch brings nothing newer.
+        tokio::time::advance(Duration::from_secs(300)).await;
+        assert!(schedule.fall_back(location, Instant::now()));
+        assert_eq!(schedule.status(location), Status::Fallback);
+        assert_eq!(shown(&schedule, &specs[0]).as_deref(), Some("old"));
+        // The next scheduled refresh tries the current value again.
+        schedule.record_success(location, value("new"), Instant::now());
+        assert_eq!(schedule.status(location), Status::Success);
+        assert_eq!(shown(&schedule, &specs[0]).as_deref(), Some("new"));
+        // After the grace period there is nothing to fall back to.
+        tokio::time::advance(Duration::from_secs(301)).await;
+        assert_eq!(schedule.expire_previous(Instant::now()), std::slice::from_ref(location));
+        assert!(!schedule.fall_back(location, Instant::now()));
+        assert!(schedule.previous_for(&specs[0]).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_lease_brings_the_refresh_forward() {
+        let specs = [spec("A", 3600, 10)];
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        let mut leased = value("creds");
+        leased.lease = Some(Duration::from_secs(300));
+        schedule.record_success(&specs[0].location, leased, Instant::now());
+        assert_eq!(schedule.next_due(&specs[0].location).unwrap() - Instant::now(), Duration::from_secs(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_location_named_twice_refreshes_as_often_as_the_most_demanding_asks() {
+        let specs = [spec("A", 3600, 60), spec("A", 120, 900)];
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(&specs[0].location, value("v"), Instant::now());
+        let wait = schedule.next_due(&specs[0].location).unwrap() - Instant::now();
+        assert!(wait <= Duration::from_secs(132), "{wait:?}");
+        schedule.reconcile(&specs[..1], Instant::now());
+        assert_eq!(schedule.status(&specs[0].location), Status::Success, "kept across a reconcile");
+        schedule.reconcile(&[spec("B", 60, 60)], Instant::now());
+        assert_eq!(schedule.status(&specs[0].location), Status::Pending, "forgotten once no spec names it");
+        let _ = StoreRef::Default;
+    }
+}

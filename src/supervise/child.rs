@@ -1,0 +1,190 @@
+//! Spawning the child in its own process group and waiting for it with `waitpid`, driven by a
+//! SIGCHLD listener registered before the spawn so no exit is missed.
+//!
+//! `tokio::process` is not used for this child: its reaper would race ours. Unless we are PID 1
+//! we only ever wait for our own pid, so the statuses of other children (`tokio::process` ones
+//! spawned elsewhere) stay with whoever spawned them. As PID 1 every orphan in the container is
+//! re-parented to us and must be reaped, so each SIGCHLD drains all zombies.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use tokio::signal::unix::SignalKind;
+
+use super::{SuperviseError, signal_name};
+use crate::exit::ExitCode;
+
+/// How the child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitOutcome {
+    /// The child called `exit` with this code.
+    Exited(i32),
+    /// The child was killed by this signal number.
+    Signaled(i32),
+}
+
+impl ExitOutcome {
+    /// The code `secret-render run` exits with: the child's own code, or 128+N for a death by
+    /// signal N (so a signal death is never mistaken for success).
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match *self {
+            // The kernel keeps only the low 8 bits of an exit status.
+            Self::Exited(code) => (code & 0xff) as u8,
+            Self::Signaled(signal) => u8::try_from(128 + signal.clamp(1, 127)).unwrap_or(u8::MAX),
+        }
+    }
+
+    fn from_status(status: WaitStatus) -> Option<Self> {
+        if let Some(code) = status.exit_status() {
+            Some(Self::Exited(code))
+        } else {
+            status.terminating_signal().map(Self::Signaled)
+        }
+    }
+}
+
+/// The supervised child: its own process group leader, stdio inherited.
+#[derive(Debug)]
+pub struct ChildProcess {
+    pid: Pid,
+    id: u32,
+    /// True when we are PID 1 and must reap every zombie, not only our child.
+    reap_all: bool,
+    sigchld: tokio::signal::unix::Signal,
+    outcome: Option<ExitOutcome>,
+}
+
+impl ChildProcess {
+    /// Starts `program` with `args` in a new process group. Must be called inside a Tokio
+    /// runtime with signal handling enabled (`enable_all`), which the SIGCHLD listener needs.
+    ///
+    /// # Errors
+    /// When there is no runtime to listen for SIGCHLD in, or the program cannot be started.
+    pub fn spawn(program: &OsStr, args: &[OsString]) -> Result<ChildProcess, SuperviseError> {
+        Self::spawn_with(program, args, rustix::process::getpid().is_init())
+    }
+
+    pub(super) fn spawn_with(
+        program: &OsStr,
+        args: &[OsString],
+        reap_all: bool,
+    ) -> Result<ChildProcess, SuperviseError> {
+        // Listen before spawning: a child that exits at once must still wake `wait`.
+        let sigchld = listen(SignalKind::child(), "SIGCHLD")?;
+        let child = Command::new(program)
+            .args(args)
+            .process_group(0)
+            .spawn()
+            .map_err(|source| SuperviseError::Spawn { program: program.to_string_lossy().into_owned(), source })?;
+        let pid = Pid::from_child(&child);
+        let id = child.id();
+        // Dropping a std `Child` neither waits nor kills; from here on the pid is ours to reap.
+        drop(child);
+        tracing::debug!(pid = id, reap_all, "started the child process");
+        Ok(ChildProcess { pid, id, reap_all, sigchld, outcome: None })
+    }
+
+    /// The child's pid, which is also its process group id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.id
+    }
+
+    /// Sends `signal` to the child's whole process group (so a shell wrapper's children get it
+    /// too).
+    ///
+    /// # Errors
+    /// When the signal cannot be sent; [`SuperviseError::is_no_such_process`] tells an already
+    /// empty group apart.
+    pub fn signal(&self, signal: Signal) -> Result<(), SuperviseError> {
+        rustix::process::kill_process_group(self.pid, signal).map_err(|source| SuperviseError::Signal {
+            signal: signal_name(signal),
+            target: format!("process group {}", self.id),
+            source,
+        })
+    }
+
+    /// How the child ended, if it has (and reaps zombies on the way when we are PID 1).
+    pub fn try_wait(&mut self) -> Option<ExitOutcome> {
+        if self.outcome.is_none() {
+            self.outcome = if self.reap_all { reap_zombies(self.pid) } else { reap_own(self.pid) };
+        }
+        self.outcome
+    }
+
+    /// Waits for the child to end. Cancel-safe: dropping the future loses nothing, so it can sit
+    /// in a `tokio::select!` loop; once the child has ended it returns the same outcome at once.
+    pub async fn wait(&mut self) -> ExitOutcome {
+        loop {
+            // Check before waiting on SIGCHLD: a signal that arrived after the listener was
+            // registered is remembered by the stream, so no exit between check and await is lost.
+            if let Some(outcome) = self.try_wait() {
+                return outcome;
+            }
+            if self.sigchld.recv().await.is_none() {
+                // The runtime is shutting down; nothing will ever wake us again.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Registers a Tokio listener for `kind`, as an error rather than a panic outside a runtime.
+pub(super) fn listen(kind: SignalKind, signal: &'static str) -> Result<tokio::signal::unix::Signal, SuperviseError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(SuperviseError::NoRuntime { signal });
+    }
+    tokio::signal::unix::signal(kind).map_err(|source| SuperviseError::Listen { signal, source })
+}
+
+/// Waits (without blocking) for our child only.
+fn reap_own(own: Pid) -> Option<ExitOutcome> {
+    loop {
+        match rustix::process::waitpid(Some(own), WaitOptions::NOHANG) {
+            Ok(Some((_, status))) => {
+                if let Some(outcome) = ExitOutcome::from_status(status) {
+                    return Some(outcome);
+                }
+            }
+            Ok(None) => return None,
+            Err(Errno::INTR) => {}
+            Err(error) => return Some(lost(own, error)),
+        }
+    }
+}
+
+/// Reaps every zombie child (PID 1 duty), keeping the status of `own` when it shows up.
+pub(super) fn reap_zombies(own: Pid) -> Option<ExitOutcome> {
+    let mut outcome = None;
+    loop {
+        match rustix::process::wait(WaitOptions::NOHANG) {
+            Ok(Some((pid, status))) if pid == own => {
+                if let Some(ended) = ExitOutcome::from_status(status) {
+                    outcome = Some(ended);
+                }
+            }
+            Ok(Some((pid, status))) => {
+                tracing::debug!(pid = pid.as_raw_pid(), ?status, "reaped an orphaned process");
+            }
+            // No zombie left, or no child at all (ours was reaped above or earlier).
+            Ok(None) => return outcome,
+            Err(Errno::CHILD) => return outcome.or_else(|| Some(lost(own, Errno::CHILD))),
+            Err(Errno::INTR) => {}
+            Err(error) => {
+                tracing::warn!(%error, "failed to reap child processes");
+                return outcome;
+            }
+        }
+    }
+}
+
+/// Our child's status is gone (someone else reaped it, or SIGCHLD is ignored): report it loudly
+/// and end as an internal error rather than wait forever.
+fn lost(own: Pid, error: Errno) -> ExitOutcome {
+    tracing::error!(pid = own.as_raw_pid(), %error, "lost track of the child process; its exit status is unknown");
+    ExitOutcome::Exited(i32::from(ExitCode::Internal.code()))
+}

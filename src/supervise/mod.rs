@@ -1,0 +1,92 @@
+//! The child process under `run`: spawning it in its own process group, waiting for it (and
+//! reaping every zombie when we are PID 1), forwarding stop signals with escalation to SIGKILL,
+//! reloading it (or another target) and checking that the reload took.
+//!
+//! The child's exit code passes through; a child killed by signal N maps to 128+N, never 0.
+//! The refresh loop drives everything from one `tokio::select!`: [`ChildProcess::wait`] and
+//! [`StopSignals::next`] are cancel-safe, and [`Stopper::deadline`] feeds a `sleep_until` branch.
+
+mod child;
+pub mod reload;
+mod stop;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+pub use child::{ChildProcess, ExitOutcome};
+pub use reload::{ReloadTarget, current_success_timestamp, reload, verify};
+pub use stop::{DEFAULT_STOP_TIMEOUT, StopAction, StopSignals, Stopper, run_to_exit};
+
+/// Everything that can go wrong supervising the child or reloading a target. Messages name the
+/// program, pid, path or URL (with credentials and query removed), never a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    #[error("cannot listen for {signal} outside a Tokio runtime")]
+    NoRuntime { signal: &'static str },
+    #[error("failed to listen for {signal}: {source}")]
+    Listen { signal: &'static str, source: io::Error },
+    #[error("failed to start `{program}`: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("failed to send {signal} to {target}: {source}")]
+    Signal { signal: String, target: String, source: rustix::io::Errno },
+    #[error("invalid process id {pid}")]
+    InvalidPid { pid: u32 },
+    #[error("no child process to send SIGHUP to")]
+    NoChild,
+    #[error("failed to read pid file `{}`: {source}", path.display())]
+    ReadPidFile { path: PathBuf, source: io::Error },
+    #[error("pid file `{}` does not hold a process id", path.display())]
+    BadPidFile { path: PathBuf },
+    #[error("failed to {method} `{url}`: {source}")]
+    Request { method: &'static str, url: String, source: reqwest::Error },
+    #[error("{method} `{url}` returned {status}")]
+    Status { method: &'static str, url: String, status: reqwest::StatusCode },
+    #[error("`{url}` reports that the reload failed ({metric} is 0)")]
+    ReloadFailed { url: String, metric: String },
+    #[error("`{url}` did not confirm the reload within {deadline:?}: {reason}")]
+    NotConfirmed { url: String, deadline: Duration, reason: String },
+}
+
+impl SuperviseError {
+    /// True when a signal found no process to deliver to (the child or group already exited).
+    #[must_use]
+    pub fn is_no_such_process(&self) -> bool {
+        matches!(self, Self::Signal { source, .. } if *source == rustix::io::Errno::SRCH)
+    }
+}
+
+/// `SIGTERM` for `Signal::TERM`: the name a user knows from `kill -l`.
+#[must_use]
+pub fn signal_name(signal: Signal) -> String {
+    let name = match signal {
+        Signal::HUP => "SIGHUP",
+        Signal::INT => "SIGINT",
+        Signal::QUIT => "SIGQUIT",
+        Signal::KILL => "SIGKILL",
+        Signal::TERM => "SIGTERM",
+        Signal::USR1 => "SIGUSR1",
+        Signal::USR2 => "SIGUSR2",
+        Signal::ABORT => "SIGABRT",
+        Signal::ALARM => "SIGALRM",
+        Signal::PIPE => "SIGPIPE",
+        _ => return format!("signal {}", signal.as_raw()),
+    };
+    name.to_owned()
+}
+
+/// Sends `signal` to one process (not a group): for `--reload-pid` and `--reload-pidfile`.
+pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseError> {
+    let raw = i32::try_from(pid).map_err(|_| SuperviseError::InvalidPid { pid })?;
+    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid })?;
+    rustix::process::kill_process(target, signal).map_err(|source| SuperviseError::Signal {
+        signal: signal_name(signal),
+        target: format!("process {pid}"),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;

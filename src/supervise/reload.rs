@@ -1,0 +1,280 @@
+//! Reloading the target (SIGHUP to the child, a pid or a pid file's pid, or an HTTP POST) and
+//! verifying through its `/metrics` that the reload succeeded (contract section 6).
+//!
+//! Prometheus and Alertmanager expose `<stem>_successful` (1 or 0) and
+//! `<stem>_success_timestamp_seconds`; a reload is confirmed when the first is 1 and the second
+//! moved past the value read before reloading. After a SIGHUP the target reloads asynchronously,
+//! so verification polls with a short exponential backoff until its deadline.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::process::Signal;
+use tokio::time::Instant;
+
+use super::{ChildProcess, SuperviseError, signal_process};
+
+/// First pause between two `/metrics` reads while verifying; it doubles up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// No single `/metrics` read gets less time than this, even at the very end of the deadline.
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(250);
+/// Time allowed to read the baseline before reloading.
+const BASELINE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a reload goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReloadTarget {
+    /// SIGHUP to the child's process group (`run`).
+    Child,
+    /// SIGHUP to this process (`--reload-pid`).
+    Pid(u32),
+    /// SIGHUP to the pid in this file, re-read on every reload (`--reload-pidfile`).
+    PidFile(PathBuf),
+    /// An HTTP POST to this URL (`--reload-url`, e.g. Prometheus's `/-/reload`).
+    Url(String),
+}
+
+impl fmt::Display for ReloadTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Child => f.write_str("the child process group"),
+            Self::Pid(pid) => write!(f, "process {pid}"),
+            Self::PidFile(path) => write!(f, "the process in pid file `{}`", path.display()),
+            Self::Url(url) => write!(f, "`{}`", display_url(url)),
+        }
+    }
+}
+
+/// Sends one reload to `target`. `child` is needed for [`ReloadTarget::Child`] only.
+///
+/// # Errors
+/// When the signal cannot be sent, the pid file is unreadable or holds no pid, or the POST fails
+/// or returns a non-success status.
+pub async fn reload(
+    target: &ReloadTarget,
+    child: Option<&ChildProcess>,
+    http: &reqwest::Client,
+) -> Result<(), SuperviseError> {
+    match target {
+        ReloadTarget::Child => child.ok_or(SuperviseError::NoChild)?.signal(Signal::HUP),
+        ReloadTarget::Pid(pid) => signal_process(*pid, Signal::HUP),
+        ReloadTarget::PidFile(path) => signal_process(read_pid_file(path)?, Signal::HUP),
+        ReloadTarget::Url(url) => {
+            let shown = display_url(url);
+            let response = http.post(url.as_str()).send().await.map_err(|source| SuperviseError::Request {
+                method: "POST",
+                url: shown.clone(),
+                source: source.without_url(),
+            })?;
+            // The body is not read: a failed reload's message may quote the config.
+            let status = response.status();
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(SuperviseError::Status { method: "POST", url: shown, status })
+            }
+        }
+    }
+}
+
+fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source })?;
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|pid| *pid > 0)
+        .ok_or_else(|| SuperviseError::BadPidFile { path: path.to_path_buf() })
+}
+
+/// The current `<stem>_success_timestamp_seconds` of the target (for `metric` =
+/// `<stem>_successful`), to pass to [`verify`] after reloading. `None` when it is not exposed.
+///
+/// # Errors
+/// When `/metrics` cannot be read.
+pub async fn current_success_timestamp(
+    metrics_url: &str,
+    metric: &str,
+    http: &reqwest::Client,
+) -> Result<Option<f64>, SuperviseError> {
+    let text = scrape(metrics_url, http, BASELINE_TIMEOUT).await?;
+    Ok(sample(&text, &success_timestamp_metric(metric)))
+}
+
+/// Polls `metrics_url` until `metric` is 1 and its success timestamp moved past
+/// `previous_success_timestamp`, and returns the new timestamp.
+///
+/// # Errors
+/// [`SuperviseError::ReloadFailed`] when `metric` is still 0 at the deadline;
+/// [`SuperviseError::NotConfirmed`] when the timestamp did not move, a metric is missing or
+/// `/metrics` could not be read by then.
+pub async fn verify(
+    metrics_url: &str,
+    metric: &str,
+    previous_success_timestamp: Option<f64>,
+    http: &reqwest::Client,
+    deadline: Duration,
+) -> Result<f64, SuperviseError> {
+    let timestamp_metric = success_timestamp_metric(metric);
+    let until = Instant::now() + deadline;
+    let mut backoff = INITIAL_BACKOFF;
+    let mut reason;
+    loop {
+        let remaining = until.saturating_duration_since(Instant::now());
+        match scrape(metrics_url, http, remaining.max(MIN_REQUEST_TIMEOUT)).await {
+            Ok(text) => match (sample(&text, metric), sample(&text, &timestamp_metric)) {
+                (Some(1.0), Some(timestamp))
+                    if timestamp > 0.0 && previous_success_timestamp.is_none_or(|previous| timestamp > previous) =>
+                {
+                    return Ok(timestamp);
+                }
+                (Some(0.0), _) => reason = Reason::Failed,
+                (None, _) => reason = Reason::Other(format!("it exposes no {metric}")),
+                (_, None) => reason = Reason::Other(format!("it exposes no {timestamp_metric}")),
+                (Some(value), Some(timestamp)) => {
+                    reason = Reason::Other(format!("{metric} is {value} and {timestamp_metric} is still {timestamp}"));
+                }
+            },
+            Err(error) => reason = Reason::Other(error.to_string()),
+        }
+        let remaining = until.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        tokio::time::sleep(backoff.min(remaining)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    let url = display_url(metrics_url);
+    Err(match reason {
+        Reason::Failed => SuperviseError::ReloadFailed { url, metric: metric.to_owned() },
+        Reason::Other(reason) => SuperviseError::NotConfirmed { url, deadline, reason },
+    })
+}
+
+/// Why verification has not succeeded yet.
+enum Reason {
+    Failed,
+    Other(String),
+}
+
+/// `prometheus_config_last_reload_successful` → `prometheus_config_last_reload_success_timestamp_seconds`.
+fn success_timestamp_metric(metric: &str) -> String {
+    format!("{}_success_timestamp_seconds", metric.strip_suffix("_successful").unwrap_or(metric))
+}
+
+async fn scrape(url: &str, http: &reqwest::Client, timeout: Duration) -> Result<String, SuperviseError> {
+    let shown = || display_url(url);
+    let request_error =
+        |source: reqwest::Error| SuperviseError::Request { method: "GET", url: shown(), source: source.without_url() };
+    let response = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "text/plain;version=0.0.4")
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(request_error)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(SuperviseError::Status { method: "GET", url: shown(), status });
+    }
+    response.text().await.map_err(request_error)
+}
+
+/// The value of the first sample named `name` in a Prometheus text exposition, labels or not.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let line = line.trim_start();
+        if line.starts_with('#') {
+            return None;
+        }
+        let rest = line.strip_prefix(name)?;
+        let rest = match rest.chars().next()? {
+            '{' => skip_labels(rest)?,
+            c if c.is_whitespace() => rest,
+            // A longer name that merely starts with `name`.
+            _ => return None,
+        };
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The text after a `{…}` label set, honouring quoted label values that contain `}`.
+fn skip_labels(text: &str) -> Option<&str> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (index, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '}' if !quoted => return Some(&text[index + 1..]),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A URL fit for messages: credentials, query and fragment removed (they may hold tokens).
+fn display_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            // Both fail only for URLs that cannot have credentials, which is fine.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "(an invalid URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_reads_plain_labelled_and_skips_comments() {
+        let text = "# HELP prometheus_config_last_reload_successful Whether it worked.\n\
+                    # TYPE prometheus_config_last_reload_successful gauge\n\
+                    prometheus_config_last_reload_successful_extra 7\n\
+                    prometheus_config_last_reload_successful 1\n\
+                    prometheus_config_last_reload_success_timestamp_seconds 1.7e+09\n\
+                    labelled{a=\"x}y\",b=\"q\\\"}\"} 3 1700000000000\n\
+                    not_a_number NaN\n";
+        let cases: [(&str, Option<f64>); 5] = [
+            ("prometheus_config_last_reload_successful", Some(1.0)),
+            ("prometheus_config_last_reload_success_timestamp_seconds", Some(1.7e9)),
+            ("labelled", Some(3.0)),
+            ("absent", None),
+            ("prometheus_config_last_reload", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(sample(text, name), expected, "{name}");
+        }
+        assert!(sample(text, "not_a_number").is_some_and(f64::is_nan));
+    }
+
+    #[test]
+    fn success_timestamp_metric_names() {
+        for (metric, expected) in [
+            ("prometheus_config_last_reload_successful", "prometheus_config_last_reload_success_timestamp_seconds"),
+            ("alertmanager_config_last_reload_successful", "alertmanager_config_last_reload_success_timestamp_seconds"),
+        ] {
+            assert_eq!(success_timestamp_metric(metric), expected);
+        }
+    }
+
+    #[test]
+    fn display_url_drops_credentials_and_query() {
+        for (url, expected) in [
+            ("http://user:hunter2@localhost:9090/-/reload?token=abc#x", "http://localhost:9090/-/reload"),
+            ("http://localhost:9090/metrics", "http://localhost:9090/metrics"),
+            ("not a url", "(an invalid URL)"),
+        ] {
+            assert_eq!(display_url(url), expected);
+        }
+    }
+}
