@@ -180,10 +180,11 @@ impl Daemon {
         let status = self.schedule.status(location);
         let last_success = self.schedule.last_success(location);
         for usage in self.uses.get(location).into_iter().flatten() {
-            self.metrics.set_state(&usage.slug, usage.provider, state_of(status));
+            // `record_success` also sets the state to success: the real state goes last.
             if let Some(at) = last_success {
                 self.metrics.record_success(&usage.slug, usage.provider, at);
             }
+            self.metrics.set_state(&usage.slug, usage.provider, state_of(status));
         }
     }
 
