@@ -21,7 +21,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
     let configs = loaded.configs;
-    tracing::info!(secrets = fetches.len(), "fetched every distinct secret");
+    tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
     let written = write_all(&configs, values, &out)?;

@@ -12,3 +12,4 @@ mod generated;
 mod go_yaml;
 mod render;
 mod targets_table;
+mod vault;

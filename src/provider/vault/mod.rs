@@ -272,7 +272,18 @@ impl Response {
     /// Vault's own error text (it names no values), shortened.
     fn errors(&self) -> String {
         let errors = serde_json::from_slice::<Envelope>(&self.body).map(|envelope| envelope.errors).unwrap_or_default();
-        let mut text = errors.join("; ");
+        // Vault wraps messages as "1 error occurred:\n\t* permission denied\n\n": keep the words.
+        let mut text = errors
+            .iter()
+            .map(|error| {
+                let flat = error.split_whitespace().collect::<Vec<_>>().join(" ");
+                match flat.split_once(" occurred: * ") {
+                    Some((_, rest)) => rest.replace(" * ", "; "),
+                    None => flat,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         if text.is_empty() {
             text = format!("HTTP {}", self.status);
         }
@@ -433,13 +444,24 @@ impl VaultStore {
     async fn authorized_get(&self, path: &str, query: &[(&str, String)]) -> Result<Response, ProviderError> {
         let token = self.login.token(self).await?;
         let response = self.send(Method::GET, path, query, None, Some(&token)).await?;
-        if response.status == StatusCode::FORBIDDEN && self.login.can_log_in_again() {
-            tracing::info!(store = %self.label, path, "permission denied: logging in again and retrying once");
+        if response.status == StatusCode::FORBIDDEN && self.login.can_log_in_again() && !self.token_valid(&token).await
+        {
+            // The token itself was refused (revoked, expired early): one fresh login and retry.
+            // A path the policy does not cover leaves a valid token, and its 403 stands.
+            tracing::info!(store = %self.label, path, "the token was refused: logging in again and retrying once");
             self.login.invalidate(&token).await;
             let token = self.login.token(self).await?;
             return self.send(Method::GET, path, query, None, Some(&token)).await;
         }
         Ok(response)
+    }
+
+    /// Whether Vault still accepts `token` (`lookup-self`, which the default policy allows).
+    async fn token_valid(&self, token: &Secret) -> bool {
+        match self.send(Method::GET, "auth/token/lookup-self", &[], None, Some(token)).await {
+            Ok(response) => response.status != StatusCode::FORBIDDEN,
+            Err(_) => true,
+        }
     }
 
     /// The KV version of `mount`, asked once per store and mount.

@@ -1,0 +1,497 @@
+//! The `vault` provider against a real OpenBao dev server, one per test: KV v1 and v2 (path
+//! forms, versions, mount detection), `engine: generic` and its lease, AppRole with a
+//! bootstrapped `secret_id`, token renewal, every fetch failure an operator meets, one request per
+//! distinct path (counted in OpenBao's audit log), named stores, TLS, and the time a
+//! 1000-reference render takes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{CANARY, Server, Test, bao, bao_binary, free_port, http_json, read};
+
+/// A `bao` call's output, trimmed (for `-field=…` output).
+fn field(output: String) -> String {
+    output.trim().to_owned()
+}
+
+/// A test whose binary reads the default store from the environment, as root.
+fn as_root(server: &Server) -> Test {
+    Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root")
+}
+
+/// Writes a policy and returns its name.
+fn policy(server: &Server, name: &str, rules: &str) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), rules).unwrap();
+    bao(server, &["policy", "write", name, &file.path().to_string_lossy()]);
+    name.to_owned()
+}
+
+/// A token with `policy` (and `default`, which allows lookup-self and renew-self).
+fn token_with(server: &Server, policy: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "-field=token", "-policy", policy];
+    args.extend_from_slice(extra);
+    field(bao(server, &args))
+}
+
+/// Polls `probe` every 100 ms until it yields, failing after `timeout`.
+fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A token's remaining TTL in seconds, as `bao token lookup` reports it.
+fn ttl_of(server: &Server, token: &str) -> u64 {
+    let json: serde_json::Value =
+        serde_json::from_str(&bao(server, &["token", "lookup", "-format=json", token])).expect("JSON");
+    json["data"]["ttl"].as_u64().expect("data.ttl")
+}
+
+/// The size of the audit log now, to count only what a later render causes.
+fn audit_mark(server: &Server) -> usize {
+    std::fs::read(server.audit_log()).map(|log| log.len()).unwrap_or(0)
+}
+
+/// How many requests per API path the audit log holds after `mark`.
+fn audited_requests(server: &Server, mark: usize) -> BTreeMap<String, usize> {
+    let log = read(&server.audit_log());
+    let mut counts = BTreeMap::new();
+    for line in log[mark..].lines().filter(|line| !line.trim().is_empty()) {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("audit entries are JSON");
+        if entry["type"] == "request" {
+            let path = entry["request"]["path"].as_str().expect("request.path").to_owned();
+            *counts.entry(path).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn kv_v2_reads_every_path_form_and_an_older_version() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=first-fake"]);
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=second-fake"]);
+    let config = concat!(
+        "short: {vault: {path: prometheus/node, key: password}}\n",
+        "cli: {vault: {path: secret/prometheus/node, key: password}}\n",
+        "api: {vault: {path: secret/data/prometheus/node, key: password}}\n",
+        "old: {vault: {path: prometheus/node, key: password, version: 1}}\n",
+    );
+    let test =
+        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    for line in
+        ["short: \"second-fake\"\n", "cli: \"second-fake\"\n", "api: \"second-fake\"\n", "old: \"first-fake\"\n"]
+    {
+        assert!(rendered.contains(line), "{line:?} missing from\n{rendered}");
+    }
+}
+
+#[test]
+fn a_kv_v1_mount_is_detected_and_read() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/prometheus/node", "password=v1-fake"]);
+    let test = as_root(&server)
+        .file("app.yml", "pw: {vault: {path: prometheus/node, key: password, mount: kv1}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"v1-fake\"\n");
+}
+
+#[test]
+fn engine_generic_reads_a_path_whose_response_carries_a_lease() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/db/creds", "username=app-fake", "ttl=30s"]);
+    let test = as_root(&server)
+        .file("app.yml", "user: {vault: {engine: generic, path: kv1/db/creds, key: username}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "user: \"app-fake\"\n");
+}
+
+#[test]
+fn the_store_reports_the_lease_of_a_generic_read() {
+    use secret_render::provider::vault::{Auth, Engine, SecretSource, StoreSettings, VaultLocation, VaultStore};
+    use secret_render::provider::{Location, Provider, ProviderSet, StoreRef};
+    use secret_render::secret::Secret;
+
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/db/creds", "username=app-fake", "ttl=30s"]);
+    bao(&server, &["kv", "put", "secret/app", "username=app-fake"]);
+    let settings = StoreSettings {
+        address: Some(server.address()),
+        auth: Auth::Token(SecretSource::Literal(Secret::from_text("root".to_owned()))),
+        ..StoreSettings::default()
+    };
+    let store = VaultStore::new(StoreRef::Default, &settings, 16, ProviderSet::standard()).expect("a store");
+    let location = |engine, mount: &str, path: &str| {
+        Location::Vault(VaultLocation {
+            store: StoreRef::Default,
+            engine,
+            mount: mount.to_owned(),
+            path: path.to_owned(),
+            version: None,
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let leased = runtime.block_on(store.fetch(&location(Engine::Generic, "", "kv1/db/creds"))).expect("a read");
+    assert_eq!(leased.lease, Some(Duration::from_secs(30)));
+    let username = leased.select(Some("username"), &location(Engine::Generic, "", "kv1/db/creds")).unwrap();
+    assert_eq!(username.expose(), b"app-fake");
+    let unleased = runtime.block_on(store.fetch(&location(Engine::Kv, "secret", "app"))).expect("a read");
+    assert_eq!(unleased.lease, None, "a KV v2 read carries no lease");
+}
+
+/// AppRole enabled, with a role whose policy reads `secret/data/prometheus/*`; returns the
+/// role_id and a secret_id.
+fn approle(server: &Server) -> (String, String) {
+    bao(server, &["kv", "put", "secret/prometheus/node", "password=approle-fake"]);
+    bao(server, &["auth", "enable", "approle"]);
+    let policy = policy(server, "prom", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    bao(server, &["write", "auth/approle/role/prom", &format!("token_policies={policy}"), "token_ttl=1h"]);
+    let role_id = field(bao(server, &["read", "-field=role_id", "auth/approle/role/prom/role-id"]));
+    let secret_id = field(bao(server, &["write", "-f", "-field=secret_id", "auth/approle/role/prom/secret-id"]));
+    (role_id, secret_id)
+}
+
+fn approle_config(server: &Server, role_id: &str) -> String {
+    format!(
+        concat!(
+            "secret_stores:\n",
+            "  prod:\n",
+            "    vault:\n",
+            "      address: {address}\n",
+            "      auth: {{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}\n",
+            "pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
+        ),
+        address = server.address(),
+        role_id = role_id
+    )
+}
+
+#[test]
+fn approle_logs_in_with_a_secret_id_bootstrapped_from_a_file() {
+    let server = Server::openbao();
+    let (role_id, secret_id) = approle(&server);
+    let test = Test::new()
+        .file("app.yml", &approle_config(&server, &role_id))
+        .file("secret_id", &format!("{secret_id}\n"))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0).never_shows(&secret_id);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"approle-fake\"\n");
+}
+
+#[test]
+fn approle_with_a_wrong_secret_id_fails_to_log_in_without_showing_it() {
+    let server = Server::openbao();
+    let (role_id, _) = approle(&server);
+    let wrong = "0b7c59a4-1f3e-4d7e-9a55-fake-secret-id";
+    let test = Test::new()
+        .file("app.yml", &approle_config(&server, &role_id))
+        .file("secret_id", wrong)
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    outcome.expect_code(4).stderr_contains("login").stderr_contains("permission denied").stderr_contains("pw");
+    outcome.never_shows(wrong);
+}
+
+/// A path the role's policy does not cover is a permission error on that path; it must not
+/// throw the store's good token away (with a single-use secret_id, logging in again fails and
+/// every later fetch of the store would fail with it).
+#[test]
+fn a_forbidden_path_under_approle_is_denied_and_spoils_no_other_fetch() {
+    let server = Server::openbao();
+    approle(&server);
+    bao(&server, &["write", "auth/approle/role/prom", "token_policies=prom", "secret_id_num_uses=1"]);
+    let role_id = field(bao(&server, &["read", "-field=role_id", "auth/approle/role/prom/role-id"]));
+    let secret_id = field(bao(&server, &["write", "-f", "-field=secret_id", "auth/approle/role/prom/secret-id"]));
+    let config =
+        approle_config(&server, &role_id).replace("pw: ", "forbidden: {vault: {path: other/app, key: password}}\npw: ");
+    // One fetch at a time, the forbidden one first: the readable one comes after it.
+    let test = Test::new().file("app.yml", &config).file("secret_id", &secret_id).args([
+        "--target",
+        "generic",
+        "render",
+        "--max-concurrency",
+        "1",
+        "app.yml",
+        "--out",
+        "out",
+    ]);
+    let outcome = test.run();
+    outcome
+        .expect_code(4)
+        .stderr_contains("forbidden: vault: permission denied reading vault secret secret/other/app")
+        .never_shows(&secret_id);
+    assert!(!outcome.stderr.contains("login"), "a readable path failed with the forbidden one:\n{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("pw: vault:"), "the readable path failed:\n{}", outcome.stderr);
+}
+
+#[test]
+fn a_token_close_to_expiry_is_renewed_before_use() {
+    const TTL: u64 = 9;
+    let server = Server::openbao_audited();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=renewed-fake"]);
+    let policy = policy(&server, "prom", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &[&format!("-ttl={TTL}s"), "-explicit-max-ttl=1h"]);
+    // Renewal is due once less than a third of the TTL is left.
+    wait_until("the token's TTL to fall below a third", Duration::from_secs(TTL + 5), || {
+        (ttl_of(&server, &token) < TTL / 3).then_some(())
+    });
+    let mark = audit_mark(&server);
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", &token)
+        .file("app.yml", "pw: {vault: {path: prometheus/node, key: password}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0).never_shows(&token);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"renewed-fake\"\n");
+    let ttl = ttl_of(&server, &token);
+    assert!(ttl >= TTL - 3, "the token was not renewed: {ttl}s left");
+    let requests = audited_requests(&server, mark);
+    assert_eq!(requests.get("auth/token/renew-self"), Some(&1), "{requests:#?}");
+}
+
+#[test]
+fn a_missing_path_is_not_found_naming_the_yaml_path() {
+    let server = Server::openbao();
+    let test = as_root(&server)
+        .file("app.yml", "app:\n  pw: {vault: {path: prometheus/absent, key: password}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("app.pw").stderr_contains("secret/prometheus/absent not found");
+}
+
+#[test]
+fn a_missing_key_lists_the_key_names_never_the_values() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", &format!("password={CANARY}"), "username=user-value-fake"]);
+    let test = as_root(&server)
+        .file("app.yml", "app:\n  pw: {vault: {path: prometheus/node, key: passwd}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    outcome
+        .expect_code(4)
+        .stderr_contains("app.pw")
+        .stderr_contains("no key \"passwd\"")
+        .stderr_contains("password, username")
+        .never_shows(CANARY)
+        .never_shows("user-value-fake");
+}
+
+#[test]
+fn a_token_without_permission_is_denied_naming_the_yaml_path() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", &format!("password={CANARY}")]);
+    let other = policy(&server, "other", "path \"secret/data/other/*\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &other, &[]);
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", &token)
+        .file("app.yml", "app:\n  pw: {vault: {path: prometheus/node, key: password}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    outcome.expect_code(4).stderr_contains("app.pw").stderr_contains("permission denied").never_shows(&token);
+}
+
+#[test]
+fn an_unreachable_server_is_reported_as_unreachable() {
+    let address = format!("http://127.0.0.1:{}", free_port());
+    let test = Test::new()
+        .env("VAULT_ADDR", &address)
+        .env("VAULT_TOKEN", "root")
+        .file("app.yml", "app:\n  pw: {vault: {path: prometheus/node, key: password}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("app.pw").stderr_contains("unreachable");
+}
+
+#[test]
+fn a_thousand_references_to_ten_paths_cost_one_request_per_path() {
+    let server = Server::openbao_audited();
+    for path in 0..10 {
+        let fields: Vec<String> = (0..4).map(|key| format!("k{key}=fake-{path}-{key}")).collect();
+        let mut args = vec!["kv".to_owned(), "put".to_owned(), format!("secret/app/{path}")];
+        args.extend(fields);
+        bao(&server, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let mut config = String::from("refs:\n");
+    for reference in 0..1000 {
+        let (path, key) = (reference % 10, (reference / 10) % 4);
+        config.push_str(&format!("  r{reference}: {{vault: {{path: app/{path}, key: k{key}}}}}\n"));
+    }
+    let mark = audit_mark(&server);
+    let test =
+        as_root(&server).file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("  r0: \"fake-0-0\"\n") && rendered.contains("  r999: \"fake-9-3\"\n"), "{rendered}");
+    let requests = audited_requests(&server, mark);
+    for path in 0..10 {
+        assert_eq!(requests.get(&format!("secret/data/app/{path}")), Some(&1), "{requests:#?}");
+    }
+    assert_eq!(requests.get("sys/internal/ui/mounts/secret"), Some(&1), "{requests:#?}");
+    assert_eq!(requests.get("auth/token/lookup-self"), Some(&1), "{requests:#?}");
+    assert_eq!(requests.values().sum::<usize>(), 12, "nothing else: {requests:#?}");
+}
+
+#[test]
+fn scale_a_thousand_references_over_five_hundred_paths_render_and_print_the_time() {
+    const PATHS: usize = 500;
+    let server = Server::openbao();
+    let port = server.port;
+    std::thread::scope(|scope| {
+        for worker in 0..8 {
+            scope.spawn(move || {
+                for path in (worker..PATHS).step_by(8) {
+                    let body = format!("{{\"data\":{{\"password\":\"pw-{path}\",\"token\":\"tok-{path}\"}}}}");
+                    let (status, response) =
+                        http_json("POST", port, &format!("/v1/secret/data/scale/{path}"), "root", &body);
+                    assert_eq!(status, 200, "seeding scale/{path}: {response}");
+                }
+            });
+        }
+    });
+    // 1000 jobs, two per path: basic_auth password, then authorization credentials.
+    let mut config = String::from("scrape_configs:\n");
+    for job in 0..2 * PATHS {
+        let path = job / 2;
+        config.push_str(&format!("  - job_name: job{job}\n"));
+        if job % 2 == 0 {
+            config.push_str(&format!(
+                "    basic_auth:\n      username: prom\n      password: {{vault: {{path: scale/{path}, key: password}}}}\n"
+            ));
+        } else {
+            config.push_str(&format!(
+                "    authorization:\n      credentials: {{vault: {{path: scale/{path}, key: token}}}}\n"
+            ));
+        }
+        config.push_str("    static_configs: [{targets: ['127.0.0.1:9100']}]\n");
+    }
+    let test = as_root(&server).file("prometheus.yml", &config).args(["render", "prometheus.yml", "--out", "out"]);
+    let started = Instant::now();
+    let outcome = test.run();
+    let elapsed = started.elapsed();
+    outcome.expect_code(0);
+    eprintln!("render of 1000 references over {PATHS} KV v2 paths took {elapsed:?} (wall time, whole process)");
+    let rendered = read(&test.path("out/prometheus.yml"));
+    let files: Vec<&str> = rendered
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("password_file: ").or_else(|| line.strip_prefix("credentials_file: "))
+        })
+        .map(|file| file.trim_matches('"'))
+        .collect();
+    assert_eq!(files.len(), 2 * PATHS, "one file per reference");
+    let distinct: std::collections::BTreeSet<&&str> = files.iter().collect();
+    assert_eq!(distinct.len(), 2 * PATHS, "each reference has its own file");
+    for (job, file) in files.iter().enumerate() {
+        let path = job / 2;
+        let expected = if job % 2 == 0 { format!("pw-{path}") } else { format!("tok-{path}") };
+        assert_eq!(read(Path::new(file)), expected, "job{job}");
+    }
+}
+
+#[test]
+fn a_bootstrap_cycle_between_two_stores_is_a_config_error_naming_both_paths() {
+    let config = concat!(
+        "secret_stores:\n",
+        "  a:\n",
+        "    vault:\n",
+        "      address: http://127.0.0.1:1\n",
+        "      auth: {approle: {role_id: r, secret_id: {vault: {store: b, path: ids/a, key: secret_id}}}}\n",
+        "  b:\n",
+        "    vault:\n",
+        "      address: http://127.0.0.1:1\n",
+        "      auth: {approle: {role_id: r, secret_id: {vault: {store: a, path: ids/b, key: secret_id}}}}\n",
+        "pw: {vault: {store: a, path: prometheus/node, key: password}}\n",
+    );
+    let test = Test::new().file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run()
+        .expect_code(3)
+        .stderr_contains("bootstrap cycle")
+        .stderr_contains("secret_stores.a.vault.auth.approle.secret_id")
+        .stderr_contains("secret_stores.b.vault.auth.approle.secret_id");
+}
+
+fn token_store(name: &str, server: &Server) -> String {
+    format!("  {name}:\n    vault:\n      address: {}\n      auth: {{token: root}}\n", server.address())
+}
+
+#[test]
+fn store_selects_among_two_stores_and_secret_stores_is_dropped_from_the_output() {
+    let (one, two) = (Server::openbao(), Server::openbao());
+    bao(&one, &["kv", "put", "secret/prometheus/node", "password=from-one-fake"]);
+    bao(&two, &["kv", "put", "secret/prometheus/node", "password=from-two-fake"]);
+    let config = format!(
+        "secret_stores:\n{}{}a: {{vault: {{store: one, path: prometheus/node, key: password}}}}\nb: {{vault: {{store: two, path: prometheus/node, key: password}}}}\n",
+        token_store("one", &one),
+        token_store("two", &two)
+    );
+    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"from-one-fake\"\nb: \"from-two-fake\"\n");
+}
+
+#[test]
+fn two_vault_stores_and_no_store_key_asks_to_name_one() {
+    let (one, two) = (Server::openbao(), Server::openbao());
+    let config = format!(
+        "secret_stores:\n{}{}app:\n  pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
+        token_store("one", &one),
+        token_store("two", &two)
+    );
+    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(3).stderr_contains("app.pw").stderr_contains("name one with `store:`");
+}
+
+/// An OpenBao dev server speaking TLS, its CA in its data directory.
+fn tls_server() -> Server {
+    Server::openbao_with(|dir| vec!["-dev-tls".to_owned(), format!("-dev-tls-cert-dir={}", dir.display())])
+}
+
+fn tls_config(server: &Server, ca_file: Option<&Path>) -> String {
+    let ca = ca_file.map(|file| format!("      ca_file: {}\n", file.display())).unwrap_or_default();
+    format!(
+        "secret_stores:\n  tls:\n    vault:\n      address: https://127.0.0.1:{}\n      auth: {{token: root}}\n{ca}pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
+        server.port
+    )
+}
+
+#[test]
+fn tls_with_ca_file_verifies_the_server() {
+    let server = tls_server();
+    let ca = server.data_dir().join("vault-ca.pem");
+    let output = std::process::Command::new(bao_binary())
+        .args(["kv", "put", "secret/prometheus/node", "password=tls-fake"])
+        .env("BAO_ADDR", format!("https://127.0.0.1:{}", server.port))
+        .env("BAO_CACERT", &ca)
+        .env("BAO_TOKEN", "root")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let test = Test::new()
+        .file("app.yml", &tls_config(&server, Some(&ca)))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"tls-fake\"\n");
+}
+
+#[test]
+fn tls_without_the_ca_fails_naming_the_certificate() {
+    let server = tls_server();
+    let test = Test::new()
+        .file("app.yml", &tls_config(&server, None))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("pw").stderr_contains("certificate");
+}
