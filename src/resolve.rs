@@ -4,9 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures_util::StreamExt;
-use futures_util::stream;
-
 use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef};
 use crate::secret::Secret;
 
@@ -85,22 +82,11 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
                 .map(|location| (location, Err(ProviderError::Unavailable { kind }), std::time::Duration::ZERO))
                 .collect::<Vec<_>>();
         };
-        stream::iter(locations)
-            .map(|location| async move {
-                let started = std::time::Instant::now();
-                let result = provider.fetch(&location).await;
-                tracing::debug!(
-                    provider = %kind,
-                    location = %location,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    ok = result.is_ok(),
-                    "fetched"
-                );
-                (location, result, started.elapsed())
-            })
-            .buffer_unordered(limit)
-            .collect::<Vec<_>>()
-            .await
+        let results = provider.fetch_batch(locations, limit).await;
+        for (location, result, elapsed) in &results {
+            tracing::debug!(provider = %kind, location = %location, elapsed_ms = elapsed.as_millis() as u64, ok = result.is_ok(), "fetched");
+        }
+        results
     });
     let mut results = HashMap::new();
     let mut durations = HashMap::new();

@@ -105,7 +105,7 @@ pub fn write_all(
     for (config, result) in configs.iter().zip(&rendered) {
         let path = out.write_config(&config.name, result.config.expose()).map_err(output_failure)?;
         let inlined = config.placements.iter().filter(|p| **p == render::Placement::Inline).count();
-        tracing::info!(
+        tracing::debug!(
             config = %config.source.display(),
             rendered = %path.display(),
             target = %config.profile.kind,

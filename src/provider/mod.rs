@@ -7,6 +7,7 @@
 
 mod body;
 pub mod env;
+pub mod exec;
 #[cfg(test)]
 pub mod fake;
 pub mod file;
@@ -103,6 +104,7 @@ pub enum Location {
     File(file::FileLocation),
     Env(env::EnvLocation),
     Vault(vault::VaultLocation),
+    Exec(exec::ExecLocation),
 }
 
 impl Location {
@@ -112,6 +114,7 @@ impl Location {
             Self::File(_) => ProviderKind::File,
             Self::Env(_) => ProviderKind::Env,
             Self::Vault(_) => ProviderKind::Vault,
+            Self::Exec(_) => ProviderKind::Exec,
         }
     }
 
@@ -120,7 +123,7 @@ impl Location {
     pub fn store(&self) -> &StoreRef {
         static DEFAULT: StoreRef = StoreRef::Default;
         match self {
-            Self::File(_) | Self::Env(_) => &DEFAULT,
+            Self::File(_) | Self::Env(_) | Self::Exec(_) => &DEFAULT,
             Self::Vault(location) => &location.store,
         }
     }
@@ -132,6 +135,7 @@ impl fmt::Display for Location {
             Self::File(location) => write!(f, "file {}", location.path.display()),
             Self::Env(location) => write!(f, "environment variable {}", location.name),
             Self::Vault(location) => location.fmt(f),
+            Self::Exec(location) => write!(f, "exec plugin {} id {}", location.command[0], location.id),
         }
     }
 }
@@ -221,6 +225,7 @@ pub fn parse_spec(
         ProviderKind::File => (file::parse(&mut body, context), file::KEYS),
         ProviderKind::Env => (env::parse(&mut body), env::KEYS),
         ProviderKind::Vault => (vault::parse(&mut body, store), vault::KEYS),
+        ProviderKind::Exec => (exec::parse(&mut body, context), exec::KEYS),
         other => {
             body.problem(body_node.mark, format!("provider `{other}` is not available in this build of secret-render"));
             return Err(body.abandon());
@@ -339,7 +344,26 @@ pub trait Provider: Send + Sync {
 
     /// Fetches one location.
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>>;
+
+    /// Fetches many locations, at most `limit` at a time. Providers that can answer many
+    /// locations in one request (an exec plugin, a batch API) override this.
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
+        use futures_util::StreamExt;
+        Box::pin(
+            futures_util::stream::iter(locations)
+                .map(move |location| async move {
+                    let started = std::time::Instant::now();
+                    let result = self.fetch(&location).await;
+                    (location, result, started.elapsed())
+                })
+                .buffer_unordered(limit.max(1))
+                .collect::<Vec<_>>(),
+        )
+    }
 }
+
+/// A location, its fetch result and how long the fetch took.
+pub type Timed = (Location, Result<Fetched, ProviderError>, Duration);
 
 /// The clients available to a resolution, by provider and store.
 #[derive(Clone, Default)]
@@ -354,6 +378,7 @@ impl ProviderSet {
         let mut set = Self::default();
         set.insert(Arc::new(file::FileProvider));
         set.insert(Arc::new(env::EnvProvider));
+        set.insert(Arc::new(exec::ExecProvider));
         set
     }
 

@@ -1,0 +1,303 @@
+//! The `exec` provider: runs an operator's plugin that speaks versioned JSON on stdin/stdout and
+//! answers many secrets in one call.
+//!
+//! Protocol version 1. The plugin gets, on stdin, `{"version":1,"secrets":["id",…]}` — every id
+//! that one cycle needs from that command — and answers on stdout with
+//! `{"version":1,"secrets":{"id":{"value":"…"},"other":{"error":"why"}}}`. Values never pass
+//! through argv or the environment. The plugin is killed when `timeout` (default 10 s) runs out
+//! or the fetch is dropped; a non-zero exit fails every id of the call. Its stderr is not shown
+//! (a plugin may echo what it read), only its length.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+use super::{Body, Fetched, Location, ParseContext, Provider, ProviderError, ProviderKind, Timed};
+use crate::secret::Secret;
+use crate::tree::NodeKind;
+
+pub const KEYS: &[&str] = &["command", "id", "key", "timeout"];
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Plugins answer with secrets, not bulk data.
+const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecLocation {
+    /// The program and its arguments (a relative program path resolves against the config's
+    /// directory when it contains a `/`, else through PATH).
+    pub command: Vec<String>,
+    /// The id the plugin is asked for.
+    pub id: String,
+    pub timeout: Duration,
+}
+
+pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(Location, Option<String>)> {
+    let command = match body.node("command") {
+        Some(node) => match &node.kind {
+            NodeKind::Sequence(items) if !items.is_empty() => {
+                let words: Option<Vec<String>> = items.iter().map(|item| item.as_scalar().map(str::to_owned)).collect();
+                if words.is_none() {
+                    body.problem(node.mark, "`command` must be a list of strings".into());
+                }
+                words
+            }
+            _ => {
+                body.problem(
+                    node.mark,
+                    "`command` must be a non-empty list, e.g. [/usr/local/bin/plugin, --flag]".into(),
+                );
+                None
+            }
+        },
+        None => {
+            body.problem(body.mark(), "`exec` body is missing the required key `command`".into());
+            None
+        }
+    };
+    let id = body.required("id");
+    let key = body.string("key");
+    let timeout = body.duration("timeout").unwrap_or(DEFAULT_TIMEOUT);
+    let mut command = command?;
+    if command[0].contains('/') && !command[0].starts_with('/') {
+        command[0] = context.config_dir.join(&command[0]).to_string_lossy().into_owned();
+    }
+    Some((Location::Exec(ExecLocation { command, id: id?, timeout }), key))
+}
+
+#[derive(Deserialize)]
+struct Response {
+    version: u32,
+    secrets: BTreeMap<String, Answer>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    value: Option<String>,
+    error: Option<String>,
+}
+
+pub struct ExecProvider;
+
+impl ExecProvider {
+    /// Runs one command for all of its ids.
+    async fn call(
+        command: &[String],
+        ids: &[String],
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, Answer>, ProviderError> {
+        let what = format!("exec plugin {}", command[0]);
+        let mut child = tokio::process::Command::new(&command[0])
+            .args(&command[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
+                _ => ProviderError::Unreachable { what: what.clone(), reason: format!("cannot start it: {error}") },
+            })?;
+        let request = serde_json::json!({ "version": 1, "secrets": ids }).to_string();
+        let mut stdin = child.stdin.take().expect("piped");
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let exchange = async {
+            // A plugin that exits without reading its input is not an error by itself.
+            let _ = stdin.write_all(request.as_bytes()).await;
+            drop(stdin);
+            let mut output = Zeroizing::new(Vec::new());
+            let mut errors = Zeroizing::new(Vec::new());
+            let mut limited_out = (&mut stdout).take(MAX_OUTPUT);
+            let mut limited_err = (&mut stderr).take(MAX_OUTPUT);
+            let (read_out, _) =
+                tokio::join!(limited_out.read_to_end(&mut output), limited_err.read_to_end(&mut errors));
+            read_out.map_err(|error| ProviderError::Invalid {
+                what: what.clone(),
+                reason: format!("cannot read its output: {error}"),
+            })?;
+            let status = child.wait().await.ok();
+            Ok::<_, ProviderError>((output, errors.len(), status))
+        };
+        let (output, stderr_len, status) = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| ProviderError::Timeout { what: what.clone(), after: timeout })??;
+        // The status can be missing when we reap every child as PID 1; the output still decides.
+        if let Some(status) = status.filter(|status| !status.success()) {
+            return Err(ProviderError::Unreachable {
+                what,
+                reason: format!("it exited with {status} ({stderr_len} bytes on stderr, not shown)"),
+            });
+        }
+        let response: Response = serde_json::from_slice(&output).map_err(|error| ProviderError::Invalid {
+            what: what.clone(),
+            reason: format!("its output is not protocol JSON ({error})"),
+        })?;
+        if response.version != 1 {
+            return Err(ProviderError::Invalid {
+                what,
+                reason: format!("it speaks protocol version {}, not 1", response.version),
+            });
+        }
+        Ok(response.secrets)
+    }
+}
+
+impl Provider for ExecProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Exec
+    }
+
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+        Box::pin(async move {
+            let mut results = self.fetch_batch(vec![location.clone()], 1).await;
+            results.pop().map_or_else(|| unreachable!("one result per location"), |(_, result, _)| result)
+        })
+    }
+
+    /// One plugin call per distinct command (and timeout), carrying every id it must answer.
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
+        Box::pin(async move {
+            let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
+            for location in locations {
+                let Location::Exec(exec) = &location else {
+                    unreachable!("the exec provider is only given exec locations")
+                };
+                calls.entry((exec.command.clone(), exec.timeout)).or_default().push(location);
+            }
+            let runs = calls.into_iter().map(|((command, timeout), locations)| async move {
+                let started = Instant::now();
+                let ids: Vec<String> = locations
+                    .iter()
+                    .map(|location| match location {
+                        Location::Exec(exec) => exec.id.clone(),
+                        _ => unreachable!(),
+                    })
+                    .collect();
+                let answers = Self::call(&command, &ids, timeout).await;
+                let elapsed = started.elapsed();
+                locations
+                    .into_iter()
+                    .zip(ids)
+                    .map(|(location, id)| {
+                        let what = format!("exec plugin {} id {id}", command[0]);
+                        let result = match &answers {
+                            Err(error) => Err(error.clone()),
+                            Ok(answers) => match answers.get(&id) {
+                                Some(Answer { value: Some(value), .. }) => {
+                                    Ok(Fetched::value(Secret::from_text(value.clone())))
+                                }
+                                Some(Answer { error: Some(reason), .. }) => {
+                                    Err(ProviderError::NotFound { what: format!("{what} ({reason})") })
+                                }
+                                _ => Err(ProviderError::Invalid {
+                                    what,
+                                    reason: "the plugin returned no answer for it".into(),
+                                }),
+                            },
+                        };
+                        (location, result, elapsed)
+                    })
+                    .collect::<Vec<Timed>>()
+            });
+            use futures_util::StreamExt;
+            futures_util::stream::iter(runs)
+                .buffer_unordered(limit.max(1))
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// Writes an executable plugin script into `dir`.
+    fn plugin(dir: &std::path::Path, body: &str) -> String {
+        let path = dir.join("plugin");
+        #[expect(clippy::disallowed_methods, reason = "a test fixture, not product output")]
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn location(command: &str, id: &str, timeout: Duration) -> Location {
+        Location::Exec(ExecLocation { command: vec![command.to_owned()], id: id.to_owned(), timeout })
+    }
+
+    fn outcome(results: &[Timed], id: &str) -> Result<String, String> {
+        let (_, result, _) =
+            results.iter().find(|(location, _, _)| matches!(location, Location::Exec(e) if e.id == id)).unwrap();
+        match result {
+            Ok(fetched) => {
+                Ok(String::from_utf8(fetched.select(None, &results[0].0).unwrap().expose().to_vec()).unwrap())
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_call_answers_every_id_and_reports_each_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let calls = dir.path().join("calls");
+        let command = plugin(
+            dir.path(),
+            &format!(
+                "cat > /dev/null; echo call >> {}\necho '{{\"version\":1,\"secrets\":{{\"a\":{{\"value\":\"va\"}},\"b\":{{\"error\":\"locked\"}}}}}}'",
+                calls.display()
+            ),
+        );
+        let locations = ["a", "b", "c"].map(|id| location(&command, id, DEFAULT_TIMEOUT)).to_vec();
+        let results = ExecProvider.fetch_batch(locations, 4).await;
+        assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "one plugin call");
+        assert_eq!(outcome(&results, "a"), Ok("va".to_owned()));
+        assert!(outcome(&results, "b").unwrap_err().contains("(locked)"));
+        assert!(outcome(&results, "c").unwrap_err().contains("no answer"));
+    }
+
+    #[tokio::test]
+    async fn the_request_lists_the_ids_on_stdin_and_nothing_goes_through_argv() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        let command = plugin(
+            dir.path(),
+            &format!(
+                "cat > {}; echo \"$#\" >> {}; echo '{{\"version\":1,\"secrets\":{{}}}}'",
+                seen.display(),
+                seen.display()
+            ),
+        );
+        ExecProvider.fetch_batch(vec![location(&command, "db/password", DEFAULT_TIMEOUT)], 1).await;
+        assert_eq!(std::fs::read_to_string(&seen).unwrap(), "{\"secrets\":[\"db/password\"],\"version\":1}0\n");
+    }
+
+    #[tokio::test]
+    async fn failures_of_the_plugin_fail_every_id_it_was_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("cat > /dev/null; echo 'not json'", "not protocol JSON"),
+            ("cat > /dev/null; echo '{\"version\":2,\"secrets\":{}}'", "protocol version 2"),
+            ("cat > /dev/null; echo leaked-value >&2; exit 3", "exited with exit status: 3"),
+            ("exec sleep 30", "timed out"),
+        ];
+        for (body, expected) in cases {
+            let command = plugin(dir.path(), body);
+            let results = ExecProvider.fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1).await;
+            let error = outcome(&results, "x").unwrap_err();
+            assert!(error.contains(expected), "{body}: {error}");
+            assert!(!error.contains("leaked-value"), "stderr is never shown");
+        }
+        let missing = ExecProvider.fetch_batch(vec![location("/nonexistent/plugin", "x", DEFAULT_TIMEOUT)], 1).await;
+        assert!(outcome(&missing, "x").unwrap_err().contains("not found"));
+    }
+}
