@@ -366,6 +366,67 @@ mod tests {
     }
 
     #[test]
+    fn siblings_follow_the_target_and_its_version() {
+        use TargetKind::{Alertmanager, Generic, Prometheus};
+        let v = |text: &str| Some(text.parse::<Version>().unwrap());
+        let cases: [(TargetKind, Option<Version>, &str, Option<&str>); 16] = [
+            (Prometheus, None, "scrape_configs[].basic_auth.password", Some("password_file")),
+            (Prometheus, v("2.42"), "remote_write[].authorization.credentials", Some("credentials_file")),
+            (Prometheus, v("2.42"), "scrape_configs[].oauth2.client_secret", Some("client_secret_file")),
+            (Prometheus, v("2.42"), "scrape_configs[].tls_config.key", Some("key_file")),
+            (Prometheus, v("2.42"), "remote_write[].sigv4.secret_key", None),
+            (Prometheus, v("2.42"), "scrape_configs[].ec2_sd_configs[].secret_key", None),
+            (Prometheus, v("2.42"), "scrape_configs[].oauth2.client_certificate_key", None),
+            (
+                Prometheus,
+                v("3.8"),
+                "scrape_configs[].oauth2.client_certificate_key",
+                Some("client_certificate_key_file"),
+            ),
+            (Prometheus, v("2.42"), "basic_auth_users.admin", None),
+            (Alertmanager, None, "global.smtp_auth_password", Some("smtp_auth_password_file")),
+            (Alertmanager, v("0.25"), "receivers[].webhook_configs[].url", None),
+            (Alertmanager, v("0.26"), "receivers[].webhook_configs[].url", Some("url_file")),
+            (Alertmanager, v("0.25"), "receivers[].telegram_configs[].bot_token", None),
+            (Alertmanager, v("0.35"), "receivers[].telegram_configs[].bot_token", Some("bot_token_file")),
+            (
+                Alertmanager,
+                v("0.25"),
+                "receivers[].slack_configs[].http_config.basic_auth.password",
+                Some("password_file"),
+            ),
+            (Generic, None, "a.password", None),
+        ];
+        for (kind, version, at, expected) in cases {
+            let profile = Profile::new(kind, version);
+            assert_eq!(profile.sibling(&path(at)), expected, "{kind}@{} {at}", profile.version);
+        }
+        assert_eq!(Profile::new(Prometheus, None).version, Version(2, 42, 0), "the oldest checked version by default");
+        assert_eq!(Profile::new(Alertmanager, None).version, Version(0, 25, 0));
+        let profile = Profile::new(Alertmanager, None);
+        assert_eq!(profile.value_kind(&path("receivers[].webhook_configs[].url")), ValueKind::Url);
+        assert_eq!(Profile::new(Prometheus, None).value_kind(&path("basic_auth_users.admin")), ValueKind::Bcrypt);
+    }
+
+    #[test]
+    fn relative_path_fields_follow_the_target() {
+        let cases = [
+            (TargetKind::Prometheus, "rule_files[]", true),
+            (TargetKind::Prometheus, "scrape_configs[].tls_config.ca_file", true),
+            (TargetKind::Prometheus, "scrape_configs[].file_sd_configs[].files[]", true),
+            (TargetKind::Prometheus, "scrape_configs[].job_name", false),
+            (TargetKind::Alertmanager, "templates[]", true),
+            (TargetKind::Alertmanager, "global.http_config.tls_config.ca_file", true),
+            // Alertmanager resolves receiver-level `*_file`s against its working directory.
+            (TargetKind::Alertmanager, "receivers[].pagerduty_configs[].routing_key_file", false),
+            (TargetKind::Generic, "app.token_file", true),
+        ];
+        for (kind, at, expected) in cases {
+            assert_eq!(Profile::new(kind, None).is_relative_path_field(&path(at)), expected, "{kind} {at}");
+        }
+    }
+
+    #[test]
     fn versions_and_targets_parse() {
         assert_eq!("2.42".parse::<Version>(), Ok(Version(2, 42, 0)));
         assert_eq!("v3.1.2-rc.0".parse::<Version>(), Ok(Version(3, 1, 2)));
