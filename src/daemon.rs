@@ -425,6 +425,14 @@ impl Daemon {
         }
     }
 
+    /// Lets providers that can push changes (a Kubernetes watch) do so for every location.
+    fn watch_locations(&self, changed: &mpsc::UnboundedSender<Location>) {
+        let watched = self.providers.watch(self.uses.keys(), changed);
+        if watched > 0 {
+            tracing::info!(watched, "watching secrets for changes");
+        }
+    }
+
     fn update_ready(&self, child_running: bool) {
         self.health.set_ready(self.schedule.all_resolved() && (self.settings.child.is_none() || child_running));
     }
@@ -581,6 +589,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     };
     daemon.update_ready(child.is_some());
     let mut stopper = Stopper::new(daemon.settings.stop_timeout);
+    let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
+    daemon.watch_locations(&changed_sender);
 
     loop {
         // Once stopping, no reload is sent (and its deadline must not wake the loop).
@@ -632,6 +642,12 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let changes = daemon.write_outputs()?;
                 daemon.note_changes(changes, child.is_some());
             }
+            Some(location) = changed_locations.recv() => {
+                tracing::debug!(location = %location, "the store reports a change");
+                daemon.refresh(vec![location]).await;
+                let changes = daemon.write_outputs()?;
+                daemon.note_changes(changes, child.is_some());
+            }
             Some(()) = file_events.recv() => {
                 daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
             }
@@ -639,7 +655,9 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let now = Instant::now();
                 if daemon.config_check_at.is_some_and(|at| at <= now) {
                     daemon.config_check_at = None;
-                    daemon.reload_configs().await?;
+                        if daemon.reload_configs().await? {
+                        daemon.watch_locations(&changed_sender);
+                    }
                 }
                 if daemon.targets_poll_at.is_some_and(|at| at <= now) {
                     daemon.targets_poll_at = Some(now + daemon.settings.watch_targets_interval);

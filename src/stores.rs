@@ -9,14 +9,68 @@ use std::time::Duration;
 
 use crate::configs::Issue;
 use crate::provider::vault::{self, Auth, VaultStore};
-use crate::provider::{Body, ParseContext, Problem, ProviderKind, ProviderSet, SecretSpec, StoreRef};
+use crate::provider::{Body, ParseContext, Problem, Provider, ProviderKind, ProviderSet, SecretSpec, StoreRef};
 use crate::tree::scan::STORES_KEY;
 use crate::tree::{Mark, Node, NodeKind, YamlPath};
 
-/// A store's provider-specific settings.
+/// A store's provider-specific settings. Each provider with stores adds a variant and the arms of
+/// the functions below; nothing else in this file knows a provider.
 #[derive(Clone, Debug)]
 pub enum StoreSettings {
     Vault(vault::StoreSettings),
+}
+
+impl StoreSettings {
+    /// Parses a store's settings except `auth`; `None` for a provider without stores here.
+    fn parse(kind: ProviderKind, body: &mut Body<'_>, dir: &Path) -> Option<(Self, &'static [&'static str])> {
+        match kind {
+            ProviderKind::Vault => Some((Self::Vault(vault::parse_store_settings(body, dir)), vault::STORE_KEYS)),
+            _ => None,
+        }
+    }
+
+    /// Parses `auth`, once every store is known (its bootstrapped secrets may name any of them).
+    fn parse_auth(&mut self, node: &Node, path: &YamlPath, context: &ParseContext<'_>) -> Result<(), Vec<Problem>> {
+        match self {
+            Self::Vault(settings) => {
+                settings.auth = Auth::parse(node, path, context)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Every bootstrapped secret of the store's auth, with where it is written.
+    fn bootstrap_specs(&self) -> Vec<(&SecretSpec, &YamlPath)> {
+        match self {
+            Self::Vault(settings) => settings.auth.bootstrap_specs(),
+        }
+    }
+}
+
+/// Providers whose clients are built per store (the others are in [`ProviderSet::standard`]).
+fn has_stores(kind: ProviderKind) -> bool {
+    matches!(kind, ProviderKind::Vault)
+}
+
+/// Builds one store's client; `settings` is `None` for the environment-configured store.
+fn build_store(
+    kind: ProviderKind,
+    store: StoreRef,
+    settings: Option<&StoreSettings>,
+    max_concurrency: usize,
+    bootstrap: ProviderSet,
+) -> Result<Arc<dyn Provider>, String> {
+    match (kind, settings) {
+        (ProviderKind::Vault, settings) => {
+            let settings = match (settings, &store) {
+                (Some(StoreSettings::Vault(settings)), _) => settings.clone(),
+                (None, StoreRef::Address(address)) => vault::environment_settings(Some(address.clone())),
+                (None, _) => vault::environment_settings(None),
+            };
+            Ok(Arc::new(VaultStore::new(store, &settings, max_concurrency, bootstrap)?))
+        }
+        (other, _) => Err(format!("provider `{other}` has no stores in this build")),
+    }
 }
 
 /// One store definition.
@@ -44,12 +98,10 @@ impl StoreDef {
 
     /// The stores this one needs to log in (bootstrapped secrets fetched through them).
     fn dependencies(&self) -> Vec<(StoreRef, ProviderKind, &YamlPath)> {
-        let auth = match &self.settings {
-            StoreSettings::Vault(settings) => &settings.auth,
-        };
-        auth.bootstrap_specs()
+        self.settings
+            .bootstrap_specs()
             .into_iter()
-            .filter(|(spec, _)| spec.location.kind() == ProviderKind::Vault)
+            .filter(|(spec, _)| has_stores(spec.location.kind()))
             .map(|(spec, path)| (spec.location.store().clone(), spec.location.kind(), path))
             .collect()
     }
@@ -142,20 +194,21 @@ impl StoreRegistry {
             }
         }
         // Auth is read once every store is known: its bootstrapped secrets may name any of them.
-        let mut auths = Vec::new();
+        let mut parsed = Vec::new();
         for (name, node, path, dir) in &auth_nodes {
             let context = ParseContext { config_dir: dir, stores: &registry };
-            match Auth::parse(node, path, &context) {
-                Ok(auth) => auths.push((name.clone(), auth)),
+            let mut settings = registry.stores[name].settings.clone();
+            match settings.parse_auth(node, path, &context) {
+                Ok(()) => parsed.push((name.clone(), settings)),
                 Err(problems) => {
                     let file = registry.stores[name].file.clone();
                     issues.extend(problems.into_iter().map(|problem| Issue::at(&file, problem)));
                 }
             }
         }
-        for (name, auth) in auths {
-            if let Some(StoreDef { settings: StoreSettings::Vault(settings), .. }) = registry.stores.get_mut(&name) {
-                settings.auth = auth;
+        for (name, settings) in parsed {
+            if let Some(store) = registry.stores.get_mut(&name) {
+                store.settings = settings;
             }
         }
         issues.extend(registry.cycles());
@@ -246,8 +299,8 @@ fn parse_definition(
     let refresh_interval = body.duration("refresh_interval");
     let grace_period = body.duration("grace_period");
     let auth = body.node("auth").cloned();
-    let settings = vault::parse_store_settings(&mut body, source.dir);
-    let accepted: Vec<&str> = vault::STORE_KEYS.iter().copied().chain(["refresh_interval", "grace_period"]).collect();
+    let (settings, keys) = StoreSettings::parse(kind, &mut body, source.dir).expect("has_stores(kind)");
+    let accepted: Vec<&str> = keys.iter().copied().chain(["refresh_interval", "grace_period"]).collect();
     body.finish(&accepted, false)?;
     let def = StoreDef {
         name: name.to_owned(),
@@ -257,7 +310,7 @@ fn parse_definition(
         file: source.file.to_owned(),
         refresh_interval,
         grace_period,
-        settings: StoreSettings::Vault(settings),
+        settings,
     };
     Ok((def, auth))
 }
@@ -271,41 +324,40 @@ pub fn build_providers<'a>(
 ) -> Result<ProviderSet, Vec<String>> {
     let mut needed = BTreeSet::new();
     for spec in specs {
-        if spec.location.kind() == ProviderKind::Vault {
-            needed.insert(spec.location.store().clone());
+        if has_stores(spec.location.kind()) {
+            needed.insert((spec.location.kind(), spec.location.store().clone()));
         }
     }
     // Depth-first, dependencies first; `load` has refused cycles.
-    let mut order: Vec<StoreRef> = Vec::new();
-    fn visit(store: &StoreRef, registry: &StoreRegistry, order: &mut Vec<StoreRef>) {
-        if order.contains(store) {
+    fn visit(entry: &(ProviderKind, StoreRef), registry: &StoreRegistry, order: &mut Vec<(ProviderKind, StoreRef)>) {
+        if order.contains(entry) {
             return;
         }
-        if let StoreRef::Named(name) = store
+        if let StoreRef::Named(name) = &entry.1
             && let Some(def) = registry.get(name)
         {
-            for (dependency, _, _) in def.dependencies() {
-                visit(&dependency, registry, order);
+            for (dependency, kind, _) in def.dependencies() {
+                visit(&(kind, dependency), registry, order);
             }
         }
-        order.push(store.clone());
+        order.push(entry.clone());
     }
-    for store in &needed {
-        visit(store, registry, &mut order);
+    let mut order = Vec::new();
+    for entry in &needed {
+        visit(entry, registry, &mut order);
     }
     let mut set = ProviderSet::standard();
     let mut errors = Vec::new();
-    for store in order {
+    for (kind, store) in order {
         let settings = match &store {
-            StoreRef::Named(name) => match registry.get(name).and_then(StoreDef::vault) {
-                Some(settings) => settings.clone(),
+            StoreRef::Named(name) => match registry.get(name) {
+                Some(def) => Some(&def.settings),
                 None => continue,
             },
-            StoreRef::Default => vault::environment_settings(None),
-            StoreRef::Address(address) => vault::environment_settings(Some(address.clone())),
+            StoreRef::Default | StoreRef::Address(_) => None,
         };
-        match VaultStore::new(store, &settings, max_concurrency, set.clone()) {
-            Ok(client) => set.insert(Arc::new(client)),
+        match build_store(kind, store, settings, max_concurrency, set.clone()) {
+            Ok(client) => set.insert(client),
             Err(error) => errors.push(error),
         }
     }

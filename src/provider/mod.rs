@@ -345,6 +345,16 @@ pub trait Provider: Send + Sync {
     /// Fetches one location.
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>>;
 
+    /// Under `run`/`watch`: starts pushing change notices for `locations` (a location whose value
+    /// may have changed is sent on `changed`, and the loop refetches it at once), for as long as
+    /// this client lives. Returns `false` when the provider has no such feed, so the loop relies
+    /// on the refresh interval alone; a provider that watches is still refetched on its interval,
+    /// as a resync.
+    fn watch(&self, locations: Vec<Location>, changed: tokio::sync::mpsc::UnboundedSender<Location>) -> bool {
+        let _ = (locations, changed);
+        false
+    }
+
     /// Fetches many locations, at most `limit` at a time. Providers that can answer many
     /// locations in one request (an exec plugin, a batch API) override this.
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
@@ -389,5 +399,26 @@ impl ProviderSet {
     #[must_use]
     pub fn get(&self, kind: ProviderKind, store: &StoreRef) -> Option<&Arc<dyn Provider>> {
         self.providers.get(&(kind, store.clone()))
+    }
+
+    /// Asks every client that can push changes to watch its share of `locations`; returns how
+    /// many locations are watched.
+    pub fn watch<'a>(
+        &self,
+        locations: impl IntoIterator<Item = &'a Location>,
+        changed: &tokio::sync::mpsc::UnboundedSender<Location>,
+    ) -> usize {
+        let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
+        for location in locations {
+            groups.entry((location.kind(), location.store().clone())).or_default().push(location.clone());
+        }
+        groups
+            .into_iter()
+            .filter_map(|(key, locations)| {
+                let count = locations.len();
+                let provider = self.providers.get(&key)?;
+                provider.watch(locations, changed.clone()).then_some(count)
+            })
+            .sum()
     }
 }
