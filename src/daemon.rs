@@ -275,9 +275,12 @@ impl Daemon {
         Ok((configs_changed, secrets_changed))
     }
 
+    /// Schedules a (debounced) reload after a change. Under `run` only while the child runs;
+    /// under `watch` the target is someone else's to have running.
     fn note_changes(&mut self, (configs_changed, secrets_changed): (bool, bool), child_running: bool) {
         let wanted = configs_changed || (secrets_changed && self.settings.reload_on == ReloadOn::Any);
-        if wanted && self.settings.reload.is_some() && child_running && self.reload_at.is_none() {
+        let target_up = self.settings.child.is_none() || child_running;
+        if wanted && self.settings.reload.is_some() && target_up && self.reload_at.is_none() {
             self.reload_at = Some(Instant::now() + self.settings.debounce);
         }
     }
@@ -433,8 +436,13 @@ impl Daemon {
         }
     }
 
+    /// Whether every provider map has a usable value (a fetched location can still lack a key).
+    fn all_values_ready(&self) -> bool {
+        self.loaded.specs().all(|spec| matches!(self.schedule.value_for(spec), Some(Ok(_))))
+    }
+
     fn update_ready(&self, child_running: bool) {
-        self.health.set_ready(self.schedule.all_resolved() && (self.settings.child.is_none() || child_running));
+        self.health.set_ready(self.all_values_ready() && (self.settings.child.is_none() || child_running));
     }
 }
 
@@ -559,16 +567,33 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     loop {
         let due = daemon.schedule.due(Instant::now());
         daemon.refresh(due).await;
-        if daemon.schedule.all_resolved() || daemon.settings.start_partial {
+        if daemon.all_values_ready() || daemon.settings.start_partial {
             break;
         }
         let pending: Vec<String> = daemon
-            .uses
+            .loaded
+            .configs
             .iter()
-            .filter(|(location, _)| daemon.schedule.status(location) != Status::Success)
-            .map(|(location, _)| location.to_string())
+            .flat_map(|config| config.sites.iter().map(move |site| (config, site)))
+            .filter_map(|(config, site)| match daemon.schedule.value_for(&site.spec) {
+                Some(Ok(_)) => None,
+                Some(Err(error)) => Some(format!("{}: {}: {error}", config.source.display(), site.path)),
+                None => Some(format!(
+                    "{}: {}: {}",
+                    config.source.display(),
+                    site.path,
+                    daemon
+                        .schedule
+                        .last_error(&site.spec.location)
+                        .map_or_else(|| "not fetched yet".to_owned(), ToString::to_string)
+                )),
+            })
             .collect();
-        tracing::warn!(waiting_for = pending.len(), "not every secret has a value yet; retrying before starting");
+        tracing::warn!(
+            "not every secret has a value yet; retrying before starting the target ({} missing):\n  {}",
+            pending.len(),
+            pending.join("\n  ")
+        );
         tokio::select! {
             () = sleep_until_opt(daemon.schedule.next_deadline()) => {}
             signal = stop_signals.next() => {
