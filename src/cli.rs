@@ -35,6 +35,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub stores: Option<PathBuf>,
 
+    /// Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this
+    /// directory; repeatable. Default: any path.
+    #[arg(long = "file-root", global = true, value_name = "DIR")]
+    pub file_roots: Vec<PathBuf>,
+
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

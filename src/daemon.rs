@@ -52,6 +52,7 @@ pub struct DaemonSettings {
     pub configs: Vec<PathBuf>,
     pub target: Option<TargetSpec>,
     pub stores: Option<PathBuf>,
+    pub file_roots: Vec<PathBuf>,
     pub out: PathBuf,
     pub output: OutputOptions,
     pub max_concurrency: usize,
@@ -126,7 +127,8 @@ impl Daemon {
     fn load(settings: &DaemonSettings) -> Result<(Loaded, ProviderSet), Failure> {
         let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
             .map_err(|issues| config_failure(&issues))?;
-        let providers = crate::commands::render::providers_for(&loaded, settings.max_concurrency)?;
+        let providers =
+            crate::commands::render::providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
         Ok((loaded, providers))
     }
 

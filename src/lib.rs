@@ -45,6 +45,16 @@ fn disable_core_dumps() {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_process_is_marked_non_dumpable() {
+        super::disable_core_dumps();
+        assert_eq!(rustix::process::dumpable_behavior().unwrap(), rustix::process::DumpableBehavior::NotDumpable);
+        assert_eq!(rustix::process::getrlimit(rustix::process::Resource::Core).current, Some(0));
+    }
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 #[must_use]
 pub fn main() -> u8 {

@@ -17,6 +17,7 @@ pub struct RenderSettings {
     pub configs: Vec<PathBuf>,
     pub target: Option<TargetSpec>,
     pub stores: Option<PathBuf>,
+    pub file_roots: Vec<PathBuf>,
     pub out: PathBuf,
     pub output: OutputOptions,
     pub max_concurrency: usize,
@@ -33,6 +34,7 @@ pub struct CheckSettings {
     pub configs: Vec<PathBuf>,
     pub target: Option<TargetSpec>,
     pub stores: Option<PathBuf>,
+    pub file_roots: Vec<PathBuf>,
     pub resolve: bool,
     pub format: CheckFormat,
     pub max_concurrency: usize,
@@ -76,6 +78,7 @@ impl RenderSettings {
             configs: args.configs,
             target: global.target,
             stores: global.stores.clone(),
+            file_roots: file_roots(global)?,
         })
     }
 }
@@ -87,6 +90,7 @@ impl CheckSettings {
             configs: args.configs,
             target: global.target,
             stores: global.stores.clone(),
+            file_roots: file_roots(global)?,
             resolve: args.resolve,
             format: match args.format {
                 CheckFormatArg::Human => CheckFormat::Human,
@@ -95,6 +99,14 @@ impl CheckSettings {
             },
         })
     }
+}
+
+fn file_roots(global: &GlobalArgs) -> Result<Vec<PathBuf>, String> {
+    global
+        .file_roots
+        .iter()
+        .map(|root| std::fs::canonicalize(root).map_err(|error| format!("--file-root {}: {error}", root.display())))
+        .collect()
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, String> {
@@ -116,6 +128,7 @@ pub struct LoopSettings {
     pub max_concurrency: usize,
     pub target: Option<TargetSpec>,
     pub stores: Option<PathBuf>,
+    pub file_roots: Vec<PathBuf>,
     pub listen: Option<String>,
     pub reload_on: ReloadOn,
     pub debounce: Duration,
@@ -138,6 +151,7 @@ impl LoopSettings {
             max_concurrency: check_concurrency(max_concurrency)?,
             target: global.target,
             stores: global.stores.clone(),
+            file_roots: file_roots(global)?,
             listen: (args.listen != "off").then(|| args.listen.clone()),
             reload_on: match args.reload_on {
                 ReloadOnArg::Any => ReloadOn::Any,

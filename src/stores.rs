@@ -321,6 +321,7 @@ pub fn build_providers<'a>(
     registry: &StoreRegistry,
     specs: impl IntoIterator<Item = &'a SecretSpec>,
     max_concurrency: usize,
+    file_roots: &[PathBuf],
 ) -> Result<ProviderSet, Vec<String>> {
     let mut needed = BTreeSet::new();
     for spec in specs {
@@ -347,6 +348,7 @@ pub fn build_providers<'a>(
         visit(entry, registry, &mut order);
     }
     let mut set = ProviderSet::standard();
+    set.insert(Arc::new(crate::provider::file::FileProvider::rooted(file_roots.to_vec())));
     let mut errors = Vec::new();
     for (kind, store) in order {
         let settings = match &store {

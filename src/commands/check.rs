@@ -56,7 +56,7 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
         }
     };
     let fetch_errors = if settings.resolve {
-        let providers = super::render::providers_for(&loaded, settings.max_concurrency)?;
+        let providers = super::render::providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
         let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
         let configs = &loaded.configs;
         Some(

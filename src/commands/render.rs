@@ -16,7 +16,7 @@ use crate::stores;
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
         .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
-    let providers = providers_for(&loaded, settings.max_concurrency)?;
+    let providers = providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
@@ -36,8 +36,12 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
 }
 
 /// One client per store the configs use.
-pub fn providers_for(loaded: &configs::Loaded, max_concurrency: usize) -> Result<ProviderSet, Failure> {
-    stores::build_providers(&loaded.stores, loaded.specs(), max_concurrency).map_err(|errors| {
+pub fn providers_for(
+    loaded: &configs::Loaded,
+    max_concurrency: usize,
+    file_roots: &[std::path::PathBuf],
+) -> Result<ProviderSet, Failure> {
+    stores::build_providers(&loaded.stores, loaded.specs(), max_concurrency, file_roots).map_err(|errors| {
         let mut message =
             format!("invalid store settings ({} problem{}):", errors.len(), if errors.len() == 1 { "" } else { "s" });
         for error in errors {

@@ -31,7 +31,32 @@ pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(
     Some((Location::File(FileLocation { path, structured }), key))
 }
 
-pub struct FileProvider;
+/// Reads files; with roots (`--file-root`), only files whose real path (symlinks and `..`
+/// resolved) lies under one of them.
+#[derive(Default)]
+pub struct FileProvider {
+    roots: Vec<PathBuf>,
+}
+
+impl FileProvider {
+    #[must_use]
+    pub fn rooted(roots: Vec<PathBuf>) -> Self {
+        Self { roots }
+    }
+
+    fn check_root(&self, path: &std::path::Path, what: &str) -> Result<(), ProviderError> {
+        if self.roots.is_empty() {
+            return Ok(());
+        }
+        let denied = |reason: String| ProviderError::PermissionDenied { what: what.to_owned(), reason };
+        let real = std::fs::canonicalize(path).map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.to_owned() },
+            _ => denied(error.to_string()),
+        })?;
+        let inside = self.roots.iter().any(|root| std::fs::canonicalize(root).is_ok_and(|root| real.starts_with(root)));
+        if inside { Ok(()) } else { Err(denied("it resolves outside every --file-root".into())) }
+    }
+}
 
 impl Provider for FileProvider {
     fn kind(&self) -> ProviderKind {
@@ -42,6 +67,7 @@ impl Provider for FileProvider {
         Box::pin(async move {
             let Location::File(file) = location else { unreachable!("the file provider is only given file locations") };
             let what = location.to_string();
+            self.check_root(&file.path, &what)?;
             let bytes = Zeroizing::new(std::fs::read(&file.path).map_err(|error| match error.kind() {
                 std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
                 std::io::ErrorKind::PermissionDenied => {

@@ -386,7 +386,7 @@ impl ProviderSet {
     #[must_use]
     pub fn standard() -> Self {
         let mut set = Self::default();
-        set.insert(Arc::new(file::FileProvider));
+        set.insert(Arc::new(file::FileProvider::default()));
         set.insert(Arc::new(env::EnvProvider));
         set.insert(Arc::new(exec::ExecProvider));
         set

@@ -11,5 +11,6 @@ mod check;
 mod generated;
 mod go_yaml;
 mod render;
+mod security;
 mod targets_table;
 mod vault;
