@@ -65,7 +65,7 @@ _secret__render() {
 
     case "${cmd}" in
         secret__render)
-            opts="-v -q -h -V --target --stores --log-format --verbose --quiet --help --version render check run watch completions man help"
+            opts="-v -q -h -V --target --stores --file-root --log-format --verbose --quiet --help --version render check run watch completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -76,6 +76,10 @@ _secret__render() {
                     return 0
                     ;;
                 --stores)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -91,7 +95,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__check)
-            opts="-v -q -h --resolve --format --max-concurrency --target --stores --log-format --verbose --quiet --help"
+            opts="-v -q -h --resolve --format --max-concurrency --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,6 +117,10 @@ _secret__render() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --file-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -125,7 +133,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__completions)
-            opts="-v -q -h --target --stores --log-format --verbose --quiet --help bash elvish fish powershell zsh"
+            opts="-v -q -h --target --stores --file-root --log-format --verbose --quiet --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -136,6 +144,10 @@ _secret__render() {
                     return 0
                     ;;
                 --stores)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -263,7 +275,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__man)
-            opts="-v -q -h --target --stores --log-format --verbose --quiet --help"
+            opts="-v -q -h --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -274,6 +286,10 @@ _secret__render() {
                     return 0
                     ;;
                 --stores)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -289,7 +305,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__render)
-            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --target --stores --log-format --verbose --quiet --help"
+            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,6 +335,10 @@ _secret__render() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --file-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -331,7 +351,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__run)
-            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --stop-timeout --no-verify-reload --target --stores --log-format --verbose --quiet --help"
+            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --stop-timeout --no-verify-reload --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -385,6 +405,10 @@ _secret__render() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --file-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -397,7 +421,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__watch)
-            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --reload-pid --reload-pidfile --reload-url --verify-url --target --stores --log-format --verbose --quiet --help"
+            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --reload-pid --reload-pidfile --reload-url --verify-url --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +484,10 @@ _secret__render() {
                     return 0
                     ;;
                 --stores)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

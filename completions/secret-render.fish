@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_secret_render_global_optspecs
-    string join \n target= stores= log-format= v/verbose q/quiet h/help V/version
+    string join \n target= stores= file-root= log-format= v/verbose q/quiet h/help V/version
 end
 
 function __fish_secret_render_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c secret-render -n "__fish_secret_render_needs_command" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_needs_command" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_needs_command" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_needs_command" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_needs_command" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -45,6 +46,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l f
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
@@ -57,6 +59,7 @@ github\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l resolve -d 'Also fetch every secret, proving each exists; the report shows no values'
@@ -76,6 +79,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l watc
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l stop-timeout -d 'After SIGTERM/SIGINT/SIGQUIT is forwarded, how long the target may take to stop before SIGKILL (a second SIGINT/SIGTERM sends SIGKILL at once)' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
@@ -100,6 +104,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l re
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l verify-url -d 'Confirm each reload through this `/metrics` URL of the target' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
@@ -109,6 +114,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s q 
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
@@ -116,6 +122,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand completions"
 complete -c secret-render -n "__fish_secret_render_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l stores -d 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l file-root -d 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -l log-format -d 'Log format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand man" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
