@@ -34,11 +34,21 @@ pub enum ReloadOn {
     Config,
 }
 
-/// How to confirm a reload took: the target's `/metrics` and its reload-success metric.
+/// How to confirm a reload took: the target's `/metrics` and its reload-success metric
+/// (`None`: the one of the loaded configs' target).
 #[derive(Clone, Debug)]
 pub struct Verify {
     pub metrics_url: String,
-    pub metric: &'static str,
+    pub metric: Option<&'static str>,
+}
+
+/// The reload-success metric of the targets `loaded` was rendered for.
+fn reload_metric(loaded: &Loaded) -> &'static str {
+    if loaded.configs.iter().any(|config| config.profile.kind == render::TargetKind::Alertmanager) {
+        "alertmanager_config_last_reload_successful"
+    } else {
+        "prometheus_config_last_reload_successful"
+    }
 }
 
 /// The program `run` wraps, with its arguments already pointing at the rendered configs.
@@ -287,22 +297,27 @@ impl Daemon {
         }
     }
 
-    async fn reload(&mut self, child: Option<&ChildProcess>) {
+    /// Reloads the target; under `run` by SIGHUP to `child_group` (the child's process group),
+    /// which the loop passes by id so the child itself stays watched while this runs.
+    async fn reload(&mut self, child_group: Option<u32>) {
         let Some(target) = &self.settings.reload else { return };
-        let baseline = match &self.settings.verify {
-            Some(verify) => supervise::current_success_timestamp(&verify.metrics_url, verify.metric, &self.http)
-                .await
-                .ok()
-                .flatten(),
-            None => None,
+        let metric =
+            self.settings.verify.as_ref().map(|verify| verify.metric.unwrap_or_else(|| reload_metric(&self.loaded)));
+        let baseline = match (&self.settings.verify, metric) {
+            (Some(verify), Some(metric)) => {
+                supervise::current_success_timestamp(&verify.metrics_url, metric, &self.http).await.ok().flatten()
+            }
+            _ => None,
         };
-        let mut result = supervise::reload(target, child, &self.http).await;
+        let mut result = match (target, child_group) {
+            (ReloadTarget::Child, Some(group)) => supervise::signal_group(group, rustix::process::Signal::HUP),
+            (target, _) => supervise::reload(target, None, &self.http).await,
+        };
         if result.is_ok()
-            && let Some(verify) = &self.settings.verify
+            && let (Some(verify), Some(metric)) = (&self.settings.verify, metric)
         {
-            result = supervise::verify(&verify.metrics_url, verify.metric, baseline, &self.http, VERIFY_DEADLINE)
-                .await
-                .map(|_| ());
+            result =
+                supervise::verify(&verify.metrics_url, metric, baseline, &self.http, VERIFY_DEADLINE).await.map(|_| ());
         }
         match result {
             Ok(()) => {
@@ -430,6 +445,32 @@ impl Daemon {
         }
     }
 
+    /// Logs every provider map still without a value, with why.
+    fn log_missing(&self) {
+        let missing: Vec<String> = self
+            .loaded
+            .configs
+            .iter()
+            .flat_map(|config| config.sites.iter().map(move |site| (config, site)))
+            .filter_map(|(config, site)| {
+                let reason = match self.schedule.value_for(&site.spec) {
+                    Some(Ok(_)) => return None,
+                    Some(Err(error)) => error.to_string(),
+                    None => self
+                        .schedule
+                        .last_error(&site.spec.location)
+                        .map_or_else(|| "not fetched yet".to_owned(), ToString::to_string),
+                };
+                Some(format!("{}: {}: {reason}", config.source.display(), site.path))
+            })
+            .collect();
+        tracing::warn!(
+            "not every secret has a value yet; retrying before starting the target ({} missing):\n  {}",
+            missing.len(),
+            missing.join("\n  ")
+        );
+    }
+
     /// Lets providers that can push changes (a Kubernetes watch) do so for every location.
     fn watch_locations(&self, changed: &mpsc::UnboundedSender<Location>) {
         let watched = self.providers.watch(self.uses.keys(), changed);
@@ -536,7 +577,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     };
     let mut usr1 = listen(tokio::signal::unix::SignalKind::user_defined1())?;
     let mut hangup = listen(tokio::signal::unix::SignalKind::hangup())?;
-    let mut stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+    let stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
     let (file_sender, mut file_events) = mpsc::channel::<()>(1);
     let watched: Vec<PathBuf> = settings.configs.iter().chain(&settings.stores).cloned().collect();
     let _watcher = watch_files(&watched, file_sender);
@@ -566,64 +607,36 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     };
 
     // Until every secret has a value (or --start-partial), nothing is started.
+    let mut guard = Guard { child: None, signals: stop_signals, stopper: Stopper::new(daemon.settings.stop_timeout) };
     loop {
         let due = daemon.schedule.due(Instant::now());
-        daemon.refresh(due).await;
+        guarded!(guard, daemon.refresh(due));
         if daemon.all_values_ready() || daemon.settings.start_partial {
             break;
         }
-        let pending: Vec<String> = daemon
-            .loaded
-            .configs
-            .iter()
-            .flat_map(|config| config.sites.iter().map(move |site| (config, site)))
-            .filter_map(|(config, site)| match daemon.schedule.value_for(&site.spec) {
-                Some(Ok(_)) => None,
-                Some(Err(error)) => Some(format!("{}: {}: {error}", config.source.display(), site.path)),
-                None => Some(format!(
-                    "{}: {}: {}",
-                    config.source.display(),
-                    site.path,
-                    daemon
-                        .schedule
-                        .last_error(&site.spec.location)
-                        .map_or_else(|| "not fetched yet".to_owned(), ToString::to_string)
-                )),
-            })
-            .collect();
-        tracing::warn!(
-            "not every secret has a value yet; retrying before starting the target ({} missing):\n  {}",
-            pending.len(),
-            pending.join("\n  ")
-        );
-        tokio::select! {
-            () = sleep_until_opt(daemon.schedule.next_deadline()) => {}
-            signal = stop_signals.next() => {
-                tracing::info!(signal = %supervise::signal_name(signal), "stopping before the target started");
-                return Ok(128 + u8::try_from(signal.as_raw()).unwrap_or(0));
-            }
-        }
+        daemon.log_missing();
+        guarded!(guard, sleep_until_opt(daemon.schedule.next_deadline()));
     }
     daemon.write_outputs()?;
-    let mut child = match &daemon.settings.child {
-        Some(command) => {
-            let child = ChildProcess::spawn(&command.program, &command.args)
-                .map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
-            tracing::info!(pid = child.pid(), program = %command.program.to_string_lossy(), "started the target");
-            Some(child)
-        }
-        None => None,
-    };
-    daemon.update_ready(child.is_some());
-    let mut stopper = Stopper::new(daemon.settings.stop_timeout);
+    if let Some(command) = &daemon.settings.child {
+        let child = ChildProcess::spawn(&command.program, &command.args)
+            .map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+        tracing::info!(pid = child.pid(), program = %command.program.to_string_lossy(), "started the target");
+        guard.child = Some(child);
+    }
+    daemon.update_ready(guard.child.is_some());
     let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
     daemon.watch_locations(&changed_sender);
 
     loop {
-        // Once stopping, no reload is sent (and its deadline must not wake the loop).
-        if stopper.is_stopping() {
-            daemon.reload_at = None;
+        if guard.stopper.is_stopping() {
+            // Stopping: no more refreshes or reloads; wait for the child, escalating on time.
+            if let Some(code) = guard.wait_stopping().await {
+                return Ok(code);
+            }
+            continue;
         }
+        let child_running = guard.child.is_some();
         let deadline = earliest([
             daemon.schedule.next_deadline(),
             daemon.reload_at,
@@ -631,31 +644,21 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             daemon.targets_poll_at,
         ]);
         tokio::select! {
-            outcome = wait_child(&mut child) => {
+            outcome = wait_child(&mut guard.child) => {
                 tracing::info!(code = outcome.exit_code(), "the target exited");
                 return Ok(outcome.exit_code());
             }
-            signal = stop_signals.next() => {
-                match &child {
-                    Some(running) => {
-                        let action = stopper.on_signal(signal, running);
-                        tracing::info!(signal = %supervise::signal_name(signal), ?action, "stop signal");
-                    }
-                    None => return Ok(128 + u8::try_from(signal.as_raw()).unwrap_or(0)),
-                }
-            }
-            () = sleep_until_opt(stopper.deadline()) => {
-                if let Some(running) = &child {
-                    let action: StopAction = stopper.on_deadline(running);
-                    tracing::warn!(?action, "the target did not stop in time");
+            signal = guard.signals.next() => {
+                if let Some(code) = guard.on_stop_signal(signal) {
+                    return Ok(code);
                 }
             }
             _ = usr1.recv() => {
                 tracing::info!("SIGUSR1: refreshing every secret now");
                 let all = daemon.locations_named(None);
-                daemon.auth_failure(all).await;
+                guarded!(guard, daemon.auth_failure(all));
                 let changes = daemon.write_outputs()?;
-                daemon.note_changes(changes, child.is_some());
+                daemon.note_changes(changes, child_running);
             }
             _ = hangup.recv() => {
                 tracing::info!("SIGHUP: re-reading the configuration");
@@ -665,15 +668,15 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             Some(request) = refresh_requests.recv() => {
                 let locations = daemon.locations_named(request.secret.as_deref());
                 tracing::info!(secret = request.secret.as_deref().unwrap_or("(all)"), count = locations.len(), "refresh requested");
-                daemon.auth_failure(locations).await;
+                guarded!(guard, daemon.auth_failure(locations));
                 let changes = daemon.write_outputs()?;
-                daemon.note_changes(changes, child.is_some());
+                daemon.note_changes(changes, child_running);
             }
             Some(location) = changed_locations.recv() => {
                 tracing::debug!(location = %location, "the store reports a change");
-                daemon.refresh(vec![location]).await;
+                guarded!(guard, daemon.refresh(vec![location]));
                 let changes = daemon.write_outputs()?;
-                daemon.note_changes(changes, child.is_some());
+                daemon.note_changes(changes, child_running);
             }
             Some(()) = file_events.recv() => {
                 daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
@@ -682,14 +685,15 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let now = Instant::now();
                 if daemon.config_check_at.is_some_and(|at| at <= now) {
                     daemon.config_check_at = None;
-                        if daemon.reload_configs().await? {
+                    if guarded!(guard, daemon.reload_configs())? {
                         daemon.watch_locations(&changed_sender);
                     }
                 }
                 if daemon.targets_poll_at.is_some_and(|at| at <= now) {
                     daemon.targets_poll_at = Some(now + daemon.settings.watch_targets_interval);
                     if let Some(base) = daemon.settings.watch_targets.clone() {
-                        for job in daemon.jobs_failing_auth(&base).await {
+                        let jobs = guarded!(guard, daemon.jobs_failing_auth(&base));
+                        for job in jobs {
                             let recent = daemon.job_triggered.get(&job).is_some_and(|at| now.duration_since(*at) < JOB_TRIGGER_COOLDOWN);
                             if recent {
                                 continue;
@@ -697,23 +701,106 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                             daemon.job_triggered.insert(job.clone(), now);
                             let locations = daemon.locations_of_job(&job);
                             tracing::warn!(job, secrets = locations.len(), "targets API shows 401/403: refreshing the job's secrets");
-                            daemon.auth_failure(locations).await;
+                            guarded!(guard, daemon.auth_failure(locations));
                         }
                     }
                 }
                 let due = daemon.schedule.due(now);
-                daemon.refresh(due).await;
+                guarded!(guard, daemon.refresh(due));
                 for location in daemon.schedule.expire_previous(now) {
                     daemon.publish(&location);
                 }
                 let changes = daemon.write_outputs()?;
-                daemon.note_changes(changes, child.is_some());
+                daemon.note_changes(changes, child_running);
                 if daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
-                    daemon.reload(child.as_ref()).await;
+                    let group = guard.child.as_ref().map(ChildProcess::pid);
+                    guarded!(guard, daemon.reload(group));
                 }
             }
         }
-        daemon.update_ready(child.is_some());
+        daemon.update_ready(guard.child.is_some());
+    }
+}
+
+/// What became of work run under the [`Guard`].
+enum Step<T> {
+    Done(T),
+    /// A stop signal arrived (and was forwarded): the work was dropped.
+    Abandoned,
+    /// The wrapper must exit with this code (the child exited, or a stop came before it started).
+    Exit(u8),
+}
+
+/// Runs `work` under the guard, leaving the loop iteration when it is abandoned and the
+/// function when the wrapper must exit.
+macro_rules! guarded {
+    ($guard:expr, $work:expr) => {
+        match $guard.run($work).await {
+            Step::Done(value) => value,
+            Step::Abandoned => continue,
+            Step::Exit(code) => return Ok(code),
+        }
+    };
+}
+use guarded;
+
+/// What must stay responsive while the loop works: the child's exit and stop signals. A fetch
+/// that hangs up to its timeout or a reload waiting for confirmation must not delay forwarding
+/// SIGTERM, nor hide a crashed child.
+struct Guard {
+    child: Option<ChildProcess>,
+    signals: StopSignals,
+    stopper: Stopper,
+}
+
+impl Guard {
+    async fn run<T>(&mut self, work: impl std::future::Future<Output = T>) -> Step<T> {
+        tokio::pin!(work);
+        tokio::select! {
+            value = &mut work => Step::Done(value),
+            outcome = wait_child(&mut self.child) => {
+                tracing::info!(code = outcome.exit_code(), "the target exited");
+                Step::Exit(outcome.exit_code())
+            }
+            signal = self.signals.next() => match self.on_stop_signal(signal) {
+                Some(code) => Step::Exit(code),
+                None => Step::Abandoned,
+            },
+        }
+    }
+
+    /// Forwards a stop signal to the child; without a child yet, the wrapper exits 128+N.
+    fn on_stop_signal(&mut self, signal: rustix::process::Signal) -> Option<u8> {
+        match &self.child {
+            Some(child) => {
+                let action = self.stopper.on_signal(signal, child);
+                tracing::info!(signal = %supervise::signal_name(signal), ?action, "stop signal");
+                None
+            }
+            None => {
+                tracing::info!(signal = %supervise::signal_name(signal), "stopping before the target started");
+                Some(128 + u8::try_from(signal.as_raw()).unwrap_or(0))
+            }
+        }
+    }
+
+    /// While stopping: the child's exit code once it exits; more signals and the stop timeout
+    /// escalate.
+    async fn wait_stopping(&mut self) -> Option<u8> {
+        tokio::select! {
+            outcome = wait_child(&mut self.child) => {
+                tracing::info!(code = outcome.exit_code(), "the target exited");
+                Some(outcome.exit_code())
+            }
+            signal = self.signals.next() => self.on_stop_signal(signal),
+            () = sleep_until_opt(self.stopper.deadline()) => {
+                if let Some(child) = &self.child {
+                    let action: StopAction = self.stopper.on_deadline(child);
+                    tracing::warn!(?action, "the target did not stop in time");
+                }
+                None
+            }
+        }
     }
 }
 

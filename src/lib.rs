@@ -45,16 +45,6 @@ fn disable_core_dumps() {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_process_is_marked_non_dumpable() {
-        super::disable_core_dumps();
-        assert_eq!(rustix::process::dumpable_behavior().unwrap(), rustix::process::DumpableBehavior::NotDumpable);
-        assert_eq!(rustix::process::getrlimit(rustix::process::Resource::Core).current, Some(0));
-    }
-}
-
 /// Parses the command line, runs the command and returns the exit code.
 #[must_use]
 pub fn main() -> u8 {
@@ -108,5 +98,15 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(success(()))
         }
         Command::Man { subcommand } => commands::generate::print_man(subcommand.as_deref()).map_err(usage).map(success),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_process_is_marked_non_dumpable() {
+        super::disable_core_dumps();
+        assert_eq!(rustix::process::dumpable_behavior().unwrap(), rustix::process::DumpableBehavior::NotDumpable);
+        assert_eq!(rustix::process::getrlimit(rustix::process::Resource::Core).current, Some(0));
     }
 }

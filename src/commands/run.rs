@@ -39,7 +39,7 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
             } else {
                 "alertmanager_config_last_reload_successful"
             };
-            Some(Verify { metrics_url: daemon::metrics_url(&address), metric })
+            Some(Verify { metrics_url: daemon::metrics_url(&address), metric: Some(metric) })
         }
         _ => None,
     };

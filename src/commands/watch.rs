@@ -21,14 +21,8 @@ pub async fn run(settings: WatchSettings) -> Result<u8, Failure> {
         watch_targets,
         watch_targets_interval,
     } = common;
-    let verify = verify_url.map(|metrics_url| {
-        let metric = if metrics_url.contains(":9093") {
-            "alertmanager_config_last_reload_successful"
-        } else {
-            "prometheus_config_last_reload_successful"
-        };
-        Verify { metrics_url, metric }
-    });
+    // The metric follows the target, which is known once the configs are loaded.
+    let verify = verify_url.map(|metrics_url| Verify { metrics_url, metric: None });
     if reload.is_none() {
         tracing::warn!(
             "no --reload-pid, --reload-pidfile or --reload-url: files are kept fresh but nothing is reloaded"

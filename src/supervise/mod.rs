@@ -88,5 +88,17 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseEr
     })
 }
 
+/// Sends `signal` to process group `group` (a child started by [`ChildProcess::spawn`] leads its
+/// own group, whose id is its pid), without borrowing the child, which a waiter may hold.
+pub fn signal_group(group: u32, signal: Signal) -> Result<(), SuperviseError> {
+    let raw = i32::try_from(group).map_err(|_| SuperviseError::InvalidPid { pid: group })?;
+    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid: group })?;
+    rustix::process::kill_process_group(target, signal).map_err(|source| SuperviseError::Signal {
+        signal: signal_name(signal),
+        target: format!("process group {group}"),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests;
