@@ -102,7 +102,9 @@ fn spawn_outside_a_runtime_is_an_error() {
 
 #[tokio::test]
 async fn child_leads_its_own_process_group() {
-    let mut child = sh("while :; do sleep 0.1; done");
+    // One process in the group (`exec`), so the group is gone once it is reaped; a shell loop's
+    // `sleep` would linger as a zombie of another parent and keep the group alive.
+    let mut child = sh("exec sleep 1000");
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).expect("read stat");
     // Field 2 (comm) is parenthesised and may hold spaces; fields 3, 4, 5 follow it.
     let after_comm = &stat[stat.rfind(')').expect("comm") + 1..];
