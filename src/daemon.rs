@@ -168,6 +168,11 @@ impl Daemon {
             match result {
                 Ok(fetched) => {
                     self.metrics.record_fetch(provider, duration, None);
+                    if let Some(at) = fetched.expires_at {
+                        for usage in self.uses.get(&location).into_iter().flatten() {
+                            self.metrics.set_expiry(&usage.slug, usage.provider, at);
+                        }
+                    }
                     let outcome = self.schedule.record_success(&location, fetched, now);
                     if outcome == Outcome::Changed {
                         tracing::info!(location = %location, "secret value changed");

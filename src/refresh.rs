@@ -165,6 +165,19 @@ impl Schedule {
         entry.status = Status::Success;
         match entry.current.take() {
             None => {
+                // Started after a rotation: the store's own previous value serves what is left of
+                // the grace period, counted from when the store replaced it.
+                if let Some(store_previous) = &fetched.store_previous {
+                    let since = store_previous
+                        .replaced_at
+                        .and_then(|at| SystemTime::now().duration_since(at).ok())
+                        .unwrap_or_default();
+                    if since < entry.grace {
+                        let mut value = Fetched::value(Secret::new(Vec::new()));
+                        value.content = store_previous.content.clone();
+                        entry.previous = Some(Previous { value, until: now + (entry.grace - since) });
+                    }
+                }
                 entry.current = Some(fetched);
                 Outcome::First
             }
@@ -361,6 +374,29 @@ mod tests {
         schedule.record_success(&specs[0].location, value("v"), Instant::now());
         assert_eq!(schedule.record_success(&specs[0].location, value("v"), Instant::now()), Outcome::Unchanged);
         assert_eq!(schedule.record_success(&specs[0].location, value("w"), Instant::now()), Outcome::Changed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_fetch_takes_the_stores_previous_value_for_what_is_left_of_the_grace_period() {
+        let specs = [spec("A", 3600, 600)];
+        let location = &specs[0].location;
+        let with_previous = |text: &str, replaced_ago: u64| {
+            let mut fetched = value("current");
+            fetched.store_previous = Some(crate::provider::StorePrevious {
+                content: value(text).content,
+                replaced_at: Some(SystemTime::now() - Duration::from_secs(replaced_ago)),
+            });
+            fetched
+        };
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, with_previous("rotated-away", 100), Instant::now());
+        assert_eq!(schedule.previous_for(&specs[0]).unwrap().expose(), b"rotated-away");
+        tokio::time::advance(Duration::from_secs(501)).await;
+        assert_eq!(schedule.expire_previous(Instant::now()), std::slice::from_ref(location));
+        // A rotation older than the grace period brings no previous value.
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, with_previous("long-gone", 601), Instant::now());
+        assert!(schedule.previous_for(&specs[0]).is_none());
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,6 +10,8 @@ use std::time::Duration;
 use crate::configs::Issue;
 use crate::provider::vault::{self, Auth, VaultStore};
 use crate::provider::{Body, ParseContext, Problem, Provider, ProviderKind, ProviderSet, SecretSpec, StoreRef};
+use crate::provider::{aws, kubernetes};
+use crate::provider::{azure, gcp};
 use crate::tree::scan::STORES_KEY;
 use crate::tree::{Mark, Node, NodeKind, YamlPath};
 
@@ -18,6 +20,10 @@ use crate::tree::{Mark, Node, NodeKind, YamlPath};
 #[derive(Clone, Debug)]
 pub enum StoreSettings {
     Vault(vault::StoreSettings),
+    Kubernetes(kubernetes::StoreSettings),
+    AwsSecretsManager(aws::StoreSettings),
+    Gcp(gcp::StoreSettings),
+    Azure(azure::StoreSettings),
 }
 
 impl StoreSettings {
@@ -25,6 +31,16 @@ impl StoreSettings {
     fn parse(kind: ProviderKind, body: &mut Body<'_>, dir: &Path) -> Option<(Self, &'static [&'static str])> {
         match kind {
             ProviderKind::Vault => Some((Self::Vault(vault::parse_store_settings(body, dir)), vault::STORE_KEYS)),
+            ProviderKind::Kubernetes => {
+                Some((Self::Kubernetes(kubernetes::parse_store_settings(body, dir)), kubernetes::STORE_KEYS))
+            }
+            ProviderKind::AwsSecretsManager => {
+                Some((Self::AwsSecretsManager(aws::parse_store_settings(body)), aws::STORE_KEYS))
+            }
+            ProviderKind::GcpSecretManager => Some((Self::Gcp(gcp::parse_store_settings(body, dir)), gcp::STORE_KEYS)),
+            ProviderKind::AzureKeyVault => {
+                Some((Self::Azure(azure::parse_store_settings(body, dir)), azure::STORE_KEYS))
+            }
             _ => None,
         }
     }
@@ -36,6 +52,26 @@ impl StoreSettings {
                 settings.auth = Auth::parse(node, path, context)?;
                 Ok(())
             }
+            // Their clients authenticate from the environment (service account, kubeconfig, the
+            // AWS chain), configured by the store's other settings.
+            Self::Kubernetes(_) | Self::AwsSecretsManager(_) => Err(vec![Problem {
+                path: path.clone(),
+                mark: node.mark,
+                message: "this store takes no `auth`: credentials come from the environment and the store's settings"
+                    .into(),
+            }]),
+            Self::Gcp(_) => Err(vec![Problem {
+                path: path.clone(),
+                mark: node.mark,
+                message:
+                    "a `gcp_secret_manager` store takes no `auth`: give `credentials_file` (a service-account key \
+                          or authorized-user JSON file), or leave it out for application default credentials"
+                        .into(),
+            }]),
+            Self::Azure(settings) => {
+                settings.auth = azure::Auth::parse(node, path, context)?;
+                Ok(())
+            }
         }
     }
 
@@ -43,13 +79,24 @@ impl StoreSettings {
     fn bootstrap_specs(&self) -> Vec<(&SecretSpec, &YamlPath)> {
         match self {
             Self::Vault(settings) => settings.auth.bootstrap_specs(),
+            Self::Kubernetes(_) | Self::AwsSecretsManager(_) => Vec::new(),
+            Self::Gcp(_) => Vec::new(),
+            Self::Azure(settings) => settings.auth.bootstrap_specs(),
         }
     }
 }
 
 /// Providers whose clients are built per store (the others are in [`ProviderSet::standard`]).
 fn has_stores(kind: ProviderKind) -> bool {
-    matches!(kind, ProviderKind::Vault)
+    // A table rather than a match: with every feature on, a match of `cfg!`s is all `true`.
+    let built = [
+        (ProviderKind::Vault, true),
+        (ProviderKind::Kubernetes, cfg!(feature = "kubernetes")),
+        (ProviderKind::AwsSecretsManager, cfg!(feature = "aws")),
+        (ProviderKind::GcpSecretManager, cfg!(feature = "gcp")),
+        (ProviderKind::AzureKeyVault, cfg!(feature = "azure")),
+    ];
+    built.contains(&(kind, true))
 }
 
 /// Builds one store's client; `settings` is `None` for the environment-configured store.
@@ -65,9 +112,42 @@ fn build_store(
             let settings = match (settings, &store) {
                 (Some(StoreSettings::Vault(settings)), _) => settings.clone(),
                 (None, StoreRef::Address(address)) => vault::environment_settings(Some(address.clone())),
-                (None, _) => vault::environment_settings(None),
+                // Another provider's settings never reach here: `select` checks the kind.
+                _ => vault::environment_settings(None),
             };
             Ok(Arc::new(VaultStore::new(store, &settings, max_concurrency, bootstrap)?))
+        }
+        #[cfg(feature = "kubernetes")]
+        (ProviderKind::Kubernetes, settings) => {
+            let settings = match settings {
+                Some(StoreSettings::Kubernetes(settings)) => settings.clone(),
+                _ => kubernetes::StoreSettings::default(),
+            };
+            Ok(Arc::new(kubernetes::KubernetesStore::new(store, &settings)))
+        }
+        #[cfg(feature = "aws")]
+        (ProviderKind::AwsSecretsManager, settings) => {
+            let settings = match settings {
+                Some(StoreSettings::AwsSecretsManager(settings)) => settings.clone(),
+                _ => aws::StoreSettings::default(),
+            };
+            Ok(Arc::new(aws::AwsStore::new(store, &settings)))
+        }
+        #[cfg(feature = "gcp")]
+        (ProviderKind::GcpSecretManager, settings) => {
+            let settings = match settings {
+                Some(StoreSettings::Gcp(settings)) => settings.clone(),
+                _ => gcp::StoreSettings::default(),
+            };
+            Ok(Arc::new(gcp::GcpStore::new(store, &settings, max_concurrency)?))
+        }
+        #[cfg(feature = "azure")]
+        (ProviderKind::AzureKeyVault, settings) => {
+            let settings = match settings {
+                Some(StoreSettings::Azure(settings)) => settings.clone(),
+                _ => azure::StoreSettings::default(),
+            };
+            Ok(Arc::new(azure::AzureStore::new(store, &settings, max_concurrency, bootstrap)?))
         }
         (other, _) => Err(format!("provider `{other}` has no stores in this build")),
     }
@@ -93,6 +173,23 @@ impl StoreDef {
     pub fn vault(&self) -> Option<&vault::StoreSettings> {
         match &self.settings {
             StoreSettings::Vault(settings) => Some(settings),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn gcp(&self) -> Option<&gcp::StoreSettings> {
+        match &self.settings {
+            StoreSettings::Gcp(settings) => Some(settings),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn azure(&self) -> Option<&azure::StoreSettings> {
+        match &self.settings {
+            StoreSettings::Azure(settings) => Some(settings),
+            _ => None,
         }
     }
 
@@ -286,6 +383,8 @@ fn parse_definition(
     let provider = entry.key.as_scalar().unwrap_or_default();
     let kind = match ProviderKind::from_name(provider) {
         Some(ProviderKind::Vault) => ProviderKind::Vault,
+        Some(kind @ (ProviderKind::Kubernetes | ProviderKind::AwsSecretsManager)) if has_stores(kind) => kind,
+        Some(kind @ (ProviderKind::GcpSecretManager | ProviderKind::AzureKeyVault)) if has_stores(kind) => kind,
         Some(other) => {
             return Err(problem(format!("`{other}` stores are not available in this build of secret-render")));
         }

@@ -116,6 +116,20 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// An optional `http://` or `https://` URL, without a trailing `/`.
+    pub fn url(&mut self, key: &str) -> Option<String> {
+        let text = self.string(key)?;
+        match reqwest::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                Some(text.trim_end_matches('/').to_owned())
+            }
+            _ => {
+                self.problem(self.mark, format!("`{key}` must be an http:// or https:// URL, not {text:?}"));
+                None
+            }
+        }
+    }
+
     /// An optional non-negative integer.
     pub fn number(&mut self, key: &str) -> Option<u64> {
         let text = self.string(key)?;

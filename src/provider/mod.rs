@@ -5,12 +5,18 @@
 //! Vault path) and an optional *key* into the fetched document. Resolution fetches each distinct
 //! location once per cycle and picks keys out of the result, however many fields use it.
 
+pub mod aws;
+pub mod azure;
 mod body;
+#[cfg(any(feature = "gcp", feature = "azure"))]
+pub mod cloud;
 pub mod env;
 pub mod exec;
 #[cfg(test)]
 pub mod fake;
 pub mod file;
+pub mod gcp;
+pub mod kubernetes;
 pub mod vault;
 
 pub use body::Body;
@@ -104,6 +110,10 @@ pub enum Location {
     File(file::FileLocation),
     Env(env::EnvLocation),
     Vault(vault::VaultLocation),
+    Gcp(gcp::GcpLocation),
+    Azure(azure::AzureLocation),
+    Kubernetes(kubernetes::KubernetesLocation),
+    AwsSecretsManager(aws::AwsLocation),
     Exec(exec::ExecLocation),
 }
 
@@ -114,6 +124,10 @@ impl Location {
             Self::File(_) => ProviderKind::File,
             Self::Env(_) => ProviderKind::Env,
             Self::Vault(_) => ProviderKind::Vault,
+            Self::Gcp(_) => ProviderKind::GcpSecretManager,
+            Self::Azure(_) => ProviderKind::AzureKeyVault,
+            Self::Kubernetes(_) => ProviderKind::Kubernetes,
+            Self::AwsSecretsManager(_) => ProviderKind::AwsSecretsManager,
             Self::Exec(_) => ProviderKind::Exec,
         }
     }
@@ -125,6 +139,10 @@ impl Location {
         match self {
             Self::File(_) | Self::Env(_) | Self::Exec(_) => &DEFAULT,
             Self::Vault(location) => &location.store,
+            Self::Gcp(location) => &location.store,
+            Self::Azure(location) => &location.store,
+            Self::Kubernetes(location) => &location.store,
+            Self::AwsSecretsManager(location) => &location.store,
         }
     }
 }
@@ -135,6 +153,10 @@ impl fmt::Display for Location {
             Self::File(location) => write!(f, "file {}", location.path.display()),
             Self::Env(location) => write!(f, "environment variable {}", location.name),
             Self::Vault(location) => location.fmt(f),
+            Self::Gcp(location) => location.fmt(f),
+            Self::Azure(location) => location.fmt(f),
+            Self::Kubernetes(location) => location.fmt(f),
+            Self::AwsSecretsManager(location) => location.fmt(f),
             Self::Exec(location) => write!(f, "exec plugin {} id {}", location.command[0], location.id),
         }
     }
@@ -225,6 +247,12 @@ pub fn parse_spec(
         ProviderKind::File => (file::parse(&mut body, context), file::KEYS),
         ProviderKind::Env => (env::parse(&mut body), env::KEYS),
         ProviderKind::Vault => (vault::parse(&mut body, store), vault::KEYS),
+        ProviderKind::GcpSecretManager if cfg!(feature = "gcp") => (gcp::parse(&mut body, store), gcp::KEYS),
+        ProviderKind::AzureKeyVault if cfg!(feature = "azure") => (azure::parse(&mut body, store), azure::KEYS),
+        ProviderKind::Kubernetes if cfg!(feature = "kubernetes") => {
+            (kubernetes::parse(&mut body, store), kubernetes::KEYS)
+        }
+        ProviderKind::AwsSecretsManager if cfg!(feature = "aws") => (aws::parse(&mut body, store), aws::KEYS),
         ProviderKind::Exec => (exec::parse(&mut body, context), exec::KEYS),
         other => {
             body.problem(body_node.mark, format!("provider `{other}` is not available in this build of secret-render"));
@@ -297,17 +325,32 @@ pub struct Fetched {
     pub content: Content,
     /// How long the store lets us use the value (a Vault lease), when it says.
     pub lease: Option<Duration>,
+    /// When the store says the value expires (Key Vault's `attributes.exp`), for
+    /// `secret_render_secret_expiry_timestamp_seconds`.
+    pub expires_at: Option<std::time::SystemTime>,
+    /// The previous value as the store itself keeps it (Secrets Manager's `AWSPREVIOUS`), for a
+    /// store that is the source of truth for rotations: the rotation grace uses it when this
+    /// process never saw the old value (it started after the rotation).
+    pub store_previous: Option<StorePrevious>,
+}
+
+/// A store's own previous value and when the current one replaced it.
+#[derive(Clone, Debug)]
+pub struct StorePrevious {
+    pub content: Content,
+    /// When the current value was created; unknown means now.
+    pub replaced_at: Option<std::time::SystemTime>,
 }
 
 impl Fetched {
     #[must_use]
     pub fn value(secret: Secret) -> Self {
-        Self { content: Content::Value(secret), lease: None }
+        Self { content: Content::Value(secret), lease: None, expires_at: None, store_previous: None }
     }
 
     #[must_use]
     pub fn fields(fields: BTreeMap<String, Secret>) -> Self {
-        Self { content: Content::Fields(fields), lease: None }
+        Self { content: Content::Fields(fields), lease: None, expires_at: None, store_previous: None }
     }
 
     /// Picks the value a body asked for.

@@ -201,21 +201,35 @@ mod tests {
 
     #[test]
     fn reports_every_near_miss_with_its_path() {
-        let (sites, problems) = run(concat!(
+        // A build without the `kubernetes` feature reports the provider itself; one with it, the
+        // body's invalid name.
+        let (kubernetes, kubernetes_problem) = if cfg!(feature = "kubernetes") {
+            (
+                "e:\n  w: {kubernetes: {name: P_, key: k}}\n",
+                "e.w (line 10): `name` \"P_\" is not a valid Kubernetes name",
+            )
+        } else {
+            (
+                "e:\n  w: {kubernetes: {name: p, key: k}}\n",
+                "e.w (line 10): provider `kubernetes` is not available in this build",
+            )
+        };
+        let (sites, problems) = run(&[
             "a:\n  password: {env: TOKEN}\n",
             "b:\n  x: {file: {path: p}, other: 1}\n",
             "c:\n  y: {env: {name: N, nmae: typo}}\n",
             "d:\n  z: {file: {}}\n",
-            "e:\n  w: {kubernetes: {name: p, key: k}}\n",
+            kubernetes,
             "f:\n  v: {env: {name: N, refresh_interval: soon}}\n",
-        ));
+        ]
+        .concat());
         assert!(sites.is_empty());
         let expected = [
             "a.password (line 2): `env` here needs a mapping body",
             "b.x (line 4): a provider map has exactly one key, but `file` stands beside `other`",
             "c.y (line 6): unknown key `nmae` in `env` body",
             "d.z (line 8): `file` body is missing the required key `path`",
-            "e.w (line 10): provider `kubernetes` is not available in this build",
+            kubernetes_problem,
             "f.v (line 12): `refresh_interval`: invalid duration \"soon\"",
         ];
         assert_eq!(problems.len(), expected.len(), "{problems:#?}");

@@ -5,12 +5,24 @@
     reason = "tests write their fixtures directly; the product writes through output.rs"
 )]
 
+#[cfg(any(feature = "gcp", feature = "azure"))]
+mod http_fake;
 mod support;
 
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "azure")]
+mod azure;
 mod check;
+#[cfg(feature = "gcp")]
+mod gcp;
 mod generated;
 mod go_yaml;
+#[cfg(feature = "kubernetes")]
+mod kubernetes;
 mod render;
+mod run;
 mod security;
 mod targets_table;
 mod vault;
+mod watch;

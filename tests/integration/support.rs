@@ -412,3 +412,189 @@ pub fn http_json(method: &str, port: u16, path: &str, token: &str, body: &str) -
     let body = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
     (status, body)
 }
+
+/// Additions for `watch`'s tests: a server's pid (for `--reload-pidfile`), an Alertmanager on a
+/// chosen port (a restart keeps its URL) and the lines a server logged since the last look.
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts Alertmanager like [`Server::alertmanager`], on `port`.
+    pub fn alertmanager_on(config: &Path, port: u16) -> Self {
+        let program = require("prometheus-alertmanager", ALERTMANAGER_INSTALL);
+        let data = tempfile::tempdir().unwrap();
+        let mut command = Command::new(program);
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.path={}", data.path().display()))
+            .arg("--cluster.listen-address=");
+        Self::start(command, port, data, "Listening on")
+    }
+
+    /// The log lines received since the last call (or since the server became ready), without
+    /// waiting.
+    pub fn new_log_lines(&mut self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+/// Like [`http`], but `None` when nothing listens on `port` (yet) or the connection breaks, for
+/// polling a server that is starting or stopping.
+pub fn try_http(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok())?;
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let body = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    Some((status, body))
+}
+
+impl Server {
+    /// Starts an OpenBao dev server like [`Server::openbao`], on a given port: to bring one back
+    /// where a running daemon expects it after the test stopped it (a dev server keeps nothing, so
+    /// the caller seeds it again).
+    pub fn openbao_on(port: u16) -> Self {
+        let program = bao_binary();
+        let data = tempfile::tempdir().unwrap();
+        let mut command = Command::new(program);
+        command
+            .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env_remove("VAULT_ADDR")
+            .env_remove("BAO_ADDR")
+            .current_dir(data.path());
+        Self::start(command, port, data, "Development mode should NOT be used")
+    }
+}
+
+#[cfg(feature = "aws")]
+pub const MOTO_INSTALL: &str = "pip install 'moto[server]'";
+
+/// moto, for the `aws_secrets_manager` provider's tests.
+#[cfg(feature = "aws")]
+impl Server {
+    /// Starts `moto_server` (every AWS API moto mocks, Secrets Manager and STS included) on a
+    /// free port and waits until it listens.
+    pub fn moto() -> Self {
+        let program = require("moto_server", MOTO_INSTALL);
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut command = Command::new(program);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).current_dir(data.path());
+        Self::start(command, port, data, "Running on")
+    }
+}
+
+/// A `secret-render watch` process for provider tests: started with `--listen` on a free port,
+/// its log collected (and checked for the canary), killed when dropped.
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
+pub struct Sidecar {
+    child: Child,
+    pub port: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
+impl Sidecar {
+    /// Starts `secret-render watch ARGS… --listen 127.0.0.1:PORT` in the test's directory with
+    /// its environment, and waits until every secret has a value (`/-/ready`).
+    pub fn start(test: &Test, args: &[&str]) -> Self {
+        let port = free_port();
+        let mut child = Command::new(binary())
+            .arg("watch")
+            .args(args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir(test.path("."))
+            .env_remove("XDG_RUNTIME_DIR")
+            .envs(test.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("secret-render watch starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let mut sidecar = Self { child, port, log };
+        sidecar.wait_for("every secret to have a value", Duration::from_secs(60), |sidecar| {
+            try_http("GET", sidecar.port, "/-/ready").is_some_and(|(status, _)| status == 200)
+        });
+        sidecar
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Polls `done` every 20 ms until it holds; panics with the log at the deadline, or at once
+    /// if the process exited.
+    #[track_caller]
+    pub fn wait_for(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if done(self) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("secret-render watch exited ({status}) while waiting for {what}; its log:\n{}", self.log());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited {timeout:?} for {what} in vain; the log of secret-render watch:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let log = self.log();
+            assert!(!log.contains(CANARY), "the canary secret appeared in the log of secret-render watch:\n{log}");
+        }
+    }
+}
+
+/// Base64 (standard alphabet, padded), for the fakes' JSON and the seeds of real servers.
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, byte)| n | u32::from(*byte) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -24,7 +24,14 @@ pub enum SecretSource {
 }
 
 impl SecretSource {
-    async fn resolve(&self, bootstrap: &ProviderSet) -> Result<Secret, ProviderError> {
+    /// Parses a string, or a provider map naming where the string is kept (any provider's auth
+    /// settings use this).
+    pub fn parse(node: &Node, path: &YamlPath, context: &ParseContext<'_>) -> Result<Self, Vec<Problem>> {
+        source(node, path, context)
+    }
+
+    /// The string: as written, or fetched through `bootstrap`.
+    pub async fn resolve(&self, bootstrap: &ProviderSet) -> Result<Secret, ProviderError> {
         match self {
             Self::Literal(secret) => Ok(secret.clone()),
             Self::Provider { spec, .. } => crate::resolve::fetch_one(spec, bootstrap).await,

@@ -1,0 +1,455 @@
+//! The `aws_secrets_manager` client (the AWS SDK over rustls/ring): one per store, built on first
+//! use from the standard chain (`AWS_REGION`, `AWS_PROFILE`, env / profile / web identity / ECS /
+//! IMDS credentials) with the store's `region`, `endpoint_url` and `profile` on top, and STS
+//! AssumeRole when the store has a `role_arn`.
+//!
+//! Current versions of two or more secrets are read with `BatchGetSecretValue` (20 ids a call),
+//! anything pinned (`version_stage`, `version_id`) with `GetSecretValue`. A caller without
+//! `secretsmanager:BatchGetSecretValue` gets one warning and per-secret reads from then on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::primitives::{Blob, DateTime};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use zeroize::Zeroizing;
+
+use super::{AwsLocation, StoreSettings, Version};
+use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed};
+use crate::secret::Secret;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `BatchGetSecretValue` takes at most 20 ids.
+const BATCH_SIZE: usize = 20;
+
+/// One Secrets Manager store.
+pub struct AwsStore {
+    /// For messages: `store \`name\``, `the default AWS store`.
+    label: String,
+    store: StoreRef,
+    settings: StoreSettings,
+    client: tokio::sync::OnceCell<Client>,
+    /// Cleared after a batch call is refused, so reads go one by one from then on.
+    batch: AtomicBool,
+    /// Locations whose store-kept previous value (`previous_stage`) was already looked up: only
+    /// a first fetch needs it.
+    previous_looked_up: Mutex<HashSet<AwsLocation>>,
+}
+
+impl fmt::Debug for AwsStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsStore").field("store", &self.label).finish_non_exhaustive()
+    }
+}
+
+/// A secret's value as the API returns it (wiped on drop).
+struct Value {
+    string: Option<Zeroizing<String>>,
+    binary: Option<Zeroizing<Vec<u8>>>,
+    /// When this version was created.
+    created: Option<SystemTime>,
+}
+
+impl Value {
+    fn new(string: Option<String>, binary: Option<Blob>, created: Option<DateTime>) -> Self {
+        Self {
+            string: string.map(Zeroizing::new),
+            binary: binary.map(|blob| Zeroizing::new(blob.into_inner())),
+            created: created.and_then(|created| SystemTime::try_from(created).ok()),
+        }
+    }
+
+    /// The value a location asks for: the whole string or binary, or the fields of a JSON string.
+    fn content(&self, location: &AwsLocation) -> Result<Fetched, ProviderError> {
+        let what = || location.to_string();
+        match (&self.string, &self.binary) {
+            (Some(text), _) if location.structured => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(text).map_err(|_| ProviderError::Invalid {
+                        what: what(),
+                        reason: "the SecretString is not a JSON object, so `key` cannot pick a field of it".into(),
+                    })?;
+                let fields: BTreeMap<String, Secret> = object
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let text = match value {
+                            serde_json::Value::String(text) => text,
+                            other => other.to_string(),
+                        };
+                        (key, Secret::from_text(text))
+                    })
+                    .collect();
+                Ok(Fetched::fields(fields))
+            }
+            (Some(text), _) => Ok(Fetched::value(Secret::from_text(String::clone(text)))),
+            (None, Some(_)) if location.structured => Err(ProviderError::Invalid {
+                what: what(),
+                reason: "the secret is binary (SecretBinary); `key` picks a field of a JSON SecretString".into(),
+            }),
+            (None, Some(bytes)) => Ok(Fetched::value(Secret::new(Vec::clone(bytes)))),
+            (None, None) => Err(ProviderError::Invalid { what: what(), reason: "the version holds no value".into() }),
+        }
+    }
+}
+
+impl AwsStore {
+    /// Builds the store's client lazily: nothing is read or requested until the first fetch.
+    #[must_use]
+    pub fn new(store: StoreRef, settings: &StoreSettings) -> Self {
+        let label = match &store {
+            StoreRef::Named(name) => format!("store `{name}`"),
+            StoreRef::Default | StoreRef::Address(_) => "the default AWS store".to_owned(),
+        };
+        Self {
+            label,
+            store,
+            settings: settings.clone(),
+            client: tokio::sync::OnceCell::new(),
+            batch: AtomicBool::new(true),
+            previous_looked_up: Mutex::new(HashSet::new()),
+        }
+    }
+
+    async fn client(&self) -> Result<&Client, ProviderError> {
+        self.client.get_or_try_init(|| self.build_client()).await
+    }
+
+    async fn build_client(&self) -> Result<Client, ProviderError> {
+        use aws_smithy_http_client::tls;
+        crate::install_crypto_provider();
+        let settings = &self.settings;
+        let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .build_https();
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .operation_timeout(timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).timeout_config(timeouts);
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        if config.region().is_none_or(|region| region.as_ref().is_empty()) {
+            return Err(ProviderError::Invalid {
+                what: self.label.clone(),
+                reason: "no AWS region: set `region` on a store, or AWS_REGION".into(),
+            });
+        }
+        if let Some(role) = &settings.role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("secret-render")
+                .configure(&config)
+                .build()
+                .await;
+            let config = aws_sdk_secretsmanager::config::Builder::from(&config).credentials_provider(provider).build();
+            return Ok(Client::from_conf(config));
+        }
+        Ok(Client::new(&config))
+    }
+
+    /// `GetSecretValue` for one location.
+    async fn get(&self, location: &AwsLocation) -> Result<Fetched, ProviderError> {
+        let client = self.client().await?;
+        let mut request = client.get_secret_value().secret_id(&location.secret_id);
+        request = match &location.version {
+            Version::Stage(stage) => request.version_stage(stage),
+            Version::Id(id) => request.version_id(id),
+        };
+        let output = request.send().await.map_err(|error| sdk_error(&error, location.to_string()))?;
+        let value = Value::new(output.secret_string, output.secret_binary, output.created_date);
+        let fetched = value.content(location)?;
+        Ok(self.with_store_previous(location, fetched, value.created).await)
+    }
+
+    /// On a location's first fetch, with `previous_stage` set: adds the value under that stage
+    /// (`AWSPREVIOUS`), so the rotation grace has a previous value even when this process started
+    /// after the rotation. A secret never rotated has none, which is not an error.
+    async fn with_store_previous(
+        &self,
+        location: &AwsLocation,
+        mut fetched: Fetched,
+        created: Option<SystemTime>,
+    ) -> Fetched {
+        let Some(stage) = &self.settings.previous_stage else { return fetched };
+        if !location.is_current() || !self.previous_looked_up.lock().expect("not poisoned").insert(location.clone()) {
+            return fetched;
+        }
+        let Ok(client) = self.client().await else { return fetched };
+        let answer = client.get_secret_value().secret_id(&location.secret_id).version_stage(stage).send().await;
+        let previous = answer
+            .map_err(|error| sdk_error(&error, location.to_string()))
+            .and_then(|output| Value::new(output.secret_string, output.secret_binary, None).content(location));
+        match previous {
+            Ok(previous) => {
+                fetched.store_previous = Some(StorePrevious { content: previous.content, replaced_at: created });
+            }
+            Err(error) => tracing::debug!(secret = %location, stage, %error, "no previous value in the store"),
+        }
+        fetched
+    }
+
+    /// `BatchGetSecretValue` for up to 20 distinct ids: each id's value, or its error. Ids the
+    /// answer does not mention are left out (the caller reads them one by one).
+    async fn batch_get(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, Result<Value, ProviderError>>, ProviderError> {
+        let client = self.client().await?;
+        let mut answers = HashMap::new();
+        let mut next_token = None;
+        loop {
+            let output = client
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(ids.clone()))
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| sdk_error(&error, format!("a batch of {} aws secrets ({})", ids.len(), self.label)))?;
+            for entry in output.secret_values.unwrap_or_default() {
+                // Ids may be names, full ARNs or partial ARNs (without the random suffix).
+                let matched = ids.iter().find(|id| {
+                    entry.name.as_deref() == Some(id.as_str())
+                        || entry.arn.as_deref().is_some_and(|arn| arn == *id || arn.starts_with(&format!("{id}-")))
+                });
+                if let Some(id) = matched {
+                    answers.insert(
+                        id.clone(),
+                        Ok(Value::new(entry.secret_string, entry.secret_binary, entry.created_date)),
+                    );
+                }
+            }
+            for error in output.errors.unwrap_or_default() {
+                let Some(id) = error.secret_id else { continue };
+                let code = error.error_code.unwrap_or_default();
+                let what = format!("aws secret {id}");
+                answers.insert(id, Err(code_error(&code, error.message.as_deref().unwrap_or_default(), what)));
+            }
+            next_token = output.next_token.filter(|token| !token.is_empty());
+            if next_token.is_none() {
+                return Ok(answers);
+            }
+        }
+    }
+
+    /// Reads current versions through `BatchGetSecretValue`, the rest one by one.
+    async fn fetch_many(&self, locations: Vec<Location>, limit: usize) -> Vec<Timed> {
+        let started = Instant::now();
+        let mut results: Vec<Timed> = Vec::with_capacity(locations.len());
+        let mut single = Vec::new();
+        let mut current: Vec<(Location, AwsLocation)> = Vec::new();
+        for location in locations {
+            match &location {
+                Location::AwsSecretsManager(aws) if aws.is_current() => current.push((location.clone(), aws.clone())),
+                _ => single.push(location),
+            }
+        }
+        let mut ids: Vec<String> = current.iter().map(|(_, aws)| aws.secret_id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() >= 2 && self.batch.load(Ordering::Relaxed) {
+            let chunks: Vec<Vec<String>> = ids.chunks(BATCH_SIZE).map(<[String]>::to_vec).collect();
+            let batches: Vec<_> = futures_util::stream::iter(chunks)
+                .map(|chunk| self.batch_get(chunk))
+                .buffer_unordered(limit.max(1))
+                .collect()
+                .await;
+            let mut answers = HashMap::new();
+            let mut refused = None;
+            for batch in batches {
+                match batch {
+                    Ok(batch) => answers.extend(batch),
+                    Err(error) => refused = Some(error),
+                }
+            }
+            if let Some(error) = refused {
+                if matches!(error, ProviderError::PermissionDenied { .. } | ProviderError::Invalid { .. }) {
+                    self.batch.store(false, Ordering::Relaxed);
+                    tracing::warn!(store = %self.label, %error, "BatchGetSecretValue was refused: reading secrets one by one from now on");
+                } else {
+                    tracing::debug!(store = %self.label, %error, "BatchGetSecretValue failed: reading this cycle's secrets one by one");
+                }
+            }
+            let elapsed = started.elapsed();
+            for (location, aws) in current {
+                match answers.get(&aws.secret_id) {
+                    Some(Ok(value)) => {
+                        let fetched = match value.content(&aws) {
+                            Ok(fetched) => Ok(self.with_store_previous(&aws, fetched, value.created).await),
+                            Err(error) => Err(error),
+                        };
+                        results.push((location, fetched, elapsed));
+                    }
+                    Some(Err(error)) => {
+                        let error = match error {
+                            ProviderError::NotFound { .. } => ProviderError::NotFound { what: aws.to_string() },
+                            other => other.clone(),
+                        };
+                        results.push((location, Err(error), elapsed));
+                    }
+                    None => single.push(location),
+                }
+            }
+        } else {
+            single.extend(current.into_iter().map(|(location, _)| location));
+        }
+        let singles: Vec<Timed> = futures_util::stream::iter(single)
+            .map(|location| async move {
+                let started = Instant::now();
+                let result = self.fetch(&location).await;
+                (location, result, started.elapsed())
+            })
+            .buffer_unordered(limit.max(1))
+            .collect()
+            .await;
+        results.extend(singles);
+        results
+    }
+}
+
+/// Maps an SDK error to the error an operator can act on; AWS's messages name the secret, never
+/// a value.
+fn sdk_error<E, R>(error: &SdkError<E, R>, what: String) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug + 'static,
+{
+    match error {
+        SdkError::ServiceError(context) => {
+            let inner = context.err();
+            code_error(inner.code().unwrap_or("Unknown"), inner.message().unwrap_or_default(), what)
+        }
+        SdkError::TimeoutError(_) => ProviderError::Timeout { what, after: DEFAULT_TIMEOUT },
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            ProviderError::Timeout { what, after: DEFAULT_TIMEOUT }
+        }
+        other => {
+            let reason = chain(other);
+            if reason.contains("credentials") {
+                ProviderError::PermissionDenied { what, reason }
+            } else {
+                ProviderError::Unreachable { what, reason }
+            }
+        }
+    }
+}
+
+/// An error and its causes, one line (the SDK's `Display` of a dispatch failure is just
+/// "dispatch failure").
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Maps an AWS error code (of a call, or of one id in a batch answer).
+fn code_error(code: &str, message: &str, what: String) -> ProviderError {
+    let reason = if message.is_empty() { code.to_owned() } else { format!("{code}: {message}") };
+    match code {
+        "ResourceNotFoundException" => ProviderError::NotFound { what },
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException"
+        | "DecryptionFailure"
+        | "KMSAccessDeniedException" => ProviderError::PermissionDenied { what, reason },
+        "ThrottlingException"
+        | "Throttling"
+        | "InternalServiceError"
+        | "ServiceUnavailable"
+        | "RequestLimitExceeded" => ProviderError::Unreachable { what, reason },
+        _ => ProviderError::Invalid { what, reason },
+    }
+}
+
+impl Provider for AwsStore {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::AwsSecretsManager
+    }
+
+    fn store(&self) -> StoreRef {
+        self.store.clone()
+    }
+
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+        Box::pin(async move {
+            let Location::AwsSecretsManager(location) = location else {
+                unreachable!("an aws store is only given aws_secrets_manager locations")
+            };
+            self.get(location).await
+        })
+    }
+
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
+        Box::pin(self.fetch_many(locations, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_map_to_errors_an_operator_can_act_on() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("ResourceNotFoundException", "not_found", false),
+            ("AccessDeniedException", "permission_denied", false),
+            ("DecryptionFailure", "permission_denied", false),
+            ("ThrottlingException", "unreachable", true),
+            ("InternalServiceError", "unreachable", true),
+            ("InvalidRequestException", "invalid", false),
+        ];
+        for (code, reason, retryable) in cases {
+            let error = code_error(code, "m", "aws secret x".into());
+            assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_value_is_the_whole_string_the_binary_or_the_fields_of_a_json_string() {
+        let location = |structured| AwsLocation {
+            store: StoreRef::Default,
+            secret_id: "s".into(),
+            version: Version::Stage(super::super::CURRENT_STAGE.into()),
+            structured,
+        };
+        let json = Value::new(Some(r#"{"user":"u","port":5432}"#.into()), None, None);
+        let whole = json.content(&location(false)).unwrap();
+        assert_eq!(
+            whole.select(None, &Location::AwsSecretsManager(location(false))).unwrap().expose(),
+            br#"{"user":"u","port":5432}"#
+        );
+        let fields = json.content(&location(true)).unwrap();
+        let at = Location::AwsSecretsManager(location(true));
+        assert_eq!(fields.select(Some("port"), &at).unwrap().expose(), b"5432");
+        let binary = Value::new(None, Some(Blob::new(vec![0, 255, 10])), None);
+        assert_eq!(binary.content(&location(false)).unwrap().select(None, &at).unwrap().expose(), &[0, 255, 10]);
+        assert!(binary.content(&location(true)).is_err());
+        assert!(Value::new(Some("plain".into()), None, None).content(&location(true)).is_err());
+    }
+}

@@ -1,0 +1,529 @@
+//! The `azure_key_vault` client (cargo feature `azure`): one per store, with its keep-alive HTTP
+//! pool and one Entra ID access token per resource (`https://vault.azure.net`, or a sovereign
+//! cloud's), shared by every fetch and replaced shortly before it expires.
+//!
+//! Tokens come from the Microsoft identity platform's v2.0 token endpoint (client credentials with
+//! a client secret, or with a federated token as the client assertion — AKS workload identity) or
+//! from the instance metadata service (managed identity), the three flows `azure_identity`'s
+//! `DefaultAzureCredential` tries in a pod or VM. We speak them directly: each is one documented
+//! request, and doing so keeps this store's pool, endpoints a test can point at a fake, and
+//! errors mapped to `ProviderError`, without the Azure SDK's runtime and HTTP stack.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::BoxFuture;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{Auth, AzureLocation, StoreSettings};
+use crate::provider::cloud::{self, Response, Token, TokenResponse};
+use crate::provider::vault::SecretSource;
+use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, StoreRef};
+use crate::secret::Secret;
+
+const API_VERSION: &str = "7.4";
+const IMDS_API_VERSION: &str = "2018-02-01";
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+const DEFAULT_IMDS: &str = "http://169.254.169.254";
+const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+const DEFAULT_RESOURCE: &str = "https://vault.azure.net";
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the caller needs to read a secret under Azure RBAC (the Key Vault Secrets User role).
+const GET_SECRET_ACTION: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
+
+/// How the store gets tokens, with everything resolved from settings and environment.
+enum Credential {
+    ClientSecret { token_url: reqwest::Url, client_id: String, secret: SecretSource },
+    WorkloadIdentity { token_url: reqwest::Url, client_id: String, token_file: PathBuf },
+    ManagedIdentity { url: reqwest::Url, client_id: Option<String> },
+}
+
+impl Credential {
+    fn describe(&self) -> &'static str {
+        match self {
+            Self::ClientSecret { .. } => "client secret",
+            Self::WorkloadIdentity { .. } => "workload identity",
+            Self::ManagedIdentity { .. } => "managed identity",
+        }
+    }
+}
+
+/// One Key Vault store: its credential, connection pool and tokens (any vault of the tenant).
+pub struct AzureStore {
+    /// For messages: `store prod`, `the default azure_key_vault store`.
+    label: String,
+    store: StoreRef,
+    http: reqwest::Client,
+    timeout: Duration,
+    credential: Credential,
+    /// Whether the credential is the environment's fallback (messages then say what was looked for).
+    from_environment: bool,
+    bootstrap: ProviderSet,
+    tokens: tokio::sync::Mutex<HashMap<String, Token>>,
+}
+
+impl std::fmt::Debug for AzureStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureStore")
+            .field("store", &self.label)
+            .field("credential", &self.credential.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `SecretBundle`; the value is wiped on drop.
+#[derive(Deserialize)]
+struct SecretBundle {
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    attributes: Option<Attributes>,
+}
+
+impl Drop for SecretBundle {
+    fn drop(&mut self) {
+        if let Some(value) = &mut self.value {
+            value.zeroize();
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Attributes {
+    /// Expiry, in seconds since the epoch.
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+/// Key Vault's error envelope: `{"error":{"code","message","innererror":{"code"}}}`.
+#[derive(Deserialize, Default)]
+struct KeyVaultError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    innererror: Option<Box<KeyVaultError>>,
+}
+
+impl KeyVaultError {
+    fn parse(body: &[u8]) -> Self {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: KeyVaultError,
+        }
+        serde_json::from_slice::<Envelope>(body).map(|envelope| envelope.error).unwrap_or_default()
+    }
+
+    /// `Code (InnerCode): message`, or the HTTP status when the body had none.
+    fn text(&self, status: StatusCode) -> String {
+        let mut code = self.code.clone();
+        if let Some(inner) = self.innererror.as_ref().filter(|inner| !inner.code.is_empty()) {
+            code = format!("{code} ({})", inner.code);
+        }
+        match (code.is_empty(), self.message.is_empty()) {
+            (true, true) => format!("HTTP {status}"),
+            (false, true) => code,
+            (true, false) => cloud::shorten(&self.message),
+            (false, false) => cloud::shorten(&format!("{code}: {}", self.message)),
+        }
+    }
+}
+
+impl AzureStore {
+    /// Builds the store's client. No request is made until the first fetch.
+    pub fn new(
+        store: StoreRef,
+        settings: &StoreSettings,
+        max_concurrency: usize,
+        bootstrap: ProviderSet,
+    ) -> Result<Self, String> {
+        let label = match &store {
+            StoreRef::Named(name) => format!("store `{name}`"),
+            StoreRef::Default | StoreRef::Address(_) => "the default azure_key_vault store".to_owned(),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let authority = settings
+            .authority_host
+            .clone()
+            .or_else(|| env("AZURE_AUTHORITY_HOST"))
+            .unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned());
+        let tenant = settings.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID"));
+        let client_id = settings.client_id.clone().or_else(|| env("AZURE_CLIENT_ID"));
+        let token_url = |method: &str| -> Result<(reqwest::Url, String), String> {
+            let (Some(tenant), Some(client_id)) = (&tenant, &client_id) else {
+                return Err(format!(
+                    "{label}: `{method}` auth needs `tenant_id` and `client_id` on the store, or AZURE_TENANT_ID and AZURE_CLIENT_ID"
+                ));
+            };
+            if !tenant.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.')) {
+                return Err(format!("{label}: `tenant_id` {tenant:?} is not a tenant id or domain"));
+            }
+            let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
+            Ok((cloud::parse_url(&label, "authority_host", &url)?, client_id.clone()))
+        };
+        let imds = |client_id: Option<String>| -> Result<Credential, String> {
+            let base = settings.imds_endpoint.as_deref().unwrap_or(DEFAULT_IMDS).trim_end_matches('/');
+            let url = cloud::parse_url(&label, "imds_endpoint", &format!("{base}{IMDS_TOKEN_PATH}"))?;
+            Ok(Credential::ManagedIdentity { url, client_id })
+        };
+        let federated_file = env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from);
+        let (credential, from_environment) = match &settings.auth {
+            Auth::ClientSecret(secret) => {
+                let (token_url, client_id) = token_url("client_secret")?;
+                (Credential::ClientSecret { token_url, client_id, secret: secret.clone() }, false)
+            }
+            Auth::WorkloadIdentity { token_file } => {
+                let token_file = token_file.clone().or(federated_file).ok_or_else(|| {
+                    format!("{label}: `workload_identity` auth needs `token_file`, or AZURE_FEDERATED_TOKEN_FILE")
+                })?;
+                let (token_url, client_id) = token_url("workload_identity")?;
+                (Credential::WorkloadIdentity { token_url, client_id, token_file }, false)
+            }
+            Auth::ManagedIdentity { client_id } => (imds(client_id.clone())?, false),
+            // DefaultAzureCredential's order: environment (secret), workload identity, managed identity.
+            Auth::Default => match (env("AZURE_CLIENT_SECRET"), federated_file) {
+                (Some(secret), _) if tenant.is_some() && client_id.is_some() => {
+                    let (token_url, client_id) = token_url("client_secret")?;
+                    let secret = SecretSource::Literal(Secret::from_text(secret));
+                    (Credential::ClientSecret { token_url, client_id, secret }, true)
+                }
+                (_, Some(token_file)) if tenant.is_some() && client_id.is_some() => {
+                    let (token_url, client_id) = token_url("workload_identity")?;
+                    (Credential::WorkloadIdentity { token_url, client_id, token_file }, true)
+                }
+                _ => (imds(client_id.clone())?, true),
+            },
+        };
+        tracing::debug!(store = %label, credential = credential.describe(), "azure_key_vault credential");
+        let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let http = cloud::http_client(&label, timeout, max_concurrency)?;
+        Ok(Self {
+            label,
+            store,
+            http,
+            timeout,
+            credential,
+            from_environment,
+            bootstrap,
+            tokens: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The token for `resource`: the cached one while fresh, else a new one. Concurrent fetches
+    /// wait for the one token request.
+    async fn token(&self, resource: &str) -> Result<Secret, ProviderError> {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(resource).filter(|token| token.fresh()) {
+            return Ok(token.secret.clone());
+        }
+        let token = self.request_token(resource).await?;
+        let secret = token.secret.clone();
+        tokens.insert(resource.to_owned(), token);
+        Ok(secret)
+    }
+
+    /// Forgets `token` if it is still the current one for `resource`.
+    async fn invalidate(&self, resource: &str, token: &Secret) {
+        let mut tokens = self.tokens.lock().await;
+        if tokens.get(resource).is_some_and(|current| current.secret == *token) {
+            tokens.remove(resource);
+        }
+    }
+
+    async fn request_token(&self, resource: &str) -> Result<Token, ProviderError> {
+        let scope = format!("{resource}/.default");
+        let (token_url, client_id, assertion) = match &self.credential {
+            Credential::ManagedIdentity { url, client_id } => {
+                return self.imds_token(url, client_id.as_deref(), resource).await;
+            }
+            Credential::ClientSecret { token_url, client_id, secret } => {
+                let secret = secret.resolve(&self.bootstrap).await?;
+                // A secret kept in a file often ends in a newline; Entra secrets hold no whitespace.
+                let secret = Secret::new(secret.expose().trim_ascii().to_vec());
+                (token_url, client_id, Err(secret))
+            }
+            Credential::WorkloadIdentity { token_url, client_id, token_file } => {
+                // Re-read each time: the kubelet rotates the projected token.
+                let what = format!("{} federated token file {}", self.label, token_file.display());
+                let bytes = Zeroizing::new(std::fs::read(token_file).map_err(|error| match error.kind() {
+                    std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
+                    _ => ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() },
+                })?);
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| ProviderError::Invalid { what, reason: "not UTF-8 text".into() })?;
+                (token_url, client_id, Ok(Secret::from_text(text.trim().to_owned())))
+            }
+        };
+        let body = Zeroizing::new({
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", client_id)
+                .append_pair("scope", &scope);
+            match &assertion {
+                Err(secret) => form.append_pair("client_secret", &String::from_utf8_lossy(secret.expose())),
+                Ok(assertion) => form
+                    .append_pair("client_assertion_type", CLIENT_ASSERTION_TYPE)
+                    .append_pair("client_assertion", &String::from_utf8_lossy(assertion.expose())),
+            };
+            form.finish()
+        });
+        let what = format!("{} {} token request to {token_url}", self.label, self.credential.describe());
+        let request = self
+            .http
+            .post(token_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, cloud::FORM)
+            .body(body.as_bytes().to_vec());
+        let response = cloud::send(request, &what, self.timeout).await?;
+        if response.status != StatusCode::OK {
+            return Err(cloud::token_error(&response, what));
+        }
+        let token = TokenResponse::parse(&response.body, &what)?;
+        tracing::debug!(store = %self.label, credential = self.credential.describe(), "obtained an Entra ID token");
+        Ok(token)
+    }
+
+    async fn imds_token(
+        &self,
+        url: &reqwest::Url,
+        client_id: Option<&str>,
+        resource: &str,
+    ) -> Result<Token, ProviderError> {
+        let mut url = url.clone();
+        url.query_pairs_mut().append_pair("api-version", IMDS_API_VERSION).append_pair("resource", resource);
+        if let Some(client_id) = client_id {
+            url.query_pairs_mut().append_pair("client_id", client_id);
+        }
+        let what = format!("{} managed identity token from {}", self.label, url.origin().ascii_serialization());
+        let request = self.http.get(url).header("Metadata", "true");
+        let response = cloud::send(request, &what, self.timeout).await.map_err(|error| match error {
+            ProviderError::Unreachable { what, reason } if self.from_environment => ProviderError::Unreachable {
+                what,
+                reason: format!(
+                    "{reason} (no AZURE_TENANT_ID + AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or \
+                     AZURE_FEDERATED_TOKEN_FILE either: set `auth` on an azure_key_vault store)"
+                ),
+            },
+            other => other,
+        })?;
+        match response.status {
+            StatusCode::OK => TokenResponse::parse(&response.body, &what),
+            // IMDS answers 404 while it updates and 410 while it starts: both pass.
+            status
+                if status.is_server_error()
+                    || matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::NOT_FOUND | StatusCode::GONE) =>
+            {
+                Err(ProviderError::Unreachable {
+                    what,
+                    reason: format!("HTTP {status}: {}", cloud::oauth_error(status, &response.body)),
+                })
+            }
+            status => Err(ProviderError::PermissionDenied { what, reason: cloud::oauth_error(status, &response.body) }),
+        }
+    }
+
+    async fn get(&self, url: &reqwest::Url, token: &Secret) -> Result<Response, ProviderError> {
+        let what = format!("{} ({})", self.label, url.origin().ascii_serialization());
+        let request = self.http.get(url.clone()).header(reqwest::header::AUTHORIZATION, cloud::bearer(token, &what)?);
+        cloud::send(request, &what, self.timeout).await
+    }
+
+    async fn read(&self, location: &AzureLocation) -> Result<Fetched, ProviderError> {
+        let what = location.to_string();
+        let mut url = reqwest::Url::parse(&location.vault_url)
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
+        match &location.version {
+            Some(version) => url.set_path(&format!("secrets/{}/{version}", location.name)),
+            None => url.set_path(&format!("secrets/{}", location.name)),
+        }
+        url.query_pairs_mut().append_pair("api-version", API_VERSION);
+        let resource = resource_for(&url);
+        let token = self.token(&resource).await?;
+        let mut response = self.get(&url, &token).await?;
+        if response.status == StatusCode::UNAUTHORIZED {
+            // A token revoked or expired early: one new token and one retry.
+            tracing::info!(store = %self.label, "the access token was refused: getting a new one and retrying once");
+            self.invalidate(&resource, &token).await;
+            let token = self.token(&resource).await?;
+            response = self.get(&url, &token).await?;
+        }
+        if response.status != StatusCode::OK {
+            return Err(status_error(&response, what));
+        }
+        let bundle: SecretBundle = serde_json::from_slice(&response.body).map_err(|error| ProviderError::Invalid {
+            what: what.clone(),
+            reason: format!("not a Key Vault secret bundle (line {} column {})", error.line(), error.column()),
+        })?;
+        let Some(value) = &bundle.value else {
+            return Err(ProviderError::Invalid { what, reason: "the response has no `value`".into() });
+        };
+        tracing::debug!(store = %self.label, id = %bundle.id, "read a Key Vault secret");
+        let mut fetched = if location.structured {
+            crate::provider::file::json_fields(value.as_bytes()).map(Fetched::fields).map_err(|reason| {
+                ProviderError::Invalid {
+                    what: what.clone(),
+                    reason: format!("`key` needs a JSON object value: {reason}"),
+                }
+            })?
+        } else {
+            Fetched::value(Secret::from_text(value.clone()))
+        };
+        fetched.expires_at = bundle
+            .attributes
+            .as_ref()
+            .and_then(|attributes| attributes.exp)
+            .and_then(|exp| u64::try_from(exp).ok())
+            .map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
+        if fetched.expires_at.is_some_and(|at| at <= SystemTime::now()) {
+            tracing::warn!(store = %self.label, location = %what, "the Key Vault secret's expiry date has passed");
+        }
+        Ok(fetched)
+    }
+}
+
+/// The token audience for a vault: `https://vault.azure.net` for `NAME.vault.azure.net`, the
+/// sovereign clouds' own (`vault.azure.cn`, `vault.usgovcloudapi.net`) and Managed HSM's likewise;
+/// the public cloud's for anything else (a private endpoint's IP, a test's loopback).
+fn resource_for(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match host.split_once('.') {
+        Some((_, rest)) if rest.starts_with("vault.") || rest.starts_with("managedhsm.") => format!("https://{rest}"),
+        _ => DEFAULT_RESOURCE.to_owned(),
+    }
+}
+
+/// The `authorization` and `resource` of a `WWW-Authenticate: Bearer …` challenge.
+fn challenge(response: &Response) -> Option<String> {
+    let header = response.headers.get(reqwest::header::WWW_AUTHENTICATE)?.to_str().ok()?;
+    let parameters = header.strip_prefix("Bearer")?;
+    let value = |name: &str| {
+        parameters.split(',').find_map(|part| {
+            let (key, value) = part.trim().split_once('=')?;
+            (key.trim() == name).then(|| value.trim().trim_matches('"').to_owned())
+        })
+    };
+    let authorization = value("authorization").or_else(|| value("authorization_uri"))?;
+    Some(match value("resource").or_else(|| value("scope")) {
+        Some(resource) => format!("the vault wants a token from {authorization} for {resource}"),
+        None => format!("the vault wants a token from {authorization}"),
+    })
+}
+
+/// Maps an unexpected status to the error an operator can act on.
+fn status_error(response: &Response, what: String) -> ProviderError {
+    let error = KeyVaultError::parse(&response.body);
+    let message = error.text(response.status);
+    match response.status {
+        StatusCode::NOT_FOUND => ProviderError::NotFound { what },
+        StatusCode::FORBIDDEN => {
+            let disabled = error.innererror.as_ref().is_some_and(|inner| inner.code == "SecretDisabled");
+            let reason = if disabled {
+                message
+            } else {
+                format!(
+                    "{message} (the caller needs `{GET_SECRET_ACTION}`, e.g. the Key Vault Secrets User role, or an \
+                     access policy allowing secrets get)"
+                )
+            };
+            ProviderError::PermissionDenied { what, reason }
+        }
+        StatusCode::UNAUTHORIZED => {
+            let reason = match challenge(response) {
+                Some(challenge) => format!("the token was refused: {message}; {challenge}"),
+                None => format!("the token was refused: {message}"),
+            };
+            ProviderError::PermissionDenied { what, reason }
+        }
+        status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
+            ProviderError::Unreachable { what, reason: format!("HTTP {status}: {message}") }
+        }
+        status => ProviderError::Invalid { what, reason: format!("HTTP {status}: {message}") },
+    }
+}
+
+impl Provider for AzureStore {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::AzureKeyVault
+    }
+
+    fn store(&self) -> StoreRef {
+        self.store.clone()
+    }
+
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+        Box::pin(async move {
+            let Location::Azure(location) = location else {
+                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
+            };
+            self.read(location).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_audience_follows_the_vaults_cloud() {
+        let cases = [
+            ("https://prod.vault.azure.net/secrets/x", "https://vault.azure.net"),
+            ("https://prod.vault.azure.cn/secrets/x", "https://vault.azure.cn"),
+            ("https://prod.vault.usgovcloudapi.net/secrets/x", "https://vault.usgovcloudapi.net"),
+            ("https://hsm.managedhsm.azure.net/secrets/x", "https://managedhsm.azure.net"),
+            ("http://127.0.0.1:8443/secrets/x", "https://vault.azure.net"),
+        ];
+        for (url, resource) in cases {
+            assert_eq!(resource_for(&reqwest::Url::parse(url).unwrap()), resource, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_challenge_names_the_authority_and_resource() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::WWW_AUTHENTICATE,
+            "Bearer authorization=\"https://login.microsoftonline.com/72f988bf\", resource=\"https://vault.azure.net\""
+                .parse()
+                .unwrap(),
+        );
+        let body =
+            br#"{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}"#;
+        let response = Response { status: StatusCode::UNAUTHORIZED, headers, body: Zeroizing::new(body.to_vec()) };
+        let error = status_error(&response, "azure key vault secret x".into()).to_string();
+        assert!(error.contains("Unauthorized: AKV10000"), "{error}");
+        assert!(
+            error.contains("from https://login.microsoftonline.com/72f988bf for https://vault.azure.net"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn forbidden_names_the_action_unless_the_secret_is_disabled() {
+        let cases = [
+            (
+                r#"{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.","innererror":{"code":"ForbiddenByRbac"}}}"#,
+                true,
+            ),
+            (
+                r#"{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}"#,
+                false,
+            ),
+        ];
+        for (body, names_action) in cases {
+            let response = Response {
+                status: StatusCode::FORBIDDEN,
+                headers: Default::default(),
+                body: Zeroizing::new(body.as_bytes().to_vec()),
+            };
+            let error = status_error(&response, "x".into()).to_string();
+            assert_eq!(error.contains(GET_SECRET_ACTION), names_action, "{error}");
+        }
+    }
+}

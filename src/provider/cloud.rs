@@ -1,0 +1,240 @@
+//! What the REST cloud providers (`gcp_secret_manager`, `azure_key_vault`) share: one keep-alive
+//! HTTP client per store, OAuth 2.0 token responses and the cached access token, and turning
+//! transport failures and provider error bodies into short, value-free messages.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
+use serde::Deserialize;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::ProviderError;
+use crate::secret::Secret;
+
+/// A token is replaced once less than this is left (Google's libraries use 3 min 45 s, Azure's
+/// 5 min), or once half its lifetime is gone for short-lived tokens.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// A `Content-Type` for OAuth token requests.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The HTTP client of one store: HTTP/1.1 keep-alive, `max_concurrency` idle connections per
+/// host, no proxy (metadata endpoints must never be reached through one).
+pub fn http_client(label: &str, timeout: Duration, max_concurrency: usize) -> Result<reqwest::Client, String> {
+    crate::install_crypto_provider();
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(max_concurrency.max(1))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .timeout(timeout)
+        .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .build()
+        .map_err(|error| format!("{label}: cannot build the HTTP client: {error}"))
+}
+
+/// Parses an `http://` or `https://` URL from settings, naming the setting on failure.
+pub fn parse_url(label: &str, setting: &str, text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text).map_err(|error| format!("{label}: invalid `{setting}` {text:?}: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(format!("{label}: `{setting}` {text:?} must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+/// An access token and when to replace it.
+pub struct Token {
+    pub secret: Secret,
+    obtained: Instant,
+    lifetime: Duration,
+}
+
+impl Token {
+    #[must_use]
+    pub fn new(secret: Secret, lifetime: Duration) -> Self {
+        Self { secret, obtained: Instant::now(), lifetime }
+    }
+
+    /// Whether the token can still be sent: refreshed ahead of expiry so a request in flight
+    /// never carries a token that runs out on the way.
+    #[must_use]
+    pub fn fresh(&self) -> bool {
+        let margin = REFRESH_MARGIN.min(self.lifetime / 2);
+        self.obtained.elapsed() + margin < self.lifetime
+    }
+}
+
+/// A token endpoint's success response (RFC 6749 section 5.1); `expires_in` is a number from
+/// OAuth servers and a string from Azure's IMDS.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+    }
+}
+
+impl TokenResponse {
+    /// Reads a token response, or says why it is not one (never quoting it: it holds a token).
+    pub fn parse(body: &[u8], what: &str) -> Result<Token, ProviderError> {
+        let response: Self = serde_json::from_slice(body).map_err(|error| ProviderError::Invalid {
+            what: what.to_owned(),
+            reason: format!("not an OAuth token response (line {} column {})", error.line(), error.column()),
+        })?;
+        if response.access_token.is_empty() {
+            return Err(ProviderError::Invalid { what: what.to_owned(), reason: "the `access_token` is empty".into() });
+        }
+        let seconds = match &response.expires_in {
+            Some(serde_json::Value::Number(number)) => number.as_u64(),
+            Some(serde_json::Value::String(text)) => text.trim().parse().ok(),
+            _ => None,
+        };
+        // Without `expires_in` (it is only RECOMMENDED), assume the usual hour.
+        let lifetime = Duration::from_secs(seconds.unwrap_or(3600));
+        Ok(Token::new(Secret::from_text(response.access_token.clone()), lifetime))
+    }
+}
+
+/// An OAuth error response's `error` and the first line of its `error_description` (RFC 6749
+/// section 5.2): codes and explanations, never a credential. Falls back to the HTTP status.
+#[must_use]
+pub fn oauth_error(status: StatusCode, body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        #[serde(default)]
+        error: String,
+        #[serde(default)]
+        error_description: String,
+    }
+    let Ok(parsed) = serde_json::from_slice::<OAuthError>(body) else { return format!("HTTP {status}") };
+    let description = parsed.error_description.lines().next().unwrap_or_default().trim();
+    match (parsed.error.is_empty(), description.is_empty()) {
+        (true, true) => format!("HTTP {status}"),
+        (false, true) => shorten(&parsed.error),
+        (true, false) => shorten(description),
+        (false, false) => shorten(&format!("{}: {description}", parsed.error)),
+    }
+}
+
+/// Whitespace flattened and cut to 300 characters, for error text a provider sent.
+#[must_use]
+pub fn shorten(text: &str) -> String {
+    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.len() > 300 {
+        let mut cut = 300;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// `Authorization: Bearer TOKEN`, marked sensitive so no log or debug output shows it.
+pub fn bearer(token: &Secret, what: &str) -> Result<HeaderValue, ProviderError> {
+    let mut value = Zeroizing::new(b"Bearer ".to_vec());
+    value.extend_from_slice(token.expose());
+    let mut header = HeaderValue::from_bytes(&value).map_err(|_| ProviderError::Invalid {
+        what: what.to_owned(),
+        reason: "the access token is not a valid HTTP header value".into(),
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// A failed request: a timeout, or the transport's reason (reqwest's messages name the URL,
+/// never a header or a body).
+#[must_use]
+pub fn transport_error(error: &reqwest::Error, what: String, timeout: Duration) -> ProviderError {
+    if error.is_timeout() {
+        return ProviderError::Timeout { what, after: timeout };
+    }
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ProviderError::Unreachable { what, reason }
+}
+
+/// A response whose body may hold a secret: wiped on drop.
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+/// Sends a request and reads the whole response.
+pub async fn send(request: reqwest::RequestBuilder, what: &str, timeout: Duration) -> Result<Response, ProviderError> {
+    let response = request.send().await.map_err(|error| transport_error(&error, what.to_owned(), timeout))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(|error| transport_error(&error, what.to_owned(), timeout))?;
+    Ok(Response { status, headers, body: Zeroizing::new(body.to_vec()) })
+}
+
+/// The error for a token endpoint's refusal: a 4xx is the credential's fault (not retryable), a
+/// 5xx or 429 the service's (retryable).
+#[must_use]
+pub fn token_error(response: &Response, what: String) -> ProviderError {
+    let reason = oauth_error(response.status, &response.body);
+    if response.status.is_server_error() || response.status == StatusCode::TOO_MANY_REQUESTS {
+        ProviderError::Unreachable { what, reason: format!("HTTP {}: {reason}", response.status) }
+    } else {
+        ProviderError::PermissionDenied { what, reason }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_with_number_or_string_lifetimes() {
+        let cases: [(&str, u64); 3] = [
+            (r#"{"access_token":"a","expires_in":3599,"token_type":"Bearer"}"#, 3599),
+            (r#"{"access_token":"a","expires_in":"86399","resource":"https://vault.azure.net"}"#, 86399),
+            (r#"{"access_token":"a"}"#, 3600),
+        ];
+        for (body, seconds) in cases {
+            let token = TokenResponse::parse(body.as_bytes(), "test").unwrap();
+            assert_eq!(token.lifetime, Duration::from_secs(seconds), "{body}");
+            assert_eq!(token.secret.expose(), b"a");
+        }
+        let error = TokenResponse::parse(br#"{"access_token":"canary","expires_in":[1]}"#, "t").map(|_| ());
+        assert!(error.is_ok(), "an odd expires_in falls back to an hour");
+        let broken = TokenResponse::parse(br#"{"access_token": canary"#, "t").err().unwrap().to_string();
+        assert!(!broken.contains("canary"), "{broken}");
+    }
+
+    #[test]
+    fn a_token_is_replaced_before_it_expires() {
+        assert!(Token::new(Secret::from_text("t".into()), Duration::from_secs(3600)).fresh());
+        assert!(!Token::new(Secret::from_text("t".into()), Duration::from_secs(0)).fresh());
+        let mut token = Token::new(Secret::from_text("t".into()), Duration::from_secs(3600));
+        if let Some(earlier) = Instant::now().checked_sub(Duration::from_secs(3600 - 299)) {
+            token.obtained = earlier;
+            assert!(!token.fresh(), "less than five minutes left");
+        }
+    }
+
+    #[test]
+    fn oauth_errors_keep_the_code_and_first_line() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 1\r\nCorrelation ID: 2","error_codes":[7000215]}"#;
+        assert_eq!(
+            oauth_error(StatusCode::UNAUTHORIZED, body),
+            "invalid_client: AADSTS7000215: Invalid client secret provided."
+        );
+        assert_eq!(oauth_error(StatusCode::BAD_REQUEST, br#"{"error":"invalid_grant"}"#), "invalid_grant");
+        assert_eq!(oauth_error(StatusCode::BAD_GATEWAY, b"<html>"), "HTTP 502 Bad Gateway");
+    }
+}

@@ -1,0 +1,483 @@
+//! The `kubernetes` client (kube-rs over rustls/ring): one per store, built on first use — an
+//! explicit `api_server`, else a kubeconfig (`kubeconfig`, `context`), else the in-cluster service
+//! account first and `KUBECONFIG` / `~/.kube/config` after it.
+//!
+//! A fetch is one `GET /api/v1/namespaces/{ns}/secrets/{name}`, read into a wiped buffer, its
+//! base64 `data` decoded into `Secret`s (`stringData` is write-only and never returned). Under
+//! `run`/`watch`, each Secret is watched (`?watch=true&fieldSelector=metadata.name=…` from the
+//! last `resourceVersion`, asking for metadata only so no value crosses the wire), and a change
+//! is sent to the loop at once; a dropped watch reconnects with backoff, and an expired
+//! `resourceVersion` (410) starts over from a fresh GET. A watch the service account may not
+//! open leaves that Secret to its refresh interval, with one warning naming the missing verb.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http_body_util::BodyExt;
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use kube::api::{Api, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::Status;
+use kube::{Client, Config};
+use tokio::sync::mpsc::UnboundedSender;
+use zeroize::Zeroizing;
+
+use super::{KubernetesLocation, StoreSettings};
+use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef};
+use crate::secret::Secret;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one watch request lasts before the server ends it and we resume (kube's default).
+const WATCH_SECONDS: u32 = 290;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// After a 403 on a watch, how long before trying again (RBAC may be fixed meanwhile).
+const FORBIDDEN_BACKOFF: Duration = Duration::from_secs(300);
+
+/// One Kubernetes store: its settings, its client (once built), and the `resourceVersion` each
+/// Secret had when last fetched, so a watch event for a version already fetched is not sent.
+pub struct KubernetesStore {
+    inner: Arc<Inner>,
+    watches: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+struct Inner {
+    /// For messages: `store \`name\``, `the default Kubernetes store`.
+    label: String,
+    store: StoreRef,
+    settings: StoreSettings,
+    timeout: Duration,
+    client: tokio::sync::OnceCell<Client>,
+    versions: Mutex<HashMap<(String, String), String>>,
+}
+
+impl fmt::Debug for KubernetesStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubernetesStore").field("store", &self.inner.label).finish_non_exhaustive()
+    }
+}
+
+impl Drop for KubernetesStore {
+    fn drop(&mut self) {
+        for watch in self.watches.get_mut().map(std::mem::take).unwrap_or_default() {
+            watch.abort();
+        }
+    }
+}
+
+impl KubernetesStore {
+    /// Builds the store's client lazily: nothing is read or requested until the first fetch.
+    #[must_use]
+    pub fn new(store: StoreRef, settings: &StoreSettings) -> Self {
+        let label = match &store {
+            StoreRef::Named(name) => format!("store `{name}`"),
+            StoreRef::Default | StoreRef::Address(_) => "the default Kubernetes store".to_owned(),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                label,
+                store,
+                settings: settings.clone(),
+                timeout: settings.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                client: tokio::sync::OnceCell::new(),
+                versions: Mutex::new(HashMap::new()),
+            }),
+            watches: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Inner {
+    async fn client(&self) -> Result<Client, ProviderError> {
+        self.client
+            .get_or_try_init(|| async {
+                crate::install_crypto_provider();
+                let config = self.config().await.map_err(|reason| ProviderError::Invalid {
+                    what: format!("{} (Kubernetes client configuration)", self.label),
+                    reason,
+                })?;
+                tracing::debug!(store = %self.label, server = %config.cluster_url, "connecting to Kubernetes");
+                Client::try_from(config).map_err(|error| ProviderError::Invalid {
+                    what: format!("{} (Kubernetes client)", self.label),
+                    reason: chain(&error),
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Where to connect and as whom, in the order the store's settings and the environment say.
+    async fn config(&self) -> Result<Config, String> {
+        let settings = &self.settings;
+        if let Some(server) = &settings.api_server {
+            let yaml = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "api", "cluster": {
+                    "server": server,
+                    "certificate-authority": settings.ca_file.as_ref().map(|path| path.display().to_string()),
+                }}],
+                "users": [{"name": "token", "user": {
+                    "tokenFile": settings.token_file.as_ref().map(|path| path.display().to_string()),
+                }}],
+                "contexts": [{"name": "api", "context": {"cluster": "api", "user": "token"}}],
+                "current-context": "api",
+            });
+            let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| chain(&error))?;
+            return Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|error| format!("api_server {server:?}: {}", chain(&error)));
+        }
+        let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
+        if let Some(path) = &settings.kubeconfig {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|error| chain(&error))?;
+            return Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|error| format!("kubeconfig {}: {}", path.display(), chain(&error)));
+        }
+        // A named context means a kubeconfig; otherwise the pod's service account comes first.
+        let in_cluster = if settings.context.is_none() {
+            match Config::incluster() {
+                Ok(config) => return Ok(config),
+                Err(error) => chain(&error),
+            }
+        } else {
+            String::new()
+        };
+        Config::from_kubeconfig(&options).await.map_err(|error| {
+            if in_cluster.is_empty() {
+                format!("kubeconfig: {}", chain(&error))
+            } else {
+                format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", chain(&error))
+            }
+        })
+    }
+
+    /// The namespace a location reads from.
+    fn namespace<'a>(location: &'a KubernetesLocation, client: &'a Client) -> &'a str {
+        location.namespace.as_deref().unwrap_or_else(|| client.default_namespace())
+    }
+
+    fn what(namespace: &str, location: &KubernetesLocation) -> String {
+        let mut what = format!("kubernetes secret {namespace}/{}", location.name);
+        if let StoreRef::Named(name) = &location.store {
+            what.push_str(&format!(" (store {name})"));
+        }
+        what
+    }
+
+    async fn read(&self, location: &KubernetesLocation) -> Result<Fetched, ProviderError> {
+        let client = self.client().await?;
+        let namespace = Self::namespace(location, &client).to_owned();
+        let what = Self::what(&namespace, location);
+        let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"))
+            .get(&location.name, &kube::api::GetParams::default())
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: chain(&error) })?;
+        let exchange = async {
+            let response = client.send(request.map(kube::client::Body::from)).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?;
+            Ok::<_, kube::Error>((status, Zeroizing::new(body.to_bytes().to_vec())))
+        };
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })?
+            .map_err(|error| transport_error(&error, &what))?;
+        if !status.is_success() {
+            let status = serde_json::from_slice::<Status>(&body)
+                .unwrap_or_else(|_| Status::failure(&format!("HTTP {status}"), "").with_code(status.as_u16()));
+            return Err(status_error(&status, what, "get", &namespace));
+        }
+        let secret: KubeSecret = serde_json::from_slice(&body).map_err(|error| ProviderError::Invalid {
+            what: what.clone(),
+            reason: format!("not a Secret object ({error})"),
+        })?;
+        if let Some(version) = &secret.metadata.resource_version {
+            self.versions.lock().expect("not poisoned").insert((namespace, location.name.clone()), version.clone());
+        }
+        let fields: BTreeMap<String, Secret> =
+            secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, Secret::new(value.0))).collect();
+        if fields.is_empty() {
+            return Err(ProviderError::Invalid { what, reason: "the Secret has no `data` keys".into() });
+        }
+        Ok(Fetched::fields(fields))
+    }
+
+    /// Whether `version` is newer than what was last fetched for the Secret.
+    fn is_news(&self, namespace: &str, name: &str, version: Option<&str>) -> bool {
+        let versions = self.versions.lock().expect("not poisoned");
+        versions.get(&(namespace.to_owned(), name.to_owned())).map(String::as_str) != version
+    }
+
+    /// Keeps one Secret watched for as long as the store lives, sending `location` on `changed`
+    /// whenever the Secret moves past the version last fetched.
+    async fn watch(self: Arc<Self>, location: Location, changed: UnboundedSender<Location>) {
+        let Location::Kubernetes(secret) = &location else { return };
+        let mut backoff = FIRST_BACKOFF;
+        let mut version: Option<String> = None;
+        let mut warned = false;
+        let send = |reason: &str| {
+            tracing::debug!(location = %location, reason, "kubernetes watch: the Secret changed");
+            changed.send(location.clone()).is_ok()
+        };
+        loop {
+            if changed.is_closed() {
+                return;
+            }
+            let client = match self.client().await {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::debug!(store = %self.label, %error, "kubernetes watch: no client yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
+            let namespace = Self::namespace(secret, &client).to_owned();
+            let what = Self::what(&namespace, secret);
+            let api: Api<KubeSecret> = Api::namespaced(client, &namespace);
+            // Where to resume: the last event's version, else the Secret's current one (a change
+            // since the last fetch is sent now), else "0" for a Secret that does not exist yet.
+            let from = match version.take() {
+                Some(version) => version,
+                None => match api.get_metadata_opt(&secret.name).await {
+                    Ok(Some(meta)) => {
+                        let current = meta.metadata.resource_version.unwrap_or_default();
+                        if self.is_news(&namespace, &secret.name, Some(&current)) && !send("resynced") {
+                            return;
+                        }
+                        current
+                    }
+                    Ok(None) => "0".to_owned(),
+                    Err(error) => {
+                        backoff = self.watch_failed(&error, &what, "get", &namespace, &mut warned, backoff).await;
+                        continue;
+                    }
+                },
+            };
+            let params =
+                WatchParams::default().fields(&format!("metadata.name={}", secret.name)).timeout(WATCH_SECONDS);
+            let stream = match api.watch_metadata(&params, &from).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    if !is_gone(&error) {
+                        backoff = self.watch_failed(&error, &what, "watch", &namespace, &mut warned, backoff).await;
+                    }
+                    continue;
+                }
+            };
+            if warned {
+                tracing::info!(secret = %what, "watching the Secret again");
+                warned = false;
+            }
+            backoff = FIRST_BACKOFF;
+            version = Some(from);
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(WatchEvent::Added(meta) | WatchEvent::Modified(meta)) => {
+                        let current = meta.metadata.resource_version;
+                        if self.is_news(&namespace, &secret.name, current.as_deref()) && !send("modified") {
+                            return;
+                        }
+                        version = current.or(version);
+                    }
+                    Ok(WatchEvent::Deleted(meta)) => {
+                        if !send("deleted") {
+                            return;
+                        }
+                        version = meta.metadata.resource_version.or(version);
+                    }
+                    Ok(WatchEvent::Bookmark(bookmark)) => version = Some(bookmark.metadata.resource_version),
+                    Ok(WatchEvent::Error(status)) => {
+                        if status.code != 410 {
+                            tracing::debug!(secret = %what, code = status.code, message = %status.message, "kubernetes watch error");
+                        }
+                        // 410 Gone: the version is too old to resume from; start over from a GET.
+                        version = None;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::debug!(secret = %what, error = %chain(&error), "kubernetes watch interrupted");
+                        if is_gone(&error) {
+                            version = None;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Logs a watch that could not start (a 403 once, as a warning naming the missing verb) and
+    /// waits before the next try; returns the next backoff.
+    async fn watch_failed(
+        &self,
+        error: &kube::Error,
+        what: &str,
+        verb: &str,
+        namespace: &str,
+        warned: &mut bool,
+        backoff: Duration,
+    ) -> Duration {
+        let forbidden = matches!(error, kube::Error::Api(status) if status.code == 403);
+        if forbidden {
+            if !*warned {
+                let kube::Error::Api(status) = error else { unreachable!("matched above") };
+                let denied = status_error(status, what.to_owned(), verb, namespace);
+                tracing::warn!(
+                    "cannot watch {what}, so changes wait for its refresh interval: {denied}; a watch needs `get` and `watch` on `secrets`"
+                );
+                *warned = true;
+            }
+            tokio::time::sleep(FORBIDDEN_BACKOFF).await;
+            return backoff;
+        }
+        tracing::debug!(secret = %what, error = %chain(error), "kubernetes watch: retrying in {backoff:?}");
+        tokio::time::sleep(backoff).await;
+        (backoff * 2).min(MAX_BACKOFF)
+    }
+}
+
+fn is_gone(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 410)
+}
+
+/// An error and its causes, one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn transport_error(error: &kube::Error, what: &str) -> ProviderError {
+    let reason = chain(error);
+    match error {
+        kube::Error::Auth(_) => ProviderError::PermissionDenied { what: what.to_owned(), reason },
+        _ => ProviderError::Unreachable { what: what.to_owned(), reason },
+    }
+}
+
+/// Maps an API `Status` to the error an operator can act on. `verb` is what was asked (`get`,
+/// `watch`), for the RBAC hint of a 403.
+fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> ProviderError {
+    match status.code {
+        404 => ProviderError::NotFound { what },
+        401 => ProviderError::PermissionDenied {
+            what,
+            reason: "the API server rejected the credentials (401 Unauthorized): the token is missing, expired or \
+                     not accepted"
+                .into(),
+        },
+        403 => {
+            // "secrets \"x\" is forbidden: User \"system:serviceaccount:ns:sa\" cannot get resource …"
+            let user = status
+                .message
+                .split_once("User \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or_else(|| "the client".to_owned(), |(user, _)| format!("User {user:?}"));
+            ProviderError::PermissionDenied {
+                what,
+                reason: format!(
+                    "RBAC: {user} cannot {verb} secrets in namespace {namespace} (grant the verb `{verb}` on resource \
+                     `secrets` in namespace {namespace} through a Role and RoleBinding)"
+                ),
+            }
+        }
+        code if code == 429 || code >= 500 => {
+            ProviderError::Unreachable { what, reason: format!("HTTP {code}: {}", short(&status.message)) }
+        }
+        code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&status.message)) },
+    }
+}
+
+/// The API server's message (it names no values), shortened.
+fn short(message: &str) -> String {
+    let mut text = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.len() > 300 {
+        let mut cut = 300;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+impl Provider for KubernetesStore {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Kubernetes
+    }
+
+    fn store(&self) -> StoreRef {
+        self.inner.store.clone()
+    }
+
+    fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
+        Box::pin(async move {
+            let Location::Kubernetes(location) = location else {
+                unreachable!("a kubernetes store is only given kubernetes locations")
+            };
+            self.inner.read(location).await
+        })
+    }
+
+    fn watch(&self, locations: Vec<Location>, changed: UnboundedSender<Location>) -> bool {
+        let mut watches = self.watches.lock().expect("not poisoned");
+        for watch in watches.drain(..) {
+            watch.abort();
+        }
+        for location in locations {
+            watches.push(tokio::spawn(Arc::clone(&self.inner).watch(location, changed.clone())));
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, message: &str) -> Status {
+        Status::failure(message, "").with_code(code)
+    }
+
+    #[test]
+    fn api_statuses_map_to_errors_an_operator_can_act_on() {
+        let forbidden = status(
+            403,
+            "secrets \"x\" is forbidden: User \"system:serviceaccount:monitoring:prometheus\" cannot get resource \
+             \"secrets\" in API group \"\" in the namespace \"monitoring\"",
+        );
+        let error = status_error(&forbidden, "kubernetes secret monitoring/x".into(), "get", "monitoring");
+        assert_eq!(
+            error.to_string(),
+            "permission denied reading kubernetes secret monitoring/x: RBAC: User \
+             \"system:serviceaccount:monitoring:prometheus\" cannot get secrets in namespace monitoring (grant the \
+             verb `get` on resource `secrets` in namespace monitoring through a Role and RoleBinding)"
+        );
+        let cases: &[(u16, &str, bool)] = &[
+            (404, "not_found", false),
+            (401, "permission_denied", false),
+            (503, "unreachable", true),
+            (422, "invalid", false),
+        ];
+        for (code, reason, retryable) in cases {
+            let error = status_error(&status(*code, "m"), "w".into(), "get", "ns");
+            assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "HTTP {code}");
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The `aws_secrets_manager` provider against a real `moto_server` (Secrets Manager and STS), one
+//! per test: a key of a JSON `SecretString`, whole strings and raw `SecretBinary`, current
+//! versions of several secrets in one `BatchGetSecretValue` call, `AWSPREVIOUS`, a custom stage
+//! and a version id, missing secrets and versions, STS AssumeRole, the environment-only default
+//! store, and a rotation picked up by `watch`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{CANARY, Server, Sidecar, Test, base64, read};
+
+/// Calls a Secrets Manager action on moto (JSON protocol), panicking unless it answers 200.
+fn call(server: &Server, action: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nX-Amz-Target: secretsmanager.{action}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 \
+         Credential=testing/20250101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len(),
+        port = server.port,
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{action} failed: {response}");
+    serde_json::from_str(body).unwrap()
+}
+
+fn create(server: &Server, name: &str, value: &str) -> String {
+    let answer = call(server, "CreateSecret", &json!({"Name": name, "SecretString": value}));
+    answer["VersionId"].as_str().unwrap().to_owned()
+}
+
+fn put(server: &Server, name: &str, value: &str) -> String {
+    let answer = call(server, "PutSecretValue", &json!({"SecretId": name, "SecretString": value}));
+    answer["VersionId"].as_str().unwrap().to_owned()
+}
+
+/// A test whose binary has moto's fake credentials and nothing from the machine's AWS setup.
+fn with_credentials() -> Test {
+    Test::new()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// A store named `moto` pointing at the server, with extra settings.
+fn store(server: &Server, extra: &str) -> String {
+    format!(
+        "secret_stores:\n  moto: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{}'{extra}}}}}\n",
+        server.address()
+    )
+}
+
+/// How many API calls moto answered since the last look.
+fn calls(server: &mut Server) -> usize {
+    server.new_log_lines().iter().filter(|line| line.contains("\"POST / HTTP/1.1\"")).count()
+}
+
+fn render(test: Test, config: &str) -> (Test, crate::support::Outcome) {
+    let test = test.file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    (test, outcome)
+}
+
+/// The path of a field's secret file in a rendered generic config (`FIELD_file: "…"`).
+fn file_of(rendered: &str, field: &str) -> std::path::PathBuf {
+    let line = rendered.lines().find(|line| line.starts_with(&format!("{field}_file:"))).expect(field);
+    std::path::PathBuf::from(line.split_once(": ").unwrap().1.trim_matches('"'))
+}
+
+#[test]
+fn json_keys_whole_strings_and_binary_values_come_from_one_batch_call() {
+    let mut server = Server::moto();
+    create(&server, "prometheus/node", &json!({"username": "prom", "password": CANARY, "port": 9100}).to_string());
+    create(&server, "plain", "plain-fake");
+    call(&server, "CreateSecret", &json!({"Name": "binary", "SecretBinary": base64(&[0, 159, 146, 150, 255])}));
+    calls(&mut server);
+    let config = format!(
+        concat!(
+            "user: {{aws_secrets_manager: {{secret_id: prometheus/node, key: username}}}}\n",
+            "pw: {{aws_secrets_manager: {{secret_id: prometheus/node, key: password, render: file}}}}\n",
+            "port: {{aws_secrets_manager: {{secret_id: prometheus/node, key: port}}}}\n",
+            "plain: {{aws_secrets_manager: {{secret_id: plain}}}}\n",
+            "raw: {{aws_secrets_manager: {{secret_id: binary, render: file}}}}\n",
+            "{store}",
+        ),
+        store = store(&server, "")
+    );
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.starts_with("user: \"prom\"\npw_file: "), "{rendered}");
+    assert!(rendered.contains("port: \"9100\"\nplain: \"plain-fake\"\n"), "{rendered}");
+    assert_eq!(read(&file_of(&rendered, "pw")), CANARY);
+    assert_eq!(std::fs::read(file_of(&rendered, "raw")).unwrap(), [0, 159, 146, 150, 255]);
+    assert_eq!(calls(&mut server), 1, "three current secrets take one BatchGetSecretValue call");
+}
+
+#[test]
+fn no_value_reaches_the_log_even_at_trace_level() {
+    let server = Server::moto();
+    create(&server, "a", &json!({"password": CANARY}).to_string());
+    create(&server, "b", CANARY);
+    let config = format!(
+        "a: {{aws_secrets_manager: {{secret_id: a, key: password, render: file}}}}\nb: {{aws_secrets_manager: {{secret_id: b, render: file}}}}\n{}",
+        store(&server, "")
+    );
+    let test = with_credentials()
+        .file("app.yml", &config)
+        .args(["-vv", "--target", "generic", "render", "app.yml", "--out", "out"]);
+    // The harness fails any run whose output shows the canary.
+    test.run().expect_code(0);
+}
+
+#[test]
+fn awsprevious_a_custom_stage_and_a_version_id_are_read_one_by_one() {
+    let mut server = Server::moto();
+    let first = create(&server, "rotating", "first-fake");
+    put(&server, "rotating", "second-fake");
+    call(
+        &server,
+        "PutSecretValue",
+        &json!({"SecretId": "rotating", "SecretString": "staged-fake", "VersionStages": ["canary"]}),
+    );
+    calls(&mut server);
+    let config = format!(
+        concat!(
+            "current: {{aws_secrets_manager: {{secret_id: rotating}}}}\n",
+            "previous: {{aws_secrets_manager: {{secret_id: rotating, version_stage: AWSPREVIOUS}}}}\n",
+            "custom: {{aws_secrets_manager: {{secret_id: rotating, version_stage: canary}}}}\n",
+            "pinned: {{aws_secrets_manager: {{secret_id: rotating, version_id: {first}}}}}\n",
+            "{store}",
+        ),
+        first = first,
+        store = store(&server, "")
+    );
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    assert_eq!(
+        read(&test.path("out/app.yml")),
+        "current: \"second-fake\"\nprevious: \"first-fake\"\ncustom: \"staged-fake\"\npinned: \"first-fake\"\n"
+    );
+    assert_eq!(calls(&mut server), 4, "one secret's four versions take four GetSecretValue calls");
+}
+
+#[test]
+fn missing_secrets_and_versions_are_reported_alone_and_in_a_batch() {
+    let server = Server::moto();
+    create(&server, "present", "present-fake");
+    create(&server, "text", "not-json");
+    let config = format!(
+        concat!(
+            "a: {{aws_secrets_manager: {{secret_id: present}}}}\n",
+            "b: {{aws_secrets_manager: {{secret_id: missing-in-batch}}}}\n",
+            "c: {{aws_secrets_manager: {{secret_id: present, version_stage: AWSPREVIOUS}}}}\n",
+            "d: {{aws_secrets_manager: {{secret_id: text, key: password}}}}\n",
+            "{store}",
+        ),
+        store = store(&server, "")
+    );
+    let (_, outcome) = render(with_credentials(), &config);
+    outcome
+        .expect_code(4)
+        .stderr_contains("b: aws_secrets_manager: aws secret missing-in-batch (store moto) not found")
+        .stderr_contains("c: aws_secrets_manager: aws secret present version stage AWSPREVIOUS (store moto) not found")
+        .stderr_contains("d: aws_secrets_manager: invalid content in aws secret text (store moto): the SecretString is not a JSON object")
+        .never_shows("not-json");
+    let config = format!("a: {{aws_secrets_manager: {{secret_id: alone}}}}\n{}", store(&server, ""));
+    let (_, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(4).stderr_contains("a: aws_secrets_manager: aws secret alone (store moto) not found");
+    let config = "a: {aws_secrets_manager: {secret_id: x}}\nsecret_stores:\n  m: {aws_secrets_manager: {region: us-east-1, endpoint_url: 'http://127.0.0.1:9'}}\n";
+    let (_, outcome) = render(with_credentials(), config);
+    outcome.expect_code(4).stderr_contains("a: aws_secrets_manager: aws secret x (store m) is unreachable");
+}
+
+#[test]
+fn a_store_assumes_its_role_arn_through_sts() {
+    let mut server = Server::moto();
+    create(&server, "plain", "via-role-fake");
+    calls(&mut server);
+    let config = format!(
+        "a: {{aws_secrets_manager: {{secret_id: plain}}}}\n{}",
+        store(&server, ", role_arn: 'arn:aws:iam::123456789012:role/secret-render'")
+    );
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"via-role-fake\"\n");
+    assert_eq!(calls(&mut server), 2, "AssumeRole, then GetSecretValue");
+}
+
+#[test]
+fn without_a_store_the_environment_decides() {
+    let server = Server::moto();
+    create(&server, "plain", "from-env-fake");
+    let test = with_credentials().env("AWS_REGION", "us-east-1").env("AWS_ENDPOINT_URL", &server.address());
+    let (test, outcome) = render(test, "a: {aws_secrets_manager: {secret_id: plain}}\n");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"from-env-fake\"\n");
+    let test = with_credentials().env("AWS_REGION", "").env("AWS_DEFAULT_REGION", "");
+    let (_, outcome) = render(test, "a: {aws_secrets_manager: {secret_id: plain}}\n");
+    outcome.expect_code(4).stderr_contains("no AWS region: set `region` on a store, or AWS_REGION");
+}
+
+#[test]
+fn watch_picks_up_a_rotation_and_keeps_the_previous_value_for_the_grace_period() {
+    let server = Server::moto();
+    create(&server, "rotating", &json!({"password": "first-fake"}).to_string());
+    let config = format!(
+        "pw: {{aws_secrets_manager: {{secret_id: rotating, key: password, render: file, refresh_interval: 1s}}}}\n{}",
+        store(&server, "")
+    );
+    let test = with_credentials().file("app.yml", &config);
+    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let secret = file_of(&read(&test.path("out/app.yml")), "pw");
+    assert_eq!(read(&secret), "first-fake");
+    put(&server, "rotating", &json!({"password": "second-fake"}).to_string());
+    let previous = secret.with_file_name(format!("{}.previous", secret.file_name().unwrap().to_string_lossy()));
+    // The new value and the previous one (written beside it) both land.
+    sidecar.wait_for("the rotation", Duration::from_secs(10), |_| {
+        std::fs::read_to_string(&secret).unwrap_or_default() == "second-fake"
+            && std::fs::read_to_string(&previous).unwrap_or_default() == "first-fake"
+    });
+}
+
+#[test]
+fn with_previous_stage_a_rotation_before_start_still_has_its_previous_value_for_the_grace() {
+    let server = Server::moto();
+    create(&server, "rotated", "old-fake");
+    put(&server, "rotated", "new-fake");
+    create(&server, "fresh", "never-rotated-fake");
+    let config = format!(
+        concat!(
+            "a: {{aws_secrets_manager: {{secret_id: rotated, render: file, store: source}}}}\n",
+            "b: {{aws_secrets_manager: {{secret_id: fresh, render: file, store: source}}}}\n",
+            "c: {{aws_secrets_manager: {{secret_id: rotated, render: file, store: plain}}}}\n",
+            "secret_stores:\n",
+            "  source: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{url}', previous_stage: AWSPREVIOUS}}}}\n",
+            "  plain: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{url}'}}}}\n",
+        ),
+        url = server.address()
+    );
+    let test = with_credentials().file("app.yml", &config);
+    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let rendered = read(&test.path("out/app.yml"));
+    let a = file_of(&rendered, "a");
+    let a_previous = a.with_file_name(format!("{}.previous", a.file_name().unwrap().to_string_lossy()));
+    sidecar.wait_for("a's previous value", Duration::from_secs(10), |_| a_previous.exists());
+    let previous = |field: &str| {
+        let secret = file_of(&rendered, field);
+        assert_ne!(read(&secret), "old-fake");
+        std::fs::read_to_string(
+            secret.with_file_name(format!("{}.previous", secret.file_name().unwrap().to_string_lossy())),
+        )
+        .ok()
+    };
+    assert_eq!(previous("a").as_deref(), Some("old-fake"));
+    assert_eq!(previous("b"), None, "a secret never rotated has no previous value");
+    assert_eq!(previous("c"), None, "without previous_stage only a change seen here keeps one");
+}

@@ -1,0 +1,782 @@
+//! The `kubernetes` provider against [`FakeApiServer`], a faithful HTTP fake of the API server's
+//! core/v1 Secrets, driven through the binary's own kube-rs client (configured by a kubeconfig
+//! the test writes, or a store's `api_server`): keys of base64 `data`, the namespace defaults,
+//! stores with a kubeconfig context, 401/403/404 as an operator reads them, `watch` picking up a
+//! changed Secret within a second (and after its watch was cut or its version expired), and a
+//! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{CANARY, Server, Sidecar, Test, bao, base64, http_json, read};
+
+/// The service account the tests act as, and its token.
+const USER: &str = "system:serviceaccount:monitoring:prometheus";
+const TOKEN: &str = "fake-sa-token-3b9d";
+
+/// A fake of the Kubernetes API server's core/v1 Secrets as Kubernetes 1.33 serves them (the
+/// version the `k8s-openapi` types are built for; these endpoints have not changed since 1.16):
+/// `GET /api/v1/namespaces/{ns}/secrets/{name}`, the collection `GET
+/// /api/v1/namespaces/{ns}/secrets` and its `?watch=true` stream (chunked, one JSON event per
+/// line, `fieldSelector=metadata.name=…`, resuming after `resourceVersion`, 410 `Expired` for a
+/// compacted one, ended after `timeoutSeconds`), metadata-only answers for `Accept:
+/// application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`, bearer-token authentication
+/// (401 `Status` without a known token) and RBAC denials as 403 `Status` objects worded like the
+/// real authorizer's. Resource versions are one global counter, like etcd's revision.
+///
+/// A fake because no Kubernetes server (kind, k3s, minikube, envtest's kube-apiserver) installs on
+/// these machines: each needs a container runtime or a download outside the package registries.
+pub struct FakeApiServer {
+    pub port: u16,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    revision: u64,
+    secrets: BTreeMap<(String, String), Stored>,
+    /// Every change, for watches to replay: (revision, type, namespace, name).
+    history: Vec<(u64, &'static str, String, String, Stored)>,
+    /// Changes up to this revision are forgotten (a watch from before it gets 410 Expired).
+    compacted: u64,
+    /// Bearer token → user name.
+    users: BTreeMap<String, String>,
+    /// (user, verb, namespace) the RBAC authorizer refuses.
+    denied: BTreeSet<(String, String, String)>,
+    /// Each request: `VERB PATH?QUERY` and its `Accept` header.
+    requests: Vec<(String, String)>,
+    /// Open watch streams.
+    watchers: usize,
+    /// Bumped to cut every open watch stream, as an API server restart does.
+    epoch: u64,
+    /// Watches refused with 410 Expired.
+    expired: usize,
+    /// Answering 503 to everything, as an API server that is restarting.
+    down: bool,
+}
+
+#[derive(Clone)]
+struct Stored {
+    uid: String,
+    revision: u64,
+    data: BTreeMap<String, Vec<u8>>,
+    /// Extra top-level fields to answer with (to show `stringData` is never read).
+    extra: serde_json::Map<String, Value>,
+}
+
+impl FakeApiServer {
+    /// Starts the fake on a free loopback port, knowing [`TOKEN`] as [`USER`].
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared =
+            Arc::new(Shared { state: Mutex::default(), changed: Condvar::new(), stop: AtomicBool::new(false) });
+        shared.state.lock().unwrap().users.insert(TOKEN.to_owned(), USER.to_owned());
+        let accepting = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if accepting.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let shared = Arc::clone(&accepting);
+                std::thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        Self { port, shared }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates or replaces a Secret (as `kubectl apply` would), notifying watchers.
+    pub fn put(&self, namespace: &str, name: &str, data: &[(&str, &[u8])]) {
+        self.put_with(namespace, name, data, serde_json::Map::new());
+    }
+
+    fn put_with(&self, namespace: &str, name: &str, data: &[(&str, &[u8])], extra: serde_json::Map<String, Value>) {
+        let mut state = self.shared.state.lock().unwrap();
+        state.revision += 1;
+        let revision = state.revision;
+        let key = (namespace.to_owned(), name.to_owned());
+        let kind = if state.secrets.contains_key(&key) { "MODIFIED" } else { "ADDED" };
+        let uid = state
+            .secrets
+            .get(&key)
+            .map_or_else(|| format!("0c1e7a2b-0000-4000-8000-{revision:012}"), |s| s.uid.clone());
+        let stored = Stored {
+            uid,
+            revision,
+            data: data.iter().map(|(key, value)| ((*key).to_owned(), value.to_vec())).collect(),
+            extra,
+        };
+        state.history.push((revision, kind, key.0.clone(), key.1.clone(), stored.clone()));
+        state.secrets.insert(key, stored);
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    pub fn delete(&self, namespace: &str, name: &str) {
+        let mut state = self.shared.state.lock().unwrap();
+        if let Some(mut stored) = state.secrets.remove(&(namespace.to_owned(), name.to_owned())) {
+            state.revision += 1;
+            stored.revision = state.revision;
+            let revision = state.revision;
+            state.history.push((revision, "DELETED", namespace.to_owned(), name.to_owned(), stored));
+        }
+        drop(state);
+        self.shared.changed.notify_all();
+    }
+
+    /// Makes the RBAC authorizer refuse `verb` on secrets in `namespace` to `user`.
+    pub fn deny(&self, user: &str, verb: &str, namespace: &str) {
+        self.shared.state.lock().unwrap().denied.insert((user.to_owned(), verb.to_owned(), namespace.to_owned()));
+    }
+
+    pub fn add_user(&self, token: &str, user: &str) {
+        self.shared.state.lock().unwrap().users.insert(token.to_owned(), user.to_owned());
+    }
+
+    /// Forgets the history so far (etcd compaction): a watch resuming from before now gets 410.
+    pub fn compact(&self) {
+        let mut state = self.shared.state.lock().unwrap();
+        state.compacted = state.revision;
+        state.history.clear();
+    }
+
+    /// Cuts every open watch stream mid-response, as an API server restart does.
+    pub fn cut_watches(&self) {
+        self.shared.state.lock().unwrap().epoch += 1;
+        self.shared.changed.notify_all();
+    }
+
+    /// Makes every request fail with 503 (or serves again).
+    pub fn set_down(&self, down: bool) {
+        self.shared.state.lock().unwrap().down = down;
+    }
+
+    /// How many watches were refused with 410 Expired.
+    pub fn expired(&self) -> usize {
+        self.shared.state.lock().unwrap().expired
+    }
+
+    pub fn watchers(&self) -> usize {
+        self.shared.state.lock().unwrap().watchers
+    }
+
+    /// The requests so far: `VERB PATH?QUERY` and the `Accept` header.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.shared.state.lock().unwrap().requests.clone()
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.cut_watches();
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+const METADATA_MIME: &str = "as=PartialObjectMetadata";
+
+fn object(namespace: &str, name: &str, stored: &Stored, metadata_only: bool) -> Value {
+    let metadata = json!({
+        "name": name,
+        "namespace": namespace,
+        "uid": stored.uid,
+        "resourceVersion": stored.revision.to_string(),
+        "creationTimestamp": "2025-06-01T00:00:00Z",
+    });
+    if metadata_only {
+        return json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata});
+    }
+    let mut secret = json!({"kind": "Secret", "apiVersion": "v1", "metadata": metadata, "type": "Opaque"});
+    if !stored.data.is_empty() {
+        let data: serde_json::Map<String, Value> =
+            stored.data.iter().map(|(key, value)| (key.clone(), Value::String(base64(value)))).collect();
+        secret["data"] = Value::Object(data);
+    }
+    for (key, value) in &stored.extra {
+        secret[key] = value.clone();
+    }
+    secret
+}
+
+fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Value {
+    let mut status = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code,
+    });
+    if let Some(details) = details {
+        status["details"] = details;
+    }
+    status
+}
+
+fn respond(stream: &mut TcpStream, code: u16, body: &Value) {
+    let text = body.to_string();
+    let reason = match code {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' if index + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                index += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                index += 1;
+            }
+            byte => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Serves one connection: one request (`Connection: close`), or one watch stream.
+fn serve(mut stream: TcpStream, shared: &Shared) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else { return };
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query: BTreeMap<String, String> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect();
+    let accept = headers.get("accept").cloned().unwrap_or_default();
+    shared.state.lock().unwrap().requests.push((format!("{method} {target}"), accept.clone()));
+    let metadata_only = accept.contains(METADATA_MIME);
+    if shared.state.lock().unwrap().down {
+        respond(
+            &mut stream,
+            503,
+            &status(503, "ServiceUnavailable", "the server is currently unable to handle the request", None),
+        );
+        return;
+    }
+
+    let user = headers
+        .get("authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|token| shared.state.lock().unwrap().users.get(token).cloned());
+    let Some(user) = user else {
+        respond(&mut stream, 401, &status(401, "Unauthorized", "Unauthorized", None));
+        return;
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (namespace, name) = match segments.as_slice() {
+        ["api", "v1", "namespaces", namespace, "secrets"] => ((*namespace).to_owned(), None),
+        ["api", "v1", "namespaces", namespace, "secrets", name] => ((*namespace).to_owned(), Some((*name).to_owned())),
+        _ => {
+            let message = "the server could not find the requested resource";
+            respond(&mut stream, 404, &status(404, "NotFound", message, Some(json!({}))));
+            return;
+        }
+    };
+    if method != "GET" {
+        respond(&mut stream, 405, &status(405, "MethodNotAllowed", "the fake serves reads only", None));
+        return;
+    }
+    let watching = query.get("watch").is_some_and(|value| value == "true" || value == "1");
+    let verb = match (&name, watching) {
+        (Some(_), _) => "get",
+        (None, true) => "watch",
+        (None, false) => "list",
+    };
+    let forbidden = shared.state.lock().unwrap().denied.contains(&(user.clone(), verb.to_owned(), namespace.clone()));
+    if forbidden {
+        let (subject, details) = match &name {
+            Some(name) => (format!("secrets {name:?}"), json!({"name": name, "kind": "secrets"})),
+            None => ("secrets".to_owned(), json!({"kind": "secrets"})),
+        };
+        let message = format!(
+            "{subject} is forbidden: User {user:?} cannot {verb} resource \"secrets\" in API group \"\" in the namespace {namespace:?}"
+        );
+        respond(&mut stream, 403, &status(403, "Forbidden", &message, Some(details)));
+        return;
+    }
+    let field_name =
+        query.get("fieldSelector").and_then(|selector| selector.strip_prefix("metadata.name=")).map(str::to_owned);
+    match (name, watching) {
+        (Some(name), _) => {
+            let state = shared.state.lock().unwrap();
+            match state.secrets.get(&(namespace.clone(), name.clone())) {
+                Some(stored) => {
+                    let body = object(&namespace, &name, stored, metadata_only);
+                    drop(state);
+                    respond(&mut stream, 200, &body);
+                }
+                None => {
+                    drop(state);
+                    let message = format!("secrets {name:?} not found");
+                    respond(
+                        &mut stream,
+                        404,
+                        &status(404, "NotFound", &message, Some(json!({"name": name, "kind": "secrets"}))),
+                    );
+                }
+            }
+        }
+        (None, false) => {
+            let state = shared.state.lock().unwrap();
+            let items: Vec<Value> = state
+                .secrets
+                .iter()
+                .filter(|((ns, name), _)| *ns == namespace && field_name.as_ref().is_none_or(|wanted| wanted == name))
+                .map(|((ns, name), stored)| object(ns, name, stored, false))
+                .collect();
+            let body = json!({"kind": "SecretList", "apiVersion": "v1", "metadata": {"resourceVersion": state.revision.to_string()}, "items": items});
+            drop(state);
+            respond(&mut stream, 200, &body);
+        }
+        (None, true) => watch(stream, shared, &namespace, field_name.as_deref(), &query, metadata_only),
+    }
+}
+
+/// Streams watch events for the namespace's Secrets (or the one a field selector names).
+fn watch(
+    mut stream: TcpStream,
+    shared: &Shared,
+    namespace: &str,
+    only: Option<&str>,
+    query: &BTreeMap<String, String>,
+    metadata_only: bool,
+) {
+    let timeout = query.get("timeoutSeconds").and_then(|seconds| seconds.parse().ok()).unwrap_or(1800);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let from = query.get("resourceVersion").cloned().unwrap_or_default();
+    let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let send = |stream: &mut TcpStream, event: &Value| {
+        let line = format!("{event}\n");
+        write!(stream, "{:x}\r\n{line}\r\n", line.len()).and_then(|()| stream.flush()).is_ok()
+    };
+    let matches = |ns: &str, name: &str| ns == namespace && only.is_none_or(|wanted| wanted == name);
+    let mut state = shared.state.lock().unwrap();
+    let epoch = state.epoch;
+    let mut sent = match from.as_str() {
+        // "Any" version: synthetic ADDED events for what exists now, then changes after it.
+        "" | "0" => {
+            let current: Vec<Value> = state
+                .secrets
+                .iter()
+                .filter(|((ns, name), _)| matches(ns, name))
+                .map(|((ns, name), stored)| json!({"type": "ADDED", "object": object(ns, name, stored, metadata_only)}))
+                .collect();
+            for event in &current {
+                if !send(&mut stream, event) {
+                    return;
+                }
+            }
+            state.revision
+        }
+        version => {
+            let version: u64 = version.parse().unwrap_or(0);
+            if version < state.compacted {
+                state.expired += 1;
+                let message = format!("too old resource version: {version} ({})", state.compacted);
+                let _ = send(&mut stream, &json!({"type": "ERROR", "object": status(410, "Expired", &message, None)}));
+                let _ = write!(stream, "0\r\n\r\n");
+                return;
+            }
+            version
+        }
+    };
+    state.watchers += 1;
+    loop {
+        let events: Vec<(u64, Value)> = state
+            .history
+            .iter()
+            .filter(|(revision, _, ns, name, _)| *revision > sent && matches(ns, name))
+            .map(|(revision, kind, ns, name, stored)| {
+                (*revision, json!({"type": kind, "object": object(ns, name, stored, metadata_only)}))
+            })
+            .collect();
+        sent = sent.max(state.revision);
+        drop(state);
+        for (_, event) in &events {
+            if !send(&mut stream, event) {
+                shared.state.lock().unwrap().watchers -= 1;
+                return;
+            }
+        }
+        state = shared.state.lock().unwrap();
+        if state.epoch != epoch || shared.stop.load(Ordering::Relaxed) {
+            // Cut mid-stream, without the closing chunk.
+            state.watchers -= 1;
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            state.watchers -= 1;
+            let _ = write!(stream, "0\r\n\r\n");
+            return;
+        }
+        if state.history.iter().any(|(revision, ..)| *revision > sent) {
+            continue;
+        }
+        state = shared.changed.wait_timeout(state, (deadline - now).min(Duration::from_millis(500))).unwrap().0;
+    }
+}
+
+/// A kubeconfig for the fake: context `fake` (namespace `monitoring`, the service account's
+/// token) is current; `other` has no namespace and the token `token-b`.
+fn kubeconfig(server: &FakeApiServer) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\nusers:\n- name: prometheus\n  user:\n    token: {TOKEN}\n- name: other\n  user:\n    token: token-b\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: prometheus\n    namespace: monitoring\n- name: other\n  context:\n    cluster: fake\n    user: other\ncurrent-context: fake\n",
+        url = server.url()
+    )
+}
+
+/// A test whose binary finds the fake through `KUBECONFIG` (and not in-cluster, whatever the
+/// machine it runs on).
+fn with_kubeconfig(server: &FakeApiServer) -> Test {
+    let test = Test::new().file("kube/config", &kubeconfig(server));
+    let path = test.path("kube/config");
+    test.env("KUBECONFIG", &path.to_string_lossy())
+        .env("KUBERNETES_SERVICE_HOST", "")
+        .env("KUBERNETES_SERVICE_PORT", "")
+}
+
+fn render(test: Test, config: &str) -> (Test, crate::support::Outcome) {
+    let test = test.file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    (test, outcome)
+}
+
+#[test]
+fn keys_of_a_secret_are_read_base64_decoded_from_data() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", CANARY.as_bytes()), ("user", b"prom")]);
+    server.put("monitoring", "single", &[("only", b"one-fake")]);
+    server.put("monitoring", "binary", &[("bytes", &[0, 159, 146, 150, 255])]);
+    let (test, outcome) = render(
+        with_kubeconfig(&server),
+        concat!(
+            "token: {kubernetes: {name: scrape-token, key: token, render: file}}\n",
+            "user: {kubernetes: {name: scrape-token, key: user}}\n",
+            "only: {kubernetes: {name: single}}\n",
+            "raw: {kubernetes: {name: binary, key: bytes, render: file}}\n",
+        ),
+    );
+    outcome.expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("user: \"prom\"\n") && rendered.contains("only: \"one-fake\"\n"), "{rendered}");
+    let file_of = |field: &str| {
+        let line = rendered.lines().find(|line| line.starts_with(&format!("{field}_file:"))).expect(field);
+        std::path::PathBuf::from(line.split_once(": ").unwrap().1.trim_matches('"'))
+    };
+    assert_eq!(read(&file_of("token")), CANARY);
+    assert_eq!(std::fs::read(file_of("raw")).unwrap(), [0, 159, 146, 150, 255]);
+    // One GET per Secret, each with the service account's token, however many fields use it.
+    let gets: Vec<String> = server.requests().into_iter().map(|(request, _)| request).collect();
+    assert_eq!(
+        gets.iter()
+            .filter(|request| request.as_str() == "GET /api/v1/namespaces/monitoring/secrets/scrape-token")
+            .count(),
+        1,
+        "{gets:#?}"
+    );
+}
+
+#[test]
+fn no_value_reaches_the_log_even_at_trace_level() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", CANARY.as_bytes())]);
+    let test = with_kubeconfig(&server)
+        .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, render: file}}\n")
+        .args(["-vv", "--target", "generic", "render", "app.yml", "--out", "out"]);
+    // The harness fails any run whose output shows the canary.
+    let outcome = test.run();
+    outcome.expect_code(0);
+    assert!(outcome.stderr.contains("TRACE") || outcome.stderr.contains("DEBUG"), "{}", outcome.stderr);
+}
+
+#[test]
+fn string_data_is_never_read_and_a_missing_key_names_the_keys_there_are() {
+    let server = FakeApiServer::start();
+    // A real API server folds `stringData` into `data` on write and never returns it; this
+    // answer carries it anyway, to show it is ignored.
+    let mut extra = serde_json::Map::new();
+    extra.insert("stringData".into(), json!({"password": "from-string-data"}));
+    server.put_with("monitoring", "creds", &[("user", b"prom"), ("port", b"9100")], extra);
+    let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome
+        .expect_code(4)
+        .stderr_contains("pw: kubernetes: kubernetes secret creds (default namespace) has no key \"password\" (available keys: port, user)");
+    let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds}}\n");
+    outcome.expect_code(4).stderr_contains("holds several keys; the body needs `key` (available keys: port, user)");
+}
+
+#[test]
+fn the_namespace_comes_from_the_body_then_the_store_then_the_kubeconfig_context() {
+    let server = FakeApiServer::start();
+    server.add_user("token-b", "system:serviceaccount:default:reader");
+    server.put("monitoring", "token", &[("v", b"from-monitoring")]);
+    server.put("default", "token", &[("v", b"from-default")]);
+    server.put("apps", "token", &[("v", b"from-apps")]);
+    let (test, outcome) = render(
+        with_kubeconfig(&server),
+        concat!(
+            "context: {kubernetes: {name: token, store: current}}\n",
+            "body: {kubernetes: {name: token, namespace: apps, store: current}}\n",
+            "store: {kubernetes: {name: token, store: pinned}}\n",
+            "other: {kubernetes: {name: token, store: other}}\n",
+            "secret_stores:\n",
+            "  current: {kubernetes: {}}\n",
+            "  pinned: {kubernetes: {namespace: apps}}\n",
+            "  other: {kubernetes: {kubeconfig: kube/config, context: other}}\n",
+        ),
+    );
+    outcome.expect_code(0);
+    assert_eq!(
+        read(&test.path("out/app.yml")),
+        "context: \"from-monitoring\"\nbody: \"from-apps\"\nstore: \"from-apps\"\nother: \"from-default\"\n"
+    );
+}
+
+#[test]
+fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"direct-fake")]);
+    let test = Test::new()
+        .file("sa/token", TOKEN)
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("KUBERNETES_SERVICE_HOST", "")
+        .env("KUBERNETES_SERVICE_PORT", "");
+    let config = format!(
+        "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token, namespace: monitoring}}}}\n",
+        server.url()
+    );
+    let (test, outcome) = render(test, &config);
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"direct-fake\"\n");
+}
+
+#[test]
+fn forbidden_names_the_user_verb_resource_and_namespace() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", CANARY.as_bytes())]);
+    server.deny(USER, "get", "monitoring");
+    let (_, outcome) = render(with_kubeconfig(&server), "t: {kubernetes: {name: scrape-token, key: token}}\n");
+    outcome.expect_code(4).stderr_contains(
+        "permission denied reading kubernetes secret monitoring/scrape-token: RBAC: User \
+         \"system:serviceaccount:monitoring:prometheus\" cannot get secrets in namespace monitoring (grant the verb \
+         `get` on resource `secrets` in namespace monitoring",
+    );
+}
+
+#[test]
+fn a_missing_secret_is_not_found_and_a_wrong_token_is_unauthorized() {
+    let server = FakeApiServer::start();
+    let (_, outcome) = render(with_kubeconfig(&server), "t: {kubernetes: {name: nope, key: token}}\n");
+    outcome.expect_code(4).stderr_contains("t: kubernetes: kubernetes secret monitoring/nope not found");
+    server.put("monitoring", "scrape-token", &[("token", CANARY.as_bytes())]);
+    let config = "t: {kubernetes: {name: scrape-token, namespace: monitoring, store: other}}\nsecret_stores:\n  other: {kubernetes: {context: other}}\n";
+    let (_, outcome) = render(with_kubeconfig(&server), config);
+    outcome.expect_code(4).stderr_contains("the API server rejected the credentials (401 Unauthorized)");
+}
+
+#[test]
+fn invalid_names_and_store_settings_are_config_errors() {
+    let server = FakeApiServer::start();
+    let (_, outcome) = render(
+        with_kubeconfig(&server),
+        "a: {kubernetes: {name: Scrape_Token}}\nb: {kubernetes: {name: t, namespace: a.b}}\n",
+    );
+    outcome
+        .expect_code(3)
+        .stderr_contains("`name` \"Scrape_Token\" is not a valid Kubernetes name")
+        .stderr_contains("`namespace` \"a.b\" is not a valid Kubernetes name");
+    let stores = "a: {kubernetes: {name: t, store: s}}\nsecret_stores:\n  s: {kubernetes: {api_server: 'https://x', context: c}}\n";
+    let (_, outcome) = render(with_kubeconfig(&server), stores);
+    outcome
+        .expect_code(3)
+        .stderr_contains("secret_stores.s.kubernetes: `api_server` excludes `kubeconfig` and `context`");
+    let auth = "a: {kubernetes: {name: t, store: s}}\nsecret_stores:\n  s: {kubernetes: {auth: {token: t}}}\n";
+    let (_, outcome) = render(with_kubeconfig(&server), auth);
+    outcome.expect_code(3).stderr_contains("this store takes no `auth`");
+}
+
+/// The secret's value in the rendered config (`t: "…"`).
+fn rendered_value(test: &Test) -> String {
+    std::fs::read_to_string(test.path("out/app.yml"))
+        .unwrap_or_default()
+        .trim()
+        .strip_prefix("t: ")
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[test]
+fn watch_picks_up_a_changed_secret_within_a_second_and_survives_cut_and_expired_watches() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"first-fake")]);
+    let test = with_kubeconfig(&server)
+        .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, refresh_interval: 1h}}\n");
+    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    assert_eq!(rendered_value(&test), "first-fake");
+    sidecar.wait_for("the watch to open", Duration::from_secs(10), |_| server.watchers() == 1);
+
+    // A change reaches the file within a second (the refresh interval is an hour).
+    let changed = Instant::now();
+    server.put("monitoring", "scrape-token", &[("token", b"second-fake")]);
+    sidecar.wait_for("the change", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
+    let took = changed.elapsed();
+    assert!(took < Duration::from_secs(1), "the change took {took:?}");
+
+    // The watch asked for one Secret's metadata only: no value crossed the wire for it.
+    let watches: Vec<(String, String)> =
+        server.requests().into_iter().filter(|(request, _)| request.contains("watch=true")).collect();
+    assert!(!watches.is_empty());
+    for (request, accept) in &watches {
+        assert!(request.starts_with("GET /api/v1/namespaces/monitoring/secrets?"), "{request}");
+        assert!(request.contains("fieldSelector=metadata.name%3Dscrape-token"), "{request}");
+        assert!(accept.contains(METADATA_MIME), "{request}: Accept {accept}");
+    }
+
+    // The API server restarts (every watch cut, 503 meanwhile), the Secret changes and the history
+    // is compacted: the client retries, gets 410 Expired for its old version, and starts over from
+    // a fresh GET, which shows the change.
+    server.set_down(true);
+    server.cut_watches();
+    server.put("monitoring", "scrape-token", &[("token", b"third-fake")]);
+    server.compact();
+    std::thread::sleep(Duration::from_millis(200));
+    server.set_down(false);
+    sidecar
+        .wait_for("the change after reconnecting", Duration::from_secs(10), |_| rendered_value(&test) == "third-fake");
+    sidecar.wait_for("the watch to reopen", Duration::from_secs(10), |_| server.watchers() == 1);
+    assert_eq!(server.expired(), 1, "the watch did not resume from its old version");
+    let changed = Instant::now();
+    server.put("monitoring", "scrape-token", &[("token", b"fourth-fake")]);
+    sidecar.wait_for("the change on the new watch", Duration::from_secs(5), |_| rendered_value(&test) == "fourth-fake");
+    assert!(changed.elapsed() < Duration::from_secs(1), "the change took {:?}", changed.elapsed());
+
+    // A deleted Secret keeps its last good value (stale), and its return is picked up.
+    server.delete("monitoring", "scrape-token");
+    sidecar.wait_for("the deletion to be noticed", Duration::from_secs(5), |sidecar| {
+        sidecar.log().contains("kubernetes secret monitoring/scrape-token not found")
+    });
+    assert_eq!(rendered_value(&test), "fourth-fake");
+    server.put("monitoring", "scrape-token", &[("token", b"fifth-fake")]);
+    sidecar.wait_for("the Secret's return", Duration::from_secs(5), |_| rendered_value(&test) == "fifth-fake");
+}
+
+#[test]
+fn a_watch_the_service_account_may_not_open_falls_back_to_the_refresh_interval_with_one_warning() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"first-fake")]);
+    server.deny(USER, "watch", "monitoring");
+    let test = with_kubeconfig(&server)
+        .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, refresh_interval: 1s}}\n");
+    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    sidecar.wait_for("the warning", Duration::from_secs(10), |sidecar| {
+        sidecar.log().contains("cannot watch kubernetes secret monitoring/scrape-token")
+    });
+    assert!(sidecar.log().contains("cannot watch secrets in namespace monitoring"), "{}", sidecar.log());
+    server.put("monitoring", "scrape-token", &[("token", b"second-fake")]);
+    sidecar.wait_for("the change by polling", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
+    assert_eq!(sidecar.log().matches("cannot watch kubernetes secret").count(), 1, "{}", sidecar.log());
+}
+
+#[test]
+fn a_vault_approle_secret_id_is_bootstrapped_from_a_kubernetes_secret() {
+    let vault = Server::openbao();
+    bao(&vault, &["auth", "enable", "approle"]);
+    let policy = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(policy.path(), "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n").unwrap();
+    bao(&vault, &["policy", "write", "prometheus", &policy.path().to_string_lossy()]);
+    bao(&vault, &["write", "auth/approle/role/prometheus", "token_policies=prometheus"]);
+    let role_id = bao(&vault, &["read", "-field=role_id", "auth/approle/role/prometheus/role-id"]).trim().to_owned();
+    let (status, body) = http_json("POST", vault.port, "/v1/auth/approle/role/prometheus/secret-id", "root", "{}");
+    assert_eq!(status, 200, "{body}");
+    let secret_id: Value = serde_json::from_str(&body).unwrap();
+    let secret_id = secret_id["data"]["secret_id"].as_str().unwrap().to_owned();
+    bao(&vault, &["kv", "put", "secret/prometheus/node", &format!("password={CANARY}")]);
+
+    let server = FakeApiServer::start();
+    server.put("monitoring", "vault-approle", &[("secret_id", secret_id.as_bytes())]);
+    let config = format!(
+        concat!(
+            "pw: {{vault: {{path: prometheus/node, key: password, render: file}}}}\n",
+            "secret_stores:\n",
+            "  prod:\n",
+            "    vault:\n",
+            "      address: {address}\n",
+            "      auth:\n",
+            "        approle:\n",
+            "          role_id: {role_id}\n",
+            "          secret_id: {{kubernetes: {{name: vault-approle, key: secret_id}}}}\n",
+        ),
+        address = vault.address(),
+        role_id = role_id,
+    );
+    let test = with_kubeconfig(&server).env("VAULT_TOKEN", "").env("BAO_TOKEN", "");
+    let (test, outcome) = render(test, &config);
+    outcome.expect_code(0).never_shows(&secret_id);
+    let rendered = read(&test.path("out/app.yml"));
+    let file = rendered.trim().strip_prefix("pw_file: ").unwrap().trim_matches('"');
+    assert_eq!(read(std::path::Path::new(file)), CANARY);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|(request, _)| request == "GET /api/v1/namespaces/monitoring/secrets/vault-approle"),
+        "the secret_id was not read from Kubernetes"
+    );
+}

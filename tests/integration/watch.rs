@@ -1,0 +1,622 @@
+//! `secret-render watch`: the sidecar loop without a child, driven the way an operator's world
+//! drives it — a real Alertmanager reloaded through a pid file, rotations in the `file`
+//! provider's source, auth failures over `POST /-/refresh`, config edits (an editor's replace, a
+//! Kubernetes ConfigMap `..data` swap) — and judged by the files it writes and its `/metrics`.
+//! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::support::{CANARY, Server, Test, binary, free_port, http, read};
+
+/// The pause between two looks at a condition.
+const PAUSE: Duration = Duration::from_millis(10);
+/// How long a condition that follows from one refresh cycle may take to show.
+const CYCLE: Duration = Duration::from_secs(15);
+
+const ALERTMANAGER: &str = "global:
+  smtp_smarthost: 'smtp.example.invalid:587'
+  smtp_from: 'alertmanager@example.invalid'
+  smtp_auth_username: alertmanager
+  smtp_auth_password:
+    file: {path: smtp_password, refresh_interval: 1s}
+route:
+  receiver: team
+receivers:
+  - name: team
+    email_configs:
+      - to: 'team@example.invalid'
+";
+
+/// A Prometheus config whose job `node` takes its basic-auth password from the file `pw`.
+fn basic_auth_job(refresh_interval: &str, grace_period: &str) -> String {
+    format!(
+        "scrape_configs:
+  - job_name: node
+    basic_auth:
+      username: prom
+      password:
+        file: {{path: pw, refresh_interval: {refresh_interval}, grace_period: {grace_period}}}
+    static_configs:
+      - targets: ['127.0.0.1:9100']
+"
+    )
+}
+
+/// A Prometheus config with `jobs`; the first takes its password from `password_path`.
+fn config_with_jobs(password_path: &str, jobs: &[&str]) -> String {
+    let mut config = String::from("scrape_configs:\n");
+    for (index, job) in jobs.iter().enumerate() {
+        config.push_str(&format!("  - job_name: {job}\n"));
+        if index == 0 {
+            config.push_str(&format!(
+                "    basic_auth:\n      username: prom\n      password:\n        file: {{path: {password_path}, refresh_interval: 1s}}\n"
+            ));
+        }
+        config.push_str("    static_configs:\n      - targets: ['127.0.0.1:9100']\n");
+    }
+    config
+}
+
+/// Replaces a file the way editors and rotation tools do: a temp file beside it, renamed over it.
+fn replace(path: &Path, contents: &[u8]) {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let temp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&temp, contents).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
+/// The secret file a rendered config names under `field` (e.g. `password_file`).
+fn named_file(rendered: &Path, field: &str) -> PathBuf {
+    let text = read(rendered);
+    let line = text
+        .lines()
+        .find(|line| line.trim_start().starts_with(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in\n{text}"));
+    PathBuf::from(line.split_once(": ").unwrap().1.trim_matches('"'))
+}
+
+/// `DIR/secrets/<name>.previous` beside a secret file.
+fn previous_of(secret: &Path) -> PathBuf {
+    secret.with_file_name(format!("{}.previous", file_name(secret)))
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().unwrap().to_str().unwrap()
+}
+
+/// Whether a file holds exactly `value` right now.
+fn holds(path: &Path, value: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes == value.as_bytes())
+}
+
+/// The value of the first sample `name{…}` whose labels include `labels`, in a Prometheus or
+/// OpenMetrics text exposition.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (block, value) = match rest.strip_prefix('{') {
+            Some(rest) => rest.split_once('}')?,
+            None if rest.starts_with(' ') => ("", rest),
+            None => return None,
+        };
+        let block = format!(",{block},");
+        if !labels.iter().all(|(key, value)| block.contains(&format!(",{key}=\"{value}\","))) {
+            return None;
+        }
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// A `secret-render watch` process with its admin listener on a free port; killed when dropped.
+/// Its stdout and stderr are collected for diagnostics and checked for the canary.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Watch {
+    /// Starts `secret-render watch ARGS… --listen 127.0.0.1:PORT` in the test's directory and
+    /// waits until its admin listener answers.
+    fn start(test: &Test, args: &[&str]) -> Self {
+        let port = free_port();
+        let mut child = Command::new(binary())
+            .arg("watch")
+            .args(args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir(test.path("."))
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("secret-render watch starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let streams: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        let readers = streams
+            .into_iter()
+            .map(|stream| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                })
+            })
+            .collect();
+        let mut watch = Self { child, port, log, readers };
+        watch.until("the admin listener to answer", Duration::from_secs(30), |watch| watch.listening());
+        watch
+    }
+
+    fn listening(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// How many log lines contain `needle`.
+    fn logged(&self, needle: &str) -> usize {
+        self.log().lines().filter(|line| line.contains(needle)).count()
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http("GET", self.port, path)
+    }
+
+    fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200, "GET /metrics: {body}");
+        body
+    }
+
+    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        sample(&self.metrics(), name, labels)
+    }
+
+    /// `POST /-/refresh` with `query` (`""` or `?secret=NAME`): an auth failure.
+    fn refresh(&self, query: &str) {
+        let (status, body) = http("POST", self.port, &format!("/-/refresh{query}"));
+        assert_eq!(status, 202, "POST /-/refresh{query}: {body}");
+    }
+
+    /// The state whose `secret_render_secret_state` series is 1 for `secret`.
+    fn state(&self, secret: &str) -> Option<&'static str> {
+        let metrics = self.metrics();
+        ["success", "stale", "error", "fallback"].into_iter().find(|state| {
+            sample(&metrics, "secret_render_secret_state", &[("secret", secret), ("state", state)]) == Some(1.0)
+        })
+    }
+
+    /// Fetches made from the `file` provider so far, failed ones included.
+    fn fetches(&self) -> f64 {
+        self.metric("secret_render_fetch_duration_seconds_count", &[("provider", "file")]).unwrap_or(0.0)
+    }
+
+    /// `secret_render_reloads_total` as (success, failure).
+    fn reloads(&self) -> (f64, f64) {
+        let metrics = self.metrics();
+        let count = |result| sample(&metrics, "secret_render_reloads_total", &[("result", result)]).unwrap_or(-1.0);
+        (count("success"), count("failure"))
+    }
+
+    fn ready(&self) -> bool {
+        self.get("/-/ready").0 == 200
+    }
+
+    /// Polls `done` until it holds; panics with the metrics and the log at the deadline, or at
+    /// once if the process exited.
+    #[track_caller]
+    fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(self) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("secret-render watch exited ({status}) while waiting for {what}; its log:\n{}", self.log());
+            }
+            if Instant::now() >= deadline {
+                let metrics = if self.listening() { self.metrics() } else { "(the listener is down)".into() };
+                panic!(
+                    "waited {timeout:?} for {what} in vain\n--- metrics\n{metrics}\n--- secret-render log\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(PAUSE);
+        }
+    }
+
+    /// Waits for `count` more refresh cycles of the `file` provider.
+    #[track_caller]
+    fn cycles(&mut self, count: u32) {
+        let target = self.fetches() + f64::from(count);
+        self.until(&format!("{count} more refresh cycles"), CYCLE * count, |watch| watch.fetches() >= target);
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        if !std::thread::panicking() {
+            let log = self.log();
+            assert!(!log.contains(CANARY), "the canary secret appeared in the log of secret-render watch:\n{log}");
+        }
+    }
+}
+
+/// Alertmanager's `alertmanager_config_last_reload_success_timestamp_seconds`.
+fn reload_timestamp(alertmanager: &Server) -> f64 {
+    let (status, body) = alertmanager.get("/metrics");
+    assert_eq!(status, 200, "{body}");
+    sample(&body, "alertmanager_config_last_reload_success_timestamp_seconds", &[])
+        .unwrap_or_else(|| panic!("Alertmanager exposes no reload timestamp:\n{body}"))
+}
+
+/// How many times Alertmanager finished loading its config since the last look.
+fn config_loads(alertmanager: &mut Server) -> usize {
+    alertmanager.new_log_lines().iter().filter(|line| line.contains("Completed loading of configuration file")).count()
+}
+
+/// A stand-in for a target's `POST /-/reload`: answers 200 to every request and counts them.
+fn reload_endpoint() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while request.read_line(&mut line).is_ok_and(|read| read > 0) && line != "\r\n" {
+                line.clear();
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, hits)
+}
+
+#[test]
+fn the_sidecar_reloads_alertmanager_once_per_rotation_through_the_pid_file() {
+    let old = format!("smtp-one-{CANARY}");
+    let new = format!("smtp-two-{CANARY}");
+    let test = Test::new().file("alertmanager.yml", ALERTMANAGER).file("smtp_password", &old).args([
+        "render",
+        "alertmanager.yml",
+        "--out",
+        "out",
+    ]);
+    // The init container.
+    test.run().expect_code(0);
+    let rendered = test.path("out/alertmanager.yml");
+    let rendered_text = read(&rendered);
+    let secret = named_file(&rendered, "smtp_auth_password_file");
+    let previous = previous_of(&secret);
+    assert_eq!(read(&secret), old);
+
+    let mut alertmanager = Server::alertmanager(&rendered);
+    let pid_file = test.path("alertmanager.pid");
+    replace(&pid_file, alertmanager.pid().to_string().as_bytes());
+    let started = reload_timestamp(&alertmanager);
+    let verify_url = format!("http://127.0.0.1:{}/metrics", alertmanager.port);
+    let mut watch = Watch::start(
+        &test,
+        &["alertmanager.yml", "--out", "out", "--reload-pidfile", "alertmanager.pid", "--verify-url", &verify_url],
+    );
+    watch.until("/-/ready", CYCLE, Watch::ready);
+
+    // Its start reloads nothing: the init container's files already match.
+    watch.cycles(3);
+    assert_eq!(watch.reloads(), (0.0, 0.0), "the start caused a reload:\n{}", watch.log());
+    assert_eq!(reload_timestamp(&alertmanager), started, "Alertmanager was reloaded at the start");
+    assert_eq!(config_loads(&mut alertmanager), 0);
+    assert!(!previous.exists(), "no previous value before a rotation");
+
+    // One rotation, one reload, confirmed through Alertmanager's /metrics.
+    replace(&test.path("smtp_password"), new.as_bytes());
+    watch.until("a reload (success or failure)", Duration::from_secs(45), |watch| {
+        let (success, failure) = watch.reloads();
+        success + failure >= 1.0
+    });
+    assert_eq!(watch.reloads(), (1.0, 0.0), "one verified reload expected\n--- log\n{}", watch.log());
+    assert_eq!(read(&secret), new);
+    assert_eq!(read(&previous), old);
+    assert_eq!(read(&rendered), rendered_text, "a rotation changes the secret file, not the rendered config");
+    let rotated = reload_timestamp(&alertmanager);
+    assert!(rotated > started, "Alertmanager's reload timestamp did not move: {started} → {rotated}");
+    let mut loads = 0;
+    watch.until("Alertmanager to log its reload", CYCLE, |_| {
+        loads += config_loads(&mut alertmanager);
+        loads >= 1
+    });
+
+    // Unchanged refresh cycles reload nothing.
+    watch.cycles(5);
+    loads += config_loads(&mut alertmanager);
+    assert_eq!(watch.reloads(), (1.0, 0.0), "an unchanged value caused a reload:\n{}", watch.log());
+    assert_eq!(reload_timestamp(&alertmanager), rotated, "Alertmanager was reloaded again");
+    assert_eq!(loads, 1, "Alertmanager loaded its config {loads} times for one rotation");
+
+    // Alertmanager restarts with a new pid: the pid file is read again on the next reload.
+    let port = alertmanager.port;
+    drop(alertmanager);
+    let mut alertmanager = Server::alertmanager_on(&rendered, port);
+    replace(&pid_file, alertmanager.pid().to_string().as_bytes());
+    let restarted = reload_timestamp(&alertmanager);
+    let newest = format!("smtp-three-{CANARY}");
+    replace(&test.path("smtp_password"), newest.as_bytes());
+    watch.until("a second reload (success or failure)", Duration::from_secs(45), |watch| {
+        let (success, failure) = watch.reloads();
+        success + failure >= 2.0
+    });
+    assert_eq!(watch.reloads(), (2.0, 0.0), "the restarted Alertmanager was not reloaded\n--- log\n{}", watch.log());
+    assert!(reload_timestamp(&alertmanager) > restarted, "the restarted Alertmanager's reload timestamp did not move");
+    assert_eq!(read(&secret), newest);
+    assert_eq!(read(&previous), new);
+    let mut loads = 0;
+    watch.until("the restarted Alertmanager to log its reload", CYCLE, |_| {
+        loads += config_loads(&mut alertmanager);
+        loads >= 1
+    });
+}
+
+#[test]
+fn readers_never_see_a_torn_or_empty_secret_file_during_rapid_rotation() {
+    let first = "initial-value".to_owned();
+    let values: Vec<String> = (0..50).map(|index| format!("{index:02}-{}", "x".repeat((index * 37) % 301))).collect();
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "15m")).file("pw", &first);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    assert_eq!(read(&secret), first);
+
+    let allowed: HashSet<Vec<u8>> = std::iter::once(&first).chain(&values).map(|v| v.as_bytes().to_vec()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, secret) = (Arc::clone(&stop), secret.clone());
+        std::thread::spawn(move || {
+            let (mut reads, mut bad, mut shown) = (0_u64, 0_u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                reads += 1;
+                let problem = match std::fs::read(&secret) {
+                    Ok(bytes) if allowed.contains(&bytes) => continue,
+                    Ok(bytes) if bytes.is_empty() => "an empty file".to_owned(),
+                    Ok(bytes) => {
+                        format!("{} bytes that are no written value: {:?}…", bytes.len(), &bytes[..8.min(bytes.len())])
+                    }
+                    Err(error) => format!("no file: {error}"),
+                };
+                bad += 1;
+                if shown.len() < 10 {
+                    shown.push(problem);
+                }
+            }
+            (reads, bad, shown)
+        })
+    };
+    for value in &values {
+        replace(&test.path("pw"), value.as_bytes());
+        watch.refresh("");
+        watch.until(&format!("the secret file to hold value {}", &value[..2]), CYCLE, |_| holds(&secret, value));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (reads, bad, shown) = reader.join().unwrap();
+    assert_eq!(bad, 0, "{bad} of {reads} reads saw a torn file, e.g. {shown:#?}");
+    assert!(reads >= 1000, "the reader made only {reads} reads: the test proves little");
+}
+
+#[test]
+fn an_auth_failure_within_the_grace_period_falls_back_until_the_next_scheduled_refresh() {
+    let (v1, v2) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("2s", "1m")).file("pw", &v1);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let previous = previous_of(&secret);
+    let name = file_name(&secret).to_owned();
+    assert_eq!(read(&secret), v1);
+
+    replace(&test.path("pw"), v2.as_bytes());
+    watch.until("v2 in place with v1 kept as .previous", CYCLE, |_| holds(&secret, &v2) && holds(&previous, &v1));
+    assert_eq!(watch.state(&name), Some("success"));
+
+    // The store still says v2, yet the target reports an auth failure: v1 goes back.
+    let asked = Instant::now();
+    watch.refresh(&format!("?secret={name}"));
+    watch.until("v1 back in place, state fallback", CYCLE, |watch| {
+        holds(&secret, &v1) && watch.state(&name) == Some("fallback")
+    });
+    assert_eq!(read(&previous), v1, ".previous keeps the previous value while falling back");
+    assert!(watch.logged("writing the previous value back") >= 1, "{}", watch.log());
+
+    // The next scheduled refresh tries the current value again.
+    watch.until("v2 back at the next scheduled refresh", CYCLE, |watch| {
+        holds(&secret, &v2) && watch.state(&name) == Some("success")
+    });
+    let waited = asked.elapsed();
+    assert!(waited >= Duration::from_millis(1500), "v2 came back after {waited:?}, before a scheduled refresh (2s)");
+}
+
+#[test]
+fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_good_output() {
+    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+    let name = file_name(&secret).to_owned();
+    assert!(!read(&rendered).contains("job_name: b"));
+
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    watch.until("job b in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: b"));
+    let good = std::fs::read(&rendered).unwrap();
+
+    let invalid = [
+        ("broken YAML", "scrape_configs:\n  - job_name: c\n    static_configs: [{targets: [\n".to_owned()),
+        (
+            "an unknown provider key",
+            config_with_jobs("pw", &["a", "b", "c"]).replace("{path: pw,", "{path: pw, colour: red,"),
+        ),
+    ];
+    for (count, (what, config)) in (1..).zip(invalid) {
+        replace(&test.path("prometheus.yml"), config.as_bytes());
+        watch.until(&format!("the error about {what} to be logged"), CYCLE, |watch| {
+            watch.logged("the new configuration is invalid") >= count
+        });
+        assert_eq!(std::fs::read(&rendered).unwrap(), good, "{what}: the last good output must stay");
+        assert_eq!(read(&secret), CANARY, "{what}: the secret file must stay");
+        assert_eq!(watch.state(&name), Some("success"));
+    }
+    assert!(watch.log().contains("colour"), "the error names the unknown key:\n{}", watch.log());
+
+    // The loop keeps running: a later valid edit is picked up.
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b", "c"]).as_bytes());
+    watch.until("job c in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: c"));
+    assert!(read(&rendered).contains("job_name: b"));
+    assert_eq!(read(&secret), CANARY);
+}
+
+#[test]
+fn a_configmap_data_symlink_swap_re_renders() {
+    let test = Test::new().file("pw", CANARY);
+    let password = test.path("pw").display().to_string();
+    let (first, second) = ("..2024_01_01_00_00_00.000000001", "..2024_01_01_00_01_00.000000002");
+    let test = test.file(&format!("cm/{first}/prometheus.yml"), &config_with_jobs(&password, &["a"]));
+    symlink(first, test.path("cm/..data")).unwrap();
+    symlink("..data/prometheus.yml", test.path("cm/prometheus.yml")).unwrap();
+    let mut watch = Watch::start(&test, &["cm/prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    assert!(read(&rendered).contains("job_name: a") && !read(&rendered).contains("job_name: b"));
+
+    // What the kubelet does: a new timestamped dir, a new `..data` symlink renamed over the old
+    // one, the old dir removed.
+    let test = test.file(&format!("cm/{second}/prometheus.yml"), &config_with_jobs(&password, &["a", "b"]));
+    symlink(second, test.path("cm/..data_tmp")).unwrap();
+    std::fs::rename(test.path("cm/..data_tmp"), test.path("cm/..data")).unwrap();
+    std::fs::remove_dir_all(test.path(&format!("cm/{first}"))).unwrap();
+    watch.until("job b in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: b"));
+    assert_eq!(read(&named_file(&rendered, "password_file")), CANARY);
+}
+
+#[test]
+fn an_unreadable_source_keeps_the_last_good_value_as_stale_without_a_reload() {
+    let (port, reload_requests) = reload_endpoint();
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "15m")).file("pw", CANARY);
+    let reload_url = format!("http://127.0.0.1:{port}/-/reload");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out", "--reload-url", &reload_url]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let name = file_name(&secret).to_owned();
+    watch.cycles(2);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 0, "the start caused a reload");
+
+    std::fs::remove_file(test.path("pw")).unwrap();
+    watch.until("state stale", CYCLE, |watch| watch.state(&name) == Some("stale"));
+    assert_eq!(read(&secret), CANARY, "the last good value stays");
+    let failures = |watch: &Watch| {
+        watch.metric("secret_render_fetch_failures_total", &[("provider", "file"), ("reason", "not_found")])
+    };
+    // Three failures span 1 s + 2 s of backoff, past the 1 s reload debounce.
+    watch.until("three failed fetches", CYCLE, |watch| failures(watch).is_some_and(|count| count >= 3.0));
+    assert_eq!(watch.state(&name), Some("stale"));
+    assert_eq!(read(&secret), CANARY);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 0, "a failed fetch caused a reload");
+    assert_eq!(watch.reloads(), (0.0, 0.0));
+    assert!(watch.logged("the last good value stays") >= 1, "{}", watch.log());
+
+    replace(&test.path("pw"), CANARY.as_bytes());
+    watch.until("state success", Duration::from_secs(30), |watch| watch.state(&name) == Some("success"));
+    watch.cycles(2);
+    assert_eq!(read(&secret), CANARY);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 0, "the same value back caused a reload");
+    assert_eq!(watch.reloads(), (0.0, 0.0));
+
+    // The control: a changed value does reload, so the silence above means something.
+    replace(&test.path("pw"), format!("rotated-{CANARY}").as_bytes());
+    watch.until("the rotation's reload", CYCLE, |watch| watch.reloads().0 >= 1.0);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn ready_waits_for_every_secret_and_the_metrics_are_the_contract_table() {
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "15m"));
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    assert_eq!(watch.get("/-/healthy").0, 200);
+    watch.until("the missing secret in state error", CYCLE, |watch| {
+        watch.metric("secret_render_secret_state", &[("provider", "file"), ("state", "error")]) == Some(1.0)
+    });
+    let (status, body) = watch.get("/-/ready");
+    assert_eq!(status, 503, "not ready while a secret has no value: {body}");
+    assert!(!test.path("out/prometheus.yml").exists(), "nothing is written before every secret has a value");
+
+    replace(&test.path("pw"), CANARY.as_bytes());
+    watch.until("/-/ready", Duration::from_secs(30), Watch::ready);
+    assert_eq!(watch.get("/-/healthy").0, 200);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let name = file_name(&secret);
+    let metrics = watch.metrics();
+    let labels = [("secret", name), ("provider", "file")];
+    let fetched = sample(&metrics, "secret_render_last_successful_fetch_seconds", &labels).unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!((start - 1.0..=now + 1.0).contains(&fetched), "last fetch at {fetched}, test ran {start}..{now}");
+    assert_eq!(
+        sample(&metrics, "secret_render_secret_state", &[labels[0], labels[1], ("state", "success")]),
+        Some(1.0)
+    );
+    for state in ["stale", "error", "fallback"] {
+        assert_eq!(
+            sample(&metrics, "secret_render_secret_state", &[labels[0], ("state", state)]),
+            Some(0.0),
+            "{state}"
+        );
+    }
+    assert!(sample(&metrics, "secret_render_fetch_duration_seconds_count", &[labels[1]]).unwrap() >= 2.0);
+    assert!(
+        sample(&metrics, "secret_render_fetch_failures_total", &[labels[1], ("reason", "not_found")]).unwrap() >= 1.0
+    );
+    for result in ["success", "failure"] {
+        assert_eq!(sample(&metrics, "secret_render_reloads_total", &[("result", result)]), Some(0.0), "{result}");
+    }
+
+    // Every family is one of the contract's table (OpenMetrics names counters without `_total`);
+    // the expiry gauge only where the store tells an expiry, which a file does not.
+    let table = [
+        ("secret_render_last_successful_fetch_seconds", "gauge"),
+        ("secret_render_secret_state", "gauge"),
+        ("secret_render_fetch_duration_seconds", "histogram"),
+        ("secret_render_fetch_failures", "counter"),
+        ("secret_render_reloads", "counter"),
+        ("secret_render_secret_expiry_timestamp_seconds", "gauge"),
+    ];
+    let families: BTreeSet<(&str, &str)> =
+        metrics.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split_once(' ')).collect();
+    let expected: BTreeSet<(&str, &str)> = table[..5].iter().copied().collect();
+    assert!(families.iter().all(|family| table.contains(family)), "families outside the table: {families:?}");
+    assert!(expected.is_subset(&families), "families missing: {:?}", expected.difference(&families));
+    assert!(!metrics.contains(CANARY));
+}
