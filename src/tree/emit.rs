@@ -12,19 +12,32 @@ use crate::secret::Secret;
 #[must_use]
 pub fn emit(document: &Document) -> Secret {
     let mut out = SecretBuffer::with_capacity(4096);
-    match &document.root.kind {
-        NodeKind::Mapping(entries) if !entries.is_empty() && document.root.tag.is_none() => {
-            write_mapping(&mut out, entries, 0, false);
-        }
-        NodeKind::Sequence(items) if !items.is_empty() && document.root.tag.is_none() => {
-            write_sequence(&mut out, items, 0);
-        }
-        _ => {
-            let mut line = SecretBuffer::with_capacity(64);
-            write_inline(&mut line, &document.root);
-            out.push(line.as_str().trim_start());
+    let root = &document.root;
+    let tag = visible_tag(root.tag.as_ref());
+    let block = match &root.kind {
+        NodeKind::Mapping(entries) => !entries.is_empty(),
+        NodeKind::Sequence(items) => !items.is_empty(),
+        _ => false,
+    };
+    if block {
+        // A tagged root collection: the tag on the document-start line, then the block.
+        if tag.is_some() {
+            out.push("---");
+            write_tag(&mut out, tag);
             out.push("\n");
         }
+        match &root.kind {
+            NodeKind::Mapping(entries) => write_mapping(&mut out, entries, 0, false),
+            NodeKind::Sequence(items) => write_sequence(&mut out, items, 0),
+            _ => unreachable!("checked above"),
+        }
+    } else {
+        let mut line = SecretBuffer::with_capacity(64);
+        write_inline(&mut line, root);
+        let line = line.as_str().trim_start_matches(' ');
+        // A document that is only a null still needs a document to read back.
+        out.push(if line.is_empty() { "---" } else { line });
+        out.push("\n");
     }
     out.into_secret()
 }
@@ -81,7 +94,7 @@ fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_
         }
         let mut key = SecretBuffer::with_capacity(32);
         write_inline(&mut key, &entry.key);
-        let key = key.as_str().trim_start();
+        let key = key.as_str().trim_start_matches(' ');
         if key.len() > MAX_SIMPLE_KEY {
             // Go's scanner gives up on implicit keys longer than 1024 characters; an explicit
             // `? key` / `: value` pair has no such limit.
@@ -91,6 +104,10 @@ fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_
             indent(out, width);
         } else {
             out.push(if key.is_empty() { "~" } else { key });
+            // A tag on an empty key (`!!str :`) must not run into the colon.
+            if key.ends_with(|c: char| !c.is_whitespace()) && is_tagged_empty(&entry.key) {
+                out.push(" ");
+            }
         }
         out.push(":");
         write_value(out, &entry.value, width + 2);
@@ -136,9 +153,10 @@ fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
 fn write_inline(out: &mut SecretBuffer, node: &Node) {
     write_tag(out, visible_tag(node.tag.as_ref()));
     match &node.kind {
-        // A plain scalar that spanned lines around a blank one holds a line break: it cannot be
-        // written plain on one line, and quoting keeps it the string it was.
-        NodeKind::Scalar { text, style: ScalarStyle::Plain } if !text.contains('\n') => {
+        // A plain scalar that spanned lines around a blank one holds a line break, and one like
+        // `--- x` would read as a document marker at column 0: both are quoted instead, which
+        // keeps them the strings they were.
+        NodeKind::Scalar { text, style: ScalarStyle::Plain } if !text.contains('\n') && !looks_like_marker(text) => {
             if !text.is_empty() {
                 out.push(" ");
                 out.push(text);
@@ -165,6 +183,19 @@ fn write_inline(out: &mut SecretBuffer, node: &Node) {
         NodeKind::Mapping(_) => out.push(" {}"),
         NodeKind::Sequence(_) => out.push(" []"),
     }
+}
+
+/// An empty plain scalar with a visible tag (`!!str` alone).
+fn is_tagged_empty(node: &Node) -> bool {
+    matches!(&node.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain } if text.is_empty())
+        && visible_tag(node.tag.as_ref()).is_some()
+}
+
+/// `---` or `...` followed by a blank or the end: a document marker at the start of a line.
+fn looks_like_marker(text: &str) -> bool {
+    ["---", "..."]
+        .iter()
+        .any(|marker| text.strip_prefix(marker).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t'])))
 }
 
 /// `!literal` is ours and is dropped; every other tag is kept.

@@ -22,6 +22,15 @@ pub enum LoadError {
     ComplexKey { mark: Mark, shape: &'static str },
     #[error("alias at {mark} refers to an unknown anchor")]
     UnknownAlias { mark: Mark },
+    #[error("nesting deeper than {MAX_DEPTH} levels at {mark}")]
+    TooDeep { mark: Mark },
+    #[error("aliases expand to more than {MAX_ALIASED_NODES} nodes (alias at {mark}); write the values out")]
+    ExcessiveAliasing { mark: Mark },
+    #[error(
+        "the plain scalar at {mark} starts with `{indicator}`, which Go's yaml.v2 (Prometheus, Alertmanager) rejects \
+         there; quote it"
+    )]
+    IndicatorStart { mark: Mark, indicator: char },
     #[error(
         "raw {name} at {mark}: YAML 1.1 readers such as Prometheus take it for a line break and YAML 1.2 does not, \
          so its meaning is ambiguous; write it as an escape (\\{escape}) inside double quotes"
@@ -62,16 +71,42 @@ pub fn load(text: &str) -> Result<Document, LoadError> {
         // Only then are double-quoted scalars re-read from the source (see `check_escapes`).
         builder.source = Some(text.chars().collect());
     }
+    // Events are pulled one at a time rather than through `Parser::load`, which recurses once
+    // per nesting level: a hostile file must end in an error, not a stack overflow.
     let mut parser = Parser::new_from_str(text);
-    let parsed = parser.load(&mut builder, true);
-    if let Some(error) = builder.error.take() {
-        return Err(error);
-    }
-    if let Err(error) = parsed {
-        let marker = error.marker();
-        return Err(LoadError::Syntax { mark: to_mark(*marker), reason: error.info().to_owned() });
+    loop {
+        let (event, marker) = parser
+            .next_token()
+            .map_err(|error| LoadError::Syntax { mark: to_mark(*error.marker()), reason: error.info().to_owned() })?;
+        let end = event == Event::StreamEnd;
+        builder.on_event(event, marker);
+        if let Some(error) = builder.error.take() {
+            return Err(error);
+        }
+        if builder.stack.len() > MAX_DEPTH {
+            return Err(LoadError::TooDeep { mark: to_mark(marker) });
+        }
+        if end {
+            break;
+        }
     }
     builder.root.map(|root| Document { root }).ok_or(LoadError::Empty)
+}
+
+/// Deeper nesting than any real config has; every walk of the tree recurses per level.
+const MAX_DEPTH: usize = 1000;
+/// The most nodes aliases may add, as Go's yaml.v2 refuses "excessive aliasing": a few
+/// hundred bytes of nested aliases would otherwise expand to billions of nodes.
+const MAX_ALIASED_NODES: usize = 100_000;
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Mapping(entries) => {
+            entries.iter().map(|entry| count_nodes(&entry.key) + count_nodes(&entry.value)).sum()
+        }
+        NodeKind::Sequence(items) => items.iter().map(count_nodes).sum(),
+        NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => 0,
+    }
 }
 
 fn to_mark(marker: Marker) -> Mark {
@@ -89,7 +124,10 @@ struct Builder {
     /// `\/` that may be an escape inside a double-quoted scalar.
     source: Option<Vec<char>>,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchor's node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes added by alias expansion so far.
+    aliased_nodes: usize,
     root: Option<Node>,
     documents: usize,
     error: Option<LoadError>,
@@ -104,7 +142,7 @@ impl Builder {
 
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), count_nodes(&node)));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -191,6 +229,14 @@ impl MarkedEventReceiver for Builder {
                 if style == TScalarStyle::DoubleQuoted && self.check_escapes(marker).is_err() {
                     return;
                 }
+                // In flow context yaml-rust2 takes `[|x]` for a plain scalar; Go refuses it, and
+                // in block context (where we write it) `|`/`>` would start a block scalar.
+                if style == TScalarStyle::Plain
+                    && let Some(indicator) = text.chars().next().filter(|c| matches!(c, '|' | '>'))
+                {
+                    self.fail(LoadError::IndicatorStart { mark, indicator });
+                    return;
+                }
                 let style = match style {
                     TScalarStyle::Plain => ScalarStyle::Plain,
                     TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
@@ -213,7 +259,12 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(anchor) => match self.anchors.get(&anchor) {
-                Some(node) => {
+                Some((node, count)) => {
+                    self.aliased_nodes += count;
+                    if self.aliased_nodes > MAX_ALIASED_NODES {
+                        self.fail(LoadError::ExcessiveAliasing { mark });
+                        return;
+                    }
                     let mut node = node.clone();
                     node.mark = mark;
                     self.finish(node, 0);

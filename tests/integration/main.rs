@@ -14,6 +14,7 @@ mod aws;
 #[cfg(feature = "azure")]
 mod azure;
 mod check;
+mod fuzz;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod generated;
