@@ -197,7 +197,9 @@ impl Schedule {
     pub fn record_failure(&mut self, location: &Location, error: ProviderError, now: Instant) {
         let Some(entry) = self.entries.get_mut(location) else { return };
         entry.failures = entry.failures.saturating_add(1);
-        entry.next_due = now + backoff(entry.failures, entry.interval);
+        // A store's `Retry-After` is honoured when it asks for longer than our backoff.
+        let wait = backoff(entry.failures, entry.interval).max(error.retry_after().unwrap_or_default());
+        entry.next_due = now + wait;
         entry.status = if entry.current.is_some() { Status::Stale } else { Status::Error };
         entry.last_error = Some(error);
     }
@@ -355,6 +357,26 @@ mod tests {
         }
         schedule.record_success(location, value("good"), Instant::now());
         assert_eq!(schedule.status(location), Status::Success);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stores_retry_after_is_honoured_when_longer_than_the_backoff() {
+        let specs = [spec("A", 600, 10)];
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        let limited = |seconds| ProviderError::RateLimited {
+            what: "store".into(),
+            reason: "HTTP 429".into(),
+            retry_after: Duration::from_secs(seconds),
+        };
+        schedule.record_failure(location, limited(30), Instant::now());
+        assert_eq!(schedule.next_due(location).unwrap() - Instant::now(), Duration::from_secs(30));
+        schedule.record_failure(location, limited(0), Instant::now());
+        assert_eq!(
+            schedule.next_due(location).unwrap() - Instant::now(),
+            Duration::from_secs(2),
+            "the backoff when longer"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -289,13 +289,24 @@ pub enum ProviderError {
     Invalid { what: String, reason: String },
     #[error("provider `{kind}` is not available in this build of secret-render")]
     Unavailable { kind: ProviderKind },
+    #[error("{what} asks to retry after {}s: {reason}", retry_after.as_secs())]
+    RateLimited { what: String, reason: String, retry_after: Duration },
 }
 
 impl ProviderError {
     /// Whether trying again later may succeed without anyone changing the configuration.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
+        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. } | Self::RateLimited { .. })
+    }
+
+    /// How long the store asked us to wait (`Retry-After`), if it did.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// The `reason` label of `secret_render_fetch_failures_total`.
@@ -309,6 +320,7 @@ impl ProviderError {
             Self::Timeout { .. } => "timeout",
             Self::Invalid { .. } => "invalid",
             Self::Unavailable { .. } => "unavailable",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 }

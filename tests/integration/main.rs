@@ -14,6 +14,8 @@ mod aws;
 #[cfg(feature = "azure")]
 mod azure;
 mod check;
+mod fault_proxy;
+mod faults;
 mod fuzz;
 #[cfg(feature = "gcp")]
 mod gcp;

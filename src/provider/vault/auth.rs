@@ -426,7 +426,10 @@ impl Login {
     /// Takes a given token, learning its TTL from `lookup-self` so it can be renewed in time.
     async fn adopt(&self, store: &VaultStore, token: Secret) -> Result<TokenState, ProviderError> {
         let response = store.send(Method::GET, "auth/token/lookup-self", &[], None, Some(&token)).await?;
-        if response.status != StatusCode::OK {
+        if response.status != StatusCode::OK && response.status != StatusCode::FORBIDDEN {
+            return Err(store.status_error(&response, format!("{} token lookup", self.label)));
+        }
+        if response.status == StatusCode::FORBIDDEN {
             // A token whose policies do not include lookup-self can still read; its TTL is
             // unknown, so it is used until Vault refuses it.
             tracing::debug!(store = %self.label, status = %response.status, "cannot look the token up; using it as is");

@@ -258,6 +258,8 @@ struct Envelope {
 /// A response: status and body (the body may hold secrets, so it is wiped on drop).
 struct Response {
     status: StatusCode,
+    /// `Retry-After` in seconds, on a 429 or 503.
+    retry_after: Option<Duration>,
     body: Zeroizing<Vec<u8>>,
 }
 
@@ -419,8 +421,13 @@ impl VaultStore {
         let what = || format!("{} ({})", self.label, self.base.origin().ascii_serialization());
         let response = request.send().await.map_err(|error| self.transport_error(&error, what()))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(|error| self.transport_error(&error, what()))?;
-        Ok(Response { status, body: Zeroizing::new(bytes.to_vec()) })
+        Ok(Response { status, retry_after, body: Zeroizing::new(bytes.to_vec()) })
     }
 
     fn transport_error(&self, error: &reqwest::Error, what: String) -> ProviderError {
@@ -511,9 +518,13 @@ impl VaultStore {
         match response.status {
             StatusCode::NOT_FOUND => ProviderError::NotFound { what },
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => ProviderError::PermissionDenied { what, reason },
-            status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
-                ProviderError::Unreachable { what, reason: format!("HTTP {status}: {reason}") }
-            }
+            status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => match response.retry_after
+            {
+                Some(retry_after) => {
+                    ProviderError::RateLimited { what, reason: format!("HTTP {status}: {reason}"), retry_after }
+                }
+                None => ProviderError::Unreachable { what, reason: format!("HTTP {status}: {reason}") },
+            },
             status => ProviderError::Invalid { what, reason: format!("HTTP {status}: {reason}") },
         }
     }
