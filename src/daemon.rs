@@ -518,6 +518,17 @@ fn watch_files(paths: &[PathBuf], sender: mpsc::Sender<()>) -> Option<notify::Re
         paths.iter().filter_map(|path| path.file_name().map(ToOwned::to_owned)).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
+        // Only changes count: reading the config ourselves raises access events, which would
+        // otherwise wake the loop to read it again, forever.
+        if !matches!(
+            event.kind,
+            notify::EventKind::Create(_)
+                | notify::EventKind::Modify(_)
+                | notify::EventKind::Remove(_)
+                | notify::EventKind::Any
+        ) {
+            return;
+        }
         let relevant = event
             .paths
             .iter()
@@ -612,7 +623,12 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     };
 
     // Until every secret has a value (or --start-partial), nothing is started.
-    let mut guard = Guard { child: None, signals: stop_signals, stopper: Stopper::new(daemon.settings.stop_timeout) };
+    let mut guard = Guard {
+        wraps_a_child: daemon.settings.child.is_some(),
+        child: None,
+        signals: stop_signals,
+        stopper: Stopper::new(daemon.settings.stop_timeout),
+    };
     loop {
         let due = daemon.schedule.due(Instant::now());
         guarded!(guard, daemon.refresh(due));
@@ -753,6 +769,8 @@ use guarded;
 /// that hangs up to its timeout or a reload waiting for confirmation must not delay forwarding
 /// SIGTERM, nor hide a crashed child.
 struct Guard {
+    /// `run` (a child is or will be started) rather than `watch`.
+    wraps_a_child: bool,
     child: Option<ChildProcess>,
     signals: StopSignals,
     stopper: Stopper,
@@ -774,13 +792,18 @@ impl Guard {
         }
     }
 
-    /// Forwards a stop signal to the child; without a child yet, the wrapper exits 128+N.
+    /// Forwards a stop signal to the child; without a child yet, the wrapper exits 128+N, and
+    /// `watch`, which has no child, stops cleanly (0).
     fn on_stop_signal(&mut self, signal: rustix::process::Signal) -> Option<u8> {
         match &self.child {
             Some(child) => {
                 let action = self.stopper.on_signal(signal, child);
                 tracing::info!(signal = %supervise::signal_name(signal), ?action, "stop signal");
                 None
+            }
+            None if !self.wraps_a_child => {
+                tracing::info!(signal = %supervise::signal_name(signal), "stopping");
+                Some(0)
             }
             None => {
                 tracing::info!(signal = %supervise::signal_name(signal), "stopping before the target started");
