@@ -107,16 +107,26 @@ def write_inputs(work, address, prefix, paths, refs):
 
 
 def measure(command, env=None):
-    """Wall seconds and peak RSS (MiB) of one run; fails loudly on a non-zero exit."""
+    """Wall seconds and peak RSS (MiB) of one run; fails loudly on a non-zero exit.
+
+    Peak RSS comes from GNU time's %M, not from wait4 in this process: a child forked from
+    Python inherits Python's resident set until it execs, and Linux keeps that high-water mark,
+    so every tool would seem to peak at Python's size. Wall time is measured around the run of
+    `time`, whose own start-up is a millisecond, alike for every tool."""
+    report = tempfile.NamedTemporaryFile(prefix="sr-bench-rss-", delete=False)
+    report.close()
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
+    child = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )
     wall = time.perf_counter() - started
-    stderr = child.stderr.read().decode(errors="replace")
-    child.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{command[0]} failed ({os.waitstatus_to_exitcode(status)}):\n{stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    if child.returncode != 0:
+        sys.exit(f"{command[0]} failed ({child.returncode}):\n{child.stderr.decode(errors='replace')[-2000:]}")
+    with open(report.name) as f:
+        peak_kib = int(f.read().split()[-1])
+    os.unlink(report.name)
+    return wall, peak_kib / 1024
 
 
 def tools(work, address, prefix, paths, refs, config, agent):

@@ -188,13 +188,29 @@ impl OutputDir {
 
     /// Atomically replace DIR/secrets/<name> with `value`, byte for byte.
     pub fn write_secret(&self, name: &str, value: &[u8]) -> Result<PathBuf, OutputError> {
-        self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value)
+        self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value, true)
+    }
+
+    /// Atomically replaces many secret files, each as [`OutputDir::write_secret`] does, syncing
+    /// the directory once after the last rename rather than after each: the renames are durable
+    /// together before any config naming them is written.
+    pub fn write_secrets<'a>(&self, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), OutputError> {
+        let dir_path = self.secrets_dir();
+        let mut wrote = false;
+        for (name, value) in files {
+            self.replace(self.secrets.as_fd(), &dir_path, name, value, false)?;
+            wrote = true;
+        }
+        if wrote {
+            rfs::fsync(&self.secrets).map_err(|e| OutputError::io("sync directory", &dir_path, e))?;
+        }
+        Ok(())
     }
 
     /// Atomically replace DIR/<name> (a rendered config) with `contents`. Same mode as secret
     /// files, since a config may carry inlined secrets.
     pub fn write_config(&self, name: &str, contents: &[u8]) -> Result<PathBuf, OutputError> {
-        self.replace(self.dir.as_fd(), &self.path, name, contents)
+        self.replace(self.dir.as_fd(), &self.path, name, contents, true)
     }
 
     /// Remove DIR/secrets/<name> if present.
@@ -214,6 +230,7 @@ impl OutputDir {
         dir_path: &Path,
         name: &str,
         contents: &[u8],
+        sync_dir: bool,
     ) -> Result<PathBuf, OutputError> {
         check_name(dir_path, name)?;
         let final_path = dir_path.join(name);
@@ -233,7 +250,9 @@ impl OutputDir {
         rfs::renameat(dir, &temp.name, dir, name)
             .map_err(|e| OutputError::io("move temporary file into place at", &final_path, e))?;
         temp.disarm();
-        rfs::fsync(dir).map_err(|e| OutputError::io("sync directory", dir_path, e))?;
+        if sync_dir {
+            rfs::fsync(dir).map_err(|e| OutputError::io("sync directory", dir_path, e))?;
+        }
         Ok(final_path)
     }
 }

@@ -100,11 +100,8 @@ pub fn write_all(
     }
     let output_failure =
         |error: crate::output::OutputError| Failure::new(ExitCode::Output, format!("cannot write output: {error}"));
-    for result in &rendered {
-        for file in &result.secret_files {
-            out.write_secret(&file.name, file.value.expose()).map_err(output_failure)?;
-        }
-    }
+    let files = rendered.iter().flat_map(|result| &result.secret_files);
+    out.write_secrets(files.map(|file| (file.name.as_str(), file.value.expose()))).map_err(output_failure)?;
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
         let path = out.write_config(&config.name, result.config.expose()).map_err(output_failure)?;

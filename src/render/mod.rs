@@ -106,7 +106,7 @@ pub fn render(
     secrets_dir: &Path,
 ) -> Result<Rendered, Vec<Problem>> {
     let mut root = source.document.root.clone();
-    absolutize(&mut root, &YamlPath::root(), source.profile, source.dir);
+    absolutize(&mut root, &mut YamlPath::root(), source.profile, source.dir);
     let mut secret_files = Vec::new();
     let mut problems = Vec::new();
     for ((site, placement), value) in sites.iter().zip(placements).zip(values) {
@@ -184,7 +184,7 @@ fn entry_at<'a>(root: &'a mut Node, route: &[usize]) -> &'a mut tree::Entry {
 
 /// Makes relative paths absolute against the source config's directory, so the rendered copy,
 /// which lives elsewhere, loads the same files.
-fn absolutize(node: &mut Node, path: &YamlPath, profile: &Profile, dir: &Path) {
+fn absolutize(node: &mut Node, path: &mut YamlPath, profile: &Profile, dir: &Path) {
     match &mut node.kind {
         NodeKind::Scalar { text, .. } => {
             if !text.is_empty() && !Path::new(text.as_str()).is_absolute() && profile.is_relative_path_field(path) {
@@ -195,14 +195,17 @@ fn absolutize(node: &mut Node, path: &YamlPath, profile: &Profile, dir: &Path) {
         NodeKind::Mapping(entries) => {
             for entry in entries {
                 if let Some(key) = entry.key.as_scalar() {
-                    let child = path.key(key);
-                    absolutize(&mut entry.value, &child, profile, dir);
+                    path.push(tree::PathSegment::Key(key.to_owned()));
+                    absolutize(&mut entry.value, path, profile, dir);
+                    path.pop();
                 }
             }
         }
         NodeKind::Sequence(items) => {
             for (index, item) in items.iter_mut().enumerate() {
-                absolutize(item, &path.item(index, None), profile, dir);
+                path.push(tree::PathSegment::Item { index, label: None });
+                absolutize(item, path, profile, dir);
+                path.pop();
             }
         }
         NodeKind::SecretScalar(_) => {}

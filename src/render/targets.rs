@@ -239,6 +239,15 @@ impl Pattern {
     }
 
     fn matches(&self, path: &YamlPath) -> bool {
+        // Most candidates fail on their last segment: check it before anything is allocated.
+        let last_fits = match (self.tokens.last(), path.segments().last()) {
+            (Some(PatternToken::Key(glob)), Some(PathSegment::Key(key))) => glob_matches(glob, key),
+            (Some(PatternToken::Item), Some(PathSegment::Item { .. })) | (Some(PatternToken::AnyDepth), _) => true,
+            _ => false,
+        };
+        if !last_fits {
+            return false;
+        }
         let path: Vec<PathToken<'_>> = path
             .segments()
             .iter()

@@ -13,7 +13,7 @@ use crate::secret::Secret;
 pub fn emit(document: &Document) -> Secret {
     let mut out = SecretBuffer::with_capacity(4096);
     let root = &document.root;
-    let tag = visible_tag(root.tag.as_ref());
+    let tag = visible_tag(root.tag.as_deref());
     let block = match &root.kind {
         NodeKind::Mapping(entries) => !entries.is_empty(),
         NodeKind::Sequence(items) => !items.is_empty(),
@@ -119,7 +119,7 @@ fn write_sequence(out: &mut SecretBuffer, items: &[Node], width: usize) {
         indent(out, width);
         out.push("-");
         match &item.kind {
-            NodeKind::Mapping(entries) if !entries.is_empty() && visible_tag(item.tag.as_ref()).is_none() => {
+            NodeKind::Mapping(entries) if !entries.is_empty() && visible_tag(item.tag.as_deref()).is_none() => {
                 out.push(" ");
                 write_mapping(out, entries, width + 2, true);
             }
@@ -130,7 +130,7 @@ fn write_sequence(out: &mut SecretBuffer, items: &[Node], width: usize) {
 
 /// Writes what follows `key:` or `-`, including the line break.
 fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
-    let tag = visible_tag(node.tag.as_ref());
+    let tag = visible_tag(node.tag.as_deref());
     match &node.kind {
         NodeKind::Mapping(entries) if !entries.is_empty() => {
             write_tag(out, tag);
@@ -151,7 +151,7 @@ fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
 
 /// Writes a scalar or empty collection, preceded by a space when it is not empty.
 fn write_inline(out: &mut SecretBuffer, node: &Node) {
-    write_tag(out, visible_tag(node.tag.as_ref()));
+    write_tag(out, visible_tag(node.tag.as_deref()));
     match &node.kind {
         // A plain scalar that spanned lines around a blank one holds a line break, and one like
         // `--- x` would read as a document marker at column 0: both are quoted instead, which
@@ -188,7 +188,7 @@ fn write_inline(out: &mut SecretBuffer, node: &Node) {
 /// An empty plain scalar with a visible tag (`!!str` alone).
 fn is_tagged_empty(node: &Node) -> bool {
     matches!(&node.kind, NodeKind::Scalar { text, style: ScalarStyle::Plain } if text.is_empty())
-        && visible_tag(node.tag.as_ref()).is_some()
+        && visible_tag(node.tag.as_deref()).is_some()
 }
 
 /// `---` or `...` followed by a blank or the end: a document marker at the start of a line.
@@ -283,7 +283,7 @@ mod tests {
         // Marks differ between the two texts; compare content only.
         fn strip(node: &mut Node) {
             node.mark = crate::tree::Mark::default();
-            if node.tag.as_ref().is_some_and(Tag::is_literal) {
+            if node.tag.as_deref().is_some_and(Tag::is_literal) {
                 node.tag = None;
             }
             match &mut node.kind {

@@ -179,8 +179,8 @@ impl Builder {
     }
 }
 
-fn convert_tag(tag: Option<yaml_rust2::parser::Tag>) -> Option<Tag> {
-    tag.map(|tag| Tag { handle: tag.handle, suffix: tag.suffix })
+fn convert_tag(tag: Option<yaml_rust2::parser::Tag>) -> Option<Box<Tag>> {
+    tag.map(|tag| Box::new(Tag { handle: tag.handle, suffix: tag.suffix }))
 }
 
 impl Builder {
@@ -312,6 +312,6 @@ mod tests {
     fn expands_aliases_and_keeps_tags() {
         let document = load("base: &b {x: 1}\ncopy: *b\nt: !literal {vault: {}}\n").unwrap();
         assert_eq!(document.root.get("copy").unwrap().get("x").unwrap().as_scalar(), Some("1"));
-        assert!(document.root.get("t").unwrap().tag.as_ref().unwrap().is_literal());
+        assert!(document.root.get("t").unwrap().tag.as_deref().unwrap().is_literal());
     }
 }

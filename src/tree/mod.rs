@@ -77,7 +77,8 @@ pub enum NodeKind {
 #[derive(Clone, PartialEq)]
 pub struct Node {
     pub kind: NodeKind,
-    pub tag: Option<Tag>,
+    /// Boxed: tags are rare, and an inline `Tag` would double every node's size.
+    pub tag: Option<Box<Tag>>,
     pub mark: Mark,
 }
 

@@ -38,6 +38,16 @@ impl YamlPath {
         Self { segments }
     }
 
+    /// Descends in place (for walks that visit every node without a path allocation each).
+    pub fn push(&mut self, segment: PathSegment) {
+        self.segments.push(segment);
+    }
+
+    /// Undoes the last [`YamlPath::push`].
+    pub fn pop(&mut self) {
+        self.segments.pop();
+    }
+
     #[must_use]
     pub fn segments(&self) -> &[PathSegment] {
         &self.segments

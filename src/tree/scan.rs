@@ -36,7 +36,7 @@ pub fn scan(
 ) -> (Vec<Site>, Vec<Problem>) {
     let mut scanner = Scanner { is_secret_field, context, sites: Vec::new(), problems: Vec::new() };
     let mut route = Vec::new();
-    scanner.walk(&document.root, &YamlPath::root(), &mut route);
+    scanner.walk(&document.root, &mut YamlPath::root(), &mut route);
     (scanner.sites, scanner.problems)
 }
 
@@ -60,8 +60,8 @@ impl Scanner<'_> {
         self.problems.push(Problem { path: path.clone(), mark, message });
     }
 
-    fn walk(&mut self, node: &Node, path: &YamlPath, route: &mut Vec<usize>) {
-        if node.tag.as_ref().is_some_and(super::Tag::is_literal) {
+    fn walk(&mut self, node: &Node, path: &mut YamlPath, route: &mut Vec<usize>) {
+        if node.tag.as_deref().is_some_and(super::Tag::is_literal) {
             return;
         }
         match &node.kind {
@@ -115,14 +115,18 @@ impl Scanner<'_> {
                         continue;
                     }
                     route.push(position);
-                    self.walk(&entry.value, &path.key(key), route);
+                    path.push(super::PathSegment::Key(key.to_owned()));
+                    self.walk(&entry.value, path, route);
+                    path.pop();
                     route.pop();
                 }
             }
             NodeKind::Sequence(items) => {
                 for (index, item) in items.iter().enumerate() {
                     route.push(index);
-                    self.walk(item, &path.item(index, item_label(item)), route);
+                    path.push(super::PathSegment::Item { index, label: item_label(item) });
+                    self.walk(item, path, route);
+                    path.pop();
                     route.pop();
                 }
             }

@@ -343,12 +343,17 @@ impl VaultStore {
         if let Some(pem) = &tls.ca_cert {
             pems.push(pem.clone().into_bytes());
         }
+        let mut roots = Vec::new();
         for pem in pems {
-            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|error| format!("{label}: invalid CA certificate: {error}"))?
-            {
-                builder = builder.add_root_certificate(certificate);
-            }
+            roots.extend(
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|error| format!("{label}: invalid CA certificate: {error}"))?,
+            );
+        }
+        // A given CA is the only one trusted (as VAULT_CACERT means for the Vault CLI); plain
+        // http needs no roots at all, which spares loading the system's on every start.
+        if !roots.is_empty() || base.scheme() == "http" {
+            builder = builder.tls_certs_only(roots);
         }
         if tls.insecure_skip_verify {
             tracing::warn!(store = %label, "insecure_skip_verify: the Vault server's TLS certificate is not verified");
