@@ -42,13 +42,3 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The exit code for an error reaching `main`: a [`Failure`] anywhere in the chain decides it;
-/// anything else is unexpected.
-#[must_use]
-pub fn code_for(error: &anyhow::Error) -> ExitCode {
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<Failure>().map(|failure| failure.code))
-        .unwrap_or(ExitCode::Internal)
-}
