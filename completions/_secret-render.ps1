@@ -37,6 +37,9 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST')
+            [CompletionResult]::new('extract', 'extract', [CompletionResultType]::ParameterValue, 'Move inline secrets into a store and rewrite the config to provider maps, changing only the secret values'' text (comments, blank lines, key order and quoting are kept)')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous version stays readable where the store keeps versions. Prints what it did, never the value')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Read, write or delete one secret from a script. Values are read from stdin or `--from-file`, never from the command line, and printed only with `--reveal`')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page in roff (for the whole tool, or for one subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -130,6 +133,119 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'secret-render;extract' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`)')
+            [CompletionResult]::new('--path-template', '--path-template', [CompletionResultType]::ParameterName, 'Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`, `{path}` (the whole YAML path)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the values and replace the config atomically (default: print the diff only)')
+            [CompletionResult]::new('--backup', '--backup', [CompletionResultType]::ParameterName, 'With `--write`, keep the original as `CONFIG.bak-<unix time>` (mode 0600)')
+            [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace store keys that already hold a different value')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'secret-render;rotate' {
+            [CompletionResult]::new('--length', '--length', [CompletionResultType]::ParameterName, 'Length of the new value, in characters')
+            [CompletionResult]::new('--charset', '--charset', [CompletionResultType]::ParameterName, 'Characters the new value is drawn from')
+            [CompletionResult]::new('--bcrypt-web-config', '--bcrypt-web-config', [CompletionResultType]::ParameterName, 'A Prometheus web config whose `basic_auth_users` entry for `--user` gets the new value''s bcrypt hash (cost 10)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The user of `--bcrypt-web-config`')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'secret-render;store' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'secret-render;store;get' {
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Read this version (Vault KV v2)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--reveal', '--reveal', [CompletionResultType]::ParameterName, 'Print the value to stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'secret-render;store;put' {
+            [CompletionResult]::new('--from-file', '--from-file', [CompletionResultType]::ParameterName, 'Read the value from this file instead of stdin')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'secret-render;store;delete' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
+            [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
+            [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'secret-render;store;help' {
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'secret-render;store;help;get' {
+            break
+        }
+        'secret-render;store;help;put' {
+            break
+        }
+        'secret-render;store;help;delete' {
+            break
+        }
+        'secret-render;store;help;help' {
+            break
+        }
         'secret-render;completions' {
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
             [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
@@ -161,6 +277,9 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST')
+            [CompletionResult]::new('extract', 'extract', [CompletionResultType]::ParameterValue, 'Move inline secrets into a store and rewrite the config to provider maps, changing only the secret values'' text (comments, blank lines, key order and quoting are kept)')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous version stays readable where the store keeps versions. Prints what it did, never the value')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Read, write or delete one secret from a script. Values are read from stdin or `--from-file`, never from the command line, and printed only with `--reveal`')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page in roff (for the whole tool, or for one subcommand)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -176,6 +295,27 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             break
         }
         'secret-render;help;watch' {
+            break
+        }
+        'secret-render;help;extract' {
+            break
+        }
+        'secret-render;help;rotate' {
+            break
+        }
+        'secret-render;help;store' {
+            [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
+            break
+        }
+        'secret-render;help;store;get' {
+            break
+        }
+        'secret-render;help;store;put' {
+            break
+        }
+        'secret-render;help;store;delete' {
             break
         }
         'secret-render;help;completions' {

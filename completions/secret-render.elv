@@ -34,6 +34,9 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
             cand run 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
             cand watch 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
+            cand extract 'Move inline secrets into a store and rewrite the config to provider maps, changing only the secret values'' text (comments, blank lines, key order and quoting are kept)'
+            cand rotate 'Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous version stays readable where the store keeps versions. Prints what it did, never the value'
+            cand store 'Read, write or delete one secret from a script. Values are read from stdin or `--from-file`, never from the command line, and printed only with `--reveal`'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -122,6 +125,108 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'secret-render;extract'= {
+            cand --to 'Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`)'
+            cand --path-template 'Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`, `{path}` (the whole YAML path)'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand --write 'Write the values and replace the config atomically (default: print the diff only)'
+            cand --backup 'With `--write`, keep the original as `CONFIG.bak-<unix time>` (mode 0600)'
+            cand --overwrite 'Replace store keys that already hold a different value'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'secret-render;rotate'= {
+            cand --length 'Length of the new value, in characters'
+            cand --charset 'Characters the new value is drawn from'
+            cand --bcrypt-web-config 'A Prometheus web config whose `basic_auth_users` entry for `--user` gets the new value''s bcrypt hash (cost 10)'
+            cand --user 'The user of `--bcrypt-web-config`'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'secret-render;store'= {
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'secret-render;store;get'= {
+            cand --version 'Read this version (Vault KV v2)'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand --reveal 'Print the value to stdout'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'secret-render;store;put'= {
+            cand --from-file 'Read the value from this file instead of stdin'
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'secret-render;store;delete'= {
+            cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
+            cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
+            cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
+            cand --log-format 'Log format on stderr'
+            cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
+            cand -q 'Less log detail (-q warnings only, -qq errors only)'
+            cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'secret-render;store;help'= {
+            cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'secret-render;store;help;get'= {
+        }
+        &'secret-render;store;help;put'= {
+        }
+        &'secret-render;store;help;delete'= {
+        }
+        &'secret-render;store;help;help'= {
+        }
         &'secret-render;completions'= {
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
             cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
@@ -151,6 +256,9 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand check 'Validate every provider map and the rendered result without fetching: placeholder values are rendered into a private temporary directory and checked with `promtool`/`amtool` when they are on PATH'
             cand run 'Wrap a target''s command line: render the configs named by its `--config.file` and `--web.config.file`, point those arguments at the rendered copies, start it once every secret has a value, keep values fresh and reload it (SIGHUP) when something changed'
             cand watch 'Keep rendered configs fresh without a child (the sidecar after an init container): the same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST'
+            cand extract 'Move inline secrets into a store and rewrite the config to provider maps, changing only the secret values'' text (comments, blank lines, key order and quoting are kept)'
+            cand rotate 'Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous version stays readable where the store keeps versions. Prints what it did, never the value'
+            cand store 'Read, write or delete one secret from a script. Values are read from stdin or `--from-file`, never from the command line, and printed only with `--reveal`'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page in roff (for the whole tool, or for one subcommand)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -162,6 +270,21 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         &'secret-render;help;run'= {
         }
         &'secret-render;help;watch'= {
+        }
+        &'secret-render;help;extract'= {
+        }
+        &'secret-render;help;rotate'= {
+        }
+        &'secret-render;help;store'= {
+            cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
+        }
+        &'secret-render;help;store;get'= {
+        }
+        &'secret-render;help;store;put'= {
+        }
+        &'secret-render;help;store;delete'= {
         }
         &'secret-render;help;completions'= {
         }

@@ -88,6 +88,30 @@ pub enum Command {
     /// same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST.
     Watch(WatchArgs),
 
+    /// Move inline secrets into a store and rewrite the config to provider maps, changing only
+    /// the secret values' text (comments, blank lines, key order and quoting are kept).
+    ///
+    /// A dry run (the default) prints a unified diff with `<redacted>` in place of each value.
+    /// Exit codes: 0 success, 2 usage, 3 invalid config or a conflicting stored value, 4 the
+    /// store failed, 5 the config or backup could not be written.
+    Extract(ExtractArgs),
+
+    /// Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous
+    /// version stays readable where the store keeps versions. Prints what it did, never the value.
+    ///
+    /// REF is a provider map in YAML flow text, as in a config:
+    /// `secret-render rotate '{vault: {path: prometheus/node, key: password}}'`. With
+    /// `--bcrypt-web-config FILE --user NAME` the user's bcrypt hash in that Prometheus web config
+    /// (the receiving side) is replaced too, every other byte of the file kept.
+    /// Exit codes: 0 success, 2 usage, 3 invalid REF or web config, 5 the store or file could
+    /// not be written.
+    Rotate(RotateArgs),
+
+    /// Read, write or delete one secret from a script. Values are read from stdin or
+    /// `--from-file`, never from the command line, and printed only with `--reveal`.
+    #[command(subcommand)]
+    Store(StoreCommand),
+
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -245,6 +269,108 @@ pub struct WatchArgs {
     /// Confirm each reload through this `/metrics` URL of the target.
     #[arg(long, value_name = "URL")]
     pub verify_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The config holding inline secrets.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+
+    /// Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`).
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+
+    /// Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file
+    /// stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`,
+    /// `{path}` (the whole YAML path).
+    #[arg(long, value_name = "T", default_value = crate::commands::extract::DEFAULT_TEMPLATE)]
+    pub path_template: String,
+
+    /// Write the values and replace the config atomically (default: print the diff only).
+    #[arg(long)]
+    pub write: bool,
+
+    /// With `--write`, keep the original as `CONFIG.bak-<unix time>` (mode 0600).
+    #[arg(long, requires = "write")]
+    pub backup: bool,
+
+    /// Replace store keys that already hold a different value.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The secret: a provider map in YAML flow text, e.g. `{vault: {path: app/db, key: password}}`.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Length of the new value, in characters.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub length: usize,
+
+    /// Characters the new value is drawn from.
+    #[arg(long, value_enum, default_value_t = CharsetArg::Alnum)]
+    pub charset: CharsetArg,
+
+    /// A Prometheus web config whose `basic_auth_users` entry for `--user` gets the new value's
+    /// bcrypt hash (cost 10).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub bcrypt_web_config: Option<PathBuf>,
+
+    /// The user of `--bcrypt-web-config`.
+    #[arg(long, value_name = "NAME", requires = "bcrypt_web_config")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CharsetArg {
+    /// A-Z, a-z, 0-9.
+    Alnum,
+    /// 0-9, a-f.
+    Hex,
+    /// A-Z, a-z, 0-9, `-`, `_`.
+    #[value(name = "base64url")]
+    Base64Url,
+    /// Printable ASCII except space, quotes, backquote and backslash.
+    Printable,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Show a secret's keys and lengths (never the value), or with `--reveal` the value itself.
+    Get {
+        /// The secret: a provider map in YAML flow text.
+        #[arg(value_name = "REF")]
+        reference: String,
+
+        /// Read this version (Vault KV v2).
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+
+        /// Print the value to stdout.
+        #[arg(long)]
+        reveal: bool,
+    },
+
+    /// Write a value (from stdin, or `--from-file`) as a new version of the secret.
+    Put {
+        /// The secret: a provider map in YAML flow text.
+        #[arg(value_name = "REF")]
+        reference: String,
+
+        /// Read the value from this file instead of stdin.
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+    },
+
+    /// Delete the secret's `key` (as a new version), or without a key its current version.
+    Delete {
+        /// The secret: a provider map in YAML flow text.
+        #[arg(value_name = "REF")]
+        reference: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -93,6 +93,46 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let settings = WatchSettings::new(args, &global).map_err(usage)?;
             runtime()?.block_on(commands::watch::run(settings))
         }
+        Command::Extract(args) => {
+            let settings = commands::extract::ExtractSettings {
+                config: args.config,
+                store: args.to,
+                template: args.path_template,
+                write: args.write,
+                backup: args.backup,
+                overwrite: args.overwrite,
+                target: global.target,
+            };
+            runtime()?.block_on(commands::extract::run(&settings)).map(success)
+        }
+        Command::Rotate(args) => {
+            let target = commands::store::parse_ref(&args.reference, global.stores.as_deref(), &global.file_roots)?;
+            let charset = match args.charset {
+                cli::CharsetArg::Alnum => commands::rotate::Charset::Alnum,
+                cli::CharsetArg::Hex => commands::rotate::Charset::Hex,
+                cli::CharsetArg::Base64Url => commands::rotate::Charset::Base64Url,
+                cli::CharsetArg::Printable => commands::rotate::Charset::Printable,
+            };
+            let web_config = args.bcrypt_web_config.as_deref().zip(args.user.as_deref());
+            runtime()?.block_on(commands::rotate::run(&target, args.length, charset, web_config)).map(success)
+        }
+        Command::Store(command) => {
+            let (cli::StoreCommand::Get { reference, .. }
+            | cli::StoreCommand::Put { reference, .. }
+            | cli::StoreCommand::Delete { reference }) = &command;
+            let mut target = commands::store::parse_ref(reference, global.stores.as_deref(), &global.file_roots)?;
+            let runtime = runtime()?;
+            match command {
+                cli::StoreCommand::Get { version, reveal, .. } => {
+                    runtime.block_on(commands::store::get(&mut target, version, reveal))
+                }
+                cli::StoreCommand::Put { from_file, .. } => {
+                    runtime.block_on(commands::store::put(&target, from_file.as_deref()))
+                }
+                cli::StoreCommand::Delete { .. } => runtime.block_on(commands::store::delete(&target)),
+            }
+            .map(success)
+        }
         Command::Completions { shell } => {
             commands::generate::print_completion(shell);
             Ok(success(()))

@@ -427,6 +427,28 @@ fn random_suffix() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// Atomically replaces an operator's own file (a `file` secret, a web config) with `contents`:
+/// a temporary file in the same directory, given the old file's mode (0600 when there was none),
+/// synced and renamed over it. The final path's symlink, if any, is followed, so the file it
+/// points at is the one replaced.
+pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(error) => return Err(error),
+    };
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mode = std::fs::metadata(&path).map(|metadata| metadata.permissions().mode() & 0o7777).unwrap_or(0o600);
+    let mut temp = tempfile::Builder::new().prefix(".secret-render-").tempfile_in(dir)?;
+    temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    temp.write_all(contents)?;
+    temp.as_file().sync_all()?;
+    temp.persist(&path).map_err(|error| error.error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::{PermissionsExt as _, symlink};

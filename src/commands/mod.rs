@@ -4,9 +4,12 @@
 //! [`Failure`]: crate::exit::Failure
 
 pub mod check;
+pub mod extract;
 pub mod generate;
 pub mod render;
+pub mod rotate;
 pub mod run;
+pub mod store;
 pub mod watch;
 
 use std::io::Write;

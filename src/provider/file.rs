@@ -81,6 +81,33 @@ impl Provider for FileProvider {
             parse_fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid { what, reason })
         })
     }
+
+    /// Replaces the whole file (a file keeps no versions); one `key` of a document is not written.
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::File(file) = location else { unreachable!("the file provider is only given file locations") };
+            let what = location.to_string();
+            if key.is_some() {
+                return Err(ProviderError::Invalid {
+                    what,
+                    reason: "writing one key of a JSON/YAML file is not supported: write the whole file".into(),
+                });
+            }
+            // A file not yet created is checked through its directory.
+            match file.path.parent().filter(|_| !file.path.exists()) {
+                Some(dir) => self.check_root(dir, &what)?,
+                None => self.check_root(&file.path, &what)?,
+            }
+            crate::output::replace_file_in_place(&file.path, value.expose())
+                .map_err(|error| ProviderError::Invalid { what, reason: error.to_string() })?;
+            Ok(super::PutOutcome::default())
+        })
+    }
 }
 
 /// Reads a JSON object or a YAML mapping into its top-level fields. Nested values are kept as

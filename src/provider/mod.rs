@@ -289,6 +289,8 @@ pub enum ProviderError {
     Invalid { what: String, reason: String },
     #[error("provider `{kind}` is not available in this build of secret-render")]
     Unavailable { kind: ProviderKind },
+    #[error("`{kind}` does not support writing")]
+    ReadOnly { kind: ProviderKind },
     #[error("{what} asks to retry after {}s: {reason}", retry_after.as_secs())]
     RateLimited { what: String, reason: String, retry_after: Duration },
 }
@@ -319,7 +321,7 @@ impl ProviderError {
             Self::Unreachable { .. } => "unreachable",
             Self::Timeout { .. } => "timeout",
             Self::Invalid { .. } => "invalid",
-            Self::Unavailable { .. } => "unavailable",
+            Self::Unavailable { .. } | Self::ReadOnly { .. } => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
         }
     }
@@ -410,6 +412,29 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Writes `value` at `location` (under `key` when the document has fields) as a new version
+    /// where the store keeps versions, leaving the previous one readable.
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<PutOutcome, ProviderError>> {
+        let _ = (key, value);
+        Box::pin(async move { Err(ProviderError::ReadOnly { kind: location.kind() }) })
+    }
+
+    /// Deletes `key` from the document at `location` (as a new version where the store keeps
+    /// versions), or, without a key, the current version of the whole document.
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<PutOutcome, ProviderError>> {
+        let _ = key;
+        Box::pin(async move { Err(ProviderError::ReadOnly { kind: location.kind() }) })
+    }
+
     /// Fetches many locations, at most `limit` at a time. Providers that can answer many
     /// locations in one request (an exec plugin, a batch API) override this.
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
@@ -425,6 +450,12 @@ pub trait Provider: Send + Sync {
                 .collect::<Vec<_>>(),
         )
     }
+}
+
+/// What a write did: the version it created, where the store numbers them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub version: Option<String>,
 }
 
 /// A location, its fetch result and how long the fetch took.

@@ -13,6 +13,7 @@ mod emit;
 mod load;
 mod path;
 pub mod scan;
+pub mod spans;
 
 use std::fmt;
 

@@ -2,7 +2,8 @@
 //! per test: a key of a JSON `SecretString`, whole strings and raw `SecretBinary`, current
 //! versions of several secrets in one `BatchGetSecretValue` call, `AWSPREVIOUS`, a custom stage
 //! and a version id, missing secrets and versions, STS AssumeRole, the environment-only default
-//! store, and a rotation picked up by `watch`.
+//! store, a rotation picked up by `watch`, and `rotate` writing a new version (`AWSPREVIOUS`
+//! keeps the old one).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -267,4 +268,37 @@ fn with_previous_stage_a_rotation_before_start_still_has_its_previous_value_for_
     assert_eq!(previous("a").as_deref(), Some("old-fake"));
     assert_eq!(previous("b"), None, "a secret never rotated has no previous value");
     assert_eq!(previous("c"), None, "without previous_stage only a change seen here keeps one");
+}
+
+#[test]
+fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
+    let server = Server::moto();
+    let old_version =
+        create(&server, "prometheus/node", &json!({"username": "prom", "password": "old-aws-password"}).to_string());
+    let test = with_credentials().file("stores.yml", &store(&server, ""));
+    let reference = "{aws_secrets_manager: {secret_id: prometheus/node, key: password}}";
+    let outcome = test.args(["--stores", "stores.yml", "rotate", reference]).run();
+    outcome.expect_code(0).stdout_contains("new version ");
+    let current = call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node"}));
+    let fields: Value = serde_json::from_str(current["SecretString"].as_str().unwrap()).unwrap();
+    let new = fields["password"].as_str().unwrap().to_owned();
+    assert_eq!(new.len(), 32);
+    assert_eq!(fields["username"], "prom", "the other keys are kept");
+    outcome.never_shows(&new).never_shows("old-aws-password");
+    assert_ne!(current["VersionId"].as_str().unwrap(), old_version);
+    let previous =
+        call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node", "VersionStage": "AWSPREVIOUS"}));
+    assert_eq!(previous["VersionId"].as_str().unwrap(), old_version);
+    assert!(previous["SecretString"].as_str().unwrap().contains("old-aws-password"));
+
+    // A missing secret is created; a whole-string secret is replaced.
+    let created = with_credentials()
+        .file("stores.yml", &store(&server, ""))
+        .args(["--stores", "stores.yml", "rotate", "{aws_secrets_manager: {secret_id: fresh}}", "--charset", "hex"])
+        .run();
+    created.expect_code(0);
+    let fresh = call(&server, "GetSecretValue", &json!({"SecretId": "fresh"}));
+    let fresh = fresh["SecretString"].as_str().unwrap();
+    assert!(fresh.len() == 32 && fresh.bytes().all(|c| c.is_ascii_hexdigit()), "{}", fresh.len());
+    created.never_shows(fresh);
 }

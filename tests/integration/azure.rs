@@ -2,7 +2,8 @@
 //! binary (`render`, with a store or with the environment's defaults) and through the library's
 //! store: client-secret (inline and bootstrapped), workload-identity and managed-identity tokens,
 //! values, JSON keys, versions, not-found and permission errors, the 401 challenge, one token for
-//! many fetches, a new one when it expires, and the secret's expiry date.
+//! many fetches, a new one when it expires, the secret's expiry date, and `rotate` setting a new
+//! version (Set Secret).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -137,6 +138,9 @@ fn handle(request: &Request, state: &mut AzureState, authority: &str) -> Reply {
     }
     if request.method == "GET" && path.starts_with("/secrets/") {
         return get_secret(request, state, authority);
+    }
+    if request.method == "PUT" && path.starts_with("/secrets/") {
+        return set_secret(request, state);
     }
     Reply::json(404, &key_vault_error("NotFound", "The requested resource was not found.", None))
 }
@@ -307,6 +311,32 @@ fn get_secret(request: &Request, state: &mut AzureState, authority: &str) -> Rep
     Reply::json(
         200,
         &serde_json::json!({ "value": value, "id": format!("{vault}/secrets/{name}/{id}"), "attributes": attributes, "tags": {} }),
+    )
+}
+
+/// Set Secret (`PUT /secrets/{name}?api-version=7.4` with `{"value": …}`): a new version, or a
+/// new secret, answered with its bundle.
+fn set_secret(request: &Request, state: &mut AzureState) -> Reply {
+    if request.query("api-version") != Some("7.4") {
+        return Reply::json(400, &key_vault_error("BadParameter", "The specified version is not recognized.", None));
+    }
+    let token = request.header("authorization").and_then(|value| value.strip_prefix("Bearer "));
+    if token.and_then(|token| state.tokens.get(token)).is_none() {
+        return Reply::json(
+            401,
+            &key_vault_error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", None),
+        );
+    }
+    let name = request.path.trim_start_matches("/secrets/").trim_end_matches('/').to_owned();
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    let value = body["value"].as_str().unwrap().to_owned();
+    let versions = state.secrets.entry(name.clone()).or_default();
+    let id = format!("{:032x}", 0x5eed_0000_u64 + versions.len() as u64);
+    versions.push((id.clone(), value.clone(), None));
+    let vault = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
+    Reply::json(
+        200,
+        &serde_json::json!({ "value": value, "id": format!("{vault}/secrets/{name}/{id}"), "attributes": {"enabled": true} }),
     )
 }
 
@@ -564,4 +594,32 @@ fn watch_publishes_the_secrets_expiry_date() {
         .find(|line| line.contains("provider=\"azure_key_vault\""))
         .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok());
     assert_eq!(expiry, Some(1_900_000_000.0), "{metrics}");
+}
+
+#[test]
+fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
+    let fake = AzureFake::start();
+    fake.put("db", r#"{"username":"prom","password":"old-azure-password"}"#, None);
+    let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
+    let rotate = |reference: &str| {
+        Test::new()
+            .file("stores.yml", &stores)
+            .env("AZURE_CLIENT_SECRET", "")
+            .env("AZURE_FEDERATED_TOKEN_FILE", "")
+            .args(["--stores", "stores.yml", "rotate", reference])
+            .run()
+    };
+    let outcome = rotate("{azure_key_vault: {name: db, key: password}}");
+    outcome.expect_code(0).stdout_contains(&format!("new version {}", fake.version_id("db", 1)));
+    let versions = fake.state().secrets["db"].clone();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].1, r#"{"username":"prom","password":"old-azure-password"}"#, "the old version is kept");
+    let latest: serde_json::Value = serde_json::from_str(&versions[1].1).unwrap();
+    let new = latest["password"].as_str().unwrap().to_owned();
+    assert_eq!(new.len(), 32);
+    assert_eq!(latest["username"], "prom");
+    outcome.never_shows(&new).never_shows("old-azure-password").never_shows(CLIENT_SECRET);
+
+    rotate("{azure_key_vault: {name: fresh}}").expect_code(0);
+    assert_eq!(fake.state().secrets["fresh"][0].1.len(), 32);
 }

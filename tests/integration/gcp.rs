@@ -2,7 +2,8 @@
 //! the binary (`render` with a store pointing at the fake) and through the library's store: a
 //! service-account key's signed JWT exchanged for a token, the metadata server, values, JSON keys,
 //! versions, the CRC32C check, not-found and permission errors, one token for many fetches and
-//! a new one when it expires.
+//! a new one when it expires, and `rotate` adding a version (`secrets.addVersion`, the secret
+//! created when missing).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -159,6 +160,7 @@ fn handle(request: &Request, state: &mut GoogleState, public_key: &[u8], token_u
             .header("Metadata-Flavor", "Google")
         }
         ("GET", path) if path.starts_with("/v1/") && path.ends_with(":access") => access(request, state),
+        ("POST", path) if path.starts_with("/v1/") => write(request, state),
         _ => Reply::json(404, &google_error(404, "NOT_FOUND", "The requested URL was not found on this server.")),
     }
 }
@@ -295,6 +297,45 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
         }
     });
     Reply::json(200, &body)
+}
+
+/// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`) and `secrets.addVersion`
+/// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
+/// `dataCrc32c`), answered as Secret Manager does.
+fn write(request: &Request, state: &mut GoogleState) -> Reply {
+    let token = request.header("authorization").and_then(|value| value.strip_prefix("Bearer "));
+    if token.and_then(|token| state.tokens.get(token)).is_none() {
+        return Reply::json(
+            401,
+            &google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
+        );
+    }
+    let path = request.path.trim_start_matches("/v1/");
+    if let Some(resource) = path.strip_suffix(":addVersion") {
+        let segments: Vec<&str> = resource.split('/').collect();
+        let ["projects", _, "secrets", secret] = segments.as_slice() else {
+            return Reply::json(
+                404,
+                &google_error(404, "NOT_FOUND", "The requested URL was not found on this server."),
+            );
+        };
+        let Some(versions) = state.versions.get_mut(*secret) else {
+            let message = format!("Secret [projects/{PROJECT_NUMBER}/secrets/{secret}] not found.");
+            return Reply::json(404, &google_error(404, "NOT_FOUND", &message));
+        };
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let data = base64::engine::general_purpose::STANDARD.decode(body["payload"]["data"].as_str().unwrap()).unwrap();
+        assert_eq!(body["payload"]["dataCrc32c"].as_str().unwrap(), crc32c(&data).to_string(), "the checksum is sent");
+        versions.push(data);
+        let name = format!("projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{}", versions.len());
+        return Reply::json(200, &serde_json::json!({"name": name, "state": "ENABLED"}));
+    }
+    let secret = request.query("secretId").unwrap_or_default().to_owned();
+    if state.versions.contains_key(&secret) {
+        return Reply::json(409, &google_error(409, "ALREADY_EXISTS", "Secret already exists."));
+    }
+    state.versions.insert(secret.clone(), Vec::new());
+    Reply::json(200, &serde_json::json!({"name": format!("projects/{PROJECT_NUMBER}/secrets/{secret}")}))
 }
 
 fn generic_render(config: &str, key_file: &str) -> Test {
@@ -559,4 +600,30 @@ fn the_fake_verifies_the_assertions_signature() {
     let (status, _) = post_form(&fake, "/token", &format!("{grant}{signed}."));
     assert_eq!(status, 400);
     assert_eq!(fake.state().assertions.len(), 1);
+}
+
+#[test]
+fn rotate_adds_a_version_and_the_old_one_stays_readable() {
+    let google = GoogleFake::start();
+    google.put("node", br#"{"password":"old-gcp-password","username":"prom"}"#);
+    let stores = google.config("");
+    let test = Test::new().file("sa.json", &google.key_file()).file("stores.yml", &stores);
+    let reference = "{gcp_secret_manager: {secret: node, key: password}}";
+    let outcome = test.args(["--stores", "stores.yml", "rotate", reference]).run();
+    outcome.expect_code(0).stdout_contains("new version 2");
+    let versions = google.state().versions["node"].clone();
+    let latest: serde_json::Value = serde_json::from_slice(&versions[1]).unwrap();
+    let new = latest["password"].as_str().unwrap().to_owned();
+    assert_eq!(new.len(), 32);
+    assert_eq!(latest["username"], "prom", "the other fields are kept");
+    assert_eq!(versions[0], br#"{"password":"old-gcp-password","username":"prom"}"#, "version 1 is untouched");
+    outcome.never_shows(&new).never_shows("old-gcp-password");
+
+    let fresh = Test::new()
+        .file("sa.json", &google.key_file())
+        .file("stores.yml", &stores)
+        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: fresh}}"])
+        .run();
+    fresh.expect_code(0).stdout_contains("new version 1");
+    assert_eq!(google.state().versions["fresh"][0].len(), 32);
 }

@@ -2,8 +2,9 @@
 //! core/v1 Secrets, driven through the binary's own kube-rs client (configured by a kubeconfig
 //! the test writes, or a store's `api_server`): keys of base64 `data`, the namespace defaults,
 //! stores with a kubeconfig context, 401/403/404 as an operator reads them, `watch` picking up a
-//! changed Secret within a second (and after its watch was cut or its version expired), and a
-//! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret.
+//! changed Secret within a second (and after its watch was cut or its version expired), a
+//! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret, and `rotate`/`store` writing
+//! keys with a merge patch (the fake honours `resourceVersion`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -268,6 +269,76 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A write (POST create, PATCH merge patch honouring `metadata.resourceVersion`, DELETE), as the
+/// API server answers it; watchers see the change.
+fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, body: &Value) -> (u16, Value) {
+    let name = name.or_else(|| body["metadata"]["name"].as_str().map(str::to_owned)).unwrap_or_default();
+    let key = (namespace.to_owned(), name.clone());
+    let mut state = shared.state.lock().unwrap();
+    let current = state.secrets.get(&key).cloned();
+    let not_found = || (404, status(404, "NotFound", &format!("secrets {name:?} not found"), None));
+    let (kind, data, uid) = match (method, current) {
+        ("POST", Some(_)) => {
+            return (409, status(409, "AlreadyExists", &format!("secrets {name:?} already exists"), None));
+        }
+        ("POST", None) => ("ADDED", decode_data(&body["data"], BTreeMap::new()), None),
+        ("PATCH", None) | ("DELETE", None) => return not_found(),
+        ("PATCH", Some(stored)) => {
+            if let Some(version) = body["metadata"]["resourceVersion"].as_str()
+                && version != stored.revision.to_string()
+            {
+                let message =
+                    format!("Operation cannot be fulfilled on secrets {name:?}: the object has been modified");
+                return (409, status(409, "Conflict", &message, None));
+            }
+            ("MODIFIED", decode_data(&body["data"], stored.data), Some(stored.uid))
+        }
+        ("DELETE", Some(stored)) => ("DELETED", stored.data, Some(stored.uid)),
+        _ => return (405, status(405, "MethodNotAllowed", "not a method the fake serves", None)),
+    };
+    state.revision += 1;
+    let revision = state.revision;
+    let uid = uid.unwrap_or_else(|| format!("0c1e7a2b-0000-4000-8000-{revision:012}"));
+    let stored = Stored { uid, revision, data, extra: serde_json::Map::new() };
+    state.history.push((revision, kind, key.0.clone(), key.1.clone(), stored.clone()));
+    if kind == "DELETED" {
+        state.secrets.remove(&key);
+    } else {
+        state.secrets.insert(key, stored.clone());
+    }
+    drop(state);
+    shared.changed.notify_all();
+    (if kind == "ADDED" { 201 } else { 200 }, object(namespace, &name, &stored, false))
+}
+
+/// `data` of a written Secret merged into `into`: base64 values set a key, `null` removes it.
+fn decode_data(data: &Value, mut into: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    for (key, value) in data.as_object().into_iter().flatten() {
+        match value.as_str() {
+            Some(text) => into.insert(key.clone(), base64_decode(text)),
+            None => into.remove(key),
+        };
+    }
+    into
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextets: Vec<u32> = text
+        .bytes()
+        .filter(|byte| *byte != b'=')
+        .map(|byte| ALPHABET.iter().position(|c| *c == byte).expect("base64") as u32)
+        .collect();
+    let mut out = Vec::new();
+    for chunk in sextets.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, sextet)| n | sextet << (18 - 6 * i));
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
 /// Serves one connection: one request (`Connection: close`), or one watch stream.
 fn serve(mut stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -327,7 +398,14 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         }
     };
     if method != "GET" {
-        respond(&mut stream, 405, &status(405, "MethodNotAllowed", "the fake serves reads only", None));
+        let length = headers.get("content-length").and_then(|value| value.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+            return;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let (code, answer) = write(shared, method, &namespace, name, &body);
+        respond(&mut stream, code, &answer);
         return;
     }
     let watching = query.get("watch").is_some_and(|value| value == "true" || value == "1");
@@ -779,4 +857,45 @@ fn a_vault_approle_secret_id_is_bootstrapped_from_a_kubernetes_secret() {
             .any(|(request, _)| request == "GET /api/v1/namespaces/monitoring/secrets/vault-approle"),
         "the secret_id was not read from Kubernetes"
     );
+}
+
+#[test]
+fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "node", &[("password", b"old-k8s-password"), ("username", b"prom")]);
+    let reference = "{kubernetes: {namespace: monitoring, name: node, key: password}}";
+    let outcome = with_kubeconfig(&server).args(["rotate", reference]).run();
+    outcome.expect_code(0).stdout_contains("new version ");
+    let stored = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "node".to_owned())].clone();
+    let new = String::from_utf8(stored.data["password"].clone()).unwrap();
+    assert_eq!(new.len(), 32);
+    assert_eq!(stored.data["username"], b"prom", "the other keys are kept");
+    outcome.never_shows(&new).never_shows("old-k8s-password");
+    let requests: Vec<String> =
+        server.shared.state.lock().unwrap().requests.iter().map(|(request, _)| request.clone()).collect();
+    assert!(
+        requests.iter().any(|request| request.starts_with("PATCH /api/v1/namespaces/monitoring/secrets/node")),
+        "{requests:?}"
+    );
+
+    // A missing Secret is created; a key is removed; the whole Secret is deleted.
+    let fresh = "{kubernetes: {namespace: monitoring, name: fresh, key: token}}";
+    with_kubeconfig(&server).args(["rotate", fresh]).run().expect_code(0);
+    let created = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "fresh".to_owned())].clone();
+    assert_eq!(created.data["token"].len(), 32);
+    with_kubeconfig(&server)
+        .args(["store", "delete", "{kubernetes: {namespace: monitoring, name: node, key: username}}"])
+        .run()
+        .expect_code(0);
+    let keys: Vec<String> = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "node".to_owned())]
+        .data
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys, ["password"]);
+    with_kubeconfig(&server)
+        .args(["store", "delete", "{kubernetes: {namespace: monitoring, name: node}}"])
+        .run()
+        .expect_code(0);
+    assert!(!server.shared.state.lock().unwrap().secrets.contains_key(&("monitoring".to_owned(), "node".to_owned())));
 }

@@ -14,6 +14,7 @@ mod aws;
 #[cfg(feature = "azure")]
 mod azure;
 mod check;
+mod extract;
 mod fault_proxy;
 mod faults;
 mod fuzz;
@@ -29,3 +30,4 @@ mod security;
 mod targets_table;
 mod vault;
 mod watch;
+mod write;

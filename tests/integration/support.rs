@@ -129,8 +129,17 @@ impl Test {
     }
 
     pub fn run(&self) -> Outcome {
+        self.run_args(&self.args)
+    }
+
+    /// Runs the binary with `args` instead of the builder's (several runs in one directory).
+    pub fn run_with(&self, args: &[&str]) -> Outcome {
+        self.run_args(&args.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    fn run_args(&self, args: &[OsString]) -> Outcome {
         let output = Command::new(binary())
-            .args(&self.args)
+            .args(args)
             .current_dir(self.dir.path())
             .env_remove("XDG_RUNTIME_DIR")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -581,8 +590,8 @@ impl Drop for Sidecar {
     }
 }
 
-/// Base64 (standard alphabet, padded), for the fakes' JSON and the seeds of real servers.
-#[cfg(any(feature = "kubernetes", feature = "aws"))]
+/// Base64 (standard alphabet, padded), for the fakes' JSON, the seeds of real servers and basic
+/// auth headers.
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();

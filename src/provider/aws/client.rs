@@ -321,6 +321,123 @@ impl AwsStore {
     }
 }
 
+/// Writing: `PutSecretValue` makes a new version and moves `AWSCURRENT` to it, and Secrets
+/// Manager moves `AWSPREVIOUS` to the old one, which stays readable. A missing secret is created.
+impl AwsStore {
+    fn writable(location: &Location) -> Result<&AwsLocation, ProviderError> {
+        let Location::AwsSecretsManager(location) = location else {
+            unreachable!("an aws store is only given aws_secrets_manager locations")
+        };
+        if !location.is_current() {
+            return Err(ProviderError::Invalid {
+                what: location.to_string(),
+                reason: "only the current version (no `version_stage`/`version_id`) can be written".into(),
+            });
+        }
+        Ok(location)
+    }
+
+    /// The current JSON object of a structured secret (empty when the secret does not exist).
+    async fn current_object(
+        &self,
+        location: &AwsLocation,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ProviderError> {
+        let client = self.client().await?;
+        let answer = client.get_secret_value().secret_id(&location.secret_id).send().await;
+        let output = match answer {
+            Ok(output) => output,
+            Err(error) => {
+                return match sdk_error(&error, location.to_string()) {
+                    ProviderError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let text = Zeroizing::new(output.secret_string.unwrap_or_default());
+        serde_json::from_str(&text).map(Some).map_err(|_| ProviderError::Invalid {
+            what: location.to_string(),
+            reason: "the SecretString is not a JSON object, so `key` cannot set a field of it".into(),
+        })
+    }
+
+    /// Writes `value` (text or binary) as the secret's new current version; returns its id.
+    async fn write(
+        &self,
+        location: &AwsLocation,
+        value: &Secret,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let client = self.client().await?;
+        let what = || location.to_string();
+        let text = value.expose_str();
+        let mut put = client.put_secret_value().secret_id(&location.secret_id);
+        put = match text {
+            Some(text) => put.secret_string(text),
+            None => put.secret_binary(Blob::new(value.expose())),
+        };
+        let version = match put.send().await {
+            Ok(output) => output.version_id,
+            Err(error) => match sdk_error(&error, what()) {
+                ProviderError::NotFound { .. } => {
+                    let mut create = client.create_secret().name(&location.secret_id);
+                    create = match text {
+                        Some(text) => create.secret_string(text),
+                        None => create.secret_binary(Blob::new(value.expose())),
+                    };
+                    create.send().await.map_err(|error| sdk_error(&error, what()))?.version_id
+                }
+                other => return Err(other),
+            },
+        };
+        Ok(crate::provider::PutOutcome { version })
+    }
+
+    async fn put_field(
+        &self,
+        location: &AwsLocation,
+        key: Option<&str>,
+        value: &Secret,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let Some(key) = key else { return self.write(location, value).await };
+        let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
+            what: location.to_string(),
+            reason: "a field of a JSON SecretString must be UTF-8 text".into(),
+        })?;
+        let mut object = self.current_object(location).await?.unwrap_or_default();
+        object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
+        let json = Zeroizing::new(serde_json::Value::Object(object).to_string());
+        self.write(location, &Secret::from_text(String::clone(&json))).await
+    }
+
+    async fn delete_field(
+        &self,
+        location: &AwsLocation,
+        key: Option<&str>,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        let Some(key) = key else {
+            // Recoverable for the default window (30 days) with `RestoreSecret`.
+            let client = self.client().await?;
+            client
+                .delete_secret()
+                .secret_id(&location.secret_id)
+                .send()
+                .await
+                .map_err(|error| sdk_error(&error, what))?;
+            return Ok(crate::provider::PutOutcome::default());
+        };
+        let mut object = self.current_object(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
+        if object.remove(key).is_none() {
+            return Err(ProviderError::MissingKey {
+                what,
+                key: key.to_owned(),
+                available: object.keys().cloned().collect(),
+            });
+        }
+        let json = Zeroizing::new(serde_json::Value::Object(object).to_string());
+        self.write(location, &Secret::from_text(String::clone(&json))).await
+    }
+}
+
 /// Maps an SDK error to the error an operator can act on; AWS's messages name the secret, never
 /// a value.
 fn sdk_error<E, R>(error: &SdkError<E, R>, what: String) -> ProviderError
@@ -407,6 +524,23 @@ impl Provider for AwsStore {
 
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
         Box::pin(self.fetch_many(locations, limit))
+    }
+
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move { self.put_field(Self::writable(location)?, key, value).await })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move { self.delete_field(Self::writable(location)?, key).await })
     }
 }
 

@@ -387,6 +387,69 @@ impl AzureStore {
     }
 }
 
+/// Writing: `PUT /secrets/{name}` (Set Secret) adds a new version, or creates the secret; earlier
+/// versions stay readable by id. A `key` sets one field of the latest JSON value.
+impl AzureStore {
+    async fn set_secret(
+        &self,
+        location: &AzureLocation,
+        key: Option<&str>,
+        value: &Secret,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        if location.version.is_some() {
+            return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
+        }
+        let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
+            what: what.clone(),
+            reason: "Key Vault secrets are text: the value is not UTF-8".into(),
+        })?;
+        let new_value = match key {
+            None => Zeroizing::new(text.to_owned()),
+            Some(key) => {
+                let mut object = serde_json::Map::new();
+                match self.read(&AzureLocation { structured: true, ..location.clone() }).await {
+                    Ok(fetched) => {
+                        if let crate::provider::Content::Fields(fields) = fetched.content {
+                            for (name, field) in fields {
+                                let text = field.expose_str().unwrap_or_default().to_owned();
+                                object.insert(name, serde_json::Value::String(text));
+                            }
+                        }
+                    }
+                    Err(ProviderError::NotFound { .. }) => {}
+                    Err(other) => return Err(other),
+                }
+                object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
+                Zeroizing::new(serde_json::Value::Object(object).to_string())
+            }
+        };
+        let mut url = reqwest::Url::parse(&location.vault_url)
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
+        url.set_path(&format!("secrets/{}", location.name));
+        url.query_pairs_mut().append_pair("api-version", API_VERSION);
+        let resource = resource_for(&url);
+        let body = Zeroizing::new(serde_json::json!({ "value": &*new_value }).to_string());
+        let token = self.token(&resource).await?;
+        let origin = format!("{} ({})", self.label, url.origin().ascii_serialization());
+        let request = self
+            .http
+            .put(url.clone())
+            .header(reqwest::header::AUTHORIZATION, cloud::bearer(&token, &origin)?)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(String::clone(&body));
+        let response = cloud::send(request, &origin, self.timeout).await?;
+        if response.status != StatusCode::OK {
+            return Err(status_error(&response, what));
+        }
+        let id = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|bundle| bundle["id"].as_str().map(str::to_owned));
+        let version = id.and_then(|id| id.rsplit('/').next().map(str::to_owned));
+        Ok(crate::provider::PutOutcome { version })
+    }
+}
+
 /// The token audience for a vault: `https://vault.azure.net` for `NAME.vault.azure.net`, the
 /// sovereign clouds' own (`vault.azure.cn`, `vault.usgovcloudapi.net`) and Managed HSM's likewise;
 /// the public cloud's for anything else (a private endpoint's IP, a test's loopback).
@@ -462,6 +525,20 @@ impl Provider for AzureStore {
                 unreachable!("an azure_key_vault store is only given azure_key_vault locations")
             };
             self.read(location).await
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Azure(location) = location else {
+                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
+            };
+            self.set_secret(location, key, value).await
         })
     }
 }

@@ -367,6 +367,93 @@ impl GcpStore {
     }
 }
 
+/// Writing: `secrets.addVersion` (creating the secret with automatic replication when it does not
+/// exist); earlier versions stay readable. A `key` sets one field of the latest JSON payload.
+impl GcpStore {
+    async fn post(&self, url: &reqwest::Url, body: &serde_json::Value) -> Result<Response, ProviderError> {
+        let what = format!("{} ({})", self.label, self.endpoint.origin().ascii_serialization());
+        let (token, quota) = self.token().await?;
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::AUTHORIZATION, cloud::bearer(&token, &what)?)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        if let Some(quota) = quota {
+            request = request.header("x-goog-user-project", quota);
+        }
+        cloud::send(request, &what, self.timeout).await
+    }
+
+    fn url(&self, path: &str, what: &str) -> Result<reqwest::Url, ProviderError> {
+        self.endpoint.join(path).map_err(|error| ProviderError::Invalid {
+            what: what.to_owned(),
+            reason: format!("cannot build the request URL: {error}"),
+        })
+    }
+
+    async fn add_version(
+        &self,
+        location: &GcpLocation,
+        key: Option<&str>,
+        value: &Secret,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        if location.version != super::LATEST {
+            return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
+        }
+        let payload = match key {
+            None => Zeroizing::new(value.expose().to_vec()),
+            Some(key) => {
+                let mut object = serde_json::Map::new();
+                let current = GcpLocation { structured: true, ..location.clone() };
+                match self.access(&current).await {
+                    Ok(fetched) => {
+                        if let crate::provider::Content::Fields(fields) = fetched.content {
+                            for (name, field) in fields {
+                                let text = field.expose_str().unwrap_or_default().to_owned();
+                                object.insert(name, serde_json::Value::String(text));
+                            }
+                        }
+                    }
+                    Err(ProviderError::NotFound { .. }) => {}
+                    Err(other) => return Err(other),
+                }
+                let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
+                    what: what.clone(),
+                    reason: "a field of a JSON payload must be UTF-8 text".into(),
+                })?;
+                object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
+                Zeroizing::new(serde_json::Value::Object(object).to_string().into_bytes())
+            }
+        };
+        let secret = format!("projects/{}/secrets/{}", location.project, location.secret);
+        let body = serde_json::json!({"payload": {
+            "data": base64::engine::general_purpose::STANDARD.encode(&*payload),
+            "dataCrc32c": crc32c::crc32c(&payload).to_string(),
+        }});
+        let add = self.url(&format!("v1/{secret}:addVersion"), &what)?;
+        let mut response = self.post(&add, &body).await?;
+        if response.status == StatusCode::NOT_FOUND {
+            let mut create = self.url(&format!("v1/projects/{}/secrets", location.project), &what)?;
+            create.query_pairs_mut().append_pair("secretId", &location.secret);
+            let created = self.post(&create, &serde_json::json!({"replication": {"automatic": {}}})).await?;
+            if created.status != StatusCode::OK {
+                return Err(status_error(&created, what));
+            }
+            response = self.post(&add, &body).await?;
+        }
+        if response.status != StatusCode::OK {
+            return Err(status_error(&response, what));
+        }
+        let name = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .and_then(|version| version["name"].as_str().map(str::to_owned));
+        let version = name.and_then(|name| name.rsplit('/').next().map(str::to_owned));
+        Ok(crate::provider::PutOutcome { version })
+    }
+}
+
 /// Application default credentials without a `credentials_file`.
 fn application_default(label: &str, metadata_url: Option<&str>) -> Result<Credentials, String> {
     let env = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
@@ -497,6 +584,20 @@ impl Provider for GcpStore {
                 unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
             };
             self.access(location).await
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Gcp(location) = location else {
+                unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
+            };
+            self.add_version(location, key, value).await
         })
     }
 }

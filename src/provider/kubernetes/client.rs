@@ -343,6 +343,72 @@ impl Inner {
     }
 }
 
+/// Writing: a Secret keeps no history, so `put` sets one key with a merge patch that carries the
+/// `resourceVersion` it read (a concurrent writer's change is refused, not lost), creating the
+/// Secret when it does not exist.
+impl Inner {
+    fn api_error(error: &kube::Error, what: &str, verb: &str, namespace: &str) -> ProviderError {
+        match error {
+            kube::Error::Api(status) => status_error(status, what.to_owned(), verb, namespace),
+            other => transport_error(other, what),
+        }
+    }
+
+    async fn put_key(
+        &self,
+        location: &KubernetesLocation,
+        key: Option<&str>,
+        value: Option<&Secret>,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let client = self.client().await?;
+        let namespace = Self::namespace(location, &client).to_owned();
+        let what = Self::what(&namespace, location);
+        let api: Api<KubeSecret> = Api::namespaced(client, &namespace);
+        let exchange = async {
+            let Some(key) = key else {
+                api.delete(&location.name, &kube::api::DeleteParams::default())
+                    .await
+                    .map_err(|error| Self::api_error(&error, &what, "delete", &namespace))?;
+                return Ok(None);
+            };
+            let current = api
+                .get_metadata_opt(&location.name)
+                .await
+                .map_err(|error| Self::api_error(&error, &what, "get", &namespace))?;
+            let data = value.map(|value| k8s_openapi::ByteString(value.expose().to_vec()));
+            let written = match current {
+                Some(meta) => {
+                    // `null` removes the key (merge patch).
+                    let patch = serde_json::json!({
+                        "metadata": {"resourceVersion": meta.metadata.resource_version},
+                        "data": {key: data},
+                    });
+                    let written = api
+                        .patch(&location.name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+                        .await;
+                    written.map_err(|error| Self::api_error(&error, &what, "patch", &namespace))?
+                }
+                None if data.is_none() => return Err(ProviderError::NotFound { what: what.clone() }),
+                None => {
+                    let secret = KubeSecret {
+                        metadata: kube::api::ObjectMeta { name: Some(location.name.clone()), ..Default::default() },
+                        data: data.map(|data| BTreeMap::from([(key.to_owned(), data)])),
+                        ..Default::default()
+                    };
+                    api.create(&kube::api::PostParams::default(), &secret)
+                        .await
+                        .map_err(|error| Self::api_error(&error, &what, "create", &namespace))?
+                }
+            };
+            Ok(written.metadata.resource_version)
+        };
+        let version = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })??;
+        Ok(crate::provider::PutOutcome { version })
+    }
+}
+
 fn is_gone(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 410)
 }
@@ -432,6 +498,41 @@ impl Provider for KubernetesStore {
                 unreachable!("a kubernetes store is only given kubernetes locations")
             };
             self.inner.read(location).await
+        })
+    }
+
+    /// Sets `key` (required: a Secret holds keys); the new `resourceVersion` is reported.
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Kubernetes(location) = location else {
+                unreachable!("a kubernetes store is only given kubernetes locations")
+            };
+            if key.is_none() {
+                return Err(ProviderError::Invalid {
+                    what: location.to_string(),
+                    reason: "a Secret holds keys: the body needs `key` to write".into(),
+                });
+            }
+            self.inner.put_key(location, key, Some(value)).await
+        })
+    }
+
+    /// Removes `key`, or without one deletes the whole Secret.
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Kubernetes(location) = location else {
+                unreachable!("a kubernetes store is only given kubernetes locations")
+            };
+            self.inner.put_key(location, key, None).await
         })
     }
 

@@ -590,6 +590,164 @@ impl VaultStore {
     }
 }
 
+/// Writing (`put`, `delete`): KV v2 writes a new version with check-and-set on the version it
+/// read, so a concurrent writer's update is refused rather than lost; KV v1 replaces the map.
+impl VaultStore {
+    /// A write with the store's token.
+    async fn authorized_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, ProviderError> {
+        let token = self.login.token(self).await?;
+        self.send(method, path, &[], body, Some(&token)).await
+    }
+
+    /// The current fields of a KV document (none when it does not exist) and, on KV v2, its
+    /// version (0 when it does not exist, which is what `cas` expects for a create).
+    async fn current(
+        &self,
+        location: &VaultLocation,
+        kv: KvVersion,
+    ) -> Result<(serde_json::Map<String, serde_json::Value>, u64), ProviderError> {
+        let what = location.to_string();
+        let path = match kv {
+            KvVersion::V2 => format!("{}/data/{}", location.mount, location.path),
+            KvVersion::V1 => format!("{}/{}", location.mount, location.path),
+        };
+        let response = self.authorized_get(&path, &[]).await?;
+        if response.status == StatusCode::NOT_FOUND {
+            // A KV v2 document whose latest version is deleted answers 404 with its metadata.
+            let version = response
+                .envelope(&what)
+                .ok()
+                .and_then(|envelope| envelope.data)
+                .and_then(|data| data.pointer("/metadata/version").and_then(serde_json::Value::as_u64))
+                .unwrap_or(0);
+            return Ok((serde_json::Map::new(), version));
+        }
+        if response.status != StatusCode::OK {
+            return Err(self.status_error(&response, what));
+        }
+        let envelope = response.envelope(&what)?;
+        let mut data = envelope.data.unwrap_or_default();
+        let (fields, version) = match kv {
+            KvVersion::V2 => {
+                let version = data.pointer("/metadata/version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+                (data.get_mut("data").map(serde_json::Value::take).unwrap_or_default(), version)
+            }
+            KvVersion::V1 => (data, 0),
+        };
+        match fields {
+            serde_json::Value::Object(fields) => Ok((fields, version)),
+            _ => Ok((serde_json::Map::new(), version)),
+        }
+    }
+
+    /// Writes `fields` as the document's new content; returns the new KV v2 version.
+    async fn write_fields(
+        &self,
+        location: &VaultLocation,
+        kv: KvVersion,
+        fields: serde_json::Map<String, serde_json::Value>,
+        cas: u64,
+    ) -> Result<super::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        let (path, body) = match kv {
+            KvVersion::V2 => (
+                format!("{}/data/{}", location.mount, location.path),
+                serde_json::json!({"options": {"cas": cas}, "data": fields}),
+            ),
+            KvVersion::V1 => (format!("{}/{}", location.mount, location.path), serde_json::Value::Object(fields)),
+        };
+        let response = self.authorized_send(Method::POST, &path, Some(&body)).await?;
+        if response.status == StatusCode::BAD_REQUEST && response.errors().contains("check-and-set") {
+            return Err(ProviderError::Invalid {
+                what,
+                reason: "another writer created a new version meanwhile (check-and-set refused); try again".into(),
+            });
+        }
+        if !response.status.is_success() {
+            return Err(self.status_error(&response, what));
+        }
+        let version = match kv {
+            KvVersion::V2 => response
+                .envelope(&what)?
+                .data
+                .and_then(|data| data.get("version").and_then(serde_json::Value::as_u64))
+                .map(|version| version.to_string()),
+            KvVersion::V1 => None,
+        };
+        Ok(super::PutOutcome { version })
+    }
+
+    fn writable(location: &Location) -> Result<&VaultLocation, ProviderError> {
+        let Location::Vault(location) = location else { unreachable!("a vault store is only given vault locations") };
+        if location.engine == Engine::Generic || location.version.is_some() {
+            return Err(ProviderError::Invalid {
+                what: location.to_string(),
+                reason: "only a KV secret without `version` can be written".into(),
+            });
+        }
+        Ok(location)
+    }
+
+    async fn put_field(
+        &self,
+        location: &VaultLocation,
+        key: Option<&str>,
+        value: &Secret,
+    ) -> Result<super::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
+            what: what.clone(),
+            reason: "Vault stores text: the value is not UTF-8".into(),
+        })?;
+        let kv = self.kv_version(&location.mount).await?;
+        let (mut fields, version) = self.current(location, kv).await?;
+        let key = match key {
+            Some(key) => key.to_owned(),
+            None if fields.len() == 1 => fields.keys().next().expect("one field").clone(),
+            None => {
+                return Err(ProviderError::KeyRequired { what, available: fields.keys().cloned().collect() });
+            }
+        };
+        fields.insert(key, serde_json::Value::String(text.to_owned()));
+        self.write_fields(location, kv, fields, version).await
+    }
+
+    async fn delete_field(
+        &self,
+        location: &VaultLocation,
+        key: Option<&str>,
+    ) -> Result<super::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        let kv = self.kv_version(&location.mount).await?;
+        if let Some(key) = key {
+            let (mut fields, version) = self.current(location, kv).await?;
+            if fields.remove(key).is_none() {
+                return Err(ProviderError::MissingKey {
+                    what,
+                    key: key.to_owned(),
+                    available: fields.keys().cloned().collect(),
+                });
+            }
+            return self.write_fields(location, kv, fields, version).await;
+        }
+        // KV v2: a soft delete of the latest version (`vault kv undelete` brings it back).
+        let path = match kv {
+            KvVersion::V2 => format!("{}/data/{}", location.mount, location.path),
+            KvVersion::V1 => format!("{}/{}", location.mount, location.path),
+        };
+        let response = self.authorized_send(Method::DELETE, &path, None).await?;
+        if !response.status.is_success() {
+            return Err(self.status_error(&response, what));
+        }
+        Ok(super::PutOutcome::default())
+    }
+}
+
 impl super::Provider for VaultStore {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Vault
@@ -606,5 +764,22 @@ impl super::Provider for VaultStore {
             };
             self.read(location).await
         })
+    }
+
+    fn put<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+        value: &'a Secret,
+    ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
+        Box::pin(async move { self.put_field(Self::writable(location)?, key, value).await })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
+        Box::pin(async move { self.delete_field(Self::writable(location)?, key).await })
     }
 }

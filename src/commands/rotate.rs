@@ -1,0 +1,164 @@
+//! `secret-render rotate REF`: a new value from the OS CSPRNG, written as a new version of the
+//! secret (the previous version stays readable, so the renderer's grace period bridges the
+//! switch), and optionally its bcrypt hash written into a Prometheus web config for the receiving
+//! side. Nothing secret is printed.
+
+use std::path::Path;
+
+use rand::Rng as _;
+use rand::TryRngCore as _;
+use zeroize::Zeroizing;
+
+use super::store::Target;
+use crate::exit::{ExitCode, Failure};
+use crate::secret::Secret;
+
+/// The characters a generated value is drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charset {
+    Alnum,
+    Hex,
+    Base64Url,
+    Printable,
+}
+
+impl Charset {
+    fn alphabet(self) -> Vec<u8> {
+        match self {
+            Self::Alnum => (b'0'..=b'9').chain(b'A'..=b'Z').chain(b'a'..=b'z').collect(),
+            Self::Hex => (b'0'..=b'9').chain(b'a'..=b'f').collect(),
+            Self::Base64Url => (b'A'..=b'Z').chain(b'a'..=b'z').chain(b'0'..=b'9').chain([b'-', b'_']).collect(),
+            // Printable ASCII without space, quotes and backslash, so the value survives YAML,
+            // shells and HTTP headers unquoted.
+            Self::Printable => (b'!'..=b'~').filter(|c| !matches!(c, b'"' | b'\'' | b'\\' | b'`')).collect(),
+        }
+    }
+}
+
+/// `length` characters drawn uniformly (rejection sampling, no modulo bias) from `charset` with
+/// the operating system's CSPRNG.
+pub fn generate(length: usize, charset: Charset) -> Result<Secret, Failure> {
+    let alphabet = charset.alphabet();
+    let mut rng = rand::rngs::OsRng;
+    // Probe the OS source once so a failure is an error, not a panic inside `unwrap_err`.
+    rng.try_next_u32().map_err(|error| Failure::new(ExitCode::Internal, format!("the OS CSPRNG failed: {error}")))?;
+    let mut rng = rng.unwrap_err();
+    let mut value = Zeroizing::new(Vec::with_capacity(length));
+    for _ in 0..length {
+        value.push(alphabet[rng.random_range(0..alphabet.len())]);
+    }
+    Ok(Secret::new(value.to_vec()))
+}
+
+/// Rotates `target`: writes a new value and, with `web_config`, that user's new bcrypt hash.
+pub async fn run(
+    target: &Target,
+    length: usize,
+    charset: Charset,
+    web_config: Option<(&Path, &str)>,
+) -> Result<(), Failure> {
+    if length == 0 {
+        return Err(Failure::new(ExitCode::Usage, "--length must be at least 1"));
+    }
+    let value = generate(length, charset)?;
+    // Hash first: a web config we cannot update must not leave the store ahead of it.
+    let updated = match web_config {
+        Some((file, user)) => Some((file, set_bcrypt_user(file, user, &value)?)),
+        None => None,
+    };
+    let provider = target.provider()?;
+    let outcome = provider
+        .put(&target.spec.location, target.spec.key.as_deref(), &value)
+        .await
+        .map_err(super::store::write_failure)?;
+    let mut text = format!(
+        "rotated {}{}: {length} new characters; the previous version stays readable where the store keeps versions\n",
+        target.spec.describe(),
+        super::store::version_text(outcome.version.as_deref()),
+    );
+    if let Some((file, contents)) = updated {
+        crate::output::replace_file_in_place(file, contents.as_bytes()).map_err(|error| {
+            Failure::new(
+                ExitCode::Output,
+                format!(
+                    "the store holds the new value, but {} could not be updated: {error}; rotate again",
+                    file.display()
+                ),
+            )
+        })?;
+        text.push_str(&format!("updated the bcrypt hash in {}\n", file.display()));
+    }
+    super::print(&text);
+    Ok(())
+}
+
+/// The bcrypt cost of new web-config hashes (Prometheus's documentation uses 10).
+const BCRYPT_COST: u32 = 10;
+
+/// The text of the web config `file` with `user`'s hash under `basic_auth_users` replaced by a
+/// bcrypt hash of `value`; every other byte is kept.
+fn set_bcrypt_user(file: &Path, user: &str, value: &Secret) -> Result<String, Failure> {
+    let fail = |message: String| Failure::new(ExitCode::Config, format!("{}: {message}", file.display()));
+    let text = std::fs::read_to_string(file).map_err(|error| fail(format!("cannot read the web config: {error}")))?;
+    let hash = bcrypt::hash(value.expose(), BCRYPT_COST)
+        .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot compute the bcrypt hash: {error}")))?;
+    replace_user_hash(&text, user, &hash).map_err(fail)
+}
+
+/// Replaces the scalar holding `user`'s hash in `text` with `hash`, in place.
+fn replace_user_hash(text: &str, user: &str, hash: &str) -> Result<String, String> {
+    let document = crate::tree::load(text).map_err(|error| error.to_string())?;
+    let users = document.root.get("basic_auth_users").ok_or("it has no `basic_auth_users`")?;
+    let node = users
+        .get(user)
+        .ok_or_else(|| format!("`basic_auth_users` has no user {user:?}; add it (with any hash) before rotating"))?;
+    let old = node.as_scalar().ok_or_else(|| format!("the hash of user {user:?} is not a scalar"))?;
+    if old.is_empty() || !old.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'$' | b'.' | b'/')) {
+        return Err(format!("the hash of user {user:?} is not a bcrypt hash"));
+    }
+    let line_start: usize = text.split_inclusive('\n').take(node.mark.line.saturating_sub(1)).map(str::len).sum();
+    let column = text[line_start..].char_indices().nth(node.mark.column.saturating_sub(1)).map_or(0, |(at, _)| at);
+    let start = line_start + column;
+    // A quoted scalar's mark is its opening quote.
+    let start = if text[start..].starts_with(['"', '\'']) { start + 1 } else { start };
+    if !text[start..].starts_with(old) {
+        return Err(format!("cannot find the hash of user {user:?} in the text"));
+    }
+    let mut rewritten = String::with_capacity(text.len() + hash.len());
+    rewritten.push_str(&text[..start]);
+    rewritten.push_str(hash);
+    rewritten.push_str(&text[start + old.len()..]);
+    Ok(rewritten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_use_only_the_charset_and_differ() {
+        for charset in [Charset::Alnum, Charset::Hex, Charset::Base64Url, Charset::Printable] {
+            let alphabet = charset.alphabet();
+            let one = generate(64, charset).unwrap();
+            let two = generate(64, charset).unwrap();
+            assert_eq!(one.len(), 64);
+            assert!(one.expose().iter().all(|c| alphabet.contains(c)), "{charset:?}");
+            assert_ne!(one.expose(), two.expose());
+        }
+    }
+
+    #[test]
+    fn only_the_users_hash_changes() {
+        let text = "# web config\ntls_server_config: {}\nbasic_auth_users:\n  alice: $2y$10$aaaaaaaa # old\n  bob: \"$2y$10$bbbbbbbb\"\n";
+        let new = "$2b$10$NEW";
+        assert_eq!(
+            replace_user_hash(text, "bob", new).unwrap(),
+            "# web config\ntls_server_config: {}\nbasic_auth_users:\n  alice: $2y$10$aaaaaaaa # old\n  bob: \"$2b$10$NEW\"\n"
+        );
+        assert_eq!(
+            replace_user_hash(text, "alice", new).unwrap(),
+            "# web config\ntls_server_config: {}\nbasic_auth_users:\n  alice: $2b$10$NEW # old\n  bob: \"$2y$10$bbbbbbbb\"\n"
+        );
+        assert!(replace_user_hash(text, "carol", new).unwrap_err().contains("no user"));
+    }
+}

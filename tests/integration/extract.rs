@@ -1,0 +1,197 @@
+//! `secret-render extract`: the shipped example configs with their provider maps replaced by
+//! inline fake values (comments kept) go through `extract --write` into a real OpenBao and back
+//! through `render`; the source changes only at the secret values and the rendered result means
+//! what the original meant.
+
+use std::path::Path;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::support::{Server, Test, bao, mode_of, read, repo};
+
+/// Each provider map of the shipped example, with the inline value that replaces it.
+const PROMETHEUS_INLINE: &[(&str, &str)] = &[
+    ("\n          file: {path: secrets/alertmanager_password}", " am-pass-fake"),
+    ("\n        file: {path: secrets/node_exporter_password, refresh_interval: 30m}", " \"node-pass-fake\"  # inline"),
+    ("\n        env: {name: EXAMPLE_API_TOKEN}", " 'api-token-fake'"),
+    ("\n        file: {path: secrets/oauth2.json, key: client_id, render: inline}", " federate-client"),
+    ("\n        file: {path: secrets/oauth2.json, key: client_secret}", " oauth-secret-fake # inline too"),
+    ("\n        file: {path: secrets/aws.json, key: secret_access_key}", " sigv4-secret-fake"),
+];
+const PROMETHEUS_SECRETS: &[&str] =
+    &["am-pass-fake", "node-pass-fake", "api-token-fake", "oauth-secret-fake", "sigv4-secret-fake"];
+
+const ALERTMANAGER_INLINE: &[(&str, &str)] = &[
+    ("\n    file: {path: secrets/smtp_password}", " 'smtp-pass-fake'"),
+    ("\n    file: {path: secrets/slack_webhook_url}", " https://hooks.slack.example/services/slack-fake"),
+    ("\n          file: {path: secrets/oncall_webhook.json, key: url}", " 'https://oncall.example/hook?t=hook-fake'"),
+    ("\n              file: {path: secrets/oncall_webhook.json, key: token}", " \"bearer-fake\""),
+];
+const ALERTMANAGER_SECRETS: &[&str] = &["smtp-pass-fake", "slack-fake", "hook-fake", "bearer-fake"];
+
+fn inline(shipped: &str, replacements: &[(&str, &str)]) -> String {
+    let mut text = read(&repo().join(shipped));
+    for (provider_map, value) in replacements {
+        assert!(text.contains(provider_map), "{provider_map:?} not in {shipped}");
+        text = text.replacen(provider_map, value, 1);
+    }
+    text
+}
+
+fn as_root(server: &Server) -> Test {
+    Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root")
+}
+
+/// YAML as JSON (unordered maps), with every `X_file` that points into `out` read back into `X`
+/// and paths the renderer made absolute made relative to `base` again.
+fn meaning(yaml: &Yaml, out: &Path, base: &str) -> serde_json::Value {
+    use serde_json::Value;
+    match yaml {
+        Yaml::Hash(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let key = key.as_str().expect("string keys").to_owned();
+                    match (key.strip_suffix("_file"), value.as_str()) {
+                        (Some(field), Some(file)) if Path::new(file).starts_with(out) => {
+                            (field.to_owned(), Value::String(read(Path::new(file))))
+                        }
+                        _ => (key, meaning(value, out, base)),
+                    }
+                })
+                .collect(),
+        ),
+        Yaml::Array(items) => Value::Array(items.iter().map(|item| meaning(item, out, base)).collect()),
+        Yaml::String(text) => Value::String(text.strip_prefix(base).unwrap_or(text).to_owned()),
+        Yaml::Integer(number) => Value::from(*number),
+        Yaml::Boolean(flag) => Value::Bool(*flag),
+        Yaml::Real(text) => Value::String(text.clone()),
+        Yaml::Null => Value::Null,
+        other => panic!("unexpected YAML {other:?}"),
+    }
+}
+
+fn load(text: &str) -> Yaml {
+    YamlLoader::load_from_str(text).expect("valid YAML").remove(0)
+}
+
+fn round_trip(server: &Server, name: &str, original: &str, secrets: &[&str]) {
+    let test = as_root(server).file(name, original);
+    let config = test.path(name);
+
+    // Dry run: a diff without values; nothing changes.
+    let dry = test.run_with(&["extract", name, "--to", "vault"]);
+    dry.expect_code(0).stdout_contains("<redacted>").stdout_contains("+++ ");
+    for secret in secrets {
+        dry.never_shows(secret);
+    }
+    assert_eq!(read(&config), original);
+
+    // Write with a backup.
+    let wrote = test.run_with(&["extract", name, "--to", "vault", "--write", "--backup"]);
+    wrote.expect_code(0);
+    let extracted = read(&config);
+    for secret in secrets {
+        wrote.never_shows(secret);
+        assert!(!extracted.contains(secret), "{secret} left in\n{extracted}");
+    }
+    let backups: Vec<_> = std::fs::read_dir(test.path(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().contains(".bak-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(mode_of(&backups[0]), 0o600);
+    assert_eq!(read(&backups[0]), original);
+
+    // Line by line: only the secret lines differ, and only in their value.
+    let (before, after): (Vec<&str>, Vec<&str>) = (original.lines().collect(), extracted.lines().collect());
+    assert_eq!(before.len(), after.len());
+    let mut changed = 0;
+    for (old, new) in before.iter().zip(&after) {
+        if old == new {
+            assert!(!secrets.iter().any(|secret| old.contains(secret)));
+            continue;
+        }
+        changed += 1;
+        assert!(secrets.iter().any(|secret| old.contains(secret)), "non-secret line changed: {old:?} → {new:?}");
+        let key = |line: &str| line.split_once(": ").unwrap().0.to_owned();
+        assert_eq!(key(old), key(new));
+        assert!(new.contains(": {vault: {path: "), "{new:?}");
+        if let Some((_, comment)) = old.split_once(" #") {
+            assert!(new.ends_with(&format!(" #{comment}")), "comment lost: {new:?}");
+        }
+    }
+    assert_eq!(changed, secrets.len());
+
+    // Re-running finds nothing to do.
+    test.run_with(&["extract", name, "--to", "vault", "--write"]).expect_code(0).stdout_contains("no inline secrets");
+    assert_eq!(read(&config), extracted);
+
+    // Rendering the extracted config means what the original meant.
+    test.run_with(&["render", name, "--out", "out"]).expect_code(0);
+    let out = test.path("out");
+    let rendered = read(&out.join(name));
+    let base = format!("{}/", test.path(name).parent().unwrap().display());
+    assert_eq!(meaning(&load(&rendered), &out, &base), meaning(&load(original), &out, &base));
+}
+
+#[test]
+fn the_example_configs_round_trip_through_openbao_and_render() {
+    let server = Server::openbao();
+    round_trip(
+        &server,
+        "prometheus.yml",
+        &inline("testdata/prometheus/prometheus.yml", PROMETHEUS_INLINE),
+        PROMETHEUS_SECRETS,
+    );
+    round_trip(
+        &server,
+        "alertmanager.yml",
+        &inline("testdata/alertmanager/alertmanager.yml", ALERTMANAGER_INLINE),
+        ALERTMANAGER_SECRETS,
+    );
+    let stored = bao(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]);
+    assert_eq!(stored.trim(), "node-pass-fake");
+}
+
+const NODE_JOB: &str = "scrape_configs:\n  # the node job\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: node-pass-fake\n";
+
+#[test]
+fn a_different_stored_value_is_an_error_unless_overwrite_and_an_equal_one_is_not_rewritten() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=other-fake"]);
+    let test = as_root(&server).file("prometheus.yml", NODE_JOB);
+    let refused = test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"]);
+    refused.expect_code(3).stderr_contains("holds a different value").never_shows("node-pass-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), NODE_JOB);
+    assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]).trim(), "other-fake");
+
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write", "--overwrite"]).expect_code(0);
+    assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]).trim(), "node-pass-fake");
+    assert_eq!(
+        read(&test.path("prometheus.yml")),
+        NODE_JOB.replace("node-pass-fake", "{vault: {path: prometheus/node, key: password}}")
+    );
+
+    // The same value already stored: the config is rewritten, the store is not written again.
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=node-pass-fake"]);
+    let test = as_root(&server).file("prometheus.yml", NODE_JOB);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(0)
+        .stdout_contains("already holds this value");
+    let version = bao(&server, &["kv", "metadata", "get", "-format=json", "secret/prometheus/node"]);
+    let metadata: serde_json::Value = serde_json::from_str(&version).unwrap();
+    assert_eq!(metadata["data"]["current_version"], 1);
+}
+
+#[test]
+fn block_scalars_are_refused_and_unknown_stores_are_a_usage_error() {
+    let block = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      password: |\n        node-pass-fake\n";
+    let test = Test::new().file("prometheus.yml", block);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault"])
+        .expect_code(3)
+        .stderr_contains("block scalars")
+        .never_shows("node-pass-fake");
+    test.run_with(&["extract", "prometheus.yml", "--to", "gcp_secret_manager"]).expect_code(2);
+}

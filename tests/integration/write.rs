@@ -1,0 +1,206 @@
+//! The write side: `rotate` and `store get|put|delete` against a real OpenBao (KV v2: a new
+//! version each time, the old one still readable) and the `file` provider, and
+//! `rotate --bcrypt-web-config` proven by `promtool check web-config` and a real Prometheus that
+//! accepts the new password and refuses a wrong one. No run may print a value it does not
+//! `--reveal`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{Server, Test, bao, base64, binary, mode_of, read, require};
+
+const REF: &str = "{vault: {path: prometheus/node, key: password}}";
+
+fn as_root(server: &Server) -> Test {
+    Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root")
+}
+
+fn field(server: &Server, args: &[&str]) -> String {
+    bao(server, args).trim().to_owned()
+}
+
+#[test]
+fn rotate_writes_a_new_kv_v2_version_and_keeps_the_old_one_readable() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=old-password-1", "username=prom"]);
+    let outcome = as_root(&server).args(["rotate", REF, "--length", "40"]).run();
+    outcome.expect_code(0).stdout_contains("new version 2");
+    let new = field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]);
+    assert_eq!(new.len(), 40);
+    assert!(new.bytes().all(|c| c.is_ascii_alphanumeric()), "alnum by default");
+    outcome.never_shows(&new).never_shows("old-password-1");
+    assert_eq!(
+        field(&server, &["kv", "get", "-version=1", "-field=password", "secret/prometheus/node"]),
+        "old-password-1"
+    );
+    assert_eq!(field(&server, &["kv", "get", "-field=username", "secret/prometheus/node"]), "prom", "other keys kept");
+
+    let again = as_root(&server).args(["rotate", REF, "--charset", "hex"]).run();
+    again.expect_code(0).stdout_contains("new version 3");
+    let third = field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]);
+    assert!(third.len() == 32 && third.bytes().all(|c| c.is_ascii_hexdigit()), "32 hex characters");
+    again.never_shows(&third).never_shows(&new);
+    assert_eq!(field(&server, &["kv", "get", "-version=2", "-field=password", "secret/prometheus/node"]), new);
+}
+
+#[test]
+fn rotate_creates_a_missing_secret_and_refuses_a_read_only_provider() {
+    let server = Server::openbao();
+    as_root(&server)
+        .args(["rotate", "{vault: {path: fresh/one, key: token}}"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("new version 1");
+    assert_eq!(field(&server, &["kv", "get", "-field=token", "secret/fresh/one"]).len(), 32);
+    Test::new()
+        .env("SOME_VAR", "x")
+        .args(["rotate", "{env: {name: SOME_VAR}}"])
+        .run()
+        .expect_code(5)
+        .stderr_contains("`env` does not support writing");
+    Test::new().args(["rotate", "{nope: {path: x}}"]).run().expect_code(3).stderr_contains("unknown provider");
+}
+
+#[test]
+fn store_put_get_delete_round_trip_on_kv_v2() {
+    let server = Server::openbao();
+    let test = as_root(&server).file("value.txt", "first-value-9d3");
+    let put = |test: &Test| {
+        let mut test_args = vec!["store".to_owned(), "put".to_owned(), REF.to_owned(), "--from-file".to_owned()];
+        test_args.push(test.path("value.txt").to_string_lossy().into_owned());
+        as_root(&server).args(test_args).run()
+    };
+    put(&test).expect_code(0).stdout_contains("new version 1").never_shows("first-value-9d3");
+
+    // The second version from stdin, never from argv.
+    let mut child = Command::new(binary())
+        .args(["store", "put", REF])
+        .env("VAULT_ADDR", server.address())
+        .env("VAULT_TOKEN", "root")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"second-value-4e1").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("new version 2") && !stdout.contains("second-value-4e1"), "{stdout}");
+
+    let meta = as_root(&server).args(["store", "get", REF]).run();
+    meta.expect_code(0).stdout_contains("key password: 16 bytes (selected)").never_shows("second-value-4e1");
+    as_root(&server).args(["store", "get", REF, "--reveal"]).run().expect_code(0).stdout_contains("second-value-4e1");
+    let old = as_root(&server).args(["store", "get", REF, "--version", "1", "--reveal"]).run();
+    old.expect_code(0).stdout_contains("first-value-9d3");
+
+    as_root(&server).args(["store", "delete", REF]).run().expect_code(0).stdout_contains("new version 3");
+    as_root(&server)
+        .args(["store", "get", REF])
+        .run()
+        .expect_code(0)
+        .stdout_contains("vault secret secret/prometheus/node");
+    as_root(&server)
+        .args(["store", "get", REF, "--reveal"])
+        .run()
+        .expect_code(4)
+        .stderr_contains("no key \"password\"");
+    as_root(&server).args(["store", "delete", "{vault: {path: prometheus/node}}"]).run().expect_code(0);
+    as_root(&server).args(["store", "get", REF]).run().expect_code(4).stderr_contains("not found");
+}
+
+/// One request to Prometheus's `/-/healthy` with basic auth; returns the status.
+fn healthy_as(port: u16, user: &str, password: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let credentials = base64(format!("{user}:{password}").as_bytes());
+    write!(
+        stream,
+        "GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Basic {credentials}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn rotate_updates_the_bcrypt_hash_that_prometheus_checks() {
+    let promtool = require("promtool", crate::support::PROMETHEUS_INSTALL);
+    // An old hash of "old-password" (cost 10), a comment and another user that must stay as they are.
+    let web = "# the receiving side\nbasic_auth_users:\n  prom: $2y$10$Z3i9QbH3iFu0hUIZPdGqO.e4xWqRLXjQgSFUVi7gdPvnzwnqZ3wHe # rotated by secret-render\n  other: \"$2y$10$Z3i9QbH3iFu0hUIZPdGqO.e4xWqRLXjQgSFUVi7gdPvnzwnqZ3wHe\"\n";
+    let test = Test::new().file("password", "old-password").file("web.yml", web).file("prometheus.yml", "global: {}\n");
+    std::fs::set_permissions(test.path("web.yml"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let test = test.args([
+        "rotate",
+        "{file: {path: password}}",
+        "--length",
+        "24",
+        "--bcrypt-web-config",
+        "web.yml",
+        "--user",
+        "prom",
+    ]);
+    let outcome = test.run();
+    outcome.expect_code(0).stdout_contains("updated the bcrypt hash in web.yml");
+    let password = read(&test.path("password"));
+    assert_eq!(password.len(), 24);
+    outcome.never_shows(&password);
+    let rotated = read(&test.path("web.yml"));
+    assert_eq!(mode_of(&test.path("web.yml")), 0o640, "the web config keeps its mode");
+    let hash = rotated.lines().nth(2).unwrap().split_whitespace().nth(1).unwrap().to_owned();
+    assert!(hash.starts_with("$2b$10$"), "{rotated}");
+    assert_eq!(
+        rotated,
+        web.replacen("$2y$10$Z3i9QbH3iFu0hUIZPdGqO.e4xWqRLXjQgSFUVi7gdPvnzwnqZ3wHe", &hash, 1),
+        "only one hash changed"
+    );
+
+    let check = Command::new(promtool).args(["check", "web-config"]).arg(test.path("web.yml")).output().unwrap();
+    assert!(
+        check.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let web_flag = format!("--web.config.file={}", test.path("web.yml").display());
+    let prometheus = Server::prometheus(&test.path("prometheus.yml"), &[&web_flag]);
+    assert_eq!(healthy_as(prometheus.port, "prom", &password), 200, "the new password is accepted");
+    assert_eq!(healthy_as(prometheus.port, "prom", "old-password"), 401, "the old one is not");
+    assert_eq!(healthy_as(prometheus.port, "prom", "wrong"), 401);
+}
+
+#[test]
+fn rotate_replaces_the_map_of_a_kv_v1_mount_keeping_other_keys() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/app", "password=old-v1-password", "username=app"]);
+    let outcome = as_root(&server).args(["rotate", "{vault: {mount: kv1, path: app, key: password}}"]).run();
+    outcome.expect_code(0);
+    let new = field(&server, &["kv", "get", "-field=password", "kv1/app"]);
+    assert_eq!(new.len(), 32);
+    outcome.never_shows(&new);
+    assert_eq!(field(&server, &["kv", "get", "-field=username", "kv1/app"]), "app");
+}
+
+#[test]
+fn store_put_replaces_a_file_keeping_its_mode() {
+    let files = Test::new().file("token", "file-token-value").file("value", "replacement-value");
+    std::fs::set_permissions(files.path("token"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let reference = format!("{{file: {{path: '{}'}}}}", files.path("token").display());
+    let get = Test::new().args(["store", "get", &reference]).run();
+    get.expect_code(0).stdout_contains("value: 16 bytes").never_shows("file-token-value");
+    let put = Test::new().args(["store", "put", &reference, "--from-file"]).arg_path(files.path("value")).run();
+    put.expect_code(0).never_shows("replacement-value");
+    assert_eq!(read(&files.path("token")), "replacement-value");
+    assert_eq!(mode_of(&files.path("token")), 0o640);
+    Test::new()
+        .args(["store", "get", &reference, "--reveal"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("replacement-value");
+}
