@@ -134,7 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             break
         }
         'secret-render;extract' {
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Where the values go: a store under `secret_stores` (in the config or `--stores`), or a provider with its environment defaults (`vault`: VAULT_ADDR/VAULT_TOKEN, mount `secret`; `aws_secrets_manager`, `kubernetes`, `gcp_secret_manager`)')
             [CompletionResult]::new('--path-template', '--path-template', [CompletionResultType]::ParameterName, 'Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`, `{path}` (the whole YAML path)')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
             [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')

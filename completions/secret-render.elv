@@ -126,7 +126,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --help 'Print help'
         }
         &'secret-render;extract'= {
-            cand --to 'Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`)'
+            cand --to 'Where the values go: a store under `secret_stores` (in the config or `--stores`), or a provider with its environment defaults (`vault`: VAULT_ADDR/VAULT_TOKEN, mount `secret`; `aws_secrets_manager`, `kubernetes`, `gcp_secret_manager`)'
             cand --path-template 'Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`, `{path}` (the whole YAML path)'
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
             cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'

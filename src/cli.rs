@@ -277,7 +277,9 @@ pub struct ExtractArgs {
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
 
-    /// Where the values go: `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 mount `secret/`).
+    /// Where the values go: a store under `secret_stores` (in the config or `--stores`), or a
+    /// provider with its environment defaults (`vault`: VAULT_ADDR/VAULT_TOKEN, mount `secret`;
+    /// `aws_secrets_manager`, `kubernetes`, `gcp_secret_manager`).
     #[arg(long, value_name = "STORE")]
     pub to: String,
 

@@ -97,6 +97,8 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let settings = commands::extract::ExtractSettings {
                 config: args.config,
                 store: args.to,
+                stores: global.stores.clone(),
+                file_roots: global.file_roots.clone(),
                 template: args.path_template,
                 write: args.write,
                 backup: args.backup,

@@ -7,23 +7,26 @@
 //! client of its own (read, then a check-and-set write of the merged keys); only `--to vault`
 //! (`VAULT_ADDR`/`VAULT_TOKEN`, mount `secret/`) is supported.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::configs;
 use crate::exit::{ExitCode, Failure};
+use crate::provider::{ParseContext, ProviderError, ProviderKind, SecretSpec};
 use crate::render::{Profile, TargetKind, TargetSpec};
+use crate::secret::Secret;
+use crate::stores::StoreRegistry;
 use crate::tree::{self, Node, NodeKind, PathSegment, YamlPath};
 
 /// The default `--path-template`: `prometheus/node/password`.
 pub const DEFAULT_TEMPLATE: &str = "{config}/{job}/{field}";
-/// The KV v2 mount `--to vault` writes to.
-const MOUNT: &str = "secret";
 
 #[derive(Debug)]
 pub struct ExtractSettings {
     pub config: PathBuf,
     pub store: String,
+    pub stores: Option<PathBuf>,
+    pub file_roots: Vec<PathBuf>,
     pub template: String,
     pub write: bool,
     pub backup: bool,
@@ -38,6 +41,8 @@ struct Found {
     value: String,
     /// The store path (`prometheus/node`) and key (`password`).
     location: (String, String),
+    /// The provider map that replaces the value (`{vault: {path: …, key: …}}`).
+    map: String,
 }
 
 fn config_error(message: String) -> Failure {
@@ -45,15 +50,6 @@ fn config_error(message: String) -> Failure {
 }
 
 pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
-    if settings.store != "vault" {
-        return Err(Failure::new(
-            ExitCode::Usage,
-            format!(
-                "--to {:?}: only `vault` (VAULT_ADDR/VAULT_TOKEN, KV v2 at secret/) is supported so far",
-                settings.store
-            ),
-        ));
-    }
     let file = &settings.config;
     let source = std::fs::read_to_string(file)
         .map_err(|error| config_error(format!("cannot read {}: {error}", file.display())))?;
@@ -69,17 +65,25 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         super::print(&format!("{}: no inline secrets to extract\n", file.display()));
         return Ok(());
     }
+    let destination = Destination::resolve(settings)?;
+    let found = found
+        .into_iter()
+        .map(|mut item| {
+            item.map = destination.provider_map(&item.location)?;
+            Ok(item)
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
     let edited = rewrite(&source, &found);
     let mut report = diff(file, &source, &edited, &found);
     if !settings.write {
         for item in &found {
             let (path, key) = &item.location;
-            report.push_str(&format!("# {}: would store at vault {MOUNT}/{path} key {key}\n", item.path));
+            report.push_str(&format!("# {}: would store at {} {path} key {key}\n", item.path, destination.describe()));
         }
         super::print(&report);
         return Ok(());
     }
-    let written = store_all(&found, settings.overwrite).await?;
+    let written = store_all(&found, &destination, settings).await?;
     let backup = if settings.backup { Some(write_backup(file, &source)?) } else { None };
     replace_atomically(file, &edited)?;
     for line in written {
@@ -126,7 +130,7 @@ fn find_inline(
             ));
             continue;
         }
-        found.push(Found { path, span, value, location });
+        found.push(Found { path, span, value, location, map: String::new() });
     }
     if problems.is_empty() { Ok(found) } else { Err(problems) }
 }
@@ -201,16 +205,12 @@ fn flow_scalar(text: &str) -> String {
     if plain { text.to_owned() } else { serde_json::Value::String(text.to_owned()).to_string() }
 }
 
-fn provider_map((path, key): &(String, String)) -> String {
-    format!("{{vault: {{path: {}, key: {}}}}}", flow_scalar(path), flow_scalar(key))
-}
-
 fn rewrite(source: &str, found: &[Found]) -> String {
     let mut edited = source.to_owned();
     let mut by_start: Vec<&Found> = found.iter().collect();
     by_start.sort_by_key(|item| std::cmp::Reverse(item.span.start));
     for item in by_start {
-        edited.replace_range(item.span.clone(), &provider_map(&item.location));
+        edited.replace_range(item.span.clone(), &item.map);
     }
     edited
 }
@@ -234,116 +234,102 @@ fn diff(file: &Path, source: &str, edited: &str, found: &[Found]) -> String {
     out
 }
 
-/// A minimal Vault KV v2 client (until the providers' write side lands).
-struct Kv {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+/// Where `--to` sends the values: a provider with its environment defaults, or a named store
+/// (from the config's `secret_stores` or `--stores`).
+struct Destination {
+    kind: ProviderKind,
+    store: Option<String>,
+    stores: StoreRegistry,
+    dir: PathBuf,
 }
 
-impl Kv {
-    fn from_env() -> Result<Self, Failure> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.is_empty())
-                .ok_or_else(|| Failure::new(ExitCode::Usage, format!("--to vault needs {name} in the environment")))
+impl Destination {
+    fn resolve(settings: &ExtractSettings) -> Result<Self, Failure> {
+        let loaded =
+            configs::load_all(std::slice::from_ref(&settings.config), settings.target, settings.stores.as_deref())
+                .map_err(|issues| config_error(configs::describe_issues("invalid configuration", &issues)))?;
+        let dir = loaded.configs.first().map(|config| config.dir.clone()).unwrap_or_default();
+        let (kind, store) = match ProviderKind::from_name(&settings.store) {
+            Some(kind) => (kind, None),
+            None => match loaded.stores.get(&settings.store) {
+                Some(store) => (store.kind, Some(settings.store.clone())),
+                None => {
+                    return Err(Failure::new(
+                        ExitCode::Usage,
+                        format!("--to {:?} is neither a provider nor a store under `secret_stores`", settings.store),
+                    ));
+                }
+            },
         };
-        let base = var("VAULT_ADDR")?.trim_end_matches('/').to_owned();
-        let token = var("VAULT_TOKEN")?;
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot build an HTTP client: {error}")))?;
-        Ok(Self { base, token, http })
+        Ok(Self { kind, store, stores: loaded.stores, dir })
     }
 
-    fn fetch_error(&self, what: &str, error: impl std::fmt::Display) -> Failure {
-        Failure::new(ExitCode::Fetch, format!("vault {MOUNT}/{what}: {error}"))
+    fn describe(&self) -> String {
+        match &self.store {
+            Some(store) => format!("{} store {store}", self.kind),
+            None => self.kind.to_string(),
+        }
     }
 
-    /// The secret's keys and current version (0: absent).
-    async fn read(&self, path: &str) -> Result<(BTreeMap<String, String>, u64), Failure> {
-        let url = format!("{}/v1/{MOUNT}/data/{path}", self.base);
-        let response = self
-            .http
-            .get(url)
-            .header("X-Vault-Token", &self.token)
-            .send()
-            .await
-            .map_err(|error| self.fetch_error(path, error.without_url()))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok((BTreeMap::new(), 0));
-        }
-        if !response.status().is_success() {
-            return Err(self.fetch_error(path, format!("read failed with HTTP {}", response.status())));
-        }
-        let body: serde_json::Value = serde_json::from_slice(
-            &response.bytes().await.map_err(|error| self.fetch_error(path, error.without_url()))?,
-        )
-        .map_err(|_| self.fetch_error(path, "the answer is not JSON"))?;
-        let version = body["data"]["metadata"]["version"].as_u64().unwrap_or(0);
-        let mut data = BTreeMap::new();
-        if let Some(map) = body["data"]["data"].as_object() {
-            for (key, value) in map {
-                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-                data.insert(key.clone(), text);
+    /// The provider map that names `path`/`key` in this destination.
+    fn provider_map(&self, (path, key): &(String, String)) -> Result<String, Failure> {
+        let store = self.store.as_ref().map(|store| format!("store: {}, ", flow_scalar(store))).unwrap_or_default();
+        let (kind, field, name) = match self.kind {
+            ProviderKind::Vault => ("vault", "path", path.clone()),
+            ProviderKind::AwsSecretsManager => ("aws_secrets_manager", "secret_id", path.clone()),
+            // Secret names: DNS subdomains for Kubernetes, [A-Za-z0-9_-] for Secret Manager.
+            ProviderKind::Kubernetes => ("kubernetes", "name", path.to_ascii_lowercase().replace(['/', '_'], "-")),
+            ProviderKind::GcpSecretManager => ("gcp_secret_manager", "secret", path.replace(['/', '.'], "_")),
+            other => {
+                return Err(Failure::new(
+                    ExitCode::Usage,
+                    format!(
+                        "extract cannot write to `{other}` yet: use a vault, aws_secrets_manager, kubernetes or gcp_secret_manager store"
+                    ),
+                ));
             }
-        }
-        Ok((data, version))
+        };
+        Ok(format!("{{{kind}: {{{store}{field}: {}, key: {}}}}}", flow_scalar(&name), flow_scalar(key)))
     }
 
-    async fn write(&self, path: &str, data: &BTreeMap<String, String>, cas: u64) -> Result<(), Failure> {
-        let url = format!("{}/v1/{MOUNT}/data/{path}", self.base);
-        let body = serde_json::json!({ "options": { "cas": cas }, "data": data });
-        let response = self
-            .http
-            .post(url)
-            .header("X-Vault-Token", &self.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|error| self.fetch_error(path, error.without_url()))?;
-        if !response.status().is_success() {
-            return Err(self.fetch_error(path, format!("write failed with HTTP {}", response.status())));
-        }
-        Ok(())
+    /// The spec a provider map of this destination parses to, as in a config.
+    fn spec(&self, map: &str) -> Result<SecretSpec, Failure> {
+        let document =
+            tree::load(map).map_err(|error| config_error(format!("internal provider map {map:?}: {error}")))?;
+        let [entry] = document.root.as_mapping().unwrap_or_default() else { unreachable!("one provider key") };
+        let context = ParseContext { config_dir: &self.dir, stores: &self.stores };
+        crate::provider::parse_spec(self.kind, &entry.value, &YamlPath::root().key(self.kind.name()), &context)
+            .map_err(|problems| config_error(problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
     }
 }
 
-/// Writes every value not already in the store; a key holding something else is an error
-/// unless `overwrite`. All conflicts are found before anything is written.
-async fn store_all(found: &[Found], overwrite: bool) -> Result<Vec<String>, Failure> {
-    let kv = Kv::from_env()?;
-    let mut groups: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
-    for item in found {
-        groups.entry(item.location.0.as_str()).or_default().push(item);
-    }
-    let mut plans = Vec::new();
-    let mut conflicts = Vec::new();
+/// Writes every value not already in the store through the providers' own write side; a key
+/// holding something else is an error unless `--overwrite`. All conflicts are found before
+/// anything is written.
+async fn store_all(
+    found: &[Found],
+    destination: &Destination,
+    settings: &ExtractSettings,
+) -> Result<Vec<String>, Failure> {
+    let specs: Vec<SecretSpec> = found.iter().map(|item| destination.spec(&item.map)).collect::<Result<_, _>>()?;
+    let providers = crate::stores::build_providers(&destination.stores, &specs, 4, &settings.file_roots)
+        .map_err(|errors| config_error(format!("invalid store settings: {}", errors.join("; "))))?;
+    let fetches = crate::resolve::fetch_all(&specs, &providers, 16).await;
     let mut lines = Vec::new();
-    for (path, items) in groups {
-        let (mut data, version) = kv.read(path).await?;
-        let mut changed = false;
-        for item in items {
-            let key = &item.location.1;
-            match data.get(key) {
-                Some(existing) if *existing == item.value => {
-                    lines.push(format!("{}: vault {MOUNT}/{path} key {key} already holds this value", item.path));
-                }
-                Some(_) if !overwrite => {
-                    conflicts.push(format!("{}: vault {MOUNT}/{path} key {key} holds a different value", item.path))
-                }
-                previous => {
-                    let verb = if previous.is_some() { "overwrote" } else { "stored" };
-                    lines.push(format!("{}: {verb} vault {MOUNT}/{path} key {key}", item.path));
-                    data.insert(key.clone(), item.value.clone());
-                    changed = true;
-                }
+    let mut conflicts = Vec::new();
+    let mut writes = Vec::new();
+    for (item, spec) in found.iter().zip(&specs) {
+        let shown = format!("{} {}", destination.describe(), spec.describe());
+        match fetches.value_for(spec) {
+            Ok(existing) if existing.expose() == item.value.as_bytes() => {
+                lines.push(format!("{}: {shown} already holds this value", item.path));
             }
-        }
-        if changed {
-            plans.push((path, data, version));
+            Ok(_) if !settings.overwrite => conflicts.push(format!("{}: {shown} holds a different value", item.path)),
+            Ok(_) => writes.push((item, spec, "overwrote")),
+            Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) => {
+                writes.push((item, spec, "stored"))
+            }
+            Err(error) => return Err(Failure::new(ExitCode::Fetch, format!("{}: {error}", item.path))),
         }
     }
     if !conflicts.is_empty() {
@@ -352,8 +338,16 @@ async fn store_all(found: &[Found], overwrite: bool) -> Result<Vec<String>, Fail
             format!("{}\nnothing was written; pass --overwrite to replace them", conflicts.join("\n")),
         ));
     }
-    for (path, data, version) in plans {
-        kv.write(path, &data, version).await?;
+    for (item, spec, verb) in writes {
+        let kind = spec.location.kind();
+        let provider = providers.get(kind, spec.location.store()).ok_or_else(|| {
+            Failure::new(ExitCode::Config, format!("provider `{kind}` is not available in this build"))
+        })?;
+        let value = Secret::from_text(item.value.clone());
+        provider.put(&spec.location, spec.key.as_deref(), &value).await.map_err(|error| {
+            Failure::new(ExitCode::Output, format!("{}: cannot write {}: {error}", item.path, spec.describe()))
+        })?;
+        lines.push(format!("{}: {verb} {} {}", item.path, destination.describe(), spec.describe()));
     }
     Ok(lines)
 }

@@ -193,5 +193,41 @@ fn block_scalars_are_refused_and_unknown_stores_are_a_usage_error() {
         .expect_code(3)
         .stderr_contains("block scalars")
         .never_shows("node-pass-fake");
-    test.run_with(&["extract", "prometheus.yml", "--to", "gcp_secret_manager"]).expect_code(2);
+    let inline = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      password: node-pass-fake\n";
+    let test = Test::new().file("prometheus.yml", inline);
+    test.run_with(&["extract", "prometheus.yml", "--to", "nowhere"])
+        .expect_code(2)
+        .stderr_contains("neither a provider nor a store")
+        .never_shows("node-pass-fake");
+    test.run_with(&["extract", "prometheus.yml", "--to", "azure_key_vault"])
+        .expect_code(2)
+        .stderr_contains("cannot write to");
+}
+
+/// `--to` a named store: the values go through that store's settings (here a `path_prefix` and
+/// its own address and token), the provider maps name the store, and `render` reads them back.
+#[test]
+fn extract_into_a_named_store_writes_through_its_settings_and_renders_back() {
+    let server = Server::openbao();
+    let stores = format!(
+        "secret_stores:\n  prod:\n    vault:\n      address: {}\n      auth: {{token: root}}\n      path_prefix: team-a/\n",
+        server.address()
+    );
+    let config = "scrape_configs:\n  - job_name: node  # the node exporter\n    basic_auth:\n      username: prom\n      password: 'node-pass-fake'\n";
+    let test = Test::new().file("stores.yml", &stores).file("prometheus.yml", config);
+    test.run_with(&["--stores", "stores.yml", "extract", "prometheus.yml", "--to", "prod", "--write"])
+        .expect_code(0)
+        .never_shows("node-pass-fake");
+    let extracted = read(&test.path("prometheus.yml"));
+    assert!(
+        extracted.contains("password: {vault: {store: prod, path: prometheus/node, key: password}}\n"),
+        "{extracted}"
+    );
+    assert!(extracted.contains("  - job_name: node  # the node exporter\n"), "comments kept: {extracted}");
+    let stored = bao(&server, &["kv", "get", "-field=password", "secret/team-a/prometheus/node"]);
+    assert_eq!(stored.trim(), "node-pass-fake");
+    test.run_with(&["--stores", "stores.yml", "render", "prometheus.yml", "--out", "out"]).expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    let file = rendered.lines().find_map(|line| line.trim().strip_prefix("password_file: ")).unwrap().trim_matches('"');
+    assert_eq!(read(Path::new(file)), "node-pass-fake");
 }
