@@ -204,3 +204,68 @@ fn store_put_replaces_a_file_keeping_its_mode() {
         .expect_code(0)
         .stdout_contains("replacement-value");
 }
+
+/// Counts the POSTs a reload URL receives.
+fn reload_counter() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/-/reload", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let read = stream.read(&mut request).unwrap_or(0);
+            if request[..read].starts_with(b"POST ") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, count)
+}
+
+/// The contract's rotation story end to end: `rotate` writes a new version, a running `watch`
+/// picks it up on its next refresh and reloads the target exactly once, and unchanged refreshes
+/// afterwards reload nothing.
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
+#[test]
+fn a_running_watch_picks_up_a_rotation_and_reloads_once() {
+    use std::sync::atomic::Ordering;
+
+    use crate::support::{Sidecar, http};
+
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=before-rotation-1"]);
+    let (url, reloads) = reload_counter();
+    let config = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: {vault: {path: prometheus/node, key: password, refresh_interval: 1s}}\n";
+    let test = as_root(&server).file("prometheus.yml", config);
+    let mut watch = Sidecar::start(&test, &["prometheus.yml", "--out", "out", "--reload-url", &url]);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    let secret_file = rendered.lines().find_map(|line| line.trim().strip_prefix("password_file: ")).unwrap();
+    let secret_file = std::path::PathBuf::from(secret_file.trim_matches('"'));
+    assert_eq!(read(&secret_file), "before-rotation-1");
+    assert_eq!(reloads.load(Ordering::SeqCst), 0, "starting reloads nothing");
+
+    as_root(&server).args(["rotate", REF]).run().expect_code(0);
+    let rotated = field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]);
+    watch.wait_for("the rotated value in the secret file", Duration::from_secs(30), |_| {
+        std::fs::read_to_string(&secret_file).is_ok_and(|value| value == rotated)
+    });
+    watch.wait_for("one reload", Duration::from_secs(30), |_| reloads.load(Ordering::SeqCst) == 1);
+    let fetches = |watch: &Sidecar| {
+        let (_, metrics) = http("GET", watch.port, "/metrics");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("secret_render_fetch_duration_seconds_count{provider=\"vault\"} "))
+            .and_then(|count| count.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let seen = fetches(&watch);
+    watch.wait_for("three more unchanged refreshes", Duration::from_secs(30), |watch| fetches(watch) >= seen + 3);
+    assert_eq!(reloads.load(Ordering::SeqCst), 1, "unchanged refreshes reload nothing");
+    assert_eq!(
+        read(&secret_file.with_file_name(format!("{}.previous", secret_file.file_name().unwrap().to_string_lossy()))),
+        "before-rotation-1"
+    );
+}
