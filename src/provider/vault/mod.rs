@@ -451,11 +451,22 @@ impl VaultStore {
         }
     }
 
-    /// A GET with the store's token; a 403 triggers one fresh login and one retry when the
-    /// store can log in again.
+    /// A GET with the store's token (see [`VaultStore::authorized`]).
     async fn authorized_get(&self, path: &str, query: &[(&str, String)]) -> Result<Response, ProviderError> {
+        self.authorized(Method::GET, path, query, None).await
+    }
+
+    /// A request with the store's token; a 403 triggers one fresh login and one retry when the
+    /// store can log in again and the token itself was refused.
+    async fn authorized(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, ProviderError> {
         let token = self.login.token(self).await?;
-        let response = self.send(Method::GET, path, query, None, Some(&token)).await?;
+        let response = self.send(method.clone(), path, query, body, Some(&token)).await?;
         if response.status == StatusCode::FORBIDDEN && self.login.can_log_in_again() && !self.token_valid(&token).await
         {
             // The token itself was refused (revoked, expired early): one fresh login and retry.
@@ -463,7 +474,7 @@ impl VaultStore {
             tracing::info!(store = %self.label, path, "the token was refused: logging in again and retrying once");
             self.login.invalidate(&token).await;
             let token = self.login.token(self).await?;
-            return self.send(Method::GET, path, query, None, Some(&token)).await;
+            return self.send(method, path, query, body, Some(&token)).await;
         }
         Ok(response)
     }
@@ -593,15 +604,14 @@ impl VaultStore {
 /// Writing (`put`, `delete`): KV v2 writes a new version with check-and-set on the version it
 /// read, so a concurrent writer's update is refused rather than lost; KV v1 replaces the map.
 impl VaultStore {
-    /// A write with the store's token.
+    /// A write with the store's token, retried once after a fresh login like a read.
     async fn authorized_send(
         &self,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, ProviderError> {
-        let token = self.login.token(self).await?;
-        self.send(method, path, &[], body, Some(&token)).await
+        self.authorized(method, path, &[], body).await
     }
 
     /// The current fields of a KV document (none when it does not exist) and, on KV v2, its
