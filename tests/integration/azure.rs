@@ -26,6 +26,8 @@ const RESOURCE: &str = "https://vault.azure.net";
 struct AzureState {
     /// Secret name → versions (id, value, `exp`), oldest first.
     secrets: BTreeMap<String, Vec<(String, String, Option<i64>)>>,
+    /// Soft-deleted secrets (Delete Secret), recoverable until purged.
+    deleted: BTreeMap<String, Vec<(String, String, Option<i64>)>>,
     /// Secrets the caller has no role on.
     denied: BTreeSet<String>,
     /// Issued tokens: their tenant and expiry.
@@ -141,6 +143,9 @@ fn handle(request: &Request, state: &mut AzureState, authority: &str) -> Reply {
     }
     if request.method == "PUT" && path.starts_with("/secrets/") {
         return set_secret(request, state);
+    }
+    if request.method == "DELETE" && path.starts_with("/secrets/") {
+        return delete_secret(request, state);
     }
     Reply::json(404, &key_vault_error("NotFound", "The requested resource was not found.", None))
 }
@@ -337,6 +342,50 @@ fn set_secret(request: &Request, state: &mut AzureState) -> Reply {
     Reply::json(
         200,
         &serde_json::json!({ "value": value, "id": format!("{vault}/secrets/{name}/{id}"), "attributes": {"enabled": true} }),
+    )
+}
+
+/// Delete Secret (`DELETE /secrets/{name}?api-version=7.4`): every version moves to the vault's
+/// deleted secrets (soft delete, on by default), answered with a `DeletedSecretBundle` of the
+/// latest version, without its value.
+fn delete_secret(request: &Request, state: &mut AzureState) -> Reply {
+    if request.query("api-version") != Some("7.4") {
+        return Reply::json(400, &key_vault_error("BadParameter", "The specified version is not recognized.", None));
+    }
+    let token = request.header("authorization").and_then(|value| value.strip_prefix("Bearer "));
+    if token.and_then(|token| state.tokens.get(token)).is_none() {
+        return Reply::json(
+            401,
+            &key_vault_error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", None),
+        );
+    }
+    let name = request.path.trim_start_matches("/secrets/").trim_end_matches('/').to_owned();
+    if name.contains('/') {
+        return Reply::json(405, &key_vault_error("BadParameter", "Method DELETE not allowed on a version.", None));
+    }
+    let Some(versions) = state.secrets.remove(&name) else {
+        return Reply::json(
+            404,
+            &key_vault_error(
+                "SecretNotFound",
+                &format!("A secret with (name/id) {name} was not found in this key vault."),
+                None,
+            ),
+        );
+    };
+    let id = versions.last().map(|(id, _, _)| id.clone()).unwrap_or_default();
+    state.deleted.insert(name.clone(), versions);
+    let vault = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
+    Reply::json(
+        200,
+        &serde_json::json!({
+            "recoveryId": format!("{vault}/deletedsecrets/{name}"),
+            "deletedDate": 1_700_000_100,
+            "scheduledPurgeDate": 1_707_776_100,
+            "id": format!("{vault}/secrets/{name}/{id}"),
+            "attributes": {"enabled": true, "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
+            "tags": {},
+        }),
     )
 }
 
@@ -622,4 +671,33 @@ fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
 
     rotate("{azure_key_vault: {name: fresh}}").expect_code(0);
     assert_eq!(fake.state().secrets["fresh"][0].1.len(), 32);
+}
+
+#[test]
+fn store_delete_removes_a_key_in_a_new_version_or_deletes_the_secret() {
+    let fake = AzureFake::start();
+    fake.put("db", r#"{"username":"prom","password":"azure-password-fake"}"#, None);
+    let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
+    let run = |args: &[&str]| {
+        Test::new()
+            .file("stores.yml", &stores)
+            .env("AZURE_CLIENT_SECRET", "")
+            .env("AZURE_FEDERATED_TOKEN_FILE", "")
+            .args(["--stores", "stores.yml"].into_iter().chain(args.iter().copied()))
+            .run()
+    };
+    let outcome = run(&["store", "delete", "{azure_key_vault: {name: db, key: username}}"]);
+    outcome.expect_code(0).stdout_contains(&format!("new version {}", fake.version_id("db", 1)));
+    outcome.never_shows("azure-password-fake").never_shows(CLIENT_SECRET);
+    let versions = fake.state().secrets["db"].clone();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].1, r#"{"username":"prom","password":"azure-password-fake"}"#, "the old version has it");
+    assert_eq!(versions[1].1, r#"{"password":"azure-password-fake"}"#);
+    run(&["store", "delete", "{azure_key_vault: {name: db, key: nothing}}"]).expect_code(5).stderr_contains("nothing");
+
+    run(&["store", "delete", "{azure_key_vault: {name: db}}"]).expect_code(0);
+    assert_eq!(fake.server.count("DELETE /secrets/db"), 1);
+    assert!(!fake.state().secrets.contains_key("db"));
+    assert_eq!(fake.state().deleted["db"].len(), 2, "soft-deleted with its versions");
+    run(&["store", "get", "{azure_key_vault: {name: db}}"]).expect_code(4).stderr_contains("not found");
 }

@@ -43,6 +43,8 @@ fn crc32c(bytes: &[u8]) -> u32 {
 struct GoogleState {
     /// Secret ID → payloads of versions 1, 2, …
     versions: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Destroyed versions: (secret ID, version number).
+    destroyed: BTreeSet<(String, usize)>,
     /// Secrets the caller lacks `secretmanager.versions.access` on.
     denied: BTreeSet<String>,
     /// Secrets served with a wrong `dataCrc32c`, as if corrupted on the way.
@@ -160,6 +162,7 @@ fn handle(request: &Request, state: &mut GoogleState, public_key: &[u8], token_u
             .header("Metadata-Flavor", "Google")
         }
         ("GET", path) if path.starts_with("/v1/") && path.ends_with(":access") => access(request, state),
+        ("GET", path) if path.starts_with("/v1/") => get_version(request, state),
         ("POST", path) if path.starts_with("/v1/") => write(request, state),
         _ => Reply::json(404, &google_error(404, "NOT_FOUND", "The requested URL was not found on this server.")),
     }
@@ -285,6 +288,12 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
             format!("Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{version}] not found.");
         return Reply::json(404, &google_error(404, "NOT_FOUND", &message));
     };
+    if state.destroyed.contains(&(secret.to_string(), number)) {
+        let message = format!(
+            "Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}] is in DESTROYED state."
+        );
+        return Reply::json(400, &google_error(400, "FAILED_PRECONDITION", &message));
+    }
     let mut checksum = crc32c(payload);
     if state.corrupt.contains(*secret) {
         checksum ^= 1;
@@ -299,18 +308,87 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
     Reply::json(200, &body)
 }
 
-/// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`) and `secrets.addVersion`
-/// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
-/// `dataCrc32c`), answered as Secret Manager does.
-fn write(request: &Request, state: &mut GoogleState) -> Reply {
+/// A `SecretVersion` as `versions.get` and `versions.destroy` answer it.
+fn version_resource(state: &GoogleState, secret: &str, number: usize) -> serde_json::Value {
+    let destroyed = state.destroyed.contains(&(secret.to_owned(), number));
+    let mut version = serde_json::json!({
+        "name": format!("projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}"),
+        "createTime": "2025-01-01T00:00:00.000000Z",
+        "state": if destroyed { "DESTROYED" } else { "ENABLED" },
+        "replicationStatus": { "automatic": {} },
+        "etag": format!("\"{secret}-{number}\""),
+    });
+    if destroyed {
+        version["destroyTime"] = "2025-01-02T00:00:00.000000Z".into();
+    }
+    version
+}
+
+fn unauthenticated(request: &Request, state: &GoogleState) -> Option<Reply> {
     let token = request.header("authorization").and_then(|value| value.strip_prefix("Bearer "));
-    if token.and_then(|token| state.tokens.get(token)).is_none() {
-        return Reply::json(
-            401,
-            &google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
-        );
+    token.and_then(|token| state.tokens.get(token)).is_none().then(|| {
+        Reply::json(401, &google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."))
+    })
+}
+
+/// The secret and version number of `projects/*/secrets/*/versions/*` (`latest` resolved), or the
+/// 404 Secret Manager answers.
+fn find_version(state: &GoogleState, resource: &str) -> Result<(String, usize), Reply> {
+    let segments: Vec<&str> = resource.split('/').collect();
+    let ["projects", _, "secrets", secret, "versions", version] = segments.as_slice() else {
+        return Err(Reply::json(
+            404,
+            &google_error(404, "NOT_FOUND", "The requested URL was not found on this server."),
+        ));
+    };
+    let count = state.versions.get(*secret).map_or(0, Vec::len);
+    let number = if *version == "latest" { count } else { version.parse().unwrap_or(usize::MAX) };
+    if number == 0 || number > count {
+        let message =
+            format!("Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{version}] not found.");
+        return Err(Reply::json(404, &google_error(404, "NOT_FOUND", &message)));
+    }
+    Ok(((*secret).to_owned(), number))
+}
+
+/// `versions.get` (`GET /v1/projects/*/secrets/*/versions/*`): the version's metadata, its
+/// number in `name` even when asked for `latest`.
+fn get_version(request: &Request, state: &mut GoogleState) -> Reply {
+    if let Some(reply) = unauthenticated(request, state) {
+        return reply;
+    }
+    match find_version(state, request.path.trim_start_matches("/v1/")) {
+        Ok((secret, number)) => Reply::json(200, &version_resource(state, &secret, number)),
+        Err(reply) => reply,
+    }
+}
+
+/// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`), `secrets.addVersion`
+/// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
+/// `dataCrc32c`) and `versions.destroy` (`POST /v1/projects/*/secrets/*/versions/N:destroy`, a
+/// number only: `latest` is refused), answered as Secret Manager does.
+fn write(request: &Request, state: &mut GoogleState) -> Reply {
+    if let Some(reply) = unauthenticated(request, state) {
+        return reply;
     }
     let path = request.path.trim_start_matches("/v1/");
+    if let Some(resource) = path.strip_suffix(":destroy") {
+        if resource.ends_with("/versions/latest") {
+            let message = "Requested entity was not found.";
+            return Reply::json(404, &google_error(404, "NOT_FOUND", message));
+        }
+        let (secret, number) = match find_version(state, resource) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        if !state.destroyed.insert((secret.clone(), number)) {
+            let message = format!(
+                "SecretVersion [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}] is already in state DESTROYED."
+            );
+            return Reply::json(400, &google_error(400, "FAILED_PRECONDITION", &message));
+        }
+        return Reply::json(200, &version_resource(state, &secret, number));
+    }
     if let Some(resource) = path.strip_suffix(":addVersion") {
         let segments: Vec<&str> = resource.split('/').collect();
         let ["projects", _, "secrets", secret] = segments.as_slice() else {
@@ -626,4 +704,35 @@ fn rotate_adds_a_version_and_the_old_one_stays_readable() {
         .run();
     fresh.expect_code(0).stdout_contains("new version 1");
     assert_eq!(google.state().versions["fresh"][0].len(), 32);
+}
+
+#[test]
+fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
+    let google = GoogleFake::start();
+    google.put("node", br#"{"password":"gcp-password-fake","username":"prom"}"#);
+    let stores = google.config("");
+    let run = |args: &[&str]| {
+        Test::new()
+            .file("sa.json", &google.key_file())
+            .file("stores.yml", &stores)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+            .args(["--stores", "stores.yml"].into_iter().chain(args.iter().copied()))
+            .run()
+    };
+    let outcome = run(&["store", "delete", "{gcp_secret_manager: {secret: node, key: username}}"]);
+    outcome.expect_code(0).stdout_contains("new version 2").never_shows("gcp-password-fake");
+    let versions = google.state().versions["node"].clone();
+    assert_eq!(versions[1], br#"{"password":"gcp-password-fake"}"#);
+    assert_eq!(versions[0], br#"{"password":"gcp-password-fake","username":"prom"}"#, "version 1 still has it");
+    run(&["store", "delete", "{gcp_secret_manager: {secret: node, key: nothing}}"])
+        .expect_code(5)
+        .stderr_contains("nothing");
+
+    run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"]).expect_code(0);
+    assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:destroy"), 1);
+    assert!(google.state().destroyed.contains(&("node".to_owned(), 2)));
+    run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("not found");
+    run(&["store", "get", "{gcp_secret_manager: {secret: node, version: \"1\", key: username}}"]).expect_code(0);
+    run(&["store", "delete", "{gcp_secret_manager: {secret: node, version: \"1\"}}"]).expect_code(0);
+    assert!(google.state().destroyed.contains(&("node".to_owned(), 1)));
 }

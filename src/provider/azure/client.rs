@@ -388,7 +388,8 @@ impl AzureStore {
 }
 
 /// Writing: `PUT /secrets/{name}` (Set Secret) adds a new version, or creates the secret; earlier
-/// versions stay readable by id. A `key` sets one field of the latest JSON value.
+/// versions stay readable by id. A `key` sets (or deletes) one field of the latest JSON value;
+/// deleting without a key deletes the whole secret.
 impl AzureStore {
     async fn set_secret(
         &self,
@@ -424,12 +425,22 @@ impl AzureStore {
                 Zeroizing::new(serde_json::Value::Object(object).to_string())
             }
         };
+        self.set_value(location, what, &new_value).await
+    }
+
+    /// Set Secret with `new_value` as the secret's new version.
+    async fn set_value(
+        &self,
+        location: &AzureLocation,
+        what: String,
+        new_value: &str,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
         let mut url = reqwest::Url::parse(&location.vault_url)
             .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
         url.set_path(&format!("secrets/{}", location.name));
         url.query_pairs_mut().append_pair("api-version", API_VERSION);
         let resource = resource_for(&url);
-        let body = Zeroizing::new(serde_json::json!({ "value": &*new_value }).to_string());
+        let body = Zeroizing::new(serde_json::json!({ "value": new_value }).to_string());
         let token = self.token(&resource).await?;
         let origin = format!("{} ({})", self.label, url.origin().ascii_serialization());
         let request = self
@@ -447,6 +458,60 @@ impl AzureStore {
             .and_then(|bundle| bundle["id"].as_str().map(str::to_owned));
         let version = id.and_then(|id| id.rsplit('/').next().map(str::to_owned));
         Ok(crate::provider::PutOutcome { version })
+    }
+
+    /// With a `key`, a new version of the JSON value without it; without one, Delete Secret
+    /// (`DELETE /secrets/{name}`: every version, soft-deleted and recoverable where the vault
+    /// has soft delete on, as it has by default).
+    async fn remove(
+        &self,
+        location: &AzureLocation,
+        key: Option<&str>,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        if location.version.is_some() {
+            let reason = if key.is_some() {
+                "only the latest version can be written"
+            } else {
+                "Key Vault deletes a secret with all its versions: drop `version`"
+            };
+            return Err(ProviderError::Invalid { what, reason: reason.into() });
+        }
+        if let Some(key) = key {
+            let fetched = self.read(&AzureLocation { structured: true, ..location.clone() }).await?;
+            let crate::provider::Content::Fields(fields) = fetched.content else {
+                return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object value".into() });
+            };
+            let mut object = serde_json::Map::new();
+            for (name, field) in fields {
+                let text = field.expose_str().unwrap_or_default().to_owned();
+                object.insert(name, serde_json::Value::String(text));
+            }
+            if object.remove(key).is_none() {
+                return Err(ProviderError::MissingKey {
+                    what,
+                    key: key.to_owned(),
+                    available: object.keys().cloned().collect(),
+                });
+            }
+            let new_value = Zeroizing::new(serde_json::Value::Object(object).to_string());
+            return self.set_value(location, what, &new_value).await;
+        }
+        let mut url = reqwest::Url::parse(&location.vault_url)
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
+        url.set_path(&format!("secrets/{}", location.name));
+        url.query_pairs_mut().append_pair("api-version", API_VERSION);
+        let resource = resource_for(&url);
+        let token = self.token(&resource).await?;
+        let origin = format!("{} ({})", self.label, url.origin().ascii_serialization());
+        let request =
+            self.http.delete(url.clone()).header(reqwest::header::AUTHORIZATION, cloud::bearer(&token, &origin)?);
+        let response = cloud::send(request, &origin, self.timeout).await?;
+        if response.status != StatusCode::OK {
+            return Err(status_error(&response, what));
+        }
+        tracing::debug!(store = %self.label, location = %what, "deleted a Key Vault secret");
+        Ok(crate::provider::PutOutcome::default())
     }
 }
 
@@ -539,6 +604,19 @@ impl Provider for AzureStore {
                 unreachable!("an azure_key_vault store is only given azure_key_vault locations")
             };
             self.set_secret(location, key, value).await
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Azure(location) = location else {
+                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
+            };
+            self.remove(location, key).await
         })
     }
 }

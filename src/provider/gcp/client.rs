@@ -368,7 +368,8 @@ impl GcpStore {
 }
 
 /// Writing: `secrets.addVersion` (creating the secret with automatic replication when it does not
-/// exist); earlier versions stay readable. A `key` sets one field of the latest JSON payload.
+/// exist); earlier versions stay readable. A `key` sets (or deletes) one field of the latest JSON
+/// payload; deleting without a key destroys one version.
 impl GcpStore {
     async fn post(&self, url: &reqwest::Url, body: &serde_json::Value) -> Result<Response, ProviderError> {
         let what = format!("{} ({})", self.label, self.endpoint.origin().ascii_serialization());
@@ -427,10 +428,20 @@ impl GcpStore {
                 Zeroizing::new(serde_json::Value::Object(object).to_string().into_bytes())
             }
         };
+        self.append(location, what, &payload).await
+    }
+
+    /// `secrets.addVersion` with `payload`, creating the secret when it does not exist.
+    async fn append(
+        &self,
+        location: &GcpLocation,
+        what: String,
+        payload: &[u8],
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
         let secret = format!("projects/{}/secrets/{}", location.project, location.secret);
         let body = serde_json::json!({"payload": {
-            "data": base64::engine::general_purpose::STANDARD.encode(&*payload),
-            "dataCrc32c": crc32c::crc32c(&payload).to_string(),
+            "data": base64::engine::general_purpose::STANDARD.encode(payload),
+            "dataCrc32c": crc32c::crc32c(payload).to_string(),
         }});
         let add = self.url(&format!("v1/{secret}:addVersion"), &what)?;
         let mut response = self.post(&add, &body).await?;
@@ -451,6 +462,67 @@ impl GcpStore {
             .and_then(|version| version["name"].as_str().map(str::to_owned));
         let version = name.and_then(|name| name.rsplit('/').next().map(str::to_owned));
         Ok(crate::provider::PutOutcome { version })
+    }
+
+    /// With a `key`, a new version of the JSON payload without it; without one, `versions.destroy`
+    /// of the location's version (`latest` resolved to its number first, by `versions.get`).
+    async fn remove(
+        &self,
+        location: &GcpLocation,
+        key: Option<&str>,
+    ) -> Result<crate::provider::PutOutcome, ProviderError> {
+        let what = location.to_string();
+        if let Some(key) = key {
+            if location.version != super::LATEST {
+                return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
+            }
+            let fetched = self.access(&GcpLocation { structured: true, ..location.clone() }).await?;
+            let crate::provider::Content::Fields(fields) = fetched.content else {
+                return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object payload".into() });
+            };
+            let mut object = serde_json::Map::new();
+            for (name, field) in fields {
+                let text = field.expose_str().unwrap_or_default().to_owned();
+                object.insert(name, serde_json::Value::String(text));
+            }
+            if object.remove(key).is_none() {
+                return Err(ProviderError::MissingKey {
+                    what,
+                    key: key.to_owned(),
+                    available: object.keys().cloned().collect(),
+                });
+            }
+            let payload = Zeroizing::new(serde_json::Value::Object(object).to_string().into_bytes());
+            return self.append(location, what, &payload).await;
+        }
+        let number = if location.version.bytes().all(|byte| byte.is_ascii_digit()) {
+            location.version.clone()
+        } else {
+            let url = self.url(&format!("v1/{}", location.resource()), &what)?;
+            let (token, quota) = self.token().await?;
+            let response = self.get(&url, &token, quota.as_deref()).await?;
+            if response.status != StatusCode::OK {
+                return Err(status_error(&response, what));
+            }
+            serde_json::from_slice::<serde_json::Value>(&response.body)
+                .ok()
+                .and_then(|version| version["name"].as_str()?.rsplit('/').next().map(str::to_owned))
+                .filter(|number| !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()))
+                .ok_or_else(|| ProviderError::Invalid {
+                    what: what.clone(),
+                    reason: "the versions.get response has no numbered `name`".into(),
+                })?
+        };
+        let destroy = self.url(
+            &format!("v1/projects/{}/secrets/{}/versions/{number}:destroy", location.project, location.secret),
+            &what,
+        )?;
+        let response = self.post(&destroy, &serde_json::json!({})).await?;
+        if response.status != StatusCode::OK {
+            return Err(status_error(&response, what));
+        }
+        tracing::debug!(store = %self.label, version = %number, "destroyed a Secret Manager version");
+        Ok(crate::provider::PutOutcome::default())
     }
 }
 
@@ -598,6 +670,19 @@ impl Provider for GcpStore {
                 unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
             };
             self.add_version(location, key, value).await
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let Location::Gcp(location) = location else {
+                unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
+            };
+            self.remove(location, key).await
         })
     }
 }
