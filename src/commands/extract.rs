@@ -404,9 +404,10 @@ mod tests {
         let source = "# top\nscrape_configs:\n  # node\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: 'hunter2'  # inline\n";
         let document = tree::load(source).unwrap();
         let profile = Profile::new(TargetKind::Prometheus, None);
-        let found = find_inline(source, &document.root, &profile, "prometheus", DEFAULT_TEMPLATE).unwrap();
+        let mut found = find_inline(source, &document.root, &profile, "prometheus", DEFAULT_TEMPLATE).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].location, ("prometheus/node".to_owned(), "password".to_owned()));
+        found[0].map = "{vault: {path: prometheus/node, key: password}}".to_owned();
         let edited = rewrite(source, &found);
         assert_eq!(edited, source.replace("'hunter2'", "{vault: {path: prometheus/node, key: password}}"),);
         let shown = diff(Path::new("p.yml"), source, &edited, &found);
