@@ -182,6 +182,26 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str, timeout: Duratio
     Ok(Response { status, headers, body: Zeroizing::new(body.to_vec()) })
 }
 
+/// The error for a status no provider-specific rule explains: the service's trouble (5xx, 429:
+/// retryable, honouring `Retry-After` in seconds) or an answer we did not expect.
+#[must_use]
+pub fn unexpected_status(response: &Response, what: String, message: &str) -> ProviderError {
+    let status = response.status;
+    let reason = format!("HTTP {status}: {message}");
+    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+        return ProviderError::Invalid { what, reason };
+    }
+    let retry_after = response
+        .headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    match retry_after {
+        Some(retry_after) => ProviderError::RateLimited { what, reason, retry_after },
+        None => ProviderError::Unreachable { what, reason },
+    }
+}
+
 /// The error for a token endpoint's refusal: a 4xx is the credential's fault (not retryable), a
 /// 5xx or 429 the service's (retryable).
 #[must_use]
@@ -197,6 +217,24 @@ pub fn token_error(response: &Response, what: String) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unexpected_statuses_are_retryable_for_the_service_and_honour_retry_after() {
+        let response = |status: u16, retry_after: Option<&str>| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(value) = retry_after {
+                headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            }
+            Response { status: StatusCode::from_u16(status).unwrap(), headers, body: Zeroizing::new(Vec::new()) }
+        };
+        let cases =
+            [(503, None, "unreachable", None), (429, Some("7"), "rate_limited", Some(7)), (418, None, "invalid", None)];
+        for (status, header, reason, retry_after) in cases {
+            let error = unexpected_status(&response(status, header), "store".into(), "message");
+            assert_eq!(error.reason(), reason, "{status}");
+            assert_eq!(error.retry_after(), retry_after.map(Duration::from_secs), "{status}");
+        }
+    }
 
     #[test]
     fn token_responses_with_number_or_string_lifetimes() {

@@ -634,10 +634,7 @@ fn status_error(response: &Response, what: String) -> ProviderError {
         StatusCode::BAD_REQUEST if error.status == "FAILED_PRECONDITION" => {
             ProviderError::NotFound { what: format!("{what} ({message})") }
         }
-        status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
-            ProviderError::Unreachable { what, reason: format!("HTTP {status}: {message}") }
-        }
-        status => ProviderError::Invalid { what, reason: format!("HTTP {status}: {message}") },
+        _ => cloud::unexpected_status(response, what, &message),
     }
 }
 
