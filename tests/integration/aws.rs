@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{CANARY, Server, Sidecar, Test, base64, read};
+use crate::support::{CANARY, Server, Test, WatchProcess, base64, read};
 
 /// Calls a Secrets Manager action on moto (JSON protocol), panicking unless it answers 200.
 fn call(server: &Server, action: &str, body: &Value) -> Value {
@@ -222,13 +222,13 @@ fn watch_picks_up_a_rotation_and_keeps_the_previous_value_for_the_grace_period()
         store(&server, "")
     );
     let test = with_credentials().file("app.yml", &config);
-    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let mut sidecar = WatchProcess::sidecar(&test, &["app.yml", "--out", "out", "--target", "generic"]);
     let secret = file_of(&read(&test.path("out/app.yml")), "pw");
     assert_eq!(read(&secret), "first-fake");
     put(&server, "rotating", &json!({"password": "second-fake"}).to_string());
     let previous = secret.with_file_name(format!("{}.previous", secret.file_name().unwrap().to_string_lossy()));
     // The new value and the previous one (written beside it) both land.
-    sidecar.wait_for("the rotation", Duration::from_secs(10), |_| {
+    sidecar.until("the rotation", Duration::from_secs(10), |_| {
         std::fs::read_to_string(&secret).unwrap_or_default() == "second-fake"
             && std::fs::read_to_string(&previous).unwrap_or_default() == "first-fake"
     });
@@ -252,11 +252,11 @@ fn with_previous_stage_a_rotation_before_start_still_has_its_previous_value_for_
         url = server.address()
     );
     let test = with_credentials().file("app.yml", &config);
-    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let mut sidecar = WatchProcess::sidecar(&test, &["app.yml", "--out", "out", "--target", "generic"]);
     let rendered = read(&test.path("out/app.yml"));
     let a = file_of(&rendered, "a");
     let a_previous = a.with_file_name(format!("{}.previous", a.file_name().unwrap().to_string_lossy()));
-    sidecar.wait_for("a's previous value", Duration::from_secs(10), |_| a_previous.exists());
+    sidecar.until("a's previous value", Duration::from_secs(10), |_| a_previous.exists());
     let previous = |field: &str| {
         let secret = file_of(&rendered, field);
         assert_ne!(read(&secret), "old-fake");

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::http_fake::{FakeServer, Reply, Request};
-use crate::support::{CANARY, Sidecar, Test, http, read};
+use crate::support::{CANARY, Test, WatchProcess, http, read};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 /// A tenant the fake knows, whose tokens the vault refuses.
@@ -634,7 +634,7 @@ fn watch_publishes_the_secrets_expiry_date() {
         .file("app.yml", &fake.config(&auth, "t: {azure_key_vault: {name: api-token}}\n"))
         .env("AZURE_CLIENT_SECRET", "")
         .env("AZURE_FEDERATED_TOKEN_FILE", "");
-    let sidecar = Sidecar::start(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
     let (status, metrics) = http("GET", sidecar.port, "/metrics");
     assert_eq!(status, 200, "{metrics}");
     let expiry = metrics

@@ -13,17 +13,15 @@
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::fault_proxy::{Fault, FaultProxy};
-use crate::support::{CANARY, Server, Test, binary, free_port, http_json, read, try_http};
+use crate::support::{CANARY, Server, Test, WatchProcess, http_json, read, try_http};
 
 /// The store's `timeout` and `refresh_interval` in every config here.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -126,57 +124,27 @@ fn parse_sample<'a>(line: &'a str, name: &str) -> Option<(BTreeMap<&'a str, &'a 
     Some((labels, value.split_whitespace().next()?.parse().ok()?))
 }
 
-/// A `secret-render watch` process with its admin listener on a free port; killed when dropped,
-/// its log checked for the canary.
-struct Sidecar {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
+/// `secret-render watch` against the store behind the proxy, with these tests' views of its
+/// admin listener.
+type Sidecar = WatchProcess;
+
+trait Vault {
+    fn start(test: &Test, args: &[&str]) -> Self;
+    fn metrics(&self) -> String;
+    fn ready(&self) -> bool;
+    fn state(&self) -> Option<String>;
+    fn failures(&self) -> BTreeMap<String, f64>;
 }
 
-impl Sidecar {
+impl Vault for WatchProcess {
+    /// Starts the daemon without the caller's Vault environment and waits until its admin
+    /// listener answers.
     fn start(test: &Test, args: &[&str]) -> Self {
-        let port = free_port();
-        let mut child = Command::new(binary())
-            .arg("watch")
-            .args(args)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(test.path("."))
-            .env_remove("XDG_RUNTIME_DIR")
-            .env_remove("VAULT_ADDR")
-            .env_remove("VAULT_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("secret-render watch starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let streams: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
-        let readers = streams
-            .into_iter()
-            .map(|stream| {
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                        let mut log = log.lock().unwrap();
-                        log.push_str(&line);
-                        log.push('\n');
-                    }
-                })
-            })
-            .collect();
-        let mut sidecar = Self { child, port, log, readers };
+        let mut sidecar = Self::start_with(test, args, &["VAULT_ADDR", "VAULT_TOKEN"]);
         sidecar.until("the admin listener to answer", Duration::from_secs(30), |sidecar| {
             try_http("GET", sidecar.port, "/-/healthy").is_some()
         });
         sidecar
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
     }
 
     fn metrics(&self) -> String {
@@ -205,42 +173,6 @@ impl Sidecar {
                 (labels.get("provider") == Some(&"vault")).then(|| ((*reason).to_owned(), value))
             })
             .collect()
-    }
-
-    /// Polls `done` until it holds; panics with the metrics and the log at the deadline, or at
-    /// once if the process exited.
-    #[track_caller]
-    fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if done(self) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("secret-render watch exited ({status}) while waiting for {what}; its log:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {timeout:?} for {what} in vain\n--- metrics\n{}\n--- secret-render log\n{}",
-                self.metrics(),
-                self.log()
-            );
-            std::thread::sleep(PAUSE);
-        }
-    }
-}
-
-impl Drop for Sidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        if !std::thread::panicking() {
-            let log = self.log();
-            assert!(!log.contains(CANARY), "the canary secret appeared in the log of secret-render watch:\n{log}");
-        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{CANARY, Server, Sidecar, Test, bao, base64, http_json, read};
+use crate::support::{CANARY, Server, Test, WatchProcess, bao, base64, http_json, read};
 
 /// The service account the tests act as, and its token.
 const USER: &str = "system:serviceaccount:monitoring:prometheus";
@@ -746,14 +746,14 @@ fn watch_picks_up_a_changed_secret_within_a_second_and_survives_cut_and_expired_
     server.put("monitoring", "scrape-token", &[("token", b"first-fake")]);
     let test = with_kubeconfig(&server)
         .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, refresh_interval: 1h}}\n");
-    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let mut sidecar = WatchProcess::sidecar(&test, &["app.yml", "--out", "out", "--target", "generic"]);
     assert_eq!(rendered_value(&test), "first-fake");
-    sidecar.wait_for("the watch to open", Duration::from_secs(10), |_| server.watchers() == 1);
+    sidecar.until("the watch to open", Duration::from_secs(10), |_| server.watchers() == 1);
 
     // A change reaches the file within a second (the refresh interval is an hour).
     let changed = Instant::now();
     server.put("monitoring", "scrape-token", &[("token", b"second-fake")]);
-    sidecar.wait_for("the change", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
+    sidecar.until("the change", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
     let took = changed.elapsed();
     assert!(took < Duration::from_secs(1), "the change took {took:?}");
 
@@ -776,23 +776,22 @@ fn watch_picks_up_a_changed_secret_within_a_second_and_survives_cut_and_expired_
     server.compact();
     std::thread::sleep(Duration::from_millis(200));
     server.set_down(false);
-    sidecar
-        .wait_for("the change after reconnecting", Duration::from_secs(10), |_| rendered_value(&test) == "third-fake");
-    sidecar.wait_for("the watch to reopen", Duration::from_secs(10), |_| server.watchers() == 1);
+    sidecar.until("the change after reconnecting", Duration::from_secs(10), |_| rendered_value(&test) == "third-fake");
+    sidecar.until("the watch to reopen", Duration::from_secs(10), |_| server.watchers() == 1);
     assert_eq!(server.expired(), 1, "the watch did not resume from its old version");
     let changed = Instant::now();
     server.put("monitoring", "scrape-token", &[("token", b"fourth-fake")]);
-    sidecar.wait_for("the change on the new watch", Duration::from_secs(5), |_| rendered_value(&test) == "fourth-fake");
+    sidecar.until("the change on the new watch", Duration::from_secs(5), |_| rendered_value(&test) == "fourth-fake");
     assert!(changed.elapsed() < Duration::from_secs(1), "the change took {:?}", changed.elapsed());
 
     // A deleted Secret keeps its last good value (stale), and its return is picked up.
     server.delete("monitoring", "scrape-token");
-    sidecar.wait_for("the deletion to be noticed", Duration::from_secs(5), |sidecar| {
+    sidecar.until("the deletion to be noticed", Duration::from_secs(5), |sidecar| {
         sidecar.log().contains("kubernetes secret monitoring/scrape-token not found")
     });
     assert_eq!(rendered_value(&test), "fourth-fake");
     server.put("monitoring", "scrape-token", &[("token", b"fifth-fake")]);
-    sidecar.wait_for("the Secret's return", Duration::from_secs(5), |_| rendered_value(&test) == "fifth-fake");
+    sidecar.until("the Secret's return", Duration::from_secs(5), |_| rendered_value(&test) == "fifth-fake");
 }
 
 #[test]
@@ -802,13 +801,13 @@ fn a_watch_the_service_account_may_not_open_falls_back_to_the_refresh_interval_w
     server.deny(USER, "watch", "monitoring");
     let test = with_kubeconfig(&server)
         .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, refresh_interval: 1s}}\n");
-    let mut sidecar = Sidecar::start(&test, &["app.yml", "--out", "out", "--target", "generic"]);
-    sidecar.wait_for("the warning", Duration::from_secs(10), |sidecar| {
+    let mut sidecar = WatchProcess::sidecar(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    sidecar.until("the warning", Duration::from_secs(10), |sidecar| {
         sidecar.log().contains("cannot watch kubernetes secret monitoring/scrape-token")
     });
     assert!(sidecar.log().contains("cannot watch secrets in namespace monitoring"), "{}", sidecar.log());
     server.put("monitoring", "scrape-token", &[("token", b"second-fake")]);
-    sidecar.wait_for("the change by polling", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
+    sidecar.until("the change by polling", Duration::from_secs(5), |_| rendered_value(&test) == "second-fake");
     assert_eq!(sidecar.log().matches("cannot watch kubernetes secret").count(), 1, "{}", sidecar.log());
 }
 

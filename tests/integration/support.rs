@@ -504,28 +504,34 @@ impl Server {
     }
 }
 
-/// A `secret-render watch` process for provider tests: started with `--listen` on a free port,
-/// its log collected (and checked for the canary), killed when dropped.
-#[cfg(any(feature = "kubernetes", feature = "aws"))]
-pub struct Sidecar {
+/// A `secret-render watch` process started with `--listen` on a free port: its stdout and stderr
+/// collected into one log (checked for the canary when dropped, unless the test is panicking),
+/// killed when dropped. The suites that drive `watch` wrap it in their own domain helpers.
+pub struct WatchProcess {
     child: Child,
     pub port: u16,
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    pause: Duration,
 }
 
-#[cfg(any(feature = "kubernetes", feature = "aws"))]
-impl Sidecar {
+impl WatchProcess {
     /// Starts `secret-render watch ARGS… --listen 127.0.0.1:PORT` in the test's directory with
-    /// its environment, and waits until every secret has a value (`/-/ready`).
-    pub fn start(test: &Test, args: &[&str]) -> Self {
+    /// its environment less `env_removals`, without waiting for anything.
+    pub fn start_with(test: &Test, args: &[&str], env_removals: &[&str]) -> Self {
         let port = free_port();
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("watch")
             .args(args)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .current_dir(test.path("."))
-            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_RUNTIME_DIR");
+        for key in env_removals {
+            command.env_remove(key);
+        }
+        let mut child = command
             .envs(test.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -533,56 +539,83 @@ impl Sidecar {
             .spawn()
             .expect("secret-render watch starts");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        for stream in
-            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
-        {
-            let log = std::sync::Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
-        let mut sidecar = Self { child, port, log };
-        sidecar.wait_for("every secret to have a value", Duration::from_secs(60), |sidecar| {
+        let streams: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        let readers = streams
+            .into_iter()
+            .map(|stream| {
+                let log = std::sync::Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                        let mut log = log.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                })
+            })
+            .collect();
+        Self { child, port, log, readers, pause: Duration::from_millis(20) }
+    }
+
+    /// The provider tests' sidecar: started with the test's environment, waited on until every
+    /// secret has a value (`/-/ready`).
+    pub fn sidecar(test: &Test, args: &[&str]) -> Self {
+        let mut sidecar = Self::start_with(test, args, &[]);
+        sidecar.until("every secret to have a value", Duration::from_secs(60), |sidecar| {
             try_http("GET", sidecar.port, "/-/ready").is_some_and(|(status, _)| status == 200)
         });
         sidecar
     }
 
+    /// Sets the pause between two looks at a condition in [`WatchProcess::until`] (20 ms unless
+    /// set).
+    pub fn polling_every(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// Everything the process printed so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    /// Polls `done` every 20 ms until it holds; panics with the log at the deadline, or at once
-    /// if the process exited.
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Polls `done` until it holds; panics with the metrics and the log at the deadline, or at
+    /// once if the process exited.
     #[track_caller]
-    pub fn wait_for(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
+    pub fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if done(self) {
                 return;
             }
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.try_wait() {
                 panic!("secret-render watch exited ({status}) while waiting for {what}; its log:\n{}", self.log());
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited {timeout:?} for {what} in vain; the log of secret-render watch:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            if std::time::Instant::now() >= deadline {
+                let metrics = try_http("GET", self.port, "/metrics")
+                    .map_or_else(|| "(the listener is down)".to_owned(), |(_, body)| body);
+                panic!(
+                    "waited {timeout:?} for {what} in vain\n--- metrics\n{metrics}\n--- secret-render log\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(self.pause);
         }
     }
 }
 
-#[cfg(any(feature = "kubernetes", feature = "aws"))]
-impl Drop for Sidecar {
+impl Drop for WatchProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
         if !std::thread::panicking() {
             let log = self.log();
             assert!(!log.contains(CANARY), "the canary secret appeared in the log of secret-render watch:\n{log}");

@@ -5,17 +5,15 @@
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::support::{CANARY, Server, Test, binary, free_port, http, read};
+use crate::support::{CANARY, Server, Test, WatchProcess, http, read};
 
 /// The pause between two looks at a condition.
 const PAUSE: Duration = Duration::from_millis(10);
@@ -116,59 +114,36 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     })
 }
 
-/// A `secret-render watch` process with its admin listener on a free port; killed when dropped.
-/// Its stdout and stderr are collected for diagnostics and checked for the canary.
-struct Watch {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
+/// A `secret-render watch` process with its admin listener on a free port, with these tests'
+/// views of its log and `/metrics`.
+type Watch = WatchProcess;
+
+trait Admin {
+    fn start(test: &Test, args: &[&str]) -> Self;
+    fn listening(&self) -> bool;
+    fn logged(&self, needle: &str) -> usize;
+    fn get(&self, path: &str) -> (u16, String);
+    fn metrics(&self) -> String;
+    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64>;
+    fn refresh(&self, query: &str);
+    fn state(&self, secret: &str) -> Option<&'static str>;
+    fn fetches(&self) -> f64;
+    fn reloads(&self) -> (f64, f64);
+    fn ready(&self) -> bool;
+    fn cycles(&mut self, count: u32);
 }
 
-impl Watch {
+impl Admin for WatchProcess {
     /// Starts `secret-render watch ARGS… --listen 127.0.0.1:PORT` in the test's directory and
     /// waits until its admin listener answers.
     fn start(test: &Test, args: &[&str]) -> Self {
-        let port = free_port();
-        let mut child = Command::new(binary())
-            .arg("watch")
-            .args(args)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(test.path("."))
-            .env_remove("XDG_RUNTIME_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("secret-render watch starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let streams: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
-        let readers = streams
-            .into_iter()
-            .map(|stream| {
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                        let mut log = log.lock().unwrap();
-                        log.push_str(&line);
-                        log.push('\n');
-                    }
-                })
-            })
-            .collect();
-        let mut watch = Self { child, port, log, readers };
+        let mut watch = Self::start_with(test, args, &[]).polling_every(PAUSE);
         watch.until("the admin listener to answer", Duration::from_secs(30), |watch| watch.listening());
         watch
     }
 
     fn listening(&self) -> bool {
         TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
     }
 
     /// How many log lines contain `needle`.
@@ -220,48 +195,11 @@ impl Watch {
         self.get("/-/ready").0 == 200
     }
 
-    /// Polls `done` until it holds; panics with the metrics and the log at the deadline, or at
-    /// once if the process exited.
-    #[track_caller]
-    fn until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if done(self) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("secret-render watch exited ({status}) while waiting for {what}; its log:\n{}", self.log());
-            }
-            if Instant::now() >= deadline {
-                let metrics = if self.listening() { self.metrics() } else { "(the listener is down)".into() };
-                panic!(
-                    "waited {timeout:?} for {what} in vain\n--- metrics\n{metrics}\n--- secret-render log\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(PAUSE);
-        }
-    }
-
     /// Waits for `count` more refresh cycles of the `file` provider.
     #[track_caller]
     fn cycles(&mut self, count: u32) {
         let target = self.fetches() + f64::from(count);
         self.until(&format!("{count} more refresh cycles"), CYCLE * count, |watch| watch.fetches() >= target);
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        if !std::thread::panicking() {
-            let log = self.log();
-            assert!(!log.contains(CANARY), "the canary secret appeared in the log of secret-render watch:\n{log}");
-        }
     }
 }
 

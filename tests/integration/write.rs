@@ -233,14 +233,14 @@ fn reload_counter() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) 
 fn a_running_watch_picks_up_a_rotation_and_reloads_once() {
     use std::sync::atomic::Ordering;
 
-    use crate::support::{Sidecar, http};
+    use crate::support::{WatchProcess, http};
 
     let server = Server::openbao();
     bao(&server, &["kv", "put", "secret/prometheus/node", "password=before-rotation-1"]);
     let (url, reloads) = reload_counter();
     let config = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: {vault: {path: prometheus/node, key: password, refresh_interval: 1s}}\n";
     let test = as_root(&server).file("prometheus.yml", config);
-    let mut watch = Sidecar::start(&test, &["prometheus.yml", "--out", "out", "--reload-url", &url]);
+    let mut watch = WatchProcess::sidecar(&test, &["prometheus.yml", "--out", "out", "--reload-url", &url]);
     let rendered = read(&test.path("out/prometheus.yml"));
     let secret_file = rendered.lines().find_map(|line| line.trim().strip_prefix("password_file: ")).unwrap();
     let secret_file = std::path::PathBuf::from(secret_file.trim_matches('"'));
@@ -249,11 +249,11 @@ fn a_running_watch_picks_up_a_rotation_and_reloads_once() {
 
     as_root(&server).args(["rotate", REF]).run().expect_code(0);
     let rotated = field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]);
-    watch.wait_for("the rotated value in the secret file", Duration::from_secs(30), |_| {
+    watch.until("the rotated value in the secret file", Duration::from_secs(30), |_| {
         std::fs::read_to_string(&secret_file).is_ok_and(|value| value == rotated)
     });
-    watch.wait_for("one reload", Duration::from_secs(30), |_| reloads.load(Ordering::SeqCst) == 1);
-    let fetches = |watch: &Sidecar| {
+    watch.until("one reload", Duration::from_secs(30), |_| reloads.load(Ordering::SeqCst) == 1);
+    let fetches = |watch: &WatchProcess| {
         let (_, metrics) = http("GET", watch.port, "/metrics");
         metrics
             .lines()
@@ -262,7 +262,7 @@ fn a_running_watch_picks_up_a_rotation_and_reloads_once() {
             .unwrap_or(0)
     };
     let seen = fetches(&watch);
-    watch.wait_for("three more unchanged refreshes", Duration::from_secs(30), |watch| fetches(watch) >= seen + 3);
+    watch.until("three more unchanged refreshes", Duration::from_secs(30), |watch| fetches(watch) >= seen + 3);
     assert_eq!(reloads.load(Ordering::SeqCst), 1, "unchanged refreshes reload nothing");
     assert_eq!(
         read(&secret_file.with_file_name(format!("{}.previous", secret_file.file_name().unwrap().to_string_lossy()))),
