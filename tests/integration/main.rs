@@ -28,6 +28,7 @@ mod render;
 mod run;
 mod security;
 mod targets_table;
+mod triggers;
 mod vault;
 mod watch;
 mod write;
