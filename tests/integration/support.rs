@@ -286,17 +286,7 @@ impl Server {
     /// Starts an OpenBao dev server (root token `root`) on a free port and waits until it has
     /// unsealed and mounted `secret/` (KV v2).
     pub fn openbao() -> Self {
-        let program = bao_binary();
-        let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut command = Command::new(program);
-        command
-            .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .env_remove("VAULT_ADDR")
-            .env_remove("BAO_ADDR")
-            .current_dir(data.path());
-        Self::start(command, port, data, "Development mode should NOT be used")
+        Self::openbao_on(free_port())
     }
 
     /// The server's address, `http://127.0.0.1:PORT`.
@@ -367,10 +357,14 @@ impl Server {
     /// Starts an OpenBao dev server like [`Server::openbao`], with extra server arguments built
     /// from its data directory (e.g. `-config=DIR/extra.hcl`, `-dev-tls-cert-dir=DIR`).
     pub fn openbao_with(extra: impl FnOnce(&Path) -> Vec<String>) -> Self {
-        let program = bao_binary();
+        Self::openbao_dev(free_port(), extra)
+    }
+
+    /// The one way every OpenBao dev server of the suite starts: root token `root`, on `port`,
+    /// with `extra` arguments (given the server's private directory), ready once unsealed.
+    fn openbao_dev(port: u16, extra: impl FnOnce(&Path) -> Vec<String>) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut command = Command::new(program);
+        let mut command = Command::new(bao_binary());
         command
             .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
@@ -473,16 +467,7 @@ impl Server {
     /// where a running daemon expects it after the test stopped it (a dev server keeps nothing, so
     /// the caller seeds it again).
     pub fn openbao_on(port: u16) -> Self {
-        let program = bao_binary();
-        let data = tempfile::tempdir().unwrap();
-        let mut command = Command::new(program);
-        command
-            .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .env_remove("VAULT_ADDR")
-            .env_remove("BAO_ADDR")
-            .current_dir(data.path());
-        Self::start(command, port, data, "Development mode should NOT be used")
+        Self::openbao_dev(port, |_| Vec::new())
     }
 }
 
