@@ -15,11 +15,12 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
-use crate::output::{OutputDir, OutputOptions};
+use crate::output::OutputDir;
 use crate::provider::{Location, ProviderSet};
 use crate::refresh::{self, Outcome, Schedule, Status};
 use crate::render::{self, Placement, TargetSpec};
 use crate::resolve;
+use crate::settings::LoopSettings;
 use crate::supervise::{self, ChildProcess, ReloadTarget, StopAction, StopSignals, Stopper};
 use crate::telemetry::admin::{self, Health, RefreshRequest};
 use crate::telemetry::metrics::{Metrics, SecretState};
@@ -58,23 +59,13 @@ pub struct ChildCommand {
     pub args: Vec<std::ffi::OsString>,
 }
 
+/// What the loop runs with: the options `run` and `watch` share, and their own.
 pub struct DaemonSettings {
+    pub common: LoopSettings,
     pub configs: Vec<PathBuf>,
-    pub target: Option<TargetSpec>,
-    pub stores: Option<PathBuf>,
-    pub file_roots: Vec<PathBuf>,
-    pub out: PathBuf,
-    pub output: OutputOptions,
-    pub max_concurrency: usize,
     pub reload: Option<ReloadTarget>,
-    pub reload_on: ReloadOn,
-    pub debounce: Duration,
     pub verify: Option<Verify>,
-    pub start_partial: bool,
     pub stop_timeout: Duration,
-    pub watch_targets: Option<String>,
-    pub watch_targets_interval: Duration,
-    pub listen: Option<String>,
     pub child: Option<ChildCommand>,
 }
 
@@ -117,7 +108,7 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn read_sources(settings: &DaemonSettings) -> Vec<Option<Vec<u8>>> {
-    settings.configs.iter().chain(&settings.stores).map(|path| std::fs::read(path).ok()).collect()
+    settings.configs.iter().chain(&settings.common.stores).map(|path| std::fs::read(path).ok()).collect()
 }
 
 fn state_of(status: Status) -> SecretState {
@@ -135,10 +126,13 @@ fn config_failure(issues: &[configs::Issue]) -> Failure {
 
 impl Daemon {
     fn load(settings: &DaemonSettings) -> Result<(Loaded, ProviderSet), Failure> {
-        let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
+        let loaded = configs::load_all(&settings.configs, settings.common.target, settings.common.stores.as_deref())
             .map_err(|issues| config_failure(&issues))?;
-        let providers =
-            crate::commands::render::providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
+        let providers = crate::commands::render::providers_for(
+            &loaded,
+            settings.common.max_concurrency,
+            &settings.common.file_roots,
+        )?;
         Ok((loaded, providers))
     }
 
@@ -160,7 +154,7 @@ impl Daemon {
         if locations.is_empty() {
             return Vec::new();
         }
-        let fetches = resolve::fetch_locations(locations, &self.providers, self.settings.max_concurrency).await;
+        let fetches = resolve::fetch_locations(locations, &self.providers, self.settings.common.max_concurrency).await;
         let now = Instant::now();
         let mut outcomes = Vec::new();
         for (location, result, duration) in fetches.into_results() {
@@ -226,7 +220,7 @@ impl Daemon {
                     None => values.push(None),
                 }
             }
-            if values.iter().any(Option::is_none) && !settings.start_partial {
+            if values.iter().any(Option::is_none) && !settings.common.start_partial {
                 continue;
             }
             let rendered = match render::render(
@@ -295,10 +289,10 @@ impl Daemon {
     /// Schedules a (debounced) reload after a change. Under `run` only while the child runs;
     /// under `watch` the target is someone else's to have running.
     fn note_changes(&mut self, (configs_changed, secrets_changed): (bool, bool), child_running: bool) {
-        let wanted = configs_changed || (secrets_changed && self.settings.reload_on == ReloadOn::Any);
+        let wanted = configs_changed || (secrets_changed && self.settings.common.reload_on == ReloadOn::Any);
         let target_up = self.settings.child.is_none() || child_running;
         if wanted && self.settings.reload.is_some() && target_up && self.reload_at.is_none() {
-            self.reload_at = Some(Instant::now() + self.settings.debounce);
+            self.reload_at = Some(Instant::now() + self.settings.common.debounce);
         }
     }
 
@@ -573,12 +567,12 @@ fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Inst
 pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     crate::install_crypto_provider();
     let (loaded, providers) = Daemon::load(&settings)?;
-    let out = OutputDir::open(&settings.out, &settings.output)
+    let out = OutputDir::open(&settings.common.out, &settings.common.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
     let (refresh_sender, mut refresh_requests) = mpsc::channel::<RefreshRequest>(16);
-    let _admin = match &settings.listen {
+    let _admin = match &settings.common.listen {
         Some(address) => {
             let listener =
                 admin::bind(address).await.map_err(|error| Failure::new(ExitCode::Usage, error.to_string()))?;
@@ -595,7 +589,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     let mut hangup = listen(tokio::signal::unix::SignalKind::hangup())?;
     let stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
     let (file_sender, mut file_events) = mpsc::channel::<()>(1);
-    let watched: Vec<PathBuf> = settings.configs.iter().chain(&settings.stores).cloned().collect();
+    let watched: Vec<PathBuf> = settings.configs.iter().chain(&settings.common.stores).cloned().collect();
     let _watcher = watch_files(&watched, file_sender);
 
     let now = Instant::now();
@@ -617,7 +611,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         reload_at: None,
         reload_failures: 0,
         config_check_at: None,
-        targets_poll_at: settings.watch_targets.as_ref().map(|_| now + settings.watch_targets_interval),
+        targets_poll_at: settings.common.watch_targets.as_ref().map(|_| now + settings.common.watch_targets_interval),
         job_triggered: HashMap::new(),
         settings,
     };
@@ -632,7 +626,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     loop {
         let due = daemon.schedule.due(Instant::now());
         guarded!(guard, daemon.refresh(due));
-        if daemon.all_values_ready() || daemon.settings.start_partial {
+        if daemon.all_values_ready() || daemon.settings.common.start_partial {
             break;
         }
         daemon.log_missing();
@@ -711,8 +705,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                     }
                 }
                 if daemon.targets_poll_at.is_some_and(|at| at <= now) {
-                    daemon.targets_poll_at = Some(now + daemon.settings.watch_targets_interval);
-                    if let Some(base) = daemon.settings.watch_targets.clone() {
+                    daemon.targets_poll_at = Some(now + daemon.settings.common.watch_targets_interval);
+                    if let Some(base) = daemon.settings.common.watch_targets.clone() {
                         let jobs = guarded!(guard, daemon.jobs_failing_auth(&base));
                         for job in jobs {
                             let recent = daemon.job_triggered.get(&job).is_some_and(|at| now.duration_since(*at) < JOB_TRIGGER_COOLDOWN);

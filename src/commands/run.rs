@@ -3,11 +3,11 @@
 use crate::daemon::{self, ChildCommand, DaemonSettings, Verify};
 use crate::exit::{ExitCode, Failure};
 use crate::render::TargetKind;
-use crate::settings::{LoopSettings, RunSettings};
+use crate::settings::RunSettings;
 use crate::supervise::ReloadTarget;
 
 pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
-    let RunSettings { common, stop_timeout, verify_reload, program, args } = settings;
+    let RunSettings { mut common, stop_timeout, verify_reload, program, args } = settings;
     let target = match common.target {
         Some(target) => Some(target),
         None => {
@@ -43,37 +43,13 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
         }
         _ => None,
     };
-    let LoopSettings {
-        out,
-        output,
-        max_concurrency,
-        stores,
-        file_roots,
-        listen,
-        reload_on,
-        debounce,
-        start_partial,
-        watch_targets,
-        watch_targets_interval,
-        ..
-    } = common;
+    common.target = target;
     daemon::run(DaemonSettings {
+        common,
         configs: found.configs,
-        target,
-        stores,
-        file_roots,
-        out,
-        output,
-        max_concurrency,
         reload: Some(ReloadTarget::Child),
-        reload_on,
-        debounce,
         verify,
-        start_partial,
         stop_timeout,
-        watch_targets,
-        watch_targets_interval,
-        listen,
         child: Some(ChildCommand { program, args: found.args }),
     })
     .await
