@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures_util::StreamExt as _;
+
 use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef};
 use crate::secret::Secret;
 
@@ -75,22 +77,20 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
         groups.entry(group).or_default().push(location);
     }
     let limit = max_concurrency.max(1);
-    let per_group = groups.into_iter().map(|((kind, store), locations)| async move {
-        let Some(provider) = providers.get(kind, &store) else {
-            return locations
+    let per_group = groups.into_iter().map(|((kind, store), locations)| match providers.get(kind, &store) {
+        Some(provider) => provider.fetch_batch(locations, limit),
+        None => futures_util::stream::iter(
+            locations
                 .into_iter()
-                .map(|location| (location, Err(ProviderError::Unavailable { kind }), std::time::Duration::ZERO))
-                .collect::<Vec<_>>();
-        };
-        let results = provider.fetch_batch(locations, limit).await;
-        for (location, result, elapsed) in &results {
-            tracing::debug!(provider = %kind, location = %location, elapsed_ms = elapsed.as_millis() as u64, ok = result.is_ok(), "fetched");
-        }
-        results
+                .map(move |location| (location, Err(ProviderError::Unavailable { kind }), std::time::Duration::ZERO)),
+        )
+        .boxed(),
     });
     let mut results = HashMap::new();
     let mut durations = HashMap::new();
-    for (location, result, duration) in futures_util::future::join_all(per_group).await.into_iter().flatten() {
+    let mut fetched = futures_util::stream::select_all(per_group);
+    while let Some((location, result, duration)) = fetched.next().await {
+        tracing::debug!(provider = %location.kind(), location = %location, elapsed_ms = duration.as_millis() as u64, ok = result.is_ok(), "fetched");
         durations.insert(location.clone(), duration);
         results.insert(location, result);
     }

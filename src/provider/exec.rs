@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
@@ -154,14 +156,14 @@ impl Provider for ExecProvider {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let mut results = self.fetch_batch(vec![location.clone()], 1).await;
-            results.pop().map_or_else(|| unreachable!("one result per location"), |(_, result, _)| result)
+            let mut results = self.fetch_batch(vec![location.clone()], 1);
+            results.next().await.map_or_else(|| unreachable!("one result per location"), |(_, result, _)| result)
         })
     }
 
     /// One plugin call per distinct command (and timeout), carrying every id it must answer.
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
-        Box::pin(async move {
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
+        {
             let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
             for location in locations {
                 let Location::Exec(exec) = &location else {
@@ -204,15 +206,8 @@ impl Provider for ExecProvider {
                     })
                     .collect::<Vec<Timed>>()
             });
-            use futures_util::StreamExt;
-            futures_util::stream::iter(runs)
-                .buffer_unordered(limit.max(1))
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .flatten()
-                .collect()
-        })
+            futures_util::stream::iter(runs).buffer_unordered(limit.max(1)).flat_map(futures_util::stream::iter).boxed()
+        }
     }
 }
 
@@ -258,7 +253,7 @@ mod tests {
             ),
         );
         let locations = ["a", "b", "c"].map(|id| location(&command, id, DEFAULT_TIMEOUT)).to_vec();
-        let results = ExecProvider.fetch_batch(locations, 4).await;
+        let results = ExecProvider.fetch_batch(locations, 4).collect::<Vec<_>>().await;
         assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "one plugin call");
         assert_eq!(outcome(&results, "a"), Ok("va".to_owned()));
         assert!(outcome(&results, "b").unwrap_err().contains("(locked)"));
@@ -277,7 +272,7 @@ mod tests {
                 seen.display()
             ),
         );
-        ExecProvider.fetch_batch(vec![location(&command, "db/password", DEFAULT_TIMEOUT)], 1).await;
+        ExecProvider.fetch_batch(vec![location(&command, "db/password", DEFAULT_TIMEOUT)], 1).collect::<Vec<_>>().await;
         assert_eq!(std::fs::read_to_string(&seen).unwrap(), "{\"secrets\":[\"db/password\"],\"version\":1}0\n");
     }
 
@@ -292,12 +287,18 @@ mod tests {
         ];
         for (body, expected) in cases {
             let command = plugin(dir.path(), body);
-            let results = ExecProvider.fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1).await;
+            let results = ExecProvider
+                .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1)
+                .collect::<Vec<_>>()
+                .await;
             let error = outcome(&results, "x").unwrap_err();
             assert!(error.contains(expected), "{body}: {error}");
             assert!(!error.contains("leaked-value"), "stderr is never shown");
         }
-        let missing = ExecProvider.fetch_batch(vec![location("/nonexistent/plugin", "x", DEFAULT_TIMEOUT)], 1).await;
+        let missing = ExecProvider
+            .fetch_batch(vec![location("/nonexistent/plugin", "x", DEFAULT_TIMEOUT)], 1)
+            .collect::<Vec<_>>()
+            .await;
         assert!(outcome(&missing, "x").unwrap_err().contains("not found"));
     }
 }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, Stream, StreamExt as _};
 
 use crate::secret::Secret;
 use crate::tree::{Mark, Node, YamlPath};
@@ -435,21 +436,28 @@ pub trait Provider: Send + Sync {
         Box::pin(async move { Err(ProviderError::ReadOnly { kind: location.kind() }) })
     }
 
-    /// Fetches many locations, at most `limit` at a time. Providers that can answer many
-    /// locations in one request (an exec plugin, a batch API) override this.
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
-        use futures_util::StreamExt;
-        Box::pin(
-            futures_util::stream::iter(locations)
-                .map(move |location| async move {
-                    let started = std::time::Instant::now();
-                    let result = self.fetch(&location).await;
-                    (location, result, started.elapsed())
-                })
-                .buffer_unordered(limit.max(1))
-                .collect::<Vec<_>>(),
-        )
+    /// Fetches many locations, at most `limit` at a time, yielding each result as it comes in.
+    /// Providers that can answer many locations in one request (an exec plugin, a batch API)
+    /// override this.
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
+        fetch_each(self, locations, limit).boxed()
     }
+}
+
+/// Fetches `locations` one request each, at most `limit` at a time: the default
+/// [`Provider::fetch_batch`], for providers that override it to do more beside.
+pub fn fetch_each<'a, P: Provider + ?Sized>(
+    provider: &'a P,
+    locations: Vec<Location>,
+    limit: usize,
+) -> impl Stream<Item = Timed> + Send + 'a {
+    futures_util::stream::iter(locations)
+        .map(move |location| async move {
+            let started = std::time::Instant::now();
+            let result = provider.fetch(&location).await;
+            (location, result, started.elapsed())
+        })
+        .buffer_unordered(limit.max(1))
 }
 
 /// What a write did: the version it created, where the store numbers them.

@@ -239,7 +239,7 @@ fn a_forbidden_path_under_approle_is_denied_and_spoils_no_other_fetch() {
 }
 
 #[test]
-fn a_token_close_to_expiry_is_renewed_before_use() {
+fn a_token_close_to_expiry_is_renewed_on_first_use() {
     const TTL: u64 = 9;
     let server = Server::openbao_audited();
     bao(&server, &["kv", "put", "secret/prometheus/node", "password=renewed-fake"]);

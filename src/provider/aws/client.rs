@@ -19,6 +19,7 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::{Blob, DateTime};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use zeroize::Zeroizing;
 
 use super::{AwsLocation, StoreSettings, Version};
@@ -522,8 +523,8 @@ impl Provider for AwsStore {
         })
     }
 
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxFuture<'a, Vec<Timed>> {
-        Box::pin(self.fetch_many(locations, limit))
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
+        futures_util::stream::once(self.fetch_many(locations, limit)).flat_map(futures_util::stream::iter).boxed()
     }
 
     fn put<'a>(

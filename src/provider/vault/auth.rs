@@ -226,6 +226,8 @@ struct TokenState {
     /// The token's full TTL, which sets when renewal is due.
     full_ttl: Duration,
     renewable: bool,
+    /// False for a given token until `lookup-self` has told its TTL (see [`Login::learn_ttl`]).
+    ttl_known: bool,
 }
 
 impl TokenState {
@@ -237,6 +239,20 @@ impl TokenState {
             obtained: Instant::now(),
             lifetime,
             renewable: info.renewable,
+            ttl_known: true,
+        }
+    }
+
+    /// A token handed to secret-render (VAULT_TOKEN, `token`, `token_file`): usable at once,
+    /// treated as never expiring until [`Login::learn_ttl`] has looked it up.
+    fn given(token: Secret) -> Self {
+        Self {
+            token,
+            obtained: Instant::now(),
+            lifetime: None,
+            full_ttl: Duration::ZERO,
+            renewable: false,
+            ttl_known: false,
         }
     }
 
@@ -316,14 +332,7 @@ impl Login {
                 return Ok(current.token.clone());
             }
         }
-        let mut fresh = self.log_in(store).await?;
-        // A given token may already be close to expiry: renew it before its first use.
-        if fresh.renewal_due() && fresh.renewable {
-            match self.renew(store, &fresh.token).await {
-                Ok(renewed) => fresh = renewed,
-                Err(error) => tracing::warn!(store = %self.label, %error, "cannot renew the Vault token"),
-            }
-        }
+        let fresh = self.log_in(store).await?;
         let token = fresh.token.clone();
         *state = Some(fresh);
         Ok(token)
@@ -371,9 +380,9 @@ impl Login {
 
     async fn log_in(&self, store: &VaultStore) -> Result<TokenState, ProviderError> {
         let (mount, body) = match &self.auth {
-            Auth::Default => return self.adopt(store, self.environment_token()?).await,
-            Auth::Token(source) => return self.adopt(store, source.resolve(&self.bootstrap).await?).await,
-            Auth::TokenFile(path) => return self.adopt(store, self.read_file(path, "token")?).await,
+            Auth::Default => return Ok(TokenState::given(self.environment_token()?)),
+            Auth::Token(source) => return Ok(TokenState::given(source.resolve(&self.bootstrap).await?)),
+            Auth::TokenFile(path) => return Ok(TokenState::given(self.read_file(path, "token")?)),
             Auth::AppRole { mount, role_id, secret_id, secret_id_file } => {
                 let role_id = role_id.resolve(&self.bootstrap).await?;
                 let secret_id = match (secret_id, secret_id_file) {
@@ -423,36 +432,59 @@ impl Login {
         Ok(TokenState::from_auth(info))
     }
 
-    /// Takes a given token, learning its TTL from `lookup-self` so it can be renewed in time.
-    async fn adopt(&self, store: &VaultStore, token: Secret) -> Result<TokenState, ProviderError> {
-        let response = store.send(Method::GET, "auth/token/lookup-self", &[], None, Some(&token)).await?;
-        if response.status != StatusCode::OK && response.status != StatusCode::FORBIDDEN {
-            return Err(store.status_error(&response, format!("{} token lookup", self.label)));
+    /// Learns a given token's TTL from `lookup-self`, so it is renewed in time, and renews it at
+    /// once when it is already close to expiry. The fetches of a batch do not wait for this:
+    /// the token is usable as it is, and OpenBao answers a lookup several times slower than a
+    /// KV read, so it runs beside them. A failed lookup is tried again with the next batch.
+    pub(super) async fn learn_ttl(&self, store: &VaultStore) {
+        let Ok(token) = self.token(store).await else { return };
+        if self.state.lock().await.as_ref().is_none_or(|state| state.ttl_known) {
+            return;
         }
+        let learnt = match self.look_up(store, &token).await {
+            Ok(learnt) => learnt,
+            Err(error) => {
+                tracing::debug!(store = %self.label, %error, "cannot look the token up yet");
+                return;
+            }
+        };
+        let mut state = self.state.lock().await;
+        // Another fetch may have replaced the token meanwhile; its state stands.
+        let Some(current) = state.as_mut().filter(|current| current.token == token && !current.ttl_known) else {
+            return;
+        };
+        *current = learnt;
+        if current.renewal_due() && current.renewable {
+            match self.renew(store, &current.token).await {
+                Ok(renewed) => *current = renewed,
+                Err(error) => tracing::warn!(store = %self.label, %error, "cannot renew the Vault token"),
+            }
+        }
+    }
+
+    async fn look_up(&self, store: &VaultStore, token: &Secret) -> Result<TokenState, ProviderError> {
+        let response = store.send(Method::GET, "auth/token/lookup-self", &[], None, Some(token)).await?;
         if response.status == StatusCode::FORBIDDEN {
             // A token whose policies do not include lookup-self can still read; its TTL is
             // unknown, so it is used until Vault refuses it.
             tracing::debug!(store = %self.label, status = %response.status, "cannot look the token up; using it as is");
-            return Ok(TokenState {
-                token,
-                obtained: Instant::now(),
-                lifetime: None,
-                full_ttl: Duration::ZERO,
-                renewable: false,
-            });
+            return Ok(TokenState { ttl_known: true, ..TokenState::given(token.clone()) });
         }
         let what = format!("{} token lookup", self.label);
+        if response.status != StatusCode::OK {
+            return Err(store.status_error(&response, what));
+        }
         let data = response.envelope(&what)?.data.unwrap_or_default();
         let seconds = |key: &str| data.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let ttl = seconds("ttl");
-        let state = TokenState {
-            token,
+        Ok(TokenState {
+            token: token.clone(),
             obtained: Instant::now(),
             lifetime: (ttl > 0).then(|| Duration::from_secs(ttl)),
             full_ttl: Duration::from_secs(seconds("creation_ttl").max(ttl)),
             renewable: data.get("renewable").and_then(serde_json::Value::as_bool).unwrap_or(false),
-        };
-        Ok(state)
+            ttl_known: true,
+        })
     }
 }
 
