@@ -7,6 +7,7 @@
 //! every operation is relative to them, so swapping a path component for a symlink after `open`
 //! cannot redirect a write.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Write};
@@ -195,16 +196,30 @@ impl OutputDir {
     /// the directory once after the last rename rather than after each: the renames are durable
     /// together before any config naming them is written.
     pub fn write_secrets<'a>(&self, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), OutputError> {
-        let dir_path = self.secrets_dir();
-        let mut wrote = false;
+        let mut staged = self.stage_secrets();
         for (name, value) in files {
-            self.replace(self.secrets.as_fd(), &dir_path, name, value, false)?;
-            wrote = true;
+            staged.stage(name, value)?;
         }
-        if wrote {
-            rfs::fsync(&self.secrets).map_err(|e| OutputError::io("sync directory", &dir_path, e))?;
+        staged.commit()
+    }
+
+    /// Starts a set of secret files to be written now and moved into place later, together.
+    pub fn stage_secrets(&self) -> StagedSecrets<'_> {
+        StagedSecrets { out: self, dir_path: self.secrets_dir(), present: self.secret_names(), staged: Vec::new() }
+    }
+
+    /// The names in `secrets/` now, read in one pass, so that staging looks for an unchanged
+    /// file only where there is one: a lookup of a missing name costs about as much as a
+    /// read of a present one. Empty when the directory cannot be listed.
+    fn secret_names(&self) -> HashSet<String> {
+        let Ok(mut dir) = rfs::Dir::read_from(&self.secrets) else { return HashSet::new() };
+        let mut names = HashSet::new();
+        while let Some(Ok(entry)) = dir.read() {
+            if let Ok(name) = entry.file_name().to_str() {
+                names.insert(name.to_owned());
+            }
         }
-        Ok(())
+        names
     }
 
     /// Atomically replace DIR/<name> (a rendered config) with `contents`. Same mode as secret
@@ -233,6 +248,62 @@ impl OutputDir {
         sync_dir: bool,
     ) -> Result<PathBuf, OutputError> {
         check_name(dir_path, name)?;
+        if self.holds(dir, name, contents) {
+            return Ok(dir_path.join(name));
+        }
+        let temp = self.write_temp(dir, dir_path, name, contents)?;
+        let final_path = temp.move_into_place(name)?;
+        if sync_dir {
+            rfs::fsync(dir).map_err(|e| OutputError::io("sync directory", dir_path, e))?;
+        }
+        Ok(final_path)
+    }
+
+    /// Whether DIR/<name> already is what a write would make it: a regular file of ours, with
+    /// the configured mode and group and exactly `contents`. Such a file is left alone, as
+    /// consul-template leaves an unchanged file: its mtime stays, a file watcher sees nothing,
+    /// and a re-render costs a read instead of a create and a rename. Anything else (missing, a
+    /// symlink, another owner or mode, other contents) is replaced.
+    fn holds(&self, dir: BorrowedFd<'_>, name: &str, contents: &[u8]) -> bool {
+        // NONBLOCK: a FIFO planted under the name must not hang the open.
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let Ok(fd) = rfs::openat(dir, name, flags, Mode::empty()) else { return false };
+        let Ok(stat) = rfs::fstat(&fd) else { return false };
+        let ours = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+            && stat.st_uid == geteuid().as_raw()
+            && stat.st_nlink == 1
+            && stat.st_mode & 0o7777 == self.file_mode.mode
+            && self.file_mode.group.is_none_or(|gid| stat.st_gid == gid);
+        if !ours || u64::try_from(stat.st_size).ok() != u64::try_from(contents.len()).ok() {
+            return false;
+        }
+        // One byte more than expected, to see a file that grew since the stat.
+        let mut held = zeroize::Zeroizing::new(vec![0; contents.len() + 1]);
+        let mut filled = 0;
+        loop {
+            match rustix::io::read(&fd, &mut held[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(Errno::INTR) => {}
+                Err(_) => return false,
+            }
+            if filled == held.len() {
+                return false;
+            }
+        }
+        held[..filled] == *contents
+    }
+
+    /// Writes `contents` to a new temporary file beside DIR/<name>, mode and owner final before
+    /// the first byte, synced.
+    fn write_temp<'a>(
+        &self,
+        dir: BorrowedFd<'a>,
+        dir_path: &Path,
+        name: &str,
+        contents: &[u8],
+    ) -> Result<TempFile<'a>, OutputError> {
+        check_name(dir_path, name)?;
         let final_path = dir_path.join(name);
         let (fd, temp) = TempFile::create(dir, dir_path, name, &final_path, self.file_mode)?;
 
@@ -243,17 +314,53 @@ impl OutputDir {
         file.write_all(contents).map_err(|e| OutputError::io("write temporary file for", &final_path, e))?;
         // Without this, a crash after the rename can leave an empty file under the final name.
         rfs::fsync(&file).map_err(|e| OutputError::io("sync temporary file for", &final_path, e))?;
-        drop(file);
+        Ok(temp)
+    }
+}
 
-        // rename(2) replaces whatever sits at the final name, a symlink included, rather than
-        // writing through it.
-        rfs::renameat(dir, &temp.name, dir, name)
-            .map_err(|e| OutputError::io("move temporary file into place at", &final_path, e))?;
-        temp.disarm();
-        if sync_dir {
-            rfs::fsync(dir).map_err(|e| OutputError::io("sync directory", dir_path, e))?;
+/// Secret files written under hidden temporary names but not yet under their final ones. A
+/// caller stages each file as soon as its value is known (while other fetches are still under
+/// way) and [`StagedSecrets::commit`]s them all once every value is in; dropped uncommitted,
+/// the temporary files are removed and nothing was written.
+pub struct StagedSecrets<'a> {
+    out: &'a OutputDir,
+    dir_path: PathBuf,
+    /// The names in `secrets/` when staging began (see [`OutputDir::secret_names`]).
+    present: HashSet<String>,
+    staged: Vec<(TempFile<'a>, String)>,
+}
+
+impl StagedSecrets<'_> {
+    /// Writes DIR/secrets/<name>'s next contents, as [`OutputDir::write_secret`] does up to the
+    /// rename; a file that already holds `value` is left as it is.
+    pub fn stage(&mut self, name: &str, value: &[u8]) -> Result<(), OutputError> {
+        let secrets = self.out.secrets.as_fd();
+        check_name(&self.dir_path, name)?;
+        if self.present.contains(name) && self.out.holds(secrets, name, value) {
+            return Ok(());
         }
-        Ok(final_path)
+        let temp = self.out.write_temp(self.out.secrets.as_fd(), &self.dir_path, name, value)?;
+        self.staged.push((temp, name.to_owned()));
+        Ok(())
+    }
+
+    /// Whether nothing is staged.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Moves every staged file into place, then syncs `secrets/` once: the renames are durable
+    /// together before any config naming them is written. A failure leaves the files already
+    /// moved in place and removes the rest.
+    pub fn commit(mut self) -> Result<(), OutputError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        for (temp, name) in self.staged.drain(..) {
+            temp.move_into_place(&name)?;
+        }
+        rfs::fsync(&self.out.secrets).map_err(|e| OutputError::io("sync directory", &self.dir_path, e))
     }
 }
 
@@ -295,8 +402,15 @@ impl<'a> TempFile<'a> {
         Err(OutputError::io("create temporary file for", final_path, last))
     }
 
-    fn disarm(mut self) {
+    /// Renames the temporary file to `name` in the same directory, returning the final path.
+    /// rename(2) replaces whatever sits at the final name, a symlink included, rather than
+    /// writing through it.
+    fn move_into_place(mut self, name: &str) -> Result<PathBuf, OutputError> {
+        let final_path = self.path.with_file_name(name);
+        rfs::renameat(self.dir, &self.name, self.dir, name)
+            .map_err(|e| OutputError::io("move temporary file into place at", &final_path, e))?;
         self.armed = false;
+        Ok(final_path)
     }
 }
 
@@ -421,9 +535,10 @@ fn is_tmpfs_magic(f_type: rfs::FsWord) -> bool {
 /// keeps names distinct within one process.
 fn random_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState's keys are random per process (and per thread), so the counter alone makes
+    // names unique here and unpredictable to anyone else; O_EXCL settles the rest.
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u32(std::process::id());
     format!("{:016x}", hasher.finish())
 }
 
@@ -590,6 +705,70 @@ mod tests {
         assert_eq!(names_in(&out.secrets_dir()), ["token"]);
         assert_eq!(names_in(out.path()), ["app.yml", "secrets"]);
         assert_eq!(std::fs::read(out.path().join("app.yml")).unwrap(), b"two");
+    }
+
+    #[test]
+    fn a_file_already_holding_the_value_is_left_alone() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        let path = out.write_secret("token", b"same").unwrap();
+        let before = rfs::lstat(&path).unwrap();
+        out.write_secret("token", b"same").unwrap();
+        let mut staged = out.stage_secrets();
+        staged.stage("token", b"same").unwrap();
+        assert!(staged.is_empty(), "an unchanged file is not staged");
+        staged.commit().unwrap();
+        let after = rfs::lstat(&path).unwrap();
+        assert_eq!(
+            (after.st_ino, after.st_mtime, after.st_mtime_nsec),
+            (before.st_ino, before.st_mtime, before.st_mtime_nsec)
+        );
+    }
+
+    #[test]
+    fn a_file_with_other_contents_mode_or_kind_is_replaced() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        let path = out.write_secret("token", b"same").unwrap();
+        // Same length, other bytes.
+        out.write_secret("token", b"SAME").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"SAME");
+        // Right contents, too open a mode.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        out.write_secret("token", b"SAME").unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        // A FIFO under the name neither hangs the check nor survives.
+        rfs::unlink(&path).unwrap();
+        rfs::mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        out.write_secret("token", b"SAME").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"SAME");
+        // A second hard link (to a file someone else may read) is not taken as ours.
+        let elsewhere = base.path().join("elsewhere");
+        rfs::linkat(CWD, &path, CWD, &elsewhere, AtFlags::empty()).unwrap();
+        out.write_secret("token", b"SAME").unwrap();
+        assert_eq!(rfs::lstat(&path).unwrap().st_nlink, 1);
+    }
+
+    #[test]
+    fn staged_files_appear_only_on_commit_and_vanish_when_dropped() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        out.write_secret("kept", b"old").unwrap();
+        let mut staged = out.stage_secrets();
+        staged.stage("kept", b"new").unwrap();
+        staged.stage("added", b"value").unwrap();
+        assert_eq!(std::fs::read(out.secret_path("kept")).unwrap(), b"old", "not before the commit");
+        assert!(!out.secret_path("added").exists());
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(out.secret_path("kept")).unwrap(), b"new");
+        assert_eq!(names_in(&out.secrets_dir()), ["added", "kept"]);
+
+        let mut abandoned = out.stage_secrets();
+        abandoned.stage("kept", b"newer").unwrap();
+        abandoned.stage("other", b"value").unwrap();
+        drop(abandoned);
+        assert_eq!(std::fs::read(out.secret_path("kept")).unwrap(), b"new");
+        assert_eq!(names_in(&out.secrets_dir()), ["added", "kept"], "no temporary file is left");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub enum LoadError {
 /// U+0085, U+2028 and U+2029 are line breaks to YAML 1.1 (Go's yaml.v2) and ordinary characters
 /// to YAML 1.2 (our parser): a file holding one raw cannot be read the same way by both.
 fn refuse_ambiguous_line_breaks(text: &str) -> Result<(), LoadError> {
+    if text.is_ascii() {
+        return Ok(());
+    }
     for (line_index, line) in text.lines().enumerate() {
         for (column, c) in line.chars().enumerate() {
             let (name, escape) = match c {
