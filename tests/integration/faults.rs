@@ -92,7 +92,8 @@ fn reload_endpoint() -> (String, Arc<AtomicUsize>) {
     (url, posts)
 }
 
-/// Every file under `dir` and its bytes.
+/// Every file under `dir` and its bytes. A file gone between the listing and the read (a
+/// temporary file of a write under way, renamed meanwhile) is skipped.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut pending = vec![dir.to_owned()];
@@ -103,7 +104,13 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if entry.file_type().unwrap().is_dir() {
                 pending.push(path);
             } else {
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        files.insert(path, bytes);
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => panic!("cannot read {}: {error}", path.display()),
+                }
             }
         }
     }

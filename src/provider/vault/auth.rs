@@ -444,7 +444,9 @@ impl Login {
         let learnt = match self.look_up(store, &token).await {
             Ok(learnt) => learnt,
             Err(error) => {
-                tracing::debug!(store = %self.label, %error, "cannot look the token up yet");
+                // The reads go on with the token as it is; until a lookup succeeds (each batch
+                // tries again) its TTL is unknown and it is not renewed.
+                tracing::warn!(store = %self.label, %error, "cannot look the Vault token up: not renewing it until a lookup succeeds");
                 return;
             }
         };
