@@ -80,7 +80,7 @@ pub struct Config {
 impl Config {
     #[must_use]
     pub fn render_source(&self) -> render::Source<'_> {
-        render::Source { document: &self.document, name: &self.name, dir: &self.dir, profile: &self.profile }
+        render::Source { dir: &self.dir, profile: &self.profile }
     }
 }
 
@@ -202,7 +202,7 @@ fn scan_config(parsed: Parsed, target: Option<TargetSpec>, stores: &StoreRegistr
     let context = ParseContext { config_dir: &dir, stores };
     let (sites, problems) = scan::scan(&document, &|path| profile.is_secret_field(path), &context);
     let mut issues: Vec<Issue> = problems.into_iter().map(|problem| Issue::at(&source, problem)).collect();
-    let placements = render::plan(&document, &sites, &profile).unwrap_or_else(|problems| {
+    let placements = render::plan(&document, &name, &sites, &profile).unwrap_or_else(|problems| {
         issues.extend(problems.into_iter().map(|problem| Issue::at(&source, problem)));
         Vec::new()
     });

@@ -225,6 +225,7 @@ impl Daemon {
             }
             let rendered = match render::render(
                 &config.render_source(),
+                config.document.root.clone(),
                 &config.sites,
                 &config.placements,
                 values,
@@ -249,10 +250,8 @@ impl Daemon {
             }
             // The previous value of each file secret, for the grace period.
             for (site, placement) in config.sites.iter().zip(&config.placements) {
-                if !matches!(placement, Placement::File { .. }) {
-                    continue;
-                }
-                let name = format!("{}.previous", render::secret_file_name(&config.name, &site.path));
+                let Placement::File { file, .. } = placement else { continue };
+                let name = format!("{file}.previous");
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&name);
                 if let Some(previous) = schedule.previous_for(&site.spec) {
                     produced.insert(relative.clone());

@@ -192,17 +192,6 @@ impl OutputDir {
         self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value, true)
     }
 
-    /// Atomically replaces many secret files, each as [`OutputDir::write_secret`] does, syncing
-    /// the directory once after the last rename rather than after each: the renames are durable
-    /// together before any config naming them is written.
-    pub fn write_secrets<'a>(&self, files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<(), OutputError> {
-        let mut staged = self.stage_secrets();
-        for (name, value) in files {
-            staged.stage(name, value)?;
-        }
-        staged.commit()
-    }
-
     /// Starts a set of secret files to be written now and moved into place later, together.
     pub fn stage_secrets(&self) -> StagedSecrets<'_> {
         StagedSecrets { out: self, dir_path: self.secrets_dir(), present: self.secret_names(), staged: Vec::new() }

@@ -14,14 +14,14 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
 /// The outcome of fetching each distinct location once.
 pub struct Fetches {
-    results: HashMap<Location, Result<Fetched, ProviderError>>,
-    durations: HashMap<Location, std::time::Duration>,
+    /// Each location's result and how long its fetch took.
+    results: HashMap<Location, (Result<Fetched, ProviderError>, std::time::Duration)>,
 }
 
 impl Fetches {
     /// The value a spec asks for, picked out of its location's fetched document.
     pub fn value_for(&self, spec: &SecretSpec) -> Result<Secret, ProviderError> {
-        match self.results.get(&spec.location) {
+        match self.results.get(&spec.location).map(|(result, _)| result) {
             Some(Ok(fetched)) => fetched.select(spec.key.as_deref(), &spec.location),
             Some(Err(error)) => Err(error.clone()),
             None => unreachable!("every spec's location was fetched"),
@@ -40,13 +40,8 @@ impl Fetches {
     }
 
     /// Each location's result and how long its fetch took.
-    pub fn into_results(
-        mut self,
-    ) -> impl Iterator<Item = (Location, Result<Fetched, ProviderError>, std::time::Duration)> {
-        self.results.into_iter().map(move |(location, result)| {
-            let duration = self.durations.remove(&location).unwrap_or_default();
-            (location, result, duration)
-        })
+    pub fn into_results(self) -> impl Iterator<Item = (Location, Result<Fetched, ProviderError>, std::time::Duration)> {
+        self.results.into_iter().map(|(location, (result, duration))| (location, result, duration))
     }
 }
 
@@ -87,14 +82,12 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
         .boxed(),
     });
     let mut results = HashMap::new();
-    let mut durations = HashMap::new();
     let mut fetched = futures_util::stream::select_all(per_group);
     while let Some((location, result, duration)) = fetched.next().await {
         tracing::debug!(provider = %location.kind(), location = %location, elapsed_ms = duration.as_millis() as u64, ok = result.is_ok(), "fetched");
-        durations.insert(location.clone(), duration);
-        results.insert(location, result);
+        results.insert(location, (result, duration));
     }
-    Fetches { results, durations }
+    Fetches { results }
 }
 
 #[cfg(test)]

@@ -142,7 +142,8 @@ fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Fai
             config.sites.iter().map(|site| Some(placeholder(config.profile.value_kind(&site.path)))).collect()
         })
         .collect();
-    let rendered = super::render::write_all(configs, values, &out)?;
+    let trees = configs.iter().map(|config| config.document.root.clone()).collect();
+    let rendered = super::render::write_all(configs, trees, values, &out)?;
     Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())
 }
 
@@ -176,7 +177,7 @@ fn validate(config: &Config, rendered: &Path) -> Validation {
 
 fn placement_text(placement: &Placement) -> String {
     match placement {
-        Placement::File { sibling } => format!("file → {sibling}"),
+        Placement::File { sibling, .. } => format!("file → {sibling}"),
         Placement::Inline => "inline".to_owned(),
     }
 }
@@ -223,7 +224,7 @@ fn json_report(reports: &[ConfigReport]) -> serde_json::Value {
                 .iter()
                 .map(|site| {
                     let (placement, sibling) = match &site.placement {
-                        Placement::File { sibling } => ("file", Some(sibling.clone())),
+                        Placement::File { sibling, .. } => ("file", Some(sibling.clone())),
                         Placement::Inline => ("inline", None),
                     };
                     json!({

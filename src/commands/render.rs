@@ -12,6 +12,7 @@ use crate::resolve::{self, Fetches};
 use crate::secret::Secret;
 use crate::settings::RenderSettings;
 use crate::stores;
+use crate::tree::Node;
 
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
@@ -20,11 +21,13 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
-    let configs = loaded.configs;
+    let mut configs = loaded.configs;
     tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
-    let written = write_all(&configs, values, &out)?;
+    // Rendering takes each source tree rather than a copy: nothing reads them afterwards.
+    let trees = configs.iter_mut().map(|config| std::mem::replace(&mut config.document.root, Node::null())).collect();
+    let written = write_all(&configs, trees, values, &out)?;
     let mut listing = String::new();
     for (config, path) in configs.iter().zip(written) {
         tracing::info!(config = %config.source.display(), rendered = %path.display(), secrets = config.sites.len(), "rendered");
@@ -81,27 +84,59 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Option
 
 /// Renders every config and writes all secret files before any config that names them.
 /// Returns the rendered configs' paths.
+///
+/// The secret files are staged on a second thread while the configs render on this one: both
+/// are a large render's own work after the last fetch, and nothing else wants the other core
+/// by then. They are moved into place only once every config rendered, so a refused value
+/// writes nothing.
 pub fn write_all(
     configs: &[Config],
-    values: Vec<Vec<Option<Secret>>>,
+    trees: Vec<Node>,
+    mut values: Vec<Vec<Option<Secret>>>,
     out: &OutputDir,
 ) -> Result<Vec<PathBuf>, Failure> {
-    let secrets_dir = out.secrets_dir();
-    let mut rendered = Vec::with_capacity(configs.len());
-    let mut issues = Vec::new();
-    for (config, values) in configs.iter().zip(values) {
-        match render::render(&config.render_source(), &config.sites, &config.placements, values, &secrets_dir) {
-            Ok(result) => rendered.push(result),
-            Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem))),
+    let output_failure =
+        |error: crate::output::OutputError| Failure::new(ExitCode::Output, format!("cannot write output: {error}"));
+    // The renderer names each file-placed value's file in the config; the value itself goes to
+    // the staging thread.
+    let mut files = Vec::new();
+    for (config, values) in configs.iter().zip(&mut values) {
+        for (placement, value) in config.placements.iter().zip(values) {
+            if let render::Placement::File { file, .. } = placement
+                && let Some(value) = value.take()
+            {
+                files.push((file.as_str(), value));
+            }
         }
     }
+    let secrets_dir = out.secrets_dir();
+    let render_all = || {
+        let mut rendered = Vec::with_capacity(configs.len());
+        let mut issues = Vec::new();
+        for ((config, tree), values) in configs.iter().zip(trees).zip(values) {
+            match render::render(&config.render_source(), tree, &config.sites, &config.placements, values, &secrets_dir)
+            {
+                Ok(result) => rendered.push(result),
+                Err(problems) => {
+                    issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem)));
+                }
+            }
+        }
+        (rendered, issues)
+    };
+    let stage_files = || {
+        let mut staged = out.stage_secrets();
+        files.iter().try_for_each(|(name, value)| staged.stage(name, value.expose())).map(|()| staged)
+    };
+    let ((rendered, issues), staged) = std::thread::scope(|scope| {
+        let staging = scope.spawn(stage_files);
+        let rendered = render_all();
+        (rendered, staging.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
     if !issues.is_empty() {
         return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
-    let output_failure =
-        |error: crate::output::OutputError| Failure::new(ExitCode::Output, format!("cannot write output: {error}"));
-    let files = rendered.iter().flat_map(|result| &result.secret_files);
-    out.write_secrets(files.map(|file| (file.name.as_str(), file.value.expose()))).map_err(output_failure)?;
+    staged.and_then(crate::output::StagedSecrets::commit).map_err(output_failure)?;
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
         let path = out.write_config(&config.name, result.config.expose()).map_err(output_failure)?;

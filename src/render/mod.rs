@@ -17,15 +17,21 @@ pub use targets::{Profile, TargetKind, TargetSpec, ValueKind, Version};
 /// Where a resolved value goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Placement {
-    /// Written to a secret file; the field is renamed to `sibling`, which holds the file's path.
-    File { sibling: String },
+    /// Written to the secret file `file` (a name in `secrets/`, see [`secret_file_name`]); the
+    /// field is renamed to `sibling`, which holds the file's path.
+    File { sibling: String, file: String },
     /// Written into the rendered config itself.
     Inline,
 }
 
 /// Decides the placement of every site and checks it can be carried out, before anything is
 /// fetched, so a bad config fails fast with all its problems.
-pub fn plan(document: &Document, sites: &[Site], profile: &Profile) -> Result<Vec<Placement>, Vec<Problem>> {
+pub fn plan(
+    document: &Document,
+    config_name: &str,
+    sites: &[Site],
+    profile: &Profile,
+) -> Result<Vec<Placement>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut placements = Vec::with_capacity(sites.len());
     for site in sites {
@@ -40,14 +46,17 @@ pub fn plan(document: &Document, sites: &[Site], profile: &Profile) -> Result<Ve
             }
             (RenderMode::File, Some(field)) => Placement::File {
                 sibling: profile.sibling(&site.path).map_or_else(|| format!("{field}_file"), str::to_owned),
+                file: secret_file_name(config_name, &site.path),
             },
             (RenderMode::Auto, _) if profile.kind == TargetKind::Generic => Placement::Inline,
             (RenderMode::Auto, _) => match profile.sibling(&site.path) {
-                Some(sibling) => Placement::File { sibling: sibling.to_owned() },
+                Some(sibling) => {
+                    Placement::File { sibling: sibling.to_owned(), file: secret_file_name(config_name, &site.path) }
+                }
                 None => Placement::Inline,
             },
         };
-        if let Placement::File { sibling } = &placement
+        if let Placement::File { sibling, .. } = &placement
             && parent_of(&document.root, &site.route).and_then(|parent| parent.get(sibling)).is_some()
         {
             problems.push(problem(format!(
@@ -85,35 +94,32 @@ pub struct Rendered {
     pub config: Secret,
 }
 
-/// What `render` needs to know about the source config.
+/// What `render` needs to know about the source config besides its tree.
 pub struct Source<'a> {
-    pub document: &'a Document,
-    /// The config's file name, used for secret file names.
-    pub name: &'a str,
     /// The config's directory, absolute, for relative paths.
     pub dir: &'a Path,
     pub profile: &'a Profile,
 }
 
-/// Builds the rendered config. `values[i]` is the value of `sites[i]`, placed per `placements[i]`.
+/// Builds the rendered config from `root`, the source's tree (taken, so a one-shot render need not
+/// copy it). `values[i]` is the value of `sites[i]`, placed per `placements[i]`.
 /// A missing value (`--start-partial` before a secret was ever fetched) leaves its `_file` path in
 /// the config with no file behind it, so only what needs it fails; an inlined one is empty.
 pub fn render(
     source: &Source<'_>,
+    mut root: Node,
     sites: &[Site],
     placements: &[Placement],
     values: Vec<Option<Secret>>,
     secrets_dir: &Path,
 ) -> Result<Rendered, Vec<Problem>> {
-    let mut root = source.document.root.clone();
     absolutize(&mut root, &mut YamlPath::root(), source.profile, source.dir);
     let mut secret_files = Vec::new();
     let mut problems = Vec::new();
     for ((site, placement), value) in sites.iter().zip(placements).zip(values) {
         match placement {
-            Placement::File { sibling } => {
-                let name = secret_file_name(source.name, &site.path);
-                let file_path: PathBuf = secrets_dir.join(&name);
+            Placement::File { sibling, file } => {
+                let file_path: PathBuf = secrets_dir.join(file);
                 let entry = entry_at(&mut root, &site.route);
                 entry.key = Node {
                     kind: NodeKind::Scalar { text: sibling.clone(), style: tree::ScalarStyle::Plain },
@@ -121,7 +127,7 @@ pub fn render(
                 };
                 entry.value = Node::string(file_path.to_string_lossy());
                 if let Some(value) = value {
-                    secret_files.push(SecretFile { name, value });
+                    secret_files.push(SecretFile { name: file.clone(), value });
                 }
             }
             Placement::Inline => {
@@ -226,11 +232,12 @@ mod tests {
         let (sites, problems) = scan(&document, &|path| profile.is_secret_field(path), &context);
         assert!(problems.is_empty(), "{problems:?}");
         let strings = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect::<Vec<_>>();
-        let placements = plan(&document, &sites, &profile).map_err(strings)?;
+        let placements = plan(&document, "prometheus.yml", &sites, &profile).map_err(strings)?;
         let values = values.iter().map(|v| Some(Secret::from_text((*v).to_owned()))).collect();
-        let source =
-            Source { document: &document, name: "prometheus.yml", dir: Path::new("/etc/prom"), profile: &profile };
-        let rendered = render(&source, &sites, &placements, values, Path::new("/run/sr/secrets")).map_err(strings)?;
+        let source = Source { dir: Path::new("/etc/prom"), profile: &profile };
+        let rendered =
+            render(&source, document.root.clone(), &sites, &placements, values, Path::new("/run/sr/secrets"))
+                .map_err(strings)?;
         let names = rendered.secret_files.iter().map(|file| file.name.clone()).collect();
         Ok((rendered.config.expose_str().unwrap().to_owned(), names))
     }
@@ -286,9 +293,16 @@ mod tests {
         let stores = crate::stores::StoreRegistry::default();
         let context = ParseContext { config_dir: Path::new("/"), stores: &stores };
         let (sites, _) = scan(&document, &|_| false, &context);
-        let placements = plan(&document, &sites, &profile).unwrap();
-        let source = Source { document: &document, name: "c.yml", dir: Path::new("/"), profile: &profile };
-        let result = render(&source, &sites, &placements, vec![Some(Secret::new(vec![0xff, 0xfe]))], Path::new("/s"));
+        let placements = plan(&document, "c.yml", &sites, &profile).unwrap();
+        let source = Source { dir: Path::new("/"), profile: &profile };
+        let result = render(
+            &source,
+            document.root.clone(),
+            &sites,
+            &placements,
+            vec![Some(Secret::new(vec![0xff, 0xfe]))],
+            Path::new("/s"),
+        );
         assert!(result.is_err());
     }
 }

@@ -209,8 +209,21 @@ struct Pattern {
 #[derive(Debug)]
 enum PatternToken {
     AnyDepth,
+    /// A key written out in full, compared as it is.
     Key(String),
+    /// A key with `*` in it (`*_file`).
+    Glob(String),
     Item,
+}
+
+impl PatternToken {
+    fn matches_key(&self, key: &str) -> bool {
+        match self {
+            Self::Key(literal) => literal == key,
+            Self::Glob(glob) => glob_matches(glob, key),
+            Self::AnyDepth | Self::Item => false,
+        }
+    }
 }
 
 enum PathToken<'a> {
@@ -230,7 +243,11 @@ impl Pattern {
             if key.is_empty() || key.contains(['[', ']']) {
                 return Err(format!("bad pattern segment {segment:?} in {text:?}"));
             }
-            tokens.push(PatternToken::Key(key.to_owned()));
+            tokens.push(if key.contains('*') {
+                PatternToken::Glob(key.to_owned())
+            } else {
+                PatternToken::Key(key.to_owned())
+            });
             for _ in 0..(segment.len() - key.len()) / 2 {
                 tokens.push(PatternToken::Item);
             }
@@ -241,7 +258,9 @@ impl Pattern {
     fn matches(&self, path: &YamlPath) -> bool {
         // Most candidates fail on their last segment: check it before anything is allocated.
         let last_fits = match (self.tokens.last(), path.segments().last()) {
-            (Some(PatternToken::Key(glob)), Some(PathSegment::Key(key))) => glob_matches(glob, key),
+            (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathSegment::Key(key))) => {
+                token.matches_key(key)
+            }
             (Some(PatternToken::Item), Some(PathSegment::Item { .. })) | (Some(PatternToken::AnyDepth), _) => true,
             _ => false,
         };
@@ -264,8 +283,8 @@ fn match_tokens(pattern: &[PatternToken], path: &[PathToken<'_>]) -> bool {
     match (pattern.first(), path.first()) {
         (None, None) => true,
         (Some(PatternToken::AnyDepth), _) => (0..=path.len()).any(|skip| match_tokens(&pattern[1..], &path[skip..])),
-        (Some(PatternToken::Key(glob)), Some(PathToken::Key(key))) => {
-            glob_matches(glob, key) && match_tokens(&pattern[1..], &path[1..])
+        (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathToken::Key(key))) => {
+            token.matches_key(key) && match_tokens(&pattern[1..], &path[1..])
         }
         (Some(PatternToken::Item), Some(PathToken::Item)) => match_tokens(&pattern[1..], &path[1..]),
         _ => false,

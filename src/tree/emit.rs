@@ -79,8 +79,12 @@ impl SecretBuffer {
 }
 
 fn indent(out: &mut SecretBuffer, width: usize) {
-    for _ in 0..width {
-        out.push(" ");
+    const SPACES: &str = "                                ";
+    let mut left = width;
+    while left > 0 {
+        let run = left.min(SPACES.len());
+        out.push(&SPACES[..run]);
+        left -= run;
     }
 }
 

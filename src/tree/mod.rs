@@ -90,6 +90,16 @@ pub struct Entry {
 }
 
 impl Node {
+    /// An empty plain scalar (YAML null), with no tag and no mark.
+    #[must_use]
+    pub fn null() -> Self {
+        Self {
+            kind: NodeKind::Scalar { text: String::new(), style: ScalarStyle::Plain },
+            tag: None,
+            mark: Mark::default(),
+        }
+    }
+
     #[must_use]
     pub fn string(text: impl Into<String>) -> Self {
         Self {

@@ -345,7 +345,7 @@ impl Login {
         if response.status != StatusCode::OK {
             return Err(store.status_error(&response, what));
         }
-        let envelope = response.envelope(&what)?;
+        let envelope = response.envelope(|| what.clone())?;
         let info =
             envelope.auth.ok_or_else(|| ProviderError::Invalid { what, reason: "no `auth` in the response".into() })?;
         Ok(TokenState::from_auth(info))
@@ -425,7 +425,7 @@ impl Login {
             }
             _ => return Err(store.status_error(&response, what)),
         }
-        let envelope = response.envelope(&what)?;
+        let envelope = response.envelope(|| what.clone())?;
         let info =
             envelope.auth.ok_or_else(|| ProviderError::Invalid { what, reason: "no `auth` in the response".into() })?;
         tracing::debug!(store = %self.label, ttl_secs = info.lease_duration, "logged in to Vault");
@@ -476,7 +476,7 @@ impl Login {
         if response.status != StatusCode::OK {
             return Err(store.status_error(&response, what));
         }
-        let data = response.envelope(&what)?.data.unwrap_or_default();
+        let data = response.envelope(|| what.clone())?.data.unwrap_or_default();
         let seconds = |key: &str| data.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let ttl = seconds("ttl");
         Ok(TokenState {

@@ -266,9 +266,10 @@ struct Response {
 }
 
 impl Response {
-    fn envelope(&self, what: &str) -> Result<Envelope, ProviderError> {
+    /// The parsed body; `what` names the request in the error, and is only asked for then.
+    fn envelope(&self, what: impl FnOnce() -> String) -> Result<Envelope, ProviderError> {
         serde_json::from_slice(&self.body).map_err(|error| ProviderError::Invalid {
-            what: what.to_owned(),
+            what: what(),
             reason: format!("not a Vault JSON response ({error})"),
         })
     }
@@ -514,7 +515,7 @@ impl VaultStore {
             }
             _ => return Err(self.status_error(&response, what)),
         }
-        let envelope = response.envelope(&what)?;
+        let envelope = response.envelope(|| what.clone())?;
         let data = envelope.data.unwrap_or_default();
         let kind = data.get("type").and_then(serde_json::Value::as_str).unwrap_or_default();
         let version = data.pointer("/options/version").and_then(serde_json::Value::as_str).unwrap_or("1");
@@ -548,7 +549,8 @@ impl VaultStore {
     }
 
     async fn read(&self, location: &VaultLocation) -> Result<Fetched, ProviderError> {
-        let what = location.to_string();
+        // Named only when something goes wrong: most reads succeed.
+        let what = || location.to_string();
         let (path, query, kv2) = match location.engine {
             Engine::Generic => (location.path.clone(), Vec::new(), false),
             Engine::Kv => match self.kv_version(&location.mount).await? {
@@ -559,7 +561,7 @@ impl VaultStore {
                 }
                 KvVersion::V1 if location.version.is_some() => {
                     return Err(ProviderError::Invalid {
-                        what,
+                        what: what(),
                         reason: format!("mount `{}` is KV v1, which has no versions", location.mount),
                     });
                 }
@@ -568,22 +570,22 @@ impl VaultStore {
         };
         let response = self.authorized_get(&path, &query).await?;
         if response.status != StatusCode::OK {
-            return Err(self.status_error(&response, what));
+            return Err(self.status_error(&response, what()));
         }
-        let envelope = response.envelope(&what)?;
+        let envelope = response.envelope(what)?;
         let mut data = envelope.data.unwrap_or_default();
         if kv2 {
             data = match data.get_mut("data").map(serde_json::Value::take) {
                 Some(serde_json::Value::Null) | None => {
                     return Err(ProviderError::NotFound {
-                        what: format!("{what} (the version is deleted or destroyed)"),
+                        what: format!("{} (the version is deleted or destroyed)", what()),
                     });
                 }
                 Some(inner) => inner,
             };
         }
         let serde_json::Value::Object(fields) = data else {
-            return Err(ProviderError::Invalid { what, reason: "the response has no `data` object".into() });
+            return Err(ProviderError::Invalid { what: what(), reason: "the response has no `data` object".into() });
         };
         let fields: BTreeMap<String, Secret> = fields
             .into_iter()
@@ -632,7 +634,7 @@ impl VaultStore {
         if response.status == StatusCode::NOT_FOUND {
             // A KV v2 document whose latest version is deleted answers 404 with its metadata.
             let version = response
-                .envelope(&what)
+                .envelope(|| what.clone())
                 .ok()
                 .and_then(|envelope| envelope.data)
                 .and_then(|data| data.pointer("/metadata/version").and_then(serde_json::Value::as_u64))
@@ -642,7 +644,7 @@ impl VaultStore {
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what));
         }
-        let envelope = response.envelope(&what)?;
+        let envelope = response.envelope(|| what.clone())?;
         let mut data = envelope.data.unwrap_or_default();
         let (fields, version) = match kv {
             KvVersion::V2 => {
@@ -685,7 +687,7 @@ impl VaultStore {
         }
         let version = match kv {
             KvVersion::V2 => response
-                .envelope(&what)?
+                .envelope(|| what.clone())?
                 .data
                 .and_then(|data| data.get("version").and_then(serde_json::Value::as_u64))
                 .map(|version| version.to_string()),
