@@ -3,7 +3,8 @@
 
 Starts a local OpenBao dev server, seeds N KV v2 secrets, writes a Prometheus config with M
 references to them, and times, over --runs runs each, interleaved:
-  (a) `secret-render render` (release build, output on a tmpfs),
+  (a) `secret-render render` (release build, output on a tmpfs), re-rendering into the same out
+      dir, and into a fresh one each run,
   (b) OpenBao Agent one-shot (`bao agent` with a template rendering the same M values,
       `exit_after_auth`), timing the real `bao` binary, not pip's launcher script,
   (c) the floor: `http_floor` (bench/http_floor.rs), N concurrent GETs and nothing else.
@@ -107,12 +108,15 @@ def write_inputs(work, address, prefix, paths, refs):
 
 
 def measure(command, env=None):
-    """Wall seconds and peak RSS (MiB) of one run; fails loudly on a non-zero exit.
+    """Wall seconds and peak RSS (MiB) of one run; fails loudly on a non-zero exit. `command` may
+    be a function that prepares what the run needs (untimed) and returns the command.
 
     Peak RSS comes from GNU time's %M, not from wait4 in this process: a child forked from
     Python inherits Python's resident set until it execs, and Linux keeps that high-water mark,
     so every tool would seem to peak at Python's size. Wall time is measured around the run of
     `time`, whose own start-up is a millisecond, alike for every tool."""
+    if callable(command):
+        command = command()
     report = tempfile.NamedTemporaryFile(prefix="sr-bench-rss-", delete=False)
     report.close()
     started = time.perf_counter()
@@ -130,10 +134,22 @@ def measure(command, env=None):
 
 
 def tools(work, address, prefix, paths, refs, config, agent):
-    out = tempfile.mkdtemp(prefix="sr-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    out = tempfile.mkdtemp(prefix="sr-bench-", dir=shm)
     env = dict(os.environ, VAULT_ADDR=address, VAULT_TOKEN=TOKEN)
+    binary = os.path.join(ROOT, "target/release/secret-render")
+
+    def fresh_out():
+        fresh = os.path.join(out, "fresh")
+        shutil.rmtree(fresh, ignore_errors=True)  # outside the timing
+        return [binary, "-q", "render", config, "--out", fresh]
+
     return {
-        "secret-render render": ([os.path.join(ROOT, "target/release/secret-render"), "-q", "render", config, "--out", out], env),
+        # Re-rendering into the same out dir: what a repeated run does; files whose value did not
+        # change are left alone (as consul-template and the agent leave an unchanged file).
+        "secret-render render": ([binary, "-q", "render", config, "--out", os.path.join(out, "kept")], env),
+        # A first render: every file is created.
+        "secret-render render, fresh out dir": (fresh_out, env),
         "OpenBao Agent (one-shot)": ([bao_binary(), "agent", "-config", agent, "-log-level", "error"], None),
         "floor (raw concurrent GETs)": ([os.path.join(ROOT, "target/release/examples/http_floor"), address, TOKEN, prefix, str(paths)], None),
     }, out
@@ -144,6 +160,8 @@ def run_table(work, address, prefix, paths, refs, runs, include_agent=True):
     commands, out = tools(work, address, prefix, paths, refs, config, agent)
     if not include_agent:
         commands.pop("OpenBao Agent (one-shot)")
+    # One untimed render first, so the re-render row starts from a rendered out dir.
+    measure(commands["secret-render render"][0], commands["secret-render render"][1])
     samples = {name: [] for name in commands}
     for _ in range(runs):
         for name, (command, env) in commands.items():  # interleaved, so drift hits all alike
