@@ -239,12 +239,17 @@ impl Daemon {
                     continue;
                 }
             };
+            // This config's changed secret files move into place together, with one sync of
+            // `secrets/`, before the config that names them.
+            let mut staged = None;
+            let mut staged_digests = Vec::new();
             for file in &rendered.secret_files {
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&file.name);
                 produced.insert(relative.clone());
                 if changed(written, out, &relative, file.value.expose()) {
-                    out.write_secret(&file.name, file.value.expose()).map_err(output_failure)?;
-                    written.insert(relative, digest(file.value.expose()));
+                    let staging = staged.get_or_insert_with(|| out.stage_secrets());
+                    staging.stage(&file.name, file.value.expose()).map_err(output_failure)?;
+                    staged_digests.push((relative, digest(file.value.expose())));
                     secrets_changed = true;
                 }
             }
@@ -256,10 +261,15 @@ impl Daemon {
                 if let Some(previous) = schedule.previous_for(&site.spec) {
                     produced.insert(relative.clone());
                     if changed(written, out, &relative, previous.expose()) {
-                        out.write_secret(&name, previous.expose()).map_err(output_failure)?;
-                        written.insert(relative, digest(previous.expose()));
+                        let staging = staged.get_or_insert_with(|| out.stage_secrets());
+                        staging.stage(&name, previous.expose()).map_err(output_failure)?;
+                        staged_digests.push((relative, digest(previous.expose())));
                     }
                 }
+            }
+            if let Some(staged) = staged {
+                staged.commit().map_err(output_failure)?;
+                written.extend(staged_digests);
             }
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
