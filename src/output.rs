@@ -308,9 +308,9 @@ impl OutputDir {
 }
 
 /// Secret files written under hidden temporary names but not yet under their final ones. A
-/// caller stages each file as soon as its value is known (while other fetches are still under
-/// way) and [`StagedSecrets::commit`]s them all once every value is in; dropped uncommitted,
-/// the temporary files are removed and nothing was written.
+/// caller stages them (`render` does so on a second thread while the configs render) and
+/// [`StagedSecrets::commit`]s them once nothing else can fail; dropped uncommitted, the
+/// temporary files are removed and nothing was written.
 pub struct StagedSecrets<'a> {
     out: &'a OutputDir,
     dir_path: PathBuf,
@@ -328,7 +328,7 @@ impl StagedSecrets<'_> {
         if self.present.contains(name) && self.out.holds(secrets, name, value) {
             return Ok(());
         }
-        let temp = self.out.write_temp(self.out.secrets.as_fd(), &self.dir_path, name, value)?;
+        let temp = self.out.write_temp(secrets, &self.dir_path, name, value)?;
         self.staged.push((temp, name.to_owned()));
         Ok(())
     }

@@ -163,51 +163,49 @@ impl Provider for ExecProvider {
 
     /// One plugin call per distinct command (and timeout), carrying every id it must answer.
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
-        {
-            let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
-            for location in locations {
-                let Location::Exec(exec) = &location else {
-                    unreachable!("the exec provider is only given exec locations")
-                };
-                calls.entry((exec.command.clone(), exec.timeout)).or_default().push(location);
-            }
-            let runs = calls.into_iter().map(|((command, timeout), locations)| async move {
-                let started = Instant::now();
-                let ids: Vec<String> = locations
-                    .iter()
-                    .map(|location| match location {
-                        Location::Exec(exec) => exec.id.clone(),
-                        _ => unreachable!(),
-                    })
-                    .collect();
-                let answers = Self::call(&command, &ids, timeout).await;
-                let elapsed = started.elapsed();
-                locations
-                    .into_iter()
-                    .zip(ids)
-                    .map(|(location, id)| {
-                        let what = format!("exec plugin {} id {id}", command[0]);
-                        let result = match &answers {
-                            Err(error) => Err(error.clone()),
-                            Ok(answers) => match answers.get(&id) {
-                                Some(Answer { value: Some(value), .. }) => {
-                                    Ok(Fetched::value(Secret::from_text(value.clone())))
-                                }
-                                Some(Answer { error: Some(reason), .. }) => {
-                                    Err(ProviderError::NotFound { what: format!("{what} ({reason})") })
-                                }
-                                _ => Err(ProviderError::Invalid {
-                                    what,
-                                    reason: "the plugin returned no answer for it".into(),
-                                }),
-                            },
-                        };
-                        (location, result, elapsed)
-                    })
-                    .collect::<Vec<Timed>>()
-            });
-            futures_util::stream::iter(runs).buffer_unordered(limit.max(1)).flat_map(futures_util::stream::iter).boxed()
+        let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
+        for location in locations {
+            let Location::Exec(exec) = &location else {
+                unreachable!("the exec provider is only given exec locations")
+            };
+            calls.entry((exec.command.clone(), exec.timeout)).or_default().push(location);
         }
+        let runs = calls.into_iter().map(|((command, timeout), locations)| async move {
+            let started = Instant::now();
+            let ids: Vec<String> = locations
+                .iter()
+                .map(|location| match location {
+                    Location::Exec(exec) => exec.id.clone(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            let answers = Self::call(&command, &ids, timeout).await;
+            let elapsed = started.elapsed();
+            locations
+                .into_iter()
+                .zip(ids)
+                .map(|(location, id)| {
+                    let what = format!("exec plugin {} id {id}", command[0]);
+                    let result = match &answers {
+                        Err(error) => Err(error.clone()),
+                        Ok(answers) => match answers.get(&id) {
+                            Some(Answer { value: Some(value), .. }) => {
+                                Ok(Fetched::value(Secret::from_text(value.clone())))
+                            }
+                            Some(Answer { error: Some(reason), .. }) => {
+                                Err(ProviderError::NotFound { what: format!("{what} ({reason})") })
+                            }
+                            _ => Err(ProviderError::Invalid {
+                                what,
+                                reason: "the plugin returned no answer for it".into(),
+                            }),
+                        },
+                    };
+                    (location, result, elapsed)
+                })
+                .collect::<Vec<Timed>>()
+        });
+        futures_util::stream::iter(runs).buffer_unordered(limit.max(1)).flat_map(futures_util::stream::iter).boxed()
     }
 }
 
