@@ -501,8 +501,7 @@ impl Daemon {
 /// so a restart over an init container's output causes no needless write or reload).
 fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
     if !written.contains_key(relative) {
-        let on_disk = std::fs::read(out.path().join(relative)).ok().map(zeroize::Zeroizing::new);
-        if let Some(bytes) = on_disk {
+        if let Some(bytes) = out.read_existing(relative) {
             written.insert(relative.to_owned(), digest(&bytes));
         }
     }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,6 +192,23 @@ impl OutputDir {
         self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value, true)
     }
 
+    /// The current contents of `relative` (a rendered config's name, or `secrets/<name>`), read
+    /// through the held directories without following a symlink; `None` when it is missing or
+    /// not a regular file.
+    pub fn read_existing(&self, relative: &Path) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let mut parts = relative.components().map(|part| part.as_os_str().to_str());
+        let (dir, name) = match (parts.next()??, parts.next(), parts.next()) {
+            (name, None, None) => (self.dir.as_fd(), name),
+            (SECRETS_DIR, Some(Some(name)), None) => (self.secrets.as_fd(), name),
+            _ => return None,
+        };
+        check_name(&self.path, name).ok()?;
+        let (fd, stat) = open_regular(dir, name)?;
+        let mut contents = zeroize::Zeroizing::new(Vec::with_capacity(usize::try_from(stat.st_size).ok()?));
+        File::from(fd).read_to_end(&mut contents).ok()?;
+        Some(contents)
+    }
+
     /// Starts a set of secret files to be written now and moved into place later, together.
     pub fn stage_secrets(&self) -> StagedSecrets<'_> {
         StagedSecrets { out: self, dir_path: self.secrets_dir(), present: self.secret_names(), staged: Vec::new() }
@@ -254,12 +271,8 @@ impl OutputDir {
     /// and a re-render costs a read instead of a create and a rename. Anything else (missing, a
     /// symlink, another owner or mode, other contents) is replaced.
     fn holds(&self, dir: BorrowedFd<'_>, name: &str, contents: &[u8]) -> bool {
-        // NONBLOCK: a FIFO planted under the name must not hang the open.
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let Ok(fd) = rfs::openat(dir, name, flags, Mode::empty()) else { return false };
-        let Ok(stat) = rfs::fstat(&fd) else { return false };
-        let ours = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
-            && stat.st_uid == geteuid().as_raw()
+        let Some((fd, stat)) = open_regular(dir, name) else { return false };
+        let ours = stat.st_uid == geteuid().as_raw()
             && stat.st_nlink == 1
             && stat.st_mode & 0o7777 == self.file_mode.mode
             && self.file_mode.group.is_none_or(|gid| stat.st_gid == gid);
@@ -305,6 +318,16 @@ impl OutputDir {
         rfs::fsync(&file).map_err(|e| OutputError::io("sync temporary file for", &final_path, e))?;
         Ok(temp)
     }
+}
+
+/// Opens DIR/<name> for reading if it is a regular file, never following a symlink; with its
+/// status.
+fn open_regular(dir: BorrowedFd<'_>, name: &str) -> Option<(OwnedFd, rfs::Stat)> {
+    // NONBLOCK: a FIFO planted under the name must not hang the open.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rfs::openat(dir, name, flags, Mode::empty()).ok()?;
+    let stat = rfs::fstat(&fd).ok()?;
+    (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some((fd, stat))
 }
 
 /// Secret files written under hidden temporary names but not yet under their final ones. A
@@ -736,6 +759,22 @@ mod tests {
         rfs::linkat(CWD, &path, CWD, &elsewhere, AtFlags::empty()).unwrap();
         out.write_secret("token", b"SAME").unwrap();
         assert_eq!(rfs::lstat(&path).unwrap().st_nlink, 1);
+    }
+
+    #[test]
+    fn existing_files_are_read_without_following_a_symlink() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        out.write_secret("token", b"value").unwrap();
+        out.write_config("app.yml", b"a: 1\n").unwrap();
+        assert_eq!(out.read_existing(Path::new("secrets/token")).as_deref().map(Vec::as_slice), Some(&b"value"[..]));
+        assert_eq!(out.read_existing(Path::new("app.yml")).as_deref().map(Vec::as_slice), Some(&b"a: 1\n"[..]));
+        let elsewhere = base.path().join("elsewhere");
+        write_fixture(&elsewhere, b"not ours");
+        symlink(&elsewhere, out.secret_path("link")).unwrap();
+        assert!(out.read_existing(Path::new("secrets/link")).is_none(), "a symlink is not followed");
+        assert!(out.read_existing(Path::new("secrets/missing")).is_none());
+        assert!(out.read_existing(Path::new("../elsewhere")).is_none(), "nothing outside the out dir");
     }
 
     #[test]

@@ -434,8 +434,8 @@ impl Login {
 
     /// Learns a given token's TTL from `lookup-self`, so it is renewed in time, and renews it at
     /// once when it is already close to expiry. The fetches of a batch do not wait for this:
-    /// the token is usable as it is, and OpenBao answers a lookup several times slower than a
-    /// KV read, so it runs beside them. A failed lookup is tried again with the next batch.
+    /// the token is usable as it is, so the lookup runs beside them instead of adding a round
+    /// trip before the first read. A failed lookup is tried again with the next batch.
     pub(super) async fn learn_ttl(&self, store: &VaultStore) {
         let Ok(token) = self.token(store).await else { return };
         if self.state.lock().await.as_ref().is_none_or(|state| state.ttl_known) {
