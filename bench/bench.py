@@ -11,7 +11,7 @@ references to them, and times, over --runs runs each, interleaved:
 Prints wall-clock medians, peak RSS and the ratios; then the cost at 10x the size (it must
 grow linearly), and an idle `watch` of M secrets: CPU time and wakeups over --idle seconds.
 
-Usage: bench/run.sh [--runs 5] [--paths 500] [--refs 1000] [--idle 60]
+Usage: bench/run.sh [--runs 11] [--paths 500] [--refs 1000] [--idle 60]
 """
 
 import argparse
@@ -223,7 +223,7 @@ def idle_watch(work, address, config, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=11, help="runs per tool (medians over a shared 2-core box need about 10)")
     parser.add_argument("--paths", type=int, default=500)
     parser.add_argument("--refs", type=int, default=1000)
     parser.add_argument("--idle", type=int, default=60, help="seconds of idle watch to measure (0 skips)")
