@@ -28,9 +28,7 @@ impl Provider for EnvProvider {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::Env(EnvLocation { name }) = location else {
-                unreachable!("the env provider is only given env locations")
-            };
+            let EnvLocation { name } = location.own();
             match std::env::var_os(name) {
                 Some(value) => Ok(Fetched::value(Secret::new(value.into_vec()))),
                 None => Err(ProviderError::NotFound { what: location.to_string() }),

@@ -165,20 +165,12 @@ impl Provider for ExecProvider {
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
         let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
         for location in locations {
-            let Location::Exec(exec) = &location else {
-                unreachable!("the exec provider is only given exec locations")
-            };
+            let exec: &ExecLocation = location.own();
             calls.entry((exec.command.clone(), exec.timeout)).or_default().push(location);
         }
         let runs = calls.into_iter().map(|((command, timeout), locations)| async move {
             let started = Instant::now();
-            let ids: Vec<String> = locations
-                .iter()
-                .map(|location| match location {
-                    Location::Exec(exec) => exec.id.clone(),
-                    _ => unreachable!(),
-                })
-                .collect();
+            let ids: Vec<String> = locations.iter().map(|location| location.own::<ExecLocation>().id.clone()).collect();
             let answers = Self::call(&command, &ids, timeout).await;
             let elapsed = started.elapsed();
             locations

@@ -65,7 +65,7 @@ impl Provider for FileProvider {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::File(file) = location else { unreachable!("the file provider is only given file locations") };
+            let file: &FileLocation = location.own();
             let what = location.to_string();
             self.check_root(&file.path, &what)?;
             let bytes = Zeroizing::new(std::fs::read(&file.path).map_err(|error| match error.kind() {
@@ -90,7 +90,7 @@ impl Provider for FileProvider {
         value: &'a Secret,
     ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::File(file) = location else { unreachable!("the file provider is only given file locations") };
+            let file: &FileLocation = location.own();
             let what = location.to_string();
             if key.is_some() {
                 return Err(ProviderError::Invalid {

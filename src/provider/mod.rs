@@ -148,6 +148,46 @@ impl Location {
     }
 }
 
+/// A provider's own kind of location, picked out of a [`Location`] (see [`Location::own`]).
+pub trait OwnLocation: Sized {
+    fn of(location: &Location) -> Option<&Self>;
+}
+
+macro_rules! own_location {
+    ($($variant:ident => $location:ty),* $(,)?) => {
+        $(impl OwnLocation for $location {
+            fn of(location: &Location) -> Option<&Self> {
+                match location {
+                    Location::$variant(own) => Some(own),
+                    _ => None,
+                }
+            }
+        })*
+    };
+}
+
+own_location! {
+    File => file::FileLocation,
+    Env => env::EnvLocation,
+    Vault => vault::VaultLocation,
+    Gcp => gcp::GcpLocation,
+    Azure => azure::AzureLocation,
+    Kubernetes => kubernetes::KubernetesLocation,
+    AwsSecretsManager => aws::AwsLocation,
+    Exec => exec::ExecLocation,
+}
+
+impl Location {
+    /// This location as provider `T`'s own kind. Resolution groups locations by provider and
+    /// store, so a client is only ever given its own kind; anything else is a bug.
+    #[must_use]
+    pub fn own<T: OwnLocation>(&self) -> &T {
+        T::of(self).unwrap_or_else(|| {
+            unreachable!("a {} location was given to the client of {}", self.kind(), std::any::type_name::<T>())
+        })
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -326,9 +326,7 @@ impl AwsStore {
 /// Manager moves `AWSPREVIOUS` to the old one, which stays readable. A missing secret is created.
 impl AwsStore {
     fn writable(location: &Location) -> Result<&AwsLocation, ProviderError> {
-        let Location::AwsSecretsManager(location) = location else {
-            unreachable!("an aws store is only given aws_secrets_manager locations")
-        };
+        let location: &AwsLocation = location.own();
         if !location.is_current() {
             return Err(ProviderError::Invalid {
                 what: location.to_string(),
@@ -516,9 +514,7 @@ impl Provider for AwsStore {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::AwsSecretsManager(location) = location else {
-                unreachable!("an aws store is only given aws_secrets_manager locations")
-            };
+            let location = location.own();
             self.get(location).await
         })
     }

@@ -583,9 +583,7 @@ impl Provider for AzureStore {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::Azure(location) = location else {
-                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
-            };
+            let location = location.own();
             self.read(location).await
         })
     }
@@ -597,9 +595,7 @@ impl Provider for AzureStore {
         value: &'a Secret,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Azure(location) = location else {
-                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
-            };
+            let location = location.own();
             self.set_secret(location, key, value).await
         })
     }
@@ -610,9 +606,7 @@ impl Provider for AzureStore {
         key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Azure(location) = location else {
-                unreachable!("an azure_key_vault store is only given azure_key_vault locations")
-            };
+            let location = location.own();
             self.remove(location, key).await
         })
     }

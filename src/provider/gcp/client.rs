@@ -649,9 +649,7 @@ impl Provider for GcpStore {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::Gcp(location) = location else {
-                unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
-            };
+            let location = location.own();
             self.access(location).await
         })
     }
@@ -663,9 +661,7 @@ impl Provider for GcpStore {
         value: &'a Secret,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Gcp(location) = location else {
-                unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
-            };
+            let location = location.own();
             self.add_version(location, key, value).await
         })
     }
@@ -676,9 +672,7 @@ impl Provider for GcpStore {
         key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Gcp(location) = location else {
-                unreachable!("a gcp_secret_manager store is only given gcp_secret_manager locations")
-            };
+            let location = location.own();
             self.remove(location, key).await
         })
     }

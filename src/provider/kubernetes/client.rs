@@ -494,9 +494,7 @@ impl Provider for KubernetesStore {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::Kubernetes(location) = location else {
-                unreachable!("a kubernetes store is only given kubernetes locations")
-            };
+            let location = location.own();
             self.inner.read(location).await
         })
     }
@@ -509,9 +507,7 @@ impl Provider for KubernetesStore {
         value: &'a Secret,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Kubernetes(location) = location else {
-                unreachable!("a kubernetes store is only given kubernetes locations")
-            };
+            let location: &KubernetesLocation = location.own();
             if key.is_none() {
                 return Err(ProviderError::Invalid {
                     what: location.to_string(),
@@ -529,9 +525,7 @@ impl Provider for KubernetesStore {
         key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<crate::provider::PutOutcome, ProviderError>> {
         Box::pin(async move {
-            let Location::Kubernetes(location) = location else {
-                unreachable!("a kubernetes store is only given kubernetes locations")
-            };
+            let location = location.own();
             self.inner.put_key(location, key, None).await
         })
     }

@@ -697,7 +697,7 @@ impl VaultStore {
     }
 
     fn writable(location: &Location) -> Result<&VaultLocation, ProviderError> {
-        let Location::Vault(location) = location else { unreachable!("a vault store is only given vault locations") };
+        let location: &VaultLocation = location.own();
         if location.engine == Engine::Generic || location.version.is_some() {
             return Err(ProviderError::Invalid {
                 what: location.to_string(),
@@ -773,9 +773,7 @@ impl super::Provider for VaultStore {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let Location::Vault(location) = location else {
-                unreachable!("a vault store is only given vault locations")
-            };
+            let location = location.own();
             self.read(location).await
         })
     }
