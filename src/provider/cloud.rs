@@ -9,7 +9,7 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::ProviderError;
+use super::{ProviderError, transport_error};
 use crate::secret::Secret;
 
 /// A token is replaced once less than this is left (Google's libraries use 3 min 45 s, Azure's
@@ -147,23 +147,6 @@ pub fn bearer(token: &Secret, what: &str) -> Result<HeaderValue, ProviderError> 
     })?;
     header.set_sensitive(true);
     Ok(header)
-}
-
-/// A failed request: a timeout, or the transport's reason (reqwest's messages name the URL,
-/// never a header or a body).
-#[must_use]
-pub fn transport_error(error: &reqwest::Error, what: String, timeout: Duration) -> ProviderError {
-    if error.is_timeout() {
-        return ProviderError::Timeout { what, after: timeout };
-    }
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ProviderError::Unreachable { what, reason }
 }
 
 /// A response whose body may hold a secret: wiped on drop.

@@ -148,6 +148,40 @@ impl Location {
     }
 }
 
+/// A failed HTTP request: a timeout, or the transport's reason (reqwest's messages name the URL,
+/// never a header or a body).
+#[must_use]
+pub fn transport_error(error: &reqwest::Error, what: String, timeout: Duration) -> ProviderError {
+    if error.is_timeout() {
+        return ProviderError::Timeout { what, after: timeout };
+    }
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ProviderError::Unreachable { what, reason }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text its parent already
+/// holds (SDKs' own messages often repeat it; the AWS SDK's is just "dispatch failure").
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// A provider's own kind of location, picked out of a [`Location`] (see [`Location::own`]).
 pub trait OwnLocation: Sized {
     fn of(location: &Location) -> Option<&Self>;

@@ -23,7 +23,9 @@ use futures_util::stream::BoxStream;
 use zeroize::Zeroizing;
 
 use super::{AwsLocation, StoreSettings, Version};
-use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed};
+use crate::provider::{
+    Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain,
+};
 use crate::secret::Secret;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -454,7 +456,7 @@ where
             ProviderError::Timeout { what, after: DEFAULT_TIMEOUT }
         }
         other => {
-            let reason = chain(other);
+            let reason = error_chain(other);
             if reason.contains("credentials") {
                 ProviderError::PermissionDenied { what, reason }
             } else {
@@ -462,22 +464,6 @@ where
             }
         }
     }
-}
-
-/// An error and its causes, one line (the SDK's `Display` of a dispatch failure is just
-/// "dispatch failure").
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Maps an AWS error code (of a call, or of one id in a batch answer).

@@ -27,7 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use zeroize::Zeroizing;
 
 use super::{KubernetesLocation, StoreSettings};
-use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef};
+use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef, error_chain};
 use crate::secret::Secret;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,7 +103,7 @@ impl Inner {
                 tracing::debug!(store = %self.label, server = %config.cluster_url, "connecting to Kubernetes");
                 Client::try_from(config).map_err(|error| ProviderError::Invalid {
                     what: format!("{} (Kubernetes client)", self.label),
-                    reason: chain(&error),
+                    reason: error_chain(&error),
                 })
             })
             .await
@@ -127,32 +127,32 @@ impl Inner {
                 "contexts": [{"name": "api", "context": {"cluster": "api", "user": "token"}}],
                 "current-context": "api",
             });
-            let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| chain(&error))?;
+            let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| error_chain(&error))?;
             return Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|error| format!("api_server {server:?}: {}", chain(&error)));
+                .map_err(|error| format!("api_server {server:?}: {}", error_chain(&error)));
         }
         let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
         if let Some(path) = &settings.kubeconfig {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|error| chain(&error))?;
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|error| error_chain(&error))?;
             return Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|error| format!("kubeconfig {}: {}", path.display(), chain(&error)));
+                .map_err(|error| format!("kubeconfig {}: {}", path.display(), error_chain(&error)));
         }
         // A named context means a kubeconfig; otherwise the pod's service account comes first.
         let in_cluster = if settings.context.is_none() {
             match Config::incluster() {
                 Ok(config) => return Ok(config),
-                Err(error) => chain(&error),
+                Err(error) => error_chain(&error),
             }
         } else {
             String::new()
         };
         Config::from_kubeconfig(&options).await.map_err(|error| {
             if in_cluster.is_empty() {
-                format!("kubeconfig: {}", chain(&error))
+                format!("kubeconfig: {}", error_chain(&error))
             } else {
-                format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", chain(&error))
+                format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", error_chain(&error))
             }
         })
     }
@@ -176,7 +176,7 @@ impl Inner {
         let what = Self::what(&namespace, location);
         let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"))
             .get(&location.name, &kube::api::GetParams::default())
-            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: chain(&error) })?;
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error_chain(&error) })?;
         let exchange = async {
             let response = client.send(request.map(kube::client::Body::from)).await?;
             let status = response.status();
@@ -302,7 +302,7 @@ impl Inner {
                         break;
                     }
                     Err(error) => {
-                        tracing::debug!(secret = %what, error = %chain(&error), "kubernetes watch interrupted");
+                        tracing::debug!(secret = %what, error = %error_chain(&error), "kubernetes watch interrupted");
                         if is_gone(&error) {
                             version = None;
                         }
@@ -337,7 +337,7 @@ impl Inner {
             tokio::time::sleep(FORBIDDEN_BACKOFF).await;
             return backoff;
         }
-        tracing::debug!(secret = %what, error = %chain(error), "kubernetes watch: retrying in {backoff:?}");
+        tracing::debug!(secret = %what, error = %error_chain(error), "kubernetes watch: retrying in {backoff:?}");
         tokio::time::sleep(backoff).await;
         (backoff * 2).min(MAX_BACKOFF)
     }
@@ -413,23 +413,8 @@ fn is_gone(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 410)
 }
 
-/// An error and its causes, one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn transport_error(error: &kube::Error, what: &str) -> ProviderError {
-    let reason = chain(error);
+    let reason = error_chain(error);
     match error {
         kube::Error::Auth(_) => ProviderError::PermissionDenied { what: what.to_owned(), reason },
         _ => ProviderError::Unreachable { what: what.to_owned(), reason },

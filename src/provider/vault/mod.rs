@@ -439,19 +439,7 @@ impl VaultStore {
     }
 
     fn transport_error(&self, error: &reqwest::Error, what: String) -> ProviderError {
-        if error.is_timeout() {
-            ProviderError::Timeout { what, after: self.timeout }
-        } else {
-            // reqwest's messages name the URL, never a header or body.
-            let mut reason = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                reason.push_str(": ");
-                reason.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            ProviderError::Unreachable { what, reason }
-        }
+        super::transport_error(error, what, self.timeout)
     }
 
     /// A GET with the store's token (see [`VaultStore::authorized`]).
