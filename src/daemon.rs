@@ -248,7 +248,7 @@ impl Daemon {
                 produced.insert(relative.clone());
                 if changed(written, out, &relative, file.value.expose()) {
                     let staging = staged.get_or_insert_with(|| out.stage_secrets());
-                    staging.stage(&file.name, file.value.expose()).map_err(output_failure)?;
+                    staging.stage(&file.name, file.value.expose())?;
                     staged_digests.push((relative, digest(file.value.expose())));
                     secrets_changed = true;
                 }
@@ -262,19 +262,19 @@ impl Daemon {
                     produced.insert(relative.clone());
                     if changed(written, out, &relative, previous.expose()) {
                         let staging = staged.get_or_insert_with(|| out.stage_secrets());
-                        staging.stage(&name, previous.expose()).map_err(output_failure)?;
+                        staging.stage(&name, previous.expose())?;
                         staged_digests.push((relative, digest(previous.expose())));
                     }
                 }
             }
             if let Some(staged) = staged {
-                staged.commit().map_err(output_failure)?;
+                staged.commit()?;
                 written.extend(staged_digests);
             }
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
             if changed(written, out, &relative, rendered.config.expose()) {
-                out.write_config(&config.name, rendered.config.expose()).map_err(output_failure)?;
+                out.write_config(&config.name, rendered.config.expose())?;
                 written.insert(relative, digest(rendered.config.expose()));
                 tracing::info!(config = %config.source.display(), "wrote the rendered config");
                 configs_changed = true;
@@ -288,7 +288,7 @@ impl Daemon {
             .collect();
         for path in stale {
             if let Some(name) = path.file_name().and_then(|name| name.to_str()) {
-                out.remove_secret(name).map_err(output_failure)?;
+                out.remove_secret(name)?;
             }
             written.remove(&path);
         }
@@ -506,10 +506,6 @@ fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: 
         }
     }
     written.get(relative) != Some(&digest(contents))
-}
-
-fn output_failure(error: crate::output::OutputError) -> Failure {
-    Failure::new(ExitCode::Output, format!("cannot write output: {error}"))
 }
 
 /// Watches the directories holding the configs (editors replace files; Kubernetes swaps a

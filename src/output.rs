@@ -320,6 +320,13 @@ impl OutputDir {
     }
 }
 
+/// A write that fails ends the command with exit 5 (output), naming the path, never the value.
+impl From<OutputError> for crate::exit::Failure {
+    fn from(error: OutputError) -> Self {
+        Self::new(crate::exit::ExitCode::Output, format!("cannot write output: {error}"))
+    }
+}
+
 /// Opens DIR/<name> for reading if it is a regular file, never following a symlink; with its
 /// status.
 fn open_regular(dir: BorrowedFd<'_>, name: &str) -> Option<(OwnedFd, rfs::Stat)> {

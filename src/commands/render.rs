@@ -95,8 +95,6 @@ pub fn write_all(
     mut values: Vec<Vec<Option<Secret>>>,
     out: &OutputDir,
 ) -> Result<Vec<PathBuf>, Failure> {
-    let output_failure =
-        |error: crate::output::OutputError| Failure::new(ExitCode::Output, format!("cannot write output: {error}"));
     // The renderer names each file-placed value's file in the config; the value itself goes to
     // the staging thread.
     let mut files = Vec::new();
@@ -136,10 +134,10 @@ pub fn write_all(
     if !issues.is_empty() {
         return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
-    staged.and_then(crate::output::StagedSecrets::commit).map_err(output_failure)?;
+    staged.and_then(crate::output::StagedSecrets::commit)?;
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
-        let path = out.write_config(&config.name, result.config.expose()).map_err(output_failure)?;
+        let path = out.write_config(&config.name, result.config.expose())?;
         let inlined = config.placements.iter().filter(|p| **p == render::Placement::Inline).count();
         tracing::debug!(
             config = %config.source.display(),
