@@ -203,21 +203,21 @@ impl Provider for ExecProvider {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
-    /// Writes an executable plugin script into `dir`.
-    fn plugin(dir: &std::path::Path, body: &str) -> String {
+    /// Writes a plugin script into `dir` and returns the command that runs it: `/bin/sh SCRIPT`.
+    /// The script is read by the shell rather than executed itself: a file just written can be
+    /// refused with ETXTBSY while a test on another thread forks, its child still holding the
+    /// write descriptor until it execs.
+    fn plugin(dir: &std::path::Path, body: &str) -> Vec<String> {
         let path = dir.join("plugin");
         #[expect(clippy::disallowed_methods, reason = "a test fixture, not product output")]
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path.to_string_lossy().into_owned()
+        std::fs::write(&path, format!("{body}\n")).unwrap();
+        vec!["/bin/sh".to_owned(), path.to_string_lossy().into_owned()]
     }
 
-    fn location(command: &str, id: &str, timeout: Duration) -> Location {
-        Location::Exec(ExecLocation { command: vec![command.to_owned()], id: id.to_owned(), timeout })
+    fn location(command: &[String], id: &str, timeout: Duration) -> Location {
+        Location::Exec(ExecLocation { command: command.to_vec(), id: id.to_owned(), timeout })
     }
 
     fn outcome(results: &[Timed], id: &str) -> Result<String, String> {
@@ -286,7 +286,7 @@ mod tests {
             assert!(!error.contains("leaked-value"), "stderr is never shown");
         }
         let missing = ExecProvider
-            .fetch_batch(vec![location("/nonexistent/plugin", "x", DEFAULT_TIMEOUT)], 1)
+            .fetch_batch(vec![location(&["/nonexistent/plugin".to_owned()], "x", DEFAULT_TIMEOUT)], 1)
             .collect::<Vec<_>>()
             .await;
         assert!(outcome(&missing, "x").unwrap_err().contains("not found"));
