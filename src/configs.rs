@@ -82,6 +82,12 @@ impl Config {
     pub fn render_source(&self) -> render::Source<'_> {
         render::Source { dir: &self.dir, profile: &self.profile }
     }
+
+    /// Renders `root` (this config's tree, or a copy) up to the values: see [`render::prepare`].
+    #[must_use]
+    pub fn prepare(&self, root: tree::Node, secrets_dir: &Path) -> tree::Template {
+        render::prepare(&self.render_source(), root, &self.sites, &self.placements, secrets_dir)
+    }
 }
 
 /// Every config, ready to resolve, and the stores they may use.

@@ -24,7 +24,7 @@ use crate::settings::LoopSettings;
 use crate::supervise::{self, ChildProcess, ReloadTarget, StopAction, StopSignals, Stopper};
 use crate::telemetry::admin::{self, Health, RefreshRequest};
 use crate::telemetry::metrics::{Metrics, SecretState};
-use crate::tree::PathSegment;
+use crate::tree::{PathSegment, Template};
 
 /// Which changes reload the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,8 @@ struct Use {
 struct Daemon {
     settings: DaemonSettings,
     loaded: Loaded,
+    /// Each loaded config rendered up to its values, once per load rather than per cycle.
+    templates: Vec<Template>,
     providers: ProviderSet,
     schedule: Schedule,
     out: OutputDir,
@@ -134,6 +136,11 @@ impl Daemon {
             &settings.common.file_roots,
         )?;
         Ok((loaded, providers))
+    }
+
+    fn templates_of(loaded: &Loaded, out: &OutputDir) -> Vec<Template> {
+        let secrets_dir = out.secrets_dir();
+        loaded.configs.iter().map(|config| config.prepare(config.document.root.clone(), &secrets_dir)).collect()
     }
 
     fn index_uses(loaded: &Loaded) -> HashMap<Location, Vec<Use>> {
@@ -203,12 +210,11 @@ impl Daemon {
     /// secrets changed). A config with a secret never fetched is not written unless
     /// `--start-partial`.
     fn write_outputs(&mut self) -> Result<(bool, bool), Failure> {
-        let Self { loaded, schedule, out, written, settings, .. } = self;
-        let secrets_dir = out.secrets_dir();
+        let Self { loaded, templates, schedule, out, written, settings, .. } = self;
         let mut configs_changed = false;
         let mut secrets_changed = false;
         let mut produced: HashSet<PathBuf> = HashSet::new();
-        for config in &loaded.configs {
+        for (config, template) in loaded.configs.iter().zip(templates.iter()) {
             let mut values = Vec::with_capacity(config.sites.len());
             for site in &config.sites {
                 match schedule.value_for(&site.spec) {
@@ -223,14 +229,7 @@ impl Daemon {
             if values.iter().any(Option::is_none) && !settings.common.start_partial {
                 continue;
             }
-            let rendered = match render::render(
-                &config.render_source(),
-                config.document.root.clone(),
-                &config.sites,
-                &config.placements,
-                values,
-                &secrets_dir,
-            ) {
+            let rendered = match render::complete(template, &config.sites, &config.placements, values) {
                 Ok(rendered) => rendered,
                 Err(problems) => {
                     for problem in problems {
@@ -440,6 +439,7 @@ impl Daemon {
                 }
                 self.schedule.reconcile(loaded.specs(), Instant::now());
                 self.uses = Self::index_uses(&loaded);
+                self.templates = Self::templates_of(&loaded, &self.out);
                 self.loaded = loaded;
                 self.providers = providers;
                 let due = self.schedule.due(Instant::now());
@@ -601,6 +601,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         schedule: Schedule::new(loaded.specs(), now),
         uses: Daemon::index_uses(&loaded),
         sources: read_sources(&settings),
+        templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,
         out,

@@ -58,10 +58,13 @@ pub async fn fetch_all<'a>(
     providers: &ProviderSet,
     max_concurrency: usize,
 ) -> Fetches {
+    fetch_locations(distinct_locations(specs), providers, max_concurrency).await
+}
+
+/// The distinct locations of `specs`, in first-use order.
+pub fn distinct_locations<'a>(specs: impl IntoIterator<Item = &'a SecretSpec>) -> Vec<Location> {
     let mut seen = std::collections::HashSet::new();
-    let locations: Vec<Location> =
-        specs.into_iter().filter(|spec| seen.insert(&spec.location)).map(|spec| spec.location.clone()).collect();
-    fetch_locations(locations, providers, max_concurrency).await
+    specs.into_iter().filter(|spec| seen.insert(&spec.location)).map(|spec| spec.location.clone()).collect()
 }
 
 /// Fetches each of `locations` (distinct) once, concurrently within each provider and store.

@@ -142,8 +142,10 @@ fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Fai
             config.sites.iter().map(|site| Some(placeholder(config.profile.value_kind(&site.path)))).collect()
         })
         .collect();
-    let trees = configs.iter().map(|config| config.document.root.clone()).collect();
-    let rendered = super::render::write_all(configs, trees, values, &out)?;
+    let secrets_dir = out.secrets_dir();
+    let templates: Vec<_> =
+        configs.iter().map(|config| config.prepare(config.document.root.clone(), &secrets_dir)).collect();
+    let rendered = super::render::write_all(configs, &templates, values, &out)?;
     Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())
 }
 

@@ -159,7 +159,7 @@ fn walk<'a>(node: &'a Node, path: &mut YamlPath, profile: &Profile, sites: &mut 
             }
         }
         NodeKind::Scalar { .. } if !node.is_null() && profile.is_secret_field(path) => sites.push((path.clone(), node)),
-        NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => {}
+        NodeKind::Scalar { .. } | NodeKind::Slot(_) => {}
     }
 }
 

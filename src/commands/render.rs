@@ -12,7 +12,7 @@ use crate::resolve::{self, Fetches};
 use crate::secret::Secret;
 use crate::settings::RenderSettings;
 use crate::stores;
-use crate::tree::Node;
+use crate::tree::{Node, Template};
 
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
@@ -20,14 +20,28 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let providers = providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
-    let fetches = resolve::fetch_all(loaded.specs(), &providers, settings.max_concurrency).await;
+    let locations = resolve::distinct_locations(loaded.specs());
+    // The configs are rendered up to their values on a second thread while the values are
+    // fetched: that needs none of them, and the fetches mostly wait on the store. The source
+    // trees are taken rather than copied: nothing reads them afterwards.
     let mut configs = loaded.configs;
+    let secrets_dir = out.secrets_dir();
+    let preparing = tokio::task::spawn_blocking(move || {
+        let templates: Vec<Template> = configs
+            .iter_mut()
+            .map(|config| {
+                let root = std::mem::replace(&mut config.document.root, Node::null());
+                config.prepare(root, &secrets_dir)
+            })
+            .collect();
+        (configs, templates)
+    });
+    let fetches = resolve::fetch_locations(locations, &providers, settings.max_concurrency).await;
     tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
+    let (configs, templates) = preparing.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
-    // Rendering takes each source tree rather than a copy: nothing reads them afterwards.
-    let trees = configs.iter_mut().map(|config| std::mem::replace(&mut config.document.root, Node::null())).collect();
-    let written = write_all(&configs, trees, values, &out)?;
+    let written = write_all(&configs, &templates, values, &out)?;
     let mut listing = String::new();
     for (config, path) in configs.iter().zip(written) {
         tracing::info!(config = %config.source.display(), rendered = %path.display(), secrets = config.sites.len(), "rendered");
@@ -82,59 +96,33 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Option
     if issues.is_empty() { Ok(values) } else { Err(issues) }
 }
 
-/// Renders every config and writes all secret files before any config that names them.
-/// Returns the rendered configs' paths.
+/// Completes every config's template (see [`Config::prepare`]) with its values and writes all
+/// secret files before any config that names them. Returns the rendered configs' paths.
 ///
-/// The secret files are staged on a second thread while the configs render on this one: both
-/// are a large render's own work after the last fetch, and nothing else wants the other core
-/// by then. They are moved into place only once every config rendered, so a refused value
-/// writes nothing.
+/// Every config is completed before anything is written, so a refused value writes nothing;
+/// then the secret files of all of them move into place together, with one sync of `secrets/`.
 pub fn write_all(
     configs: &[Config],
-    trees: Vec<Node>,
-    mut values: Vec<Vec<Option<Secret>>>,
+    templates: &[Template],
+    values: Vec<Vec<Option<Secret>>>,
     out: &OutputDir,
 ) -> Result<Vec<PathBuf>, Failure> {
-    // The renderer names each file-placed value's file in the config; the value itself goes to
-    // the staging thread.
-    let mut files = Vec::new();
-    for (config, values) in configs.iter().zip(&mut values) {
-        for (placement, value) in config.placements.iter().zip(values) {
-            if let render::Placement::File { file, .. } = placement
-                && let Some(value) = value.take()
-            {
-                files.push((file.as_str(), value));
-            }
+    let mut rendered = Vec::with_capacity(configs.len());
+    let mut issues = Vec::new();
+    for ((config, template), values) in configs.iter().zip(templates).zip(values) {
+        match render::complete(template, &config.sites, &config.placements, values) {
+            Ok(result) => rendered.push(result),
+            Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem))),
         }
     }
-    let secrets_dir = out.secrets_dir();
-    let render_all = || {
-        let mut rendered = Vec::with_capacity(configs.len());
-        let mut issues = Vec::new();
-        for ((config, tree), values) in configs.iter().zip(trees).zip(values) {
-            match render::render(&config.render_source(), tree, &config.sites, &config.placements, values, &secrets_dir)
-            {
-                Ok(result) => rendered.push(result),
-                Err(problems) => {
-                    issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem)));
-                }
-            }
-        }
-        (rendered, issues)
-    };
-    let stage_files = || {
-        let mut staged = out.stage_secrets();
-        files.iter().try_for_each(|(name, value)| staged.stage(name, value.expose())).map(|()| staged)
-    };
-    let ((rendered, issues), staged) = std::thread::scope(|scope| {
-        let staging = scope.spawn(stage_files);
-        let rendered = render_all();
-        (rendered, staging.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    });
     if !issues.is_empty() {
         return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
-    staged.and_then(crate::output::StagedSecrets::commit)?;
+    let mut staged = out.stage_secrets();
+    for file in rendered.iter().flat_map(|result| &result.secret_files) {
+        staged.stage(&file.name, file.value.expose())?;
+    }
+    staged.commit()?;
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
         let path = out.write_config(&config.name, result.config.expose())?;

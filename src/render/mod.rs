@@ -1,10 +1,11 @@
 //! Turning a resolved tree into the output: which fields become `*_file` siblings and which are
 //! inlined (`plan`), the stable secret file names, relative paths made absolute, and the rendered
-//! config text (`render`).
+//! config text: all of it but the inlined values before they are known (`prepare`), then with
+//! them (`complete`).
 
 pub mod targets;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -101,58 +102,76 @@ pub struct Source<'a> {
     pub profile: &'a Profile,
 }
 
-/// Builds the rendered config from `root`, the source's tree (taken, so a one-shot render need not
-/// copy it). `values[i]` is the value of `sites[i]`, placed per `placements[i]`.
-/// A missing value (`--start-partial` before a secret was ever fetched) leaves its `_file` path in
-/// the config with no file behind it, so only what needs it fails; an inlined one is empty.
-pub fn render(
+/// Renders the config from `root`, the source's tree (taken, so a one-shot render need not copy
+/// it), as far as it can be without the values: relative paths made absolute, each file-placed
+/// field renamed to its `_file` sibling holding its file's path in `secrets_dir`, and a gap
+/// where each inlined value goes. That is nearly all of a render's work, so it can be done
+/// while the values are fetched, and once for every refresh of a daemon.
+#[must_use]
+pub fn prepare(
     source: &Source<'_>,
     mut root: Node,
     sites: &[Site],
     placements: &[Placement],
-    values: Vec<Option<Secret>>,
     secrets_dir: &Path,
-) -> Result<Rendered, Vec<Problem>> {
+) -> tree::Template {
     absolutize(&mut root, &mut YamlPath::root(), source.profile, source.dir);
-    let mut secret_files = Vec::new();
-    let mut problems = Vec::new();
-    for ((site, placement), value) in sites.iter().zip(placements).zip(values) {
+    for (index, (site, placement)) in sites.iter().zip(placements).enumerate() {
         match placement {
             Placement::File { sibling, file } => {
-                let file_path: PathBuf = secrets_dir.join(file);
                 let entry = entry_at(&mut root, &site.route);
                 entry.key = Node {
                     kind: NodeKind::Scalar { text: sibling.clone(), style: tree::ScalarStyle::Plain },
                     ..entry.key.clone()
                 };
-                entry.value = Node::string(file_path.to_string_lossy());
-                if let Some(value) = value {
-                    secret_files.push(SecretFile { name: file.clone(), value });
-                }
+                entry.value = Node::string(secrets_dir.join(file).to_string_lossy());
             }
             Placement::Inline => {
-                let value = value.unwrap_or_else(|| Secret::new(Vec::new()));
-                if value.expose_str().is_none() {
-                    problems.push(Problem {
-                        path: site.path.clone(),
-                        mark: site.mark,
-                        message: "the value is binary (not UTF-8) and cannot be inlined; use a field with a `_file` sibling or `render: file`".into(),
-                    });
-                    continue;
-                }
-                *node_at(&mut root, &site.route) =
-                    Node { kind: NodeKind::SecretScalar(value), tag: None, mark: site.mark };
+                *node_at(&mut root, &site.route) = Node { kind: NodeKind::Slot(index), tag: None, mark: site.mark };
             }
+        }
+    }
+    if let NodeKind::Mapping(entries) = &mut root.kind {
+        entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
+    }
+    tree::emit(&Document { root })
+}
+
+/// Completes a [`prepare`]d config with the values: `values[i]` is the value of `sites[i]`,
+/// placed per `placements[i]`. A missing value (`--start-partial` before a secret was ever
+/// fetched) leaves its `_file` path in the config with no file behind it, so only what needs it
+/// fails; an inlined one is empty.
+pub fn complete(
+    template: &tree::Template,
+    sites: &[Site],
+    placements: &[Placement],
+    values: Vec<Option<Secret>>,
+) -> Result<Rendered, Vec<Problem>> {
+    let mut secret_files = Vec::new();
+    let mut inlined = Vec::new();
+    let mut problems = Vec::new();
+    for (index, ((site, placement), value)) in sites.iter().zip(placements).zip(values).enumerate() {
+        match (placement, value) {
+            (Placement::File { file, .. }, Some(value)) => {
+                secret_files.push(SecretFile { name: file.clone(), value });
+            }
+            (Placement::Inline, Some(value)) if value.expose_str().is_none() => problems.push(Problem {
+                path: site.path.clone(),
+                mark: site.mark,
+                message: "the value is binary (not UTF-8) and cannot be inlined; use a field with a `_file` sibling or `render: file`".into(),
+            }),
+            (Placement::Inline, Some(value)) => inlined.push((index, value)),
+            (_, None) => {}
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    if let NodeKind::Mapping(entries) = &mut root.kind {
-        entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
+    let mut texts = vec![""; sites.len()];
+    for (index, value) in &inlined {
+        texts[*index] = value.expose_str().unwrap_or_default();
     }
-    let config = tree::emit(&Document { root });
-    Ok(Rendered { secret_files, config })
+    Ok(Rendered { secret_files, config: template.fill(&texts) })
 }
 
 fn parent_of<'a>(root: &'a Node, route: &[usize]) -> Option<&'a Node> {
@@ -214,7 +233,7 @@ fn absolutize(node: &mut Node, path: &mut YamlPath, profile: &Profile, dir: &Pat
                 path.pop();
             }
         }
-        NodeKind::SecretScalar(_) => {}
+        NodeKind::Slot(_) => {}
     }
 }
 
@@ -223,6 +242,18 @@ mod tests {
     use super::*;
     use crate::provider::ParseContext;
     use crate::tree::scan::scan;
+
+    /// [`prepare`] and [`complete`] at once.
+    fn render(
+        source: &Source<'_>,
+        root: Node,
+        sites: &[Site],
+        placements: &[Placement],
+        values: Vec<Option<Secret>>,
+        secrets_dir: &Path,
+    ) -> Result<Rendered, Vec<Problem>> {
+        complete(&prepare(source, root, sites, placements, secrets_dir), sites, placements, values)
+    }
 
     fn render_text(text: &str, kind: TargetKind, values: &[&str]) -> Result<(String, Vec<String>), Vec<String>> {
         let document = tree::load(text).unwrap();

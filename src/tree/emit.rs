@@ -1,16 +1,19 @@
-//! Writing a [`Document`] back to YAML text in block style.
+//! Writing a [`Document`] back to YAML text in block style, as a [`Template`] whose slots the
+//! renderer fills with inlined values once they are known.
 //!
 //! Faithfulness to Go's yaml.v2/yaml.v3 rests on two rules: a scalar that was plain in the source
 //! is written back verbatim and plain (so whatever `yes`, `0777`, `1e3` or `~` meant to the target
 //! before, it means the same now), and every string we produce or that was quoted is written
 //! quoted (so no schema can read it as anything but a string). Mapping order is kept.
 
+use std::fmt;
+
 use super::{Document, Entry, Node, NodeKind, ScalarStyle, Tag};
 use crate::secret::Secret;
 
-/// Renders the document. The result may contain inlined secret values, so it is a [`Secret`].
+/// Renders the document up to its slots ([`NodeKind::Slot`]), which [`Template::fill`] completes.
 #[must_use]
-pub fn emit(document: &Document) -> Secret {
+pub fn emit(document: &Document) -> Template {
     let mut out = SecretBuffer::with_capacity(4096);
     let root = &document.root;
     let tag = visible_tag(root.tag.as_deref());
@@ -34,34 +37,82 @@ pub fn emit(document: &Document) -> Secret {
     } else {
         let mut line = SecretBuffer::with_capacity(64);
         write_inline(&mut line, root);
-        let line = line.as_str().trim_start_matches(' ');
+        let skipped = leading_spaces(&line);
         // A document that is only a null still needs a document to read back.
-        out.push(if line.is_empty() { "---" } else { line });
+        if line.is_empty_from(skipped) {
+            out.push("---");
+        } else {
+            out.append(&line, skipped);
+        }
         out.push("\n");
     }
-    out.into_secret()
+    Template { text: out.bytes, gaps: out.gaps }
+}
+
+/// An emitted document with a gap at each slot. It may hold secrets (a YAML secret file's
+/// fields are emitted too), so its text is wiped when dropped and never shown in `Debug`.
+pub struct Template {
+    text: zeroize::Zeroizing<Vec<u8>>,
+    gaps: Vec<Gap>,
+}
+
+/// Where a slot's value goes in a template's text: at byte `at`, the value of slot `slot`.
+#[derive(Clone, Copy)]
+struct Gap {
+    at: usize,
+    slot: usize,
+}
+
+impl Template {
+    /// The document with each slot's value written double-quoted into its gap: `values[n]` fills
+    /// slot `n`; a slot without a value is filled with the empty string.
+    #[must_use]
+    pub fn fill(&self, values: &[&str]) -> Secret {
+        let value = |slot: usize| values.get(slot).copied().unwrap_or_default();
+        let quoted: usize = self.gaps.iter().map(|gap| value(gap.slot).len() + 2).sum();
+        let mut out = SecretBuffer::with_capacity(self.text.len() + quoted);
+        let mut copied = 0;
+        for gap in &self.gaps {
+            out.push_bytes(&self.text[copied..gap.at]);
+            write_double_quoted(&mut out, value(gap.slot));
+            copied = gap.at;
+        }
+        out.push_bytes(&self.text[copied..]);
+        out.into_secret()
+    }
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template").field("bytes", &self.text.len()).field("gaps", &self.gaps.len()).finish()
+    }
 }
 
 /// A growable buffer that wipes every copy it leaves behind when it grows, since its content may
-/// include secret values.
+/// include secret values, and that records the gaps left for slots.
 struct SecretBuffer {
     bytes: zeroize::Zeroizing<Vec<u8>>,
+    gaps: Vec<Gap>,
 }
 
 impl SecretBuffer {
     fn with_capacity(capacity: usize) -> Self {
-        Self { bytes: zeroize::Zeroizing::new(Vec::with_capacity(capacity)) }
+        Self { bytes: zeroize::Zeroizing::new(Vec::with_capacity(capacity)), gaps: Vec::new() }
     }
 
     fn push(&mut self, text: &str) {
-        let needed = self.bytes.len() + text.len();
+        self.push_bytes(text.as_bytes());
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let needed = self.bytes.len() + bytes.len();
         if needed > self.bytes.capacity() {
             let mut grown = Vec::with_capacity(needed.max(self.bytes.capacity() * 2));
             grown.extend_from_slice(&self.bytes);
             // Dropping the old Zeroizing<Vec> wipes it.
             self.bytes = zeroize::Zeroizing::new(grown);
         }
-        self.bytes.extend_from_slice(text.as_bytes());
+        self.bytes.extend_from_slice(bytes);
     }
 
     fn push_char(&mut self, c: char) {
@@ -69,13 +120,31 @@ impl SecretBuffer {
         self.push(c.encode_utf8(&mut utf8));
     }
 
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    fn push_gap(&mut self, slot: usize) {
+        self.gaps.push(Gap { at: self.bytes.len(), slot });
+    }
+
+    /// Appends `other` from byte `from` on, with its gaps.
+    fn append(&mut self, other: &SecretBuffer, from: usize) {
+        let base = self.bytes.len();
+        self.push_bytes(&other.bytes[from..]);
+        self.gaps.extend(
+            other.gaps.iter().filter(|gap| gap.at >= from).map(|gap| Gap { at: base + gap.at - from, slot: gap.slot }),
+        );
+    }
+
+    fn is_empty_from(&self, from: usize) -> bool {
+        self.bytes.len() == from && !self.gaps.iter().any(|gap| gap.at >= from)
     }
 
     fn into_secret(mut self) -> Secret {
         Secret::new(std::mem::take(&mut *self.bytes))
     }
+}
+
+/// How many spaces `buffer` starts with.
+fn leading_spaces(buffer: &SecretBuffer) -> usize {
+    buffer.bytes.iter().take_while(|&&byte| byte == b' ').count()
 }
 
 fn indent(out: &mut SecretBuffer, width: usize) {
@@ -98,18 +167,20 @@ fn write_mapping(out: &mut SecretBuffer, entries: &[Entry], width: usize, first_
         }
         let mut key = SecretBuffer::with_capacity(32);
         write_inline(&mut key, &entry.key);
-        let key = key.as_str().trim_start_matches(' ');
-        if key.len() > MAX_SIMPLE_KEY {
+        let skipped = leading_spaces(&key);
+        if key.bytes.len() - skipped > MAX_SIMPLE_KEY {
             // Go's scanner gives up on implicit keys longer than 1024 characters; an explicit
             // `? key` / `: value` pair has no such limit.
             out.push("? ");
-            out.push(key);
+            out.append(&key, skipped);
             out.push("\n");
             indent(out, width);
+        } else if key.is_empty_from(skipped) {
+            out.push("~");
         } else {
-            out.push(if key.is_empty() { "~" } else { key });
+            out.append(&key, skipped);
             // A tag on an empty key (`!!str :`) must not run into the colon.
-            if key.ends_with(|c: char| !c.is_whitespace()) && is_tagged_empty(&entry.key) {
+            if key.bytes.last().is_some_and(|byte| !byte.is_ascii_whitespace()) && is_tagged_empty(&entry.key) {
                 out.push(" ");
             }
         }
@@ -175,14 +246,9 @@ fn write_inline(out: &mut SecretBuffer, node: &Node) {
             out.push(" ");
             write_double_quoted(out, text);
         }
-        NodeKind::SecretScalar(secret) => {
+        NodeKind::Slot(slot) => {
             out.push(" ");
-            // Rendering refuses to inline values that are not UTF-8; this is only a backstop.
-            let text = String::from_utf8_lossy(secret.expose());
-            write_double_quoted(out, &text);
-            if let std::borrow::Cow::Owned(mut copy) = text {
-                zeroize::Zeroize::zeroize(&mut copy);
-            }
+            out.push_gap(*slot);
         }
         NodeKind::Mapping(_) => out.push(" {}"),
         NodeKind::Sequence(_) => out.push(" []"),
@@ -268,7 +334,7 @@ mod tests {
 
     fn round_trip(text: &str) -> String {
         let document = load(text).unwrap();
-        emit(&document).expose_str().unwrap().to_owned()
+        emit(&document).fill(&[]).expose_str().unwrap().to_owned()
     }
 
     #[test]
@@ -308,10 +374,28 @@ mod tests {
     }
 
     #[test]
-    fn inlined_secrets_are_double_quoted() {
-        let mut document = load("password: x\n").unwrap();
+    fn slots_are_filled_double_quoted() {
+        let mut document = load("password: x\nlist: [a, b]\n").unwrap();
         let NodeKind::Mapping(entries) = &mut document.root.kind else { panic!() };
-        entries[0].value.kind = NodeKind::SecretScalar(Secret::from_text("yes\n\"#: x".into()));
-        assert_eq!(emit(&document).expose_str().unwrap(), "password: \"yes\\n\\\"#: x\"\n");
+        entries[0].value.kind = NodeKind::Slot(1);
+        let NodeKind::Sequence(items) = &mut entries[1].value.kind else { panic!() };
+        items[1].kind = NodeKind::Slot(0);
+        let template = emit(&document);
+        let filled = template.fill(&["second", "yes\n\"#: x"]);
+        assert_eq!(filled.expose_str().unwrap(), "password: \"yes\\n\\\"#: x\"\nlist:\n  - a\n  - \"second\"\n");
+        // A slot without a value is the empty string; the template can be filled again.
+        assert_eq!(template.fill(&[]).expose_str().unwrap(), "password: \"\"\nlist:\n  - a\n  - \"\"\n");
+    }
+
+    #[test]
+    fn a_slot_as_the_whole_document_is_filled() {
+        let root = Node { kind: NodeKind::Slot(0), tag: None, mark: crate::tree::Mark::default() };
+        assert_eq!(emit(&Document { root }).fill(&["v"]).expose_str().unwrap(), "\"v\"\n");
+    }
+
+    #[test]
+    fn a_template_never_shows_its_text_in_debug() {
+        let shown = format!("{:?}", emit(&load("password: hunter2\n").unwrap()));
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

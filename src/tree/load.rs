@@ -108,7 +108,7 @@ fn count_nodes(node: &Node) -> usize {
             entries.iter().map(|entry| count_nodes(&entry.key) + count_nodes(&entry.value)).sum()
         }
         NodeKind::Sequence(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => 0,
+        NodeKind::Scalar { .. } | NodeKind::Slot(_) => 0,
     }
 }
 

@@ -17,11 +17,9 @@ pub mod spans;
 
 use std::fmt;
 
-pub use emit::emit;
+pub use emit::{Template, emit};
 pub use load::{LoadError, load};
 pub use path::{PathSegment, YamlPath};
-
-use crate::secret::Secret;
 
 /// Where a node starts in its source file (1-based line and column).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,15 +60,15 @@ pub enum ScalarStyle {
     Quoted,
 }
 
-/// `Debug` is safe: `Secret` prints as `<redacted>`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
     Scalar {
         text: String,
         style: ScalarStyle,
     },
-    /// A value substituted by the renderer; emitted double-quoted, never shown in `Debug`.
-    SecretScalar(Secret),
+    /// Where the renderer inlines a value once it is known: the emitted [`Template`] leaves a
+    /// gap here, filled with the value of this number, double-quoted.
+    Slot(usize),
     Mapping(Vec<Entry>),
     Sequence(Vec<Node>),
 }
@@ -136,7 +134,7 @@ impl Node {
     #[must_use]
     pub fn shape(&self) -> &'static str {
         match self.kind {
-            NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => "a scalar",
+            NodeKind::Scalar { .. } | NodeKind::Slot(_) => "a scalar",
             NodeKind::Mapping(_) => "a mapping",
             NodeKind::Sequence(_) => "a sequence",
         }
@@ -154,7 +152,7 @@ impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             NodeKind::Scalar { text, style } => write!(f, "{style:?}({text:?})"),
-            NodeKind::SecretScalar(_) => f.write_str("<redacted>"),
+            NodeKind::Slot(slot) => write!(f, "Slot({slot})"),
             NodeKind::Mapping(entries) => {
                 f.debug_map().entries(entries.iter().map(|entry| (&entry.key, &entry.value))).finish()
             }

@@ -130,7 +130,7 @@ impl Scanner<'_> {
                     route.pop();
                 }
             }
-            NodeKind::Scalar { .. } | NodeKind::SecretScalar(_) => {}
+            NodeKind::Scalar { .. } | NodeKind::Slot(_) => {}
         }
     }
 
