@@ -119,6 +119,8 @@ pub struct OutputDir {
     secrets: OwnedFd,
     file_mode: FileMode,
     is_tmpfs: bool,
+    /// The running uid, which owns every file written.
+    euid: u32,
 }
 
 impl OutputDir {
@@ -162,7 +164,7 @@ impl OutputDir {
             break;
         }
 
-        Ok(Self { path, dir, secrets, file_mode, is_tmpfs })
+        Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw() })
     }
 
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
@@ -272,25 +274,30 @@ impl OutputDir {
     /// symlink, another owner or mode, other contents) is replaced.
     fn holds(&self, dir: BorrowedFd<'_>, name: &str, contents: &[u8]) -> bool {
         let Some((fd, stat)) = open_regular(dir, name) else { return false };
-        let ours = stat.st_uid == geteuid().as_raw()
+        let ours = stat.st_uid == self.euid
             && stat.st_nlink == 1
             && stat.st_mode & 0o7777 == self.file_mode.mode
             && self.file_mode.group.is_none_or(|gid| stat.st_gid == gid);
         if !ours || u64::try_from(stat.st_size).ok() != u64::try_from(contents.len()).ok() {
             return false;
         }
-        // One byte more than expected, to see a file that grew since the stat.
+        // One byte more than expected, to see a file that grew since the stat. A read of a
+        // regular file that returns less than was asked for has reached the end (or was cut
+        // short by a signal, and then the contents differ and the file is rewritten): no
+        // second read is needed to see the end.
         let mut held = zeroize::Zeroizing::new(vec![0; contents.len() + 1]);
         let mut filled = 0;
         loop {
             match rustix::io::read(&fd, &mut held[filled..]) {
-                Ok(0) => break,
-                Ok(read) => filled += read,
+                Ok(read) => {
+                    filled += read;
+                    if read == 0 || filled < held.len() {
+                        break;
+                    }
+                    return false;
+                }
                 Err(Errno::INTR) => {}
                 Err(_) => return false,
-            }
-            if filled == held.len() {
-                return false;
             }
         }
         held[..filled] == *contents
@@ -338,9 +345,8 @@ fn open_regular(dir: BorrowedFd<'_>, name: &str) -> Option<(OwnedFd, rfs::Stat)>
 }
 
 /// Secret files written under hidden temporary names but not yet under their final ones. A
-/// caller stages them (`render` does so on a second thread while the configs render) and
-/// [`StagedSecrets::commit`]s them once nothing else can fail; dropped uncommitted, the
-/// temporary files are removed and nothing was written.
+/// caller stages them and [`StagedSecrets::commit`]s them once nothing else can fail; dropped
+/// uncommitted, the temporary files are removed and nothing was written.
 pub struct StagedSecrets<'a> {
     out: &'a OutputDir,
     dir_path: PathBuf,
