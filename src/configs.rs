@@ -83,9 +83,10 @@ impl Config {
         render::Source { dir: &self.dir, profile: &self.profile }
     }
 
-    /// Renders `root` (this config's tree, or a copy) up to the values: see [`render::prepare`].
+    /// Renders `root` (this config's tree, or a copy, which it changes) up to the values: see
+    /// [`render::prepare`].
     #[must_use]
-    pub fn prepare(&self, root: tree::Node, secrets_dir: &Path) -> tree::Template {
+    pub fn prepare(&self, root: &mut tree::Node, secrets_dir: &Path) -> tree::Template {
         render::prepare(&self.render_source(), root, &self.sites, &self.placements, secrets_dir)
     }
 }

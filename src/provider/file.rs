@@ -127,7 +127,7 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
             let key = entry.key.as_scalar()?.to_owned();
             let value = match entry.value.kind {
                 NodeKind::Scalar { text, .. } => Secret::from_text(text),
-                _ => tree::emit(&tree::Document { root: entry.value }).fill(&[]),
+                _ => tree::emit(&entry.value).fill(&[]),
             };
             Some((key, value))
         })

@@ -102,24 +102,24 @@ pub struct Source<'a> {
     pub profile: &'a Profile,
 }
 
-/// Renders the config from `root`, the source's tree (taken, so a one-shot render need not copy
-/// it), as far as it can be without the values: relative paths made absolute, each file-placed
-/// field renamed to its `_file` sibling holding its file's path in `secrets_dir`, and a gap
-/// where each inlined value goes. That is nearly all of a render's work, so it can be done
+/// Renders the config from `root`, the source's tree (changed in place, so a one-shot render
+/// need not copy it), as far as it can be without the values: relative paths made absolute,
+/// each file-placed field renamed to its `_file` sibling holding its file's path in
+/// `secrets_dir`, and a gap where each inlined value goes. That is nearly all of a render's work, so it can be done
 /// while the values are fetched, and once for every refresh of a daemon.
 #[must_use]
 pub fn prepare(
     source: &Source<'_>,
-    mut root: Node,
+    root: &mut Node,
     sites: &[Site],
     placements: &[Placement],
     secrets_dir: &Path,
 ) -> tree::Template {
-    absolutize(&mut root, &mut YamlPath::root(), source.profile, source.dir);
+    absolutize(root, &mut YamlPath::root(), source.profile, source.dir);
     for (index, (site, placement)) in sites.iter().zip(placements).enumerate() {
         match placement {
             Placement::File { sibling, file } => {
-                let entry = entry_at(&mut root, &site.route);
+                let entry = entry_at(root, &site.route);
                 entry.key = Node {
                     kind: NodeKind::Scalar { text: sibling.clone(), style: tree::ScalarStyle::Plain },
                     ..entry.key.clone()
@@ -127,14 +127,14 @@ pub fn prepare(
                 entry.value = Node::string(secrets_dir.join(file).to_string_lossy());
             }
             Placement::Inline => {
-                *node_at(&mut root, &site.route) = Node { kind: NodeKind::Slot(index), tag: None, mark: site.mark };
+                *node_at(root, &site.route) = Node { kind: NodeKind::Slot(index), tag: None, mark: site.mark };
             }
         }
     }
     if let NodeKind::Mapping(entries) = &mut root.kind {
         entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
     }
-    tree::emit(&Document { root })
+    tree::emit(root)
 }
 
 /// Completes a [`prepare`]d config with the values: `values[i]` is the value of `sites[i]`,
@@ -219,10 +219,14 @@ fn absolutize(node: &mut Node, path: &mut YamlPath, profile: &Profile, dir: &Pat
         }
         NodeKind::Mapping(entries) => {
             for entry in entries {
-                if let Some(key) = entry.key.as_scalar() {
-                    path.push(tree::PathSegment::Key(key.to_owned()));
+                // The key's text is lent to the path while its value is visited and then given
+                // back, rather than copied: this walk visits every key of the config.
+                if let NodeKind::Scalar { text, .. } = &mut entry.key.kind {
+                    path.push(tree::PathSegment::Key(std::mem::take(text)));
                     absolutize(&mut entry.value, path, profile, dir);
-                    path.pop();
+                    if let Some(tree::PathSegment::Key(key)) = path.pop() {
+                        *text = key;
+                    }
                 }
             }
         }
@@ -246,13 +250,13 @@ mod tests {
     /// [`prepare`] and [`complete`] at once.
     fn render(
         source: &Source<'_>,
-        root: Node,
+        mut root: Node,
         sites: &[Site],
         placements: &[Placement],
         values: Vec<Option<Secret>>,
         secrets_dir: &Path,
     ) -> Result<Rendered, Vec<Problem>> {
-        complete(&prepare(source, root, sites, placements, secrets_dir), sites, placements, values)
+        complete(&prepare(source, &mut root, sites, placements, secrets_dir), sites, placements, values)
     }
 
     fn render_text(text: &str, kind: TargetKind, values: &[&str]) -> Result<(String, Vec<String>), Vec<String>> {

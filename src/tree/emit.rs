@@ -1,4 +1,4 @@
-//! Writing a [`Document`] back to YAML text in block style, as a [`Template`] whose slots the
+//! Writing a document's tree back to YAML text in block style, as a [`Template`] whose slots the
 //! renderer fills with inlined values once they are known.
 //!
 //! Faithfulness to Go's yaml.v2/yaml.v3 rests on two rules: a scalar that was plain in the source
@@ -8,14 +8,13 @@
 
 use std::fmt;
 
-use super::{Document, Entry, Node, NodeKind, ScalarStyle, Tag};
+use super::{Entry, Node, NodeKind, ScalarStyle, Tag};
 use crate::secret::Secret;
 
 /// Renders the document up to its slots ([`NodeKind::Slot`]), which [`Template::fill`] completes.
 #[must_use]
-pub fn emit(document: &Document) -> Template {
+pub fn emit(root: &Node) -> Template {
     let mut out = SecretBuffer::with_capacity(4096);
-    let root = &document.root;
     let tag = visible_tag(root.tag.as_deref());
     let block = match &root.kind {
         NodeKind::Mapping(entries) => !entries.is_empty(),
@@ -334,7 +333,7 @@ mod tests {
 
     fn round_trip(text: &str) -> String {
         let document = load(text).unwrap();
-        emit(&document).fill(&[]).expose_str().unwrap().to_owned()
+        emit(&document.root).fill(&[]).expose_str().unwrap().to_owned()
     }
 
     #[test]
@@ -380,7 +379,7 @@ mod tests {
         entries[0].value.kind = NodeKind::Slot(1);
         let NodeKind::Sequence(items) = &mut entries[1].value.kind else { panic!() };
         items[1].kind = NodeKind::Slot(0);
-        let template = emit(&document);
+        let template = emit(&document.root);
         let filled = template.fill(&["second", "yes\n\"#: x"]);
         assert_eq!(filled.expose_str().unwrap(), "password: \"yes\\n\\\"#: x\"\nlist:\n  - a\n  - \"second\"\n");
         // A slot without a value is the empty string; the template can be filled again.
@@ -390,12 +389,12 @@ mod tests {
     #[test]
     fn a_slot_as_the_whole_document_is_filled() {
         let root = Node { kind: NodeKind::Slot(0), tag: None, mark: crate::tree::Mark::default() };
-        assert_eq!(emit(&Document { root }).fill(&["v"]).expose_str().unwrap(), "\"v\"\n");
+        assert_eq!(emit(&root).fill(&["v"]).expose_str().unwrap(), "\"v\"\n");
     }
 
     #[test]
     fn a_template_never_shows_its_text_in_debug() {
-        let shown = format!("{:?}", emit(&load("password: hunter2\n").unwrap()));
+        let shown = format!("{:?}", emit(&load("password: hunter2\n").unwrap().root));
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

@@ -43,9 +43,9 @@ impl YamlPath {
         self.segments.push(segment);
     }
 
-    /// Undoes the last [`YamlPath::push`].
-    pub fn pop(&mut self) {
-        self.segments.pop();
+    /// Undoes the last [`YamlPath::push`], handing back its segment.
+    pub fn pop(&mut self) -> Option<PathSegment> {
+        self.segments.pop()
     }
 
     #[must_use]
