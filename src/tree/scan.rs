@@ -35,8 +35,7 @@ pub fn scan(
     context: &ParseContext<'_>,
 ) -> (Vec<Site>, Vec<Problem>) {
     let mut scanner = Scanner { is_secret_field, context, sites: Vec::new(), problems: Vec::new() };
-    let mut route = Vec::new();
-    scanner.walk(&document.root, &mut YamlPath::root(), &mut route);
+    scanner.walk(&document.root, &mut Vec::new(), &mut Vec::new());
     (scanner.sites, scanner.problems)
 }
 
@@ -45,6 +44,27 @@ struct Scanner<'a> {
     context: &'a ParseContext<'a>,
     sites: Vec<Site>,
     problems: Vec<Problem>,
+}
+
+/// One step from the root to the node being visited, borrowing the tree: the walk visits every
+/// node of the config, and only the few places where a site or a problem is found need a
+/// [`YamlPath`] of their own (see [`path_of`]).
+#[derive(Clone, Copy)]
+enum Step<'n> {
+    Key(&'n str),
+    /// A sequence item: its index, and the item itself, which may carry a label.
+    Item(usize, &'n Node),
+}
+
+fn path_of(steps: &[Step<'_>]) -> YamlPath {
+    let mut path = YamlPath::root();
+    for step in steps {
+        path.push(match *step {
+            Step::Key(key) => super::PathSegment::Key(key.to_owned()),
+            Step::Item(index, item) => super::PathSegment::Item { index, label: item_label(item) },
+        });
+    }
+    path
 }
 
 /// The `job_name=…`/`name=…` label that identifies a sequence item to a reader.
@@ -56,11 +76,11 @@ fn item_label(item: &Node) -> Option<(String, String)> {
 }
 
 impl Scanner<'_> {
-    fn problem(&mut self, path: &YamlPath, mark: Mark, message: String) {
-        self.problems.push(Problem { path: path.clone(), mark, message });
+    fn problem(&mut self, path: YamlPath, mark: Mark, message: String) {
+        self.problems.push(Problem { path, mark, message });
     }
 
-    fn walk(&mut self, node: &Node, path: &mut YamlPath, route: &mut Vec<usize>) {
+    fn walk<'n>(&mut self, node: &'n Node, steps: &mut Vec<Step<'n>>, route: &mut Vec<usize>) {
         if node.tag.as_deref().is_some_and(super::Tag::is_literal) {
             return;
         }
@@ -71,19 +91,21 @@ impl Scanner<'_> {
                 {
                     match &entry.value.kind {
                         NodeKind::Mapping(_) => {
-                            self.provider_map(kind, &entry.value, node.mark, path, route);
+                            self.provider_map(kind, &entry.value, node.mark, steps, route);
                             return;
                         }
-                        _ if (self.is_secret_field)(path) => {
-                            let message = format!(
-                                "`{kind}` here needs a mapping body, e.g. `{kind}: {{{}: …}}`; to keep this \
-                                 mapping as data, tag it `!literal`",
-                                example_key(kind)
-                            );
-                            self.problem(path, entry.value.mark, message);
-                            return;
+                        _ => {
+                            let path = path_of(steps);
+                            if (self.is_secret_field)(&path) {
+                                let message = format!(
+                                    "`{kind}` here needs a mapping body, e.g. `{kind}: {{{}: …}}`; to keep this \
+                                     mapping as data, tag it `!literal`",
+                                    example_key(kind)
+                                );
+                                self.problem(path, entry.value.mark, message);
+                                return;
+                            }
                         }
-                        _ => {}
                     }
                 }
                 if entries.len() > 1 {
@@ -103,7 +125,7 @@ impl Scanner<'_> {
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             );
-                            self.problem(path, entry.key.mark, message);
+                            self.problem(path_of(steps), entry.key.mark, message);
                         }
                     }
                 }
@@ -111,22 +133,22 @@ impl Scanner<'_> {
                     let Some(key) = entry.key.as_scalar() else {
                         continue;
                     };
-                    if path.segments().is_empty() && key == STORES_KEY {
+                    if steps.is_empty() && key == STORES_KEY {
                         continue;
                     }
                     route.push(position);
-                    path.push(super::PathSegment::Key(key.to_owned()));
-                    self.walk(&entry.value, path, route);
-                    path.pop();
+                    steps.push(Step::Key(key));
+                    self.walk(&entry.value, steps, route);
+                    steps.pop();
                     route.pop();
                 }
             }
             NodeKind::Sequence(items) => {
                 for (index, item) in items.iter().enumerate() {
                     route.push(index);
-                    path.push(super::PathSegment::Item { index, label: item_label(item) });
-                    self.walk(item, path, route);
-                    path.pop();
+                    steps.push(Step::Item(index, item));
+                    self.walk(item, steps, route);
+                    steps.pop();
                     route.pop();
                 }
             }
@@ -134,13 +156,14 @@ impl Scanner<'_> {
         }
     }
 
-    fn provider_map(&mut self, kind: ProviderKind, body: &Node, mark: Mark, path: &YamlPath, route: &[usize]) {
-        if path.segments().is_empty() {
+    fn provider_map(&mut self, kind: ProviderKind, body: &Node, mark: Mark, steps: &[Step<'_>], route: &[usize]) {
+        let path = path_of(steps);
+        if steps.is_empty() {
             self.problem(path, mark, "the whole document cannot be a provider map".into());
             return;
         }
-        match provider::parse_spec(kind, body, path, self.context) {
-            Ok(spec) => self.sites.push(Site { path: path.clone(), mark, route: route.to_vec(), spec }),
+        match provider::parse_spec(kind, body, &path, self.context) {
+            Ok(spec) => self.sites.push(Site { path, mark, route: route.to_vec(), spec }),
             Err(problems) => self.problems.extend(problems),
         }
     }
