@@ -226,11 +226,6 @@ impl PatternToken {
     }
 }
 
-enum PathToken<'a> {
-    Key(&'a str),
-    Item,
-}
-
 impl Pattern {
     fn parse(text: &str) -> Result<Self, String> {
         let mut tokens = Vec::new();
@@ -256,7 +251,7 @@ impl Pattern {
     }
 
     fn matches(&self, path: &YamlPath) -> bool {
-        // Most candidates fail on their last segment: check it before anything is allocated.
+        // Most candidates fail on their last segment: check it first.
         let last_fits = match (self.tokens.last(), path.segments().last()) {
             (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathSegment::Key(key))) => {
                 token.matches_key(key)
@@ -264,29 +259,18 @@ impl Pattern {
             (Some(PatternToken::Item), Some(PathSegment::Item { .. })) | (Some(PatternToken::AnyDepth), _) => true,
             _ => false,
         };
-        if !last_fits {
-            return false;
-        }
-        let path: Vec<PathToken<'_>> = path
-            .segments()
-            .iter()
-            .map(|segment| match segment {
-                PathSegment::Key(key) => PathToken::Key(key),
-                PathSegment::Item { .. } => PathToken::Item,
-            })
-            .collect();
-        match_tokens(&self.tokens, &path)
+        last_fits && match_tokens(&self.tokens, path.segments())
     }
 }
 
-fn match_tokens(pattern: &[PatternToken], path: &[PathToken<'_>]) -> bool {
+fn match_tokens(pattern: &[PatternToken], path: &[PathSegment]) -> bool {
     match (pattern.first(), path.first()) {
         (None, None) => true,
         (Some(PatternToken::AnyDepth), _) => (0..=path.len()).any(|skip| match_tokens(&pattern[1..], &path[skip..])),
-        (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathToken::Key(key))) => {
+        (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathSegment::Key(key))) => {
             token.matches_key(key) && match_tokens(&pattern[1..], &path[1..])
         }
-        (Some(PatternToken::Item), Some(PathToken::Item)) => match_tokens(&pattern[1..], &path[1..]),
+        (Some(PatternToken::Item), Some(PathSegment::Item { .. })) => match_tokens(&pattern[1..], &path[1..]),
         _ => false,
     }
 }

@@ -74,23 +74,28 @@ impl YamlPath {
     /// its sequence (`scrape_configs[job_name=node].basic_auth.password` → `node.basic_auth.password`).
     #[must_use]
     pub fn slug(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
+        let mut parts: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(self.segments.len());
         for segment in &self.segments {
             match segment {
-                PathSegment::Key(key) => parts.push(key.clone()),
+                PathSegment::Key(key) => parts.push(key.as_str().into()),
                 PathSegment::Item { label: Some((_, name)), .. } => {
                     parts.pop();
-                    parts.push(name.clone());
+                    parts.push(name.as_str().into());
                 }
-                PathSegment::Item { index, label: None } => parts.push(index.to_string()),
+                PathSegment::Item { index, label: None } => parts.push(index.to_string().into()),
             }
         }
-        let mut slug: String = parts
-            .join(".")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
-            .collect();
-        slug = slug.trim_start_matches('.').to_owned();
+        let mut slug = String::with_capacity(parts.iter().map(|part| part.len() + 1).sum());
+        for (position, part) in parts.iter().enumerate() {
+            if position > 0 {
+                slug.push('.');
+            }
+            slug.extend(
+                part.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }),
+            );
+        }
+        let leading_dots = slug.len() - slug.trim_start_matches('.').len();
+        slug.drain(..leading_dots);
         if slug.len() > 120 {
             slug.truncate(120);
         }
