@@ -1,7 +1,8 @@
 //! The floor of the benchmark: the least any tool must do to read N Vault KV v2 secrets — N
 //! concurrent GETs with one keep-alive pool, the token in a header, the JSON parsed — and
-//! nothing else (no config, no files). Same HTTP stack as secret-render (reqwest, HTTP/1.1,
-//! 16 at a time), so the ratio measures secret-render's own overhead.
+//! nothing else (no config, no files, no root certificates for plain http). Same HTTP stack as
+//! secret-render (reqwest, HTTP/1.1, 16 at a time), so the ratio measures secret-render's own
+//! overhead.
 //!
 //! Usage: `http_floor ADDRESS TOKEN PATH_PREFIX COUNT` reads `secret/data/PATH_PREFIX/{0..COUNT}`.
 
@@ -17,8 +18,15 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let failures = runtime.block_on(async {
-        let client =
-            reqwest::Client::builder().http1_only().pool_max_idle_per_host(16).no_proxy().build().expect("client");
+        // Plain http needs no root certificates: loading the system's would be work beyond the
+        // reads (secret-render skips it too).
+        let client = reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(16)
+            .no_proxy()
+            .tls_certs_only(Vec::new())
+            .build()
+            .expect("client");
         let client = &client;
         futures_util::stream::iter(0..count)
             .map(|index| async move {
