@@ -19,6 +19,9 @@ use rustix::fs::{self as rfs, AtFlags, CWD, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{Gid, geteuid};
 
+/// A set of file names, with a hash cheaper than SipHash: the names are our own.
+type Names = HashSet<String, foldhash::fast::RandomState>;
+
 /// Subdirectory of the output directory that holds one file per secret.
 pub const SECRETS_DIR: &str = "secrets";
 
@@ -219,9 +222,9 @@ impl OutputDir {
     /// The names in `secrets/` now, read in one pass, so that staging looks for an unchanged
     /// file only where there is one: a lookup of a missing name costs about as much as a
     /// read of a present one. Empty when the directory cannot be listed.
-    fn secret_names(&self) -> HashSet<String> {
-        let Ok(mut dir) = rfs::Dir::read_from(&self.secrets) else { return HashSet::new() };
-        let mut names = HashSet::new();
+    fn secret_names(&self) -> Names {
+        let Ok(mut dir) = rfs::Dir::read_from(&self.secrets) else { return Names::default() };
+        let mut names = Names::default();
         while let Some(Ok(entry)) = dir.read() {
             if let Ok(name) = entry.file_name().to_str() {
                 names.insert(name.to_owned());
@@ -351,7 +354,7 @@ pub struct StagedSecrets<'a> {
     out: &'a OutputDir,
     dir_path: PathBuf,
     /// The names in `secrets/` when staging began (see [`OutputDir::secret_names`]).
-    present: HashSet<String>,
+    present: Names,
     staged: Vec<(TempFile<'a>, String)>,
 }
 

@@ -2,7 +2,7 @@
 //! fetched once, concurrently with a bound per provider and store, and every failure is reported
 //! together rather than the first alone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures_util::StreamExt as _;
 
@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 /// The outcome of fetching each distinct location once.
 pub struct Fetches {
     /// Each location's result and how long its fetch took.
-    results: HashMap<Location, (Result<Fetched, ProviderError>, std::time::Duration)>,
+    results: HashMap<Location, (Result<Fetched, ProviderError>, std::time::Duration), foldhash::fast::RandomState>,
 }
 
 impl Fetches {
@@ -63,7 +63,7 @@ pub async fn fetch_all<'a>(
 
 /// The distinct locations of `specs`, in first-use order.
 pub fn distinct_locations<'a>(specs: impl IntoIterator<Item = &'a SecretSpec>) -> Vec<Location> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::with_hasher(foldhash::fast::RandomState::default());
     specs.into_iter().filter(|spec| seen.insert(&spec.location)).map(|spec| spec.location.clone()).collect()
 }
 
@@ -84,7 +84,7 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
         )
         .boxed(),
     });
-    let mut results = HashMap::new();
+    let mut results = HashMap::default();
     let mut fetched = futures_util::stream::select_all(per_group);
     while let Some((location, result, duration)) = fetched.next().await {
         tracing::debug!(provider = %location.kind(), location = %location, elapsed_ms = duration.as_millis() as u64, ok = result.is_ok(), "fetched");
