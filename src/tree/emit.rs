@@ -114,11 +114,6 @@ impl SecretBuffer {
         self.bytes.extend_from_slice(bytes);
     }
 
-    fn push_char(&mut self, c: char) {
-        let mut utf8 = [0u8; 4];
-        self.push(c.encode_utf8(&mut utf8));
-    }
-
     fn push_gap(&mut self, slot: usize) {
         self.gaps.push(Gap { at: self.bytes.len(), slot });
     }
@@ -307,22 +302,31 @@ fn needs_escape(c: char) -> bool {
 
 fn write_double_quoted(out: &mut SecretBuffer, text: &str) {
     out.push("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push("\\\""),
-            '\\' => out.push("\\\\"),
-            '\n' => out.push("\\n"),
-            '\t' => out.push("\\t"),
-            '\r' => out.push("\\r"),
-            '\0' => out.push("\\0"),
-            c if needs_escape(c) => {
+    // Runs of characters that need no escape are copied whole.
+    let mut unescaped_from = 0;
+    for (position, c) in text.char_indices() {
+        let short_escape = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\t' => Some("\\t"),
+            '\r' => Some("\\r"),
+            '\0' => Some("\\0"),
+            c if needs_escape(c) => None,
+            _ => continue,
+        };
+        out.push(&text[unescaped_from..position]);
+        unescaped_from = position + c.len_utf8();
+        match short_escape {
+            Some(escape) => out.push(escape),
+            None => {
                 let mut escaped = String::with_capacity(8);
                 std::fmt::Write::write_fmt(&mut escaped, format_args!("\\u{:04x}", u32::from(c))).ok();
                 out.push(&escaped);
             }
-            c => out.push_char(c),
         }
     }
+    out.push(&text[unescaped_from..]);
     out.push("\"");
 }
 
