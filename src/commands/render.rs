@@ -22,8 +22,10 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let locations = resolve::distinct_locations(loaded.specs());
     // The configs are rendered up to their values on a second thread while the values are
-    // fetched: that needs none of them, and the fetches mostly wait on the store. The source
-    // trees are taken rather than copied: nothing reads them afterwards.
+    // fetched, which needs none of them. That pays where the fetches wait on a remote store; on
+    // the bench, where OpenBao keeps both cores busy, it is no faster than rendering after them
+    // (README, Performance). The source trees are taken rather than copied: nothing reads them
+    // afterwards.
     let mut configs = loaded.configs;
     let secrets_dir = out.secrets_dir();
     let preparing = tokio::task::spawn_blocking(move || {
@@ -32,8 +34,8 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
             .map(|config| {
                 let mut root = std::mem::replace(&mut config.document.root, Node::null());
                 let template = config.prepare(&mut root, &secrets_dir);
-                // Nothing reads the tree again and the process ends soon: freeing it node by
-                // node would cost a tenth of the render's own work. It holds no fetched value.
+                // Nothing reads the tree again and the process ends soon, so it is not freed
+                // node by node. It holds no fetched value.
                 std::mem::forget(root);
                 template
             })

@@ -105,8 +105,8 @@ pub struct Source<'a> {
 /// Renders the config from `root`, the source's tree (changed in place, so a one-shot render
 /// need not copy it), as far as it can be without the values: relative paths made absolute,
 /// each file-placed field renamed to its `_file` sibling holding its file's path in
-/// `secrets_dir`, and a gap where each inlined value goes. That is nearly all of a render's work, so it can be done
-/// while the values are fetched, and once for every refresh of a daemon.
+/// `secrets_dir`, and a gap where each inlined value goes. That is most of rendering, so it can
+/// be done while the values are fetched, and once per load rather than every refresh in a daemon.
 #[must_use]
 pub fn prepare(
     source: &Source<'_>,
