@@ -283,6 +283,10 @@ fn glob_matches(glob: &str, text: &str) -> bool {
             let Some(text) = text.strip_prefix(prefix) else {
                 return false;
             };
+            // The last `*` (as in `*_file`, tried against every key of a config) needs no search.
+            if !rest.contains('*') {
+                return text.ends_with(rest);
+            }
             (0..=text.len()).filter(|i| text.is_char_boundary(*i)).any(|i| glob_matches(rest, &text[i..]))
         }
     }
@@ -356,6 +360,24 @@ mod tests {
     #[test]
     fn the_table_parses() {
         assert_eq!(TABLE.len(), 3);
+    }
+
+    #[test]
+    fn globs_match_any_run_of_characters_at_each_star() {
+        let cases = [
+            ("*_file", "password_file", true),
+            ("*_file", "_file", true),
+            ("*_file", "password", false),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("*", "", true),
+            ("x*y*z", "xyz", true),
+            ("x*y*z", "x-y-", false),
+            ("é*", "éa", true),
+        ];
+        for (glob, text, expected) in cases {
+            assert_eq!(glob_matches(glob, text), expected, "{glob} against {text}");
+        }
     }
 
     #[test]
