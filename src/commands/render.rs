@@ -125,9 +125,12 @@ pub fn write_all(
         return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
     let mut staged = out.stage_secrets();
-    for file in rendered.iter().flat_map(|result| &result.secret_files) {
-        staged.stage(&file.name, file.value.expose())?;
-    }
+    let files: Vec<(&str, &[u8])> = rendered
+        .iter()
+        .flat_map(|result| &result.secret_files)
+        .map(|file| (file.name.as_str(), file.value.expose()))
+        .collect();
+    staged.stage_all(&files)?;
     staged.commit()?;
     let mut paths = Vec::with_capacity(configs.len());
     for (config, result) in configs.iter().zip(&rendered) {
