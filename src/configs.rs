@@ -1,12 +1,13 @@
 //! Loading the configs named on the command line: reading, parsing, choosing each one's target,
 //! finding its provider maps and planning their placement — everything that can be checked
-//! before a single secret is fetched, with every problem across every file reported together.
+//! without a single secret, with every problem across every file reported together. Loading can
+//! hand over each provider map as the parser reads it, for `render` to fetch meanwhile.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::provider::{ParseContext, Problem, SecretSpec};
+use crate::provider::{ParseContext, Problem, SecretSpec, StoreRef};
 use crate::render::{self, Placement, Profile, TargetKind, TargetSpec};
 use crate::stores::{StoreRegistry, StoreSource};
 use crate::tree::scan::STORES_KEY;
@@ -118,11 +119,30 @@ pub fn load_all(
     target: Option<TargetSpec>,
     stores_file: Option<&Path>,
 ) -> Result<Loaded, Vec<Issue>> {
+    load_all_watching(paths, target, stores_file, &mut |_| {})
+}
+
+/// Loads every config as [`load_all`] does, handing `early` the spec of each provider map that
+/// uses no named store as soon as the parser has read it, while the rest of the file is still
+/// being read: so that its value can be fetched meanwhile (`render` does).
+///
+/// Only specs the loaded configs will hold are handed over, so fetching them early fetches
+/// nothing more, unless loading fails: none inside a `!literal` mapping, none that does not
+/// parse, and none from a config with a stores section or beside a `--stores` file, where a
+/// store's settings are not known until the whole file is read. A spec named twice is handed
+/// twice.
+pub fn load_all_watching(
+    paths: &[PathBuf],
+    target: Option<TargetSpec>,
+    stores_file: Option<&Path>,
+    early: &mut dyn FnMut(SecretSpec),
+) -> Result<Loaded, Vec<Issue>> {
     let mut parsed = Vec::new();
     let mut issues = Vec::new();
     let mut names: HashMap<String, &Path> = HashMap::new();
     for path in paths {
-        match parse_file(path) {
+        let early: Option<&mut dyn FnMut(SecretSpec)> = if stores_file.is_none() { Some(&mut *early) } else { None };
+        match parse_file(path, early) {
             Ok(config) => {
                 if let Some(first) = names.insert(config.name.clone(), path) {
                     issues.push(Issue::whole_file(
@@ -138,7 +158,7 @@ pub fn load_all(
             Err(issue) => issues.push(issue),
         }
     }
-    let stores_parsed = match stores_file.map(parse_file).transpose() {
+    let stores_parsed = match stores_file.map(|path| parse_file(path, None)).transpose() {
         Ok(parsed) => parsed,
         Err(issue) => {
             issues.push(issue);
@@ -187,16 +207,34 @@ fn in_file_order(mut issues: Vec<Issue>, paths: &[PathBuf]) -> Vec<Issue> {
     issues
 }
 
-fn parse_file(path: &Path) -> Result<Parsed, Issue> {
+/// Reads and parses one file, handing `early` its provider maps' specs as they are read (see
+/// [`load_all_watching`]).
+fn parse_file(path: &Path, early: Option<&mut dyn FnMut(SecretSpec)>) -> Result<Parsed, Issue> {
     let fail = |message: String| Issue::whole_file(path, message);
     let text = std::fs::read_to_string(path).map_err(|error| fail(format!("cannot read the file: {error}")))?;
-    let document = tree::load(&text).map_err(|error| fail(error.to_string()))?;
     let absolute = std::path::absolute(path).map_err(|error| fail(format!("cannot resolve the path: {error}")))?;
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     let name = absolute
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| fail("the path has no file name".into()))?;
+    // A stores section may come after the maps that name its stores, or change a default one;
+    // its mention anywhere, even in a comment, keeps this file's specs for after the load.
+    let document = match early.filter(|_| !text.contains(STORES_KEY)) {
+        None => tree::load(&text),
+        Some(early) => {
+            let no_stores = StoreRegistry::default();
+            let context = ParseContext { config_dir: &dir, stores: &no_stores };
+            tree::load_watching(&text, &mut |mapping| {
+                if let Some(spec) = scan::early_spec(mapping, &context)
+                    && matches!(spec.location.store(), StoreRef::Default)
+                {
+                    early(spec);
+                }
+            })
+        }
+    }
+    .map_err(|error| fail(error.to_string()))?;
     Ok(Parsed { source: path.to_owned(), name, dir, document })
 }
 
@@ -217,4 +255,55 @@ fn scan_config(parsed: Parsed, target: Option<TargetSpec>, stores: &StoreRegistr
         return Err(issues);
     }
     Ok(Config { source, name, dir, document, profile, sites, placements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not output")]
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// What `load_all_watching` hands over early, and what it loads.
+    fn watch(paths: &[PathBuf], stores_file: Option<&Path>) -> (Vec<String>, Result<Loaded, Vec<Issue>>) {
+        let mut early = Vec::new();
+        let loaded = load_all_watching(paths, None, stores_file, &mut |spec| early.push(spec.location.to_string()));
+        (early, loaded)
+    }
+
+    #[test]
+    fn provider_maps_are_handed_over_early_as_the_loaded_configs_hold_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write(
+            dir.path(),
+            "app.yml",
+            concat!(
+                "first: {vault: {path: app/one, key: k}}\n",
+                "kept: !literal {inner: {vault: {path: app/hidden}}}\n",
+                "second: {env: {name: HOME}}\n",
+                "again: {vault: {path: app/one, key: other}}\n",
+                "list: [{vault: {path: app/three}}]\n",
+            ),
+        );
+        let (early, loaded) = watch(&[config], None);
+        let loaded = loaded.unwrap();
+        let held: Vec<String> = loaded.specs().map(|spec| spec.location.to_string()).collect();
+        assert_eq!(early, held, "the same specs, in the order read");
+        assert_eq!(early.len(), 4);
+        assert!(early.iter().all(|location| !location.contains("hidden")), "{early:?}");
+    }
+
+    #[test]
+    fn nothing_is_handed_over_early_where_stores_are_defined() {
+        let dir = tempfile::tempdir().unwrap();
+        let mentioned = write(dir.path(), "app.yml", "a: {vault: {path: app/one}}\n# secret_stores: elsewhere\n");
+        assert_eq!(watch(&[mentioned], None).0, Vec::<String>::new());
+        let plain = write(dir.path(), "plain.yml", "a: {vault: {path: app/one}}\n");
+        let stores = write(dir.path(), "stores.yml", "secret_stores: {}\n");
+        assert_eq!(watch(&[plain], Some(&stores)).0, Vec::<String>::new());
+    }
 }

@@ -3,10 +3,14 @@
 //! together rather than the first alone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
 
-use crate::provider::{Fetched, Location, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef};
+use crate::provider::{
+    Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef, Timed,
+};
 use crate::secret::Secret;
 
 /// Default bound on concurrent fetches per provider and store (contract section 5).
@@ -28,6 +32,17 @@ impl Fetches {
         }
     }
 
+    /// Whether `location` was fetched.
+    #[must_use]
+    pub fn contains(&self, location: &Location) -> bool {
+        self.results.contains_key(location)
+    }
+
+    /// Adds the results of other locations.
+    pub fn extend(&mut self, other: Self) {
+        self.results.extend(other.results);
+    }
+
     /// How many distinct locations were fetched.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -43,6 +58,74 @@ impl Fetches {
     pub fn into_results(self) -> impl Iterator<Item = (Location, Result<Fetched, ProviderError>, std::time::Duration)> {
         self.results.into_iter().map(|(location, (result, duration))| (location, result, duration))
     }
+}
+
+/// Fetches each location sent to the returned sender once, as it arrives, at most
+/// `max_concurrency` at a time, with the client `client_for` gives its provider kind (asked once
+/// per kind), whose [`Provider::beside_reads`] runs alongside as in a batch. The task ends when
+/// the sender is dropped and every fetch is done, with a result for each location sent, except
+/// those of a kind without a client: the caller fetches those the usual way. `render` sends the
+/// provider maps the parser reads, so that fetching overlaps parsing.
+pub fn fetch_as_sent(
+    mut client_for: impl FnMut(ProviderKind) -> Option<Arc<dyn Provider>> + Send + 'static,
+    max_concurrency: usize,
+) -> (tokio::sync::mpsc::UnboundedSender<Location>, tokio::task::JoinHandle<Fetches>) {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Location>();
+    let limit = max_concurrency.max(1);
+    let task = tokio::spawn(async move {
+        let mut clients: HashMap<ProviderKind, Option<Arc<dyn Provider>>> = HashMap::new();
+        let mut seen = HashSet::with_hasher(foldhash::fast::RandomState::default());
+        // The reads, and each client's work beside them (which yields no result).
+        let mut in_flight: futures_util::stream::FuturesUnordered<BoxFuture<'static, Option<Timed>>> =
+            futures_util::stream::FuturesUnordered::new();
+        let mut reads = 0;
+        let mut results = HashMap::default();
+        let mut receiving = true;
+        while receiving || !in_flight.is_empty() {
+            tokio::select! {
+                location = receiver.recv(), if receiving && reads < limit => {
+                    let Some(location) = location else {
+                        receiving = false;
+                        continue;
+                    };
+                    if !seen.insert(location.clone()) {
+                        continue;
+                    }
+                    let client = clients.entry(location.kind()).or_insert_with(|| {
+                        let client = client_for(location.kind());
+                        if let Some(client) = &client {
+                            in_flight.push(Box::pin(beside_reads(client.clone())));
+                        }
+                        client
+                    });
+                    if let Some(client) = client {
+                        in_flight.push(Box::pin(fetch_timed(client.clone(), location)));
+                        reads += 1;
+                    }
+                }
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Some((location, result, duration)) = done {
+                        reads -= 1;
+                        log_fetched(&location, &result, duration);
+                        results.insert(location, (result, duration));
+                    }
+                }
+            }
+        }
+        Fetches { results }
+    });
+    (sender, task)
+}
+
+async fn fetch_timed(client: Arc<dyn Provider>, location: Location) -> Option<Timed> {
+    let started = std::time::Instant::now();
+    let result = client.fetch(&location).await;
+    Some((location, result, started.elapsed()))
+}
+
+async fn beside_reads(client: Arc<dyn Provider>) -> Option<Timed> {
+    client.beside_reads().await;
+    None
 }
 
 /// Fetches one spec's value on its own: bootstrapped secrets, needed before a store can log in.
@@ -87,10 +170,14 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
     let mut results = HashMap::default();
     let mut fetched = futures_util::stream::select_all(per_group);
     while let Some((location, result, duration)) = fetched.next().await {
-        tracing::debug!(provider = %location.kind(), location = %location, elapsed_ms = duration.as_millis() as u64, ok = result.is_ok(), "fetched");
+        log_fetched(&location, &result, duration);
         results.insert(location, (result, duration));
     }
     Fetches { results }
+}
+
+fn log_fetched(location: &Location, result: &Result<Fetched, ProviderError>, duration: std::time::Duration) {
+    tracing::debug!(provider = %location.kind(), location = %location, elapsed_ms = duration.as_millis() as u64, ok = result.is_ok(), "fetched");
 }
 
 #[cfg(test)]
@@ -137,6 +224,35 @@ mod tests {
         assert_eq!(fake.fetches.lock().unwrap().len(), 100);
         let peak = fake.max_in_flight.load(Ordering::SeqCst);
         assert!((2..=4).contains(&peak), "peak concurrency {peak}");
+    }
+
+    #[tokio::test]
+    async fn locations_sent_are_fetched_once_each_within_the_bound() {
+        let names: Vec<String> = (0..50).map(|i| format!("V{i}")).collect();
+        let values: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "x")).collect();
+        let fake = Arc::new(FakeProvider::with(&values));
+        let client: Arc<dyn Provider> = fake.clone();
+        let (sender, fetching) = fetch_as_sent(move |kind| (kind == ProviderKind::Env).then(|| client.clone()), 4);
+        for name in names.iter().chain(&names) {
+            sender.send(env_spec(name).location).unwrap();
+        }
+        drop(sender);
+        let fetches = fetching.await.unwrap();
+        assert_eq!(fetches.len(), 50);
+        assert_eq!(fake.fetches.lock().unwrap().len(), 50, "each location once, however often it is sent");
+        let peak = fake.max_in_flight.load(Ordering::SeqCst);
+        assert!((2..=4).contains(&peak), "peak concurrency {peak}");
+        assert_eq!(fetches.value_for(&env_spec("V7")).unwrap().expose(), b"x");
+    }
+
+    #[tokio::test]
+    async fn a_location_sent_without_a_client_is_left_to_the_caller() {
+        let (sender, fetching) = fetch_as_sent(|_| None, 4);
+        sender.send(env_spec("A").location).unwrap();
+        drop(sender);
+        let fetches = fetching.await.unwrap();
+        assert!(!fetches.contains(&env_spec("A").location));
+        assert!(fetches.is_empty());
     }
 
     #[tokio::test]

@@ -99,6 +99,18 @@ fn has_stores(kind: ProviderKind) -> bool {
     built.contains(&(kind, true))
 }
 
+/// The client of `kind`'s environment-configured store, as [`build_providers`] builds it for
+/// the specs that name no store; `None` for a kind without stores or when it cannot be built.
+#[must_use]
+pub fn default_store(kind: ProviderKind, max_concurrency: usize, file_roots: &[PathBuf]) -> Option<Arc<dyn Provider>> {
+    if !has_stores(kind) {
+        return None;
+    }
+    let mut bootstrap = ProviderSet::standard();
+    bootstrap.insert(Arc::new(crate::provider::file::FileProvider::rooted(file_roots.to_vec())));
+    build_store(kind, StoreRef::Default, None, max_concurrency, bootstrap).ok()
+}
+
 /// Builds one store's client; `settings` is `None` for the environment-configured store.
 fn build_store(
     kind: ProviderKind,

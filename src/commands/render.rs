@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::configs::{self, Config, Issue};
 use crate::exit::{ExitCode, Failure};
 use crate::output::OutputDir;
-use crate::provider::ProviderSet;
+use crate::provider::{Location, ProviderKind, ProviderSet, StoreRef};
 use crate::render;
 use crate::resolve::{self, Fetches};
 use crate::secret::Secret;
@@ -15,9 +15,28 @@ use crate::stores;
 use crate::tree::{Node, Template};
 
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
-    let loaded = configs::load_all(&settings.configs, settings.target, settings.stores.as_deref())
-        .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
-    let providers = providers_for(&loaded, settings.max_concurrency, &settings.file_roots)?;
+    let max_concurrency = settings.max_concurrency;
+    // Fetching starts while the configs are still being parsed: each provider map that a
+    // remote store answers with one request is fetched as soon as the parser has read it (see
+    // `configs::load_all_watching` for which), so the store works while the rest is parsed.
+    let file_roots = settings.file_roots.clone();
+    let (early, early_fetches) =
+        resolve::fetch_as_sent(move |kind| stores::default_store(kind, max_concurrency, &file_roots), max_concurrency);
+    let early_fetches = AbortOnDrop(early_fetches);
+    let (paths, target, stores_file) = (settings.configs.clone(), settings.target, settings.stores.clone());
+    let loaded = tokio::task::spawn_blocking(move || {
+        configs::load_all_watching(&paths, target, stores_file.as_deref(), &mut |spec| {
+            if fetched_early(&spec.location) {
+                // A send fails only when the fetching task has stopped, which it does not
+                // before this ends: nothing to do about it but fetch the value later.
+                let _ = early.send(spec.location);
+            }
+        })
+    })
+    .await
+    .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
+    let providers = providers_for(&loaded, max_concurrency, &settings.file_roots)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let locations = resolve::distinct_locations(loaded.specs());
@@ -42,7 +61,17 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
             .collect();
         (configs, templates)
     });
-    let fetches = resolve::fetch_locations(locations, &providers, settings.max_concurrency).await;
+    // The other stores' locations are fetched beside the early ones; any the early fetches
+    // missed (a map read inside a `!literal` one and aliased outside it) after them.
+    let (early, others): (Vec<Location>, Vec<Location>) = locations.into_iter().partition(fetched_early);
+    let (mut fetches, fetched_others) =
+        tokio::join!(early_fetches.finish(), resolve::fetch_locations(others, &providers, max_concurrency));
+    fetches.extend(fetched_others);
+    let missed: Vec<Location> = early.into_iter().filter(|location| !fetches.contains(location)).collect();
+    if !missed.is_empty() {
+        tracing::debug!(missed = missed.len(), "fetching the secrets not read early");
+        fetches.extend(resolve::fetch_locations(missed, &providers, max_concurrency).await);
+    }
     tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
     let (configs, templates) = preparing.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     let values = values_of(&configs, &fetches)
@@ -56,6 +85,38 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     }
     super::print(&listing);
     Ok(())
+}
+
+/// Whether `location` is fetched as soon as the parser has read it: a location in the
+/// environment-configured store of a remote store that answers each location with a request
+/// of its own. Not AWS, which reads up to 20 secrets a request once all are known; not `exec`,
+/// which runs a plugin once for all its ids; not `file` and `env`, which wait on nothing.
+fn fetched_early(location: &Location) -> bool {
+    matches!(location.store(), StoreRef::Default)
+        && matches!(
+            location.kind(),
+            ProviderKind::Vault
+                | ProviderKind::Kubernetes
+                | ProviderKind::GcpSecretManager
+                | ProviderKind::AzureKeyVault
+        )
+}
+
+/// The early fetches, stopped if `render` ends before it waits for them (an invalid config):
+/// nothing more is fetched for a render that has failed.
+struct AbortOnDrop(tokio::task::JoinHandle<resolve::Fetches>);
+
+impl AbortOnDrop {
+    async fn finish(mut self) -> resolve::Fetches {
+        let result = (&mut self.0).await;
+        result.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One client per store the configs use.

@@ -510,11 +510,18 @@ pub trait Provider: Send + Sync {
         Box::pin(async move { Err(ProviderError::ReadOnly { kind: location.kind() }) })
     }
 
-    /// Fetches many locations, at most `limit` at a time, yielding each result as it comes in.
-    /// Providers that can answer many locations in one request (an exec plugin, a batch API)
-    /// override this.
+    /// Fetches many locations, at most `limit` at a time, yielding each result as it comes in,
+    /// with [`Provider::beside_reads`] running alongside. Providers that can answer many
+    /// locations in one request (an exec plugin, a batch API) override this.
     fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
-        fetch_each(self, locations, limit).boxed()
+        let beside = futures_util::stream::once(self.beside_reads()).filter_map(|()| std::future::ready(None));
+        futures_util::stream::select(beside, fetch_each(self, locations, limit)).boxed()
+    }
+
+    /// What a batch of reads does beside the reads, without holding them up: a Vault store
+    /// learns its token's TTL, to renew it in time. Nothing by default.
+    fn beside_reads(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
     }
 }
 

@@ -356,7 +356,7 @@ mod tests {
         // Marks differ between the two texts; compare content only.
         fn strip(node: &mut Node) {
             node.mark = crate::tree::Mark::default();
-            if node.tag.as_deref().is_some_and(Tag::is_literal) {
+            if node.is_literal() {
                 node.tag = None;
             }
             match &mut node.kind {

@@ -68,8 +68,16 @@ fn refuse_ambiguous_line_breaks(text: &str) -> Result<(), LoadError> {
 
 /// Parses one YAML document.
 pub fn load(text: &str) -> Result<Document, LoadError> {
+    load_watching(text, &mut |_| {})
+}
+
+/// Parses one YAML document as [`load`] does, handing `on_mapping` each mapping as soon as it
+/// is complete, before the rest of the document is read: every mapping that [`super::scan`]
+/// could take for a provider map, so none inside a `!literal` one. Aliases are not handed
+/// again.
+pub fn load_watching(text: &str, on_mapping: &mut dyn FnMut(&Node)) -> Result<Document, LoadError> {
     refuse_ambiguous_line_breaks(text)?;
-    let mut builder = Builder::default();
+    let mut builder = Builder { on_mapping: Some(on_mapping), ..Builder::default() };
     if text.contains("\\/") {
         // Only then are double-quoted scalars re-read from the source (see `check_escapes`).
         builder.source = Some(text.chars().collect());
@@ -122,7 +130,7 @@ enum Open {
 }
 
 #[derive(Default)]
-struct Builder {
+struct Builder<'w> {
     /// The source as characters (yaml-rust2 marks count characters), kept only when it holds a
     /// `\/` that may be an escape inside a double-quoted scalar.
     source: Option<Vec<char>>,
@@ -134,9 +142,13 @@ struct Builder {
     root: Option<Node>,
     documents: usize,
     error: Option<LoadError>,
+    /// Sees each complete mapping outside `!literal` ones (see [`load_watching`]).
+    on_mapping: Option<&'w mut dyn FnMut(&Node)>,
+    /// How many of the open collections are tagged `!literal`.
+    open_literals: usize,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn fail(&mut self, error: LoadError) {
         if self.error.is_none() {
             self.error = Some(error);
@@ -186,7 +198,7 @@ fn convert_tag(tag: Option<yaml_rust2::parser::Tag>) -> Option<Box<Tag>> {
     tag.map(|tag| Box::new(Tag { handle: tag.handle, suffix: tag.suffix }))
 }
 
-impl Builder {
+impl Builder<'_> {
     /// yaml-rust2 accepts YAML 1.2's `\/` escape, which Go's yaml.v2 rejects: a config Go
     /// refuses must not be silently repaired by rendering, so it is refused here too.
     fn check_escapes(&mut self, marker: Marker) -> Result<(), ()> {
@@ -215,7 +227,7 @@ impl Builder {
     }
 }
 
-impl MarkedEventReceiver for Builder {
+impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, event: Event, marker: Marker) {
         if self.error.is_some() {
             return;
@@ -250,14 +262,24 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, tag) => {
                 let node = Node { kind: NodeKind::Mapping(Vec::new()), tag: convert_tag(tag), mark };
+                self.open_literals += usize::from(node.is_literal());
                 self.stack.push(Open::Mapping { node, anchor, pending_key: None });
             }
             Event::SequenceStart(anchor, tag) => {
                 let node = Node { kind: NodeKind::Sequence(Vec::new()), tag: convert_tag(tag), mark };
+                self.open_literals += usize::from(node.is_literal());
                 self.stack.push(Open::Sequence { node, anchor });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 if let Some(Open::Mapping { node, anchor, .. } | Open::Sequence { node, anchor }) = self.stack.pop() {
+                    if node.is_literal() {
+                        self.open_literals -= 1;
+                    } else if self.open_literals == 0
+                        && matches!(node.kind, NodeKind::Mapping(_))
+                        && let Some(on_mapping) = &mut self.on_mapping
+                    {
+                        on_mapping(&node);
+                    }
                     self.finish(node, anchor);
                 }
             }
@@ -309,6 +331,25 @@ mod tests {
             let error = load(text).unwrap_err();
             assert!(expected(&error), "{text:?} gave {error:?}");
         }
+    }
+
+    #[test]
+    fn each_complete_mapping_is_seen_as_it_closes_except_inside_literal_ones() {
+        let text = concat!(
+            "kept: !literal {a: {vault: {path: x}}}\n",
+            "jobs:\n",
+            "  - password: {vault: {path: y}}\n",
+            "    list: !literal [{env: {name: Z}}]\n",
+            "  - &anchor {file: {path: w}}\n",
+            "  - *anchor\n",
+        );
+        let mut seen = Vec::new();
+        load_watching(text, &mut |mapping| {
+            let keys: Vec<&str> = mapping.as_mapping().unwrap().iter().filter_map(|e| e.key.as_scalar()).collect();
+            seen.push(keys.join(","));
+        })
+        .unwrap();
+        assert_eq!(seen, ["path", "vault", "password,list", "path", "file", "kept,jobs"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod spans;
 use std::fmt;
 
 pub use emit::{Template, emit};
-pub use load::{LoadError, load};
+pub use load::{LoadError, load, load_watching};
 pub use path::{PathSegment, YamlPath};
 
 /// Where a node starts in its source file (1-based line and column).
@@ -114,6 +114,12 @@ impl Node {
             NodeKind::Scalar { text, .. } => Some(text),
             _ => None,
         }
+    }
+
+    /// Whether this node is tagged `!literal`: data, never to be taken for a provider map.
+    #[must_use]
+    pub fn is_literal(&self) -> bool {
+        self.tag.as_deref().is_some_and(Tag::is_literal)
     }
 
     #[must_use]

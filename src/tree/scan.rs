@@ -81,7 +81,7 @@ impl Scanner<'_> {
     }
 
     fn walk<'n>(&mut self, node: &'n Node, steps: &mut Vec<Step<'n>>, route: &mut Vec<usize>) {
-        if node.tag.as_deref().is_some_and(super::Tag::is_literal) {
+        if node.is_literal() {
             return;
         }
         match &node.kind {
@@ -167,6 +167,19 @@ impl Scanner<'_> {
             Err(problems) => self.problems.extend(problems),
         }
     }
+}
+
+/// The spec of `mapping` when it is a well-formed provider map, judged on its own as it is
+/// read, before the document around it is (see [`crate::configs::load_all_watching`]): the
+/// walk above finds the same map and parses it the same way, with its path for messages.
+#[must_use]
+pub fn early_spec(mapping: &Node, context: &ParseContext<'_>) -> Option<SecretSpec> {
+    let [entry] = mapping.as_mapping()? else { return None };
+    let kind = entry.key.as_scalar().and_then(ProviderKind::from_name)?;
+    if !matches!(entry.value.kind, NodeKind::Mapping(_)) {
+        return None;
+    }
+    provider::parse_spec(kind, &entry.value, &YamlPath::root(), context).ok()
 }
 
 fn example_key(kind: ProviderKind) -> &'static str {

@@ -344,6 +344,46 @@ fn a_thousand_references_to_ten_paths_cost_one_request_per_path() {
     assert_eq!(requests.values().sum::<usize>(), 12, "nothing else: {requests:#?}");
 }
 
+/// `render` fetches each provider map as soon as the parser has read it, before the config is
+/// checked; these show that it still fetches exactly what the loaded config holds.
+#[test]
+fn a_provider_map_inside_a_literal_mapping_is_never_fetched_not_even_early() {
+    let server = Server::openbao_audited();
+    bao(&server, &["kv", "put", "secret/app/used", "k=fake-used"]);
+    bao(&server, &["kv", "put", "secret/app/hidden", "k=fake-hidden"]);
+    let config =
+        "kept: !literal {inner: {vault: {path: app/hidden, key: k}}}\nused: {vault: {path: app/used, key: k}}\n";
+    let mark = audit_mark(&server);
+    let test =
+        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("used: \"fake-used\""), "{rendered}");
+    assert!(rendered.contains("path: app/hidden"), "the literal mapping is kept as data: {rendered}");
+    let requests = audited_requests(&server, mark);
+    assert_eq!(requests.get("secret/data/app/used"), Some(&1), "{requests:#?}");
+    assert_eq!(requests.get("secret/data/app/hidden"), None, "{requests:#?}");
+}
+
+#[test]
+fn an_alias_of_a_provider_map_anchored_inside_a_literal_mapping_is_fetched_after_the_load() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app/aliased", "k=fake-aliased"]);
+    bao(&server, &["kv", "put", "secret/app/direct", "k=fake-direct"]);
+    // The parser sees the anchored map inside `!literal`, so only the walk of the loaded tree
+    // finds its copy under `copy`.
+    let config = concat!(
+        "kept: !literal {inner: &shared {vault: {path: app/aliased, key: k}}}\n",
+        "direct: {vault: {path: app/direct, key: k}}\n",
+        "copy: *shared\n",
+    );
+    let test =
+        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("direct: \"fake-direct\"") && rendered.contains("copy: \"fake-aliased\""), "{rendered}");
+}
+
 #[test]
 fn scale_a_thousand_references_over_five_hundred_paths_render_and_print_the_time() {
     const PATHS: usize = 500;

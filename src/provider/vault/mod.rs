@@ -17,9 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -766,11 +764,9 @@ impl super::Provider for VaultStore {
         })
     }
 
-    /// The reads, with a given token's TTL learnt beside them rather than before them.
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, super::Timed> {
-        let learn_ttl =
-            futures_util::stream::once(self.login.learn_ttl(self)).filter_map(|()| std::future::ready(None));
-        futures_util::stream::select(learn_ttl, super::fetch_each(self, locations, limit)).boxed()
+    /// A given token's TTL, learnt beside the reads rather than before them.
+    fn beside_reads(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.login.learn_ttl(self))
     }
 
     fn put<'a>(
