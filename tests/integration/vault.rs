@@ -107,6 +107,28 @@ fn a_kv_v1_mount_is_detected_and_read() {
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"v1-fake\"\n");
 }
 
+/// The first reads of a mount go out as KV v2 while its version is asked; on a v1 mount that
+/// read lands on another secret (`data/…`), which must never be served.
+#[test]
+fn on_a_kv_v1_mount_the_read_made_before_its_version_was_known_is_never_served() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    let mut config = String::new();
+    for node in 0..10 {
+        bao(&server, &["kv", "put", &format!("kv1/node/{node}"), &format!("password=v1-fake-{node}")]);
+        bao(&server, &["kv", "put", &format!("kv1/data/node/{node}"), "password=wrong-fake"]);
+        config.push_str(&format!("pw{node}: {{vault: {{path: node/{node}, key: password, mount: kv1}}}}\n"));
+    }
+    let test =
+        as_root(&server).file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    for node in 0..10 {
+        assert!(rendered.contains(&format!("pw{node}: \"v1-fake-{node}\"\n")), "{rendered}");
+    }
+    assert!(!rendered.contains("wrong-fake"), "{rendered}");
+}
+
 #[test]
 fn engine_generic_reads_a_path_whose_response_carries_a_lease() {
     let server = Server::openbao();

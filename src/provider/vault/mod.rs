@@ -476,6 +476,14 @@ impl VaultStore {
         }
     }
 
+    /// The KV version of `mount` if it is configured or already known, without asking.
+    async fn known_kv_version(&self, mount: &str) -> Option<KvVersion> {
+        if let Some(version) = self.kv_version {
+            return Some(if version == 1 { KvVersion::V1 } else { KvVersion::V2 });
+        }
+        self.mounts.lock().await.get(mount).and_then(|cell| cell.get().copied())
+    }
+
     /// The KV version of `mount`, asked once per store and mount.
     async fn kv_version(&self, mount: &str) -> Result<KvVersion, ProviderError> {
         if let Some(version) = self.kv_version {
@@ -535,24 +543,39 @@ impl VaultStore {
     }
 
     async fn read(&self, location: &VaultLocation) -> Result<Fetched, ProviderError> {
+        if location.engine == Engine::Generic {
+            return self.read_as(location, None).await;
+        }
+        if let Some(kv) = self.known_kv_version(&location.mount).await {
+            return self.read_as(location, Some(kv)).await;
+        }
+        // The first reads of a mount do not wait a round trip for its KV version: they read it
+        // as KV v2 (the default since Vault 1.1) while the version is asked, and the answer is
+        // used only if the mount is v2. On a v1 mount it is dropped unseen and read again.
+        let (kv, as_v2) = tokio::join!(self.kv_version(&location.mount), self.read_as(location, Some(KvVersion::V2)));
+        match kv? {
+            KvVersion::V2 => as_v2,
+            KvVersion::V1 => self.read_as(location, Some(KvVersion::V1)).await,
+        }
+    }
+
+    /// Reads `location` as a KV mount of version `kv`, or as a generic secret engine (`None`).
+    async fn read_as(&self, location: &VaultLocation, kv: Option<KvVersion>) -> Result<Fetched, ProviderError> {
         // Named only when something goes wrong: most reads succeed.
         let what = || location.to_string();
-        let (path, query, kv2) = match location.engine {
-            Engine::Generic => (location.path.clone(), Vec::new(), false),
-            Engine::Kv => match self.kv_version(&location.mount).await? {
-                KvVersion::V2 => {
-                    let query =
-                        location.version.map(|version| vec![("version", version.to_string())]).unwrap_or_default();
-                    (format!("{}/data/{}", location.mount, location.path), query, true)
-                }
-                KvVersion::V1 if location.version.is_some() => {
-                    return Err(ProviderError::Invalid {
-                        what: what(),
-                        reason: format!("mount `{}` is KV v1, which has no versions", location.mount),
-                    });
-                }
-                KvVersion::V1 => (format!("{}/{}", location.mount, location.path), Vec::new(), false),
-            },
+        let (path, query, kv2) = match kv {
+            None => (location.path.clone(), Vec::new(), false),
+            Some(KvVersion::V2) => {
+                let query = location.version.map(|version| vec![("version", version.to_string())]).unwrap_or_default();
+                (format!("{}/data/{}", location.mount, location.path), query, true)
+            }
+            Some(KvVersion::V1) if location.version.is_some() => {
+                return Err(ProviderError::Invalid {
+                    what: what(),
+                    reason: format!("mount `{}` is KV v1, which has no versions", location.mount),
+                });
+            }
+            Some(KvVersion::V1) => (format!("{}/{}", location.mount, location.path), Vec::new(), false),
         };
         let response = self.authorized_get(&path, &query).await?;
         if response.status != StatusCode::OK {
