@@ -79,7 +79,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Render(args) => {
             let settings = RenderSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::render::run(&settings)).map(success)
+            let runtime = runtime()?;
+            let rendered = runtime.block_on(commands::render::run(&settings)).map(success);
+            // Everything spawned has finished; its idle blocking threads need not be joined
+            // before the process exits.
+            runtime.shutdown_background();
+            rendered
         }
         Command::Check(args) => {
             let settings = CheckSettings::new(args, &global).map_err(usage)?;

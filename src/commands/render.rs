@@ -84,6 +84,11 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
         listing.push('\n');
     }
     super::print(&listing);
+    // The process ends next: the configs and templates, which hold no fetched value, are left
+    // to the exit rather than freed piece by piece. Everything holding a value is dropped (and
+    // zeroed) as usual.
+    std::mem::forget(configs);
+    std::mem::forget(templates);
     Ok(())
 }
 
