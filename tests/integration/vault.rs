@@ -20,6 +20,15 @@ fn as_root(server: &Server) -> Test {
     Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root")
 }
 
+/// Renders `config` as `app.yml` for a generic target with the root token, which must succeed;
+/// the rendered text.
+fn render_as_root(server: &Server, config: &str) -> String {
+    let test =
+        as_root(server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    read(&test.path("out/app.yml"))
+}
+
 /// Writes a policy and returns its name.
 fn policy(server: &Server, name: &str, rules: &str) -> String {
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -84,10 +93,7 @@ fn kv_v2_reads_every_path_form_and_an_older_version() {
         "api: {vault: {path: secret/data/prometheus/node, key: password}}\n",
         "old: {vault: {path: prometheus/node, key: password, version: 1}}\n",
     );
-    let test =
-        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    let rendered = read(&test.path("out/app.yml"));
+    let rendered = render_as_root(&server, config);
     for line in
         ["short: \"second-fake\"\n", "cli: \"second-fake\"\n", "api: \"second-fake\"\n", "old: \"first-fake\"\n"]
     {
@@ -100,11 +106,8 @@ fn a_kv_v1_mount_is_detected_and_read() {
     let server = Server::openbao();
     bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
     bao(&server, &["kv", "put", "kv1/prometheus/node", "password=v1-fake"]);
-    let test = as_root(&server)
-        .file("app.yml", "pw: {vault: {path: prometheus/node, key: password, mount: kv1}}\n")
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "pw: \"v1-fake\"\n");
+    let rendered = render_as_root(&server, "pw: {vault: {path: prometheus/node, key: password, mount: kv1}}\n");
+    assert_eq!(rendered, "pw: \"v1-fake\"\n");
 }
 
 /// The first reads of a mount go out as KV v2 while its version is asked; on a v1 mount that
@@ -119,10 +122,7 @@ fn on_a_kv_v1_mount_the_read_made_before_its_version_was_known_is_never_served()
         bao(&server, &["kv", "put", &format!("kv1/data/node/{node}"), "password=wrong-fake"]);
         config.push_str(&format!("pw{node}: {{vault: {{path: node/{node}, key: password, mount: kv1}}}}\n"));
     }
-    let test =
-        as_root(&server).file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    let rendered = read(&test.path("out/app.yml"));
+    let rendered = render_as_root(&server, &config);
     for node in 0..10 {
         assert!(rendered.contains(&format!("pw{node}: \"v1-fake-{node}\"\n")), "{rendered}");
     }
@@ -134,11 +134,8 @@ fn engine_generic_reads_a_path_whose_response_carries_a_lease() {
     let server = Server::openbao();
     bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
     bao(&server, &["kv", "put", "kv1/db/creds", "username=app-fake", "ttl=30s"]);
-    let test = as_root(&server)
-        .file("app.yml", "user: {vault: {engine: generic, path: kv1/db/creds, key: username}}\n")
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "user: \"app-fake\"\n");
+    let rendered = render_as_root(&server, "user: {vault: {engine: generic, path: kv1/db/creds, key: username}}\n");
+    assert_eq!(rendered, "user: \"app-fake\"\n");
 }
 
 #[test]
@@ -352,10 +349,7 @@ fn a_thousand_references_to_ten_paths_cost_one_request_per_path() {
         config.push_str(&format!("  r{reference}: {{vault: {{path: app/{path}, key: k{key}}}}}\n"));
     }
     let mark = audit_mark(&server);
-    let test =
-        as_root(&server).file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    let rendered = read(&test.path("out/app.yml"));
+    let rendered = render_as_root(&server, &config);
     assert!(rendered.contains("  r0: \"fake-0-0\"\n") && rendered.contains("  r999: \"fake-9-3\"\n"), "{rendered}");
     let requests = audited_requests(&server, mark);
     for path in 0..10 {
@@ -376,10 +370,7 @@ fn a_provider_map_inside_a_literal_mapping_is_never_fetched_not_even_early() {
     let config =
         "kept: !literal {inner: {vault: {path: app/hidden, key: k}}}\nused: {vault: {path: app/used, key: k}}\n";
     let mark = audit_mark(&server);
-    let test =
-        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    let rendered = read(&test.path("out/app.yml"));
+    let rendered = render_as_root(&server, config);
     assert!(rendered.contains("used: \"fake-used\""), "{rendered}");
     assert!(rendered.contains("path: app/hidden"), "the literal mapping is kept as data: {rendered}");
     let requests = audited_requests(&server, mark);
@@ -399,10 +390,7 @@ fn an_alias_of_a_provider_map_anchored_inside_a_literal_mapping_is_fetched_after
         "direct: {vault: {path: app/direct, key: k}}\n",
         "copy: *shared\n",
     );
-    let test =
-        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    let rendered = read(&test.path("out/app.yml"));
+    let rendered = render_as_root(&server, config);
     assert!(rendered.contains("direct: \"fake-direct\"") && rendered.contains("copy: \"fake-aliased\""), "{rendered}");
 }
 
