@@ -395,6 +395,21 @@ fn an_alias_of_a_provider_map_anchored_inside_a_literal_mapping_is_fetched_after
 }
 
 #[test]
+fn a_config_found_invalid_while_its_maps_are_fetched_early_writes_nothing() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app/used", &format!("k={CANARY}")]);
+    // The maps are sent to be fetched as the parser reads them; the duplicate key at the end
+    // fails the load, whatever the fetches have done by then.
+    let config = "first: {vault: {path: app/used, key: k}}\nsecond: {vault: {path: app/used, key: k}}\nfirst: 1\n";
+    let test =
+        as_root(&server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(3).stderr_contains("duplicate key");
+    assert!(!test.path("out/app.yml").exists());
+    let secrets = std::fs::read_dir(test.path("out/secrets")).map(Iterator::count).unwrap_or(0);
+    assert_eq!(secrets, 0, "no secret file, not even a temporary one");
+}
+
+#[test]
 fn scale_a_thousand_references_over_five_hundred_paths_render_and_print_the_time() {
     const PATHS: usize = 500;
     let server = Server::openbao();
