@@ -7,7 +7,7 @@
 //! every operation is relative to them, so swapping a path component for a symlink after `open`
 //! cannot redirect a write.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, Read as _, Write};
@@ -219,7 +219,16 @@ impl OutputDir {
 
     /// Starts a set of secret files to be written now and moved into place later, together.
     pub fn stage_secrets(&self) -> StagedSecrets<'_> {
-        StagedSecrets { out: self, dir_path: self.secrets_dir(), present: self.secret_names(), staged: Vec::new() }
+        let present = Present::Listed(self.secret_names());
+        StagedSecrets { out: self, dir_path: self.secrets_dir(), present, staged: Vec::new() }
+    }
+
+    /// [`OutputDir::stage_secrets`], judging which files already hold their value by what
+    /// was read ahead: a file not in `held` is written. A file changed since it was read ahead
+    /// is left as it is when the read-ahead contents were already the value, as it would be
+    /// when it changed just after a check.
+    pub fn stage_secrets_over(&self, held: HeldSecrets) -> StagedSecrets<'_> {
+        StagedSecrets { out: self, dir_path: self.secrets_dir(), present: Present::Read(held), staged: Vec::new() }
     }
 
     /// The names in `secrets/` now, read in one pass, so that staging looks for an unchanged
@@ -279,19 +288,31 @@ impl OutputDir {
     /// and a re-render costs a read instead of a create and a rename. Anything else (missing, a
     /// symlink, another owner or mode, other contents) is replaced.
     fn holds(&self, dir: BorrowedFd<'_>, name: &str, contents: &[u8]) -> bool {
-        let Some((fd, stat)) = open_regular(dir, name) else { return false };
+        self.read_ours(dir, name, Some(contents.len())).is_some_and(|held| *held == *contents)
+    }
+
+    /// The contents of DIR/<name> when it is a regular file of ours with the configured mode
+    /// and group (and, given `expected_len`, that length); `None` otherwise.
+    fn read_ours(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &str,
+        expected_len: Option<usize>,
+    ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let (fd, stat) = open_regular(dir, name)?;
         let ours = stat.st_uid == self.euid
             && stat.st_nlink == 1
             && stat.st_mode & 0o7777 == self.file_mode.mode
             && self.file_mode.group.is_none_or(|gid| stat.st_gid == gid);
-        if !ours || u64::try_from(stat.st_size).ok() != u64::try_from(contents.len()).ok() {
-            return false;
+        let size = usize::try_from(stat.st_size).ok()?;
+        if !ours || expected_len.is_some_and(|expected| expected != size) {
+            return None;
         }
-        // One byte more than expected, to see a file that grew since the stat. A read of a
+        // One byte more than the size, to see a file that grew since the stat. A read of a
         // regular file that returns less than was asked for has reached the end (or was cut
         // short by a signal, and then the contents differ and the file is rewritten): no
         // second read is needed to see the end.
-        let mut held = zeroize::Zeroizing::new(vec![0; contents.len() + 1]);
+        let mut held = zeroize::Zeroizing::new(vec![0; size + 1]);
         let mut filled = 0;
         loop {
             match rustix::io::read(&fd, &mut held[filled..]) {
@@ -300,13 +321,29 @@ impl OutputDir {
                     if read == 0 || filled < held.len() {
                         break;
                     }
-                    return false;
+                    return None;
                 }
                 Err(Errno::INTR) => {}
-                Err(_) => return false,
+                Err(_) => return None,
             }
         }
-        held[..filled] == *contents
+        held.truncate(filled);
+        Some(held)
+    }
+
+    /// Reads ahead what [`StagedSecrets::stage`] checks before it leaves a file alone: the
+    /// contents of each of `names` in `secrets/` that is a regular file of ours with the
+    /// configured mode and group. `render` reads them on another thread while the values are
+    /// fetched, so that after the last one only comparisons are left.
+    pub fn read_held_secrets<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> HeldSecrets {
+        let (present, dir_path) = (self.secret_names(), self.secrets_dir());
+        let secrets = self.secrets.as_fd();
+        let held = names
+            .into_iter()
+            .filter(|name| present.contains(*name) && check_name(&dir_path, name).is_ok())
+            .filter_map(|name| Some((name.to_owned(), self.read_ours(secrets, name, None)?)))
+            .collect();
+        HeldSecrets(held)
     }
 
     /// Writes `contents` to a new temporary file beside DIR/<name>, mode and owner final before
@@ -350,14 +387,26 @@ fn open_regular(dir: BorrowedFd<'_>, name: &str) -> Option<(OwnedFd, rfs::Stat)>
     (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile).then_some((fd, stat))
 }
 
+/// What some of `secrets/` held when it was read ahead ([`OutputDir::read_held_secrets`]).
+pub struct HeldSecrets(HashMap<String, zeroize::Zeroizing<Vec<u8>>, foldhash::fast::RandomState>);
+
+/// What staging knows of `secrets/` before it stages.
+enum Present {
+    /// The names in it when staging began (see [`OutputDir::secret_names`]): each file among
+    /// them is checked when it is staged.
+    Listed(Names),
+    /// What its files held when they were read ahead.
+    Read(HeldSecrets),
+}
+
 /// Secret files written under hidden temporary names but not yet under their final ones. A
 /// caller stages them and [`StagedSecrets::commit`]s them once nothing else can fail; dropped
 /// uncommitted, the temporary files are removed and nothing was written.
 pub struct StagedSecrets<'a> {
     out: &'a OutputDir,
     dir_path: PathBuf,
-    /// The names in `secrets/` when staging began (see [`OutputDir::secret_names`]).
-    present: Names,
+    /// What `secrets/` holds, as far as staging needs to know.
+    present: Present,
     staged: Vec<(TempFile<'a>, String)>,
 }
 
@@ -409,7 +458,11 @@ impl<'a> StagedSecrets<'a> {
     fn stage_one(&self, name: &str, value: &[u8]) -> Result<Option<(TempFile<'a>, String)>, OutputError> {
         let secrets = self.out.secrets.as_fd();
         check_name(&self.dir_path, name)?;
-        if self.present.contains(name) && self.out.holds(secrets, name, value) {
+        let unchanged = match &self.present {
+            Present::Listed(names) => names.contains(name) && self.out.holds(secrets, name, value),
+            Present::Read(HeldSecrets(held)) => held.get(name).is_some_and(|contents| **contents == *value),
+        };
+        if unchanged {
             return Ok(None);
         }
         let temp = self.out.write_temp(secrets, &self.dir_path, name, value)?;
@@ -857,6 +910,41 @@ mod tests {
         drop(abandoned);
         assert_eq!(std::fs::read(out.secret_path("kept")).unwrap(), b"new");
         assert_eq!(names_in(&out.secrets_dir()), ["added", "kept"], "no temporary file is left");
+    }
+
+    #[test]
+    fn staging_over_a_read_ahead_leaves_alone_exactly_the_files_that_held_their_value() {
+        let base = tempfile::tempdir().unwrap();
+        let out = open_default(&base.path().join("out"));
+        out.write_secret("same", b"value").unwrap();
+        out.write_secret("changed", b"old").unwrap();
+        out.write_secret("too_open", b"value").unwrap();
+        std::fs::set_permissions(out.secret_path("too_open"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let elsewhere = base.path().join("elsewhere");
+        write_fixture(&elsewhere, b"value");
+        symlink(&elsewhere, out.secret_path("link")).unwrap();
+        let same_before = rfs::lstat(out.secret_path("same")).unwrap();
+
+        let names = ["same", "changed", "too_open", "link", "missing"];
+        let held = out.read_held_secrets(names);
+        let mut staged = out.stage_secrets_over(held);
+        for name in names {
+            staged.stage(name, b"value").unwrap();
+        }
+        let mut written: Vec<&str> = staged.staged.iter().map(|(_, name)| name.as_str()).collect();
+        written.sort_unstable();
+        assert_eq!(written, ["changed", "link", "missing", "too_open"]);
+        staged.commit().unwrap();
+
+        for name in names {
+            assert_eq!(std::fs::read(out.secret_path(name)).unwrap(), b"value", "{name}");
+            assert_eq!(mode_of(&out.secret_path(name)), 0o600, "{name}");
+        }
+        let link = rfs::lstat(out.secret_path("link")).unwrap();
+        assert_eq!(FileType::from_raw_mode(link.st_mode), FileType::RegularFile, "the symlink is replaced");
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"value", "the symlink's target is untouched");
+        let same_after = rfs::lstat(out.secret_path("same")).unwrap();
+        assert_eq!((same_after.st_ino, same_after.st_mtime_nsec), (same_before.st_ino, same_before.st_mtime_nsec));
     }
 
     /// Enough files that `stage_all` spreads them over every core the machine has.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::configs::{self, Config, Issue};
 use crate::exit::{ExitCode, Failure};
-use crate::output::OutputDir;
+use crate::output::{OutputDir, StagedSecrets};
 use crate::provider::{Location, ProviderKind, ProviderSet, StoreRef};
 use crate::render;
 use crate::resolve::{self, Fetches};
@@ -39,6 +39,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let providers = providers_for(&loaded, max_concurrency, &settings.file_roots)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    let out = std::sync::Arc::new(out);
     let locations = resolve::distinct_locations(loaded.specs());
     // The configs are rendered up to their values on a second thread while the values are
     // fetched, which needs none of them. That pays where the fetches wait on a remote store; on
@@ -47,7 +48,15 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     // afterwards.
     let mut configs = loaded.configs;
     let secrets_dir = out.secrets_dir();
+    let read_ahead = std::sync::Arc::clone(&out);
     let preparing = tokio::task::spawn_blocking(move || {
+        // What the secret files hold now, so that after the last fetch only comparisons are
+        // left of the check that leaves an unchanged file alone.
+        let files = configs.iter().flat_map(|config| &config.placements).filter_map(|placement| match placement {
+            render::Placement::File { file, .. } => Some(file.as_str()),
+            render::Placement::Inline => None,
+        });
+        let held = read_ahead.read_held_secrets(files);
         let templates: Vec<Template> = configs
             .iter_mut()
             .map(|config| {
@@ -59,7 +68,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
                 template
             })
             .collect();
-        (configs, templates)
+        (configs, templates, held)
     });
     // The other stores' locations are fetched beside the early ones; any the early fetches
     // missed (a map read inside a `!literal` one and aliased outside it) after them.
@@ -73,10 +82,11 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
         fetches.extend(resolve::fetch_locations(missed, &providers, max_concurrency).await);
     }
     tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
-    let (configs, templates) = preparing.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+    let (configs, templates, held) =
+        preparing.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
-    let written = write_all(&configs, &templates, values, &out)?;
+    let written = write_all(&configs, &templates, values, &out, out.stage_secrets_over(held))?;
     let mut listing = String::new();
     for (config, path) in configs.iter().zip(written) {
         tracing::info!(config = %config.source.display(), rendered = %path.display(), secrets = config.sites.len(), "rendered");
@@ -169,7 +179,8 @@ pub fn values_of(configs: &[Config], fetches: &Fetches) -> Result<Vec<Vec<Option
 }
 
 /// Completes every config's template (see [`Config::prepare`]) with its values and writes all
-/// secret files before any config that names them. Returns the rendered configs' paths.
+/// secret files, through `staged` (from `out`), before any config that names them. Returns the
+/// rendered configs' paths.
 ///
 /// Every config is completed before anything is written, so a refused value writes nothing;
 /// then the secret files of all of them move into place together, with one sync of `secrets/`.
@@ -178,6 +189,7 @@ pub fn write_all(
     templates: &[Template],
     values: Vec<Vec<Option<Secret>>>,
     out: &OutputDir,
+    mut staged: StagedSecrets<'_>,
 ) -> Result<Vec<PathBuf>, Failure> {
     let mut rendered = Vec::with_capacity(configs.len());
     let mut issues = Vec::new();
@@ -190,7 +202,6 @@ pub fn write_all(
     if !issues.is_empty() {
         return Err(Failure::new(ExitCode::Fetch, configs::describe_issues("cannot use fetched secrets", &issues)));
     }
-    let mut staged = out.stage_secrets();
     let files: Vec<(&str, &[u8])> = rendered
         .iter()
         .flat_map(|result| &result.secret_files)
