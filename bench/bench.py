@@ -11,13 +11,14 @@ references to them, and times, over --runs runs each, interleaved:
 Prints wall-clock medians, peak RSS and the ratios; then the cost at 10x the size (it must
 grow linearly), and an idle `watch` of M secrets: CPU time and wakeups over --idle seconds.
 
-Usage: bench/run.sh [--runs 11] [--paths 500] [--refs 1000] [--idle 60]
+Usage: bench/run.sh [--runs 21] [--paths 500] [--refs 1000] [--idle 60]
 """
 
 import argparse
 import concurrent.futures
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -163,25 +164,35 @@ def run_table(work, address, prefix, paths, refs, runs, include_agent=True):
     # One untimed render first, so the re-render row starts from a rendered out dir.
     measure(commands["secret-render render"][0], commands["secret-render render"][1])
     samples = {name: [] for name in commands}
+    # Interleaved, so drift hits all alike, and in a new order each round, so no tool always
+    # follows the same one (the agent leaves OpenBao work to do after it exits).
+    order = random.Random(0)
     for _ in range(runs):
-        for name, (command, env) in commands.items():  # interleaved, so drift hits all alike
+        names = list(commands)
+        order.shuffle(names)
+        for name in names:
+            command, env = commands[name]
             samples[name].append(measure(command, env))
     shutil.rmtree(out, ignore_errors=True)
-    floor = statistics.median(wall for wall, _ in samples["floor (raw concurrent GETs)"])
+    floor_walls = [wall for wall, _ in samples["floor (raw concurrent GETs)"]]
+    floor = statistics.median(floor_walls)
     rows = []
     for name, values in samples.items():
         wall = statistics.median(w for w, _ in values)
         rss = max(r for _, r in values)
-        rows.append((name, wall, rss, wall / floor))
+        # Each round's ratio to the floor measured beside it: drift in the machine's speed
+        # over the run moves both, so this median varies less than the ratio of the medians.
+        paired = statistics.median(w / f for (w, _), f in zip(values, floor_walls))
+        rows.append((name, wall, rss, wall / floor, paired))
     return rows
 
 
 def print_table(title, rows):
     print(f"\n{title}\n")
-    print("| tool | wall median | peak RSS | × floor |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, wall, rss, ratio in rows:
-        print(f"| {name} | {wall * 1000:.0f} ms | {rss:.1f} MiB | {ratio:.2f} |")
+    print("| tool | wall median | peak RSS | × floor | × floor, paired |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, wall, rss, ratio, paired in rows:
+        print(f"| {name} | {wall * 1000:.0f} ms | {rss:.1f} MiB | {ratio:.2f} | {paired:.2f} |")
 
 
 def idle_watch(work, address, config, seconds):
@@ -223,7 +234,7 @@ def idle_watch(work, address, config, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=11, help="runs per tool (medians over a shared 2-core box need about 10)")
+    parser.add_argument("--runs", type=int, default=21, help="runs per tool (medians over a shared 2-core box need about 20)")
     parser.add_argument("--paths", type=int, default=500)
     parser.add_argument("--refs", type=int, default=1000)
     parser.add_argument("--idle", type=int, default=60, help="seconds of idle watch to measure (0 skips)")
@@ -239,8 +250,8 @@ def main():
             seed(address, "bench10", args.paths * 10)
             big = run_table(work, address, "bench10", args.paths * 10, args.refs * 10, max(3, args.runs // 2), include_agent=False)
             print_table(f"{args.refs * 10} references over {args.paths * 10} paths", big)
-            small = {name: wall for name, wall, _, _ in rows}
-            for name, wall, _, _ in big:
+            small = {name: wall for name, wall, *_ in rows}
+            for name, wall, *_ in big:
                 print(f"- {name}: ×{wall / small[name]:.1f} the time for ×10 the work")
         if args.idle:
             config = os.path.join(work, f"prometheus-{args.refs}.yml")
