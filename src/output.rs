@@ -34,6 +34,10 @@ const RAMFS_MAGIC: u32 = 0x8584_58f6;
 /// `O_EXCL` collisions only happen with a stale temp file of the same random name; a few retries
 /// are plenty and bound the loop.
 const TEMP_ATTEMPTS: u32 = 16;
+/// The largest file [`OutputDir::read_held_secrets`] reads: secrets are far smaller, and a file
+/// planted under a secret's name must not make the render allocate its size. A larger one is
+/// simply rewritten.
+const READ_AHEAD_MAX: usize = 1 << 20;
 /// [`StagedSecrets::stage_all`] starts another thread only for at least this many more files:
 /// below it, starting one costs more than it saves.
 const FILES_PER_STAGING_THREAD: usize = 64;
@@ -288,16 +292,16 @@ impl OutputDir {
     /// and a re-render costs a read instead of a create and a rename. Anything else (missing, a
     /// symlink, another owner or mode, other contents) is replaced.
     fn holds(&self, dir: BorrowedFd<'_>, name: &str, contents: &[u8]) -> bool {
-        self.read_ours(dir, name, Some(contents.len())).is_some_and(|held| *held == *contents)
+        self.read_ours(dir, name, contents.len()..=contents.len()).is_some_and(|held| *held == *contents)
     }
 
     /// The contents of DIR/<name> when it is a regular file of ours with the configured mode
-    /// and group (and, given `expected_len`, that length); `None` otherwise.
+    /// and group, of a size within `sizes`; `None` otherwise.
     fn read_ours(
         &self,
         dir: BorrowedFd<'_>,
         name: &str,
-        expected_len: Option<usize>,
+        sizes: impl std::ops::RangeBounds<usize>,
     ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
         let (fd, stat) = open_regular(dir, name)?;
         let ours = stat.st_uid == self.euid
@@ -305,7 +309,7 @@ impl OutputDir {
             && stat.st_mode & 0o7777 == self.file_mode.mode
             && self.file_mode.group.is_none_or(|gid| stat.st_gid == gid);
         let size = usize::try_from(stat.st_size).ok()?;
-        if !ours || expected_len.is_some_and(|expected| expected != size) {
+        if !ours || !sizes.contains(&size) {
             return None;
         }
         // One byte more than the size, to see a file that grew since the stat. A read of a
@@ -341,7 +345,7 @@ impl OutputDir {
         let held = names
             .into_iter()
             .filter(|name| present.contains(*name) && check_name(&dir_path, name).is_ok())
-            .filter_map(|name| Some((name.to_owned(), self.read_ours(secrets, name, None)?)))
+            .filter_map(|name| Some((name.to_owned(), self.read_ours(secrets, name, ..=READ_AHEAD_MAX)?)))
             .collect();
         HeldSecrets(held)
     }
@@ -925,19 +929,23 @@ mod tests {
         symlink(&elsewhere, out.secret_path("link")).unwrap();
         let same_before = rfs::lstat(out.secret_path("same")).unwrap();
 
-        let names = ["same", "changed", "too_open", "link", "missing"];
+        let huge = vec![b'v'; READ_AHEAD_MAX + 1];
+        out.write_secret("huge", &huge).unwrap();
+
+        let names = ["same", "changed", "too_open", "link", "missing", "huge"];
         let held = out.read_held_secrets(names);
         let mut staged = out.stage_secrets_over(held);
         for name in names {
-            staged.stage(name, b"value").unwrap();
+            staged.stage(name, if name == "huge" { &huge } else { b"value" }).unwrap();
         }
         let mut written: Vec<&str> = staged.staged.iter().map(|(_, name)| name.as_str()).collect();
         written.sort_unstable();
-        assert_eq!(written, ["changed", "link", "missing", "too_open"]);
+        assert_eq!(written, ["changed", "huge", "link", "missing", "too_open"], "too large to read ahead");
         staged.commit().unwrap();
 
         for name in names {
-            assert_eq!(std::fs::read(out.secret_path(name)).unwrap(), b"value", "{name}");
+            let expected: &[u8] = if name == "huge" { &huge } else { b"value" };
+            assert_eq!(std::fs::read(out.secret_path(name)).unwrap(), expected, "{name}");
             assert_eq!(mode_of(&out.secret_path(name)), 0o600, "{name}");
         }
         let link = rfs::lstat(out.secret_path("link")).unwrap();

@@ -17,6 +17,7 @@ use crate::secret::Secret;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 
 /// The outcome of fetching each distinct location once.
+#[derive(Default)]
 pub struct Fetches {
     /// Each location's result and how long its fetch took.
     results: HashMap<Location, (Result<Fetched, ProviderError>, std::time::Duration), foldhash::fast::RandomState>,

@@ -2,6 +2,7 @@
 //! the rendered paths.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::configs::{self, Config, Issue};
 use crate::exit::{ExitCode, Failure};
@@ -39,16 +40,14 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let providers = providers_for(&loaded, max_concurrency, &settings.file_roots)?;
     let out = OutputDir::open(&settings.out, &settings.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
-    let out = std::sync::Arc::new(out);
+    let out = Arc::new(out);
     let locations = resolve::distinct_locations(loaded.specs());
     // The configs are rendered up to their values on a second thread while the values are
-    // fetched, which needs none of them. That pays where the fetches wait on a remote store; on
-    // the bench, where OpenBao keeps both cores busy, it is no faster than rendering after them
-    // (README, Performance). The source trees are taken rather than copied: nothing reads them
-    // afterwards.
+    // fetched, which needs none of them and slows them little (README, Performance). The
+    // source trees are taken rather than copied: nothing reads them afterwards.
     let mut configs = loaded.configs;
     let secrets_dir = out.secrets_dir();
-    let read_ahead = std::sync::Arc::clone(&out);
+    let read_ahead = Arc::clone(&out);
     let preparing = tokio::task::spawn_blocking(move || {
         // What the secret files hold now, so that after the last fetch only comparisons are
         // left of the check that leaves an unchanged file alone.
@@ -122,9 +121,14 @@ fn fetched_early(location: &Location) -> bool {
 struct AbortOnDrop(tokio::task::JoinHandle<resolve::Fetches>);
 
 impl AbortOnDrop {
+    /// The early results; none when the task was cancelled (the runtime shutting down), which
+    /// leaves every location to be fetched the usual way.
     async fn finish(mut self) -> resolve::Fetches {
-        let result = (&mut self.0).await;
-        result.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+        match (&mut self.0).await {
+            Ok(fetches) => fetches,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => resolve::Fetches::default(),
+        }
     }
 }
 
