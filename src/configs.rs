@@ -90,6 +90,12 @@ impl Config {
     pub fn prepare(&self, root: &mut tree::Node, secrets_dir: &Path) -> tree::Template {
         render::prepare(&self.render_source(), root, &self.sites, &self.placements, secrets_dir)
     }
+
+    /// [`Config::prepare`] on a copy of this config's tree, which stays as it is.
+    #[must_use]
+    pub fn template(&self, secrets_dir: &Path) -> tree::Template {
+        self.prepare(&mut self.document.root.clone(), secrets_dir)
+    }
 }
 
 /// Every config, ready to resolve, and the stores they may use.

@@ -140,7 +140,7 @@ impl Daemon {
 
     fn templates_of(loaded: &Loaded, out: &OutputDir) -> Vec<Template> {
         let secrets_dir = out.secrets_dir();
-        loaded.configs.iter().map(|config| config.prepare(&mut config.document.root.clone(), &secrets_dir)).collect()
+        loaded.configs.iter().map(|config| config.template(&secrets_dir)).collect()
     }
 
     fn index_uses(loaded: &Loaded) -> HashMap<Location, Vec<Use>> {

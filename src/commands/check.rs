@@ -143,8 +143,7 @@ fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Fai
         })
         .collect();
     let secrets_dir = out.secrets_dir();
-    let templates: Vec<_> =
-        configs.iter().map(|config| config.prepare(&mut config.document.root.clone(), &secrets_dir)).collect();
+    let templates: Vec<_> = configs.iter().map(|config| config.template(&secrets_dir)).collect();
     let rendered = super::render::write_all(configs, &templates, values, &out, out.stage_secrets())?;
     Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())
 }
