@@ -1,7 +1,7 @@
 //! Finding provider maps: walks a document and returns every place a secret is asked for, with
 //! its parsed body, plus every near miss, all at once.
 
-use super::{Document, Mark, Node, NodeKind, YamlPath};
+use super::{Document, Entry, Mark, Node, NodeKind, YamlPath};
 use crate::provider::{self, ParseContext, Problem, ProviderKind, SecretSpec};
 
 /// The top-level key that defines named stores; it is read separately and dropped on output.
@@ -86,12 +86,10 @@ impl Scanner<'_> {
         }
         match &node.kind {
             NodeKind::Mapping(entries) => {
-                if let [entry] = entries.as_slice()
-                    && let Some(kind) = entry.key.as_scalar().and_then(ProviderKind::from_name)
-                {
-                    match &entry.value.kind {
+                if let Some((kind, body)) = provider_key(entries) {
+                    match &body.kind {
                         NodeKind::Mapping(_) => {
-                            self.provider_map(kind, &entry.value, node.mark, steps, route);
+                            self.provider_map(kind, body, node.mark, steps, route);
                             return;
                         }
                         _ => {
@@ -102,7 +100,7 @@ impl Scanner<'_> {
                                      mapping as data, tag it `!literal`",
                                     example_key(kind)
                                 );
-                                self.problem(path, entry.value.mark, message);
+                                self.problem(path, body.mark, message);
                                 return;
                             }
                         }
@@ -174,12 +172,19 @@ impl Scanner<'_> {
 /// walk above finds the same map and parses it the same way, with its path for messages.
 #[must_use]
 pub fn early_spec(mapping: &Node, context: &ParseContext<'_>) -> Option<SecretSpec> {
-    let [entry] = mapping.as_mapping()? else { return None };
-    let kind = entry.key.as_scalar().and_then(ProviderKind::from_name)?;
-    if !matches!(entry.value.kind, NodeKind::Mapping(_)) {
+    let (kind, body) = provider_key(mapping.as_mapping()?)?;
+    if !matches!(body.kind, NodeKind::Mapping(_)) {
         return None;
     }
-    provider::parse_spec(kind, &entry.value, &YamlPath::root(), context).ok()
+    provider::parse_spec(kind, body, &YamlPath::root(), context).ok()
+}
+
+/// The provider and body of a mapping whose only key names a provider: a provider map when the
+/// body is a mapping, a near miss otherwise.
+fn provider_key(entries: &[Entry]) -> Option<(ProviderKind, &Node)> {
+    let [entry] = entries else { return None };
+    let kind = entry.key.as_scalar().and_then(ProviderKind::from_name)?;
+    Some((kind, &entry.value))
 }
 
 fn example_key(kind: ProviderKind) -> &'static str {
