@@ -428,8 +428,13 @@ impl<'a> StagedSecrets<'a> {
     /// cores when there are many. Checking a thousand unchanged files, or creating a thousand
     /// new ones, is nearly all system calls on one directory, and those run side by side: the
     /// lookups take no lock, and each file's write and sync are its own. On an error the files
-    /// staged so far are still removed when this is dropped, as after `stage`.
+    /// staged so far are still removed when this is dropped, as after `stage`. Files read ahead
+    /// as already holding their value need neither a system call nor a thread, and are left
+    /// out before the threads are counted.
     pub fn stage_all(&mut self, files: &[(&str, &[u8])]) -> Result<(), OutputError> {
+        let pending: Vec<(&str, &[u8])> =
+            files.iter().filter(|(name, value)| !self.read_ahead_holds(name, value)).copied().collect();
+        let files = pending.as_slice();
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .min(files.len() / FILES_PER_STAGING_THREAD)
@@ -457,6 +462,11 @@ impl<'a> StagedSecrets<'a> {
         Ok(())
     }
 
+    /// Whether `name` was read ahead holding exactly `value` (see [`Present::Read`]).
+    fn read_ahead_holds(&self, name: &str, value: &[u8]) -> bool {
+        matches!(&self.present, Present::Read(HeldSecrets(held)) if held.get(name).is_some_and(|contents| **contents == *value))
+    }
+
     /// The temp file now holding `value` and the name it is for, or `None` when DIR/secrets/<name>
     /// already holds `value`.
     fn stage_one(&self, name: &str, value: &[u8]) -> Result<Option<(TempFile<'a>, String)>, OutputError> {
@@ -464,7 +474,7 @@ impl<'a> StagedSecrets<'a> {
         check_name(&self.dir_path, name)?;
         let unchanged = match &self.present {
             Present::Listed(names) => names.contains(name) && self.out.holds(secrets, name, value),
-            Present::Read(HeldSecrets(held)) => held.get(name).is_some_and(|contents| **contents == *value),
+            Present::Read(_) => self.read_ahead_holds(name, value),
         };
         if unchanged {
             return Ok(None);
@@ -935,9 +945,9 @@ mod tests {
         let names = ["same", "changed", "too_open", "link", "missing", "huge"];
         let held = out.read_held_secrets(names);
         let mut staged = out.stage_secrets_over(held);
-        for name in names {
-            staged.stage(name, if name == "huge" { &huge } else { b"value" }).unwrap();
-        }
+        let files: Vec<(&str, &[u8])> =
+            names.iter().map(|&name| (name, if name == "huge" { &huge[..] } else { b"value" })).collect();
+        staged.stage_all(&files).unwrap();
         let mut written: Vec<&str> = staged.staged.iter().map(|(_, name)| name.as_str()).collect();
         written.sort_unstable();
         assert_eq!(written, ["changed", "huge", "link", "missing", "too_open"], "too large to read ahead");
