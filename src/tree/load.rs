@@ -124,9 +124,13 @@ fn to_mark(marker: Marker) -> Mark {
     Mark { line: marker.line(), column: marker.col() + 1 }
 }
 
+/// A collection being read. Its children wait on the builder's shared stacks (`entries`,
+/// `items`) from `first` on, and move into a vector of their exact number when it closes: a
+/// config holds thousands of small mappings, and vectors grown one push at a time would hold
+/// room for four entries where most have one or two.
 enum Open {
-    Mapping { node: Node, anchor: usize, pending_key: Option<Node> },
-    Sequence { node: Node, anchor: usize },
+    Mapping { node: Node, anchor: usize, first: usize, pending_key: Option<Node> },
+    Sequence { node: Node, anchor: usize, first: usize },
 }
 
 #[derive(Default)]
@@ -135,6 +139,10 @@ struct Builder<'w> {
     /// `\/` that may be an escape inside a double-quoted scalar.
     source: Option<Vec<char>>,
     stack: Vec<Open>,
+    /// The entries of the open mappings, innermost last (see [`Open`]).
+    entries: Vec<Entry>,
+    /// The items of the open sequences, innermost last (see [`Open`]).
+    items: Vec<Node>,
     /// Each anchor's node and how many nodes it holds.
     anchors: HashMap<usize, (Node, usize)>,
     /// Nodes added by alias expansion so far.
@@ -161,12 +169,8 @@ impl Builder<'_> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Open::Sequence { node: sequence, .. }) => {
-                if let NodeKind::Sequence(items) = &mut sequence.kind {
-                    items.push(node);
-                }
-            }
-            Some(Open::Mapping { node: mapping, pending_key, .. }) => match pending_key.take() {
+            Some(Open::Sequence { .. }) => self.items.push(node),
+            Some(Open::Mapping { first, pending_key, .. }) => match pending_key.take() {
                 None => {
                     if !matches!(node.kind, NodeKind::Scalar { .. }) {
                         let error = LoadError::ComplexKey { mark: node.mark, shape: node.shape() };
@@ -176,18 +180,16 @@ impl Builder<'_> {
                     *pending_key = Some(node);
                 }
                 Some(key) => {
-                    if let NodeKind::Mapping(entries) = &mut mapping.kind {
-                        let duplicate = entries
-                            .iter()
-                            .find(|entry| entry.key.as_scalar() == key.as_scalar())
-                            .map(|entry| entry.key.mark);
-                        if let Some(first) = duplicate {
-                            let key_text = key.as_scalar().unwrap_or_default().to_owned();
-                            self.fail(LoadError::DuplicateKey { key: key_text, mark: key.mark, first });
-                            return;
-                        }
-                        entries.push(Entry { key, value: node });
+                    let duplicate = self.entries[*first..]
+                        .iter()
+                        .find(|entry| entry.key.as_scalar() == key.as_scalar())
+                        .map(|entry| entry.key.mark);
+                    if let Some(first) = duplicate {
+                        let key_text = key.as_scalar().unwrap_or_default().to_owned();
+                        self.fail(LoadError::DuplicateKey { key: key_text, mark: key.mark, first });
+                        return;
                     }
+                    self.entries.push(Entry { key, value: node });
                 }
             },
         }
@@ -263,15 +265,27 @@ impl MarkedEventReceiver for Builder<'_> {
             Event::MappingStart(anchor, tag) => {
                 let node = Node { kind: NodeKind::Mapping(Vec::new()), tag: convert_tag(tag), mark };
                 self.open_literals += usize::from(node.is_literal());
-                self.stack.push(Open::Mapping { node, anchor, pending_key: None });
+                self.stack.push(Open::Mapping { node, anchor, first: self.entries.len(), pending_key: None });
             }
             Event::SequenceStart(anchor, tag) => {
                 let node = Node { kind: NodeKind::Sequence(Vec::new()), tag: convert_tag(tag), mark };
                 self.open_literals += usize::from(node.is_literal());
-                self.stack.push(Open::Sequence { node, anchor });
+                self.stack.push(Open::Sequence { node, anchor, first: self.items.len() });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                if let Some(Open::Mapping { node, anchor, .. } | Open::Sequence { node, anchor }) = self.stack.pop() {
+                let closed = match self.stack.pop() {
+                    Some(Open::Mapping { mut node, anchor, first, .. }) => {
+                        // `collect` from a drain sizes the vector exactly.
+                        node.kind = NodeKind::Mapping(self.entries.drain(first..).collect());
+                        Some((node, anchor))
+                    }
+                    Some(Open::Sequence { mut node, anchor, first }) => {
+                        node.kind = NodeKind::Sequence(self.items.drain(first..).collect());
+                        Some((node, anchor))
+                    }
+                    None => None,
+                };
+                if let Some((node, anchor)) = closed {
                     if node.is_literal() {
                         self.open_literals -= 1;
                     } else if self.open_literals == 0
@@ -350,6 +364,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, ["path", "vault", "password,list", "path", "file", "kept,jobs"]);
+    }
+
+    #[test]
+    fn collections_hold_no_spare_room() {
+        let document = load("a: {b: 1}\nc: [1, 2, 3]\nd:\n  - {e: 1, f: 2}\n").unwrap();
+        let entries = document.root.as_mapping().unwrap();
+        let NodeKind::Mapping(root) = &document.root.kind else { panic!() };
+        assert_eq!(root.capacity(), 3);
+        let NodeKind::Sequence(items) = &entries[1].value.kind else { panic!() };
+        assert_eq!((items.len(), items.capacity()), (3, 3));
+        let NodeKind::Sequence(items) = &entries[2].value.kind else { panic!() };
+        let NodeKind::Mapping(inner) = &items[0].kind else { panic!() };
+        assert_eq!((inner.len(), inner.capacity()), (2, 2));
     }
 
     #[test]
