@@ -108,30 +108,50 @@ def write_inputs(work, address, prefix, paths, refs):
     return config, agent
 
 
-def measure(command, env=None):
-    """Wall seconds and peak RSS (MiB) of one run; fails loudly on a non-zero exit. `command` may
-    be a function that prepares what the run needs (untimed) and returns the command.
+def process_cpu(pid):
+    """CPU seconds all threads of `pid` have run, from the scheduler's nanosecond counters."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    return total / 1e9
+
+
+def measure(command, env=None, store_pid=None):
+    """Wall seconds, peak RSS (MiB), CPU seconds (user + system) of one run, and the CPU seconds
+    the store (`store_pid`) used meanwhile; fails loudly on a non-zero exit. `command` may be a function that prepares what the run needs (untimed) and
+    returns the command.
 
     Peak RSS comes from GNU time's %M, not from wait4 in this process: a child forked from
     Python inherits Python's resident set until it execs, and Linux keeps that high-water mark,
     so every tool would seem to peak at Python's size. Wall time is measured around the run of
-    `time`, whose own start-up is a millisecond, alike for every tool."""
+    `time`, whose own start-up is a millisecond, alike for every tool; CPU time is wait4's for
+    `time` and the tool it waited for (GNU time prints it to 10 ms only)."""
     if callable(command):
         command = command()
     report = tempfile.NamedTemporaryFile(prefix="sr-bench-rss-", delete=False)
     report.close()
-    started = time.perf_counter()
-    child = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-    )
-    wall = time.perf_counter() - started
-    if child.returncode != 0:
-        sys.exit(f"{command[0]} failed ({child.returncode}):\n{child.stderr.decode(errors='replace')[-2000:]}")
+    store_before = process_cpu(store_pid) if store_pid else 0.0
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", "-o", report.name, *command],
+            stdout=subprocess.DEVNULL, stderr=errors, env=env,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        store_cpu = process_cpu(store_pid) - store_before if store_pid else 0.0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            sys.exit(f"{command[0]} failed ({child.returncode}):\n{errors.read().decode(errors='replace')[-2000:]}")
     with open(report.name) as f:
         peak_kib = int(f.read().split()[-1])
     os.unlink(report.name)
-    return wall, peak_kib / 1024
+    return wall, peak_kib / 1024, usage.ru_utime + usage.ru_stime, store_cpu
 
 
 def tools(work, address, prefix, paths, refs, config, agent):
@@ -156,7 +176,7 @@ def tools(work, address, prefix, paths, refs, config, agent):
     }, out
 
 
-def run_table(work, address, prefix, paths, refs, runs, include_agent=True):
+def run_table(work, server, address, prefix, paths, refs, runs, include_agent=True):
     config, agent = write_inputs(work, address, prefix, paths, refs)
     commands, out = tools(work, address, prefix, paths, refs, config, agent)
     if not include_agent:
@@ -172,27 +192,30 @@ def run_table(work, address, prefix, paths, refs, runs, include_agent=True):
         order.shuffle(names)
         for name in names:
             command, env = commands[name]
-            samples[name].append(measure(command, env))
+            samples[name].append(measure(command, env, server.pid))
     shutil.rmtree(out, ignore_errors=True)
-    floor_walls = [wall for wall, _ in samples["floor (raw concurrent GETs)"]]
+    floor_walls = [wall for wall, *_ in samples["floor (raw concurrent GETs)"]]
     floor = statistics.median(floor_walls)
     rows = []
     for name, values in samples.items():
-        wall = statistics.median(w for w, _ in values)
-        rss = max(r for _, r in values)
+        wall = statistics.median(w for w, *_ in values)
+        rss = max(r for _, r, *_ in values)
+        cpu = statistics.median(c for _, _, c, _ in values)
+        store_cpu = statistics.median(s for *_, s in values)
         # Each round's ratio to the floor measured beside it: drift in the machine's speed
         # over the run moves both, so this median varies less than the ratio of the medians.
-        paired = statistics.median(w / f for (w, _), f in zip(values, floor_walls))
-        rows.append((name, wall, rss, wall / floor, paired))
+        paired = statistics.median(w / f for (w, *_), f in zip(values, floor_walls))
+        rows.append((name, wall, rss, cpu, store_cpu, wall / floor, paired))
     return rows
 
 
 def print_table(title, rows):
     print(f"\n{title}\n")
-    print("| tool | wall median | peak RSS | × floor | × floor, paired |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, wall, rss, ratio, paired in rows:
-        print(f"| {name} | {wall * 1000:.0f} ms | {rss:.1f} MiB | {ratio:.2f} | {paired:.2f} |")
+    print("| tool | wall median | peak RSS | CPU | OpenBao's CPU meanwhile | × floor | × floor, paired |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, wall, rss, cpu, store_cpu, ratio, paired in rows:
+        print(f"| {name} | {wall * 1000:.0f} ms | {rss:.1f} MiB | {cpu * 1000:.0f} ms | {store_cpu * 1000:.0f} ms "
+              f"| {ratio:.2f} | {paired:.2f} |")
 
 
 def idle_watch(work, address, config, seconds):
@@ -244,11 +267,11 @@ def main():
     server, address = start_openbao(work)
     try:
         seed(address, "bench", args.paths)
-        rows = run_table(work, address, "bench", args.paths, args.refs, args.runs)
+        rows = run_table(work, server, address, "bench", args.paths, args.refs, args.runs)
         print_table(f"{args.refs} references over {args.paths} KV v2 paths, {args.runs} runs each, {os.cpu_count()} cores", rows)
         if not args.no_scale:
             seed(address, "bench10", args.paths * 10)
-            big = run_table(work, address, "bench10", args.paths * 10, args.refs * 10, max(3, args.runs // 2), include_agent=False)
+            big = run_table(work, server, address, "bench10", args.paths * 10, args.refs * 10, max(3, args.runs // 2), include_agent=False)
             print_table(f"{args.refs * 10} references over {args.paths * 10} paths", big)
             small = {name: wall for name, wall, *_ in rows}
             for name, wall, *_ in big:
