@@ -340,13 +340,26 @@ impl OutputDir {
     /// configured mode and group. `render` reads them on another thread while the values are
     /// fetched, so that after the last one only comparisons are left.
     pub fn read_held_secrets<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> HeldSecrets {
-        let (present, dir_path) = (self.secret_names(), self.secrets_dir());
+        let dir_path = self.secrets_dir();
         let secrets = self.secrets.as_fd();
-        let held = names
-            .into_iter()
-            .filter(|name| present.contains(*name) && check_name(&dir_path, name).is_ok())
-            .filter_map(|name| Some((name.to_owned(), self.read_ours(secrets, name, ..=READ_AHEAD_MAX)?)))
-            .collect();
+        // Each name is opened as it comes: after a render into this directory all of them are
+        // there, and listing it first would cost more than the opens. The first one that cannot
+        // be read (a first render, a new secret) has the directory listed once, so that names
+        // it lacks are not tried one by one.
+        let mut present: Option<Names> = None;
+        let mut held = HashMap::default();
+        for name in names {
+            if check_name(&dir_path, name).is_err() || present.as_ref().is_some_and(|present| !present.contains(name)) {
+                continue;
+            }
+            match self.read_ours(secrets, name, ..=READ_AHEAD_MAX) {
+                Some(contents) => {
+                    held.insert(name.to_owned(), contents);
+                }
+                None if present.is_none() => present = Some(self.secret_names()),
+                None => {}
+            }
+        }
         HeldSecrets(held)
     }
 
