@@ -109,7 +109,12 @@ def write_inputs(work, address, prefix, paths, refs):
 
 
 def process_cpu(pid):
-    """CPU seconds all threads of `pid` have run, from the scheduler's nanosecond counters."""
+    """CPU seconds all threads of `pid` have run: from the scheduler's nanosecond counters, or,
+    on a kernel without them, from /proc/PID/stat's clock ticks (10 ms steps)."""
+    if not os.path.exists(f"/proc/{pid}/schedstat"):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
