@@ -223,6 +223,22 @@ def print_table(title, rows):
               f"| {ratio:.2f} | {paired:.2f} |")
 
 
+def print_targets(rows):
+    """Issue #8's targets for the re-render, each with its measure and whether it is met."""
+    by_name = {name: row for name, *row in rows}
+    wall, rss, _, _, ratio, paired = by_name["secret-render render"]
+    agent = by_name.get("OpenBao Agent (one-shot)")
+    checks = [
+        (f"≤ 1.15× the floor: {ratio:.2f}× (paired {paired:.2f}×)", max(ratio, paired) <= 1.15),
+        (f"peak RSS ≤ 20 MiB: {rss:.1f} MiB", rss <= 20),
+    ]
+    if agent:
+        checks.append((f"≥ 4× faster than the agent: {agent[0] / wall:.1f}×", agent[0] / wall >= 4))
+    print("\nTargets (secret-render render):")
+    for text, met in checks:
+        print(f"- {text}: {'met' if met else 'NOT met'}")
+
+
 def idle_watch(work, address, config, seconds):
     out = tempfile.mkdtemp(prefix="sr-idle-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     env = dict(os.environ, VAULT_ADDR=address, VAULT_TOKEN=TOKEN)
@@ -274,6 +290,7 @@ def main():
         seed(address, "bench", args.paths)
         rows = run_table(work, server, address, "bench", args.paths, args.refs, args.runs)
         print_table(f"{args.refs} references over {args.paths} KV v2 paths, {args.runs} runs each, {os.cpu_count()} cores", rows)
+        print_targets(rows)
         if not args.no_scale:
             seed(address, "bench10", args.paths * 10)
             big = run_table(work, server, address, "bench10", args.paths * 10, args.refs * 10, max(3, args.runs // 2), include_agent=False)
