@@ -9,7 +9,7 @@ use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 
 use crate::provider::{
-    Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef, Timed,
+    self, Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef, Timed,
 };
 use crate::secret::Secret;
 
@@ -99,8 +99,8 @@ pub fn fetch_as_sent(
                         }
                         client
                     });
-                    if let Some(client) = client {
-                        in_flight.push(Box::pin(fetch_timed(client.clone(), location)));
+                    if let Some(client) = client.clone() {
+                        in_flight.push(Box::pin(async move { Some(provider::fetch_timed(&*client, location).await) }));
                         reads += 1;
                     }
                 }
@@ -116,12 +116,6 @@ pub fn fetch_as_sent(
         Fetches { results }
     });
     (sender, task)
-}
-
-async fn fetch_timed(client: Arc<dyn Provider>, location: Location) -> Option<Timed> {
-    let started = std::time::Instant::now();
-    let result = client.fetch(&location).await;
-    Some((location, result, started.elapsed()))
 }
 
 async fn beside_reads(client: Arc<dyn Provider>) -> Option<Timed> {

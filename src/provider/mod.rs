@@ -533,12 +533,15 @@ pub fn fetch_each<'a, P: Provider + ?Sized>(
     limit: usize,
 ) -> impl Stream<Item = Timed> + Send + 'a {
     futures_util::stream::iter(locations)
-        .map(move |location| async move {
-            let started = std::time::Instant::now();
-            let result = provider.fetch(&location).await;
-            (location, result, started.elapsed())
-        })
+        .map(move |location| fetch_timed(provider, location))
         .buffer_unordered(limit.max(1))
+}
+
+/// Fetches `location` with `provider`, with how long the fetch took.
+pub async fn fetch_timed<P: Provider + ?Sized>(provider: &P, location: Location) -> Timed {
+    let started = std::time::Instant::now();
+    let result = provider.fetch(&location).await;
+    (location, result, started.elapsed())
 }
 
 /// What a write did: the version it created, where the store numbers them.
