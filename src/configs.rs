@@ -81,7 +81,7 @@ pub struct Config {
 impl Config {
     #[must_use]
     pub fn render_source(&self) -> render::Source<'_> {
-        render::Source { dir: &self.dir, profile: &self.profile }
+        render::Source { dir: &self.dir, profile: &self.profile, text_len: self.document.text_len }
     }
 
     /// Renders `root` (this config's tree, or a copy, which it changes) up to the values: see

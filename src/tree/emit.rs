@@ -14,7 +14,15 @@ use crate::secret::Secret;
 /// Renders the document up to its slots ([`NodeKind::Slot`]), which [`Template::fill`] completes.
 #[must_use]
 pub fn emit(root: &Node) -> Template {
-    let mut out = SecretBuffer::with_capacity(4096);
+    emit_sized(root, 4096)
+}
+
+/// [`emit`] into a buffer of `capacity` bytes to start with. A buffer that grows copies (and
+/// wipes) everything written so far; room never written costs no memory, so a generous guess
+/// at the length is cheaper than a tight one.
+#[must_use]
+pub fn emit_sized(root: &Node, capacity: usize) -> Template {
+    let mut out = SecretBuffer::with_capacity(capacity);
     let tag = visible_tag(root.tag.as_deref());
     let block = match &root.kind {
         NodeKind::Mapping(entries) => !entries.is_empty(),

@@ -101,7 +101,7 @@ pub fn load_watching(text: &str, on_mapping: &mut dyn FnMut(&Node)) -> Result<Do
             break;
         }
     }
-    builder.root.map(|root| Document { root }).ok_or(LoadError::Empty)
+    builder.root.map(|root| Document { root, text_len: text.len() }).ok_or(LoadError::Empty)
 }
 
 /// Deeper nesting than any real config has; every walk of the tree recurses per level.

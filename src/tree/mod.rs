@@ -17,7 +17,7 @@ pub mod spans;
 
 use std::fmt;
 
-pub use emit::{Template, emit};
+pub use emit::{Template, emit, emit_sized};
 pub use load::{LoadError, load, load_watching};
 pub use path::{PathSegment, YamlPath};
 
@@ -171,4 +171,6 @@ impl fmt::Debug for Node {
 #[derive(Clone, Debug)]
 pub struct Document {
     pub root: Node,
+    /// The length in bytes of the text it was read from.
+    pub text_len: usize,
 }
