@@ -137,8 +137,9 @@ pub fn prepare(
         entries.retain(|entry| entry.key.as_scalar() != Some(STORES_KEY));
     }
     // Block style and the `_file` paths make the rendering longer than the source: the bench's
-    // config renders about 1.3 times as long. Twice as long leaves room for nearly every config,
-    // and the untouched rest costs nothing.
+    // config renders about 1.3 times as long. Twice as long leaves room for nearly every config;
+    // the untouched rest takes no memory until the template is dropped and wiped (a reload in
+    // `run`/`watch`; `render` leaves it to the exit).
     tree::emit_sized(root, source.text_len.saturating_mul(2))
 }
 

@@ -18,8 +18,9 @@ pub fn emit(root: &Node) -> Template {
 }
 
 /// [`emit`] into a buffer of `capacity` bytes to start with. A buffer that grows copies (and
-/// wipes) everything written so far; room never written costs no memory, so a generous guess
-/// at the length is cheaper than a tight one.
+/// wipes) everything written so far, while room never written costs no memory as long as the
+/// template lives (it is wiped with the rest when dropped), so a generous guess at the length
+/// is cheaper than a tight one.
 #[must_use]
 pub fn emit_sized(root: &Node, capacity: usize) -> Template {
     let mut out = SecretBuffer::with_capacity(capacity);
@@ -396,6 +397,19 @@ mod tests {
         assert_eq!(filled.expose_str().unwrap(), "password: \"yes\\n\\\"#: x\"\nlist:\n  - a\n  - \"second\"\n");
         // A slot without a value is the empty string; the template can be filled again.
         assert_eq!(template.fill(&[]).expose_str().unwrap(), "password: \"\"\nlist:\n  - a\n  - \"\"\n");
+    }
+
+    #[test]
+    fn the_starting_size_changes_nothing_but_the_buffer() {
+        let mut document = load("a: 1\nlist:\n- {k: v, password: x}\n- [1, 2]\nz: 'q'\n").unwrap();
+        let NodeKind::Mapping(entries) = &mut document.root.kind else { panic!() };
+        entries[2].value.kind = NodeKind::Slot(0);
+        let expected = emit(&document.root).fill(&["secret"]);
+        // From nothing (every push grows the buffer, gaps and all) to far more than needed.
+        for capacity in [0, 1, 7, 4096, 1 << 20] {
+            let filled = emit_sized(&document.root, capacity).fill(&["secret"]);
+            assert_eq!(filled.expose(), expected.expose(), "starting from {capacity} bytes");
+        }
     }
 
     #[test]
