@@ -209,7 +209,7 @@ def run_table(work, server, address, prefix, paths, refs, runs, include_agent=Tr
         store_cpu = statistics.median(s for *_, s in values)
         # Each round's ratio to the floor measured beside it: drift in the machine's speed
         # over the run moves both, so this median varies less than the ratio of the medians.
-        ratios = sorted(w / f for (w, *_), f in zip(values, floor_walls))
+        ratios = [w / f for (w, *_), f in zip(values, floor_walls)]
         paired = statistics.median(ratios)
         # The middle half of the rounds' ratios: how far one bench's median can be trusted.
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [paired, paired, paired]
