@@ -106,9 +106,15 @@ pub fn default_store(kind: ProviderKind, max_concurrency: usize, file_roots: &[P
     if !has_stores(kind) {
         return None;
     }
-    let mut bootstrap = ProviderSet::standard();
-    bootstrap.insert(Arc::new(crate::provider::file::FileProvider::rooted(file_roots.to_vec())));
-    build_store(kind, StoreRef::Default, None, max_concurrency, bootstrap).ok()
+    build_store(kind, StoreRef::Default, None, max_concurrency, bootstrap_providers(file_roots)).ok()
+}
+
+/// The providers a store's login may read its own secrets from before any store is built: the
+/// standard ones, with `file` confined to `file_roots`.
+fn bootstrap_providers(file_roots: &[PathBuf]) -> ProviderSet {
+    let mut set = ProviderSet::standard();
+    set.insert(Arc::new(crate::provider::file::FileProvider::rooted(file_roots.to_vec())));
+    set
 }
 
 /// Builds one store's client; `settings` is `None` for the environment-configured store.
@@ -458,8 +464,7 @@ pub fn build_providers<'a>(
     for entry in &needed {
         visit(entry, registry, &mut order);
     }
-    let mut set = ProviderSet::standard();
-    set.insert(Arc::new(crate::provider::file::FileProvider::rooted(file_roots.to_vec())));
+    let mut set = bootstrap_providers(file_roots);
     let mut errors = Vec::new();
     for (kind, store) in order {
         let settings = match &store {
