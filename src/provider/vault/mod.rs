@@ -476,18 +476,23 @@ impl VaultStore {
         }
     }
 
+    /// The KV version set on the store (`kv_version`), which holds for all its mounts.
+    fn configured_kv_version(&self) -> Option<KvVersion> {
+        self.kv_version.map(|version| if version == 1 { KvVersion::V1 } else { KvVersion::V2 })
+    }
+
     /// The KV version of `mount` if it is configured or already known, without asking.
     async fn known_kv_version(&self, mount: &str) -> Option<KvVersion> {
-        if let Some(version) = self.kv_version {
-            return Some(if version == 1 { KvVersion::V1 } else { KvVersion::V2 });
+        if let Some(version) = self.configured_kv_version() {
+            return Some(version);
         }
         self.mounts.lock().await.get(mount).and_then(|cell| cell.get().copied())
     }
 
     /// The KV version of `mount`, asked once per store and mount.
     async fn kv_version(&self, mount: &str) -> Result<KvVersion, ProviderError> {
-        if let Some(version) = self.kv_version {
-            return Ok(if version == 1 { KvVersion::V1 } else { KvVersion::V2 });
+        if let Some(version) = self.configured_kv_version() {
+            return Ok(version);
         }
         let cell = self.mounts.lock().await.entry(mount.to_owned()).or_default().clone();
         cell.get_or_try_init(|| self.detect_kv_version(mount)).await.copied()
