@@ -125,6 +125,8 @@ pub enum TmpfsPolicy {
 #[derive(Debug)]
 pub struct OutputDir {
     path: PathBuf,
+    /// Also holds the shared lock that tells a later writer this one may have temporary files
+    /// in flight (see [`lock_and_sweep`]); it goes with the descriptor.
     dir: OwnedFd,
     secrets: OwnedFd,
     file_mode: FileMode,
@@ -174,6 +176,7 @@ impl OutputDir {
             break;
         }
 
+        lock_and_sweep(&dir, &[(&dir, &path), (&secrets, &secrets_path)], &path);
         Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw() })
     }
 
@@ -538,7 +541,7 @@ impl<'a> TempFile<'a> {
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut last = Errno::EXIST;
         for _ in 0..TEMP_ATTEMPTS {
-            let temp_name = format!(".{name}.tmp-{}", random_suffix());
+            let temp_name = temp_name_for(name);
             match rfs::openat(dir, &temp_name, flags, Mode::from_raw_mode(create_mode)) {
                 Ok(fd) => {
                     let temp = Self { dir, path: dir_path.join(&temp_name), name: temp_name, armed: true };
@@ -680,6 +683,79 @@ fn is_tmpfs_magic(f_type: rfs::FsWord) -> bool {
     // `f_type`'s width and sign differ by platform; the magic numbers are 32-bit.
     let magic = f_type as u32;
     magic == TMPFS_MAGIC || magic == RAMFS_MAGIC
+}
+
+/// Takes the out dir's lock, shared, for as long as `dir` stays open; first, when no other
+/// process has it open, exclusively, to remove from each of `sweep` the temporary files a
+/// writer killed mid-write left behind (0600, but holding a value nothing will ever rename or
+/// remove). Every writer holds the shared lock from `open` on, so the exclusive one is granted
+/// only while no other writer could have a temporary file in flight; a writer that finds
+/// another holding it leaves every file alone. Where the filesystem has no `flock`, nothing is
+/// removed.
+fn lock_and_sweep(dir: &OwnedFd, sweep: &[(&OwnedFd, &PathBuf)], shown: &Path) {
+    match rfs::flock(dir, rfs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            for (fd, dir_path) in sweep {
+                remove_temporary_files(fd.as_fd(), dir_path);
+            }
+        }
+        Err(Errno::WOULDBLOCK) => {
+            tracing::debug!(path = %shown.display(), "another process writes here too: leaving temporary files alone");
+        }
+        Err(error) => {
+            tracing::debug!(
+                path = %shown.display(),
+                error = %io::Error::from(error),
+                "cannot lock the output directory: leftover temporary files are not removed",
+            );
+            return;
+        }
+    }
+    // From exclusive to shared, or to shared beside the others. This waits only for another
+    // writer's sweep, which holds the lock exclusively for no longer than one listing.
+    if let Err(error) = rfs::flock(dir, rfs::FlockOperation::LockShared) {
+        tracing::debug!(path = %shown.display(), error = %io::Error::from(error), "cannot lock the output directory");
+    }
+}
+
+/// Removes every file in `dir` named as [`temp_name_for`] names them. Failures are logged: a
+/// leftover is worth a warning, not a failed render.
+fn remove_temporary_files(dir: BorrowedFd<'_>, dir_path: &Path) {
+    let Ok(mut entries) = rfs::Dir::read_from(dir) else { return };
+    while let Some(Ok(entry)) = entries.read() {
+        let Ok(name) = entry.file_name().to_str() else { continue };
+        if !is_temp_name(name) {
+            continue;
+        }
+        match rfs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) => {
+                tracing::info!(path = %dir_path.join(name).display(), "removed a temporary file left by an interrupted write")
+            }
+            Err(Errno::NOENT) => {}
+            Err(error) => tracing::warn!(
+                path = %dir_path.join(name).display(),
+                error = %io::Error::from(error),
+                "failed to remove a temporary file left by an interrupted write",
+            ),
+        }
+    }
+}
+
+/// The name of a temporary file for `name`: hidden, and unlike any secret file's name (a slug
+/// never starts with a dot).
+fn temp_name_for(name: &str) -> String {
+    format!(".{name}{TEMP_MARK}{}", random_suffix())
+}
+
+const TEMP_MARK: &str = ".tmp-";
+
+/// Whether `name` has the shape [`temp_name_for`] gives: `.`, a name, `.tmp-` and 16 lowercase
+/// hex digits.
+fn is_temp_name(name: &str) -> bool {
+    let Some((stem, suffix)) = name.strip_prefix('.').and_then(|rest| rest.rsplit_once(TEMP_MARK)) else {
+        return false;
+    };
+    !stem.is_empty() && suffix.len() == 16 && suffix.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Collision avoidance, not secrecy: only we can write in these directories, and O_EXCL makes a
@@ -857,6 +933,69 @@ mod tests {
         assert_eq!(names_in(&out.secrets_dir()), ["token"]);
         assert_eq!(names_in(out.path()), ["app.yml", "secrets"]);
         assert_eq!(std::fs::read(out.path().join("app.yml")).unwrap(), b"two");
+    }
+
+    /// What a writer killed between creating its temporary files and renaming them leaves: one
+    /// in the out dir (a config's) and one in `secrets/`, each named as the writer names them,
+    /// beside files that only look alike.
+    fn plant_leftovers(out: &Path) -> [PathBuf; 2] {
+        let leftovers = [out.join(temp_name_for("app.yml")), out.join(SECRETS_DIR).join(temp_name_for("token"))];
+        for path in &leftovers {
+            write_fixture(path, b"CANARY-leftover");
+        }
+        for lookalike in
+            ["token.tmp-0123456789abcdef", ".token.tmp-0123", ".token.tmp-0123456789ABCDEF", ".tmp-0123456789abcdef"]
+        {
+            write_fixture(&out.join(SECRETS_DIR).join(lookalike), b"kept");
+        }
+        leftovers
+    }
+
+    #[test]
+    fn temporary_files_an_interrupted_writer_left_are_removed_on_open() {
+        let base = tempfile::tempdir().unwrap();
+        let path = base.path().join("out");
+        drop(open_default(&path));
+        let leftovers = plant_leftovers(&path);
+
+        let out = open_default(&path);
+
+        for leftover in &leftovers {
+            assert!(!leftover.exists(), "{} is still there", leftover.display());
+        }
+        assert_eq!(
+            names_in(&out.secrets_dir()),
+            [".tmp-0123456789abcdef", ".token.tmp-0123", ".token.tmp-0123456789ABCDEF", "token.tmp-0123456789abcdef"]
+        );
+    }
+
+    #[test]
+    fn temporary_files_are_left_alone_while_another_writer_has_the_dir_open() {
+        let base = tempfile::tempdir().unwrap();
+        let path = base.path().join("out");
+        // The lock goes with the open directory, so two in one process stand for two processes.
+        let writing = open_default(&path);
+        let in_flight = plant_leftovers(&path);
+
+        let second = open_default(&path);
+        for file in &in_flight {
+            assert!(file.exists(), "{} was removed under a writer", file.display());
+        }
+
+        drop((writing, second));
+        drop(open_default(&path));
+        for file in &in_flight {
+            assert!(!file.exists(), "{} outlived every writer", file.display());
+        }
+    }
+
+    #[test]
+    fn the_names_temporary_files_get_are_the_ones_taken_for_leftovers() {
+        for name in ["token", "job.basic_auth.password-3f2a", "prometheus.yml", ".previous", "a.tmp-b"] {
+            let temp = temp_name_for(name);
+            assert!(is_temp_name(&temp), "{temp}");
+            assert!(!is_temp_name(name), "{name}");
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Security behaviours an operator relies on beyond the writer's own tests: `--file-root`
-//! confinement of the `file` provider (`..` and symlinks), and core dumps disabled in the
-//! running process.
+//! confinement of the `file` provider (`..` and symlinks), core dumps disabled in the running
+//! process, and no value left behind in the temporary file of a write that was cut short.
 
 use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 
-use crate::support::{CANARY, Test, binary, free_port, http};
+use crate::support::{CANARY, Test, WatchProcess, binary, free_port, http};
 
 const CONFIG: &str =
     "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {file: {path: PATH}}}\n";
@@ -78,4 +78,27 @@ fn the_running_process_cannot_dump_core() {
     assert_eq!(status, 200);
     watch.kill().unwrap();
     watch.wait().unwrap();
+}
+
+/// A writer killed between creating a temporary file and renaming it leaves the file, holding a
+/// value, in the out dir. The next writer to find the out dir unused by any other removes it;
+/// while a `watch` holds the out dir, whose own writes could be in flight, nothing is removed.
+#[test]
+fn a_temporary_file_left_by_an_interrupted_write_is_removed_once_no_writer_could_own_it() {
+    let test = Test::new().file("prometheus.yml", &config_reading("pw")).file("pw", "fine");
+    let render = ["render", "prometheus.yml", "--out", "out"];
+    test.run_with(&render).expect_code(0);
+    let watch = WatchProcess::sidecar(&test, &["prometheus.yml", "--out", "out"]);
+    let leftover = test.path("out/secrets/.a.basic_auth.password-0000.tmp-0123456789abcdef");
+    std::fs::write(&leftover, CANARY).unwrap();
+
+    test.run_with(&render).expect_code(0).never_shows(CANARY);
+    assert!(leftover.exists(), "removed while `watch` had the out dir open");
+
+    drop(watch);
+    test.run_with(&render)
+        .expect_code(0)
+        .stderr_contains("removed a temporary file left by an interrupted write")
+        .never_shows(CANARY);
+    assert!(!leftover.exists(), "still there after the last writer ended");
 }
