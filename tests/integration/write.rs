@@ -206,6 +206,7 @@ fn store_put_replaces_a_file_keeping_its_mode() {
 }
 
 /// Counts the POSTs a reload URL receives.
+#[cfg(any(feature = "kubernetes", feature = "aws"))]
 fn reload_counter() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/-/reload", listener.local_addr().unwrap());
