@@ -414,8 +414,8 @@ pub struct Fetched {
     pub content: Content,
     /// How long the store lets us use the value (a Vault lease), when it says.
     pub lease: Option<Duration>,
-    /// When the store says the value expires (Key Vault's `attributes.exp`), for
-    /// `secret_render_secret_expiry_timestamp_seconds`.
+    /// When the store says the value expires (Key Vault's `attributes.exp`, the end of a Vault
+    /// lease), for `secret_render_secret_expiry_timestamp_seconds`.
     pub expires_at: Option<std::time::SystemTime>,
     /// The previous value as the store itself keeps it (Secrets Manager's `AWSPREVIOUS`), for a
     /// store that is the source of truth for rotations: the rotation grace uses it when this

@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 server for the faithful fakes of cloud REST APIs (`gcp`, `azure`): it keeps
+//! A small HTTP/1.1 server for the faithful fakes of REST APIs with no server that installs here
+//! (`gcp`, `azure`, and the RabbitMQ management API behind OpenBao's `rabbitmq` engine): it keeps
 //! connections alive (the product pools them), reads `Content-Length` bodies, hands each request
 //! to the fake's handler and logs it, so a test can count what the product asked for.
 

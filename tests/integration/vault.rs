@@ -1,14 +1,15 @@
 //! The `vault` provider against a real OpenBao dev server, one per test: KV v1 and v2 (path
 //! forms, versions, mount detection), `engine: generic` and its lease, AppRole with a
 //! bootstrapped `secret_id`, token renewal, every fetch failure an operator meets, one request per
-//! distinct path (counted in OpenBao's audit log), named stores, TLS, and the time a
-//! 1000-reference render takes.
+//! distinct path (counted in OpenBao's audit log), named stores, TLS, the end of a dynamic
+//! secret's lease, and the time a 1000-reference render takes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{CANARY, Server, Test, bao, bao_binary, free_port, http_json, read};
+use crate::http_fake::{FakeServer, Reply};
+use crate::support::{CANARY, Server, Test, WatchProcess, bao, bao_binary, base64, free_port, http, http_json, read};
 
 /// A `bao` call's output, trimmed (for `-field=…` output).
 fn field(output: String) -> String {
@@ -168,8 +169,83 @@ fn the_store_reports_the_lease_of_a_generic_read() {
     assert_eq!(leased.lease, Some(Duration::from_secs(30)));
     let username = leased.select(Some("username"), &location(Engine::Generic, "", "kv1/db/creds")).unwrap();
     assert_eq!(username.expose(), b"app-fake");
+    assert_eq!(leased.expires_at, None, "a KV v1 `ttl` is a refresh hint, not a lease that ends");
     let unleased = runtime.block_on(store.fetch(&location(Engine::Kv, "secret", "app"))).expect("a read");
     assert_eq!(unleased.lease, None, "a KV v2 read carries no lease");
+}
+
+/// The RabbitMQ management API as OpenBao's `rabbitmq` secrets engine drives it to issue
+/// credentials (`PUT /api/users/NAME`, then `PUT /api/permissions/VHOST/NAME`, each with the
+/// admin's basic auth), so that OpenBao itself grants a real lease: no RabbitMQ installs here.
+/// Anything else it asks (a `DELETE` when a lease is revoked) is answered as done.
+fn rabbitmq_management_fake() -> FakeServer {
+    let admin = format!("Basic {}", base64(b"admin:admin-fake"));
+    FakeServer::start(move |request| {
+        if request.header("authorization") != Some(admin.as_str()) {
+            return Reply::json(401, &serde_json::json!({"error": "not_authorised", "reason": "Login failed"}));
+        }
+        match request.method.as_str() {
+            "PUT" if request.path.starts_with("/api/users/") || request.path.starts_with("/api/permissions/") => {
+                Reply::text(201, "application/json", "")
+            }
+            _ => Reply::text(204, "application/json", ""),
+        }
+    })
+}
+
+/// OpenBao with the `rabbitmq` engine at `rabbitmq/` talking to `fake`, whose role `prom`
+/// issues credentials under a one-hour lease.
+fn rabbitmq_engine(server: &Server, fake: &FakeServer) {
+    bao(server, &["secrets", "enable", "rabbitmq"]);
+    let uri = format!("connection_uri={}", fake.url());
+    bao(
+        server,
+        &[
+            "write",
+            "rabbitmq/config/connection",
+            &uri,
+            "username=admin",
+            "password=admin-fake",
+            "verify_connection=false",
+        ],
+    );
+    bao(server, &["write", "rabbitmq/config/lease", "ttl=3600", "max_ttl=7200"]);
+    bao(server, &["write", "rabbitmq/roles/prom", r#"vhosts={"/":{"configure":"","write":".*","read":".*"}}"#]);
+}
+
+/// A dynamic secret's lease has an end: `watch` publishes it as
+/// `secret_render_secret_expiry_timestamp_seconds`, no earlier than an hour after the read and
+/// no later than an hour after the answer. A KV secret in the same config has no such series.
+#[test]
+fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
+    let server = Server::openbao();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake);
+    bao(&server, &["kv", "put", "secret/app", "token=kv-fake"]);
+    let config = "amqp: {username: {vault: {engine: generic, path: rabbitmq/creds/prom, key: username}}, \
+                  password: {vault: {engine: generic, path: rabbitmq/creds/prom, key: password}}}\n\
+                  token: {vault: {path: app, key: token}}\n";
+    let test = as_root(&server).file("app.yml", config);
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+
+    assert_eq!(fake.count("PUT /api/users/"), 1, "one read of the path for both of its keys");
+    let (status, metrics) = http("GET", sidecar.port, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let expiries: Vec<(&str, f64)> = metrics
+        .lines()
+        .filter(|line| line.starts_with("secret_render_secret_expiry_timestamp_seconds{"))
+        .filter_map(|line| Some((line, line.rsplit(' ').next()?.parse::<f64>().ok()?)))
+        .collect();
+    assert_eq!(expiries.len(), 2, "the two fields read from the lease, not the KV one:\n{metrics}");
+    for (line, at) in expiries {
+        assert!(line.contains("provider=\"vault\"") && line.contains("amqp."), "{line}");
+        assert!(
+            (before + 3600.0 - 1.0..=after + 3600.0 + 1.0).contains(&at),
+            "{at} not an hour after {before}..{after}"
+        );
+    }
 }
 
 /// AppRole enabled, with a role whose policy reads `secret/data/prometheus/*`; returns the

@@ -250,6 +250,10 @@ struct Envelope {
     data: Option<serde_json::Value>,
     #[serde(default)]
     lease_duration: u64,
+    /// Set for a real lease (a dynamic secret), which ends when its duration runs out; empty
+    /// when `lease_duration` is only a refresh hint (a KV v1 `ttl`). Never logged.
+    #[serde(default)]
+    lease_id: String,
     auth: Option<auth::AuthInfo>,
     #[serde(default)]
     errors: Vec<String>,
@@ -582,6 +586,8 @@ impl VaultStore {
             }
             Some(KvVersion::V1) => (format!("{}/{}", location.mount, location.path), Vec::new(), false),
         };
+        // A lease granted during the request ends no earlier than its duration after this.
+        let asked_at = std::time::SystemTime::now();
         let response = self.authorized_get(&path, &query).await?;
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what()));
@@ -613,7 +619,11 @@ impl VaultStore {
             .collect();
         let mut fetched = Fetched::fields(fields);
         if envelope.lease_duration > 0 {
-            fetched.lease = Some(Duration::from_secs(envelope.lease_duration));
+            let lease = Duration::from_secs(envelope.lease_duration);
+            fetched.lease = Some(lease);
+            if !envelope.lease_id.is_empty() {
+                fetched.expires_at = Some(asked_at + lease);
+            }
         }
         Ok(fetched)
     }
