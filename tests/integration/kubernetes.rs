@@ -66,6 +66,9 @@ struct State {
     expired: usize,
     /// Answering 503 to everything, as an API server that is restarting.
     down: bool,
+    /// Answering 429 to everything, asking to come back after this many seconds, as API
+    /// Priority and Fairness does when the client's priority level is saturated.
+    throttled: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -169,6 +172,12 @@ impl FakeApiServer {
         self.shared.state.lock().unwrap().down = down;
     }
 
+    /// Makes every request fail with 429 Too Many Requests and `retry_after` seconds (or serves
+    /// again).
+    pub fn set_throttled(&self, retry_after: Option<u32>) {
+        self.shared.state.lock().unwrap().throttled = retry_after;
+    }
+
     /// How many watches were refused with 410 Expired.
     pub fn expired(&self) -> usize {
         self.shared.state.lock().unwrap().expired
@@ -229,18 +238,24 @@ fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Val
 }
 
 fn respond(stream: &mut TcpStream, code: u16, body: &Value) {
+    respond_with(stream, code, body, "");
+}
+
+/// [`respond`] with `headers` (each line ending in CRLF) added.
+fn respond_with(stream: &mut TcpStream, code: u16, body: &Value, headers: &str) {
     let text = body.to_string();
     let reason = match code {
         200 => "OK",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Error",
     };
     let _ = write!(
         stream,
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
         text.len()
     );
 }
@@ -370,6 +385,18 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     let accept = headers.get("accept").cloned().unwrap_or_default();
     shared.state.lock().unwrap().requests.push((format!("{method} {target}"), accept.clone()));
     let metadata_only = accept.contains(METADATA_MIME);
+    let throttled = shared.state.lock().unwrap().throttled;
+    if let Some(seconds) = throttled {
+        // Worded and shaped as kube-apiserver's APF rejection.
+        let body = status(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+            Some(json!({"retryAfterSeconds": seconds})),
+        );
+        respond_with(&mut stream, 429, &body, &format!("Retry-After: {seconds}\r\n"));
+        return;
+    }
     if shared.state.lock().unwrap().down {
         respond(
             &mut stream,
@@ -695,6 +722,20 @@ fn forbidden_names_the_user_verb_resource_and_namespace() {
          \"system:serviceaccount:monitoring:prometheus\" cannot get secrets in namespace monitoring (grant the verb \
          `get` on resource `secrets` in namespace monitoring",
     );
+}
+
+/// API Priority and Fairness answers 429 with `retryAfterSeconds` in its Status (and in
+/// `Retry-After`): the wait it asks for reaches the error, which `run`/`watch` honour before
+/// asking again, as for every store (`faults::watch_honours_retry_after_on_429`).
+#[test]
+fn a_throttled_api_server_says_when_to_ask_again() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"fine")]);
+    server.set_throttled(Some(7));
+    let (_, outcome) = render(with_kubeconfig(&server), "t: {kubernetes: {name: scrape-token, key: token}}\n");
+    outcome
+        .expect_code(4)
+        .stderr_contains("asks to retry after 7s: HTTP 429: Too many requests, please try again later.");
 }
 
 #[test]

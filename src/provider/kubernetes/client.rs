@@ -96,10 +96,15 @@ impl Inner {
         self.client
             .get_or_try_init(|| async {
                 crate::install_crypto_provider();
-                let config = self.config().await.map_err(|reason| ProviderError::Invalid {
+                let mut config = self.config().await.map_err(|reason| ProviderError::Invalid {
                     what: format!("{} (Kubernetes client configuration)", self.label),
                     reason,
                 })?;
+                // One layer retries, ours: kube-rs's own would retry a 429/503/504 up to 15 times
+                // for up to 1000 s each, hiding a throttled or restarting API server behind the
+                // fetch timeout, where the scheduler backs off, honours the wait the server asks
+                // for and reports the state.
+                config.default_retry = false;
                 tracing::debug!(store = %self.label, server = %config.cluster_url, "connecting to Kubernetes");
                 Client::try_from(config).map_err(|error| ProviderError::Invalid {
                     what: format!("{} (Kubernetes client)", self.label),
@@ -266,6 +271,9 @@ impl Inner {
                 Err(error) => {
                     if !is_gone(&error) {
                         backoff = self.watch_failed(&error, &what, "watch", &namespace, &mut warned, backoff).await;
+                        // Refused, not too old: the next try resumes from the same version, so
+                        // a change made meanwhile is still an event.
+                        version = Some(from);
                     }
                     continue;
                 }
@@ -448,7 +456,15 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
             }
         }
         code if code == 429 || code >= 500 => {
-            ProviderError::Unreachable { what, reason: format!("HTTP {code}: {}", short(&status.message)) }
+            let reason = format!("HTTP {code}: {}", short(&status.message));
+            // API Priority and Fairness (429) and a server shutting down (503) say when to come
+            // back in the Status body as well as in `Retry-After`, which kube-rs does not expose.
+            match status.details.as_ref().map(|details| details.retry_after_seconds).filter(|&seconds| seconds > 0) {
+                Some(seconds) => {
+                    ProviderError::RateLimited { what, reason, retry_after: Duration::from_secs(u64::from(seconds)) }
+                }
+                None => ProviderError::Unreachable { what, reason },
+            }
         }
         code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&status.message)) },
     }
