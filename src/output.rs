@@ -202,7 +202,7 @@ impl OutputDir {
         self.is_tmpfs
     }
 
-    /// Atomically replace DIR/secrets/<name> with `value`, byte for byte.
+    /// Atomically replace `DIR/secrets/<name>` with `value`, byte for byte.
     pub fn write_secret(&self, name: &str, value: &[u8]) -> Result<PathBuf, OutputError> {
         self.replace(self.secrets.as_fd(), &self.secrets_dir(), name, value, true)
     }
@@ -252,13 +252,13 @@ impl OutputDir {
         names
     }
 
-    /// Atomically replace DIR/<name> (a rendered config) with `contents`. Same mode as secret
+    /// Atomically replace `DIR/<name>` (a rendered config) with `contents`. Same mode as secret
     /// files, since a config may carry inlined secrets.
     pub fn write_config(&self, name: &str, contents: &[u8]) -> Result<PathBuf, OutputError> {
         self.replace(self.dir.as_fd(), &self.path, name, contents, true)
     }
 
-    /// Remove DIR/secrets/<name> if present.
+    /// Remove `DIR/secrets/<name>` if present.
     pub fn remove_secret(&self, name: &str) -> Result<(), OutputError> {
         let dir_path = self.secrets_dir();
         check_name(&dir_path, name)?;
@@ -431,7 +431,7 @@ pub struct StagedSecrets<'a> {
 }
 
 impl<'a> StagedSecrets<'a> {
-    /// Writes DIR/secrets/<name>'s next contents, as [`OutputDir::write_secret`] does up to the
+    /// Writes `DIR/secrets/<name>`'s next contents, as [`OutputDir::write_secret`] does up to the
     /// rename; a file that already holds `value` is left as it is.
     pub fn stage(&mut self, name: &str, value: &[u8]) -> Result<(), OutputError> {
         if let Some(staged) = self.stage_one(name, value)? {
