@@ -280,11 +280,25 @@ impl Destination {
             // Secret names: DNS subdomains for Kubernetes, [A-Za-z0-9_-] for Secret Manager.
             ProviderKind::Kubernetes => ("kubernetes", "name", path.to_ascii_lowercase().replace(['/', '_'], "-")),
             ProviderKind::GcpSecretManager => ("gcp_secret_manager", "secret", path.replace(['/', '.'], "_")),
+            // Key Vault names: letters, digits and `-`. The vault is a store setting only.
+            ProviderKind::AzureKeyVault if self.store.is_some() => (
+                "azure_key_vault",
+                "name",
+                path.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect(),
+            ),
+            ProviderKind::AzureKeyVault => {
+                return Err(Failure::new(
+                    ExitCode::Usage,
+                    "extract into azure_key_vault needs a store naming its vault_url: name one under `secret_stores`"
+                        .to_owned(),
+                ));
+            }
             other => {
                 return Err(Failure::new(
                     ExitCode::Usage,
                     format!(
-                        "extract cannot write to `{other}` yet: use a vault, aws_secrets_manager, kubernetes or gcp_secret_manager store"
+                        "extract cannot write to `{other}` yet: use a vault, aws_secrets_manager, kubernetes, \
+                         gcp_secret_manager or azure_key_vault store"
                     ),
                 ));
             }

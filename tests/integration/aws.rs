@@ -2,8 +2,8 @@
 //! per test: a key of a JSON `SecretString`, whole strings and raw `SecretBinary`, current
 //! versions of several secrets in one `BatchGetSecretValue` call, `AWSPREVIOUS`, a custom stage
 //! and a version id, missing secrets and versions, STS AssumeRole, the environment-only default
-//! store, a rotation picked up by `watch`, and `rotate` writing a new version (`AWSPREVIOUS`
-//! keeps the old one).
+//! store, a rotation picked up by `watch`, `rotate` writing a new version (`AWSPREVIOUS`
+//! keeps the old one), and `extract` creating a secret.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -301,4 +301,17 @@ fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     let fresh = fresh["SecretString"].as_str().unwrap();
     assert!(fresh.len() == 32 && fresh.bytes().all(|c| c.is_ascii_hexdigit()), "{}", fresh.len());
     created.never_shows(fresh);
+}
+
+/// `extract --to` a store of moto's: the inline value becomes a key of the JSON `SecretString`
+/// of a secret created for it, and `render` reads it back.
+#[test]
+fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
+    let server = Server::moto();
+    let test = with_credentials().file("stores.yml", &store(&server, ""));
+    let map = "{aws_secrets_manager: {store: moto, secret_id: prometheus/node, key: password}}";
+    crate::extract::extract_and_render_back(test, &["--stores", "stores.yml"], "moto", "aws-pass-fake", map);
+    let stored = call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node"}));
+    let fields: Value = serde_json::from_str(stored["SecretString"].as_str().unwrap()).unwrap();
+    assert_eq!(fields, json!({"password": "aws-pass-fake"}));
 }

@@ -2,8 +2,8 @@
 //! binary (`render`, with a store or with the environment's defaults) and through the library's
 //! store: client-secret (inline and bootstrapped), workload-identity and managed-identity tokens,
 //! values, JSON keys, versions, not-found and permission errors, the 401 challenge, one token for
-//! many fetches, a new one when it expires, the secret's expiry date, and `rotate` setting a new
-//! version (Set Secret).
+//! many fetches, a new one when it expires, the secret's expiry date, `rotate` setting a new
+//! version (Set Secret), and `extract` into a store.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -700,4 +700,20 @@ fn store_delete_removes_a_key_in_a_new_version_or_deletes_the_secret() {
     assert!(!fake.state().secrets.contains_key("db"));
     assert_eq!(fake.state().deleted["db"].len(), 2, "soft-deleted with its versions");
     run(&["store", "get", "{azure_key_vault: {name: db}}"]).expect_code(4).stderr_contains("not found");
+}
+
+/// `extract --to` a Key Vault store: the inline value becomes a field of the JSON value of a
+/// secret set for it, and `render` reads it back.
+#[test]
+fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
+    let fake = AzureFake::start();
+    let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
+    let test =
+        Test::new().file("stores.yml", &stores).env("AZURE_CLIENT_SECRET", "").env("AZURE_FEDERATED_TOKEN_FILE", "");
+    let map = "{azure_key_vault: {store: kv, name: prometheus-node, key: password}}";
+    crate::extract::extract_and_render_back(test, &["--stores", "stores.yml"], "kv", "azure-pass-fake", map);
+    let versions = fake.state().secrets["prometheus-node"].clone();
+    assert_eq!(versions.len(), 1);
+    let value: serde_json::Value = serde_json::from_str(&versions[0].1).unwrap();
+    assert_eq!(value, serde_json::json!({"password": "azure-pass-fake"}));
 }

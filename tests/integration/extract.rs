@@ -1,7 +1,8 @@
 //! `secret-render extract`: the shipped example configs with their provider maps replaced by
 //! inline fake values (comments kept) go through `extract --write` into a real OpenBao and back
 //! through `render`; the source changes only at the secret values and the rendered result means
-//! what the original meant.
+//! what the original meant. [`extract_and_render_back`] is the other stores' part, run by their
+//! own modules against their servers.
 
 use std::path::Path;
 
@@ -156,6 +157,26 @@ fn the_example_configs_round_trip_through_openbao_and_render() {
 
 const NODE_JOB: &str = "scrape_configs:\n  # the node job\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: node-pass-fake\n";
 
+/// The other stores' part of `extract`: `NODE_JOB` (with `value` as its password) in `test`,
+/// extracted `--write` with `args` (`--to …`, global options before `extract`), must come out as
+/// `NODE_JOB` with the provider map `map` in place of the value, comments kept, and render back
+/// to a password file holding `value`. The caller checks the store itself.
+pub fn extract_and_render_back(test: Test, global: &[&str], to: &str, value: &str, map: &str) -> Test {
+    let config = NODE_JOB.replace("node-pass-fake", value);
+    let test = test.file("prometheus.yml", &config);
+    let mut extract = global.to_vec();
+    extract.extend(["extract", "prometheus.yml", "--to", to, "--write"]);
+    test.run_with(&extract).expect_code(0).never_shows(value);
+    assert_eq!(read(&test.path("prometheus.yml")), config.replace(value, map));
+    let mut render = global.to_vec();
+    render.extend(["render", "prometheus.yml", "--out", "out"]);
+    test.run_with(&render).expect_code(0).never_shows(value);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    let file = rendered.lines().find_map(|line| line.trim().strip_prefix("password_file: ")).expect(&rendered);
+    assert_eq!(read(Path::new(file.trim_matches('"'))), value);
+    test
+}
+
 #[test]
 fn a_different_stored_value_is_an_error_unless_overwrite_and_an_equal_one_is_not_rewritten() {
     let server = Server::openbao();
@@ -199,9 +220,10 @@ fn block_scalars_are_refused_and_unknown_stores_are_a_usage_error() {
         .expect_code(2)
         .stderr_contains("neither a provider nor a store")
         .never_shows("node-pass-fake");
+    test.run_with(&["extract", "prometheus.yml", "--to", "file"]).expect_code(2).stderr_contains("cannot write to");
     test.run_with(&["extract", "prometheus.yml", "--to", "azure_key_vault"])
         .expect_code(2)
-        .stderr_contains("cannot write to");
+        .stderr_contains("needs a store naming its vault_url");
 }
 
 /// `--to` a named store: the values go through that store's settings (here a `path_prefix` and

@@ -2,8 +2,8 @@
 //! the binary (`render` with a store pointing at the fake) and through the library's store: a
 //! service-account key's signed JWT exchanged for a token, the metadata server, values, JSON keys,
 //! versions, the CRC32C check, not-found and permission errors, one token for many fetches and
-//! a new one when it expires, and `rotate` adding a version (`secrets.addVersion`, the secret
-//! created when missing).
+//! a new one when it expires, `rotate` adding a version (`secrets.addVersion`, the secret
+//! created when missing), and `extract` into a store.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -735,4 +735,18 @@ fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
     run(&["store", "get", "{gcp_secret_manager: {secret: node, version: \"1\", key: username}}"]).expect_code(0);
     run(&["store", "delete", "{gcp_secret_manager: {secret: node, version: \"1\"}}"]).expect_code(0);
     assert!(google.state().destroyed.contains(&("node".to_owned(), 1)));
+}
+
+/// `extract --to` a Secret Manager store: the inline value becomes a key of the JSON payload of a
+/// secret created for it, and `render` reads it back.
+#[test]
+fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
+    let google = GoogleFake::start();
+    let test = Test::new().file("sa.json", &google.key_file()).file("stores.yml", &google.config(""));
+    let map = "{gcp_secret_manager: {store: gcp, secret: prometheus_node, key: password}}";
+    crate::extract::extract_and_render_back(test, &["--stores", "stores.yml"], "gcp", "gcp-pass-fake", map);
+    let versions = google.state().versions["prometheus_node"].clone();
+    assert_eq!(versions.len(), 1);
+    let payload: serde_json::Value = serde_json::from_slice(&versions[0]).unwrap();
+    assert_eq!(payload, serde_json::json!({"password": "gcp-pass-fake"}));
 }

@@ -3,8 +3,9 @@
 //! the test writes, or a store's `api_server`): keys of base64 `data`, the namespace defaults,
 //! stores with a kubeconfig context, 401/403/404 as an operator reads them, `watch` picking up a
 //! changed Secret within a second (and after its watch was cut or its version expired), a
-//! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret, and `rotate`/`store` writing
-//! keys with a merge patch (the fake honours `resourceVersion`).
+//! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret, `rotate`/`store` writing
+//! keys with a merge patch (the fake honours `resourceVersion`), `extract` creating a Secret, and
+//! API Priority and Fairness throttling.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -170,6 +171,12 @@ impl FakeApiServer {
     /// Makes every request fail with 503 (or serves again).
     pub fn set_down(&self, down: bool) {
         self.shared.state.lock().unwrap().down = down;
+    }
+
+    /// The `data` of a stored Secret, decoded.
+    pub fn data(&self, namespace: &str, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let state = self.shared.state.lock().unwrap();
+        state.secrets.get(&(namespace.to_owned(), name.to_owned())).map(|stored| stored.data.clone())
     }
 
     /// Makes every request fail with 429 Too Many Requests and `retry_after` seconds (or serves
@@ -938,4 +945,15 @@ fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
         .run()
         .expect_code(0);
     assert!(!server.shared.state.lock().unwrap().secrets.contains_key(&("monitoring".to_owned(), "node".to_owned())));
+}
+
+/// `extract --to kubernetes` (the kubeconfig's context, namespace `monitoring`): the inline value
+/// becomes a key of a Secret created for it, and `render` reads it back.
+#[test]
+fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
+    let server = FakeApiServer::start();
+    let map = "{kubernetes: {name: prometheus-node, key: password}}";
+    crate::extract::extract_and_render_back(with_kubeconfig(&server), &[], "kubernetes", "k8s-pass-fake", map);
+    let data = server.data("monitoring", "prometheus-node").expect("the Secret was created");
+    assert_eq!(data, BTreeMap::from([("password".to_owned(), b"k8s-pass-fake".to_vec())]));
 }
