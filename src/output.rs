@@ -451,10 +451,11 @@ impl<'a> StagedSecrets<'a> {
         let pending: Vec<(&str, &[u8])> =
             files.iter().filter(|(name, value)| !self.read_ahead_holds(name, value)).copied().collect();
         let files = pending.as_slice();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(files.len() / FILES_PER_STAGING_THREAD)
-            .max(1);
+        let most = files.len() / FILES_PER_STAGING_THREAD;
+        // Asking how many CPUs there are reads the cgroup's quota files (a dozen system calls):
+        // not worth it when there are too few files for a second thread, as on a re-render.
+        let threads =
+            if most < 2 { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(most) };
         if threads == 1 {
             return files.iter().try_for_each(|(name, value)| self.stage(name, value));
         }
