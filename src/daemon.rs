@@ -343,9 +343,15 @@ impl Daemon {
         }
     }
 
-    /// An auth failure: refetch now; where the store brings nothing newer and a previous value
-    /// is within its grace period, put it back until the next scheduled refresh.
+    /// An auth failure: refetch now, reading afresh what a provider would otherwise only extend
+    /// (a Vault lease); where the store brings nothing newer and a previous value is within its
+    /// grace period, put it back until the next scheduled refresh.
     async fn auth_failure(&mut self, locations: Vec<Location>) -> bool {
+        for location in &locations {
+            if let Some(provider) = self.providers.get(location.kind(), location.store()) {
+                provider.forget(location);
+            }
+        }
         let outcomes = self.refresh(locations).await;
         let now = Instant::now();
         let mut fell_back = false;

@@ -477,6 +477,11 @@ pub trait Provider: Send + Sync {
     /// Fetches one location.
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>>;
 
+    /// Drops what the provider keeps to answer `location` without reading it again (a Vault
+    /// lease it would renew), so that the next fetch reads it afresh: after an auth failure the
+    /// target needs new credentials, not the same ones for longer.
+    fn forget(&self, _location: &Location) {}
+
     /// Under `run`/`watch`: starts pushing change notices for `locations` (a location whose value
     /// may have changed is sent on `changed`, and the loop refetches it at once), for as long as
     /// this client lives. Returns `false` when the provider has no such feed, so the loop relies

@@ -194,8 +194,8 @@ fn rabbitmq_management_fake() -> FakeServer {
 }
 
 /// OpenBao with the `rabbitmq` engine at `rabbitmq/` talking to `fake`, whose role `prom`
-/// issues credentials under a one-hour lease.
-fn rabbitmq_engine(server: &Server, fake: &FakeServer) {
+/// issues credentials under a lease of `ttl`, renewable up to `max_ttl`.
+fn rabbitmq_engine(server: &Server, fake: &FakeServer, ttl: &str, max_ttl: &str) {
     bao(server, &["secrets", "enable", "rabbitmq"]);
     let uri = format!("connection_uri={}", fake.url());
     bao(
@@ -209,9 +209,13 @@ fn rabbitmq_engine(server: &Server, fake: &FakeServer) {
             "verify_connection=false",
         ],
     );
-    bao(server, &["write", "rabbitmq/config/lease", "ttl=3600", "max_ttl=7200"]);
+    bao(server, &["write", "rabbitmq/config/lease", &format!("ttl={ttl}"), &format!("max_ttl={max_ttl}")]);
     bao(server, &["write", "rabbitmq/roles/prom", r#"vhosts={"/":{"configure":"","write":".*","read":".*"}}"#]);
 }
+
+/// Both keys of the `prom` role's credentials, inlined by the generic target.
+const RABBITMQ_CREDENTIALS: &str = "amqp: {username: {vault: {engine: generic, path: rabbitmq/creds/prom, key: username}}, \
+                                    password: {vault: {engine: generic, path: rabbitmq/creds/prom, key: password}}}\n";
 
 /// A dynamic secret's lease has an end: `watch` publishes it as
 /// `secret_render_secret_expiry_timestamp_seconds`, no earlier than an hour after the read and
@@ -220,12 +224,10 @@ fn rabbitmq_engine(server: &Server, fake: &FakeServer) {
 fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
     let server = Server::openbao();
     let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake);
+    rabbitmq_engine(&server, &fake, "3600", "7200");
     bao(&server, &["kv", "put", "secret/app", "token=kv-fake"]);
-    let config = "amqp: {username: {vault: {engine: generic, path: rabbitmq/creds/prom, key: username}}, \
-                  password: {vault: {engine: generic, path: rabbitmq/creds/prom, key: password}}}\n\
-                  token: {vault: {path: app, key: token}}\n";
-    let test = as_root(&server).file("app.yml", config);
+    let config = format!("{RABBITMQ_CREDENTIALS}token: {{vault: {{path: app, key: token}}}}\n");
+    let test = as_root(&server).file("app.yml", &config);
     let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
     let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
@@ -246,6 +248,49 @@ fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
             "{at} not an hour after {before}..{after}"
         );
     }
+}
+
+/// `watch` renews a dynamic secret's lease (`sys/leases/renew`) instead of reading the path
+/// again: the credentials, and so the rendered config, stay the same while OpenBao extends the
+/// lease, and new ones are read once it no longer can (its `max_ttl` is near), before the old
+/// ones expire. With a 4 s lease and an 8 s `max_ttl`, that is about 7 s in.
+#[test]
+fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credentials() {
+    let server = Server::openbao_audited();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake, "4s", "8s");
+    let test = as_root(&server).file("app.yml", RABBITMQ_CREDENTIALS);
+    let mark = audit_mark(&server);
+    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let first = read(&test.path("out/app.yml"));
+
+    sidecar.until("a renewal", Duration::from_secs(30), |_| {
+        audited_requests(&server, mark).contains_key("sys/leases/renew")
+    });
+    assert_eq!(fake.count("PUT /api/users/"), 1, "the lease was renewed, and no new user was made");
+    assert_eq!(read(&test.path("out/app.yml")), first);
+
+    sidecar.until("new credentials near the max_ttl", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
+    sidecar
+        .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
+}
+
+/// An auth failure asks for new credentials, not the same ones for longer: `POST /-/refresh`
+/// reads a leased path again at once instead of renewing its lease.
+#[test]
+fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease() {
+    let server = Server::openbao();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake, "3600", "7200");
+    let test = as_root(&server).file("app.yml", RABBITMQ_CREDENTIALS);
+    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let first = read(&test.path("out/app.yml"));
+
+    let (status, body) = http("POST", sidecar.port, "/-/refresh");
+    assert!((200..300).contains(&status), "{status} {body}");
+    sidecar.until("new credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
+    sidecar
+        .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
 
 /// AppRole enabled, with a role whose policy reads `secret/data/prometheus/*`; returns the

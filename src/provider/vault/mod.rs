@@ -1,13 +1,13 @@
 //! The `vault` provider (HashiCorp Vault and OpenBao): KV v1/v2 (detected per mount), any read
-//! path with `engine: generic` (dynamic credentials, honouring their lease), one login and one
-//! keep-alive HTTP pool per store.
+//! path with `engine: generic` (dynamic credentials, their lease renewed while Vault extends it),
+//! one login and one keep-alive HTTP pool per store.
 //!
 //! We speak Vault's HTTP API with reqwest rather than through vaultrs: vaultrs deserialises each
 //! endpoint into its own typed structs and hides what this provider needs — the raw `data` map,
 //! `lease_duration`, the HTTP status that tells "missing" from "forbidden" from "sealed" — and
 //! gives no say over the connection pool that keeps a 500-path render close to the raw HTTP
 //! floor. The part of the API used here (KV read, `sys/internal/ui/mounts`, a few logins, token
-//! renew/lookup) is small and stable.
+//! renew/lookup, lease renew) is small and stable.
 
 mod auth;
 
@@ -233,6 +233,17 @@ pub struct VaultStore {
     timeout: Duration,
     login: auth::Login,
     mounts: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<KvVersion>>>>,
+    /// The renewable leases of generic reads, renewed instead of read again (see
+    /// [`VaultStore::renew`]).
+    leases: std::sync::Mutex<HashMap<VaultLocation, HeldLease>>,
+}
+
+/// A renewable lease from a generic read (dynamic credentials), and the value it leases.
+struct HeldLease {
+    id: Zeroizing<String>,
+    /// The duration first granted, which each renewal asks for again.
+    granted: Duration,
+    content: super::Content,
 }
 
 impl fmt::Debug for VaultStore {
@@ -254,6 +265,8 @@ struct Envelope {
     /// when `lease_duration` is only a refresh hint (a KV v1 `ttl`). Never logged.
     #[serde(default)]
     lease_id: String,
+    #[serde(default)]
+    renewable: bool,
     auth: Option<auth::AuthInfo>,
     #[serde(default)]
     errors: Vec<String>,
@@ -393,6 +406,7 @@ impl VaultStore {
             timeout,
             login,
             mounts: tokio::sync::Mutex::new(HashMap::new()),
+            leases: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -553,6 +567,9 @@ impl VaultStore {
 
     async fn read(&self, location: &VaultLocation) -> Result<Fetched, ProviderError> {
         if location.engine == Engine::Generic {
+            if let Some(renewed) = self.renew(location).await {
+                return renewed;
+            }
             return self.read_as(location, None).await;
         }
         if let Some(kv) = self.known_kv_version(&location.mount).await {
@@ -592,8 +609,8 @@ impl VaultStore {
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what()));
         }
-        let envelope = response.envelope(what)?;
-        let mut data = envelope.data.unwrap_or_default();
+        let mut envelope = response.envelope(what)?;
+        let mut data = envelope.data.take().unwrap_or_default();
         if kv2 {
             data = match data.get_mut("data").map(serde_json::Value::take) {
                 Some(serde_json::Value::Null) | None => {
@@ -625,7 +642,57 @@ impl VaultStore {
                 fetched.expires_at = Some(asked_at + lease);
             }
         }
+        if kv.is_none() {
+            let mut leases = self.leases.lock().expect("not poisoned");
+            if envelope.renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
+                let held = HeldLease {
+                    id: Zeroizing::new(std::mem::take(&mut envelope.lease_id)),
+                    granted: Duration::from_secs(envelope.lease_duration),
+                    content: fetched.content.clone(),
+                };
+                leases.insert(location.clone(), held);
+            } else {
+                leases.remove(location);
+            }
+        }
         Ok(fetched)
+    }
+
+    /// The held lease of `location` renewed (`sys/leases/renew`, which the default policy
+    /// allows), with the value it leases: dynamic credentials stay the same, and nothing is
+    /// reloaded, for as long as Vault extends them. `None` when no lease is held, or when Vault
+    /// no longer extends it by at least half of its first duration (its `max_ttl` is near, or
+    /// it is gone): new credentials are read then, while the old ones still work.
+    async fn renew(&self, location: &VaultLocation) -> Option<Result<Fetched, ProviderError>> {
+        let (id, granted) = {
+            let leases = self.leases.lock().expect("not poisoned");
+            let held = leases.get(location)?;
+            (held.id.clone(), held.granted)
+        };
+        let body = serde_json::json!({"lease_id": id.as_str(), "increment": granted.as_secs()});
+        let asked_at = std::time::SystemTime::now();
+        let response = match self.authorized(Method::PUT, "sys/leases/renew", &[], Some(&body)).await {
+            Ok(response) => response,
+            Err(error) => return Some(Err(error)),
+        };
+        let extended = (response.status == StatusCode::OK)
+            .then(|| response.envelope(|| location.to_string()).ok())
+            .flatten()
+            .map(|envelope| Duration::from_secs(envelope.lease_duration))
+            .filter(|duration| *duration * 2 >= granted);
+        let mut leases = self.leases.lock().expect("not poisoned");
+        let Some(duration) = extended else {
+            tracing::debug!(location = %location, status = %response.status, "the lease was not extended: reading new credentials");
+            leases.remove(location);
+            return None;
+        };
+        // Forgotten meanwhile (an auth failure): read afresh.
+        let held = leases.get(location)?;
+        tracing::debug!(location = %location, lease_secs = duration.as_secs(), "renewed the lease");
+        let mut fetched = Fetched { content: held.content.clone(), ..Fetched::fields(BTreeMap::new()) };
+        fetched.lease = Some(duration);
+        fetched.expires_at = Some(asked_at + duration);
+        Some(Ok(fetched))
     }
 }
 
@@ -800,6 +867,10 @@ impl super::Provider for VaultStore {
             let location = location.own();
             self.read(location).await
         })
+    }
+
+    fn forget(&self, location: &Location) {
+        self.leases.lock().expect("not poisoned").remove(location.own::<VaultLocation>());
     }
 
     /// A given token's TTL, learnt beside the reads rather than before them.
