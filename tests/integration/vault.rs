@@ -217,19 +217,32 @@ fn rabbitmq_engine(server: &Server, fake: &FakeServer, ttl: &str, max_ttl: &str)
 const RABBITMQ_CREDENTIALS: &str = "amqp: {username: {vault: {engine: generic, path: rabbitmq/creds/prom, key: username}}, \
                                     password: {vault: {engine: generic, path: rabbitmq/creds/prom, key: password}}}\n";
 
+/// A ready `watch` of [`RABBITMQ_CREDENTIALS`] followed by `extra`, against `server` whose
+/// rabbitmq engine leases for `ttl` up to `max_ttl`; the fake the engine talks to, the test
+/// directory and the rendered config as first written.
+fn watch_rabbitmq_credentials(
+    server: &Server,
+    (ttl, max_ttl): (&str, &str),
+    extra: &str,
+) -> (FakeServer, Test, WatchProcess, String) {
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(server, &fake, ttl, max_ttl);
+    let test = as_root(server).file("app.yml", &format!("{RABBITMQ_CREDENTIALS}{extra}"));
+    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let first = read(&test.path("out/app.yml"));
+    (fake, test, sidecar, first)
+}
+
 /// A dynamic secret's lease has an end: `watch` publishes it as
 /// `secret_render_secret_expiry_timestamp_seconds`, no earlier than an hour after the read and
 /// no later than an hour after the answer. A KV secret in the same config has no such series.
 #[test]
 fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
     let server = Server::openbao();
-    let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake, "3600", "7200");
     bao(&server, &["kv", "put", "secret/app", "token=kv-fake"]);
-    let config = format!("{RABBITMQ_CREDENTIALS}token: {{vault: {{path: app, key: token}}}}\n");
-    let test = as_root(&server).file("app.yml", &config);
     let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let (fake, _test, sidecar, _) =
+        watch_rabbitmq_credentials(&server, ("3600", "7200"), "token: {vault: {path: app, key: token}}\n");
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
 
     assert_eq!(fake.count("PUT /api/users/"), 1, "one read of the path for both of its keys");
@@ -257,12 +270,8 @@ fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
 #[test]
 fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credentials() {
     let server = Server::openbao_audited();
-    let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake, "4s", "8s");
-    let test = as_root(&server).file("app.yml", RABBITMQ_CREDENTIALS);
     let mark = audit_mark(&server);
-    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
-    let first = read(&test.path("out/app.yml"));
+    let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials(&server, ("4s", "8s"), "");
 
     sidecar.until("a renewal", Duration::from_secs(30), |_| {
         audited_requests(&server, mark).contains_key("sys/leases/renew")
@@ -280,11 +289,7 @@ fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credent
 #[test]
 fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease() {
     let server = Server::openbao();
-    let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake, "3600", "7200");
-    let test = as_root(&server).file("app.yml", RABBITMQ_CREDENTIALS);
-    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
-    let first = read(&test.path("out/app.yml"));
+    let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials(&server, ("3600", "7200"), "");
 
     let (status, body) = http("POST", sidecar.port, "/-/refresh");
     assert!((200..300).contains(&status), "{status} {body}");
