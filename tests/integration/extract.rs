@@ -158,7 +158,7 @@ fn the_example_configs_round_trip_through_openbao_and_render() {
 const NODE_JOB: &str = "scrape_configs:\n  # the node job\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: node-pass-fake\n";
 
 /// The other stores' part of `extract`: `NODE_JOB` (with `value` as its password) in `test`,
-/// extracted `--write` with `args` (`--to …`, global options before `extract`), must come out as
+/// extracted `--to to --write` (with the options `global` before `extract`), must come out as
 /// `NODE_JOB` with the provider map `map` in place of the value, comments kept, and render back
 /// to a password file holding `value`. The caller checks the store itself.
 pub fn extract_and_render_back(test: Test, global: &[&str], to: &str, value: &str, map: &str) -> Test {
