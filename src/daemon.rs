@@ -447,6 +447,7 @@ impl Daemon {
                 self.uses = Self::index_uses(&loaded);
                 self.templates = Self::templates_of(&loaded, &self.out);
                 self.loaded = loaded;
+                providers.take_over(&self.providers);
                 self.providers = providers;
                 let due = self.schedule.due(Instant::now());
                 self.refresh(due).await;

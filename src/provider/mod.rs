@@ -482,6 +482,16 @@ pub trait Provider: Send + Sync {
     /// target needs new credentials, not the same ones for longer.
     fn forget(&self, _location: &Location) {}
 
+    /// What this client keeps between fetches that a client built anew for the same store can
+    /// carry on with (the Vault leases it would renew), handed over when the configs are read
+    /// again; see [`Provider::take_over`].
+    fn hand_over(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        None
+    }
+
+    /// Carries on with what the previous client for this store handed over.
+    fn take_over(&self, _state: Box<dyn std::any::Any + Send>) {}
+
     /// Under `run`/`watch`: starts pushing change notices for `locations` (a location whose value
     /// may have changed is sent on `changed`, and the loop refetches it at once), for as long as
     /// this client lives. Returns `false` when the provider has no such feed, so the loop relies
@@ -582,6 +592,17 @@ impl ProviderSet {
     #[must_use]
     pub fn get(&self, kind: ProviderKind, store: &StoreRef) -> Option<&Arc<dyn Provider>> {
         self.providers.get(&(kind, store.clone()))
+    }
+
+    /// Hands what each client of `previous` keeps between fetches to this set's client for the
+    /// same provider and store, so that rebuilding the clients (a config reload) does not start
+    /// them over: a held lease is still renewed rather than new credentials read.
+    pub fn take_over(&self, previous: &Self) {
+        for (key, provider) in &self.providers {
+            if let Some(state) = previous.providers.get(key).and_then(|old| old.hand_over()) {
+                provider.take_over(state);
+            }
+        }
     }
 
     /// Asks every client that can push changes to watch its share of `locations`; returns how

@@ -284,6 +284,25 @@ fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credent
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
 
+/// Reading the config again after it changed builds the store's client anew, which carries on
+/// renewing the lease its predecessor held: an edit to the config makes no new credentials.
+#[test]
+fn a_config_reload_keeps_renewing_a_held_lease() {
+    let server = Server::openbao_audited();
+    let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials(&server, ("4s", "60s"), "");
+    std::fs::write(test.path("app.yml"), format!("# edited\n{RABBITMQ_CREDENTIALS}")).unwrap();
+    sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
+        sidecar.log().contains("the configuration changed: re-rendering")
+    });
+
+    let mark = audit_mark(&server);
+    sidecar.until("a renewal after the reload", Duration::from_secs(30), |_| {
+        audited_requests(&server, mark).contains_key("sys/leases/renew")
+    });
+    assert_eq!(fake.count("PUT /api/users/"), 1, "the new client read new credentials instead of renewing");
+    assert_eq!(read(&test.path("out/app.yml")), first);
+}
+
 /// An auth failure asks for new credentials, not the same ones for longer: `POST /-/refresh`
 /// reads a leased path again at once instead of renewing its lease.
 #[test]

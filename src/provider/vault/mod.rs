@@ -873,6 +873,19 @@ impl super::Provider for VaultStore {
         self.leases.lock().expect("not poisoned").remove(location.own::<VaultLocation>());
     }
 
+    /// The held leases. A lease taken over by a client whose settings changed (another
+    /// address) fails to renew there, and its location is read afresh.
+    fn hand_over(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        let leases = std::mem::take(&mut *self.leases.lock().expect("not poisoned"));
+        (!leases.is_empty()).then(|| Box::new(leases) as Box<dyn std::any::Any + Send>)
+    }
+
+    fn take_over(&self, state: Box<dyn std::any::Any + Send>) {
+        if let Ok(leases) = state.downcast::<HashMap<VaultLocation, HeldLease>>() {
+            self.leases.lock().expect("not poisoned").extend(*leases);
+        }
+    }
+
     /// A given token's TTL, learnt beside the reads rather than before them.
     fn beside_reads(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.login.learn_ttl(self))
