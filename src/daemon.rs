@@ -92,6 +92,9 @@ struct Daemon {
     out: OutputDir,
     /// SHA-256 of what each output file (relative to the out dir) holds, as last written or read.
     written: HashMap<PathBuf, [u8; 32]>,
+    /// The secret files (relative to the out dir, `.previous` ones included) that each config's
+    /// rendering in place names, by config name: kept while a new rendering cannot be written.
+    named_by_rendered: HashMap<String, HashSet<PathBuf>>,
     /// The source texts the current `loaded` came from, to tell a real change from a touch.
     sources: Vec<Option<Vec<u8>>>,
     uses: HashMap<Location, Vec<Use>>,
@@ -208,9 +211,10 @@ impl Daemon {
 
     /// Writes every file whose content differs from what is on disk; returns (configs changed,
     /// secrets changed). A config with a secret never fetched is not written unless
-    /// `--start-partial`.
+    /// `--start-partial`; nor is one whose values cannot all be used. Such a config's rendering
+    /// in place stays whole: the secret files it names are not removed as unused.
     fn write_outputs(&mut self) -> Result<(bool, bool), Failure> {
-        let Self { loaded, templates, schedule, out, written, settings, .. } = self;
+        let Self { loaded, templates, schedule, out, written, named_by_rendered, settings, .. } = self;
         let mut configs_changed = false;
         let mut secrets_changed = false;
         let mut produced: HashSet<PathBuf> = HashSet::new();
@@ -226,7 +230,9 @@ impl Daemon {
                     None => values.push(None),
                 }
             }
+            let in_place = named_by_rendered.get(&config.name).into_iter().flatten().cloned();
             if values.iter().any(Option::is_none) && !settings.common.start_partial {
+                produced.extend(in_place);
                 continue;
             }
             let rendered = match render::complete(template, &config.sites, &config.placements, values) {
@@ -235,16 +241,18 @@ impl Daemon {
                     for problem in problems {
                         tracing::error!(config = %config.source.display(), "{problem}");
                     }
+                    produced.extend(in_place);
                     continue;
                 }
             };
+            let mut named = HashSet::new();
             // This config's changed secret files move into place together, with one sync of
             // `secrets/`, before the config that names them.
             let mut staged = None;
             let mut staged_digests = Vec::new();
             for file in &rendered.secret_files {
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&file.name);
-                produced.insert(relative.clone());
+                named.insert(relative.clone());
                 if changed(written, out, &relative, file.value.expose()) {
                     let staging = staged.get_or_insert_with(|| out.stage_secrets());
                     staging.stage(&file.name, file.value.expose())?;
@@ -258,7 +266,7 @@ impl Daemon {
                 let name = format!("{file}.previous");
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&name);
                 if let Some(previous) = schedule.previous_for(&site.spec) {
-                    produced.insert(relative.clone());
+                    named.insert(relative.clone());
                     if changed(written, out, &relative, previous.expose()) {
                         let staging = staged.get_or_insert_with(|| out.stage_secrets());
                         staging.stage(&name, previous.expose())?;
@@ -278,6 +286,8 @@ impl Daemon {
                 tracing::info!(config = %config.source.display(), "wrote the rendered config");
                 configs_changed = true;
             }
+            produced.extend(named.iter().cloned());
+            named_by_rendered.insert(config.name.clone(), named);
         }
         // Secret files nothing refers to any more (a removed field, an expired previous value).
         let stale: Vec<PathBuf> = written
@@ -613,6 +623,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         providers,
         out,
         written: HashMap::new(),
+        named_by_rendered: HashMap::new(),
         metrics,
         health,
         http: reqwest::Client::builder()

@@ -437,6 +437,29 @@ fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_g
     assert_eq!(read(&secret), CANARY);
 }
 
+/// An edit that adds a secret which cannot be read leaves the config unrendered, and the
+/// rendering in place whole: the secret files it names keep their values, however often the
+/// loop comes round while the new secret keeps failing.
+#[test]
+fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place_names() {
+    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    let good = std::fs::read(&rendered).unwrap();
+    let secret = named_file(&rendered, "password_file");
+
+    let unreadable = "  - job_name: b\n    basic_auth:\n      username: prom\n      password:\n        \
+                      file: {path: missing, refresh_interval: 1s}\n";
+    replace(&test.path("prometheus.yml"), format!("{}{unreadable}", config_with_jobs("pw", &["a"])).as_bytes());
+    // The second failed read comes a whole cycle after the first attempt to write the outputs.
+    watch.until("two failed reads of the missing secret", CYCLE, |watch| {
+        watch.metric("secret_render_fetch_failures_total", &[("provider", "file")]).unwrap_or(0.0) >= 2.0
+    });
+    assert_eq!(std::fs::read(&rendered).unwrap(), good, "the rendering in place changed");
+    assert_eq!(read(&secret), CANARY, "a secret file the rendering in place names is gone");
+}
+
 #[test]
 fn a_configmap_data_symlink_swap_re_renders() {
     let test = Test::new().file("pw", CANARY);
