@@ -103,6 +103,9 @@ struct Daemon {
     http: reqwest::Client,
     reload_at: Option<Instant>,
     reload_failures: u32,
+    /// When to try writing the outputs again after a write failed, and how many failed in a row.
+    write_retry_at: Option<Instant>,
+    write_failures: u32,
     config_check_at: Option<Instant>,
     targets_poll_at: Option<Instant>,
     job_triggered: HashMap<String, Instant>,
@@ -302,6 +305,35 @@ impl Daemon {
             written.remove(&path);
         }
         Ok((configs_changed, secrets_changed))
+    }
+
+    /// [`Daemon::write_outputs`] once the loop runs: a failure (a full tmpfs, a directory where
+    /// a file goes) is logged and tried again after a backoff, from 1 s up to a minute, while
+    /// the loop and the target run on; the files it did not replace stay as they were. A write
+    /// that failed part-way may have changed some files, so the first write that succeeds after
+    /// failures reports everything as changed, and the target is reloaded.
+    fn write_outputs_or_retry(&mut self) -> (bool, bool) {
+        match self.write_outputs() {
+            Ok(changes) => {
+                self.write_retry_at = None;
+                if std::mem::take(&mut self.write_failures) > 0 {
+                    tracing::info!("the outputs are written again");
+                    return (true, true);
+                }
+                changes
+            }
+            Err(failure) => {
+                self.write_failures += 1;
+                let wait = refresh::backoff(self.write_failures, Duration::from_secs(60));
+                tracing::error!(
+                    retry_in_secs = wait.as_secs(),
+                    "cannot write the outputs; the files in place stay: {}",
+                    failure.message
+                );
+                self.write_retry_at = Some(Instant::now() + wait);
+                (false, false)
+            }
+        }
     }
 
     /// Schedules a (debounced) reload after a change. Under `run` only while the child runs;
@@ -633,6 +665,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             .map_err(|error| Failure::new(ExitCode::Internal, format!("cannot build the HTTP client: {error}")))?,
         reload_at: None,
         reload_failures: 0,
+        write_retry_at: None,
+        write_failures: 0,
         config_check_at: None,
         targets_poll_at: settings.common.watch_targets.as_ref().map(|_| now + settings.common.watch_targets_interval),
         job_triggered: HashMap::new(),
@@ -680,6 +714,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             daemon.reload_at,
             daemon.config_check_at,
             daemon.targets_poll_at,
+            daemon.write_retry_at,
         ]);
         tokio::select! {
             outcome = wait_child(&mut guard.child) => {
@@ -695,7 +730,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 tracing::info!("SIGUSR1: refreshing every secret now");
                 let all = daemon.locations_named(None);
                 guarded!(guard, daemon.auth_failure(all));
-                let changes = daemon.write_outputs()?;
+                let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
             _ = hangup.recv() => {
@@ -707,13 +742,13 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let locations = daemon.locations_named(request.secret.as_deref());
                 tracing::info!(secret = request.secret.as_deref().unwrap_or("(all)"), count = locations.len(), "refresh requested");
                 guarded!(guard, daemon.auth_failure(locations));
-                let changes = daemon.write_outputs()?;
+                let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
             Some(location) = changed_locations.recv() => {
                 tracing::debug!(location = %location, "the store reports a change");
                 guarded!(guard, daemon.refresh(vec![location]));
-                let changes = daemon.write_outputs()?;
+                let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
             Some(()) = file_events.recv() => {
@@ -748,7 +783,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 for location in daemon.schedule.expire_previous(now) {
                     daemon.publish(&location);
                 }
-                let changes = daemon.write_outputs()?;
+                let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
                 if daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
                     let group = guard.child.as_ref().map(ChildProcess::pid);

@@ -460,6 +460,31 @@ fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place
     assert_eq!(read(&secret), CANARY, "a secret file the rendering in place names is gone");
 }
 
+/// A write that fails (here, a directory where the rendered config goes) neither stops `watch`
+/// nor touches the files in place: the error is logged, the write is tried again after a
+/// backoff, and it goes through once the obstacle is gone.
+#[test]
+fn a_failed_write_is_retried_while_the_loop_runs_on() {
+    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+    std::fs::remove_file(&rendered).unwrap();
+    std::fs::create_dir(&rendered).unwrap();
+
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    watch.until("a failed write and a failed retry", CYCLE, |watch| watch.logged("cannot write the outputs") >= 2);
+    assert_eq!(read(&secret), CANARY, "the secret file in place changed");
+    assert!(!watch.log().contains(CANARY));
+
+    std::fs::remove_dir(&rendered).unwrap();
+    watch.until("the rendered config written by a retry", CYCLE, |_| {
+        rendered.is_file() && read(&rendered).contains("job_name: b")
+    });
+    assert_eq!(watch.logged("the outputs are written again"), 1, "{}", watch.log());
+}
+
 #[test]
 fn a_configmap_data_symlink_swap_re_renders() {
     let test = Test::new().file("pw", CANARY);
