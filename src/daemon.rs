@@ -902,15 +902,21 @@ pub struct ChildConfigs {
     pub args: Vec<std::ffi::OsString>,
     /// `--web.listen-address`, if given.
     pub listen_address: Option<String>,
+    /// `--web.config.file` (as given, not the rendered copy), if given.
+    pub web_config: Option<PathBuf>,
+    /// Where the target serves its endpoints: `--web.route-prefix`, else the path of
+    /// `--web.external-url`, as Prometheus and Alertmanager decide it; `None` for `/`.
+    pub route_prefix: Option<String>,
 }
 
 /// Finds `--config.file`/`--web.config.file` (as `--flag=value` or `--flag value`) in the child's
 /// arguments and points them at the rendered copies in `out`.
 pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfigs {
     const FLAGS: [&str; 2] = ["--config.file", "--web.config.file"];
+    const NOTED: [&str; 4] = ["--web.listen-address", "--web.config.file", "--web.route-prefix", "--web.external-url"];
     let mut configs = Vec::new();
     let mut rewritten = Vec::with_capacity(args.len());
-    let mut listen_address = None;
+    let mut noted: HashMap<&str, String> = HashMap::new();
     let rendered = |value: &str| {
         let name = Path::new(value).file_name().map(ToOwned::to_owned).unwrap_or_default();
         out.join(name)
@@ -918,10 +924,14 @@ pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfi
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
         let text = arg.to_string_lossy();
-        if let Some(value) = text.strip_prefix("--web.listen-address=") {
-            listen_address = Some(value.to_owned());
-        } else if text == "--web.listen-address" {
-            listen_address = iter.peek().map(|value| value.to_string_lossy().into_owned());
+        for flag in NOTED {
+            if let Some(value) = text.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
+                noted.insert(flag, value.to_owned());
+            } else if text == flag
+                && let Some(value) = iter.peek()
+            {
+                noted.insert(flag, value.to_string_lossy().into_owned());
+            }
         }
         if let Some(flag) = FLAGS.iter().find(|flag| text.starts_with(&format!("{flag}="))) {
             let value = &text[flag.len() + 1..];
@@ -936,19 +946,48 @@ pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfi
             rewritten.push(arg.clone());
         }
     }
-    ChildConfigs { configs, args: rewritten, listen_address }
+    let route_prefix = noted
+        .get("--web.route-prefix")
+        .cloned()
+        .or_else(|| {
+            let url = reqwest::Url::parse(noted.get("--web.external-url")?).ok()?;
+            Some(url.path().to_owned())
+        })
+        .map(|prefix| prefix.trim_matches('/').to_owned())
+        .filter(|prefix| !prefix.is_empty())
+        .map(|prefix| format!("/{prefix}"));
+    ChildConfigs {
+        configs,
+        args: rewritten,
+        listen_address: noted.remove("--web.listen-address"),
+        web_config: noted.remove("--web.config.file").map(PathBuf::from),
+        route_prefix,
+    }
 }
 
-/// The metrics URL of a target listening on `address` (`0.0.0.0:9090`, `:9093`, `[::]:9090`).
+/// Whether the target's web config (the exporter toolkit's: Prometheus, Alertmanager) asks for
+/// TLS or basic auth, which the reload check's plain, unauthenticated GET of `/metrics` cannot
+/// pass. An unreadable or invalid file says no: the render reports it.
 #[must_use]
-pub fn metrics_url(address: &str) -> String {
+pub fn web_config_guards_metrics(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(document) = crate::tree::load(&text) else { return false };
+    ["tls_server_config", "basic_auth_users"]
+        .iter()
+        .any(|key| document.root.get(key).is_some_and(|node| !node.is_null()))
+}
+
+/// The metrics URL of a target listening on `address` (`0.0.0.0:9090`, `:9093`, `[::]:9090`)
+/// under `route_prefix` (`/prometheus`, or `None` for `/`).
+#[must_use]
+pub fn metrics_url(address: &str, route_prefix: Option<&str>) -> String {
     let (host, port) = address.rsplit_once(':').unwrap_or((address, "9090"));
     let host = match host.trim_matches(['[', ']']) {
         "" | "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
         other if other.contains(':') => format!("[{other}]"),
         other => other.to_owned(),
     };
-    format!("http://{host}:{port}/metrics")
+    format!("http://{host}:{port}{}/metrics", route_prefix.unwrap_or_default())
 }
 
 /// Detects the target and version from `PROGRAM --version` (`prometheus, version 2.42.0 (…)`).
@@ -1008,6 +1047,48 @@ mod tests {
             ]
         );
         assert_eq!(found.listen_address.as_deref(), Some("127.0.0.1:9999"));
+        assert_eq!(found.web_config, Some(PathBuf::from("web.yml")));
+        assert_eq!(found.route_prefix, None);
+    }
+
+    #[test]
+    fn the_route_prefix_is_given_or_the_external_urls_path() {
+        let prefix = |args: &[&str]| {
+            let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+            rewrite_child_args(&args, Path::new("/run/sr")).route_prefix
+        };
+        assert_eq!(prefix(&["--config.file=p.yml"]), None);
+        assert_eq!(prefix(&["--web.route-prefix=/prometheus/"]), Some("/prometheus".to_owned()));
+        assert_eq!(prefix(&["--web.route-prefix", "prom"]), Some("/prom".to_owned()));
+        assert_eq!(
+            prefix(&["--web.external-url=https://example.com/monitoring/prometheus"]),
+            Some("/monitoring/prometheus".to_owned())
+        );
+        assert_eq!(prefix(&["--web.external-url=https://example.com/"]), None);
+        assert_eq!(
+            prefix(&["--web.external-url=https://example.com/ext", "--web.route-prefix=/"]),
+            None,
+            "an explicit route prefix wins over the external URL's path"
+        );
+    }
+
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn a_web_config_with_tls_or_basic_auth_guards_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("basic_auth_users:\n  admin: {file: {path: admin.bcrypt}}\n", true),
+            ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n", true),
+            ("http_server_config:\n  http2: false\n", false),
+            ("basic_auth_users:\n", false),
+            ("not: [valid", false),
+        ];
+        for (text, guards) in cases {
+            let path = dir.path().join("web.yml");
+            std::fs::write(&path, text).unwrap();
+            assert_eq!(web_config_guards_metrics(&path), guards, "{text}");
+        }
+        assert!(!web_config_guards_metrics(&dir.path().join("missing.yml")));
     }
 
     #[test]
@@ -1020,8 +1101,9 @@ mod tests {
             ("[::1]:9090", "http://[::1]:9090/metrics"),
         ];
         for (address, url) in cases {
-            assert_eq!(metrics_url(address), url, "{address}");
+            assert_eq!(metrics_url(address, None), url, "{address}");
         }
+        assert_eq!(metrics_url(":9090", Some("/prometheus")), "http://127.0.0.1:9090/prometheus/metrics");
     }
 
     #[test]

@@ -31,6 +31,15 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
         ));
     }
     let verify = match target.map(|target| target.kind) {
+        Some(TargetKind::Prometheus | TargetKind::Alertmanager)
+            if verify_reload && found.web_config.as_deref().is_some_and(daemon::web_config_guards_metrics) =>
+        {
+            tracing::info!(
+                "reload verification is off: the web config asks for TLS or basic auth, which its plain check of \
+                 /metrics cannot pass; a reload counts as done once the signal is sent"
+            );
+            None
+        }
         Some(kind @ (TargetKind::Prometheus | TargetKind::Alertmanager)) if verify_reload => {
             let default_address = if kind == TargetKind::Prometheus { "0.0.0.0:9090" } else { ":9093" };
             let address = found.listen_address.clone().unwrap_or_else(|| default_address.to_owned());
@@ -39,7 +48,8 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
             } else {
                 "alertmanager_config_last_reload_successful"
             };
-            Some(Verify { metrics_url: daemon::metrics_url(&address), metric: Some(metric) })
+            let metrics_url = daemon::metrics_url(&address, found.route_prefix.as_deref());
+            Some(Verify { metrics_url, metric: Some(metric) })
         }
         _ => None,
     };

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 
 use crate::support::{
-    CANARY, PROMETHEUS_INSTALL, Server, Test, bao, binary, free_port, mode_of, read, require, try_http,
+    CANARY, PROMETHEUS_INSTALL, Server, Test, bao, binary, free_port, mode_of, read, repo, require, try_http,
 };
 
 /// The most any one condition is waited for.
@@ -457,6 +457,43 @@ fn run_wraps_prometheus_and_reloads_it_only_for_a_rotation() {
     wrapper.signal(Signal::TERM);
     assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
     drop(vault);
+}
+
+/// Under the shipped example's web config, which asks for basic auth, the reload check's plain
+/// GET of Prometheus's `/metrics` cannot pass: verification is off, saying why, and a rotation's
+/// reload counts as done instead of failing and being sent again with backoff for good.
+#[test]
+fn a_web_config_with_basic_auth_turns_reload_verification_off() {
+    require("prometheus", PROMETHEUS_INSTALL);
+    let shipped = |path: &str| read(&repo().join("testdata/prometheus").join(path));
+    let test = Test::new()
+        .file("web.yml", &shipped("web.yml"))
+        .file("secrets/admin_password.bcrypt", &shipped("secrets/admin_password.bcrypt"))
+        .file("pw", "first-fake")
+        .file(
+            "prometheus.yml",
+            "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: prom\n      password:\n        \
+             file: {path: pw, refresh_interval: 1s}\n    static_configs:\n      - targets: ['127.0.0.1:9']\n",
+        );
+    let (prometheus_port, admin_port) = (free_port(), free_port());
+    let mut command = wrapper_command(&test);
+    command
+        .args(["run", "--out", "out", "--listen", &format!("127.0.0.1:{admin_port}"), "--", "prometheus"])
+        .args(["--config.file=prometheus.yml", "--web.config.file=web.yml"])
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .arg(format!("--storage.tsdb.path={}", test.path("tsdb").display()));
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    wrapper.until("Prometheus to listen", PATIENCE, || TcpStream::connect(("127.0.0.1", prometheus_port)).ok());
+    assert!(wrapper.log().contains("reload verification is off"), "{}", wrapper.log());
+
+    std::fs::write(test.path("pw"), "second-fake").unwrap();
+    let reloads = |text: &str, result: &str| sample(text, "secret_render_reloads_total", &[("result", result)]);
+    let text = wrapper.until("the reload", RELOAD_PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "success").is_some_and(|count| count >= 1.0))
+    });
+    assert_eq!(reloads(&text, "failure"), Some(0.0), "{text}");
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
 }
 
 // ---------------------------------------------------------------------------------------------
