@@ -570,7 +570,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__run)
-            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --stop-timeout --no-verify-reload --target --stores --file-root --log-format --verbose --quiet --help"
+            opts="-v -q -h --out --require-tmpfs --file-mode --file-group --max-concurrency --listen --reload-on --reload-debounce --start-partial --watch-targets --watch-targets-interval --stop-timeout --verify-reload --no-verify-reload --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

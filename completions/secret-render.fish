@@ -87,7 +87,8 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l log-
 json\t''"
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l require-tmpfs -d 'Fail (exit 5) instead of warning when the output directory is not on tmpfs or ramfs'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l start-partial -d 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
-complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l no-verify-reload -d 'Do not confirm reloads through the target\'s `/metrics` (`prometheus_config_last_reload_successful` and its success timestamp)'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l verify-reload -d 'Confirm each reload through the target\'s `/metrics` (`prometheus_config_last_reload_successful` and its success timestamp): the default for Prometheus and Alertmanager, unless their web config asks for TLS or basic auth'
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l no-verify-reload -d 'Do not confirm reloads through the target\'s `/metrics`'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -225,9 +225,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub stop_timeout: String,
 
-    /// Do not confirm reloads through the target's `/metrics`
-    /// (`prometheus_config_last_reload_successful` and its success timestamp).
-    #[arg(long)]
+    /// Confirm each reload through the target's `/metrics`
+    /// (`prometheus_config_last_reload_successful` and its success timestamp): the default for
+    /// Prometheus and Alertmanager, unless their web config asks for TLS or basic auth.
+    #[arg(long, overrides_with = "no_verify_reload")]
+    pub verify_reload: bool,
+
+    /// Do not confirm reloads through the target's `/metrics`.
+    #[arg(long, overrides_with = "verify_reload")]
     pub no_verify_reload: bool,
 
     /// The target's command line.

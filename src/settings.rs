@@ -182,7 +182,8 @@ impl RunSettings {
         Ok(Self {
             common,
             stop_timeout: duration("--stop-timeout", &args.stop_timeout)?,
-            verify_reload: !args.no_verify_reload,
+            // The flags override each other: the last one given is the one set.
+            verify_reload: args.verify_reload || !args.no_verify_reload,
             program,
             args: command.collect(),
         })
@@ -221,6 +222,24 @@ mod tests {
         for bad in ["0400", "4755", "rw", "0999", ""] {
             assert!(parse_mode(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_last_of_verify_reload_and_no_verify_reload_wins() {
+        use clap::Parser as _;
+        let verify = |flags: &[&str]| {
+            let mut argv = vec!["secret-render", "run"];
+            argv.extend_from_slice(flags);
+            argv.extend(["--", "prometheus", "--config.file=prometheus.yml"]);
+            let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
+            let crate::cli::Command::Run(args) = cli.command else { unreachable!("a run command") };
+            RunSettings::new(args, &cli.global).expect("valid settings").verify_reload
+        };
+        assert!(verify(&[]));
+        assert!(verify(&["--verify-reload"]));
+        assert!(!verify(&["--no-verify-reload"]));
+        assert!(verify(&["--no-verify-reload", "--verify-reload"]));
+        assert!(!verify(&["--verify-reload", "--no-verify-reload"]));
     }
 
     #[test]
