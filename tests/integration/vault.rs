@@ -1,8 +1,9 @@
 //! The `vault` provider against a real OpenBao dev server, one per test: KV v1 and v2 (path
 //! forms, versions, mount detection), `engine: generic` and its lease, AppRole with a
 //! bootstrapped `secret_id`, token renewal, every fetch failure an operator meets, one request per
-//! distinct path (counted in OpenBao's audit log), named stores, TLS, the end of a dynamic
-//! secret's lease, and the time a 1000-reference render takes.
+//! distinct path (counted in OpenBao's audit log), named stores, a store's namespace and
+//! `token_file`, TLS, a dynamic secret's lease (its end published, renewed until its `max_ttl`),
+//! and the time a 1000-reference render takes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -651,6 +652,48 @@ fn store_selects_among_two_stores_and_secret_stores_is_dropped_from_the_output()
     let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "a: \"from-one-fake\"\nb: \"from-two-fake\"\n");
+}
+
+/// A store's `namespace` is sent as `X-Vault-Namespace`: the same path reads the namespace's
+/// secret, not the root namespace's (OpenBao has namespaces since 2.3).
+#[test]
+fn a_store_reads_in_its_namespace() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=root-namespace-fake"]);
+    bao(&server, &["namespace", "create", "team"]);
+    bao(&server, &["secrets", "enable", "-ns=team", "-path=secret", "kv-v2"]);
+    bao(&server, &["kv", "put", "-ns=team", "secret/app", "password=team-namespace-fake"]);
+    let config = format!(
+        "secret_stores:\n  team:\n    vault:\n      address: {}\n      namespace: team\n      auth: {{token: root}}\n\
+         a: {{vault: {{store: team, path: app, key: password}}}}\n",
+        server.address()
+    );
+    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"team-namespace-fake\"\n");
+}
+
+/// `auth: {token_file: …}` reads the token from a file (relative to the config): a token the
+/// policy allows reads, and one Vault does not know is refused without showing it.
+#[test]
+fn a_store_logs_in_with_the_token_its_token_file_holds() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=token-file-fake"]);
+    let reader = policy(&server, "reader", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &reader, &[]);
+    let config = format!(
+        "secret_stores:\n  vault:\n    vault:\n      address: {}\n      auth: {{token_file: secrets/token}}\n\
+         a: {{vault: {{store: vault, path: prometheus/node, key: password}}}}\n",
+        server.address()
+    );
+    let render = ["--target", "generic", "render", "app.yml", "--out", "out"];
+    let test = Test::new().file("app.yml", &config).file("secrets/token", &format!("{token}\n"));
+    test.run_with(&render).expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"token-file-fake\"\n");
+
+    let unknown = format!("hvs.{CANARY}");
+    let test = Test::new().file("app.yml", &config).file("secrets/token", &unknown);
+    test.run_with(&render).expect_code(4).stderr_contains("permission denied").never_shows(&unknown);
 }
 
 #[test]
