@@ -4,8 +4,9 @@
 //! stores with a kubeconfig context, 401/403/404 as an operator reads them, `watch` picking up a
 //! changed Secret within a second (and after its watch was cut or its version expired), a
 //! Vault AppRole `secret_id` bootstrapped from a Kubernetes Secret, `rotate`/`store` writing
-//! keys with a merge patch (the fake honours `resourceVersion`), `extract` creating a Secret, and
-//! API Priority and Fairness throttling.
+//! keys with a merge patch (the fake honours `resourceVersion`), `extract` creating a Secret,
+//! API Priority and Fairness throttling, and a Vault store logging in with the Kubernetes auth
+//! method (real OpenBao asking the fake's TokenReview).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -30,7 +31,10 @@ const TOKEN: &str = "fake-sa-token-3b9d";
 /// compacted one, ended after `timeoutSeconds`), metadata-only answers for `Accept:
 /// application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`, bearer-token authentication
 /// (401 `Status` without a known token) and RBAC denials as 403 `Status` objects worded like the
-/// real authorizer's. Resource versions are one global counter, like etcd's revision.
+/// real authorizer's. Resource versions are one global counter, like etcd's revision. It also
+/// answers `POST /apis/authentication.k8s.io/v1/tokenreviews` as the API server does for Vault's
+/// (OpenBao's) Kubernetes auth method: a token it knows is authenticated as its service account
+/// (`system:serviceaccount:NAMESPACE:NAME`, with the account's UID), any other is not.
 ///
 /// A fake because no Kubernetes server (kind, k3s, minikube, envtest's kube-apiserver) installs on
 /// these machines: each needs a container runtime or a download outside the package registries.
@@ -244,6 +248,12 @@ fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Val
     status
 }
 
+/// The UID the fake gives a service account (an RFC 4122 shape, stable per name).
+fn service_account_uid(username: &str) -> String {
+    let sum = username.bytes().fold(0u32, |sum, byte| sum.wrapping_mul(31).wrapping_add(u32::from(byte)));
+    format!("{sum:08x}-0000-4000-8000-000000000000")
+}
+
 fn respond(stream: &mut TcpStream, code: u16, body: &Value) {
     respond_with(stream, code, body, "");
 }
@@ -253,6 +263,7 @@ fn respond_with(stream: &mut TcpStream, code: u16, body: &Value, headers: &str) 
     let text = body.to_string();
     let reason = match code {
         200 => "OK",
+        201 => "Created",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
@@ -422,6 +433,30 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         return;
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if method == "POST" && segments == ["apis", "authentication.k8s.io", "v1", "tokenreviews"] {
+        let length = headers.get("content-length").and_then(|value| value.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+            return;
+        }
+        let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let token = review["spec"]["token"].as_str().unwrap_or_default();
+        let reviewed = shared.state.lock().unwrap().users.get(token).cloned();
+        let status = match reviewed {
+            Some(username) => json!({
+                "authenticated": true,
+                "user": {"username": username, "uid": service_account_uid(&username), "groups": ["system:serviceaccounts", "system:authenticated"]},
+                "audiences": review["spec"]["audiences"],
+            }),
+            None => json!({"authenticated": false, "error": "invalid bearer token, token lookup failed"}),
+        };
+        let answer = json!({
+            "kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "metadata": {"creationTimestamp": null},
+            "spec": review["spec"], "status": status,
+        });
+        respond(&mut stream, 201, &answer);
+        return;
+    }
     let (namespace, name) = match segments.as_slice() {
         ["api", "v1", "namespaces", namespace, "secrets"] => ((*namespace).to_owned(), None),
         ["api", "v1", "namespaces", namespace, "secrets", name] => ((*namespace).to_owned(), Some((*name).to_owned())),
@@ -956,4 +991,83 @@ fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
     crate::extract::extract_and_render_back(with_kubeconfig(&server), &[], "kubernetes", "k8s-pass-fake", map);
     let data = server.data("monitoring", "prometheus-node").expect("the Secret was created");
     assert_eq!(data, BTreeMap::from([("password".to_owned(), b"k8s-pass-fake".to_vec())]));
+}
+
+/// A service-account token as the kubelet mounts one (the legacy claims, which every version's
+/// auth method reads), for `USER`. Its signature is not checked by Vault without configured
+/// public keys: the API server's TokenReview vouches for the token instead.
+fn service_account_jwt() -> String {
+    let part = |value: &Value| {
+        crate::support::base64(value.to_string().as_bytes()).trim_end_matches('=').replace('+', "-").replace('/', "_")
+    };
+    let claims = json!({
+        "iss": "kubernetes/serviceaccount",
+        "kubernetes.io/serviceaccount/namespace": "monitoring",
+        "kubernetes.io/serviceaccount/secret.name": "prometheus-token-x7k2p",
+        "kubernetes.io/serviceaccount/service-account.name": "prometheus",
+        "kubernetes.io/serviceaccount/service-account.uid": service_account_uid(USER),
+        "sub": USER,
+    });
+    format!("{}.{}.c2lnbmF0dXJlLWZha2U", part(&json!({"alg": "RS256", "kid": "fake"})), part(&claims))
+}
+
+/// A Vault store logging in with the Kubernetes auth method, the contract's own example: real
+/// OpenBao reviews the service account's token with the API server (the fake's TokenReview)
+/// and binds it to a role; the token read from `jwt_file` gets the role's policy, and a token
+/// the API server does not know gets no login, nor is it shown.
+#[test]
+fn a_vault_store_logs_in_with_the_kubernetes_auth_method() {
+    let api = FakeApiServer::start();
+    let jwt = service_account_jwt();
+    api.add_user(&jwt, USER);
+    let vault = Server::openbao();
+    bao(&vault, &["kv", "put", "secret/prometheus/node", "password=k8s-auth-fake"]);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n").unwrap();
+    bao(&vault, &["policy", "write", "prometheus", &file.path().to_string_lossy()]);
+    bao(&vault, &["auth", "enable", "kubernetes"]);
+    // Plain http to the fake: the CA, which OpenBao asks for outside a pod, goes unused.
+    let ca = crate::support::repo().join("testdata/prometheus/secrets/ca.pem");
+    bao(
+        &vault,
+        &[
+            "write",
+            "auth/kubernetes/config",
+            &format!("kubernetes_host={}", api.url()),
+            &format!("kubernetes_ca_cert=@{}", ca.display()),
+            "disable_local_ca_jwt=true",
+        ],
+    );
+    bao(
+        &vault,
+        &[
+            "write",
+            "auth/kubernetes/role/prometheus",
+            "bound_service_account_names=prometheus",
+            "bound_service_account_namespaces=monitoring",
+            "token_policies=prometheus",
+        ],
+    );
+    let config = format!(
+        "secret_stores:\n  vault:\n    vault:\n      address: {}\n      auth: {{kubernetes: {{role: prometheus, jwt_file: sa/token}}}}\n\
+         a: {{vault: {{store: vault, path: prometheus/node, key: password}}}}\n",
+        vault.address()
+    );
+    let render = ["--target", "generic", "render", "app.yml", "--out", "out"];
+    let test = Test::new().file("app.yml", &config).file("sa/token", &jwt);
+    test.run_with(&render).expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"k8s-auth-fake\"\n");
+    assert!(
+        api.requests()
+            .iter()
+            .any(|(request, _)| request.starts_with("POST /apis/authentication.k8s.io/v1/tokenreviews"))
+    );
+
+    let unknown = service_account_jwt()
+        .replace("c2lnbmF0dXJlLWZha2U", &crate::support::base64(CANARY.as_bytes()).replace('=', ""));
+    let test = Test::new().file("app.yml", &config).file("sa/token", &unknown);
+    test.run_with(&render)
+        .expect_code(4)
+        .stderr_contains("login at auth/kubernetes/login: permission denied")
+        .never_shows(&unknown);
 }
