@@ -1,7 +1,9 @@
 //! `secret-render watch`: the sidecar loop without a child, driven the way an operator's world
 //! drives it — a real Alertmanager reloaded through a pid file, rotations in the `file`
 //! provider's source, auth failures over `POST /-/refresh`, config edits (an editor's replace, a
-//! Kubernetes ConfigMap `..data` swap) — and judged by the files it writes and its `/metrics`.
+//! Kubernetes ConfigMap `..data` swap), a config that cannot be rendered whole, a failed write,
+//! reloads refused, debounced or limited to config changes — and judged by the files it writes
+//! and its `/metrics`.
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::{BTreeSet, HashSet};
@@ -10,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{CANARY, Server, Test, WatchProcess, http, read};
@@ -62,6 +64,17 @@ fn config_with_jobs(password_path: &str, jobs: &[&str]) -> String {
         config.push_str("    static_configs:\n      - targets: ['127.0.0.1:9100']\n");
     }
     config
+}
+
+/// A ready `watch` of [`config_with_jobs`]'s job `a`, whose password `value` is in `pw`, with
+/// `extra` arguments.
+fn watch_job_a(value: &str, extra: &[&str]) -> (Test, Watch) {
+    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", value);
+    let mut args = vec!["prometheus.yml", "--out", "out"];
+    args.extend_from_slice(extra);
+    let mut watch = Watch::start(&test, &args);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    (test, watch)
 }
 
 /// Replaces a file the way editors and rotation tools do: a temp file beside it, renamed over it.
@@ -218,6 +231,12 @@ fn config_loads(alertmanager: &mut Server) -> usize {
 
 /// A stand-in for a target's `POST /-/reload`: answers 200 to every request and counts them.
 fn reload_endpoint() -> (u16, Arc<AtomicUsize>) {
+    reload_endpoint_answering(Arc::new(AtomicU16::new(200)))
+}
+
+/// A reload endpoint answering with the HTTP status `answer` holds at the time; the requests it
+/// received.
+fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -231,7 +250,8 @@ fn reload_endpoint() -> (u16, Arc<AtomicUsize>) {
                 line.clear();
             }
             counter.fetch_add(1, Ordering::SeqCst);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let status = answer.load(Ordering::SeqCst);
+            let _ = write!(stream, "HTTP/1.1 {status} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     (port, hits)
@@ -442,9 +462,7 @@ fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_g
 /// loop comes round while the new secret keeps failing.
 #[test]
 fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place_names() {
-    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watch_job_a(CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let good = std::fs::read(&rendered).unwrap();
     let secret = named_file(&rendered, "password_file");
@@ -465,9 +483,7 @@ fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place
 /// backoff, and it goes through once the obstacle is gone.
 #[test]
 fn a_failed_write_is_retried_while_the_loop_runs_on() {
-    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watch_job_a(CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let secret = named_file(&rendered, "password_file");
     std::fs::remove_file(&rendered).unwrap();
@@ -483,6 +499,68 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
         rendered.is_file() && read(&rendered).contains("job_name: b")
     });
     assert_eq!(watch.logged("the outputs are written again"), 1, "{}", watch.log());
+}
+
+/// A reload the target refuses is logged, counted as `result="failure"` and sent again with
+/// backoff until it is accepted; the accepted one is counted as a success and not sent again.
+#[test]
+fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
+    let answer = Arc::new(AtomicU16::new(500));
+    let (port, sent) = reload_endpoint_answering(Arc::clone(&answer));
+    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url]);
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("two refused reloads", CYCLE, |watch| watch.reloads().1 >= 2.0);
+    assert!(watch.logged("reload failed") >= 2, "{}", watch.log());
+    assert_eq!(watch.reloads().0, 0.0);
+
+    answer.store(200, Ordering::SeqCst);
+    watch.until("the reload accepted", CYCLE, |watch| watch.reloads().0 == 1.0);
+    let requests = sent.load(Ordering::SeqCst);
+    watch.cycles(3);
+    assert_eq!(sent.load(Ordering::SeqCst), requests, "an accepted reload was sent again");
+    assert_eq!(watch.reloads().0, 1.0);
+}
+
+/// `--reload-on config`: a secret value that changes is written to its file, which Prometheus
+/// re-reads by itself, and no reload is sent; a change to the rendered config still reloads.
+#[test]
+fn reload_on_config_reloads_for_a_config_change_only() {
+    let (port, sent) = reload_endpoint();
+    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url, "--reload-on", "config"]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the new value in its file", CYCLE, |_| holds(&secret, "second-fake"));
+    watch.cycles(2);
+    assert_eq!((watch.reloads(), sent.load(Ordering::SeqCst)), ((0.0, 0.0), 0), "a value change reloaded");
+
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    watch.until("the config change reloaded", CYCLE, |watch| watch.reloads().0 == 1.0);
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
+}
+
+/// Changes within `--reload-debounce` of the first make one reload.
+#[test]
+fn changes_within_the_debounce_make_one_reload() {
+    let (port, sent) = reload_endpoint();
+    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url, "--reload-debounce", "5s"]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+
+    let first_change = Instant::now();
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the second value in its file", CYCLE, |_| holds(&secret, "second-fake"));
+    replace(&test.path("pw"), b"third-fake");
+    watch.until("the third value in its file", CYCLE, |_| holds(&secret, "third-fake"));
+    assert!(first_change.elapsed() < Duration::from_secs(4), "the changes took too long to test the debounce");
+    assert_eq!(sent.load(Ordering::SeqCst), 0, "reloaded before the debounce ended");
+
+    watch.until("the reload", CYCLE, |watch| watch.reloads().0 >= 1.0);
+    watch.cycles(2);
+    assert_eq!((watch.reloads().0, sent.load(Ordering::SeqCst)), (1.0, 1), "two changes, more than one reload");
 }
 
 #[test]
