@@ -696,6 +696,34 @@ fn a_store_logs_in_with_the_token_its_token_file_holds() {
     test.run_with(&render).expect_code(4).stderr_contains("permission denied").never_shows(&unknown);
 }
 
+/// `watch --stores FILE` watches that file too: a store setting changed there (here the
+/// `path_prefix`) re-renders with values read through the new setting.
+#[test]
+fn an_edited_stores_file_re_renders_under_watch() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/blue/app", "password=blue-fake"]);
+    bao(&server, &["kv", "put", "secret/green/app", "password=green-fake"]);
+    let stores = |prefix: &str| {
+        format!(
+            "secret_stores:\n  vault:\n    vault:\n      address: {}\n      path_prefix: {prefix}\n      auth: {{token: root}}\n",
+            server.address()
+        )
+    };
+    let test = Test::new()
+        .file("stores.yml", &stores("blue"))
+        .file("app.yml", "a: {vault: {store: vault, path: app, key: password}}\n");
+    let mut sidecar =
+        WatchProcess::sidecar(&test, &["--stores", "stores.yml", "--target", "generic", "app.yml", "--out", "out"]);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"blue-fake\"\n");
+
+    let edited = test.path("stores.yml.new");
+    std::fs::write(&edited, stores("green")).unwrap();
+    std::fs::rename(&edited, test.path("stores.yml")).unwrap();
+    sidecar.until("the re-render through the new prefix", Duration::from_secs(30), |_| {
+        read(&test.path("out/app.yml")) == "a: \"green-fake\"\n"
+    });
+}
+
 #[test]
 fn two_vault_stores_and_no_store_key_asks_to_name_one() {
     let (one, two) = (Server::openbao(), Server::openbao());
