@@ -407,15 +407,16 @@ impl Daemon {
         fell_back
     }
 
+    /// Every secret's name (its file's slug), for the admin listener.
+    fn secret_names(&self) -> Vec<String> {
+        self.uses.values().flatten().map(|usage| usage.slug.clone()).collect()
+    }
+
     /// The locations a `POST /-/refresh?secret=NAME` names (all without a name).
     fn locations_named(&self, secret: Option<&str>) -> Vec<Location> {
         self.uses
             .iter()
-            .filter(|(_, uses)| {
-                secret.is_none_or(|name| {
-                    uses.iter().any(|usage| usage.slug == name || usage.slug.starts_with(&format!("{name}-")))
-                })
-            })
+            .filter(|(_, uses)| secret.is_none_or(|name| uses.iter().any(|usage| admin::names(&usage.slug, name))))
             .map(|(location, _)| location.clone())
             .collect()
     }
@@ -487,6 +488,7 @@ impl Daemon {
                 }
                 self.schedule.reconcile(loaded.specs(), Instant::now());
                 self.uses = Self::index_uses(&loaded);
+                self.health.set_secrets(self.secret_names());
                 self.templates = Self::templates_of(&loaded, &self.out);
                 self.loaded = loaded;
                 providers.take_over(&self.providers);
@@ -672,6 +674,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         job_triggered: HashMap::new(),
         settings,
     };
+    daemon.health.set_secrets(daemon.secret_names());
 
     // Until every secret has a value (or --start-partial), nothing is started.
     let mut guard = Guard {

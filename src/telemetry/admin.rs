@@ -38,6 +38,8 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 #[derive(Debug, Default)]
 pub struct Health {
     ready: AtomicBool,
+    /// The secrets' names (their files' slugs), which `POST /-/refresh?secret=NAME` may name.
+    secrets: std::sync::RwLock<Vec<String>>,
 }
 
 impl Health {
@@ -55,6 +57,25 @@ impl Health {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
+
+    /// The secrets there are now, by name, as the configs last loaded have them.
+    pub fn set_secrets(&self, names: impl IntoIterator<Item = String>) {
+        *self.secrets.write().expect("not poisoned") = names.into_iter().collect();
+    }
+
+    /// Whether `name` names one of the secrets (see [`names`]).
+    #[must_use]
+    pub fn knows(&self, name: &str) -> bool {
+        self.secrets.read().expect("not poisoned").iter().any(|slug| names(slug, name))
+    }
+}
+
+/// Whether `name`, from `POST /-/refresh?secret=NAME`, names the secret whose file is `slug`:
+/// all of it, or all but its `-hash` suffix (`job.basic_auth.password` for
+/// `job.basic_auth.password-3f2a`).
+#[must_use]
+pub fn names(slug: &str, name: &str) -> bool {
+    slug.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
 }
 
 /// A `POST /-/refresh` for the refresh loop: refetch the secret with this slug, or every secret.
@@ -161,6 +182,14 @@ impl State {
             Ok(secret) => secret,
             Err(message) => return text(StatusCode::BAD_REQUEST, message),
         };
+        if let Some(name) = &secret
+            && !self.health.knows(name)
+        {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no secret is named {name:?}: the `secret` labels in /metrics are the names"),
+            );
+        }
         tracing::debug!(secret = secret.as_deref().unwrap_or("*"), "refresh requested over HTTP");
         match self.refresh.try_send(RefreshRequest { secret }) {
             Ok(()) => text(StatusCode::ACCEPTED, "refresh requested"),
@@ -327,6 +356,7 @@ mod tests {
     #[tokio::test]
     async fn refresh_delivers_requests() {
         let mut server = start().await;
+        server.health.set_secrets(["a b", "job.basic_auth.password-3f2a", "c+d+é"].map(str::to_owned));
         let cases = [
             ("/-/refresh", None),
             ("/-/refresh?secret=a%20b", Some("a b")),
@@ -339,6 +369,27 @@ mod tests {
             let request = server.refreshes.try_recv().unwrap();
             assert_eq!(request, RefreshRequest { secret: expected.map(str::to_owned) }, "{path}");
         }
+    }
+
+    #[tokio::test]
+    async fn refresh_of_a_secret_nobody_has_is_not_found() {
+        let mut server = start().await;
+        server.health.set_secrets(["job.basic_auth.password-3f2a".to_owned()]);
+        for name in ["job.basic_auth.password", "job.basic_auth.password-3f2a"] {
+            let (status, _, _) = call(reqwest::Method::POST, &format!("{}/-/refresh?secret={name}", server.base)).await;
+            assert_eq!(status, 202, "{name}");
+        }
+        for name in ["job.basic_auth", "job.basic_auth.passwor", "job.basic_auth.password-3f2", "other"] {
+            let (status, _, body) =
+                call(reqwest::Method::POST, &format!("{}/-/refresh?secret={name}", server.base)).await;
+            assert_eq!(status, 404, "{name}: {body}");
+            assert!(body.contains(name), "{body}");
+        }
+        assert_eq!(
+            std::iter::from_fn(|| server.refreshes.try_recv().ok()).count(),
+            2,
+            "only the known names reach the loop"
+        );
     }
 
     #[tokio::test]

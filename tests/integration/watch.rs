@@ -563,6 +563,20 @@ fn changes_within_the_debounce_make_one_reload() {
     assert_eq!((watch.reloads().0, sent.load(Ordering::SeqCst)), (1.0, 1), "two changes, more than one reload");
 }
 
+/// `POST /-/refresh?secret=NAME` with a name no secret has answers 404 saying so, instead of
+/// 202 for a refresh of nothing; the name without the file's hash suffix is a name.
+#[test]
+fn a_refresh_naming_no_secret_is_not_found() {
+    let (test, watch) = watch_job_a("first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let name = file_name(&secret).to_owned();
+    let (status, body) = http("POST", watch.port, "/-/refresh?secret=a.basic_auth.pasword");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no secret is named"), "{body}");
+    watch.refresh(&format!("?secret={name}"));
+    watch.refresh(&format!("?secret={}", name.rsplit_once('-').unwrap().0));
+}
+
 #[test]
 fn a_configmap_data_symlink_swap_re_renders() {
     let test = Test::new().file("pw", CANARY);
