@@ -151,6 +151,11 @@ impl OutputDir {
         let dir = open_trusted_dir(CWD, &path, &path, true)?;
         let secrets_path = path.join(SECRETS_DIR);
         let secrets = open_trusted_dir(dir.as_fd(), Path::new(SECRETS_DIR), &secrets_path, false)?;
+        if let Some(gid) = file_mode.group {
+            for (fd, shown) in [(&dir, &path), (&secrets, &secrets_path)] {
+                let_group_in(fd, gid, shown)?;
+            }
+        }
 
         let mut is_tmpfs = true;
         for (fd, shown) in [(&dir, &path), (&secrets, &secrets_path)] {
@@ -586,6 +591,26 @@ impl Drop for TempFile<'_> {
     }
 }
 
+/// With `--file-group`, the group may enter the out dir and `secrets/` (group `gid`, `g+rx`,
+/// never `g+w`), or its files would be unreachable to the target running as another user. A
+/// directory is created 0700 and opened to the group only once it is the group's; one that
+/// exists is brought to the same, since it is ours (checked on opening).
+fn let_group_in(dir: &OwnedFd, gid: u32, shown: &Path) -> Result<(), OutputError> {
+    let stat = rfs::fstat(dir).map_err(|e| OutputError::io("inspect", shown, e))?;
+    if stat.st_gid != gid {
+        rfs::fchown(dir, None, Some(Gid::from_raw(gid))).map_err(|e| OutputError::io("set group of", shown, e))?;
+    }
+    let mode = stat.st_mode & 0o7777;
+    if mode & GROUP_ENTERS != GROUP_ENTERS {
+        rfs::fchmod(dir, Mode::from_raw_mode(mode | GROUP_ENTERS))
+            .map_err(|e| OutputError::io("let the file group into", shown, e))?;
+    }
+    Ok(())
+}
+
+/// Group read and search on a directory.
+const GROUP_ENTERS: u32 = 0o050;
+
 fn settle_permissions(fd: &OwnedFd, file_mode: FileMode, final_path: &Path) -> Result<(), OutputError> {
     if let Some(gid) = file_mode.group {
         rfs::fchown(fd, None, Some(Gid::from_raw(gid)))
@@ -892,6 +917,23 @@ mod tests {
             let stat = rfs::lstat(&path).unwrap();
             assert_eq!(stat.st_gid, NOBODY, "{}", path.display());
             assert_eq!(stat.st_mode & 0o7777, 0o640, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn a_file_group_may_enter_the_directories_and_no_one_else() {
+        let base = tempfile::tempdir().unwrap();
+        let path = base.path().join("out");
+        // One created by an earlier render without the option, and one created now.
+        drop(open_default(&path));
+        for out_path in [path, base.path().join("fresh")] {
+            let options =
+                OutputOptions { file_mode: FileMode { mode: 0o640, group: Some(NOBODY) }, ..OutputOptions::default() };
+            let out = OutputDir::open(&out_path, &options).unwrap();
+            for dir in [out.path().to_path_buf(), out.secrets_dir()] {
+                let stat = rfs::lstat(&dir).unwrap();
+                assert_eq!((stat.st_gid, stat.st_mode & 0o7777), (NOBODY, 0o750), "{}", dir.display());
+            }
         }
     }
 
