@@ -386,19 +386,20 @@ impl Daemon {
     }
 
     /// An auth failure: refetch now, reading afresh what a provider would otherwise only extend
-    /// (a Vault lease); where the store brings nothing newer and a previous value is within its
-    /// grace period, put it back until the next scheduled refresh.
+    /// (a Vault lease); where the store brings nothing newer (the same value, or no answer) and
+    /// a previous value is within its grace period, put it back until a refresh succeeds.
     async fn auth_failure(&mut self, locations: Vec<Location>) -> bool {
         for location in &locations {
             if let Some(provider) = self.providers.get(location.kind(), location.store()) {
                 provider.forget(location);
             }
         }
-        let outcomes = self.refresh(locations).await;
+        let outcomes: HashMap<Location, Outcome> = self.refresh(locations.clone()).await.into_iter().collect();
         let now = Instant::now();
         let mut fell_back = false;
-        for (location, outcome) in outcomes {
-            if outcome == Outcome::Unchanged && self.schedule.fall_back(&location, now) {
+        for location in locations {
+            let nothing_newer = outcomes.get(&location).is_none_or(|outcome| *outcome == Outcome::Unchanged);
+            if nothing_newer && self.schedule.fall_back(&location, now) {
                 tracing::warn!(location = %location, "auth failure with no newer value: writing the previous value back");
                 self.publish(&location);
                 fell_back = true;

@@ -200,17 +200,23 @@ impl Schedule {
         // A store's `Retry-After` is honoured when it asks for longer than our backoff.
         let wait = backoff(entry.failures, entry.interval).max(error.retry_after().unwrap_or_default());
         entry.next_due = now + wait;
-        entry.status = if entry.current.is_some() { Status::Stale } else { Status::Error };
+        // A fallback stays until a refresh succeeds: a store that does not answer says nothing
+        // about the current value the target refused.
+        entry.status = match entry.status {
+            Status::Fallback => Status::Fallback,
+            _ if entry.current.is_some() => Status::Stale,
+            _ => Status::Error,
+        };
         entry.last_error = Some(error);
     }
 
-    /// After an auth failure whose refetch brought nothing newer: puts the previous value back
-    /// in place until the next scheduled refresh, if one is still within its grace period.
-    /// Returns whether it did.
+    /// After an auth failure whose refetch brought nothing newer (the same value, or no answer
+    /// at all): puts the previous value back in place until the next refresh that succeeds, if
+    /// one is still within its grace period. Returns whether it did.
     pub fn fall_back(&mut self, location: &Location, now: Instant) -> bool {
         let Some(entry) = self.entries.get_mut(location) else { return false };
         let usable = entry.previous.as_ref().is_some_and(|previous| previous.until > now);
-        if usable && entry.status == Status::Success {
+        if usable && matches!(entry.status, Status::Success | Status::Stale) {
             entry.status = Status::Fallback;
         }
         usable
@@ -443,6 +449,31 @@ mod tests {
         assert_eq!(schedule.expire_previous(Instant::now()), std::slice::from_ref(location));
         assert!(!schedule.fall_back(location, Instant::now()));
         assert!(schedule.previous_for(&specs[0]).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_does_not_answer_an_auth_failures_refetch_still_allows_the_fallback() {
+        let specs = [spec("A", 3600, 600)];
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, value("old"), Instant::now());
+        schedule.record_success(location, value("new"), Instant::now());
+        // The refetch fails: nothing newer came.
+        schedule.record_failure(location, unreachable(), Instant::now());
+        assert_eq!(schedule.status(location), Status::Stale);
+        assert!(schedule.fall_back(location, Instant::now()));
+        assert_eq!(
+            (schedule.status(location), shown(&schedule, &specs[0]).as_deref()),
+            (Status::Fallback, Some("old"))
+        );
+        // Further failures keep the fallback; the first success ends it.
+        schedule.record_failure(location, unreachable(), Instant::now());
+        assert_eq!(
+            (schedule.status(location), shown(&schedule, &specs[0]).as_deref()),
+            (Status::Fallback, Some("old"))
+        );
+        schedule.record_success(location, value("new"), Instant::now());
+        assert_eq!((schedule.status(location), shown(&schedule, &specs[0]).as_deref()), (Status::Success, Some("new")));
     }
 
     #[tokio::test(start_paused = true)]

@@ -418,6 +418,39 @@ fn an_auth_failure_within_the_grace_period_falls_back_until_the_next_scheduled_r
     assert!(waited >= Duration::from_millis(1500), "v2 came back after {waited:?}, before a scheduled refresh (2s)");
 }
 
+/// An auth failure while the store does not answer also brings nothing newer: the previous
+/// value goes back (state `fallback`) and stays through failed refreshes, until the store
+/// answers again and its current value is tried.
+#[test]
+fn an_auth_failure_while_the_store_is_down_falls_back_until_it_answers_again() {
+    let (v1, v2) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "1m")).file("pw", &v1);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let name = file_name(&secret).to_owned();
+    replace(&test.path("pw"), v2.as_bytes());
+    watch.until("v2 in place", CYCLE, |_| holds(&secret, &v2));
+
+    std::fs::remove_file(test.path("pw")).unwrap();
+    watch.until("the store's failure", CYCLE, |watch| watch.state(&name) == Some("stale"));
+    watch.refresh(&format!("?secret={name}"));
+    watch.until("v1 back in place, state fallback", CYCLE, |watch| {
+        holds(&secret, &v1) && watch.state(&name) == Some("fallback")
+    });
+    let failures =
+        |watch: &Watch| watch.metric("secret_render_fetch_failures_total", &[("provider", "file")]).unwrap_or(0.0);
+    let before = failures(&watch);
+    watch.until("two more failed refreshes", CYCLE, |watch| failures(watch) >= before + 2.0);
+    assert!(holds(&secret, &v1), "a failed refresh put the refused value back");
+    assert_eq!(watch.state(&name), Some("fallback"));
+
+    std::fs::write(test.path("pw"), &v2).unwrap();
+    watch.until("v2 back once the store answers", CYCLE, |watch| {
+        holds(&secret, &v2) && watch.state(&name) == Some("success")
+    });
+}
+
 #[test]
 fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_good_output() {
     let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
