@@ -229,7 +229,8 @@ impl Schedule {
             if entry.previous.as_ref().is_some_and(|previous| previous.until <= now) {
                 entry.previous = None;
                 if entry.status == Status::Fallback {
-                    entry.status = Status::Success;
+                    // Back to the current value, as fresh as the last fetch left it.
+                    entry.status = if entry.last_error.is_some() { Status::Stale } else { Status::Success };
                 }
                 expired.push(location.clone());
             }
@@ -474,6 +475,20 @@ mod tests {
         );
         schedule.record_success(location, value("new"), Instant::now());
         assert_eq!((schedule.status(location), shown(&schedule, &specs[0]).as_deref()), (Status::Success, Some("new")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fallback_that_outlives_its_grace_period_while_the_store_is_down_is_stale() {
+        let specs = [spec("A", 3600, 600)];
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(location, value("old"), Instant::now());
+        schedule.record_success(location, value("new"), Instant::now());
+        schedule.record_failure(location, unreachable(), Instant::now());
+        assert!(schedule.fall_back(location, Instant::now()));
+        tokio::time::advance(Duration::from_secs(601)).await;
+        assert_eq!(schedule.expire_previous(Instant::now()), std::slice::from_ref(location));
+        assert_eq!((schedule.status(location), shown(&schedule, &specs[0]).as_deref()), (Status::Stale, Some("new")));
     }
 
     #[tokio::test(start_paused = true)]
