@@ -452,15 +452,23 @@ mod tests {
         assert!(schedule.previous_for(&specs[0]).is_none());
     }
 
+    /// A schedule of `specs[0]` whose value went from `old` to `new` (grace 600 s), and whose
+    /// last fetch failed.
+    fn rotated_then_unanswered(specs: &[SecretSpec; 1]) -> Schedule {
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(specs, Instant::now());
+        schedule.record_success(location, value("old"), Instant::now());
+        schedule.record_success(location, value("new"), Instant::now());
+        schedule.record_failure(location, unreachable(), Instant::now());
+        schedule
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_store_that_does_not_answer_an_auth_failures_refetch_still_allows_the_fallback() {
         let specs = [spec("A", 3600, 600)];
         let location = &specs[0].location;
-        let mut schedule = Schedule::new(&specs, Instant::now());
-        schedule.record_success(location, value("old"), Instant::now());
-        schedule.record_success(location, value("new"), Instant::now());
         // The refetch fails: nothing newer came.
-        schedule.record_failure(location, unreachable(), Instant::now());
+        let mut schedule = rotated_then_unanswered(&specs);
         assert_eq!(schedule.status(location), Status::Stale);
         assert!(schedule.fall_back(location, Instant::now()));
         assert_eq!(
@@ -481,10 +489,7 @@ mod tests {
     async fn a_fallback_that_outlives_its_grace_period_while_the_store_is_down_is_stale() {
         let specs = [spec("A", 3600, 600)];
         let location = &specs[0].location;
-        let mut schedule = Schedule::new(&specs, Instant::now());
-        schedule.record_success(location, value("old"), Instant::now());
-        schedule.record_success(location, value("new"), Instant::now());
-        schedule.record_failure(location, unreachable(), Instant::now());
+        let mut schedule = rotated_then_unanswered(&specs);
         assert!(schedule.fall_back(location, Instant::now()));
         tokio::time::advance(Duration::from_secs(601)).await;
         assert_eq!(schedule.expire_previous(Instant::now()), std::slice::from_ref(location));
