@@ -916,9 +916,10 @@ pub struct ChildConfigs {
 /// Finds `--config.file`/`--web.config.file` (as `--flag=value` or `--flag value`) in the child's
 /// arguments and points them at the rendered copies in `out`.
 pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfigs {
-    const FLAGS: [&str; 2] = ["--config.file", "--web.config.file"];
-    const NOTED: [&str; 4] = ["--web.listen-address", "--web.config.file", "--web.route-prefix", "--web.external-url"];
+    const RENDERED: [&str; 2] = ["--config.file", "--web.config.file"];
+    const NOTED: [&str; 3] = ["--web.listen-address", "--web.route-prefix", "--web.external-url"];
     let mut configs = Vec::new();
+    let mut web_config = None;
     let mut rewritten = Vec::with_capacity(args.len());
     let mut noted: HashMap<&str, String> = HashMap::new();
     let rendered = |value: &str| {
@@ -928,26 +929,31 @@ pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfi
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
         let text = arg.to_string_lossy();
-        for flag in NOTED {
-            if let Some(value) = text.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
-                noted.insert(flag, value.to_owned());
-            } else if text == flag
-                && let Some(value) = iter.peek()
-            {
-                noted.insert(flag, value.to_string_lossy().into_owned());
+        // `--flag=value`, or `--flag value` (`separate`).
+        let found = RENDERED.iter().chain(&NOTED).find_map(|&flag| match text.strip_prefix(flag) {
+            Some(rest) if rest.starts_with('=') => Some((flag, rest[1..].to_owned(), false)),
+            Some("") => iter.peek().map(|value| (flag, value.to_string_lossy().into_owned(), true)),
+            _ => None,
+        });
+        match found {
+            Some((flag, value, separate)) if RENDERED.contains(&flag) => {
+                if separate {
+                    iter.next();
+                    rewritten.push(arg.clone());
+                    rewritten.push(rendered(&value).into_os_string());
+                } else {
+                    rewritten.push(format!("{flag}={}", rendered(&value).display()).into());
+                }
+                if flag == "--web.config.file" {
+                    web_config = Some(PathBuf::from(&value));
+                }
+                configs.push(PathBuf::from(value));
             }
-        }
-        if let Some(flag) = FLAGS.iter().find(|flag| text.starts_with(&format!("{flag}="))) {
-            let value = &text[flag.len() + 1..];
-            configs.push(PathBuf::from(value));
-            rewritten.push(format!("{flag}={}", rendered(value).display()).into());
-        } else if FLAGS.contains(&text.as_ref()) && iter.peek().is_some() {
-            let value = iter.next().expect("peeked").to_string_lossy().into_owned();
-            configs.push(PathBuf::from(&value));
-            rewritten.push(arg.clone());
-            rewritten.push(rendered(&value).into_os_string());
-        } else {
-            rewritten.push(arg.clone());
+            Some((flag, value, _)) => {
+                noted.insert(flag, value);
+                rewritten.push(arg.clone());
+            }
+            None => rewritten.push(arg.clone()),
         }
     }
     let route_prefix = noted
@@ -964,7 +970,7 @@ pub fn rewrite_child_args(args: &[std::ffi::OsString], out: &Path) -> ChildConfi
         configs,
         args: rewritten,
         listen_address: noted.remove("--web.listen-address"),
-        web_config: noted.remove("--web.config.file").map(PathBuf::from),
+        web_config,
         route_prefix,
     }
 }
