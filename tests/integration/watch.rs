@@ -66,10 +66,10 @@ fn config_with_jobs(password_path: &str, jobs: &[&str]) -> String {
     config
 }
 
-/// A ready `watch` of [`config_with_jobs`]'s job `a`, whose password `value` is in `pw`, with
+/// A ready `watch` of `config` as `prometheus.yml`, whose password `value` is in `pw`, with
 /// `extra` arguments.
-fn watch_job_a(value: &str, extra: &[&str]) -> (Test, Watch) {
-    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", value);
+fn watching(config: &str, value: &str, extra: &[&str]) -> (Test, Watch) {
+    let test = Test::new().file("prometheus.yml", config).file("pw", value);
     let mut args = vec!["prometheus.yml", "--out", "out"];
     args.extend_from_slice(extra);
     let mut watch = Watch::start(&test, &args);
@@ -345,9 +345,7 @@ fn the_sidecar_reloads_alertmanager_once_per_rotation_through_the_pid_file() {
 fn readers_never_see_a_torn_or_empty_secret_file_during_rapid_rotation() {
     let first = "initial-value".to_owned();
     let values: Vec<String> = (0..50).map(|index| format!("{index:02}-{}", "x".repeat((index * 37) % 301))).collect();
-    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "15m")).file("pw", &first);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watching(&basic_auth_job("1s", "15m"), &first, &[]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     assert_eq!(read(&secret), first);
 
@@ -389,9 +387,7 @@ fn readers_never_see_a_torn_or_empty_secret_file_during_rapid_rotation() {
 #[test]
 fn an_auth_failure_within_the_grace_period_falls_back_until_the_next_scheduled_refresh() {
     let (v1, v2) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
-    let test = Test::new().file("prometheus.yml", &basic_auth_job("2s", "1m")).file("pw", &v1);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watching(&basic_auth_job("2s", "1m"), &v1, &[]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     let previous = previous_of(&secret);
     let name = file_name(&secret).to_owned();
@@ -424,9 +420,7 @@ fn an_auth_failure_within_the_grace_period_falls_back_until_the_next_scheduled_r
 #[test]
 fn an_auth_failure_while_the_store_is_down_falls_back_until_it_answers_again() {
     let (v1, v2) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
-    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "1m")).file("pw", &v1);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watching(&basic_auth_job("1s", "1m"), &v1, &[]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     let name = file_name(&secret).to_owned();
     replace(&test.path("pw"), v2.as_bytes());
@@ -453,9 +447,7 @@ fn an_auth_failure_while_the_store_is_down_falls_back_until_it_answers_again() {
 
 #[test]
 fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_good_output() {
-    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", CANARY);
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let secret = named_file(&rendered, "password_file");
     let name = file_name(&secret).to_owned();
@@ -495,7 +487,7 @@ fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_g
 /// loop comes round while the new secret keeps failing.
 #[test]
 fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place_names() {
-    let (test, mut watch) = watch_job_a(CANARY, &[]);
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let good = std::fs::read(&rendered).unwrap();
     let secret = named_file(&rendered, "password_file");
@@ -516,7 +508,7 @@ fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place
 /// backoff, and it goes through once the obstacle is gone.
 #[test]
 fn a_failed_write_is_retried_while_the_loop_runs_on() {
-    let (test, mut watch) = watch_job_a(CANARY, &[]);
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let secret = named_file(&rendered, "password_file");
     std::fs::remove_file(&rendered).unwrap();
@@ -541,7 +533,7 @@ fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
     let answer = Arc::new(AtomicU16::new(500));
     let (port, sent) = reload_endpoint_answering(Arc::clone(&answer));
     let url = format!("http://127.0.0.1:{port}/-/reload");
-    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url]);
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url]);
 
     replace(&test.path("pw"), b"second-fake");
     watch.until("two refused reloads", CYCLE, |watch| watch.reloads().1 >= 2.0);
@@ -562,7 +554,8 @@ fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
 fn reload_on_config_reloads_for_a_config_change_only() {
     let (port, sent) = reload_endpoint();
     let url = format!("http://127.0.0.1:{port}/-/reload");
-    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url, "--reload-on", "config"]);
+    let (test, mut watch) =
+        watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url, "--reload-on", "config"]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
 
     replace(&test.path("pw"), b"second-fake");
@@ -580,7 +573,8 @@ fn reload_on_config_reloads_for_a_config_change_only() {
 fn changes_within_the_debounce_make_one_reload() {
     let (port, sent) = reload_endpoint();
     let url = format!("http://127.0.0.1:{port}/-/reload");
-    let (test, mut watch) = watch_job_a("first-fake", &["--reload-url", &url, "--reload-debounce", "5s"]);
+    let (test, mut watch) =
+        watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url, "--reload-debounce", "5s"]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
 
     let first_change = Instant::now();
@@ -600,7 +594,7 @@ fn changes_within_the_debounce_make_one_reload() {
 /// 202 for a refresh of nothing; the name without the file's hash suffix is a name.
 #[test]
 fn a_refresh_naming_no_secret_is_not_found() {
-    let (test, watch) = watch_job_a("first-fake", &[]);
+    let (test, watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     let name = file_name(&secret).to_owned();
     let (status, body) = http("POST", watch.port, "/-/refresh?secret=a.basic_auth.pasword");
@@ -636,10 +630,8 @@ fn a_configmap_data_symlink_swap_re_renders() {
 #[test]
 fn an_unreadable_source_keeps_the_last_good_value_as_stale_without_a_reload() {
     let (port, reload_requests) = reload_endpoint();
-    let test = Test::new().file("prometheus.yml", &basic_auth_job("1s", "15m")).file("pw", CANARY);
     let reload_url = format!("http://127.0.0.1:{port}/-/reload");
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out", "--reload-url", &reload_url]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch) = watching(&basic_auth_job("1s", "15m"), CANARY, &["--reload-url", &reload_url]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     let name = file_name(&secret).to_owned();
     watch.cycles(2);
