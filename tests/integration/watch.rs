@@ -520,8 +520,11 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
     assert!(!watch.log().contains(CANARY));
 
     std::fs::remove_dir(&rendered).unwrap();
-    watch.until("the rendered config written by a retry", CYCLE, |_| {
-        rendered.is_file() && read(&rendered).contains("job_name: b")
+    // The log line follows the write: both are waited for, or the line may not be read yet.
+    watch.until("the rendered config written by a retry", CYCLE, |watch| {
+        rendered.is_file()
+            && read(&rendered).contains("job_name: b")
+            && watch.logged("the outputs are written again") >= 1
     });
     assert_eq!(watch.logged("the outputs are written again"), 1, "{}", watch.log());
 }
@@ -536,8 +539,10 @@ fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url]);
 
     replace(&test.path("pw"), b"second-fake");
-    watch.until("two refused reloads", CYCLE, |watch| watch.reloads().1 >= 2.0);
-    assert!(watch.logged("reload failed") >= 2, "{}", watch.log());
+    // The count comes before the log line: both are waited for.
+    watch.until("two refused reloads, logged", CYCLE, |watch| {
+        watch.reloads().1 >= 2.0 && watch.logged("reload failed") >= 2
+    });
     assert_eq!(watch.reloads().0, 0.0);
 
     answer.store(200, Ordering::SeqCst);
