@@ -2,8 +2,8 @@
 //! forms, versions, mount detection), `engine: generic` and its lease, AppRole with a
 //! bootstrapped `secret_id`, token renewal, every fetch failure an operator meets, one request per
 //! distinct path (counted in OpenBao's audit log), named stores, a store's namespace and
-//! `token_file`, TLS, a dynamic secret's lease (its end published, renewed until its `max_ttl`),
-//! and the time a 1000-reference render takes.
+//! `token_file`, TLS, a dynamic secret's lease (its end published, renewed until its `max_ttl`,
+//! replaced before the token that read it ends), and the time a 1000-reference render takes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -316,6 +316,88 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
     sidecar.until("new credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
     sidecar
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
+}
+
+/// A `watch` of the `prom` role's credentials (leased for an hour) through a store that logs in
+/// with AppRole, whose tokens live `token_ttl`, renewable up to `token_max_ttl`; the fake the
+/// engine talks to, the test directory and the rendered config as first written.
+fn watch_rabbitmq_credentials_under_approle(
+    server: &Server,
+    token_ttl: &str,
+    token_max_ttl: &str,
+) -> (FakeServer, Test, WatchProcess, String) {
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(server, &fake, "3600", "7200");
+    bao(server, &["auth", "enable", "approle"]);
+    let policy = policy(server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
+    bao(
+        server,
+        &[
+            "write",
+            "auth/approle/role/prom",
+            &format!("token_policies={policy}"),
+            &format!("token_ttl={token_ttl}"),
+            &format!("token_max_ttl={token_max_ttl}"),
+        ],
+    );
+    let role_id = field(bao(server, &["read", "-field=role_id", "auth/approle/role/prom/role-id"]));
+    let secret_id = field(bao(server, &["write", "-f", "-field=secret_id", "auth/approle/role/prom/secret-id"]));
+    let config = format!(
+        concat!(
+            "secret_stores:\n",
+            "  prod:\n",
+            "    vault:\n",
+            "      address: {address}\n",
+            "      auth: {{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}\n",
+            "{credentials}",
+        ),
+        address = server.address(),
+        role_id = role_id,
+        credentials = RABBITMQ_CREDENTIALS.replace("engine: generic", "store: prod, engine: generic"),
+    );
+    let test = Test::new().file("app.yml", &config).file("secret_id", &secret_id);
+    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let first = read(&test.path("out/app.yml"));
+    (fake, test, sidecar, first)
+}
+
+/// A lease dies with the token that read it: OpenBao revokes a token's leases when the token
+/// expires, whatever their own TTL (an hour here). With AppRole tokens of 4 s renewable up to
+/// 8 s, `watch` keeps the token alive while it can and, once it cannot, logs in again and reads
+/// new credentials: when OpenBao revokes the first ones (the fake sees their user deleted),
+/// the rendered config already holds others.
+#[test]
+fn dynamic_credentials_are_replaced_before_the_token_that_read_them_expires() {
+    let server = Server::openbao();
+    let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials_under_approle(&server, "4s", "8s");
+
+    sidecar.until("OpenBao to revoke the first credentials with their token", Duration::from_secs(30), |_| {
+        fake.count("DELETE /api/users/") >= 1
+    });
+    assert!(read(&test.path("out/app.yml")) != first, "the config still held the credentials OpenBao revoked");
+    assert_eq!(fake.count("PUT /api/users/"), 2, "one read per token");
+}
+
+/// A config reload under AppRole carries on with the token that holds the lease: the rebuilt
+/// client takes over the login as well as the lease, so the lease is renewed rather than new
+/// credentials read under a new token.
+#[test]
+fn a_config_reload_keeps_the_login_that_holds_a_lease() {
+    let server = Server::openbao_audited();
+    let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials_under_approle(&server, "4s", "60s");
+    let config = read(&test.path("app.yml"));
+    std::fs::write(test.path("app.yml"), format!("# edited\n{config}")).unwrap();
+    sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
+        sidecar.log().contains("the configuration changed: re-rendering")
+    });
+
+    let mark = audit_mark(&server);
+    sidecar.until("a renewal after the reload", Duration::from_secs(30), |_| {
+        audited_requests(&server, mark).contains_key("sys/leases/renew")
+    });
+    assert_eq!(fake.count("PUT /api/users/"), 1, "the new client read new credentials instead of renewing");
+    assert_eq!(audited_requests(&server, 0).get("auth/approle/login"), Some(&1), "one login");
+    assert_eq!(read(&test.path("out/app.yml")), first);
 }
 
 /// AppRole enabled, with a role whose policy reads `secret/data/prometheus/*`; returns the

@@ -17,7 +17,7 @@ const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccou
 
 /// A string in a store's auth settings: written inline, or itself a provider map (a
 /// *bootstrapped secret*, resolved before the store logs in).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretSource {
     Literal(Secret),
     Provider { spec: Box<SecretSpec>, path: YamlPath },
@@ -40,7 +40,7 @@ impl SecretSource {
 }
 
 /// How a store logs in.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Auth {
     /// `VAULT_TOKEN`, `BAO_TOKEN`, then `~/.vault-token`.
     #[default]
@@ -269,6 +269,19 @@ impl TokenState {
     fn expired(&self) -> bool {
         self.remaining().is_some_and(|remaining| remaining.is_zero())
     }
+
+    /// Whether `renewed`, this token renewed, was granted clearly less than this token's full
+    /// TTL: Vault caps a renewal at the token's max TTL, so the token's end is near and fixed.
+    fn capped_by(&self, renewed: &Self) -> bool {
+        renewed.lifetime.is_some_and(|lifetime| lifetime < self.full_ttl.mul_f64(0.9))
+    }
+}
+
+/// A store's login as [`Login::hand_over`] gives it to the client built for the same store
+/// when the configs are read again.
+pub(super) struct LoginHandover {
+    auth: Auth,
+    state: TokenState,
 }
 
 /// One store's login, shared by all its fetches.
@@ -312,6 +325,11 @@ impl Login {
     }
 
     /// The token to use now: the current one, renewed when due, or a fresh login.
+    ///
+    /// A login is also redone, while the current token still works, once a renewal is cut
+    /// short by the token's max TTL: Vault revokes a token's leases when the token ends, so
+    /// dynamic credentials read with it must be replaced under a new token before then (see
+    /// [`Login::lifetime_left`]).
     pub(super) async fn token(&self, store: &VaultStore) -> Result<Secret, ProviderError> {
         let mut state = self.state.lock().await;
         if let Some(current) = state.as_mut() {
@@ -322,8 +340,27 @@ impl Login {
                 match self.renew(store, &current.token).await {
                     Ok(renewed) => {
                         tracing::debug!(store = %self.label, ttl_secs = renewed.full_ttl.as_secs(), "renewed the Vault token");
+                        let capped = current.capped_by(&renewed);
                         *current = renewed;
-                        return Ok(current.token.clone());
+                        if !capped || !self.can_log_in_again() {
+                            return Ok(current.token.clone());
+                        }
+                        tracing::info!(
+                            store = %self.label,
+                            ttl_secs = current.full_ttl.as_secs(),
+                            "the Vault token nears its max TTL: logging in again"
+                        );
+                        return match self.log_in(store).await {
+                            Ok(fresh) => {
+                                *current = fresh;
+                                Ok(current.token.clone())
+                            }
+                            Err(error) => {
+                                // The old token still works for a while: tried again next time.
+                                tracing::warn!(store = %self.label, %error, "cannot log in to Vault again");
+                                Ok(current.token.clone())
+                            }
+                        };
                     }
                     Err(error) => tracing::warn!(store = %self.label, %error, "cannot renew the Vault token"),
                 }
@@ -336,6 +373,34 @@ impl Login {
         let token = fresh.token.clone();
         *state = Some(fresh);
         Ok(token)
+    }
+
+    /// How long `token` is known to live as it stands (renewals may extend it): `None` when it
+    /// never expires or its TTL is not known yet, zero when it is no longer the store's token
+    /// (its end is not known: it may already be gone).
+    pub(super) async fn lifetime_left(&self, token: &Secret) -> Option<Duration> {
+        match self.state.lock().await.as_ref() {
+            Some(current) if current.token == *token => current.remaining(),
+            _ => Some(Duration::ZERO),
+        }
+    }
+
+    /// The login in use, for the client that replaces this one (see [`Login::take_over`]).
+    pub(super) fn hand_over(&self) -> Option<LoginHandover> {
+        let state = self.state.try_lock().ok()?.take()?;
+        Some(LoginHandover { auth: self.auth.clone(), state })
+    }
+
+    /// Carries on with the previous client's login when it logged in the same way (and this
+    /// client has not logged in yet), so that the leases read with its token are still renewed
+    /// rather than lost with that token.
+    pub(super) fn take_over(&self, handover: LoginHandover) {
+        if handover.auth != self.auth {
+            return;
+        }
+        if let Ok(mut state) = self.state.try_lock() {
+            state.get_or_insert(handover.state);
+        }
     }
 
     async fn renew(&self, store: &VaultStore, token: &Secret) -> Result<TokenState, ProviderError> {

@@ -1,6 +1,6 @@
 //! The `vault` provider (HashiCorp Vault and OpenBao): KV v1/v2 (detected per mount), any read
-//! path with `engine: generic` (dynamic credentials, their lease renewed while Vault extends it),
-//! one login and one keep-alive HTTP pool per store.
+//! path with `engine: generic` (dynamic credentials, their lease renewed while Vault extends it
+//! and the token that read it lives), one login and one keep-alive HTTP pool per store.
 //!
 //! We speak Vault's HTTP API with reqwest rather than through vaultrs: vaultrs deserialises each
 //! endpoint into its own typed structs and hides what this provider needs — the raw `data` map,
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 use reqwest::{Method, StatusCode};
@@ -241,9 +241,19 @@ pub struct VaultStore {
 /// A renewable lease from a generic read (dynamic credentials), and the value it leases.
 struct HeldLease {
     id: Zeroizing<String>,
+    /// The token that read it: Vault revokes the lease when that token ends.
+    token: Secret,
     /// The duration first granted, which each renewal asks for again.
     granted: Duration,
     content: super::Content,
+}
+
+/// What a store's client hands to the one that replaces it (see [`Provider::hand_over`]).
+struct Handover {
+    base: reqwest::Url,
+    namespace: Option<String>,
+    login: Option<auth::LoginHandover>,
+    leases: HashMap<VaultLocation, HeldLease>,
 }
 
 impl fmt::Debug for VaultStore {
@@ -472,6 +482,17 @@ impl VaultStore {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<Response, ProviderError> {
+        self.authorized_as(method, path, query, body).await.map(|(response, _)| response)
+    }
+
+    /// [`VaultStore::authorized`], with the token that made the request that answered.
+    async fn authorized_as(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<(Response, Secret), ProviderError> {
         let token = self.login.token(self).await?;
         let response = self.send(method.clone(), path, query, body, Some(&token)).await?;
         if response.status == StatusCode::FORBIDDEN && self.login.can_log_in_again() && !self.token_valid(&token).await
@@ -481,9 +502,19 @@ impl VaultStore {
             tracing::info!(store = %self.label, path, "the token was refused: logging in again and retrying once");
             self.login.invalidate(&token).await;
             let token = self.login.token(self).await?;
-            return self.send(method, path, query, body, Some(&token)).await;
+            let response = self.send(method, path, query, body, Some(&token)).await?;
+            return Ok((response, token));
         }
-        Ok(response)
+        Ok((response, token))
+    }
+
+    /// `fetched`'s lease and end, from a lease of `duration` granted at `asked_at` to `token`:
+    /// the lease ends no later than the token does, since Vault revokes a token's leases with
+    /// it, so the value is refreshed (and the token renewed, or replaced) before then.
+    async fn set_lease(&self, fetched: &mut Fetched, duration: Duration, asked_at: SystemTime, token: &Secret) {
+        let usable = self.login.lifetime_left(token).await.map_or(duration, |left| duration.min(left));
+        fetched.lease = Some(usable);
+        fetched.expires_at = Some(asked_at + usable);
     }
 
     /// Whether Vault still accepts `token` (`lookup-self`, which the default policy allows).
@@ -604,8 +635,8 @@ impl VaultStore {
             Some(KvVersion::V1) => (format!("{}/{}", location.mount, location.path), Vec::new(), false),
         };
         // A lease granted during the request ends no earlier than its duration after this.
-        let asked_at = std::time::SystemTime::now();
-        let response = self.authorized_get(&path, &query).await?;
+        let asked_at = SystemTime::now();
+        let (response, token) = self.authorized_as(Method::GET, &path, &query, None).await?;
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what()));
         }
@@ -637,9 +668,11 @@ impl VaultStore {
         let mut fetched = Fetched::fields(fields);
         if envelope.lease_duration > 0 {
             let lease = Duration::from_secs(envelope.lease_duration);
-            fetched.lease = Some(lease);
-            if !envelope.lease_id.is_empty() {
-                fetched.expires_at = Some(asked_at + lease);
+            if envelope.lease_id.is_empty() {
+                // A KV v1 `ttl`: a refresh hint, not a lease that ends.
+                fetched.lease = Some(lease);
+            } else {
+                self.set_lease(&mut fetched, lease, asked_at, &token).await;
             }
         }
         if kv.is_none() {
@@ -647,6 +680,7 @@ impl VaultStore {
             if envelope.renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
                 let held = HeldLease {
                     id: Zeroizing::new(std::mem::take(&mut envelope.lease_id)),
+                    token,
                     granted: Duration::from_secs(envelope.lease_duration),
                     content: fetched.content.clone(),
                 };
@@ -660,19 +694,31 @@ impl VaultStore {
 
     /// The held lease of `location` renewed (`sys/leases/renew`, which the default policy
     /// allows), with the value it leases: dynamic credentials stay the same, and nothing is
-    /// reloaded, for as long as Vault extends them. `None` when no lease is held, or when Vault
+    /// reloaded, for as long as Vault extends them. `None` when no lease is held, when Vault
     /// no longer extends it by at least half of its first duration (its `max_ttl` is near, or
-    /// it is gone): new credentials are read then, while the old ones still work.
+    /// it is gone), or when the token that read it is no longer the store's (a new login: the
+    /// lease ends with the old token): new credentials are read then, while the old ones still
+    /// work.
     async fn renew(&self, location: &VaultLocation) -> Option<Result<Fetched, ProviderError>> {
-        let (id, granted) = {
+        let (id, granted, reader) = {
             let leases = self.leases.lock().expect("not poisoned");
             let held = leases.get(location)?;
-            (held.id.clone(), held.granted)
+            (held.id.clone(), held.granted, held.token.clone())
         };
+        // Renewing the token when due, or logging in again, happens here.
+        let token = match self.login.token(self).await {
+            Ok(token) => token,
+            Err(error) => return Some(Err(error)),
+        };
+        if token != reader {
+            tracing::debug!(location = %location, "the lease's token is no longer in use: reading new credentials");
+            self.leases.lock().expect("not poisoned").remove(location);
+            return None;
+        }
         let body = serde_json::json!({"lease_id": id.as_str(), "increment": granted.as_secs()});
-        let asked_at = std::time::SystemTime::now();
-        let response = match self.authorized(Method::PUT, "sys/leases/renew", &[], Some(&body)).await {
-            Ok(response) => response,
+        let asked_at = SystemTime::now();
+        let (response, token) = match self.authorized_as(Method::PUT, "sys/leases/renew", &[], Some(&body)).await {
+            Ok(answered) => answered,
             Err(error) => return Some(Err(error)),
         };
         let extended = (response.status == StatusCode::OK)
@@ -680,18 +726,20 @@ impl VaultStore {
             .flatten()
             .map(|envelope| Duration::from_secs(envelope.lease_duration))
             .filter(|duration| *duration * 2 >= granted);
-        let mut leases = self.leases.lock().expect("not poisoned");
-        let Some(duration) = extended else {
-            tracing::debug!(location = %location, status = %response.status, "the lease was not extended: reading new credentials");
-            leases.remove(location);
-            return None;
+        let (content, duration) = {
+            let mut leases = self.leases.lock().expect("not poisoned");
+            let Some(duration) = extended else {
+                tracing::debug!(location = %location, status = %response.status, "the lease was not extended: reading new credentials");
+                leases.remove(location);
+                return None;
+            };
+            // Forgotten meanwhile (an auth failure): read afresh.
+            let held = leases.get(location)?;
+            tracing::debug!(location = %location, lease_secs = duration.as_secs(), "renewed the lease");
+            (held.content.clone(), duration)
         };
-        // Forgotten meanwhile (an auth failure): read afresh.
-        let held = leases.get(location)?;
-        tracing::debug!(location = %location, lease_secs = duration.as_secs(), "renewed the lease");
-        let mut fetched = Fetched { content: held.content.clone(), ..Fetched::fields(BTreeMap::new()) };
-        fetched.lease = Some(duration);
-        fetched.expires_at = Some(asked_at + duration);
+        let mut fetched = Fetched { content, ..Fetched::fields(BTreeMap::new()) };
+        self.set_lease(&mut fetched, duration, asked_at, &token).await;
         Some(Ok(fetched))
     }
 }
@@ -873,17 +921,31 @@ impl super::Provider for VaultStore {
         self.leases.lock().expect("not poisoned").remove(location.own::<VaultLocation>());
     }
 
-    /// The held leases. A lease taken over by a client whose settings changed (another
-    /// address) fails to renew there, and its location is read afresh.
+    /// The held leases, and the login whose token read them. The login is taken over only by a
+    /// client of the same address, namespace and auth; elsewhere the leases' token is not the
+    /// new client's, and their locations are read afresh.
     fn hand_over(&self) -> Option<Box<dyn std::any::Any + Send>> {
         let leases = std::mem::take(&mut *self.leases.lock().expect("not poisoned"));
-        (!leases.is_empty()).then(|| Box::new(leases) as Box<dyn std::any::Any + Send>)
+        if leases.is_empty() {
+            return None;
+        }
+        let handover = Handover {
+            base: self.base.clone(),
+            namespace: self.namespace.clone(),
+            login: self.login.hand_over(),
+            leases,
+        };
+        Some(Box::new(handover))
     }
 
     fn take_over(&self, state: Box<dyn std::any::Any + Send>) {
-        if let Ok(leases) = state.downcast::<HashMap<VaultLocation, HeldLease>>() {
-            self.leases.lock().expect("not poisoned").extend(*leases);
+        let Ok(handover) = state.downcast::<Handover>() else { return };
+        if let Some(login) =
+            handover.login.filter(|_| handover.base == self.base && handover.namespace == self.namespace)
+        {
+            self.login.take_over(login);
         }
+        self.leases.lock().expect("not poisoned").extend(handover.leases);
     }
 
     /// A given token's TTL, learnt beside the reads rather than before them.
