@@ -1,9 +1,10 @@
 //! The `vault` provider against a real OpenBao dev server, one per test: KV v1 and v2 (path
 //! forms, versions, mount detection), `engine: generic` and its lease, AppRole with a
-//! bootstrapped `secret_id`, token renewal, every fetch failure an operator meets, one request per
-//! distinct path (counted in OpenBao's audit log), named stores, a store's namespace and
-//! `token_file`, TLS, a dynamic secret's lease (its end published, renewed until its `max_ttl`,
-//! replaced before the token that read it ends), and the time a 1000-reference render takes.
+//! bootstrapped `secret_id`, JWT and TLS client certificate logins, token renewal, every fetch
+//! failure an operator meets, one request per distinct path (counted in OpenBao's audit log),
+//! named stores, a store's namespace and `token_file`, TLS, a dynamic secret's lease (its end
+//! published, renewed until its `max_ttl`, replaced before the token that read it ends), and the
+//! time a 1000-reference render takes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -831,18 +832,24 @@ fn tls_config(server: &Server, ca_file: Option<&Path>) -> String {
     )
 }
 
+/// [`bao`] against a [`tls_server`], as root; its standard output.
+fn bao_over_tls(server: &Server, args: &[&str]) -> String {
+    let output = std::process::Command::new(bao_binary())
+        .args(args)
+        .env("BAO_ADDR", format!("https://127.0.0.1:{}", server.port))
+        .env("BAO_CACERT", server.data_dir().join("vault-ca.pem"))
+        .env("BAO_TOKEN", "root")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "bao {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
 #[test]
 fn tls_with_ca_file_verifies_the_server() {
     let server = tls_server();
     let ca = server.data_dir().join("vault-ca.pem");
-    let output = std::process::Command::new(bao_binary())
-        .args(["kv", "put", "secret/prometheus/node", "password=tls-fake"])
-        .env("BAO_ADDR", format!("https://127.0.0.1:{}", server.port))
-        .env("BAO_CACERT", &ca)
-        .env("BAO_TOKEN", "root")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=tls-fake"]);
     let test = Test::new()
         .file("app.yml", &tls_config(&server, Some(&ca)))
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
@@ -857,4 +864,154 @@ fn tls_without_the_ca_fails_naming_the_certificate() {
         .file("app.yml", &tls_config(&server, None))
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(4).stderr_contains("pw").stderr_contains("certificate");
+}
+
+/// `cert` auth against a TLS OpenBao: the client certificate (issued by OpenBao's own PKI
+/// engine, whose CA the `cert` method trusts) is presented on the connection, and the login
+/// gets the trusted certificate's policy.
+#[test]
+fn cert_auth_logs_in_with_the_client_certificate() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=cert-fake"]);
+    bao_over_tls(&server, &["secrets", "enable", "pki"]);
+    let ca = bao_over_tls(
+        &server,
+        &["write", "-field=certificate", "pki/root/generate/internal", "common_name=clients", "ttl=48h"],
+    );
+    bao_over_tls(
+        &server,
+        &["write", "pki/roles/client", "allow_any_name=true", "client_flag=true", "server_flag=false"],
+    );
+    let issued: serde_json::Value = serde_json::from_str(&bao_over_tls(
+        &server,
+        &["write", "-format=json", "pki/issue/client", "common_name=prometheus", "ttl=24h"],
+    ))
+    .unwrap();
+    let rules = "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n";
+    let test = Test::new()
+        .file("clients-ca.pem", &ca)
+        .file("policy.hcl", rules)
+        .file("client.pem", issued["data"]["certificate"].as_str().unwrap())
+        .file("client.key", issued["data"]["private_key"].as_str().unwrap());
+    bao_over_tls(&server, &["policy", "write", "prom", &test.path("policy.hcl").to_string_lossy()]);
+    bao_over_tls(&server, &["auth", "enable", "cert"]);
+    let trusted = format!("certificate=@{}", test.path("clients-ca.pem").display());
+    bao_over_tls(&server, &["write", "auth/cert/certs/prom", &trusted, "token_policies=prom"]);
+    let config = format!(
+        concat!(
+            "secret_stores:\n",
+            "  tls:\n",
+            "    vault:\n",
+            "      address: https://127.0.0.1:{port}\n",
+            "      ca_file: {ca}\n",
+            "      auth: {{cert: {{name: prom, client_cert: client.pem, client_key: client.key}}}}\n",
+            "pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
+        ),
+        port = server.port,
+        ca = server.data_dir().join("vault-ca.pem").display(),
+    );
+    let test = test.file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"cert-fake\"\n");
+}
+
+/// `s` in base64url without padding, as JWTs spell their parts.
+fn base64url(bytes: &[u8]) -> String {
+    base64(bytes).trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
+/// An ES256 key pair: the public key as PEM (SubjectPublicKeyInfo) and a signer of JWTs with
+/// `claims`.
+fn jwt_signer() -> (String, impl Fn(&serde_json::Value) -> String) {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let random = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &random).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &random).unwrap();
+    // The DER prefix of a P-256 SubjectPublicKeyInfo, before the 65-byte uncompressed point.
+    let mut spki =
+        b"\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00"
+            .to_vec();
+    spki.extend_from_slice(pair.public_key().as_ref());
+    let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", base64(&spki));
+    let sign = move |claims: &serde_json::Value| {
+        let signed =
+            format!("{}.{}", base64url(br#"{"alg":"ES256","typ":"JWT"}"#), base64url(claims.to_string().as_bytes()));
+        let signature = pair.sign(&ring::rand::SystemRandom::new(), signed.as_bytes()).unwrap();
+        format!("{signed}.{}", base64url(signature.as_ref()))
+    };
+    (pem, sign)
+}
+
+/// OpenBao's `jwt` auth trusting `public_key`, with a role `prom` for tokens whose audience is
+/// `secret-render`, reading `secret/data/prometheus/*`.
+fn jwt_auth(server: &Server, public_key: &str) {
+    bao(server, &["kv", "put", "secret/prometheus/node", "password=jwt-fake"]);
+    bao(server, &["auth", "enable", "jwt"]);
+    let config = serde_json::json!({"jwt_validation_pubkeys": [public_key]}).to_string();
+    let (status, body) = http_json("POST", server.port, "/v1/auth/jwt/config", "root", &config);
+    assert!((200..300).contains(&status), "{status} {body}");
+    let policy = policy(server, "prom", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    bao(
+        server,
+        &[
+            "write",
+            "auth/jwt/role/prom",
+            "role_type=jwt",
+            "user_claim=sub",
+            "bound_audiences=secret-render",
+            &format!("token_policies={policy}"),
+        ],
+    );
+}
+
+/// A JWT's claims for the `prom` role, valid for an hour from now.
+fn jwt_claims(audience: &str) -> serde_json::Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    serde_json::json!({"sub": "prometheus", "aud": audience, "iat": now, "nbf": now, "exp": now + 3600})
+}
+
+fn jwt_config(server: &Server) -> String {
+    format!(
+        concat!(
+            "secret_stores:\n",
+            "  prod:\n",
+            "    vault:\n",
+            "      address: {address}\n",
+            "      auth: {{jwt: {{role: prom, jwt_file: token.jwt}}}}\n",
+            "pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
+        ),
+        address = server.address(),
+    )
+}
+
+/// `jwt` auth: the JWT read from `jwt_file` (a workload identity token, say) is exchanged for a
+/// token with the role's policy.
+#[test]
+fn jwt_auth_logs_in_with_the_token_from_jwt_file() {
+    let server = Server::openbao();
+    let (public_key, sign) = jwt_signer();
+    jwt_auth(&server, &public_key);
+    let jwt = sign(&jwt_claims("secret-render"));
+    let test = Test::new()
+        .file("app.yml", &jwt_config(&server))
+        .file("token.jwt", &format!("{jwt}\n"))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0).never_shows(&jwt);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"jwt-fake\"\n");
+}
+
+/// A JWT the role refuses (another audience) fails the fetch as a denied login, naming the
+/// login path and never showing the JWT.
+#[test]
+fn jwt_auth_refused_names_the_login_without_showing_the_jwt() {
+    let server = Server::openbao();
+    let (public_key, sign) = jwt_signer();
+    jwt_auth(&server, &public_key);
+    let jwt = sign(&jwt_claims("someone-else"));
+    let test = Test::new()
+        .file("app.yml", &jwt_config(&server))
+        .file("token.jwt", &jwt)
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("auth/jwt/login").stderr_contains("pw").never_shows(&jwt);
+    assert!(!test.path("out/app.yml").exists());
 }
