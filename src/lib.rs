@@ -50,14 +50,18 @@ fn disable_core_dumps() {
 pub fn main() -> u8 {
     let cli = Cli::parse();
     telemetry::init_logging(cli.global.log_format, cli.global.verbose, cli.global.quiet);
+    telemetry::report_panics();
     disable_core_dumps();
     install_crypto_provider();
-    match dispatch(cli) {
-        Ok(code) => code,
-        Err(failure) => {
+    // A panic is an unexpected internal error (exit 1), not Rust's own 101; the hook above has
+    // logged it. The process ends right after, so nothing observes state the panic left behind.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(failure)) => {
             tracing::error!("{}", failure.message);
             failure.code.code()
         }
+        Err(_) => ExitCode::Internal.code(),
     }
 }
 
@@ -74,6 +78,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// Runs the command; `Ok` carries the exit code (the child's, under `run`).
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    // The test suite's way to check how a panic ends the program; not in release builds.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("SECRET_RENDER_TEST_PANIC").is_some() {
+        panic!("SECRET_RENDER_TEST_PANIC is set");
+    }
     let global = cli.global;
     let success = |()| ExitCode::Success.code();
     match cli.command {

@@ -14,6 +14,27 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::cli::LogFormat;
 
+/// Reports a panic as an `error` event, in the log's format (a JSON log stays one object per
+/// line), rather than Rust's own line on stderr; with `RUST_BACKTRACE=1` the event carries the
+/// backtrace. A panic's message is the code's own text, never a value (contract section 10).
+pub fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(%location, %backtrace, "internal error (a bug; please report it): {message}");
+        } else {
+            tracing::error!(%location, "internal error (a bug; please report it): {message}");
+        }
+    }));
+}
+
 /// Installs the global subscriber. Verbosity counts: default info, `-v` debug, `-vv` trace,
 /// `-q` warn, `-qq` error. Libraries (HTTP, TLS) log at warn, and at debug from `-vv` on, so
 /// `-v` shows what secret-render does rather than every pooled connection.

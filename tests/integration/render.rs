@@ -404,6 +404,26 @@ fn bad_flags_are_a_usage_error_with_exit_2() {
     Test::new().args(["--target", "nginx", "render", "x.yml"]).run().expect_code(2);
 }
 
+/// A panic is an unexpected internal error: exit 1 (contract section 9), not Rust's 101, and
+/// reported as an error event in the log's format, so a JSON log stays one object per line.
+/// (The debug build panics on purpose when `SECRET_RENDER_TEST_PANIC` is set.)
+#[test]
+fn a_panic_exits_1_with_an_error_event_in_the_log_format() {
+    let test = Test::new().env("SECRET_RENDER_TEST_PANIC", "1").args(["--log-format", "json", "render", "x.yml"]);
+    let outcome = test.run();
+    outcome.expect_code(1);
+    let events: Vec<serde_json::Value> = outcome
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON event: {line:?}")))
+        .collect();
+    let [event] = events.as_slice() else { panic!("one event expected:\n{}", outcome.stderr) };
+    assert_eq!(event["level"], "ERROR", "{event}");
+    let message = event["message"].as_str().unwrap();
+    assert!(message.starts_with("internal error") && message.contains("SECRET_RENDER_TEST_PANIC"), "{event}");
+    assert!(event["location"].as_str().is_some_and(|location| location.starts_with("src/")), "{event}");
+}
+
 #[test]
 fn alertmanager_loads_the_rendered_example() {
     let test =
