@@ -319,6 +319,27 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
 
+/// A token whose policies lack `sys/leases/renew` (no `default` policy) has its dynamic
+/// credentials read anew on each refresh: the refused renewal is warned about once and not
+/// tried again, rather than costing a refused request on every refresh.
+#[test]
+fn a_token_that_may_not_renew_leases_reads_credentials_anew_without_asking_again() {
+    let server = Server::openbao_audited();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake, "2s", "60s");
+    let policy = policy(&server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &["-no-default-policy"]);
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", &token)
+        .file("app.yml", RABBITMQ_CREDENTIALS);
+    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+
+    sidecar.until("three reads of credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") >= 3);
+    assert_eq!(audited_requests(&server, 0).get("sys/leases/renew"), Some(&1), "one renewal tried");
+    assert_eq!(sidecar.log().matches("may not renew leases").count(), 1, "{}", sidecar.log());
+}
+
 /// A `watch` of the `prom` role's credentials (leased for an hour) through a store that logs in
 /// with AppRole, whose tokens live `token_ttl`, renewable up to `token_max_ttl`; the fake the
 /// engine talks to, the test directory and the rendered config as first written.

@@ -236,6 +236,9 @@ pub struct VaultStore {
     /// The renewable leases of generic reads, renewed instead of read again (see
     /// [`VaultStore::renew`]).
     leases: std::sync::Mutex<HashMap<VaultLocation, HeldLease>>,
+    /// Set once Vault refused a lease renewal (403: the token's policies lack
+    /// `sys/leases/renew`): leases are no longer held, and leased paths are read again instead.
+    renewal_forbidden: std::sync::atomic::AtomicBool,
 }
 
 /// A renewable lease from a generic read (dynamic credentials), and the value it leases.
@@ -417,6 +420,7 @@ impl VaultStore {
             login,
             mounts: tokio::sync::Mutex::new(HashMap::new()),
             leases: std::sync::Mutex::new(HashMap::new()),
+            renewal_forbidden: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -677,7 +681,8 @@ impl VaultStore {
         }
         if kv.is_none() {
             let mut leases = self.leases.lock().expect("not poisoned");
-            if envelope.renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
+            let renewable = envelope.renewable && !self.renewal_forbidden.load(std::sync::atomic::Ordering::Relaxed);
+            if renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
                 let held = HeldLease {
                     id: Zeroizing::new(std::mem::take(&mut envelope.lease_id)),
                     token,
@@ -721,6 +726,17 @@ impl VaultStore {
             Ok(answered) => answered,
             Err(error) => return Some(Err(error)),
         };
+        if response.status == StatusCode::FORBIDDEN
+            && !self.renewal_forbidden.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                store = %self.label,
+                "the token may not renew leases (its policies lack `update` on sys/leases/renew): dynamic \
+                 credentials are read anew on each refresh, and the target reloaded each time, until the \
+                 configuration is read again"
+            );
+            self.leases.lock().expect("not poisoned").clear();
+        }
         let extended = (response.status == StatusCode::OK)
             .then(|| response.envelope(|| location.to_string()).ok())
             .flatten()
