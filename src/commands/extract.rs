@@ -3,9 +3,10 @@
 //! comments, blank lines, key order and quoting stay as they were. A dry run (the default) prints
 //! a unified diff with `<redacted>` in place of every value and contacts no store.
 //!
-//! Store writes: until the providers' write side lands, this module holds a minimal Vault KV v2
-//! client of its own (read, then a check-and-set write of the merged keys); only `--to vault`
-//! (`VAULT_ADDR`/`VAULT_TOKEN`, mount `secret/`) is supported.
+//! With `--write`, every destination is read first through the providers (`store_all`): a
+//! key already holding another value is a conflict, and nothing is written unless
+//! `--overwrite`; the values then go through each provider's own write side
+//! ([`crate::provider::Provider::put`]), and only after that is the config replaced.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
