@@ -1,5 +1,6 @@
 //! The command-line definition (clap derive). Doc comments here are the `--help` text, the man
-//! page and the shell completions; nothing else in the crate sees clap types but `settings.rs`.
+//! page and the shell completions. `render`, `check`, `run` and `watch` get their checked
+//! settings from `settings.rs`; `lib.rs` hands the other commands their arguments itself.
 
 use std::path::PathBuf;
 
@@ -93,7 +94,7 @@ pub enum Command {
     ///
     /// A dry run (the default) prints a unified diff with `<redacted>` in place of each value.
     /// Exit codes: 0 success, 2 usage, 3 invalid config or a conflicting stored value, 4 the
-    /// store failed, 5 the config or backup could not be written.
+    /// store could not be read, 5 the store, the config or the backup could not be written.
     Extract(ExtractArgs),
 
     /// Write a new random value (from the OS CSPRNG) as a new version of a secret; the previous

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-/// Parses a Go `time.ParseDuration`-style string. Negative and zero-length durations are refused
-/// because every duration in a provider body is an interval or a period.
+/// Parses a Go `time.ParseDuration`-style string (plus Prometheus's `d` and `w`). Empty text
+/// and negative durations are refused; `0` is zero.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {

@@ -1,6 +1,7 @@
 //! secret-render: renders secrets from stores into Prometheus-style YAML configs.
 //!
-//! `main` only dispatches; each concept lives in the module named after it (see STYLE.md).
+//! `main` only dispatches; each concept lives in the module named after it (the house style,
+//! `../shared/STYLE.md` beside the repository).
 
 pub mod cli;
 pub mod commands;

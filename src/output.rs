@@ -1,4 +1,6 @@
-//! The one secure writer: every file `secret-render` puts on disk goes through here.
+//! The secure writer: every file under the output directory, and an operator's own file that
+//! `rotate` or a `file` put replaces (`replace_file_in_place`), goes through here; `extract`
+//! writes its config and backup itself.
 //!
 //! This module owns the output directory (`--out DIR`) and its `secrets/` subdirectory: it
 //! creates them 0700, refuses ones an attacker could have prepared (a symlink, another owner,

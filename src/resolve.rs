@@ -1,6 +1,7 @@
-//! Two-phase resolution: every provider map is collected first, then each distinct location is
-//! fetched once, concurrently with a bound per provider and store, and every failure is reported
-//! together rather than the first alone.
+//! Resolution: each distinct location is fetched once per cycle, and every failure is reported
+//! together rather than the first alone. `fetch_locations` bounds concurrency per provider and
+//! store; `fetch_as_sent` (`render`) fetches locations as the parser hands them over, within one
+//! shared bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Turns parsed flags into checked settings; clap types stop here.
+//! Turns the flags of `render`, `check`, `run` and `watch` into checked settings.
 
 use std::path::{Path, PathBuf};
 

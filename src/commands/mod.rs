@@ -1,5 +1,5 @@
-//! One module per subcommand: each takes checked settings and returns `Ok` or a [`Failure`]
-//! carrying its documented exit code.
+//! One module per subcommand: each takes its settings or arguments and returns `Ok` or a
+//! [`Failure`] carrying its documented exit code.
 //!
 //! [`Failure`]: crate::exit::Failure
 

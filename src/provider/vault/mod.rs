@@ -6,8 +6,8 @@
 //! endpoint into its own typed structs and hides what this provider needs — the raw `data` map,
 //! `lease_duration`, the HTTP status that tells "missing" from "forbidden" from "sealed" — and
 //! gives no say over the connection pool that keeps a 500-path render close to the raw HTTP
-//! floor. The part of the API used here (KV read, `sys/internal/ui/mounts`, a few logins, token
-//! renew/lookup, lease renew) is small and stable.
+//! floor. The part of the API used here (KV read and check-and-set write/delete,
+//! `sys/internal/ui/mounts`, a few logins, token renew/lookup, lease renew) is small and stable.
 
 mod auth;
 
