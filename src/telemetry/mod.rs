@@ -16,15 +16,13 @@ use crate::cli::LogFormat;
 
 /// Reports a panic as an `error` event, in the log's format (a JSON log stays one object per
 /// line), rather than Rust's own line on stderr; with `RUST_BACKTRACE=1` the event carries the
-/// backtrace. A panic's message is the code's own text, never a value (contract section 10).
+/// backtrace. Only a message that is the code's own literal text is shown: a formatted one
+/// (an `unwrap` of an error, a string sliced off a character boundary) may quote data, which
+/// could be a value (contract section 10), so it is withheld and the location stands alone.
 pub fn report_panics() {
     std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(no message)");
+        let message =
+            info.payload().downcast_ref::<&'static str>().copied().unwrap_or("(message withheld: it may quote data)");
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {

@@ -424,6 +424,15 @@ fn a_panic_exits_1_with_an_error_event_in_the_log_format() {
     assert!(event["location"].as_str().is_some_and(|location| location.starts_with("src/")), "{event}");
 }
 
+/// A panic message formatted from data (as an `unwrap` of an error quotes it) may hold a value:
+/// it is withheld, and the event names only where the panic happened.
+#[test]
+fn a_panic_message_quoting_data_is_withheld() {
+    let test = Test::new().env("SECRET_RENDER_TEST_PANIC", CANARY).args(["render", "x.yml"]);
+    let outcome = test.run();
+    outcome.expect_code(1).stderr_contains("internal error").stderr_contains("withheld").never_shows(CANARY);
+}
+
 #[test]
 fn alertmanager_loads_the_rendered_example() {
     let test =

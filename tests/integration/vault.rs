@@ -319,9 +319,40 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
 
+/// A lease read with a given token (here `VAULT_TOKEN`, living 5 minutes) ends no later than
+/// that token: its published end, and so its refresh, is the token's, not the lease's hour.
+#[test]
+fn a_lease_read_with_a_given_token_ends_no_later_than_the_token() {
+    let server = Server::openbao();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake, "3600", "7200");
+    let policy = policy(&server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let token = token_with(&server, &policy, &["-ttl=5m"]);
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", &token)
+        .file("app.yml", RABBITMQ_CREDENTIALS);
+    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+
+    let (status, metrics) = http("GET", sidecar.port, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let ends: Vec<f64> = metrics
+        .lines()
+        .filter(|line| line.starts_with("secret_render_secret_expiry_timestamp_seconds{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(ends.len(), 2, "{metrics}");
+    for end in ends {
+        assert!((before + 300.0 - 2.0..=after + 300.0 + 1.0).contains(&end), "{end} is not the token's end");
+    }
+}
+
 /// A token whose policies lack `sys/leases/renew` (no `default` policy) has its dynamic
 /// credentials read anew on each refresh: the refused renewal is warned about once and not
-/// tried again, rather than costing a refused request on every refresh.
+/// tried again while that token is in use, rather than costing a refused request on every
+/// refresh.
 #[test]
 fn a_token_that_may_not_renew_leases_reads_credentials_anew_without_asking_again() {
     let server = Server::openbao_audited();
@@ -337,7 +368,7 @@ fn a_token_that_may_not_renew_leases_reads_credentials_anew_without_asking_again
 
     sidecar.until("three reads of credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") >= 3);
     assert_eq!(audited_requests(&server, 0).get("sys/leases/renew"), Some(&1), "one renewal tried");
-    assert_eq!(sidecar.log().matches("may not renew leases").count(), 1, "{}", sidecar.log());
+    assert_eq!(sidecar.log().matches("refused to renew a lease").count(), 1, "{}", sidecar.log());
 }
 
 /// A `watch` of the `prom` role's credentials (leased for an hour) through a store that logs in

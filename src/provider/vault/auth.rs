@@ -260,6 +260,10 @@ impl TokenState {
         self.lifetime.map(|lifetime| lifetime.saturating_sub(self.obtained.elapsed()))
     }
 
+    fn ends_at(&self) -> Option<Instant> {
+        self.lifetime.map(|lifetime| self.obtained + lifetime)
+    }
+
     /// Renewal is due once a third of the full TTL is left, as Vault Agent does it, so that a
     /// failed renewal still leaves time to log in again.
     fn renewal_due(&self) -> bool {
@@ -290,11 +294,20 @@ pub(super) struct Login {
     bootstrap: ProviderSet,
     label: String,
     state: tokio::sync::Mutex<Option<TokenState>>,
+    /// The token the last login replaced while it still worked, and when it ends (`None`: not
+    /// known to end), so that the leases it read are scheduled by its end until read again.
+    retired: std::sync::Mutex<Option<(Secret, Option<Instant>)>>,
 }
 
 impl Login {
     pub(super) fn new(auth: &Auth, bootstrap: ProviderSet, label: &str) -> Result<Self, String> {
-        Ok(Self { auth: auth.clone(), bootstrap, label: label.to_owned(), state: tokio::sync::Mutex::new(None) })
+        Ok(Self {
+            auth: auth.clone(),
+            bootstrap,
+            label: label.to_owned(),
+            state: tokio::sync::Mutex::new(None),
+            retired: std::sync::Mutex::new(None),
+        })
     }
 
     /// The client certificate for `cert` auth, presented on every connection.
@@ -352,7 +365,7 @@ impl Login {
                         );
                         return match self.log_in(store).await {
                             Ok(fresh) => {
-                                *current = fresh;
+                                self.retire(std::mem::replace(current, fresh));
                                 Ok(current.token.clone())
                             }
                             Err(error) => {
@@ -371,16 +384,27 @@ impl Login {
         }
         let fresh = self.log_in(store).await?;
         let token = fresh.token.clone();
-        *state = Some(fresh);
+        if let Some(old) = state.replace(fresh) {
+            self.retire(old);
+        }
         Ok(token)
     }
 
-    /// How long `token` is known to live as it stands (renewals may extend it): `None` when it
-    /// never expires or its TTL is not known yet, zero when it is no longer the store's token
-    /// (its end is not known: it may already be gone).
+    /// Remembers a token a login replaced (a token Vault refused is forgotten instead, by
+    /// [`Login::invalidate`]: it is already gone).
+    fn retire(&self, old: TokenState) {
+        *self.retired.lock().expect("not poisoned") = Some((old.token.clone(), old.ends_at()));
+    }
+
+    /// How long `token` is known to live as it stands (renewals may extend the current one):
+    /// `None` when it never expires or its TTL is not known, zero when its end is not known
+    /// (a token Vault refused, or replaced before the last one: it may already be gone).
     pub(super) async fn lifetime_left(&self, token: &Secret) -> Option<Duration> {
-        match self.state.lock().await.as_ref() {
-            Some(current) if current.token == *token => current.remaining(),
+        if let Some(current) = self.state.lock().await.as_ref().filter(|current| current.token == *token) {
+            return current.remaining();
+        }
+        match self.retired.lock().expect("not poisoned").as_ref() {
+            Some((retired, ends)) if retired == token => ends.map(|end| end.saturating_duration_since(Instant::now())),
             _ => Some(Duration::ZERO),
         }
     }
@@ -393,9 +417,10 @@ impl Login {
 
     /// Carries on with the previous client's login when it logged in the same way (and this
     /// client has not logged in yet), so that the leases read with its token are still renewed
-    /// rather than lost with that token.
+    /// rather than lost with that token. A given token (environment, `token`, `token_file`) is
+    /// read afresh instead, as a reload promises: leases read with it still match it by value.
     pub(super) fn take_over(&self, handover: LoginHandover) {
-        if handover.auth != self.auth {
+        if handover.auth != self.auth || !self.can_log_in_again() {
             return;
         }
         if let Ok(mut state) = self.state.try_lock() {

@@ -236,9 +236,10 @@ pub struct VaultStore {
     /// The renewable leases of generic reads, renewed instead of read again (see
     /// [`VaultStore::renew`]).
     leases: std::sync::Mutex<HashMap<VaultLocation, HeldLease>>,
-    /// Set once Vault refused a lease renewal (403: the token's policies lack
-    /// `sys/leases/renew`): leases are no longer held, and leased paths are read again instead.
-    renewal_forbidden: std::sync::atomic::AtomicBool,
+    /// The token Vault refused a lease renewal (403: its policies lack `sys/leases/renew`, or
+    /// it is no longer valid): while it is in use, leases are not held, and leased paths are
+    /// read again instead.
+    renewal_refused_to: std::sync::Mutex<Option<Secret>>,
 }
 
 /// A renewable lease from a generic read (dynamic credentials), and the value it leases.
@@ -420,7 +421,7 @@ impl VaultStore {
             login,
             mounts: tokio::sync::Mutex::new(HashMap::new()),
             leases: std::sync::Mutex::new(HashMap::new()),
-            renewal_forbidden: std::sync::atomic::AtomicBool::new(false),
+            renewal_refused_to: std::sync::Mutex::new(None),
         })
     }
 
@@ -514,8 +515,10 @@ impl VaultStore {
 
     /// `fetched`'s lease and end, from a lease of `duration` granted at `asked_at` to `token`:
     /// the lease ends no later than the token does, since Vault revokes a token's leases with
-    /// it, so the value is refreshed (and the token renewed, or replaced) before then.
+    /// it, so the value is refreshed (and the token renewed, or replaced) before then. A given
+    /// token's TTL is looked up first if it is not known yet.
     async fn set_lease(&self, fetched: &mut Fetched, duration: Duration, asked_at: SystemTime, token: &Secret) {
+        self.login.learn_ttl(self).await;
         let usable = self.login.lifetime_left(token).await.map_or(duration, |left| duration.min(left));
         fetched.lease = Some(usable);
         fetched.expires_at = Some(asked_at + usable);
@@ -681,7 +684,13 @@ impl VaultStore {
         }
         if kv.is_none() {
             let mut leases = self.leases.lock().expect("not poisoned");
-            let renewable = envelope.renewable && !self.renewal_forbidden.load(std::sync::atomic::Ordering::Relaxed);
+            let renewable = envelope.renewable
+                && self
+                    .renewal_refused_to
+                    .lock()
+                    .expect("not poisoned")
+                    .as_ref()
+                    .is_none_or(|refused| *refused != token);
             if renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
                 let held = HeldLease {
                     id: Zeroizing::new(std::mem::take(&mut envelope.lease_id)),
@@ -726,15 +735,16 @@ impl VaultStore {
             Ok(answered) => answered,
             Err(error) => return Some(Err(error)),
         };
-        if response.status == StatusCode::FORBIDDEN
-            && !self.renewal_forbidden.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            tracing::warn!(
-                store = %self.label,
-                "the token may not renew leases (its policies lack `update` on sys/leases/renew): dynamic \
-                 credentials are read anew on each refresh, and the target reloaded each time, until the \
-                 configuration is read again"
-            );
+        if response.status == StatusCode::FORBIDDEN {
+            let refused = self.renewal_refused_to.lock().expect("not poisoned").replace(token.clone());
+            if refused.as_ref() != Some(&token) {
+                tracing::warn!(
+                    store = %self.label,
+                    "Vault refused to renew a lease (403: the token's policies lack `update` on \
+                     sys/leases/renew, or the token is no longer valid): while this token is in use, \
+                     dynamic credentials are read anew on each refresh, and the target reloaded each time"
+                );
+            }
             self.leases.lock().expect("not poisoned").clear();
         }
         let extended = (response.status == StatusCode::OK)
@@ -755,7 +765,8 @@ impl VaultStore {
             (held.content.clone(), duration)
         };
         let mut fetched = Fetched { content, ..Fetched::fields(BTreeMap::new()) };
-        self.set_lease(&mut fetched, duration, asked_at, &token).await;
+        // The lease ends with the token that read it, whichever token renewed it.
+        self.set_lease(&mut fetched, duration, asked_at, &reader).await;
         Some(Ok(fetched))
     }
 }
