@@ -103,6 +103,17 @@ impl<'a> Body<'a> {
         }
     }
 
+    /// An optional time limit: a Go-style duration of more than zero (a zero limit would fail
+    /// every request at once, which nobody means by writing it).
+    pub fn timeout(&mut self, key: &str) -> Option<Duration> {
+        let duration = self.duration(key)?;
+        if duration.is_zero() {
+            self.problem(self.mark, format!("`{key}` must be more than 0"));
+            return None;
+        }
+        Some(duration)
+    }
+
     /// An optional `true`/`false`.
     pub fn boolean(&mut self, key: &str) -> Option<bool> {
         let text = self.string(key)?;

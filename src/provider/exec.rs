@@ -63,7 +63,7 @@ pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(
     };
     let id = body.required("id");
     let key = body.string("key");
-    let timeout = body.duration("timeout").unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = body.timeout("timeout").unwrap_or(DEFAULT_TIMEOUT);
     let mut command = command?;
     if command[0].contains('/') && !command[0].starts_with('/') {
         command[0] = context.config_dir.join(&command[0]).to_string_lossy().into_owned();

@@ -220,6 +220,23 @@ fn every_config_error_is_reported_at_once_with_its_yaml_path_and_exit_3() {
     assert!(!test.path("out").exists(), "nothing is written for an invalid config");
 }
 
+/// A zero `timeout` would fail every request at once: it is a config error at its YAML path,
+/// on a store as in a provider map.
+#[test]
+fn a_zero_timeout_is_a_config_error() {
+    let on_a_store = concat!(
+        "secret_stores:\n",
+        "  prod: {vault: {address: \"http://127.0.0.1:1\", timeout: 0s}}\n",
+        "b: {vault: {store: prod, path: x, key: y}}\n",
+    );
+    let in_a_map = "a: {exec: {command: [\"true\"], timeout: \"0\"}}\n";
+    for (config, shown) in [(on_a_store, "app.yml:2: secret_stores.prod.vault"), (in_a_map, "app.yml:1: a")] {
+        let test =
+            Test::new().file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+        test.run().expect_code(3).stderr_contains(&format!("{shown}: `timeout` must be more than 0"));
+    }
+}
+
 #[test]
 fn several_yaml_documents_in_one_file_are_refused() {
     let test = Test::new().file("prometheus.yml", "global: {}\n---\nglobal: {}\n").args([

@@ -94,7 +94,7 @@ pub fn parse_store_settings(body: &mut Body<'_>) -> StoreSettings {
         role_arn: body.string("role_arn"),
         profile: body.string("profile"),
         previous_stage: body.string("previous_stage"),
-        timeout: body.duration("timeout"),
+        timeout: body.timeout("timeout"),
     };
     if let Some(url) = &settings.endpoint_url
         && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -162,7 +162,7 @@ pub fn parse_store_settings(body: &mut Body<'_>, _dir: &Path) -> StoreSettings {
         client_id: body.string("client_id"),
         authority_host: body.url("authority_host"),
         imds_endpoint: body.url("imds_endpoint"),
-        timeout: body.duration("timeout"),
+        timeout: body.timeout("timeout"),
         auth: Auth::Default,
     }
 }

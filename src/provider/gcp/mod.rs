@@ -96,7 +96,7 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &Path) -> StoreSettings {
         }),
         token_url,
         metadata_url,
-        timeout: body.duration("timeout"),
+        timeout: body.timeout("timeout"),
     }
 }
 

@@ -77,7 +77,7 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> Store
         api_server: body.string("api_server"),
         token_file: body.string("token_file").map(absolute),
         ca_file: body.string("ca_file").map(absolute),
-        timeout: body.duration("timeout"),
+        timeout: body.timeout("timeout"),
     };
     if let Some(namespace) = &settings.namespace
         && let Err(reason) = check_name(namespace, false)

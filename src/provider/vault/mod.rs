@@ -132,7 +132,7 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> Store
             tls_server_name: body.string("tls_server_name"),
             insecure_skip_verify: body.boolean("insecure_skip_verify").unwrap_or(false),
         },
-        timeout: body.duration("timeout"),
+        timeout: body.timeout("timeout"),
         auth: Auth::Default,
     }
 }
