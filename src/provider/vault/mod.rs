@@ -252,7 +252,7 @@ struct HeldLease {
     content: super::Content,
 }
 
-/// What a store's client hands to the one that replaces it (see [`Provider::hand_over`]).
+/// What a store's client hands to the one that replaces it (see [`super::Provider::hand_over`]).
 struct Handover {
     base: reqwest::Url,
     namespace: Option<String>,
