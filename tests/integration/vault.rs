@@ -20,7 +20,12 @@ fn field(output: String) -> String {
 
 /// A test whose binary reads the default store from the environment, as root.
 fn as_root(server: &Server) -> Test {
-    Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root")
+    with_token(server, "root")
+}
+
+/// A test whose binary reads the default store from the environment, with `token`.
+fn with_token(server: &Server, token: &str) -> Test {
+    Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", token)
 }
 
 /// Renders `config` as `app.yml` for a generic target with the root token, which must succeed;
@@ -230,9 +235,21 @@ fn watch_rabbitmq_credentials(
     let fake = rabbitmq_management_fake();
     rabbitmq_engine(server, &fake, ttl, max_ttl);
     let test = as_root(server).file("app.yml", &format!("{RABBITMQ_CREDENTIALS}{extra}"));
-    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
-    let first = read(&test.path("out/app.yml"));
+    let (sidecar, first) = watch_app(&test);
     (fake, test, sidecar, first)
+}
+
+/// A ready `watch` of `test`'s `app.yml` for a generic target; the rendered config as first
+/// written.
+fn watch_app(test: &Test) -> (WatchProcess, String) {
+    let sidecar = WatchProcess::sidecar(test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let first = read(&test.path("out/app.yml"));
+    (sidecar, first)
+}
+
+/// A policy `amqp` that reads the `prom` role's credentials and nothing else; its name.
+fn amqp_policy(server: &Server) -> String {
+    policy(server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n")
 }
 
 /// A dynamic secret's lease has an end: `watch` publishes it as
@@ -248,14 +265,8 @@ fn watch_publishes_when_a_dynamic_secrets_lease_ends() {
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
 
     assert_eq!(fake.count("PUT /api/users/"), 1, "one read of the path for both of its keys");
-    let (status, metrics) = http("GET", sidecar.port, "/metrics");
-    assert_eq!(status, 200, "{metrics}");
-    let expiries: Vec<(&str, f64)> = metrics
-        .lines()
-        .filter(|line| line.starts_with("secret_render_secret_expiry_timestamp_seconds{"))
-        .filter_map(|line| Some((line, line.rsplit(' ').next()?.parse::<f64>().ok()?)))
-        .collect();
-    assert_eq!(expiries.len(), 2, "the two fields read from the lease, not the KV one:\n{metrics}");
+    let expiries = expiry_timestamps(&sidecar);
+    assert_eq!(expiries.len(), 2, "the two fields read from the lease, not the KV one: {expiries:?}");
     for (line, at) in expiries {
         assert!(line.contains("provider=\"vault\"") && line.contains("amqp."), "{line}");
         assert!(
@@ -292,14 +303,26 @@ fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credent
 fn a_config_reload_keeps_renewing_a_held_lease() {
     let server = Server::openbao_audited();
     let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials(&server, ("4s", "60s"), "");
-    std::fs::write(test.path("app.yml"), format!("# edited\n{RABBITMQ_CREDENTIALS}")).unwrap();
+    an_edit_leaves_the_lease_renewed(&server, &fake, &test, &mut sidecar, &first);
+}
+
+/// Edits `test`'s `app.yml` (a comment on top) and waits for `watch` to read it again, then for
+/// a lease renewal: no new credentials were read, and the rendered config is still `first`.
+fn an_edit_leaves_the_lease_renewed(
+    server: &Server,
+    fake: &FakeServer,
+    test: &Test,
+    sidecar: &mut WatchProcess,
+    first: &str,
+) {
+    let config = read(&test.path("app.yml"));
+    std::fs::write(test.path("app.yml"), format!("# edited\n{config}")).unwrap();
     sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
         sidecar.log().contains("the configuration changed: re-rendering")
     });
-
-    let mark = audit_mark(&server);
+    let mark = audit_mark(server);
     sidecar.until("a renewal after the reload", Duration::from_secs(30), |_| {
-        audited_requests(&server, mark).contains_key("sys/leases/renew")
+        audited_requests(server, mark).contains_key("sys/leases/renew")
     });
     assert_eq!(fake.count("PUT /api/users/"), 1, "the new client read new credentials instead of renewing");
     assert_eq!(read(&test.path("out/app.yml")), first);
@@ -324,29 +347,43 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
 #[test]
 fn a_lease_read_with_a_given_token_ends_no_later_than_the_token() {
     let server = Server::openbao();
-    let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake, "3600", "7200");
-    let policy = policy(&server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
     let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let token = token_with(&server, &policy, &["-ttl=5m"]);
-    let test = Test::new()
-        .env("VAULT_ADDR", &server.address())
-        .env("VAULT_TOKEN", &token)
-        .file("app.yml", RABBITMQ_CREDENTIALS);
-    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let (_fake, _test, sidecar) = watch_rabbitmq_credentials_with_a_token(&server, ("3600", "7200"), &["-ttl=5m"]);
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
 
+    let ends = expiry_timestamps(&sidecar);
+    assert_eq!(ends.len(), 2);
+    for (line, end) in ends {
+        assert!((before + 300.0 - 2.0..=after + 300.0 + 1.0).contains(&end), "{line}: not the token's end");
+    }
+}
+
+/// A ready `watch` of [`RABBITMQ_CREDENTIALS`] with a token of the [`amqp_policy`] made with
+/// `token_args`, against `server` whose rabbitmq engine leases for `ttl` up to `max_ttl`; the
+/// fake the engine talks to and the test directory.
+fn watch_rabbitmq_credentials_with_a_token(
+    server: &Server,
+    (ttl, max_ttl): (&str, &str),
+    token_args: &[&str],
+) -> (FakeServer, Test, WatchProcess) {
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(server, &fake, ttl, max_ttl);
+    let token = token_with(server, &amqp_policy(server), token_args);
+    let test = with_token(server, &token).file("app.yml", RABBITMQ_CREDENTIALS);
+    let (sidecar, _) = watch_app(&test);
+    (fake, test, sidecar)
+}
+
+/// Every `secret_render_secret_expiry_timestamp_seconds` series `watch` publishes, with its
+/// value.
+fn expiry_timestamps(sidecar: &WatchProcess) -> Vec<(String, f64)> {
     let (status, metrics) = http("GET", sidecar.port, "/metrics");
     assert_eq!(status, 200, "{metrics}");
-    let ends: Vec<f64> = metrics
+    metrics
         .lines()
         .filter(|line| line.starts_with("secret_render_secret_expiry_timestamp_seconds{"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
-        .collect();
-    assert_eq!(ends.len(), 2, "{metrics}");
-    for end in ends {
-        assert!((before + 300.0 - 2.0..=after + 300.0 + 1.0).contains(&end), "{end} is not the token's end");
-    }
+        .filter_map(|line| Some((line.to_owned(), line.rsplit(' ').next()?.parse::<f64>().ok()?)))
+        .collect()
 }
 
 /// A token whose policies lack `sys/leases/renew` (no `default` policy) has its dynamic
@@ -356,15 +393,8 @@ fn a_lease_read_with_a_given_token_ends_no_later_than_the_token() {
 #[test]
 fn a_token_that_may_not_renew_leases_reads_credentials_anew_without_asking_again() {
     let server = Server::openbao_audited();
-    let fake = rabbitmq_management_fake();
-    rabbitmq_engine(&server, &fake, "2s", "60s");
-    let policy = policy(&server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
-    let token = token_with(&server, &policy, &["-no-default-policy"]);
-    let test = Test::new()
-        .env("VAULT_ADDR", &server.address())
-        .env("VAULT_TOKEN", &token)
-        .file("app.yml", RABBITMQ_CREDENTIALS);
-    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+    let (fake, _test, mut sidecar) =
+        watch_rabbitmq_credentials_with_a_token(&server, ("2s", "60s"), &["-no-default-policy"]);
 
     sidecar.until("three reads of credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") >= 3);
     assert_eq!(audited_requests(&server, 0).get("sys/leases/renew"), Some(&1), "one renewal tried");
@@ -381,36 +411,12 @@ fn watch_rabbitmq_credentials_under_approle(
 ) -> (FakeServer, Test, WatchProcess, String) {
     let fake = rabbitmq_management_fake();
     rabbitmq_engine(server, &fake, "3600", "7200");
-    bao(server, &["auth", "enable", "approle"]);
-    let policy = policy(server, "amqp", "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n");
-    bao(
-        server,
-        &[
-            "write",
-            "auth/approle/role/prom",
-            &format!("token_policies={policy}"),
-            &format!("token_ttl={token_ttl}"),
-            &format!("token_max_ttl={token_max_ttl}"),
-        ],
-    );
-    let role_id = field(bao(server, &["read", "-field=role_id", "auth/approle/role/prom/role-id"]));
-    let secret_id = field(bao(server, &["write", "-f", "-field=secret_id", "auth/approle/role/prom/secret-id"]));
-    let config = format!(
-        concat!(
-            "secret_stores:\n",
-            "  prod:\n",
-            "    vault:\n",
-            "      address: {address}\n",
-            "      auth: {{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}\n",
-            "{credentials}",
-        ),
-        address = server.address(),
-        role_id = role_id,
-        credentials = RABBITMQ_CREDENTIALS.replace("engine: generic", "store: prod, engine: generic"),
-    );
+    let ttls = [format!("token_ttl={token_ttl}"), format!("token_max_ttl={token_max_ttl}")];
+    let (role_id, secret_id) = approle_role(server, &amqp_policy(server), &[&ttls[0], &ttls[1]]);
+    let credentials = RABBITMQ_CREDENTIALS.replace("engine: generic", "store: prod, engine: generic");
+    let config = approle_config_with(server, &role_id, &credentials);
     let test = Test::new().file("app.yml", &config).file("secret_id", &secret_id);
-    let sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
-    let first = read(&test.path("out/app.yml"));
+    let (sidecar, first) = watch_app(&test);
     (fake, test, sidecar, first)
 }
 
@@ -438,46 +444,49 @@ fn dynamic_credentials_are_replaced_before_the_token_that_read_them_expires() {
 fn a_config_reload_keeps_the_login_that_holds_a_lease() {
     let server = Server::openbao_audited();
     let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials_under_approle(&server, "4s", "60s");
-    let config = read(&test.path("app.yml"));
-    std::fs::write(test.path("app.yml"), format!("# edited\n{config}")).unwrap();
-    sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
-        sidecar.log().contains("the configuration changed: re-rendering")
-    });
-
-    let mark = audit_mark(&server);
-    sidecar.until("a renewal after the reload", Duration::from_secs(30), |_| {
-        audited_requests(&server, mark).contains_key("sys/leases/renew")
-    });
-    assert_eq!(fake.count("PUT /api/users/"), 1, "the new client read new credentials instead of renewing");
+    an_edit_leaves_the_lease_renewed(&server, &fake, &test, &mut sidecar, &first);
     assert_eq!(audited_requests(&server, 0).get("auth/approle/login"), Some(&1), "one login");
-    assert_eq!(read(&test.path("out/app.yml")), first);
 }
 
 /// AppRole enabled, with a role whose policy reads `secret/data/prometheus/*`; returns the
 /// role_id and a secret_id.
 fn approle(server: &Server) -> (String, String) {
     bao(server, &["kv", "put", "secret/prometheus/node", "password=approle-fake"]);
-    bao(server, &["auth", "enable", "approle"]);
     let policy = policy(server, "prom", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
-    bao(server, &["write", "auth/approle/role/prom", &format!("token_policies={policy}"), "token_ttl=1h"]);
+    approle_role(server, &policy, &["token_ttl=1h"])
+}
+
+/// AppRole enabled, with a role `prom` whose tokens get `policy` and the role settings
+/// `settings`; returns its role_id and a secret_id.
+fn approle_role(server: &Server, policy: &str, settings: &[&str]) -> (String, String) {
+    bao(server, &["auth", "enable", "approle"]);
+    let policies = format!("token_policies={policy}");
+    let mut args = vec!["write", "auth/approle/role/prom", &policies];
+    args.extend_from_slice(settings);
+    bao(server, &args);
     let role_id = field(bao(server, &["read", "-field=role_id", "auth/approle/role/prom/role-id"]));
     let secret_id = field(bao(server, &["write", "-f", "-field=secret_id", "auth/approle/role/prom/secret-id"]));
     (role_id, secret_id)
 }
 
+/// The body every login test reads: `pw`, the password of `secret/prometheus/node`.
+const PW_FROM_PROD: &str = "pw: {vault: {path: prometheus/node, key: password}}\n";
+
 fn approle_config(server: &Server, role_id: &str) -> String {
-    format!(
-        concat!(
-            "secret_stores:\n",
-            "  prod:\n",
-            "    vault:\n",
-            "      address: {address}\n",
-            "      auth: {{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}\n",
-            "pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
-        ),
-        address = server.address(),
-        role_id = role_id
-    )
+    approle_config_with(server, role_id, PW_FROM_PROD)
+}
+
+/// A config whose store `prod` logs in with AppRole as `role_id` (the secret_id read from the
+/// file `secret_id`), followed by `body`.
+fn approle_config_with(server: &Server, role_id: &str, body: &str) -> String {
+    let auth = format!("{{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}");
+    prod_store_config(server, &auth, body)
+}
+
+/// A config whose store `prod` is `server`, logging in with `auth` (a flow mapping), followed by
+/// `body`.
+fn prod_store_config(server: &Server, auth: &str, body: &str) -> String {
+    format!("secret_stores:\n  prod:\n    vault:\n      address: {}\n      auth: {auth}\n{body}", server.address())
 }
 
 #[test]
@@ -1023,17 +1032,20 @@ fn jwt_claims(audience: &str) -> serde_json::Value {
 }
 
 fn jwt_config(server: &Server) -> String {
-    format!(
-        concat!(
-            "secret_stores:\n",
-            "  prod:\n",
-            "    vault:\n",
-            "      address: {address}\n",
-            "      auth: {{jwt: {{role: prom, jwt_file: token.jwt}}}}\n",
-            "pw: {{vault: {{path: prometheus/node, key: password}}}}\n",
-        ),
-        address = server.address(),
-    )
+    prod_store_config(server, "{jwt: {role: prom, jwt_file: token.jwt}}", PW_FROM_PROD)
+}
+
+/// A render of [`jwt_config`] against `server` whose `jwt` auth trusts a new key, with a JWT
+/// for `audience` signed by it in `token.jwt`; the test and the JWT.
+fn render_with_a_jwt_for(server: &Server, audience: &str) -> (Test, String) {
+    let (public_key, sign) = jwt_signer();
+    jwt_auth(server, &public_key);
+    let jwt = sign(&jwt_claims(audience));
+    let test = Test::new()
+        .file("app.yml", &jwt_config(server))
+        .file("token.jwt", &format!("{jwt}\n"))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    (test, jwt)
 }
 
 /// `jwt` auth: the JWT read from `jwt_file` (a workload identity token, say) is exchanged for a
@@ -1041,13 +1053,7 @@ fn jwt_config(server: &Server) -> String {
 #[test]
 fn jwt_auth_logs_in_with_the_token_from_jwt_file() {
     let server = Server::openbao();
-    let (public_key, sign) = jwt_signer();
-    jwt_auth(&server, &public_key);
-    let jwt = sign(&jwt_claims("secret-render"));
-    let test = Test::new()
-        .file("app.yml", &jwt_config(&server))
-        .file("token.jwt", &format!("{jwt}\n"))
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let (test, jwt) = render_with_a_jwt_for(&server, "secret-render");
     test.run().expect_code(0).never_shows(&jwt);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"jwt-fake\"\n");
 }
@@ -1057,13 +1063,7 @@ fn jwt_auth_logs_in_with_the_token_from_jwt_file() {
 #[test]
 fn jwt_auth_refused_names_the_login_without_showing_the_jwt() {
     let server = Server::openbao();
-    let (public_key, sign) = jwt_signer();
-    jwt_auth(&server, &public_key);
-    let jwt = sign(&jwt_claims("someone-else"));
-    let test = Test::new()
-        .file("app.yml", &jwt_config(&server))
-        .file("token.jwt", &jwt)
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let (test, jwt) = render_with_a_jwt_for(&server, "someone-else");
     test.run().expect_code(4).stderr_contains("auth/jwt/login").stderr_contains("pw").never_shows(&jwt);
     assert!(!test.path("out/app.yml").exists());
 }
