@@ -552,10 +552,10 @@ impl Daemon {
 /// Whether `contents` differs from the file's last known content (read from disk the first time,
 /// so a restart over an init container's output causes no needless write or reload).
 fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
-    if !written.contains_key(relative) {
-        if let Some(bytes) = out.read_existing(relative) {
-            written.insert(relative.to_owned(), digest(&bytes));
-        }
+    if !written.contains_key(relative)
+        && let Some(bytes) = out.read_existing(relative)
+    {
+        written.insert(relative.to_owned(), digest(&bytes));
     }
     written.get(relative) != Some(&digest(contents))
 }
