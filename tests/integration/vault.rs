@@ -342,13 +342,15 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
 
-/// A lease read with a given token (here `VAULT_TOKEN`, living 5 minutes) ends no later than
-/// that token: its published end, and so its refresh, is the token's, not the lease's hour.
+/// A lease read with a given token that cannot be renewed (here `VAULT_TOKEN`, living 5
+/// minutes) ends no later than that token: its published end, and so its refresh, is the
+/// token's, not the lease's hour.
 #[test]
-fn a_lease_read_with_a_given_token_ends_no_later_than_the_token() {
+fn a_lease_read_with_a_token_that_cannot_be_renewed_ends_no_later_than_the_token() {
     let server = Server::openbao();
     let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-    let (_fake, _test, sidecar) = watch_rabbitmq_credentials_with_a_token(&server, ("3600", "7200"), &["-ttl=5m"]);
+    let token_args = ["-ttl=5m", "-renewable=false"];
+    let (_fake, _test, sidecar) = watch_rabbitmq_credentials_with_a_token(&server, ("3600", "7200"), &token_args);
     let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
 
     let ends = expiry_timestamps(&sidecar);
@@ -356,6 +358,31 @@ fn a_lease_read_with_a_given_token_ends_no_later_than_the_token() {
     for (line, end) in ends {
         assert!((before + 300.0 - 2.0..=after + 300.0 + 1.0).contains(&end), "{line}: not the token's end");
     }
+}
+
+/// A lease Vault will not extend is kept while it lasts: its refreshes, paced by a short-lived
+/// token (6 s, renewable), only renew the token. Here the token may renew itself but not its
+/// leases, so after the one refused lease renewal (and one read anew) the credentials stay.
+#[test]
+fn a_lease_vault_will_not_extend_is_kept_while_the_token_is_renewed() {
+    let server = Server::openbao_audited();
+    let fake = rabbitmq_management_fake();
+    rabbitmq_engine(&server, &fake, "60s", "120s");
+    let rules = concat!(
+        "path \"rabbitmq/creds/prom\" { capabilities = [\"read\"] }\n",
+        "path \"auth/token/renew-self\" { capabilities = [\"update\"] }\n",
+        "path \"auth/token/lookup-self\" { capabilities = [\"read\"] }\n",
+    );
+    let policy = policy(&server, "amqp-token-only", rules);
+    let token = token_with(&server, &policy, &["-no-default-policy", "-ttl=6s"]);
+    let test = with_token(&server, &token).file("app.yml", RABBITMQ_CREDENTIALS);
+    let (mut sidecar, _) = watch_app(&test);
+
+    sidecar.until("three token renewals", Duration::from_secs(60), |_| {
+        audited_requests(&server, 0).get("auth/token/renew-self").is_some_and(|count| *count >= 3)
+    });
+    assert_eq!(audited_requests(&server, 0).get("sys/leases/renew"), Some(&1), "one renewal tried");
+    assert_eq!(fake.count("PUT /api/users/"), 2, "the first read, and one after the refused renewal");
 }
 
 /// A ready `watch` of [`RABBITMQ_CREDENTIALS`] with a token of the [`amqp_policy`] made with
@@ -387,8 +414,8 @@ fn expiry_timestamps(sidecar: &WatchProcess) -> Vec<(String, f64)> {
 }
 
 /// A token whose policies lack `sys/leases/renew` (no `default` policy) has its dynamic
-/// credentials read anew on each refresh: the refused renewal is warned about once and not
-/// tried again while that token is in use, rather than costing a refused request on every
+/// credentials read anew as their lease runs out: the refused renewal is warned about once and
+/// not tried again while that token is in use, rather than costing a refused request on every
 /// refresh.
 #[test]
 fn a_token_that_may_not_renew_leases_reads_credentials_anew_without_asking_again() {
@@ -439,11 +466,18 @@ fn dynamic_credentials_are_replaced_before_the_token_that_read_them_expires() {
 
 /// A config reload under AppRole carries on with the token that holds the lease: the rebuilt
 /// client takes over the login as well as the lease, so the lease is renewed rather than new
-/// credentials read under a new token.
+/// credentials read under a new token. (While renewals can still move the token's end, the
+/// lease's own end, an hour away, is the one published.)
 #[test]
 fn a_config_reload_keeps_the_login_that_holds_a_lease() {
     let server = Server::openbao_audited();
     let (fake, test, mut sidecar, first) = watch_rabbitmq_credentials_under_approle(&server, "4s", "60s");
+    let in_an_hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() + 3590.0;
+    let ends = expiry_timestamps(&sidecar);
+    assert_eq!(ends.len(), 2);
+    for (line, end) in ends {
+        assert!(end > in_an_hour, "{line}: the 4 s token's end, not the lease's");
+    }
     an_edit_leaves_the_lease_renewed(&server, &fake, &test, &mut sidecar, &first);
     assert_eq!(audited_requests(&server, 0).get("auth/approle/login"), Some(&1), "one login");
 }

@@ -226,6 +226,9 @@ struct TokenState {
     /// The token's full TTL, which sets when renewal is due.
     full_ttl: Duration,
     renewable: bool,
+    /// Whether the token's end is fixed: it cannot be renewed, or a renewal was cut short by its
+    /// max TTL. Until then renewals keep moving its end, and it is no lease's end to publish.
+    end_fixed: bool,
     /// False for a given token until `lookup-self` has told its TTL (see [`Login::learn_ttl`]).
     ttl_known: bool,
 }
@@ -239,6 +242,7 @@ impl TokenState {
             obtained: Instant::now(),
             lifetime,
             renewable: info.renewable,
+            end_fixed: !info.renewable,
             ttl_known: true,
         }
     }
@@ -252,6 +256,7 @@ impl TokenState {
             lifetime: None,
             full_ttl: Duration::ZERO,
             renewable: false,
+            end_fixed: false,
             ttl_known: false,
         }
     }
@@ -264,10 +269,12 @@ impl TokenState {
         self.lifetime.map(|lifetime| self.obtained + lifetime)
     }
 
-    /// Renewal is due once a third of the full TTL is left, as Vault Agent does it, so that a
-    /// failed renewal still leaves time to log in again.
+    /// Renewal is due once half the full TTL is left, so that a failed renewal still leaves
+    /// time to log in again, and so that the refresh of a lease read with the token, due when a
+    /// third of the token's life at the read is left (see `VaultStore::set_lease`), always finds
+    /// it due.
     fn renewal_due(&self) -> bool {
-        self.remaining().is_some_and(|remaining| remaining < self.full_ttl / 3)
+        self.remaining().is_some_and(|remaining| remaining < self.full_ttl / 2)
     }
 
     fn expired(&self) -> bool {
@@ -279,6 +286,17 @@ impl TokenState {
     fn capped_by(&self, renewed: &Self) -> bool {
         renewed.lifetime.is_some_and(|lifetime| lifetime < self.full_ttl.mul_f64(0.9))
     }
+}
+
+/// What is known of a token's end ([`Login::lifetime_left`]).
+pub(super) struct TokenLife {
+    /// How long it lives as it stands: `None` when it never expires or its TTL is not known,
+    /// zero when its end is not known (a token Vault refused, or one replaced before the last:
+    /// it may already be gone).
+    pub(super) left: Option<Duration>,
+    /// Whether no renewal can move that end: the token cannot be renewed, a renewal was cut
+    /// short by its max TTL, or it is no longer the store's token.
+    pub(super) fixed: bool,
 }
 
 /// A store's login as [`Login::hand_over`] gives it to the client built for the same store
@@ -297,6 +315,9 @@ pub(super) struct Login {
     /// The token the last login replaced while it still worked, and when it ends (`None`: not
     /// known to end), so that the leases it read are scheduled by its end until read again.
     retired: std::sync::Mutex<Option<(Secret, Option<Instant>)>>,
+    /// Held while a given token's TTL is looked up, so that one lookup serves every fetch
+    /// waiting on it; holds the token whose last lookup failed.
+    learning: tokio::sync::Mutex<Option<Secret>>,
 }
 
 impl Login {
@@ -307,6 +328,7 @@ impl Login {
             label: label.to_owned(),
             state: tokio::sync::Mutex::new(None),
             retired: std::sync::Mutex::new(None),
+            learning: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -355,6 +377,7 @@ impl Login {
                         tracing::debug!(store = %self.label, ttl_secs = renewed.full_ttl.as_secs(), "renewed the Vault token");
                         let capped = current.capped_by(&renewed);
                         *current = renewed;
+                        current.end_fixed |= capped;
                         if !capped || !self.can_log_in_again() {
                             return Ok(current.token.clone());
                         }
@@ -396,17 +419,17 @@ impl Login {
         *self.retired.lock().expect("not poisoned") = Some((old.token.clone(), old.ends_at()));
     }
 
-    /// How long `token` is known to live as it stands (renewals may extend the current one):
-    /// `None` when it never expires or its TTL is not known, zero when its end is not known
-    /// (a token Vault refused, or replaced before the last one: it may already be gone).
-    pub(super) async fn lifetime_left(&self, token: &Secret) -> Option<Duration> {
+    /// How long `token` is known to live as it stands, and whether that end is fixed (see
+    /// [`TokenLife`]).
+    pub(super) async fn lifetime_left(&self, token: &Secret) -> TokenLife {
         if let Some(current) = self.state.lock().await.as_ref().filter(|current| current.token == *token) {
-            return current.remaining();
+            return TokenLife { left: current.remaining(), fixed: current.end_fixed };
         }
-        match self.retired.lock().expect("not poisoned").as_ref() {
+        let left = match self.retired.lock().expect("not poisoned").as_ref() {
             Some((retired, ends)) if retired == token => ends.map(|end| end.saturating_duration_since(Instant::now())),
             _ => Some(Duration::ZERO),
-        }
+        };
+        TokenLife { left, fixed: true }
     }
 
     /// The login in use, for the client that replaces this one (see [`Login::take_over`]).
@@ -526,9 +549,15 @@ impl Login {
     /// once when it is already close to expiry. The fetches of a batch do not wait for this:
     /// the token is usable as it is, so the lookup runs beside them instead of adding a round
     /// trip before the first read. A failed lookup is tried again with the next batch.
-    pub(super) async fn learn_ttl(&self, store: &VaultStore) {
+    ///
+    /// `again` is false where a lease is about to be scheduled: that waits for a lookup in
+    /// flight, but does not repeat one that failed for the same token (the next batch does).
+    pub(super) async fn learn_ttl(&self, store: &VaultStore, again: bool) {
         let Ok(token) = self.token(store).await else { return };
-        if self.state.lock().await.as_ref().is_none_or(|state| state.ttl_known) {
+        let mut failed = self.learning.lock().await;
+        if self.state.lock().await.as_ref().is_none_or(|state| state.ttl_known)
+            || (!again && failed.as_ref() == Some(&token))
+        {
             return;
         }
         let learnt = match self.look_up(store, &token).await {
@@ -537,9 +566,11 @@ impl Login {
                 // The reads go on with the token as it is; until a lookup succeeds (each batch
                 // tries again) its TTL is unknown and it is not renewed.
                 tracing::warn!(store = %self.label, %error, "cannot look the Vault token up: not renewing it until a lookup succeeds");
+                *failed = Some(token);
                 return;
             }
         };
+        *failed = None;
         let mut state = self.state.lock().await;
         // Another fetch may have replaced the token meanwhile; its state stands.
         let Some(current) = state.as_mut().filter(|current| current.token == token && !current.ttl_known) else {
@@ -559,7 +590,11 @@ impl Login {
         if response.status == StatusCode::FORBIDDEN {
             // A token whose policies do not include lookup-self can still read; its TTL is
             // unknown, so it is used until Vault refuses it.
-            tracing::debug!(store = %self.label, status = %response.status, "cannot look the token up; using it as is");
+            tracing::warn!(
+                store = %self.label,
+                "the Vault token may not look itself up (403): its TTL is unknown, so it is not renewed, and \
+                 dynamic credentials read with it are refreshed by their own lease, not by its end"
+            );
             return Ok(TokenState { ttl_known: true, ..TokenState::given(token.clone()) });
         }
         let what = format!("{} token lookup", self.label);
@@ -569,12 +604,14 @@ impl Login {
         let data = response.envelope(|| what.clone())?.data.unwrap_or_default();
         let seconds = |key: &str| data.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let ttl = seconds("ttl");
+        let renewable = data.get("renewable").and_then(serde_json::Value::as_bool).unwrap_or(false);
         Ok(TokenState {
             token: token.clone(),
             obtained: Instant::now(),
             lifetime: (ttl > 0).then(|| Duration::from_secs(ttl)),
             full_ttl: Duration::from_secs(seconds("creation_ttl").max(ttl)),
-            renewable: data.get("renewable").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            renewable,
+            end_fixed: !renewable,
             ttl_known: true,
         })
     }

@@ -233,22 +233,26 @@ pub struct VaultStore {
     timeout: Duration,
     login: auth::Login,
     mounts: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<KvVersion>>>>,
-    /// The renewable leases of generic reads, renewed instead of read again (see
-    /// [`VaultStore::renew`]).
+    /// The leases of generic reads: renewed, or kept while they last, instead of read again
+    /// (see [`VaultStore::renew`]).
     leases: std::sync::Mutex<HashMap<VaultLocation, HeldLease>>,
     /// The token Vault refused a lease renewal (403: its policies lack `sys/leases/renew`, or
-    /// it is no longer valid): while it is in use, leases are not held, and leased paths are
-    /// read again instead.
+    /// it is no longer valid): while it is in use, the leases it reads are kept as they are,
+    /// not renewed.
     renewal_refused_to: std::sync::Mutex<Option<Secret>>,
 }
 
-/// A renewable lease from a generic read (dynamic credentials), and the value it leases.
+/// A lease from a generic read (dynamic credentials), and the value it leases.
 struct HeldLease {
     id: Zeroizing<String>,
     /// The token that read it: Vault revokes the lease when that token ends.
     token: Secret,
+    /// Whether Vault may extend it (and let this token ask: see `renewal_refused_to`).
+    renewable: bool,
     /// The duration first granted, which each renewal asks for again.
     granted: Duration,
+    /// When it ends unless renewed.
+    ends: SystemTime,
     content: super::Content,
 }
 
@@ -513,15 +517,17 @@ impl VaultStore {
         Ok((response, token))
     }
 
-    /// `fetched`'s lease and end, from a lease of `duration` granted at `asked_at` to `token`:
-    /// the lease ends no later than the token does, since Vault revokes a token's leases with
-    /// it, so the value is refreshed (and the token renewed, or replaced) before then. A given
-    /// token's TTL is looked up first if it is not known yet.
+    /// `fetched`'s lease and end, from a lease of `duration` granted at `asked_at` to `token`.
+    /// Vault revokes a token's leases with it, so the value is refreshed before the token's
+    /// current end (which renews the token, or has it replaced); the published end is the
+    /// token's only when no renewal can move it. A given token's TTL is looked up first if it
+    /// is not known yet.
     async fn set_lease(&self, fetched: &mut Fetched, duration: Duration, asked_at: SystemTime, token: &Secret) {
-        self.login.learn_ttl(self).await;
-        let usable = self.login.lifetime_left(token).await.map_or(duration, |left| duration.min(left));
-        fetched.lease = Some(usable);
-        fetched.expires_at = Some(asked_at + usable);
+        self.login.learn_ttl(self, false).await;
+        let life = self.login.lifetime_left(token).await;
+        let until_token = life.left.map_or(duration, |left| duration.min(left));
+        fetched.lease = Some(until_token);
+        fetched.expires_at = Some(asked_at + if life.fixed { until_token } else { duration });
     }
 
     /// Whether Vault still accepts `token` (`lookup-self`, which the default policy allows).
@@ -691,11 +697,14 @@ impl VaultStore {
                     .expect("not poisoned")
                     .as_ref()
                     .is_none_or(|refused| *refused != token);
-            if renewable && !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
+            if !envelope.lease_id.is_empty() && envelope.lease_duration > 0 {
+                let granted = Duration::from_secs(envelope.lease_duration);
                 let held = HeldLease {
                     id: Zeroizing::new(std::mem::take(&mut envelope.lease_id)),
                     token,
-                    granted: Duration::from_secs(envelope.lease_duration),
+                    renewable,
+                    granted,
+                    ends: asked_at + granted,
                     content: fetched.content.clone(),
                 };
                 leases.insert(location.clone(), held);
@@ -708,16 +717,18 @@ impl VaultStore {
 
     /// The held lease of `location` renewed (`sys/leases/renew`, which the default policy
     /// allows), with the value it leases: dynamic credentials stay the same, and nothing is
-    /// reloaded, for as long as Vault extends them. `None` when no lease is held, when Vault
-    /// no longer extends it by at least half of its first duration (its `max_ttl` is near, or
-    /// it is gone), or when the token that read it is no longer the store's (a new login: the
+    /// reloaded, for as long as Vault extends them. A lease Vault will not extend is kept as it
+    /// is while more than a third of it is left (the refresh only kept its token alive). `None`
+    /// when no lease is held, when Vault no longer extends it by at least half of its first
+    /// duration (its `max_ttl` is near, or it is gone) or a lease it does not extend has a
+    /// third left, or when the token that read it is no longer the store's (a new login: the
     /// lease ends with the old token): new credentials are read then, while the old ones still
     /// work.
     async fn renew(&self, location: &VaultLocation) -> Option<Result<Fetched, ProviderError>> {
-        let (id, granted, reader) = {
+        let (id, granted, reader, renewable, ends) = {
             let leases = self.leases.lock().expect("not poisoned");
             let held = leases.get(location)?;
-            (held.id.clone(), held.granted, held.token.clone())
+            (held.id.clone(), held.granted, held.token.clone(), held.renewable, held.ends)
         };
         // Renewing the token when due, or logging in again, happens here.
         let token = match self.login.token(self).await {
@@ -728,6 +739,21 @@ impl VaultStore {
             tracing::debug!(location = %location, "the lease's token is no longer in use: reading new credentials");
             self.leases.lock().expect("not poisoned").remove(location);
             return None;
+        }
+        if !renewable {
+            let now = SystemTime::now();
+            let left = ends.duration_since(now).unwrap_or_default();
+            let content = {
+                let mut leases = self.leases.lock().expect("not poisoned");
+                if left * 3 < granted {
+                    leases.remove(location);
+                    return None;
+                }
+                leases.get(location)?.content.clone()
+            };
+            let mut fetched = Fetched { content, ..Fetched::fields(BTreeMap::new()) };
+            self.set_lease(&mut fetched, left, now, &reader).await;
+            return Some(Ok(fetched));
         }
         let body = serde_json::json!({"lease_id": id.as_str(), "increment": granted.as_secs()});
         let asked_at = SystemTime::now();
@@ -742,7 +768,7 @@ impl VaultStore {
                     store = %self.label,
                     "Vault refused to renew a lease (403: the token's policies lack `update` on \
                      sys/leases/renew, or the token is no longer valid): while this token is in use, \
-                     dynamic credentials are read anew on each refresh, and the target reloaded each time"
+                     dynamic credentials are read anew once two thirds of their lease have passed"
                 );
             }
             self.leases.lock().expect("not poisoned").clear();
@@ -760,7 +786,8 @@ impl VaultStore {
                 return None;
             };
             // Forgotten meanwhile (an auth failure): read afresh.
-            let held = leases.get(location)?;
+            let held = leases.get_mut(location)?;
+            held.ends = asked_at + duration;
             tracing::debug!(location = %location, lease_secs = duration.as_secs(), "renewed the lease");
             (held.content.clone(), duration)
         };
@@ -977,7 +1004,7 @@ impl super::Provider for VaultStore {
 
     /// A given token's TTL, learnt beside the reads rather than before them.
     fn beside_reads(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.login.learn_ttl(self))
+        Box::pin(self.login.learn_ttl(self, true))
     }
 
     fn put<'a>(
