@@ -719,6 +719,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             daemon.config_check_at,
             daemon.targets_poll_at,
             daemon.write_retry_at,
+            daemon.providers.next_upkeep().map(Instant::from_std),
         ]);
         tokio::select! {
             outcome = wait_child(&mut guard.child) => {
@@ -781,6 +782,9 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                             guarded!(guard, daemon.auth_failure(locations));
                         }
                     }
+                }
+                if daemon.providers.next_upkeep().is_some_and(|at| Instant::from_std(at) <= now) {
+                    guarded!(guard, daemon.providers.upkeep());
                 }
                 let due = daemon.schedule.due(now);
                 guarded!(guard, daemon.refresh(due));

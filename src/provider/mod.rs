@@ -538,6 +538,17 @@ pub trait Provider: Send + Sync {
     fn beside_reads(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::ready(()))
     }
+
+    /// Under `run`/`watch`: when this client next has upkeep of its own to do between fetches
+    /// (a Vault store renewing its token before it lapses); `None` for nothing.
+    fn next_upkeep(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// Does the upkeep due by now (see [`Provider::next_upkeep`]).
+    fn upkeep(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Fetches `locations` one request each, at most `limit` at a time: the default
@@ -603,6 +614,19 @@ impl ProviderSet {
                 provider.take_over(state);
             }
         }
+    }
+
+    /// The earliest upkeep any client has due (see [`Provider::next_upkeep`]).
+    #[must_use]
+    pub fn next_upkeep(&self) -> Option<std::time::Instant> {
+        self.providers.values().filter_map(|provider| provider.next_upkeep()).min()
+    }
+
+    /// Does every client's upkeep due by now.
+    pub async fn upkeep(&self) {
+        let now = std::time::Instant::now();
+        let due = self.providers.values().filter(|provider| provider.next_upkeep().is_some_and(|at| at <= now));
+        futures_util::future::join_all(due.map(|provider| provider.upkeep())).await;
     }
 
     /// Asks every client that can push changes to watch its share of `locations`; returns how

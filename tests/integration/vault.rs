@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::http_fake::{FakeServer, Reply};
-use crate::support::{CANARY, Server, Test, WatchProcess, bao, bao_binary, base64, free_port, http, http_json, read};
+use crate::support::{
+    CANARY, Server, Test, WatchProcess, bao, bao_as, bao_binary, base64, free_port, http, http_json, read,
+};
 
 /// A `bao` call's output, trimmed (for `-field=…` output).
 fn field(output: String) -> String {
@@ -383,6 +385,28 @@ fn a_lease_vault_will_not_extend_is_kept_while_the_token_is_renewed() {
     });
     assert_eq!(audited_requests(&server, 0).get("sys/leases/renew"), Some(&1), "one renewal tried");
     assert_eq!(fake.count("PUT /api/users/"), 2, "the first read, and one after the refused renewal");
+}
+
+/// `watch` keeps a given token alive between fetches: with a refresh interval of an hour and
+/// a renewable `VAULT_TOKEN` of 4 s, the token is renewed at half its TTL, and still works well
+/// past its first 4 s.
+#[test]
+fn watch_renews_a_given_token_that_would_lapse_between_refreshes() {
+    let server = Server::openbao_audited();
+    bao(&server, &["kv", "put", "secret/app", "password=renewed-fake"]);
+    let policy = policy(&server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &["-ttl=4s"]);
+    let test = with_token(&server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    let started = Instant::now();
+    let (mut sidecar, _) = watch_app(&test);
+    let reads = audited_requests(&server, 0).get("secret/data/app").copied();
+
+    sidecar.until("the token renewed three times", Duration::from_secs(30), |_| {
+        audited_requests(&server, 0).get("auth/token/renew-self").is_some_and(|count| *count >= 3)
+    });
+    assert!(started.elapsed() > Duration::from_secs(4), "three renewals inside the first TTL");
+    bao_as(&server, &token, &["token", "lookup"]);
+    assert_eq!(audited_requests(&server, 0).get("secret/data/app").copied(), reads, "nothing fetched meanwhile");
 }
 
 /// A ready `watch` of [`RABBITMQ_CREDENTIALS`] with a token of the [`amqp_policy`] made with

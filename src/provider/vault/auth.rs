@@ -265,6 +265,15 @@ impl TokenState {
         self.lifetime.map(|lifetime| lifetime.saturating_sub(self.obtained.elapsed()))
     }
 
+    /// When renewal becomes due (for a token that cannot be renewed but can be replaced by a
+    /// new login, when that login does); `None` when nothing can be done ahead of time.
+    fn upkeep_at(&self, can_log_in_again: bool) -> Option<Instant> {
+        if !(self.renewable || can_log_in_again) {
+            return None;
+        }
+        self.lifetime.map(|lifetime| self.obtained + lifetime.saturating_sub(self.full_ttl / 2))
+    }
+
     fn ends_at(&self) -> Option<Instant> {
         self.lifetime.map(|lifetime| self.obtained + lifetime)
     }
@@ -430,6 +439,15 @@ impl Login {
             _ => Some(Duration::ZERO),
         };
         TokenLife { left, fixed: true }
+    }
+
+    /// When the token should next be renewed (or replaced) even if nothing is fetched by then,
+    /// so that it does not lapse between refreshes; an instant from now while a fetch holds it.
+    pub(super) fn next_upkeep(&self) -> Option<Instant> {
+        match self.state.try_lock() {
+            Ok(state) => state.as_ref()?.upkeep_at(self.can_log_in_again()),
+            Err(_) => Some(Instant::now() + Duration::from_secs(1)),
+        }
     }
 
     /// The login in use, for the client that replaces this one (see [`Login::take_over`]).

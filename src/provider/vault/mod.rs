@@ -240,6 +240,9 @@ pub struct VaultStore {
     /// it is no longer valid): while it is in use, the leases it reads are kept as they are,
     /// not renewed.
     renewal_refused_to: std::sync::Mutex<Option<Secret>>,
+    /// After upkeeps that left the token still due (Vault down, a renewal refused): how many in
+    /// a row, and when to try again.
+    upkeep_backoff: std::sync::Mutex<(u32, Option<std::time::Instant>)>,
 }
 
 /// A lease from a generic read (dynamic credentials), and the value it leases.
@@ -426,6 +429,7 @@ impl VaultStore {
             mounts: tokio::sync::Mutex::new(HashMap::new()),
             leases: std::sync::Mutex::new(HashMap::new()),
             renewal_refused_to: std::sync::Mutex::new(None),
+            upkeep_backoff: std::sync::Mutex::new((0, None)),
         })
     }
 
@@ -1005,6 +1009,33 @@ impl super::Provider for VaultStore {
     /// A given token's TTL, learnt beside the reads rather than before them.
     fn beside_reads(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.login.learn_ttl(self, true))
+    }
+
+    /// The token's renewal when half its TTL is left, even with nothing to fetch by then: a
+    /// refresh interval longer than the token's TTL would otherwise find it gone (a given
+    /// token cannot be replaced), and Vault revokes its leases with it.
+    fn next_upkeep(&self) -> Option<std::time::Instant> {
+        let due = self.login.next_upkeep()?;
+        let (_, retry_at) = *self.upkeep_backoff.lock().expect("not poisoned");
+        Some(retry_at.map_or(due, |retry_at| due.max(retry_at)))
+    }
+
+    /// Renews (or replaces) the token; one that is still due afterwards is tried again after
+    /// a backoff from 1 s, doubling, up to 5 minutes, rather than at once.
+    fn upkeep(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.login.token(self).await {
+                tracing::warn!(store = %self.label, %error, "cannot renew or replace the Vault token");
+            }
+            let now = std::time::Instant::now();
+            let mut backoff = self.upkeep_backoff.lock().expect("not poisoned");
+            *backoff = if self.login.next_upkeep().is_some_and(|at| at <= now) {
+                let failures = backoff.0.saturating_add(1);
+                (failures, Some(now + crate::refresh::backoff(failures, Duration::from_secs(300))))
+            } else {
+                (0, None)
+            };
+        })
     }
 
     fn put<'a>(
