@@ -1,7 +1,8 @@
 //! The loop an operator leaves running for months, shared by `run` (with a child) and `watch`
 //! (without): resolve until every secret has a value, write, start the child, then sleep until
 //! the next deadline — a refresh due, a debounced reload, a grace period ending, a config change,
-//! a poll of the targets API — or until a signal, an admin request or the child's exit wakes it.
+//! a poll of the targets API, a store's upkeep (a Vault token to renew) — or until a signal, an
+//! admin request or the child's exit wakes it.
 //! Nothing polls: an idle daemon is parked in one `select!`.
 
 use std::collections::{HashMap, HashSet};
