@@ -393,20 +393,47 @@ fn a_lease_vault_will_not_extend_is_kept_while_the_token_is_renewed() {
 #[test]
 fn watch_renews_a_given_token_that_would_lapse_between_refreshes() {
     let server = Server::openbao_audited();
-    bao(&server, &["kv", "put", "secret/app", "password=renewed-fake"]);
-    let policy = policy(&server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
-    let token = token_with(&server, &policy, &["-ttl=4s"]);
-    let test = with_token(&server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
-    let started = Instant::now();
-    let (mut sidecar, _) = watch_app(&test);
-    let reads = audited_requests(&server, 0).get("secret/data/app").copied();
+    let (test, mut sidecar, token) = watch_with_a_token_of_4_seconds(&server);
+    token_outlives_its_first_ttl(&server, &test, &mut sidecar, &token, 0);
+}
 
+/// A config reload carries the given token's renewal on: the rebuilt store client takes over
+/// the login (the token is still the one given), so the token does not lapse while nothing is
+/// fetched.
+#[test]
+fn a_config_reload_keeps_renewing_a_given_token() {
+    let server = Server::openbao_audited();
+    let (test, mut sidecar, token) = watch_with_a_token_of_4_seconds(&server);
+    std::fs::write(test.path("app.yml"), format!("# edited\n{}", read(&test.path("app.yml")))).unwrap();
+    sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
+        sidecar.log().contains("the configuration changed: re-rendering")
+    });
+    token_outlives_its_first_ttl(&server, &test, &mut sidecar, &token, audit_mark(&server));
+}
+
+/// A ready `watch` of one KV secret with a renewable `VAULT_TOKEN` of 4 s (the refresh interval
+/// an hour); the test, the process and the token.
+fn watch_with_a_token_of_4_seconds(server: &Server) -> (Test, WatchProcess, String) {
+    bao(server, &["kv", "put", "secret/app", "password=renewed-fake"]);
+    let policy = policy(server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
+    let token = token_with(server, &policy, &["-ttl=4s"]);
+    let test = with_token(server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    let (sidecar, _) = watch_app(&test);
+    (test, sidecar, token)
+}
+
+/// Waits for three renewals of `token` after `mark` in the audit log, which take longer than
+/// its 4 s TTL, with no read of the secret meanwhile; then the token still works.
+fn token_outlives_its_first_ttl(server: &Server, test: &Test, sidecar: &mut WatchProcess, token: &str, mark: usize) {
+    let reads = audited_requests(server, 0).get("secret/data/app").copied();
+    let started = Instant::now();
     sidecar.until("the token renewed three times", Duration::from_secs(30), |_| {
-        audited_requests(&server, 0).get("auth/token/renew-self").is_some_and(|count| *count >= 3)
+        audited_requests(server, mark).get("auth/token/renew-self").is_some_and(|count| *count >= 3)
     });
     assert!(started.elapsed() > Duration::from_secs(4), "three renewals inside the first TTL");
-    bao_as(&server, &token, &["token", "lookup"]);
-    assert_eq!(audited_requests(&server, 0).get("secret/data/app").copied(), reads, "nothing fetched meanwhile");
+    bao_as(server, token, &["token", "lookup"]);
+    assert_eq!(audited_requests(server, 0).get("secret/data/app").copied(), reads, "nothing fetched meanwhile");
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"renewed-fake\"\n");
 }
 
 /// A ready `watch` of [`RABBITMQ_CREDENTIALS`] with a token of the [`amqp_policy`] made with

@@ -457,12 +457,24 @@ impl Login {
     }
 
     /// Carries on with the previous client's login when it logged in the same way (and this
-    /// client has not logged in yet), so that the leases read with its token are still renewed
-    /// rather than lost with that token. A given token (environment, `token`, `token_file`) is
-    /// read afresh instead, as a reload promises: leases read with it still match it by value.
+    /// client has not logged in yet), so that its token is still renewed on time and the leases
+    /// read with it are not lost with it. A given token (environment, `token`, `token_file`) is
+    /// carried on only while it is still the one given: a rewritten `token_file` is read
+    /// afresh, as a reload promises.
     pub(super) fn take_over(&self, handover: LoginHandover) {
-        if handover.auth != self.auth || !self.can_log_in_again() {
+        if handover.auth != self.auth {
             return;
+        }
+        if !self.can_log_in_again() {
+            let given = match &self.auth {
+                Auth::Default => self.environment_token().ok(),
+                Auth::TokenFile(path) => self.read_file(path, "token").ok(),
+                Auth::Token(SecretSource::Literal(token)) => Some(token.clone()),
+                _ => None,
+            };
+            if given.as_ref() != Some(&handover.state.token) {
+                return;
+            }
         }
         if let Ok(mut state) = self.state.try_lock() {
             state.get_or_insert(handover.state);

@@ -979,20 +979,17 @@ impl super::Provider for VaultStore {
         self.leases.lock().expect("not poisoned").remove(location.own::<VaultLocation>());
     }
 
-    /// The held leases, and the login whose token read them. The login is taken over only by a
-    /// client of the same address, namespace and auth; elsewhere the leases' token is not the
-    /// new client's, and their locations are read afresh.
+    /// The held leases, and the login whose token read them (and which the daemon keeps
+    /// renewing). The login is taken over only by a client of the same address, namespace and
+    /// auth; elsewhere the leases' token is not the new client's, and their locations are read
+    /// afresh.
     fn hand_over(&self) -> Option<Box<dyn std::any::Any + Send>> {
         let leases = std::mem::take(&mut *self.leases.lock().expect("not poisoned"));
-        if leases.is_empty() {
+        let login = self.login.hand_over();
+        if leases.is_empty() && login.is_none() {
             return None;
         }
-        let handover = Handover {
-            base: self.base.clone(),
-            namespace: self.namespace.clone(),
-            login: self.login.hand_over(),
-            leases,
-        };
+        let handover = Handover { base: self.base.clone(), namespace: self.namespace.clone(), login, leases };
         Some(Box::new(handover))
     }
 
