@@ -471,6 +471,16 @@ impl Daemon {
         jobs
     }
 
+    /// When a store client next has upkeep due (a Vault token to renew).
+    fn next_upkeep(&self) -> Option<Instant> {
+        self.providers.next_upkeep().map(Instant::from_std)
+    }
+
+    /// Whether a store client's upkeep is due by `now`.
+    fn upkeep_due(&self, now: Instant) -> bool {
+        self.next_upkeep().is_some_and(|at| at <= now)
+    }
+
     /// Re-reads the configs after a change; an invalid new config keeps the last good output.
     async fn reload_configs(&mut self) -> Result<bool, Failure> {
         let sources = read_sources(&self.settings);
@@ -686,13 +696,17 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         stopper: Stopper::new(daemon.settings.stop_timeout),
     };
     loop {
+        if daemon.upkeep_due(Instant::now()) {
+            guarded!(guard, daemon.providers.upkeep());
+        }
         let due = daemon.schedule.due(Instant::now());
         guarded!(guard, daemon.refresh(due));
         if daemon.all_values_ready() || daemon.settings.common.start_partial {
             break;
         }
         daemon.log_missing();
-        guarded!(guard, sleep_until_opt(daemon.schedule.next_deadline()));
+        let deadline = earliest([daemon.schedule.next_deadline(), daemon.next_upkeep()]);
+        guarded!(guard, sleep_until_opt(deadline));
     }
     daemon.write_outputs()?;
     if let Some(command) = &daemon.settings.child {
@@ -720,7 +734,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             daemon.config_check_at,
             daemon.targets_poll_at,
             daemon.write_retry_at,
-            daemon.providers.next_upkeep().map(Instant::from_std),
+            daemon.next_upkeep(),
         ]);
         tokio::select! {
             outcome = wait_child(&mut guard.child) => {
@@ -784,7 +798,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                         }
                     }
                 }
-                if daemon.providers.next_upkeep().is_some_and(|at| Instant::from_std(at) <= now) {
+                if daemon.upkeep_due(now) {
                     guarded!(guard, daemon.providers.upkeep());
                 }
                 let due = daemon.schedule.due(now);

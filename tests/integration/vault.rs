@@ -411,15 +411,36 @@ fn a_config_reload_keeps_renewing_a_given_token() {
     token_outlives_its_first_ttl(&server, &test, &mut sidecar, &token, audit_mark(&server));
 }
 
+/// Before every secret has a value (here an `env` variable that is not set), `watch` retries
+/// the missing one and still renews the Vault token of the one it has.
+#[test]
+fn watch_renews_the_token_while_it_waits_for_a_missing_secret() {
+    let server = Server::openbao_audited();
+    let (test, token) = app_with_a_token_of_4_seconds(&server, "missing: {env: {name: SECRET_RENDER_TEST_UNSET}}\n");
+    let mut sidecar = WatchProcess::start_with(&test, &["--target", "generic", "app.yml", "--out", "out"], &[]);
+    sidecar.until("the token renewed three times", Duration::from_secs(30), |_| {
+        audited_requests(&server, 0).get("auth/token/renew-self").is_some_and(|count| *count >= 3)
+    });
+    bao_as(&server, &token, &["token", "lookup"]);
+    assert!(!test.path("out/app.yml").exists(), "rendered before every secret had a value");
+}
+
 /// A ready `watch` of one KV secret with a renewable `VAULT_TOKEN` of 4 s (the refresh interval
 /// an hour); the test, the process and the token.
 fn watch_with_a_token_of_4_seconds(server: &Server) -> (Test, WatchProcess, String) {
+    let (test, token) = app_with_a_token_of_4_seconds(server, "");
+    let (sidecar, _) = watch_app(&test);
+    (test, sidecar, token)
+}
+
+/// A test whose `app.yml` reads one KV secret, then `extra`, with a renewable `VAULT_TOKEN` of
+/// 4 s that may read it; the test and the token.
+fn app_with_a_token_of_4_seconds(server: &Server, extra: &str) -> (Test, String) {
     bao(server, &["kv", "put", "secret/app", "password=renewed-fake"]);
     let policy = policy(server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
     let token = token_with(server, &policy, &["-ttl=4s"]);
-    let test = with_token(server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
-    let (sidecar, _) = watch_app(&test);
-    (test, sidecar, token)
+    let config = format!("pw: {{vault: {{path: app, key: password}}}}\n{extra}");
+    (with_token(server, &token).file("app.yml", &config), token)
 }
 
 /// Waits for three renewals of `token` after `mark` in the audit log, which take longer than

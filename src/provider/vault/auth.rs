@@ -265,10 +265,13 @@ impl TokenState {
         self.lifetime.map(|lifetime| lifetime.saturating_sub(self.obtained.elapsed()))
     }
 
-    /// When renewal becomes due (for a token that cannot be renewed but can be replaced by a
-    /// new login, when that login does); `None` when nothing can be done ahead of time.
-    fn upkeep_at(&self, can_log_in_again: bool) -> Option<Instant> {
-        if !(self.renewable || can_log_in_again) {
+    /// When renewal becomes due, or, with `replace` (the store can log in again and something
+    /// depends on this token), a new login for a token no renewal can extend; `None` when
+    /// nothing is to be done ahead of time. A given token whose max TTL is near is left to run
+    /// out rather than renewed by ever smaller steps.
+    fn upkeep_at(&self, replace: bool) -> Option<Instant> {
+        let renewals_help = self.renewable && !self.end_fixed;
+        if !(renewals_help || replace) {
             return None;
         }
         self.lifetime.map(|lifetime| self.obtained + lifetime.saturating_sub(self.full_ttl / 2))
@@ -441,13 +444,20 @@ impl Login {
         TokenLife { left, fixed: true }
     }
 
-    /// When the token should next be renewed (or replaced) even if nothing is fetched by then,
-    /// so that it does not lapse between refreshes; an instant from now while a fetch holds it.
-    pub(super) fn next_upkeep(&self) -> Option<Instant> {
+    /// When the token should next be renewed (or, with `holds_leases`, replaced) even if
+    /// nothing is fetched by then, so that it does not lapse between refreshes; an instant from
+    /// now while a fetch holds it. Without leases a token that cannot be renewed is replaced
+    /// only when a fetch needs it, so that logins (and one-use secret_ids) are not spent ahead.
+    pub(super) fn next_upkeep(&self, holds_leases: bool) -> Option<Instant> {
         match self.state.try_lock() {
-            Ok(state) => state.as_ref()?.upkeep_at(self.can_log_in_again()),
+            Ok(state) => state.as_ref()?.upkeep_at(holds_leases && self.can_log_in_again()),
             Err(_) => Some(Instant::now() + Duration::from_secs(1)),
         }
+    }
+
+    /// How long the current token lives as it stands, if known.
+    pub(super) fn current_lifetime_left(&self) -> Option<Duration> {
+        self.state.try_lock().ok()?.as_ref()?.remaining()
     }
 
     /// The login in use, for the client that replaces this one (see [`Login::take_over`]).

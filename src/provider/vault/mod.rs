@@ -521,6 +521,12 @@ impl VaultStore {
         Ok((response, token))
     }
 
+    /// When the token's upkeep is due, before any backoff (see [`auth::Login::next_upkeep`]).
+    fn next_upkeep_unbacked(&self) -> Option<std::time::Instant> {
+        let holds_leases = !self.leases.lock().expect("not poisoned").is_empty();
+        self.login.next_upkeep(holds_leases)
+    }
+
     /// `fetched`'s lease and end, from a lease of `duration` granted at `asked_at` to `token`.
     /// Vault revokes a token's leases with it, so the value is refreshed before the token's
     /// current end (which renews the token, or has it replaced); the published end is the
@@ -1012,23 +1018,30 @@ impl super::Provider for VaultStore {
     /// refresh interval longer than the token's TTL would otherwise find it gone (a given
     /// token cannot be replaced), and Vault revokes its leases with it.
     fn next_upkeep(&self) -> Option<std::time::Instant> {
-        let due = self.login.next_upkeep()?;
+        let due = self.next_upkeep_unbacked()?;
         let (_, retry_at) = *self.upkeep_backoff.lock().expect("not poisoned");
         Some(retry_at.map_or(due, |retry_at| due.max(retry_at)))
     }
 
-    /// Renews (or replaces) the token; one that is still due afterwards is tried again after
-    /// a backoff from 1 s, doubling, up to 5 minutes, rather than at once.
+    /// Renews (or replaces) the token, and learns the TTL of a given token read again; one that
+    /// is still due afterwards is tried again after a backoff from 1 s, doubling, up to
+    /// 5 minutes but within half of the token's remaining life, rather than at once.
     fn upkeep(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Err(error) = self.login.token(self).await {
                 tracing::warn!(store = %self.label, %error, "cannot renew or replace the Vault token");
             }
+            self.login.learn_ttl(self, true).await;
             let now = std::time::Instant::now();
+            let still_due = self.next_upkeep_unbacked().is_some_and(|at| at <= now);
             let mut backoff = self.upkeep_backoff.lock().expect("not poisoned");
-            *backoff = if self.login.next_upkeep().is_some_and(|at| at <= now) {
+            *backoff = if still_due {
                 let failures = backoff.0.saturating_add(1);
-                (failures, Some(now + crate::refresh::backoff(failures, Duration::from_secs(300))))
+                let mut wait = crate::refresh::backoff(failures, Duration::from_secs(300));
+                if let Some(left) = self.login.current_lifetime_left() {
+                    wait = wait.min(left / 2).max(Duration::from_secs(1));
+                }
+                (failures, Some(now + wait))
             } else {
                 (0, None)
             };
