@@ -1,9 +1,9 @@
 //! `secret-render watch`: the sidecar loop without a child, driven the way an operator's world
-//! drives it — a real Alertmanager reloaded through a pid file, rotations in the `file`
-//! provider's source, auth failures over `POST /-/refresh`, config edits (an editor's replace, a
-//! Kubernetes ConfigMap `..data` swap), a config that cannot be rendered whole, a failed write,
-//! reloads refused, debounced or limited to config changes — and judged by the files it writes
-//! and its `/metrics`.
+//! drives it — a real Alertmanager reloaded through a pid file, a process signalled through
+//! `--reload-pid`, rotations in the `file` provider's source, auth failures over
+//! `POST /-/refresh`, config edits (an editor's replace, a Kubernetes ConfigMap `..data` swap),
+//! a config that cannot be rendered whole, a failed write, reloads refused, debounced or limited
+//! to config changes — and judged by the files it writes and its `/metrics`.
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::{BTreeSet, HashSet};
@@ -551,6 +551,45 @@ fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
     watch.cycles(3);
     assert_eq!(sent.load(Ordering::SeqCst), requests, "an accepted reload was sent again");
     assert_eq!(watch.reloads().0, 1.0);
+}
+
+/// `--reload-pid PID`: a changed value sends SIGHUP to that process, once per change. The
+/// process is a small Python program that appends to a file on each SIGHUP.
+#[test]
+fn reload_pid_sends_one_sighup_per_change() {
+    let counter_dir = tempfile::tempdir().unwrap();
+    let hups = counter_dir.path().join("hups");
+    let ready = counter_dir.path().join("ready");
+    let program = "import signal, sys\n\
+                   signal.signal(signal.SIGHUP, lambda *_: open(sys.argv[1], 'a').write('h'))\n\
+                   open(sys.argv[2], 'w').close()\n\
+                   while True:\n    signal.pause()\n";
+    let child = std::process::Command::new("python3").arg("-c").arg(program).arg(&hups).arg(&ready).spawn();
+    let mut child = KillOnDrop(child.expect("python3 runs (apt-get install python3)"));
+    let deadline = Instant::now() + CYCLE;
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the SIGHUP counter did not start");
+        std::thread::sleep(PAUSE);
+    }
+    let pid = child.0.id().to_string();
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pid", &pid]);
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the reload", CYCLE, |watch| watch.reloads().0 == 1.0);
+    watch.until("the SIGHUP received", CYCLE, |_| std::fs::read_to_string(&hups).is_ok_and(|text| text == "h"));
+    watch.cycles(3);
+    assert_eq!(std::fs::read_to_string(&hups).unwrap(), "h", "an unchanged value sent SIGHUP again");
+    assert!(child.0.try_wait().unwrap().is_none(), "the process did not survive its SIGHUP");
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// `--reload-on config`: a secret value that changes is written to its file, which Prometheus
