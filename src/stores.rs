@@ -413,7 +413,7 @@ fn parse_definition(
     if !matches!(entry.value.kind, NodeKind::Mapping(_)) {
         return Err(problem(format!("the settings of store `{name}` must be a mapping")));
     }
-    let refresh_interval = body.duration("refresh_interval");
+    let refresh_interval = body.interval("refresh_interval");
     let grace_period = body.duration("grace_period");
     let auth = body.node("auth").cloned();
     let (settings, keys) = StoreSettings::parse(kind, &mut body, source.dir).expect("has_stores(kind)");

@@ -114,6 +114,17 @@ impl<'a> Body<'a> {
         Some(duration)
     }
 
+    /// An optional refresh interval: a Go-style duration of at least a second (the schedule's
+    /// resolution; `0` would mean a fetch every second, which nobody means by writing it).
+    pub fn interval(&mut self, key: &str) -> Option<Duration> {
+        let duration = self.duration(key)?;
+        if duration < Duration::from_secs(1) {
+            self.problem(self.mark, format!("`{key}` must be at least 1s"));
+            return None;
+        }
+        Some(duration)
+    }
+
     /// An optional `true`/`false`.
     pub fn boolean(&mut self, key: &str) -> Option<bool> {
         let text = self.string(key)?;

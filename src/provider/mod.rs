@@ -302,7 +302,7 @@ pub fn parse_spec(
     context: &ParseContext<'_>,
 ) -> Result<SecretSpec, Vec<Problem>> {
     let mut body = Body::new(format!("`{kind}` body"), path, body_node);
-    let refresh_interval = body.duration("refresh_interval");
+    let refresh_interval = body.interval("refresh_interval");
     let grace_period = body.duration("grace_period");
     let render = match body.string("render").as_deref() {
         None | Some("auto") => RenderMode::Auto,

@@ -220,6 +220,25 @@ fn every_config_error_is_reported_at_once_with_its_yaml_path_and_exit_3() {
     assert!(!test.path("out").exists(), "nothing is written for an invalid config");
 }
 
+/// A `refresh_interval` under a second (`0` meaning "never", say) is a config error at its YAML
+/// path, on a store as in a provider map: the schedule would fetch every second.
+#[test]
+fn a_refresh_interval_under_a_second_is_a_config_error() {
+    let on_a_store = concat!(
+        "secret_stores:\n",
+        "  prod: {vault: {address: \"http://127.0.0.1:1\", refresh_interval: 0}}\n",
+        "b: {vault: {store: prod, path: x, key: y}}\n",
+    );
+    let in_a_map = "a: {file: {path: pw, refresh_interval: 500ms}}\n";
+    for (config, shown) in [(on_a_store, "app.yml:2: secret_stores.prod"), (in_a_map, "app.yml:1: a")] {
+        let test = Test::new()
+            .file("app.yml", config)
+            .file("pw", "fake")
+            .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+        test.run().expect_code(3).stderr_contains(shown).stderr_contains("`refresh_interval` must be at least 1s");
+    }
+}
+
 /// A zero `timeout` would fail every request at once: it is a config error at its YAML path,
 /// on a store as in a provider map.
 #[test]
