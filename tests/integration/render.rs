@@ -224,35 +224,37 @@ fn every_config_error_is_reported_at_once_with_its_yaml_path_and_exit_3() {
 /// path, on a store as in a provider map: the schedule would fetch every second.
 #[test]
 fn a_refresh_interval_under_a_second_is_a_config_error() {
-    let on_a_store = concat!(
-        "secret_stores:\n",
-        "  prod: {vault: {address: \"http://127.0.0.1:1\", refresh_interval: 0}}\n",
-        "b: {vault: {store: prod, path: x, key: y}}\n",
+    on_a_store_and_in_a_map_a_config_error(
+        "refresh_interval: 0",
+        "a: {file: {path: pw, refresh_interval: 500ms}}\n",
+        "`refresh_interval` must be at least 1s",
     );
-    let in_a_map = "a: {file: {path: pw, refresh_interval: 500ms}}\n";
-    for (config, shown) in [(on_a_store, "app.yml:2: secret_stores.prod"), (in_a_map, "app.yml:1: a")] {
-        let test = Test::new()
-            .file("app.yml", config)
-            .file("pw", "fake")
-            .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-        test.run().expect_code(3).stderr_contains(shown).stderr_contains("`refresh_interval` must be at least 1s");
-    }
 }
 
 /// A zero `timeout` would fail every request at once: it is a config error at its YAML path,
 /// on a store as in a provider map.
 #[test]
 fn a_zero_timeout_is_a_config_error() {
-    let on_a_store = concat!(
-        "secret_stores:\n",
-        "  prod: {vault: {address: \"http://127.0.0.1:1\", timeout: 0s}}\n",
-        "b: {vault: {store: prod, path: x, key: y}}\n",
+    on_a_store_and_in_a_map_a_config_error(
+        "timeout: 0s",
+        "a: {exec: {command: [\"true\"], timeout: \"0\"}}\n",
+        "`timeout` must be more than 0",
     );
-    let in_a_map = "a: {exec: {command: [\"true\"], timeout: \"0\"}}\n";
-    for (config, shown) in [(on_a_store, "app.yml:2: secret_stores.prod.vault"), (in_a_map, "app.yml:1: a")] {
-        let test =
-            Test::new().file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-        test.run().expect_code(3).stderr_contains(&format!("{shown}: `timeout` must be more than 0"));
+}
+
+/// Renders a config whose Vault store `prod` has the setting `store_setting`, and one that is
+/// `in_a_map`: each exits 3 with `problem` at its line and YAML path.
+fn on_a_store_and_in_a_map_a_config_error(store_setting: &str, in_a_map: &str, problem: &str) {
+    let on_a_store = format!(
+        "secret_stores:\n  prod: {{vault: {{address: \"http://127.0.0.1:1\", {store_setting}}}}}\n\
+         b: {{vault: {{store: prod, path: x, key: y}}}}\n"
+    );
+    for (config, shown) in [(on_a_store.as_str(), "app.yml:2: secret_stores.prod"), (in_a_map, "app.yml:1: a")] {
+        let test = Test::new()
+            .file("app.yml", config)
+            .file("pw", "fake")
+            .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+        test.run().expect_code(3).stderr_contains(shown).stderr_contains(problem);
     }
 }
 
