@@ -33,8 +33,12 @@ fn with_token(server: &Server, token: &str) -> Test {
 /// Renders `config` as `app.yml` for a generic target with the root token, which must succeed;
 /// the rendered text.
 fn render_as_root(server: &Server, config: &str) -> String {
-    let test =
-        as_root(server).file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    rendered(as_root(server).file("app.yml", config))
+}
+
+/// Renders `test`'s `app.yml` for a generic target, which must succeed; the rendered text.
+fn rendered(test: Test) -> String {
+    let test = test.args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(0);
     read(&test.path("out/app.yml"))
 }
@@ -294,7 +298,13 @@ fn watch_renews_a_dynamic_secrets_lease_until_its_max_ttl_then_reads_new_credent
     assert_eq!(fake.count("PUT /api/users/"), 1, "the lease was renewed, and no new user was made");
     assert_eq!(read(&test.path("out/app.yml")), first);
 
-    sidecar.until("new credentials near the max_ttl", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
+    second_credentials_rendered(&fake, &test, &mut sidecar, &first);
+}
+
+/// Waits for a second read of the credentials (a second RabbitMQ user), then for the rendered
+/// config to differ from `first`.
+fn second_credentials_rendered(fake: &FakeServer, test: &Test, sidecar: &mut WatchProcess, first: &str) {
+    sidecar.until("new credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
     sidecar
         .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
 }
@@ -339,9 +349,7 @@ fn an_auth_failure_reads_new_dynamic_credentials_instead_of_renewing_the_lease()
 
     let (status, body) = http("POST", sidecar.port, "/-/refresh");
     assert!((200..300).contains(&status), "{status} {body}");
-    sidecar.until("new credentials", Duration::from_secs(30), |_| fake.count("PUT /api/users/") == 2);
-    sidecar
-        .until("the new credentials rendered", Duration::from_secs(10), |_| read(&test.path("out/app.yml")) != first);
+    second_credentials_rendered(&fake, &test, &mut sidecar, &first);
 }
 
 /// A lease read with a given token that cannot be renewed (here `VAULT_TOKEN`, living 5
@@ -899,9 +907,7 @@ fn store_selects_among_two_stores_and_secret_stores_is_dropped_from_the_output()
         token_store("one", &one),
         token_store("two", &two)
     );
-    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "a: \"from-one-fake\"\nb: \"from-two-fake\"\n");
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "a: \"from-one-fake\"\nb: \"from-two-fake\"\n");
 }
 
 /// A store's `namespace` is sent as `X-Vault-Namespace`: the same path reads the namespace's
@@ -918,9 +924,7 @@ fn a_store_reads_in_its_namespace() {
          a: {{vault: {{store: team, path: app, key: password}}}}\n",
         server.address()
     );
-    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "a: \"team-namespace-fake\"\n");
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "a: \"team-namespace-fake\"\n");
 }
 
 /// `auth: {token_file: …}` reads the token from a file (relative to the config): a token the
@@ -1017,11 +1021,7 @@ fn tls_with_ca_file_verifies_the_server() {
     let server = tls_server();
     let ca = server.data_dir().join("vault-ca.pem");
     bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=tls-fake"]);
-    let test = Test::new()
-        .file("app.yml", &tls_config(&server, Some(&ca)))
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "pw: \"tls-fake\"\n");
+    assert_eq!(rendered(Test::new().file("app.yml", &tls_config(&server, Some(&ca)))), "pw: \"tls-fake\"\n");
 }
 
 #[test]
@@ -1077,9 +1077,7 @@ fn cert_auth_logs_in_with_the_client_certificate() {
         port = server.port,
         ca = server.data_dir().join("vault-ca.pem").display(),
     );
-    let test = test.file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run().expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "pw: \"cert-fake\"\n");
+    assert_eq!(rendered(test.file("app.yml", &config)), "pw: \"cert-fake\"\n");
 }
 
 /// `s` in base64url without padding, as JWTs spell their parts.

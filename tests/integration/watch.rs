@@ -229,14 +229,15 @@ fn config_loads(alertmanager: &mut Server) -> usize {
     alertmanager.new_log_lines().iter().filter(|line| line.contains("Completed loading of configuration file")).count()
 }
 
-/// A stand-in for a target's `POST /-/reload`: answers 200 to every request and counts them.
-fn reload_endpoint() -> (u16, Arc<AtomicUsize>) {
+/// A stand-in for a target's `POST /-/reload`: answers 200 to every request and counts them;
+/// its URL and the count.
+fn reload_endpoint() -> (String, Arc<AtomicUsize>) {
     reload_endpoint_answering(Arc::new(AtomicU16::new(200)))
 }
 
-/// A reload endpoint answering with the HTTP status `answer` holds at the time; the requests it
-/// received.
-fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (u16, Arc<AtomicUsize>) {
+/// A reload endpoint answering with the HTTP status `answer` holds at the time; its URL and the
+/// requests it received.
+fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -254,7 +255,7 @@ fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (u16, Arc<AtomicUsize>) 
             let _ = write!(stream, "HTTP/1.1 {status} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
-    (port, hits)
+    (format!("http://127.0.0.1:{port}/-/reload"), hits)
 }
 
 #[test]
@@ -534,8 +535,7 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
 #[test]
 fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
     let answer = Arc::new(AtomicU16::new(500));
-    let (port, sent) = reload_endpoint_answering(Arc::clone(&answer));
-    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (url, sent) = reload_endpoint_answering(Arc::clone(&answer));
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url]);
 
     replace(&test.path("pw"), b"second-fake");
@@ -596,8 +596,7 @@ impl Drop for KillOnDrop {
 /// re-reads by itself, and no reload is sent; a change to the rendered config still reloads.
 #[test]
 fn reload_on_config_reloads_for_a_config_change_only() {
-    let (port, sent) = reload_endpoint();
-    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (url, sent) = reload_endpoint();
     let (test, mut watch) =
         watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url, "--reload-on", "config"]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
@@ -615,8 +614,7 @@ fn reload_on_config_reloads_for_a_config_change_only() {
 /// Changes within `--reload-debounce` of the first make one reload.
 #[test]
 fn changes_within_the_debounce_make_one_reload() {
-    let (port, sent) = reload_endpoint();
-    let url = format!("http://127.0.0.1:{port}/-/reload");
+    let (url, sent) = reload_endpoint();
     let (test, mut watch) =
         watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url, "--reload-debounce", "5s"]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
@@ -673,8 +671,7 @@ fn a_configmap_data_symlink_swap_re_renders() {
 
 #[test]
 fn an_unreadable_source_keeps_the_last_good_value_as_stale_without_a_reload() {
-    let (port, reload_requests) = reload_endpoint();
-    let reload_url = format!("http://127.0.0.1:{port}/-/reload");
+    let (reload_url, reload_requests) = reload_endpoint();
     let (test, mut watch) = watching(&basic_auth_job("1s", "15m"), CANARY, &["--reload-url", &reload_url]);
     let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
     let name = file_name(&secret).to_owned();
