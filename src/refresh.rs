@@ -519,4 +519,34 @@ mod tests {
         assert_eq!(schedule.status(&specs[0].location), Status::Pending, "forgotten once no spec names it");
         let _ = StoreRef::Default;
     }
+
+    /// A value changes, then `seconds` pass: whether its previous value is still kept.
+    async fn previous_kept_after(specs: &[SecretSpec], seconds: u64) -> bool {
+        let location = &specs[0].location;
+        let mut schedule = Schedule::new(specs, Instant::now());
+        schedule.record_success(location, value("old"), Instant::now());
+        schedule.record_success(location, value("new"), Instant::now());
+        tokio::time::advance(Duration::from_secs(seconds)).await;
+        schedule.expire_previous(Instant::now());
+        schedule.previous_for(&specs[0]).is_some()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_location_named_twice_keeps_its_previous_value_as_long_as_the_most_patient_asks() {
+        let specs = [spec("A", 3600, 60), spec("A", 3600, 900)];
+        assert!(previous_kept_after(&specs, 899).await);
+        assert!(!previous_kept_after(&specs, 901).await);
+    }
+
+    /// Without `refresh_interval` or `grace_period` anywhere: an hour (±10%) and 15 minutes.
+    #[tokio::test(start_paused = true)]
+    async fn without_settings_a_value_refreshes_hourly_and_keeps_its_previous_one_for_15_minutes() {
+        let specs = [SecretSpec { refresh_interval: None, grace_period: None, ..spec("A", 0, 0) }];
+        let mut schedule = Schedule::new(&specs, Instant::now());
+        schedule.record_success(&specs[0].location, value("v"), Instant::now());
+        let wait = schedule.next_due(&specs[0].location).unwrap() - Instant::now();
+        assert!((Duration::from_secs(3240)..=Duration::from_secs(3960)).contains(&wait), "{wait:?}");
+        assert!(previous_kept_after(&specs, 899).await);
+        assert!(!previous_kept_after(&specs, 901).await);
+    }
 }

@@ -226,20 +226,56 @@ mod tests {
 
     #[test]
     fn the_last_of_verify_reload_and_no_verify_reload_wins() {
-        use clap::Parser as _;
-        let verify = |flags: &[&str]| {
-            let mut argv = vec!["secret-render", "run"];
-            argv.extend_from_slice(flags);
-            argv.extend(["--", "prometheus", "--config.file=prometheus.yml"]);
-            let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
-            let crate::cli::Command::Run(args) = cli.command else { unreachable!("a run command") };
-            RunSettings::new(args, &cli.global).expect("valid settings").verify_reload
-        };
+        let verify = |flags: &[&str]| run_settings(flags).verify_reload;
         assert!(verify(&[]));
         assert!(verify(&["--verify-reload"]));
         assert!(!verify(&["--no-verify-reload"]));
         assert!(verify(&["--no-verify-reload", "--verify-reload"]));
         assert!(!verify(&["--verify-reload", "--no-verify-reload"]));
+    }
+
+    /// `run` and `watch` settings from a command line, as `main` builds them.
+    fn run_settings(flags: &[&str]) -> RunSettings {
+        use clap::Parser as _;
+        let mut argv = vec!["secret-render", "run"];
+        argv.extend_from_slice(flags);
+        argv.extend(["--", "prometheus", "--config.file=prometheus.yml"]);
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
+        let crate::cli::Command::Run(args) = cli.command else { unreachable!("a run command") };
+        RunSettings::new(args, &cli.global).expect("valid settings")
+    }
+
+    fn watch_settings(flags: &[&str]) -> WatchSettings {
+        use clap::Parser as _;
+        let mut argv = vec!["secret-render", "watch", "prometheus.yml"];
+        argv.extend_from_slice(flags);
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
+        let crate::cli::Command::Watch(args) = cli.command else { unreachable!("a watch command") };
+        WatchSettings::new(args, &cli.global).expect("valid settings")
+    }
+
+    /// The documented defaults of the loop (README "Commands" and "Keeping values fresh").
+    #[test]
+    fn run_and_watch_defaults_are_the_documented_ones() {
+        let run = run_settings(&[]);
+        assert_eq!(run.stop_timeout, Duration::from_secs(30));
+        for common in [&run.common, &watch_settings(&[]).common] {
+            assert_eq!(common.listen.as_deref(), Some("127.0.0.1:9467"));
+            assert_eq!(common.debounce, Duration::from_secs(1));
+            assert_eq!(common.watch_targets_interval, Duration::from_secs(30));
+            assert_eq!(common.max_concurrency, 16);
+            assert_eq!(common.output.file_mode.mode, 0o600);
+            assert_eq!(common.output.file_mode.group, None);
+            assert_eq!(common.reload_on, ReloadOn::Any);
+            assert!(!common.start_partial);
+        }
+    }
+
+    #[test]
+    fn listen_off_turns_the_admin_listener_off() {
+        assert_eq!(run_settings(&["--listen", "off"]).common.listen, None);
+        assert_eq!(watch_settings(&["--listen", "off"]).common.listen, None);
+        assert_eq!(watch_settings(&["--listen", "0.0.0.0:9999"]).common.listen.as_deref(), Some("0.0.0.0:9999"));
     }
 
     #[test]

@@ -482,3 +482,129 @@ fn alertmanager_loads_the_rendered_example() {
     assert!(body.contains("smtp_auth_password_file"), "{body}");
     let _ = &mut server;
 }
+
+/// Two jobs, each with its own secret file, for the tests of what a re-render leaves alone.
+const TWO_JOBS: &str = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      password:\n        file: {path: pw}\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n  - job_name: api\n    authorization:\n      credentials:\n        file: {path: token}\n    static_configs:\n      - targets: ['127.0.0.1:9200']\n";
+
+/// A file's inode and modification time: what a file watcher (or Prometheus) would see change.
+fn identity(path: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::symlink_metadata(path).unwrap();
+    (metadata.ino(), metadata.modified().unwrap())
+}
+
+/// A re-render whose values did not change rewrites nothing: every secret file and the rendered
+/// config keep their inodes and mtimes, so a watcher of the out dir sees nothing. A rotation
+/// replaces exactly the file whose value changed. (`render` checks the old files on another
+/// thread while it fetches; this is the end-to-end check that it reads the right names.)
+#[test]
+fn a_rerender_with_unchanged_values_rewrites_nothing_and_a_rotation_only_its_file() {
+    let test = Test::new()
+        .file("prometheus.yml", TWO_JOBS)
+        .file("pw", "password one")
+        .file("token", "token one")
+        .args(["render", "prometheus.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = test.path("out/prometheus.yml");
+    let config = read(&rendered);
+    let password = std::path::PathBuf::from(named_file(&config, "password_file"));
+    let token = std::path::PathBuf::from(named_file(&config, "credentials_file"));
+    let before = [&rendered, &password, &token].map(|path| identity(path));
+
+    test.run().expect_code(0);
+    let again = [&rendered, &password, &token].map(|path| identity(path));
+    assert_eq!(again, before, "an unchanged re-render must leave every file alone");
+
+    let test = test.file("token", "token two");
+    test.run().expect_code(0);
+    let [config_after, password_after, token_after] = [&rendered, &password, &token].map(|path| identity(path));
+    assert_eq!(config_after, before[0], "a rotation changes a file's content, not the config");
+    assert_eq!(password_after, before[1], "the unchanged secret's file is left alone");
+    assert_ne!(token_after.0, before[2].0, "the rotated secret's file is replaced");
+    assert_eq!(read(&token), "token two");
+}
+
+/// A secret file someone made readable by others is not "holding its value": the re-render
+/// replaces it with a file of the configured mode.
+#[test]
+fn a_rerender_replaces_a_secret_file_whose_mode_was_changed() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let secret = std::path::PathBuf::from(named_file(&read(&test.path("out/prometheus.yml")), "password_file"));
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    test.run().expect_code(0);
+    assert_eq!(mode_of(&secret), 0o600);
+    assert_eq!(read(&secret), "v");
+}
+
+/// Secret files are written before the config that names them: when a secret file cannot be
+/// written, no rendered config appears that would point the target at it (exit 5).
+#[test]
+fn a_secret_file_that_cannot_be_written_leaves_no_config_naming_it() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    // The secret's name depends only on the config's file name and the field's YAML path.
+    test.run_with(&["render", "prometheus.yml", "--out", "scratch"]).expect_code(0);
+    let scratch_secret = named_file(&read(&test.path("scratch/prometheus.yml")), "password_file");
+    let name = Path::new(&scratch_secret).file_name().unwrap().to_str().unwrap().to_owned();
+    // A non-empty directory at the secret's name: renaming a file over it fails.
+    let test = test.file(&format!("out/secrets/{name}/keep"), "");
+    for dir in ["out", "out/secrets"] {
+        std::fs::set_permissions(test.path(dir), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(5).stderr_contains(&name);
+    assert!(!test.path("out/prometheus.yml").exists(), "the config was written before its secret file");
+}
+
+/// `--file-mode 0640 --file-group GID`, end to end: every file written (secrets and the rendered
+/// config) has that mode and group, and the out dir and `secrets/` let the group in (0750).
+#[test]
+fn file_mode_and_group_apply_to_every_file_and_open_the_dirs_to_the_group() {
+    use std::os::unix::fs::MetadataExt;
+    // Root can give files to any group; anyone else, to their own.
+    let gid = if rustix::process::geteuid().is_root() { 65534 } else { rustix::process::getegid().as_raw() };
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+        "--file-mode",
+        "0640",
+        "--file-group",
+        &gid.to_string(),
+    ]);
+    test.run().expect_code(0);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = std::path::PathBuf::from(named_file(&read(&rendered), "password_file"));
+    for file in [&rendered, &secret] {
+        assert_eq!(mode_of(file), 0o640, "{}", file.display());
+        assert_eq!(std::fs::metadata(file).unwrap().gid(), gid, "{}", file.display());
+    }
+    for dir in ["out", "out/secrets"] {
+        assert_eq!(mode_of(&test.path(dir)), 0o750, "{dir}");
+        assert_eq!(std::fs::metadata(test.path(dir)).unwrap().gid(), gid, "{dir}");
+    }
+}
+
+/// An out dir on a disk-backed filesystem gets a warning (secrets may reach persistent storage);
+/// one on tmpfs does not. Each directory's filesystem is found independently with `statfs`.
+#[test]
+fn a_disk_backed_out_dir_gets_a_warning_and_a_tmpfs_one_does_not() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    let shm = std::path::Path::new("/dev/shm");
+    let shm_out = shm.is_dir().then(|| tempfile::tempdir_in(shm).unwrap());
+    let mut outs = vec![test.path("out")];
+    outs.extend(shm_out.as_ref().map(|dir| dir.path().join("out")));
+    for out in outs {
+        let parent = out.parent().unwrap();
+        let on_tmpfs = rustix::fs::statfs(parent).unwrap().f_type as i64 == 0x0102_1994;
+        let outcome = test.run_with(&["render", "prometheus.yml", "--out", out.to_str().unwrap()]);
+        outcome.expect_code(0);
+        let warned = outcome.stderr.contains("not on tmpfs or ramfs");
+        assert_eq!(warned, !on_tmpfs, "out dir {} (tmpfs: {on_tmpfs}):\n{}", out.display(), outcome.stderr);
+    }
+}
