@@ -608,3 +608,17 @@ fn a_disk_backed_out_dir_gets_a_warning_and_a_tmpfs_one_does_not() {
         assert_eq!(warned, !on_tmpfs, "out dir {} (tmpfs: {on_tmpfs}):\n{}", out.display(), outcome.stderr);
     }
 }
+
+/// The shipped exec example, rendered from another working directory: its `./plugin.sh`
+/// resolves against the config's directory, and the plugin's answers land in the files.
+#[test]
+fn the_exec_example_finds_its_relative_plugin_from_any_working_directory() {
+    let example = repo().join("testdata/exec");
+    let test = Test::new().args(["render", "--out", "out"]).arg_path(example.join("prometheus.yml"));
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    for (field, id) in [("password_file", "db_password"), ("credentials_file", "api_token")] {
+        let written = std::fs::read(named_file(&rendered, field)).unwrap();
+        assert!(written == std::fs::read(example.join("plugin-secrets").join(id)).unwrap(), "{field} holds {id}");
+    }
+}
