@@ -1171,3 +1171,167 @@ fn jwt_auth_refused_names_the_login_without_showing_the_jwt() {
     test.run().expect_code(4).stderr_contains("auth/jwt/login").stderr_contains("pw").never_shows(&jwt);
     assert!(!test.path("out/app.yml").exists());
 }
+
+/// The arguments of a render of `config` for a generic target into `out/`.
+fn render_args(config: &str) -> [&str; 6] {
+    ["--target", "generic", "render", config, "--out", "out"]
+}
+
+/// A store's `token_file` resolves against the directory of the config that names it, not the
+/// working directory: the config lives in `etc/` and the binary runs one level above it.
+#[test]
+fn a_relative_token_file_resolves_against_the_configs_directory() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=config-dir-fake"]);
+    let config = prod_store_config(&server, "{token_file: secrets/token}", PW_FROM_PROD);
+    let test = Test::new().file("etc/app.yml", &config).file("etc/secrets/token", "root\n");
+    test.run_with(&render_args("etc/app.yml")).expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"config-dir-fake\"\n");
+}
+
+/// A bootstrapped AppRole `secret_id` in a `--stores` file (`{file: {path: secret_id}}`)
+/// resolves against that file's directory, not the working directory nor the config's.
+#[test]
+fn a_relative_secret_id_file_in_a_stores_file_resolves_against_the_stores_files_directory() {
+    let server = Server::openbao();
+    let (role_id, secret_id) = approle(&server);
+    let test = Test::new()
+        .file("conf/stores.yml", &approle_config_with(&server, &role_id, ""))
+        .file("conf/secret_id", &format!("{secret_id}\n"))
+        .file("app.yml", PW_FROM_PROD);
+    let mut args = vec!["--stores", "conf/stores.yml"];
+    args.extend(render_args("app.yml"));
+    test.run_with(&args).expect_code(0).never_shows(&secret_id);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"approle-fake\"\n");
+}
+
+/// A fetch whose AppRole token was revoked gets one fresh login and one retry within the same
+/// fetch: under `watch`, the next refresh after the revocation renders the new value with no
+/// failed fetch counted, and OpenBao saw exactly two logins (the first, and the one after the
+/// 403).
+#[test]
+fn a_revoked_approle_token_is_replaced_by_one_fresh_login_and_the_read_retried() {
+    let server = Server::openbao_audited();
+    let (role_id, secret_id) = approle(&server);
+    let body = "pw: {vault: {path: prometheus/node, key: password, refresh_interval: 1s}}\n";
+    let test = Test::new().file("app.yml", &approle_config_with(&server, &role_id, body)).file("secret_id", &secret_id);
+    let (mut sidecar, first) = watch_app(&test);
+    assert_eq!(first, "pw: \"approle-fake\"\n");
+
+    bao(&server, &["token", "revoke", "-mode=path", "auth/approle/login"]);
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=after-revocation-fake"]);
+    sidecar.until("the new value rendered under a new login", Duration::from_secs(30), |_| {
+        read(&test.path("out/app.yml")) == "pw: \"after-revocation-fake\"\n"
+    });
+    let requests = audited_requests(&server, 0);
+    assert_eq!(requests.get("auth/approle/login"), Some(&2), "{requests:#?}");
+    let (status, metrics) = http("GET", sidecar.port, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let failures: Vec<&str> =
+        metrics.lines().filter(|line| line.starts_with("secret_render_fetch_failures_total{")).collect();
+    assert!(failures.is_empty(), "the 403 failed the fetch instead of being retried: {failures:?}");
+}
+
+/// Without `VAULT_ADDR` and `VAULT_TOKEN` (blank counts as unset), `BAO_ADDR` and `BAO_TOKEN`
+/// are the environment's store.
+#[test]
+fn bao_addr_and_bao_token_are_used_when_the_vault_variables_are_blank() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=bao-env-fake"]);
+    let test = Test::new();
+    let home = test.path("home").to_string_lossy().into_owned();
+    let test = test
+        .env("VAULT_ADDR", "")
+        .env("VAULT_TOKEN", "")
+        .env("BAO_ADDR", &server.address())
+        .env("BAO_TOKEN", "root")
+        .env("HOME", &home)
+        .file("app.yml", PW_FROM_PROD);
+    assert_eq!(rendered(test), "pw: \"bao-env-fake\"\n");
+}
+
+/// With no token variable set, the token is read from `~/.vault-token` (`HOME` here being a
+/// directory of the test).
+#[test]
+fn the_token_is_read_from_vault_token_in_home_when_no_token_variable_is_set() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=home-token-fake"]);
+    let test = Test::new();
+    let home = test.path("home").to_string_lossy().into_owned();
+    let test = test
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", "")
+        .env("BAO_TOKEN", "")
+        .env("HOME", &home)
+        .file("home/.vault-token", "root\n")
+        .file("app.yml", PW_FROM_PROD);
+    assert_eq!(rendered(test), "pw: \"home-token-fake\"\n");
+}
+
+/// A store of `server` with the root token and `kv_version: VERSION`, followed by `body`.
+fn kv_version_store_config(server: &Server, version: u8, body: &str) -> String {
+    format!(
+        "secret_stores:\n  prod:\n    vault:\n      address: {}\n      auth: {{token: root}}\n      kv_version: {version}\n{body}",
+        server.address()
+    )
+}
+
+/// `kv_version: 2` on a store is taken as said: the secret is read with no
+/// `sys/internal/ui/mounts` request.
+#[test]
+fn kv_version_2_on_a_store_reads_without_asking_the_mounts_version() {
+    let server = Server::openbao_audited();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=kv2-fake"]);
+    let mark = audit_mark(&server);
+    let config = kv_version_store_config(&server, 2, PW_FROM_PROD);
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"kv2-fake\"\n");
+    let requests = audited_requests(&server, mark);
+    assert_eq!(requests.get("secret/data/prometheus/node"), Some(&1), "{requests:#?}");
+    assert!(!requests.keys().any(|path| path.starts_with("sys/internal/ui/mounts")), "{requests:#?}");
+}
+
+/// `kv_version: 1` on a store reads a KV v1 mount at once: no `sys/internal/ui/mounts` request,
+/// and no read shaped as KV v2 (`MOUNT/data/…`) made before the version was known.
+#[test]
+fn kv_version_1_on_a_store_reads_a_v1_mount_without_detection_or_a_kv_v2_guess() {
+    let server = Server::openbao_audited();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/prometheus/node", "password=kv1-fake"]);
+    let mark = audit_mark(&server);
+    let body = "pw: {vault: {path: prometheus/node, key: password, mount: kv1}}\n";
+    let config = kv_version_store_config(&server, 1, body);
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"kv1-fake\"\n");
+    let requests = audited_requests(&server, mark);
+    assert_eq!(requests.get("kv1/prometheus/node"), Some(&1), "{requests:#?}");
+    assert!(!requests.keys().any(|path| path.starts_with("sys/internal/ui/mounts")), "{requests:#?}");
+    assert!(!requests.keys().any(|path| path.starts_with("kv1/data/")), "{requests:#?}");
+}
+
+/// A provider map's own `address` (no store) is the server it reads from, with the
+/// environment's token, whatever `VAULT_ADDR` says (here a port nothing listens on).
+#[test]
+fn a_provider_maps_own_address_is_used_instead_of_vault_addr() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=own-address-fake"]);
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let config = format!("pw: {{vault: {{path: prometheus/node, key: password, address: {}}}}}\n", server.address());
+    let test = Test::new().env("VAULT_ADDR", &nowhere).env("VAULT_TOKEN", "root").file("app.yml", &config);
+    assert_eq!(rendered(test), "pw: \"own-address-fake\"\n");
+}
+
+/// `address` beside `store:` in one provider map is a config error (exit 3) naming the map's
+/// YAML path and telling to set the address on the store.
+#[test]
+fn address_beside_a_store_in_one_provider_map_is_a_config_error_naming_the_yaml_path() {
+    // Refused when the config is read: no server is needed.
+    let config = concat!(
+        "secret_stores:\n  prod:\n    vault:\n      address: http://127.0.0.1:1\n      auth: {token: root}\n",
+        "app:\n  pw: {vault: {store: prod, path: prometheus/node, key: password, address: http://127.0.0.1:2}}\n",
+    );
+    let test = Test::new().file("app.yml", config);
+    test.run_with(&render_args("app.yml"))
+        .expect_code(3)
+        .stderr_contains("app.pw")
+        .stderr_contains("`address` cannot be given with store `prod`");
+    assert!(!test.path("out/app.yml").exists());
+}
