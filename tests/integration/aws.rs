@@ -1,16 +1,19 @@
 //! The `aws_secrets_manager` provider against a real `moto_server` (Secrets Manager and STS), one
 //! per test: a key of a JSON `SecretString`, whole strings and raw `SecretBinary`, current
-//! versions of several secrets in one `BatchGetSecretValue` call, `AWSPREVIOUS`, a custom stage
-//! and a version id, missing secrets and versions, STS AssumeRole, the environment-only default
-//! store, a rotation picked up by `watch`, `rotate` writing a new version (`AWSPREVIOUS`
-//! keeps the old one), and `extract` creating a secret.
+//! versions of several secrets in `BatchGetSecretValue` calls of up to 20 (one read per secret
+//! when the caller may not batch), `AWSPREVIOUS`, a custom stage and a version id, missing
+//! secrets and versions, STS AssumeRole, the environment-only default store, a rotation picked
+//! up by `watch`, `rotate` writing a new version (`AWSPREVIOUS` keeps the old one), and
+//! `extract` creating a secret.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::http_fake::{FakeServer, Reply, Request};
 use crate::support::{CANARY, Server, Test, WatchProcess, base64, read};
 
 /// Calls a Secrets Manager action on moto (JSON protocol), panicking unless it answers 200.
@@ -314,4 +317,97 @@ fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
     let stored = call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node"}));
     let fields: Value = serde_json::from_str(stored["SecretString"].as_str().unwrap()).unwrap();
     assert_eq!(fields, json!({"password": "aws-pass-fake"}));
+}
+
+/// `n` secrets `s0`..`s{n-1}` on moto, each holding its own name, and a config naming each.
+fn many_secrets(server: &Server, n: usize, endpoint: &str) -> String {
+    let mut config = String::new();
+    for index in 0..n {
+        create(server, &format!("s{index}"), &format!("value-{index}"));
+        config.push_str(&format!("v{index}: {{aws_secrets_manager: {{secret_id: s{index}}}}}\n"));
+    }
+    config
+        + &format!(
+            "secret_stores:\n  moto: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{endpoint}'}}}}\n"
+        )
+}
+
+/// Whether a rendered generic config inlines `value-I` for each `vI` of [`many_secrets`].
+fn holds_every_value(rendered: &str, n: usize) -> bool {
+    (0..n).all(|index| rendered.contains(&format!("v{index}: \"value-{index}\"\n")))
+}
+
+/// `BatchGetSecretValue` takes at most 20 ids: 25 current secrets take two calls.
+#[test]
+fn twenty_five_current_secrets_take_two_batch_calls() {
+    let mut server = Server::moto();
+    let config = many_secrets(&server, 25, &server.address());
+    calls(&mut server);
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    assert!(holds_every_value(&read(&test.path("out/app.yml")), 25));
+    assert_eq!(calls(&mut server), 2);
+}
+
+/// A proxy in front of moto that refuses `BatchGetSecretValue` as AWS does for a caller without
+/// `secretsmanager:BatchGetSecretValue` (400, `AccessDeniedException`) and passes every other
+/// call to moto unchanged; it counts the calls by action.
+fn refusing_batches(moto: &Server) -> (FakeServer, Arc<Mutex<Vec<String>>>) {
+    let moto_port = moto.port;
+    let actions = Arc::new(Mutex::new(Vec::new()));
+    let seen = actions.clone();
+    let proxy = FakeServer::start(move |request| {
+        let action = request.header("x-amz-target").unwrap_or_default().to_owned();
+        seen.lock().unwrap().push(action.clone());
+        if action == "secretsmanager.BatchGetSecretValue" {
+            return Reply::json(
+                400,
+                &json!({"__type": "AccessDeniedException", "Message": "not authorized to perform: secretsmanager:BatchGetSecretValue"}),
+            )
+            .header("x-amzn-ErrorType", "AccessDeniedException");
+        }
+        forward(moto_port, request)
+    });
+    (proxy, actions)
+}
+
+/// Sends `request` to moto as it came (its own `Connection: close`) and hands back the answer.
+fn forward(port: u16, request: &Request) -> Reply {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+    for (name, value) in &request.headers {
+        if !matches!(name.as_str(), "connection" | "content-length") {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!("Connection: close\r\nContent-Length: {}\r\n\r\n", request.body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&request.body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|line| line.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-type")))
+        .map_or("application/x-amz-json-1.1", |(_, value)| value.trim());
+    Reply::text(status, content_type, body)
+}
+
+/// A caller AWS refuses `BatchGetSecretValue` gets one warning, and every secret is read with
+/// `GetSecretValue` instead. (moto allows every action: a proxy in front of it refuses this one.)
+#[test]
+fn a_refused_batch_call_falls_back_to_one_read_per_secret_with_one_warning() {
+    let moto = Server::moto();
+    let (proxy, actions) = refusing_batches(&moto);
+    let config = many_secrets(&moto, 3, &proxy.url());
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    assert!(holds_every_value(&read(&test.path("out/app.yml")), 3));
+    assert_eq!(outcome.stderr.matches("BatchGetSecretValue was refused").count(), 1, "{}", outcome.stderr);
+    let actions = actions.lock().unwrap().clone();
+    let count = |action: &str| actions.iter().filter(|seen| *seen == action).count();
+    assert_eq!(count("secretsmanager.BatchGetSecretValue"), 1, "{actions:?}");
+    assert_eq!(count("secretsmanager.GetSecretValue"), 3, "{actions:?}");
 }
