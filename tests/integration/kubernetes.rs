@@ -854,10 +854,15 @@ fn watch_picks_up_a_changed_secret_within_a_second_and_survives_cut_and_expired_
     // is compacted: the client retries, gets 410 Expired for its old version, and starts over from
     // a fresh GET, which shows the change.
     server.set_down(true);
+    // Every request from here on is answered 503.
+    let asked_before = server.requests().len();
     server.cut_watches();
     server.put("monitoring", "scrape-token", &[("token", b"third-fake")]);
     server.compact();
-    std::thread::sleep(Duration::from_millis(200));
+    // Up again once the client has been answered 503 at least once.
+    sidecar.until("a request while the API server is down", Duration::from_secs(10), |_| {
+        server.requests().len() > asked_before
+    });
     server.set_down(false);
     sidecar.until("the change after reconnecting", Duration::from_secs(10), |_| rendered_value(&test) == "third-fake");
     sidecar.until("the watch to reopen", Duration::from_secs(10), |_| server.watchers() == 1);
