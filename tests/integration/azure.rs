@@ -582,6 +582,41 @@ fn store_auth_is_checked_when_the_config_is_read() {
 /// Through the library: the token is reused while fresh and replaced once it runs out (the fake
 /// refuses an expired one, so a stale token would show as a 401 and a retry), and the secret's
 /// `attributes.exp` is reported.
+/// Through the library: a token Entra ID revoked before its expiry gets a 401 from the vault;
+/// the store fetches a new token and retries the read once, and the fetch succeeds.
+#[test]
+fn a_refused_token_is_replaced_and_the_read_retried_once() {
+    use secret_render::provider::azure::{Auth, AzureLocation, AzureStore, StoreSettings};
+    use secret_render::provider::vault::SecretSource;
+    use secret_render::provider::{Location, Provider, ProviderSet, StoreRef};
+    use secret_render::secret::Secret;
+
+    let fake = AzureFake::start();
+    fake.put("api-token", "library-fake", None);
+    let settings = StoreSettings {
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT_ID.into()),
+        authority_host: Some(fake.server.url()),
+        auth: Auth::ClientSecret(SecretSource::Literal(Secret::from_text(CLIENT_SECRET.into()))),
+        ..StoreSettings::default()
+    };
+    let store = AzureStore::new(StoreRef::Default, &settings, 4, ProviderSet::standard()).expect("a store");
+    let location = Location::Azure(AzureLocation {
+        store: StoreRef::Default,
+        vault_url: fake.server.url(),
+        name: "api-token".into(),
+        version: None,
+        structured: false,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(store.fetch(&location)).expect("a fetch");
+    fake.state().tokens.clear();
+    let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
+    assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
+    assert_eq!(fake.token_requests(), 2, "one new token");
+    assert_eq!(fake.secret_requests(), 3, "the refused read, retried once");
+}
+
 #[test]
 fn the_token_is_replaced_when_it_expires_and_the_expiry_is_reported() {
     use secret_render::provider::azure::{Auth, AzureLocation, AzureStore, StoreSettings};

@@ -628,6 +628,37 @@ fn the_token_is_replaced_when_it_expires() {
     assert_eq!(fake.access_requests(), 7, "no fetch was refused and retried");
 }
 
+/// Through the library: a token Google no longer accepts (revoked before its expiry) gets a 401;
+/// the store fetches a new token and retries the read once, and the fetch succeeds.
+#[test]
+fn a_refused_token_is_replaced_and_the_read_retried_once() {
+    use secret_render::provider::gcp::{GcpLocation, GcpStore, StoreSettings};
+    use secret_render::provider::{Location, Provider, StoreRef};
+
+    let fake = GoogleFake::start();
+    fake.put("api-token", b"library-fake");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("sa.json");
+    std::fs::write(&key, fake.key_file()).unwrap();
+    let settings =
+        StoreSettings { endpoint: Some(fake.server.url()), credentials_file: Some(key), ..StoreSettings::default() };
+    let store = GcpStore::new(StoreRef::Default, &settings, 4).expect("a store");
+    let location = Location::Gcp(GcpLocation {
+        store: StoreRef::Default,
+        project: PROJECT.into(),
+        secret: "api-token".into(),
+        version: "latest".into(),
+        structured: false,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(store.fetch(&location)).expect("a fetch");
+    fake.state().tokens.clear();
+    let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
+    assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
+    assert_eq!(fake.token_requests(), 2, "one new token");
+    assert_eq!(fake.access_requests(), 3, "the refused read, retried once");
+}
+
 /// A form POST to the fake, as a token request.
 fn post_form(fake: &GoogleFake, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
