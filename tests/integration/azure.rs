@@ -457,6 +457,27 @@ fn workload_identity_comes_from_the_environment_without_a_store() {
     assert_eq!(fake.server.count(&format!("POST /{TENANT}/oauth2/v2.0/token")), 1);
 }
 
+/// Without a store, the environment's client secret comes first in DefaultAzureCredential's
+/// order: a federated token file beside it (here one Entra would refuse) is not used.
+#[test]
+fn the_environments_client_secret_comes_before_its_federated_token() {
+    let fake = AzureFake::start();
+    fake.put("api-token", "secret-env-fake", None);
+    let config = format!("t: {{azure_key_vault: {{vault_url: {}, name: api-token}}}}\n", fake.server.url());
+    let test = Test::new().file("app.yml", &config).file("azure-identity-token", "eyJ.not-federated.sig");
+    let token_file = test.path("azure-identity-token");
+    let test = test
+        .env("AZURE_TENANT_ID", TENANT)
+        .env("AZURE_CLIENT_ID", CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+        .env("AZURE_FEDERATED_TOKEN_FILE", &token_file.to_string_lossy())
+        .env("AZURE_AUTHORITY_HOST", &fake.server.url())
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(0).never_shows(CLIENT_SECRET);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"secret-env-fake\"\n");
+    assert_eq!(fake.server.count(&format!("POST /{TENANT}/oauth2/v2.0/token")), 1);
+}
+
 #[test]
 fn a_wrong_federated_token_shows_entras_error() {
     let fake = AzureFake::start();
