@@ -57,6 +57,8 @@ struct GoogleState {
     user: Option<(String, String, String)>,
     /// Every JWT assertion's claims, as verified.
     assertions: Vec<serde_json::Value>,
+    /// The `x-goog-user-project` header of each authenticated read (`None` without one).
+    user_projects: Vec<Option<String>>,
 }
 
 /// A fake of three Google endpoints as they behave today: Secret Manager API v1
@@ -253,6 +255,7 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
         return Reply::json(401, &body)
             .header("WWW-Authenticate", "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"");
     }
+    state.user_projects.push(request.header("x-goog-user-project").map(str::to_owned));
     let resource = request.path.trim_start_matches("/v1/").trim_end_matches(":access");
     let segments: Vec<&str> = resource.split('/').collect();
     let ["projects", project, "secrets", secret, "versions", version] = segments.as_slice() else {
@@ -451,6 +454,7 @@ fn a_service_account_key_reads_a_value_a_json_key_and_an_older_version() {
     let state = fake.state();
     assert_eq!(state.assertions.len(), 1);
     assert_eq!(state.assertions[0]["scope"], SCOPE);
+    assert!(state.user_projects.iter().all(Option::is_none), "a service account bills its own project");
 }
 
 #[test]
@@ -544,7 +548,7 @@ fn google_application_credentials_names_the_key_file() {
 }
 
 #[test]
-fn an_authorized_user_file_uses_its_refresh_token() {
+fn an_authorized_user_file_uses_its_refresh_token_and_bills_its_quota_project() {
     let fake = GoogleFake::start();
     fake.put("api-token", b"user-fake");
     fake.state().user = Some(("client.apps.googleusercontent.com".into(), "user-secret-fake".into(), CANARY.into()));
@@ -553,6 +557,7 @@ fn an_authorized_user_file_uses_its_refresh_token() {
         "client_id": "client.apps.googleusercontent.com",
         "client_secret": "user-secret-fake",
         "refresh_token": CANARY,
+        "quota_project_id": "billing-project",
     });
     let config = format!(
         "secret_stores:\n  gcp:\n    gcp_secret_manager:\n      endpoint: {url}\n      token_url: {url}/token\n      credentials_file: user.json\nt: {{gcp_secret_manager: {{project: {PROJECT}, secret: api-token}}}}\n",
@@ -564,6 +569,8 @@ fn an_authorized_user_file_uses_its_refresh_token() {
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"user-fake\"\n");
+    // Its quota project is billed for the reads, as gcloud's own clients do.
+    assert_eq!(fake.state().user_projects, [Some("billing-project".to_owned())]);
 }
 
 #[test]
