@@ -396,17 +396,36 @@ fn write_backup(file: &Path, source: &str) -> Result<PathBuf, Failure> {
     Ok(backup)
 }
 
-/// Temp file in the same directory, the original's mode, fsync, rename, fsync the directory.
+/// Replaces the config where it really lives (a symlink to it stays, pointing at the rewritten
+/// file): a temp file in that directory with the original's owner, group and mode before any
+/// byte, fsync, rename, fsync the directory. An owner or group that cannot be kept is an error
+/// that leaves the config as it was (a config Prometheus reads through its group must stay
+/// readable to it); the values already stored are found there by a rerun.
 fn replace_atomically(file: &Path, text: &str) -> Result<(), Failure> {
     use std::io::Write;
-    let directory = file.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let permissions = std::fs::metadata(file).map_err(|error| output_error(file, error))?.permissions();
-    let mut temp = tempfile::NamedTempFile::new_in(directory).map_err(|error| output_error(file, error))?;
-    temp.write_all(text.as_bytes()).map_err(|error| output_error(file, error))?;
-    temp.as_file().set_permissions(permissions).map_err(|error| output_error(file, error))?;
-    temp.as_file().sync_all().map_err(|error| output_error(file, error))?;
-    temp.persist(file).map_err(|error| output_error(file, error.error))?;
-    std::fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(|error| output_error(file, error))?;
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(file).map_err(|error| output_error(file, error))?;
+    let directory = real.parent().unwrap_or(Path::new("/"));
+    let original = std::fs::metadata(&real).map_err(|error| output_error(&real, error))?;
+    let mut temp = tempfile::NamedTempFile::new_in(directory).map_err(|error| output_error(&real, error))?;
+    let created = temp.as_file().metadata().map_err(|error| output_error(&real, error))?;
+    if (created.uid(), created.gid()) != (original.uid(), original.gid()) {
+        std::os::unix::fs::fchown(temp.as_file(), Some(original.uid()), Some(original.gid())).map_err(|error| {
+            output_error(
+                &real,
+                format!(
+                    "cannot keep its owner and group ({}:{}): {error}; run extract as its owner or as root",
+                    original.uid(),
+                    original.gid()
+                ),
+            )
+        })?;
+    }
+    temp.as_file().set_permissions(original.permissions()).map_err(|error| output_error(&real, error))?;
+    temp.write_all(text.as_bytes()).map_err(|error| output_error(&real, error))?;
+    temp.as_file().sync_all().map_err(|error| output_error(&real, error))?;
+    temp.persist(&real).map_err(|error| output_error(&real, error.error))?;
+    std::fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(|error| output_error(&real, error))?;
     Ok(())
 }
 

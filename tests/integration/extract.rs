@@ -253,3 +253,38 @@ fn extract_into_a_named_store_writes_through_its_settings_and_renders_back() {
     let file = rendered.lines().find_map(|line| line.trim().strip_prefix("password_file: ")).unwrap().trim_matches('"');
     assert_eq!(read(Path::new(file)), "node-pass-fake");
 }
+
+/// `extract --write` gives the rewritten config the original's mode, owner and group: a config
+/// Prometheus reads through its group (root:prometheus 0640) stays readable to it.
+#[test]
+fn extract_write_keeps_the_configs_mode_owner_and_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let server = Server::openbao();
+    let test = as_root(&server).file("prometheus.yml", NODE_JOB);
+    let config = test.path("prometheus.yml");
+    // Root can give the file to another group; anyone else keeps their own.
+    let group = if rustix::process::geteuid().is_root() { 65534 } else { rustix::process::getegid().as_raw() };
+    std::os::unix::fs::chown(&config, None, Some(group)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let owner = std::fs::metadata(&config).unwrap().uid();
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"]).expect_code(0);
+    assert!(!read(&config).contains("node-pass-fake"), "the value was extracted");
+    let metadata = std::fs::metadata(&config).unwrap();
+    assert_eq!(mode_of(&config), 0o640);
+    assert_eq!((metadata.uid(), metadata.gid()), (owner, group));
+}
+
+/// A config reached through a symlink (as configuration management often links it) is rewritten
+/// where it lives: the link stays a link, and the file it points to loses its inline value.
+#[test]
+fn extract_write_through_a_symlink_rewrites_the_file_it_points_to() {
+    let server = Server::openbao();
+    let test = as_root(&server).file("managed/prometheus.yml", NODE_JOB);
+    std::os::unix::fs::symlink("managed/prometheus.yml", test.path("prometheus.yml")).unwrap();
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"]).expect_code(0);
+    let link = std::fs::symlink_metadata(test.path("prometheus.yml")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced by a file");
+    let target = read(&test.path("managed/prometheus.yml"));
+    assert!(!target.contains("node-pass-fake"), "the linked file still holds the inline value:\n{target}");
+    assert_eq!(target, NODE_JOB.replace("node-pass-fake", "{vault: {path: prometheus/node, key: password}}"));
+}
