@@ -1,6 +1,6 @@
 //! The secure writer: every file under the output directory, and an operator's own file that
-//! `rotate` or a `file` put replaces (`replace_file_in_place`), goes through here; `extract`
-//! writes its config and backup itself.
+//! `rotate`, a `file` put or `extract --write` replaces (`replace_file_in_place`), goes through
+//! here; `extract` writes its backup itself.
 //!
 //! This module owns the output directory (`--out DIR`) and its `secrets/` subdirectory: it
 //! creates them 0700, refuses ones an attacker could have prepared (a symlink, another owner,
@@ -798,26 +798,45 @@ fn random_suffix() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// Atomically replaces an operator's own file (a `file` secret, a web config) with `contents`:
-/// a temporary file in the same directory, given the old file's mode (0600 when there was none),
-/// synced and renamed over it. The final path's symlink, if any, is followed, so the file it
-/// points at is the one replaced.
+/// Atomically replaces an operator's own file (a `file` secret, a web config, a config
+/// `extract` rewrote) with `contents`: a temporary file in the same directory, given the old
+/// file's owner, group and mode before any byte (0600 and ours when there was none), synced,
+/// renamed over it, and the directory synced. The final path's symlink, if any, is followed, so
+/// the file it points at is the one replaced and the link stays. An owner or group the running
+/// user cannot give back is an error, with the file left as it was: a file the target reads
+/// through its group (`root:prometheus 0640`) must stay readable to it.
 pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let path = match std::fs::canonicalize(path) {
         Ok(real) => real,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
         Err(error) => return Err(error),
     };
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mode = std::fs::metadata(&path).map(|metadata| metadata.permissions().mode() & 0o7777).unwrap_or(0o600);
+    let existing = std::fs::metadata(&path).ok();
+    let mode = existing.as_ref().map_or(0o600, |metadata| metadata.permissions().mode() & 0o7777);
     let mut temp = tempfile::Builder::new().prefix(".secret-render-").tempfile_in(dir)?;
+    if let Some(existing) = &existing {
+        let created = temp.as_file().metadata()?;
+        if (created.uid(), created.gid()) != (existing.uid(), existing.gid()) {
+            std::os::unix::fs::fchown(temp.as_file(), Some(existing.uid()), Some(existing.gid())).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!(
+                        "cannot keep its owner and group ({}:{}): {error}; run as its owner or as root",
+                        existing.uid(),
+                        existing.gid()
+                    ),
+                )
+            })?;
+        }
+    }
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(&path).map_err(|error| error.error)?;
-    Ok(())
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -1483,5 +1502,43 @@ mod tests {
             let err = OutputDir::open(&base.path().join("out"), &options).unwrap_err();
             assert!(matches!(err, OutputError::InvalidMode { mode: m, .. } if m == mode), "{err:?}");
         }
+    }
+
+    #[test]
+    fn an_operators_file_is_replaced_with_its_owner_group_and_mode_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yml");
+        write_fixture(&file, b"old");
+        // Root can give the file away; anyone else keeps their own.
+        let owner = if rustix::process::geteuid().is_root() { NOBODY } else { rustix::process::geteuid().as_raw() };
+        let group = if rustix::process::geteuid().is_root() { NOBODY } else { rustix::process::getegid().as_raw() };
+        rfs::chown(&file, Some(Uid::from_raw(owner)), Some(rustix::process::Gid::from_raw(group))).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        replace_file_in_place(&file, b"new").unwrap();
+        let stat = rfs::lstat(&file).unwrap();
+        assert_eq!((stat.st_uid, stat.st_gid, stat.st_mode & 0o7777), (owner, group, 0o640));
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        assert_eq!(names_in(dir.path()), ["web.yml"], "no temporary file left");
+    }
+
+    #[test]
+    fn an_operators_file_behind_a_symlink_is_replaced_where_it_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        make_dir(&dir.path().join("managed"), 0o755);
+        write_fixture(&dir.path().join("managed/web.yml"), b"old");
+        symlink("managed/web.yml", dir.path().join("web.yml")).unwrap();
+        replace_file_in_place(&dir.path().join("web.yml"), b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(dir.path().join("web.yml")).unwrap().file_type().is_symlink(),
+            "still a link"
+        );
+        assert_eq!(std::fs::read(dir.path().join("managed/web.yml")).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_missing_operators_file_is_created_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        replace_file_in_place(&dir.path().join("secret"), b"new").unwrap();
+        assert_eq!(mode_of(&dir.path().join("secret")), 0o600);
     }
 }

@@ -396,37 +396,11 @@ fn write_backup(file: &Path, source: &str) -> Result<PathBuf, Failure> {
     Ok(backup)
 }
 
-/// Replaces the config where it really lives (a symlink to it stays, pointing at the rewritten
-/// file): a temp file in that directory with the original's owner, group and mode before any
-/// byte, fsync, rename, fsync the directory. An owner or group that cannot be kept is an error
-/// that leaves the config as it was (a config Prometheus reads through its group must stay
-/// readable to it); the values already stored are found there by a rerun.
+/// Replaces the config atomically where it really lives, its owner, group and mode kept
+/// ([`crate::output::replace_file_in_place`]). The values are already stored when this fails:
+/// a rerun finds them there and only rewrites the config.
 fn replace_atomically(file: &Path, text: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
-    let real = std::fs::canonicalize(file).map_err(|error| output_error(file, error))?;
-    let directory = real.parent().unwrap_or(Path::new("/"));
-    let original = std::fs::metadata(&real).map_err(|error| output_error(&real, error))?;
-    let mut temp = tempfile::NamedTempFile::new_in(directory).map_err(|error| output_error(&real, error))?;
-    let created = temp.as_file().metadata().map_err(|error| output_error(&real, error))?;
-    if (created.uid(), created.gid()) != (original.uid(), original.gid()) {
-        std::os::unix::fs::fchown(temp.as_file(), Some(original.uid()), Some(original.gid())).map_err(|error| {
-            output_error(
-                &real,
-                format!(
-                    "cannot keep its owner and group ({}:{}): {error}; run extract as its owner or as root",
-                    original.uid(),
-                    original.gid()
-                ),
-            )
-        })?;
-    }
-    temp.as_file().set_permissions(original.permissions()).map_err(|error| output_error(&real, error))?;
-    temp.write_all(text.as_bytes()).map_err(|error| output_error(&real, error))?;
-    temp.as_file().sync_all().map_err(|error| output_error(&real, error))?;
-    temp.persist(&real).map_err(|error| output_error(&real, error.error))?;
-    std::fs::File::open(directory).and_then(|dir| dir.sync_all()).map_err(|error| output_error(&real, error))?;
-    Ok(())
+    crate::output::replace_file_in_place(file, text.as_bytes()).map_err(|error| output_error(file, error))
 }
 
 #[cfg(test)]
