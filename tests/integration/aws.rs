@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::http_fake::{FakeServer, Reply, Request};
+use crate::http_fake::{FakeServer, Reply};
 use crate::support::{CANARY, Server, Test, WatchProcess, base64, read};
 
 /// Calls a Secrets Manager action on moto (JSON protocol), panicking unless it answers 200.
@@ -366,33 +366,9 @@ fn refusing_batches(moto: &Server) -> (FakeServer, Arc<Mutex<Vec<String>>>) {
             )
             .header("x-amzn-ErrorType", "AccessDeniedException");
         }
-        forward(moto_port, request)
+        crate::http_fake::forward(moto_port, request)
     });
     (proxy, actions)
-}
-
-/// Sends `request` to moto as it came (its own `Connection: close`) and hands back the answer.
-fn forward(port: u16, request: &Request) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    for (name, value) in &request.headers {
-        if !matches!(name.as_str(), "connection" | "content-length") {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str(&format!("Connection: close\r\nContent-Length: {}\r\n\r\n", request.body.len()));
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&request.body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|line| line.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-type")))
-        .map_or("application/x-amz-json-1.1", |(_, value)| value.trim());
-    Reply::text(status, content_type, body)
 }
 
 /// A caller AWS refuses `BatchGetSecretValue` gets one warning, and every secret is read with

@@ -1,8 +1,8 @@
 //! The write side: `rotate` and `store get|put|delete` against a real OpenBao (KV v2: a new
 //! version each time, the old one still readable) and the `file` provider, and
 //! `rotate --bcrypt-web-config` proven by `promtool check web-config` and a real Prometheus that
-//! accepts the new password and refuses a wrong one. No run may print a value it does not
-//! `--reveal`.
+//! accepts the new password and refuses a wrong one; a version another writer created meanwhile
+//! is never overwritten (check-and-set). No run may print a value it does not `--reveal`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -10,7 +10,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Server, Test, bao, base64, binary, mode_of, read, require};
+use crate::http_fake::{FakeServer, forward};
+use crate::support::{Server, Test, bao, base64, binary, http_json, mode_of, read, require};
 
 const REF: &str = "{vault: {path: prometheus/node, key: password}}";
 
@@ -269,4 +270,28 @@ fn a_running_watch_picks_up_a_rotation_and_reloads_once() {
         read(&secret_file.with_file_name(format!("{}.previous", secret_file.file_name().unwrap().to_string_lossy()))),
         "before-rotation-1"
     );
+}
+
+/// A version another writer creates between `rotate`'s read and its write is not overwritten:
+/// the write's check-and-set names the version read, OpenBao refuses it, and `rotate` fails
+/// saying so. A proxy in front of OpenBao lets the other write in just before rotate's.
+#[test]
+fn rotate_refuses_to_overwrite_a_version_another_writer_created_meanwhile() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=first-fake"]);
+    let port = server.port;
+    let proxy = FakeServer::start(move |request| {
+        if request.method == "POST" && request.path == "/v1/secret/data/prometheus/node" {
+            let other = r#"{"data": {"password": "other-writer-fake"}}"#;
+            let (status, body) = http_json("POST", port, "/v1/secret/data/prometheus/node", "root", other);
+            assert_eq!(status, 200, "the other writer's write: {body}");
+        }
+        forward(port, request)
+    });
+    let outcome = Test::new().env("VAULT_ADDR", &proxy.url()).env("VAULT_TOKEN", "root").args(["rotate", REF]).run();
+    outcome.expect_code(5).stderr_contains("check-and-set refused");
+    assert_eq!(field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]), "other-writer-fake");
+    let metadata = bao(&server, &["kv", "metadata", "get", "-format=json", "secret/prometheus/node"]);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["data"]["current_version"], 2, "rotate wrote no version");
 }
