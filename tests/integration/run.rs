@@ -562,6 +562,24 @@ fn sigterm_is_forwarded_to_the_child() {
     assert_eq!(wrapper.exit_code(PATIENCE), 42, "{}", wrapper.log());
 }
 
+/// SIGQUIT is forwarded to the child like SIGTERM: the child's trap runs and its exit code
+/// passes through.
+#[test]
+fn sigquit_is_forwarded_to_the_child() {
+    let test = sh_test();
+    let ready = test.path("ready");
+    // The loop ends by itself after a minute, so a wrapper that died of SIGQUIT instead of
+    // forwarding it leaves no shell looping forever.
+    let script = format!(
+        "trap 'exit 42' QUIT; echo up > {}; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done; exit 1",
+        quoted(&ready)
+    );
+    let mut wrapper = sh_wrapper(&test, &[], &script);
+    child_wrote(&mut wrapper, &ready);
+    wrapper.signal(Signal::QUIT);
+    assert_eq!(wrapper.exit_code(PATIENCE), 42, "{}", wrapper.log());
+}
+
 #[test]
 fn a_second_sigint_kills_a_child_that_does_not_stop() {
     let test = sh_test();

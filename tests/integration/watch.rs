@@ -1,9 +1,10 @@
 //! `secret-render watch`: the sidecar loop without a child, driven the way an operator's world
 //! drives it — a real Alertmanager reloaded through a pid file, a process signalled through
 //! `--reload-pid`, rotations in the `file` provider's source, auth failures over
-//! `POST /-/refresh`, config edits (an editor's replace, a Kubernetes ConfigMap `..data` swap),
-//! a config that cannot be rendered whole, a failed write, reloads refused, debounced or limited
-//! to config changes — and judged by the files it writes and its `/metrics`.
+//! `POST /-/refresh`, previous values kept for their grace period, config edits (an editor's
+//! replace, a Kubernetes ConfigMap `..data` swap, SIGHUP for one no file watch sees), a config
+//! that cannot be rendered whole, a failed write, reloads refused, debounced or limited to config
+//! changes — and judged by the files it writes and its `/metrics`.
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::{BTreeSet, HashSet};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::support::{CANARY, Server, Test, WatchProcess, http, read};
+use crate::support::{CANARY, Server, Test, WatchProcess, http, mode_of, read};
 
 /// The pause between two looks at a condition.
 const PAUSE: Duration = Duration::from_millis(10);
@@ -446,6 +447,89 @@ fn an_auth_failure_while_the_store_is_down_falls_back_until_it_answers_again() {
     });
 }
 
+/// The secret files a rendered config names under `field`, in the order they appear.
+fn named_files(rendered: &Path, field: &str) -> Vec<PathBuf> {
+    read(rendered)
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix(&format!("{field}: ")))
+        .map(|path| PathBuf::from(path.trim_matches('"')))
+        .collect()
+}
+
+/// When a value changes the old one is kept as `<name>.previous` (0600) for `grace_period` and
+/// removed when that ends: not before, and not only at the next refresh (an hour away here),
+/// since the end of a grace period is one of the deadlines the loop wakes for.
+#[test]
+fn the_previous_value_file_is_removed_when_the_grace_period_ends() {
+    const GRACE: Duration = Duration::from_secs(3);
+    let (old, new) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
+    let (test, mut watch) = watching(&basic_auth_job("1h", "3s"), &old, &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let previous = previous_of(&secret);
+    assert!(!previous.exists(), "a .previous file before any rotation");
+
+    // Taken before the source changes: the new value cannot be fetched, and the grace period
+    // cannot start, any earlier.
+    let rotated = Instant::now();
+    replace(&test.path("pw"), new.as_bytes());
+    watch.refresh("");
+    watch.until("the new value in place, the old one kept as .previous", CYCLE, |_| {
+        holds(&secret, &new) && holds(&previous, &old)
+    });
+    assert_eq!(mode_of(&previous), 0o600, ".previous is not private");
+
+    watch.until(".previous removed", GRACE + CYCLE, |_| !previous.exists());
+    let removed = rotated.elapsed();
+    assert!(removed >= GRACE, ".previous was removed {removed:?} after the rotation, before its {GRACE:?} grace ended");
+    assert!(holds(&secret, &new), "the current value went with the previous one");
+}
+
+/// One secret named by several provider maps keeps its previous value as long as the most
+/// patient of them asks: each map's `.previous` file outlives the shorter grace period and goes
+/// when the longer one ends.
+#[test]
+fn the_longest_grace_period_asked_for_a_secret_wins() {
+    const LONG: Duration = Duration::from_secs(6);
+    let job = |name: &str, grace: &str| {
+        format!(
+            "  - job_name: {name}\n    basic_auth:\n      username: prom\n      password:\n        \
+             file: {{path: pw, refresh_interval: 1h, grace_period: {grace}}}\n    \
+             static_configs:\n      - targets: ['127.0.0.1:9100']\n"
+        )
+    };
+    let config = format!("scrape_configs:\n{}{}", job("short", "2s"), job("long", "6s"));
+    let (old, new) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
+    let (test, mut watch) = watching(&config, &old, &[]);
+    let secrets = named_files(&test.path("out/prometheus.yml"), "password_file");
+    assert_eq!(secrets.len(), 2, "one secret file per provider map expected: {secrets:?}");
+    let previous: Vec<PathBuf> = secrets.iter().map(|secret| previous_of(secret)).collect();
+
+    let rotated = Instant::now();
+    replace(&test.path("pw"), new.as_bytes());
+    watch.refresh("");
+    watch.until("both maps' old values kept as .previous", CYCLE, |_| {
+        secrets.iter().all(|secret| holds(secret, &new)) && previous.iter().all(|file| holds(file, &old))
+    });
+
+    let mut removed: Vec<Option<Duration>> = vec![None; previous.len()];
+    watch.until("both .previous files removed", LONG + CYCLE, |_| {
+        for (file, at) in previous.iter().zip(&mut removed) {
+            if at.is_none() && !file.exists() {
+                *at = Some(rotated.elapsed());
+            }
+        }
+        removed.iter().all(Option::is_some)
+    });
+    for (file, at) in previous.iter().zip(removed) {
+        let at = at.unwrap();
+        assert!(
+            at >= LONG,
+            "{} was removed {at:?} after the rotation, before the longest grace ({LONG:?})",
+            file_name(file)
+        );
+    }
+}
+
 #[test]
 fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_good_output() {
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
@@ -528,6 +612,42 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
             && watch.logged("the outputs are written again") >= 1
     });
     assert_eq!(watch.logged("the outputs are written again"), 1, "{}", watch.log());
+}
+
+/// While the outputs cannot be written no reload is sent (the target would re-read what it
+/// already has), however often the loop comes round; the write that goes through at last sends
+/// exactly one.
+#[test]
+fn no_reload_is_sent_while_the_outputs_cannot_be_written_and_one_once_they_can() {
+    let (url, sent) = reload_endpoint();
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &["--reload-url", &url]);
+    let rendered = test.path("out/prometheus.yml");
+    std::fs::remove_file(&rendered).unwrap();
+    std::fs::create_dir(&rendered).unwrap();
+
+    // A config change: a reload is due once it is written.
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    watch.until("a failed write and a failed retry", CYCLE, |watch| watch.logged("cannot write the outputs") >= 2);
+    // Two more rounds take the loop past the 1 s reload debounce since the first failure.
+    watch.cycles(2);
+    assert_eq!(
+        (sent.load(Ordering::SeqCst), watch.reloads()),
+        (0, (0.0, 0.0)),
+        "a reload was sent while the outputs could not be written:\n{}",
+        watch.log()
+    );
+
+    std::fs::remove_dir(&rendered).unwrap();
+    watch.until("the config written by a retry, and a reload", CYCLE, |watch| {
+        rendered.is_file() && read(&rendered).contains("job_name: b") && watch.reloads().0 >= 1.0
+    });
+    watch.cycles(3);
+    assert_eq!(
+        (sent.load(Ordering::SeqCst), watch.reloads()),
+        (1, (1.0, 0.0)),
+        "one reload expected for the write that went through:\n{}",
+        watch.log()
+    );
 }
 
 /// A reload the target refuses is logged, counted as `result="failure"` and sent again with
@@ -667,6 +787,37 @@ fn a_configmap_data_symlink_swap_re_renders() {
     std::fs::remove_dir_all(test.path(&format!("cm/{first}"))).unwrap();
     watch.until("job b in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: b"));
     assert_eq!(read(&named_file(&rendered, "password_file")), CANARY);
+}
+
+/// SIGHUP makes `watch` re-read its configuration, and does not end it: here a change the file
+/// watcher cannot see (the config is a symlink into a directory nobody watches, its target
+/// edited in place) is rendered only once SIGHUP comes.
+#[test]
+fn sighup_re_reads_a_config_change_the_file_watcher_cannot_see() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real.yml");
+    let test = Test::new().file("pw", CANARY);
+    let password = test.path("pw").display().to_string();
+    std::fs::write(&target, config_with_jobs(&password, &["a"])).unwrap();
+    symlink(&target, test.path("prometheus.yml")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    assert!(read(&rendered).contains("job_name: a"));
+
+    // The control: the loop comes round without seeing the edit, so only SIGHUP can bring it.
+    std::fs::write(&target, config_with_jobs(&password, &["a", "b"])).unwrap();
+    watch.cycles(2);
+    assert!(!read(&rendered).contains("job_name: b"), "the file watcher saw the edit: SIGHUP is not what is tested");
+
+    let pid = rustix::process::Pid::from_raw(i32::try_from(watch.pid()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("signal secret-render watch");
+    // `until` fails at once if the process exited (SIGHUP's default action ends it).
+    watch.until("job b rendered after SIGHUP", CYCLE, |watch| {
+        watch.logged("SIGHUP: re-reading the configuration") == 1 && read(&rendered).contains("job_name: b")
+    });
+    assert!(watch.try_wait().is_none(), "secret-render watch did not survive SIGHUP:\n{}", watch.log());
+    assert!(holds(&named_file(&rendered, "password_file"), CANARY), "the secret file lost its value");
 }
 
 #[test]
