@@ -572,11 +572,16 @@ fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: 
 }
 
 /// Watches the directories holding the configs (editors replace files; Kubernetes swaps a
-/// ConfigMap's `..data` symlink), and wakes the loop through `sender`.
+/// ConfigMap's `..data` symlink) and, for a config that is a symlink, the directory of the file
+/// it resolves to at start (configuration management often links a config from elsewhere, and
+/// edits the target in place), and wakes the loop through `sender`.
 fn watch_files(paths: &[PathBuf], sender: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
+    let mut watched: Vec<PathBuf> = paths.iter().filter_map(|path| std::path::absolute(path).ok()).collect();
+    let targets: Vec<PathBuf> = watched.iter().filter_map(|path| std::fs::canonicalize(path).ok()).collect();
+    watched.extend(targets);
     let names: HashSet<std::ffi::OsString> =
-        paths.iter().filter_map(|path| path.file_name().map(ToOwned::to_owned)).collect();
+        watched.iter().filter_map(|path| path.file_name().map(ToOwned::to_owned)).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         // Only changes count: reading the config ourselves raises access events, which would
@@ -600,8 +605,7 @@ fn watch_files(paths: &[PathBuf], sender: mpsc::Sender<()>) -> Option<notify::Re
     })
     .map_err(|error| tracing::warn!(%error, "cannot watch the config files; changes need a restart"))
     .ok()?;
-    let mut dirs: Vec<PathBuf> =
-        paths.iter().filter_map(|path| std::path::absolute(path).ok()?.parent().map(Path::to_path_buf)).collect();
+    let mut dirs: Vec<PathBuf> = watched.iter().filter_map(|path| path.parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
     for dir in dirs {

@@ -2,9 +2,10 @@
 //! drives it — a real Alertmanager reloaded through a pid file, a process signalled through
 //! `--reload-pid`, rotations in the `file` provider's source, auth failures over
 //! `POST /-/refresh`, previous values kept for their grace period, config edits (an editor's
-//! replace, a Kubernetes ConfigMap `..data` swap, SIGHUP for one no file watch sees), a config
-//! that cannot be rendered whole, a failed write, reloads refused, debounced or limited to config
-//! changes — and judged by the files it writes and its `/metrics`.
+//! replace, a Kubernetes ConfigMap `..data` swap, an edit of a symlinked config's target, SIGHUP
+//! for one no file watch sees), a config that cannot be rendered whole, a failed write, reloads
+//! refused, debounced or limited to config changes — and judged by the files it writes and its
+//! `/metrics`.
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
 use std::collections::{BTreeSet, HashSet};
@@ -790,23 +791,25 @@ fn a_configmap_data_symlink_swap_re_renders() {
 }
 
 /// SIGHUP makes `watch` re-read its configuration, and does not end it: here a change the file
-/// watcher cannot see (the config is a symlink into a directory nobody watches, its target
-/// edited in place) is rendered only once SIGHUP comes.
+/// watcher cannot see (the config edited in place through a hard link in a directory nobody
+/// watches: inotify reports a change to the directory it was made through) is rendered only once
+/// SIGHUP comes.
 #[test]
 fn sighup_re_reads_a_config_change_the_file_watcher_cannot_see() {
     let elsewhere = tempfile::tempdir().unwrap();
-    let target = elsewhere.path().join("real.yml");
+    let alias = elsewhere.path().join("alias.yml");
     let test = Test::new().file("pw", CANARY);
     let password = test.path("pw").display().to_string();
-    std::fs::write(&target, config_with_jobs(&password, &["a"])).unwrap();
-    symlink(&target, test.path("prometheus.yml")).unwrap();
+    let test = test.file("prometheus.yml", &config_with_jobs(&password, &["a"]));
+    std::fs::hard_link(test.path("prometheus.yml"), &alias).unwrap();
     let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
     watch.until("/-/ready", CYCLE, Watch::ready);
     let rendered = test.path("out/prometheus.yml");
     assert!(read(&rendered).contains("job_name: a"));
 
     // The control: the loop comes round without seeing the edit, so only SIGHUP can bring it.
-    std::fs::write(&target, config_with_jobs(&password, &["a", "b"])).unwrap();
+    std::fs::write(&alias, config_with_jobs(&password, &["a", "b"])).unwrap();
+    assert!(read(&test.path("prometheus.yml")).contains("job_name: b"), "the edit went to another file");
     watch.cycles(2);
     assert!(!read(&rendered).contains("job_name: b"), "the file watcher saw the edit: SIGHUP is not what is tested");
 
@@ -818,6 +821,27 @@ fn sighup_re_reads_a_config_change_the_file_watcher_cannot_see() {
     });
     assert!(watch.try_wait().is_none(), "secret-render watch did not survive SIGHUP:\n{}", watch.log());
     assert!(holds(&named_file(&rendered, "password_file"), CANARY), "the secret file lost its value");
+}
+
+/// A config that is a symlink to a file in another directory (as configuration management
+/// often links it) is re-rendered when that file is edited in place: the directory of the file
+/// the link resolves to is watched too.
+#[test]
+fn an_in_place_edit_of_a_symlinked_configs_target_re_renders() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("real.yml");
+    let test = Test::new().file("pw", CANARY);
+    let password = test.path("pw").display().to_string();
+    std::fs::write(&target, config_with_jobs(&password, &["a"])).unwrap();
+    symlink(&target, test.path("prometheus.yml")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    assert!(read(&rendered).contains("job_name: a"));
+
+    std::fs::write(&target, config_with_jobs(&password, &["a", "b"])).unwrap();
+    watch.until("job b rendered after the target was edited", CYCLE, |_| read(&rendered).contains("job_name: b"));
+    assert_eq!(watch.logged("SIGHUP"), 0, "{}", watch.log());
 }
 
 #[test]
