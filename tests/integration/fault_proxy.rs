@@ -26,8 +26,9 @@ pub enum Fault {
     Hang,
     /// Answer this HTTP status with a Vault-style `{"errors": […]}` body.
     Status(u16),
-    /// Answer 429 Too Many Requests with `Retry-After: <seconds>`.
-    RateLimited { retry_after: u32 },
+    /// Answer this status (429 Too Many Requests, 503 Service Unavailable) with
+    /// `Retry-After: <seconds>`.
+    RetryAfter { status: u16, retry_after: u32 },
     /// Send a 200's headers with a `Content-Length`, part of the body, then close.
     CloseMidBody,
     /// Answer 200 with a body that is not JSON.
@@ -42,7 +43,7 @@ impl Fault {
             Self::Refuse => "refused connections".into(),
             Self::Hang => "a hung server".into(),
             Self::Status(code) => format!("HTTP {code}"),
-            Self::RateLimited { retry_after } => format!("HTTP 429 with Retry-After: {retry_after}"),
+            Self::RetryAfter { status, retry_after } => format!("HTTP {status} with Retry-After: {retry_after}"),
             Self::CloseMidBody => "a body cut short".into(),
             Self::MalformedJson => "malformed JSON".into(),
         }
@@ -303,11 +304,11 @@ fn serve(stream: TcpStream, upstream: u16, shared: &Shared) {
         Fault::Status(code) => {
             respond(&mut stream, code, "", &format!("{{\"errors\":[\"injected fault: HTTP {code}\"]}}"));
         }
-        Fault::RateLimited { retry_after } => respond(
+        Fault::RetryAfter { status, retry_after } => respond(
             &mut stream,
-            429,
+            status,
             &format!("Retry-After: {retry_after}\r\n"),
-            "{\"errors\":[\"injected fault: rate limited\"]}",
+            &format!("{{\"errors\":[\"injected fault: HTTP {status}, come back in {retry_after} s\"]}}"),
         ),
         Fault::CloseMidBody => {
             let partial = "{\"request_id\":\"fault\",\"data\":{\"data\":{\"pass";

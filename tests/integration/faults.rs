@@ -8,7 +8,7 @@
 //!   `timeout` per try and no more, and the daemon recovers (`success`) once the store answers;
 //! - `watch` with a secret never fetched: state `error`, nothing written, not ready, then recovery;
 //! - `render`: exit 4 naming the YAML path, in bounded time;
-//! - a 429's `Retry-After` is honoured.
+//! - the `Retry-After` of a 429 or a 503 is honoured.
 //!
 //! Nothing sleeps to synchronise: every wait polls a condition against a bounded deadline.
 
@@ -210,7 +210,7 @@ const ROWS: [Row; 7] = [
         render_says: "HTTP 503",
     },
     Row {
-        fault: Fault::RateLimited { retry_after: 1 },
+        fault: Fault::RetryAfter { status: 429, retry_after: 1 },
         reasons: &["unreachable", "rate_limited"],
         render_says: "HTTP 429",
     },
@@ -314,7 +314,7 @@ fn watch_keeps_the_last_good_files_through_http_503() {
 
 #[test]
 fn watch_keeps_the_last_good_files_through_http_429() {
-    stale_then_recovers(Fault::RateLimited { retry_after: 1 });
+    stale_then_recovers(Fault::RetryAfter { status: 429, retry_after: 1 });
 }
 
 #[test]
@@ -402,10 +402,10 @@ fn render_fails_with_exit_4_naming_the_yaml_path_under_every_fault() {
     assert!(wrong.is_empty(), "render under faults:\n{}", wrong.join("\n"));
 }
 
-/// A 429 says when to come back: no request should reach the store before `Retry-After` has
-/// passed, even with a 1 s refresh interval (whose backoff is capped at 1 s).
-#[test]
-fn watch_honours_retry_after_on_429() {
+/// A 429 or 503 with `Retry-After` says when to come back: no request should reach the store
+/// before it has passed, even with a 1 s refresh interval (whose backoff is capped at 1 s); the
+/// daemon comes back after, and recovers.
+fn watch_honours_retry_after(status: u16) {
     const RETRY_AFTER: u32 = 6;
     let server = Server::openbao();
     put_password(&server, &format!("polite-{CANARY}"));
@@ -414,8 +414,8 @@ fn watch_honours_retry_after_on_429() {
     let mut sidecar = Sidecar::start(&test, &["prometheus.yml", "--out", "out"]);
     sidecar.until("state success", CYCLES, |sidecar| sidecar.state().as_deref() == Some("success"));
     let before = proxy.requests();
-    proxy.set(Fault::RateLimited { retry_after: RETRY_AFTER });
-    sidecar.until("the first 429", CYCLES, |_| proxy.requests() > before);
+    proxy.set(Fault::RetryAfter { status, retry_after: RETRY_AFTER });
+    sidecar.until("the first refusal", CYCLES, |_| proxy.requests() > before);
     let first = (Instant::now(), proxy.requests());
     // Watch the window in which the store asked not to be called, ending early on a request.
     let quiet = Duration::from_secs(u64::from(RETRY_AFTER)) - Duration::from_millis(500);
@@ -428,6 +428,16 @@ fn watch_honours_retry_after_on_429() {
     sidecar.until("recovery (state success)", CYCLES, |sidecar| sidecar.state().as_deref() == Some("success"));
     assert_eq!(
         early, 0,
-        "the store answered 429 with Retry-After: {RETRY_AFTER}, yet the next request came {after:?} later"
+        "the store answered {status} with Retry-After: {RETRY_AFTER}, yet the next request came {after:?} later"
     );
+}
+
+#[test]
+fn watch_honours_retry_after_on_429() {
+    watch_honours_retry_after(429);
+}
+
+#[test]
+fn watch_honours_retry_after_on_503() {
+    watch_honours_retry_after(503);
 }
