@@ -3,8 +3,8 @@
 //! versions of several secrets in `BatchGetSecretValue` calls of up to 20 (one read per secret
 //! when the caller may not batch), `AWSPREVIOUS`, a custom stage and a version id, missing
 //! secrets and versions, STS AssumeRole, the environment-only default store, a rotation picked
-//! up by `watch`, `rotate` writing a new version (`AWSPREVIOUS` keeps the old one), and
-//! `extract` creating a secret.
+//! up by `watch`, `rotate` writing a new version (`AWSPREVIOUS` keeps the old one), `store
+//! delete` (a key, or a recoverable deletion), and `extract` creating a secret.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -304,6 +304,40 @@ fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     let fresh = fresh["SecretString"].as_str().unwrap();
     assert!(fresh.len() == 32 && fresh.bytes().all(|c| c.is_ascii_hexdigit()), "{}", fresh.len());
     created.never_shows(fresh);
+}
+
+/// `store delete` with a `key` writes a new version without that field (the others kept, the old
+/// version still `AWSPREVIOUS`); without one it schedules the secret's deletion, which
+/// `RestoreSecret` can undo within the recovery window.
+#[test]
+fn store_delete_removes_a_key_in_a_new_version_or_schedules_a_recoverable_deletion() {
+    let server = Server::moto();
+    create(&server, "prometheus/node", &json!({"username": "prom", "password": "aws-password-fake"}).to_string());
+    let run = |args: &[&str]| {
+        with_credentials()
+            .file("stores.yml", &store(&server, ""))
+            .args(["--stores", "stores.yml"].into_iter().chain(args.iter().copied()))
+            .run()
+    };
+    run(&["store", "delete", "{aws_secrets_manager: {secret_id: prometheus/node, key: username}}"])
+        .expect_code(0)
+        .never_shows("aws-password-fake");
+    let current = call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node"}));
+    assert_eq!(current["SecretString"], json!({"password": "aws-password-fake"}).to_string());
+    let previous =
+        call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node", "VersionStage": "AWSPREVIOUS"}));
+    assert!(previous["SecretString"].as_str().unwrap().contains("\"username\""), "the old version keeps the key");
+    run(&["store", "delete", "{aws_secrets_manager: {secret_id: prometheus/node, key: nothing}}"])
+        .expect_code(5)
+        .stderr_contains("nothing");
+
+    run(&["store", "delete", "{aws_secrets_manager: {secret_id: prometheus/node}}"]).expect_code(0);
+    let described = call(&server, "DescribeSecret", &json!({"SecretId": "prometheus/node"}));
+    assert!(described.get("DeletedDate").is_some(), "deletion scheduled: {described}");
+    run(&["store", "get", "{aws_secrets_manager: {secret_id: prometheus/node}}"]).expect_code(4);
+    call(&server, "RestoreSecret", &json!({"SecretId": "prometheus/node"}));
+    let restored = call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node"}));
+    assert_eq!(restored["SecretString"], json!({"password": "aws-password-fake"}).to_string(), "recoverable");
 }
 
 /// `extract --to` a store of moto's: the inline value becomes a key of the JSON `SecretString`
