@@ -237,6 +237,32 @@ mod tests {
         assert_eq!(file.path, std::path::Path::new("/etc/prometheus/secrets/pw"));
     }
 
+    /// A store's `refresh_interval` and `grace_period` are the defaults of the maps that use it;
+    /// a map's own setting wins.
+    #[test]
+    fn a_stores_refresh_interval_and_grace_period_apply_unless_the_map_sets_its_own() {
+        let document = load(concat!(
+            "secret_stores:\n",
+            "  prod: {vault: {address: 'http://127.0.0.1:8200', refresh_interval: 10m, grace_period: 5m}}\n",
+            "a: {password: {vault: {path: p, key: k}}}\n",
+            "b: {password: {vault: {path: p, key: k, refresh_interval: 2m, grace_period: 1h}}}\n",
+        ))
+        .unwrap();
+        let source = crate::stores::StoreSource {
+            file: std::path::Path::new("/etc/prometheus/prometheus.yml"),
+            dir: std::path::Path::new("/etc/prometheus"),
+            root: &document.root,
+        };
+        let stores = crate::stores::StoreRegistry::load(&[source]).expect("valid stores");
+        let context = ParseContext { config_dir: std::path::Path::new("/etc/prometheus"), stores: &stores };
+        let secret_fields = |path: &YamlPath| path.field() == Some("password");
+        let (sites, problems) = scan(&document, &secret_fields, &context);
+        assert!(problems.is_empty(), "{problems:?}");
+        let minutes = |n: u64| Some(std::time::Duration::from_secs(60 * n));
+        let settings: Vec<_> = sites.iter().map(|site| (site.spec.refresh_interval, site.spec.grace_period)).collect();
+        assert_eq!(settings, [(minutes(10), minutes(5)), (minutes(2), minutes(60))]);
+    }
+
     #[test]
     fn ordinary_data_and_literals_are_left_alone() {
         let (sites, problems) = run("labels: {env: prod}\nextra: !literal {file: {path: x}}\nlist: [{file: x}]\n");
