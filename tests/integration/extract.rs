@@ -161,6 +161,10 @@ const NODE_JOB: &str = "scrape_configs:\n  # the node job\n  - job_name: node\n 
 /// extracted `--to to --write` (with the options `global` before `extract`), must come out as
 /// `NODE_JOB` with the provider map `map` in place of the value, comments kept, and render back
 /// to a password file holding `value`. The caller checks the store itself.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "gcp", feature = "azure", feature = "kubernetes")),
+    expect(dead_code, reason = "only the other stores' modules use it")
+)]
 pub fn extract_and_render_back(test: Test, global: &[&str], to: &str, value: &str, map: &str) -> Test {
     let config = NODE_JOB.replace("node-pass-fake", value);
     let test = test.file("prometheus.yml", &config);
