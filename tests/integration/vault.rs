@@ -419,6 +419,50 @@ fn a_config_reload_keeps_renewing_a_given_token() {
     token_outlives_its_first_ttl(&server, &test, &mut sidecar, &token, audit_mark(&server));
 }
 
+/// A config reload does not carry a login over once its token is no longer the one given:
+/// with `auth: {token_file: …}`, after the token in use is revoked (the value goes `stale`) and
+/// the file is given a new one, an edit to the config makes the rebuilt store client read the
+/// file afresh, so the new value renders and the state is `success` again.
+#[test]
+fn a_config_reload_drops_the_login_of_a_token_file_that_now_holds_another_token() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=before-reload-fake"]);
+    let reader = policy(&server, "reader", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    let (revoked, given) = (token_with(&server, &reader, &[]), token_with(&server, &reader, &[]));
+    let body = "pw: {vault: {path: prometheus/node, key: password, refresh_interval: 1s}}\n";
+    let test = Test::new()
+        .file("app.yml", &prod_store_config(&server, "{token_file: secrets/token}", body))
+        .file("secrets/token", &format!("{revoked}\n"));
+    let (mut sidecar, first) = watch_app(&test);
+    assert_eq!(first, "pw: \"before-reload-fake\"\n");
+
+    bao(&server, &["token", "revoke", &revoked]);
+    sidecar.until("the revoked token to leave the value stale", Duration::from_secs(30), |sidecar| {
+        vault_state(sidecar).as_deref() == Some("stale")
+    });
+    std::fs::write(test.path("secrets/token"), format!("{given}\n")).unwrap();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=after-reload-fake"]);
+    std::fs::write(test.path("app.yml"), format!("# edited\n{}", read(&test.path("app.yml")))).unwrap();
+    sidecar.until("the new value read with the file's new token", Duration::from_secs(30), |_| {
+        read(&test.path("out/app.yml")) == "pw: \"after-reload-fake\"\n"
+    });
+    sidecar.until("the state to be success", Duration::from_secs(10), |sidecar| {
+        vault_state(sidecar).as_deref() == Some("success")
+    });
+}
+
+/// The state whose `secret_render_secret_state` series is 1 for the one `vault` secret `watch`
+/// holds.
+fn vault_state(sidecar: &WatchProcess) -> Option<String> {
+    let (status, metrics) = http("GET", sidecar.port, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("secret_render_secret_state{") && line.contains("provider=\"vault\""))
+        .filter(|line| line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()) == Some(1.0))
+        .find_map(|line| Some(line.split("state=\"").nth(1)?.split('"').next()?.to_owned()))
+}
+
 /// Before every secret has a value (here an `env` variable that is not set), `watch` retries
 /// the missing one and still renews the Vault token of the one it has.
 #[test]
@@ -1031,6 +1075,74 @@ fn tls_without_the_ca_fails_naming_the_certificate() {
         .file("app.yml", &tls_config(&server, None))
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(4).stderr_contains("pw").stderr_contains("certificate");
+}
+
+/// A config whose store `tls` is `server` over TLS at `https://127.0.0.1:PORT` with the root
+/// token and the store lines `settings` (indented six spaces), reading [`PW_FROM_PROD`].
+fn tls_store_config(server: &Server, settings: &str) -> String {
+    format!(
+        "secret_stores:\n  tls:\n    vault:\n      address: https://127.0.0.1:{}\n      auth: {{token: root}}\n{settings}{PW_FROM_PROD}",
+        server.port
+    )
+}
+
+/// The store line `ca_file: …` naming the CA of a [`tls_server`].
+fn tls_ca_file(server: &Server) -> String {
+    format!("      ca_file: {}\n", server.data_dir().join("vault-ca.pem").display())
+}
+
+/// `ca_cert:` given inline (the PEM text as a YAML block scalar, no file) is the CA the server's
+/// certificate is verified against.
+#[test]
+fn tls_with_an_inline_ca_cert_verifies_the_server() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=inline-ca-fake"]);
+    let pem = read(&server.data_dir().join("vault-ca.pem"));
+    let block: String = pem.lines().map(|line| format!("        {line}\n")).collect();
+    let config = tls_store_config(&server, &format!("      ca_cert: |\n{block}"));
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"inline-ca-fake\"\n");
+}
+
+/// `tls_server_name:` verifies the certificate against that name while connecting to the
+/// address's host: `localhost.localdomain`, one of the names OpenBao's dev certificate carries
+/// (and which need not resolve), reaches the server at `127.0.0.1`.
+#[test]
+fn tls_server_name_the_certificate_carries_verifies_the_server_at_the_address() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=server-name-fake"]);
+    let settings = format!("{}      tls_server_name: localhost.localdomain\n", tls_ca_file(&server));
+    let config = tls_store_config(&server, &settings);
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"server-name-fake\"\n");
+}
+
+/// A `tls_server_name:` the server's certificate does not carry fails the fetch (exit 4), naming
+/// the YAML path and the name the certificate is not valid for, though the address itself
+/// (`127.0.0.1`) is one the certificate carries.
+#[test]
+fn tls_server_name_the_certificate_lacks_fails_naming_the_name() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=wrong-name-fake"]);
+    let settings = format!("{}      tls_server_name: vault.invalid\n", tls_ca_file(&server));
+    let test = Test::new()
+        .file("app.yml", &tls_store_config(&server, &settings))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("pw").stderr_contains("certificate not valid for name \"vault.invalid\"");
+    assert!(!test.path("out/app.yml").exists());
+}
+
+/// `insecure_skip_verify: true` reads from a TLS server whose CA is given nowhere, and says so
+/// with a warning on stderr.
+#[test]
+fn insecure_skip_verify_reads_without_the_ca_and_warns() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=unverified-fake"]);
+    let test = Test::new()
+        .file("app.yml", &tls_store_config(&server, "      insecure_skip_verify: true\n"))
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run()
+        .expect_code(0)
+        .stderr_contains("insecure_skip_verify: the Vault server's TLS certificate is not verified");
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"unverified-fake\"\n");
 }
 
 /// `cert` auth against a TLS OpenBao: the client certificate (issued by OpenBao's own PKI
