@@ -1130,6 +1130,19 @@ fn tls_server_name_the_certificate_lacks_fails_naming_the_name() {
     assert!(!test.path("out/app.yml").exists());
 }
 
+/// `tls_server_name:` stands in for an address whose host the certificate does not carry: the
+/// server reached at the IPv4-mapped IPv6 literal `[::ffff:127.0.0.1]` (a name OpenBao's dev
+/// certificate lacks, so it fails verification without the setting) is verified as
+/// `localhost`.
+#[test]
+fn tls_server_name_verifies_a_server_whose_ipv6_address_the_certificate_lacks() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=ipv6-name-fake"]);
+    let settings = format!("{}      tls_server_name: localhost\n", tls_ca_file(&server));
+    let config = tls_store_config(&server, &settings).replace("https://127.0.0.1:", "https://[::ffff:127.0.0.1]:");
+    assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"ipv6-name-fake\"\n");
+}
+
 /// `insecure_skip_verify: true` reads from a TLS server whose CA is given nowhere, and says so
 /// with a warning on stderr.
 #[test]

@@ -401,7 +401,9 @@ impl VaultStore {
         if let Some(server_name) = &tls.tls_server_name {
             // Verify the certificate against `tls_server_name` while connecting to the address's
             // host: ask for the server name, and resolve it to where the address points.
-            let host = base.host_str().ok_or_else(|| format!("{label}: address has no host"))?.to_owned();
+            // An IPv6 literal comes bracketed (`[::1]`), which name resolution does not take.
+            let host = base.host_str().ok_or_else(|| format!("{label}: address has no host"))?;
+            let host = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host).to_owned();
             let port = base.port_or_known_default().unwrap_or(8200);
             let addresses: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
                 .map_err(|error| format!("{label}: cannot resolve {host}: {error}"))?
