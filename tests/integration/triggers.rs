@@ -7,7 +7,7 @@
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use crate::support::{Test, WatchProcess, read};
+use crate::support::{Test, WatchProcess, read, try_http};
 
 const CONFIG: &str = concat!(
     "scrape_configs:\n",
@@ -54,53 +54,128 @@ fn sigusr1_refetches_everything_and_falls_back_when_nothing_newer_comes() {
     assert!(holds(&secret_file(&test, "api", "credentials_file"), "t1"), "the other secret is untouched");
 }
 
-/// A fake Prometheus serving `/api/v1/targets`, whose `node` job fails with 401 once the
-/// returned switch is on.
-fn targets_api() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let switch = std::sync::Arc::clone(&failing);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let node_error = if failing.load(std::sync::atomic::Ordering::SeqCst) {
-                "server returned HTTP status 401 Unauthorized"
-            } else {
-                ""
-            };
-            let body = r#"{"status":"success","data":{"activeTargets":[
-                {"scrapePool":"node","scrapeUrl":"http://127.0.0.1:9100/metrics","health":"down","lastError":"NODE_ERROR","labels":{"job":"node"}},
-                {"scrapePool":"api","scrapeUrl":"http://127.0.0.1:8080/metrics","health":"up","lastError":"","labels":{"job":"api"}}
-            ],"droppedTargets":[]}}"#
-                .replace("NODE_ERROR", node_error);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (address, switch)
+/// A fake Prometheus serving `/api/v1/targets`: its `node` job fails with `node_error` (the
+/// `lastError` text Prometheus shows) once `failing` is switched on; `polls` counts the requests.
+struct TargetsApi {
+    address: String,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
+
+impl TargetsApi {
+    fn start(node_error: &'static str) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (switch, counter) = (std::sync::Arc::clone(&failing), std::sync::Arc::clone(&polls));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let error = if switch.load(std::sync::atomic::Ordering::SeqCst) { node_error } else { "" };
+                let body = r#"{"status":"success","data":{"activeTargets":[
+                    {"scrapePool":"node","scrapeUrl":"http://127.0.0.1:9100/metrics","health":"down","lastError":"NODE_ERROR","labels":{"job":"node"}},
+                    {"scrapePool":"api","scrapeUrl":"http://127.0.0.1:8080/metrics","health":"up","lastError":"","labels":{"job":"api"}}
+                ],"droppedTargets":[]}}"#
+                    .replace("NODE_ERROR", error);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self { address, failing, polls }
+    }
+
+    /// Makes the `node` job's targets fail from the next poll on.
+    fn fail(&self) {
+        self.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the targets API was read.
+    fn polls(&self) -> usize {
+        self.polls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `secret-render watch` over [`CONFIG`] polling `api` every second.
+fn watching_targets(test: &Test, api: &TargetsApi) -> WatchProcess {
+    WatchProcess::sidecar(
+        test,
+        &["prometheus.yml", "--out", "out", "--watch-targets", &api.address, "--watch-targets-interval", "1s"],
+    )
+}
+
+/// The log line of one refresh triggered by the targets API.
+const JOB_TRIGGERED: &str = "targets API shows 401/403: refreshing the job's secrets";
 
 #[test]
 fn watch_targets_refreshes_only_the_secrets_of_a_job_failing_with_401() {
     let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
-    let (api, failing) = targets_api();
-    let mut watch = WatchProcess::sidecar(
-        &test,
-        &["prometheus.yml", "--out", "out", "--watch-targets", &api, "--watch-targets-interval", "1s"],
-    );
+    let api = TargetsApi::start("server returned HTTP status 401 Unauthorized");
+    let mut watch = watching_targets(&test, &api);
     let node = secret_file(&test, "node", "password_file");
     let api_file = secret_file(&test, "api", "credentials_file");
     // Both sources rotate; only the failing job's secret is refreshed before its hourly schedule.
     let test = test.file("node_pw", "v2").file("api_token", "t2");
-    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    api.fail();
     watch.until("the failing job's secret to be refreshed", Duration::from_secs(30), |_| holds(&node, "v2"));
     assert!(holds(&api_file, "t1"), "a healthy job's secret waits for its schedule");
     assert!(watch.log().contains("targets API shows 401/403"), "{}", watch.log());
+    drop(test);
+}
+
+/// Prometheus shows `403 Forbidden` as often as `401` for a credential it may no longer use:
+/// the failing job's rotated secret reaches its file long before its hourly schedule, while the
+/// healthy job's secret waits.
+#[test]
+fn watch_targets_refreshes_the_secrets_of_a_job_failing_with_403() {
+    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
+    let api = TargetsApi::start("server returned HTTP status 403 Forbidden");
+    let mut watch = watching_targets(&test, &api);
+    let node = secret_file(&test, "node", "password_file");
+    let api_file = secret_file(&test, "api", "credentials_file");
+    let test = test.file("node_pw", "v2").file("api_token", "t2");
+    api.fail();
+    watch.until("the failing job's secret to be refreshed", Duration::from_secs(30), |_| holds(&node, "v2"));
+    assert!(holds(&api_file, "t1"), "a healthy job's secret waits for its schedule");
+    assert!(watch.log().contains(JOB_TRIGGERED), "{}", watch.log());
+    drop(test);
+}
+
+/// How many fetches the `file` provider made, from the admin `/metrics`.
+fn file_fetches(watch: &WatchProcess) -> f64 {
+    let (status, text) = try_http("GET", watch.port, "/metrics").expect("the admin /metrics answers");
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .filter(|line| {
+            line.starts_with("secret_render_fetch_duration_seconds_count{") && line.contains(r#"provider="file""#)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A job whose targets keep failing is refreshed once, not on every poll: over five polls a
+/// second apart with the job failing throughout, one trigger is logged and its one secret is
+/// fetched once (the hourly schedules fetch nothing meanwhile).
+#[test]
+fn a_job_that_keeps_failing_triggers_a_refetch_at_most_once_a_minute() {
+    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
+    let api = TargetsApi::start("server returned HTTP status 401 Unauthorized");
+    let mut watch = watching_targets(&test, &api);
+    let before = file_fetches(&watch);
+    api.fail();
+    watch.until("the first trigger", Duration::from_secs(30), |watch| watch.log().contains(JOB_TRIGGERED));
+    // The loop reads the targets API again only once it has acted on the previous answer, so
+    // five more reads mean at least four more answers showing the job failing were acted on.
+    let polls = api.polls();
+    watch.until("five more polls of the failing job", Duration::from_secs(30), |_| api.polls() >= polls + 5);
+    let log = watch.log();
+    assert_eq!(log.matches(JOB_TRIGGERED).count(), 1, "the job was refreshed more than once within a minute:\n{log}");
+    assert_eq!(file_fetches(&watch), before + 1.0, "one refetch expected\n{log}");
     drop(test);
 }
