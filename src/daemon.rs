@@ -355,9 +355,9 @@ impl Daemon {
             self.settings.verify.as_ref().map(|verify| verify.metric.unwrap_or_else(|| reload_metric(&self.loaded)));
         let baseline = match (&self.settings.verify, metric) {
             (Some(verify), Some(metric)) => {
-                supervise::current_success_timestamp(&verify.metrics_url, metric, &self.http).await.ok().flatten()
+                supervise::reload_baseline(&verify.metrics_url, metric, &self.http).await.unwrap_or_default()
             }
-            _ => None,
+            _ => supervise::ReloadBaseline::default(),
         };
         let mut result = match (target, child_group) {
             (ReloadTarget::Child, Some(group)) => supervise::signal_group(group, rustix::process::Signal::HUP),

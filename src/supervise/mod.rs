@@ -17,7 +17,7 @@ use std::time::Duration;
 use rustix::process::Signal;
 
 pub use child::{ChildProcess, ExitOutcome};
-pub use reload::{ReloadTarget, current_success_timestamp, reload, verify};
+pub use reload::{ReloadBaseline, ReloadTarget, reload, reload_baseline, verify};
 pub use stop::{DEFAULT_STOP_TIMEOUT, StopAction, StopSignals, Stopper, run_to_exit};
 
 /// Everything that can go wrong supervising the child or reloading a target. Messages name the

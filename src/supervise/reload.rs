@@ -89,31 +89,44 @@ fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
         .ok_or_else(|| SuperviseError::BadPidFile { path: path.to_path_buf() })
 }
 
-/// The current `<stem>_success_timestamp_seconds` of the target (for `metric` =
-/// `<stem>_successful`), to pass to [`verify`] after reloading. `None` when it is not exposed.
+/// The target's reload state before a reload, for [`verify`] to compare with after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReloadBaseline {
+    /// `metric` (`<stem>_successful`): 1 when the last reload succeeded.
+    pub successful: Option<f64>,
+    /// `<stem>_success_timestamp_seconds`.
+    pub success_timestamp: Option<f64>,
+}
+
+/// The target's [`ReloadBaseline`] for `metric` (`<stem>_successful`), read before reloading.
 ///
 /// # Errors
 /// When `/metrics` cannot be read.
-pub async fn current_success_timestamp(
+pub async fn reload_baseline(
     metrics_url: &str,
     metric: &str,
     http: &reqwest::Client,
-) -> Result<Option<f64>, SuperviseError> {
+) -> Result<ReloadBaseline, SuperviseError> {
     let text = scrape(metrics_url, http, BASELINE_TIMEOUT).await?;
-    Ok(sample(&text, &success_timestamp_metric(metric)))
+    Ok(ReloadBaseline {
+        successful: sample(&text, metric),
+        success_timestamp: sample(&text, &success_timestamp_metric(metric)),
+    })
 }
 
-/// Polls `metrics_url` until `metric` is 1 and its success timestamp moved past
-/// `previous_success_timestamp`, and returns the new timestamp.
+/// Polls `metrics_url` until `metric` is 1 and its success timestamp moved past the
+/// `baseline`'s, and returns the new timestamp. A `metric` that went from 1 (in `baseline`) to 0
+/// fails at once: the target tried the reload and refused the config. One that was already 0
+/// tells nothing until the deadline (the target may not have reloaded yet).
 ///
 /// # Errors
-/// [`SuperviseError::ReloadFailed`] when `metric` is still 0 at the deadline;
-/// [`SuperviseError::NotConfirmed`] when the timestamp did not move, a metric is missing or
-/// `/metrics` could not be read by then.
+/// [`SuperviseError::ReloadFailed`] when `metric` went from 1 to 0, or is still 0 at the
+/// deadline; [`SuperviseError::NotConfirmed`] when the timestamp did not move, a metric is
+/// missing or `/metrics` could not be read by then.
 pub async fn verify(
     metrics_url: &str,
     metric: &str,
-    previous_success_timestamp: Option<f64>,
+    baseline: ReloadBaseline,
     http: &reqwest::Client,
     deadline: Duration,
 ) -> Result<f64, SuperviseError> {
@@ -126,11 +139,16 @@ pub async fn verify(
         match scrape(metrics_url, http, remaining.max(MIN_REQUEST_TIMEOUT)).await {
             Ok(text) => match (sample(&text, metric), sample(&text, &timestamp_metric)) {
                 (Some(1.0), Some(timestamp))
-                    if timestamp > 0.0 && previous_success_timestamp.is_none_or(|previous| timestamp > previous) =>
+                    if timestamp > 0.0 && baseline.success_timestamp.is_none_or(|previous| timestamp > previous) =>
                 {
                     return Ok(timestamp);
                 }
-                (Some(0.0), _) => reason = Reason::Failed,
+                (Some(0.0), _) => {
+                    reason = Reason::Failed;
+                    if baseline.successful == Some(1.0) {
+                        break;
+                    }
+                }
                 (None, _) => reason = Reason::Other(format!("it exposes no {metric}")),
                 (_, None) => reason = Reason::Other(format!("it exposes no {timestamp_metric}")),
                 (Some(value), Some(timestamp)) => {

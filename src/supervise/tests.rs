@@ -470,23 +470,42 @@ async fn verify_waits_for_the_timestamp_to_move() {
     });
     let http = http();
     let metrics_url = format!("{}/metrics", server.base);
-    let baseline = current_success_timestamp(&metrics_url, METRIC, &http).await.expect("baseline");
-    assert_eq!(baseline, Some(1_700_000_100.0));
+    let baseline = reload_baseline(&metrics_url, METRIC, &http).await.expect("baseline");
+    assert_eq!(baseline, ReloadBaseline { successful: Some(1.0), success_timestamp: Some(1_700_000_100.0) });
     reload(&ReloadTarget::Url(format!("{}/-/reload", server.base)), None, &http).await.expect("reload");
     let confirmed = verify(&metrics_url, METRIC, baseline, &http, PATIENCE).await.expect("verify");
     assert_eq!(confirmed, 1_700_000_200.0);
     assert!(server.requests().iter().filter(|line| line.starts_with("GET /metrics")).count() >= 4);
 }
 
+/// A baseline of the last reload failed, with this success timestamp.
+fn after_a_failed_reload(timestamp: f64) -> ReloadBaseline {
+    ReloadBaseline { successful: Some(0.0), success_timestamp: Some(timestamp) }
+}
+
 #[tokio::test]
 async fn verify_fails_when_the_target_reports_a_failed_reload() {
     let server = TestServer::start(|_| (200, metrics(0, 1_700_000_100)));
     let metrics_url = format!("{}/metrics", server.base);
-    let error = verify(&metrics_url, METRIC, Some(1_700_000_100.0), &http(), Duration::from_millis(300))
-        .await
-        .expect_err("stuck at 0");
+    let error =
+        verify(&metrics_url, METRIC, after_a_failed_reload(1_700_000_100.0), &http(), Duration::from_millis(300))
+            .await
+            .expect_err("stuck at 0");
     assert!(matches!(error, SuperviseError::ReloadFailed { .. }), "{error}");
     assert_eq!(error.to_string(), format!("`{metrics_url}` reports that the reload failed ({METRIC} is 0)"));
+}
+
+/// The success flag going from 1 before the reload to 0 after it is the target refusing the
+/// config: that fails at once, not at the deadline.
+#[tokio::test]
+async fn verify_fails_at_once_when_the_success_flag_drops_to_0() {
+    let server = TestServer::start(|_| (200, metrics(0, 1_700_000_100)));
+    let metrics_url = format!("{}/metrics", server.base);
+    let baseline = ReloadBaseline { successful: Some(1.0), success_timestamp: Some(1_700_000_100.0) };
+    let started = std::time::Instant::now();
+    let error = verify(&metrics_url, METRIC, baseline, &http(), Duration::from_secs(30)).await.expect_err("refused");
+    assert!(matches!(error, SuperviseError::ReloadFailed { .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}: waited for the deadline", started.elapsed());
 }
 
 #[tokio::test]
@@ -500,9 +519,9 @@ async fn verify_times_out_when_nothing_changes() {
         (format!("{}/metrics", not_found.base), "returned 404"),
     ];
     for (url, reason) in cases {
-        let error = verify(&url, METRIC, Some(1_700_000_100.0), &http(), Duration::from_millis(200))
-            .await
-            .expect_err("must time out");
+        let baseline = ReloadBaseline { successful: Some(1.0), success_timestamp: Some(1_700_000_100.0) };
+        let error =
+            verify(&url, METRIC, baseline, &http(), Duration::from_millis(200)).await.expect_err("must time out");
         let message = error.to_string();
         assert!(matches!(error, SuperviseError::NotConfirmed { .. }), "{message}");
         assert!(message.starts_with(&format!("`{url}` did not confirm the reload within 200ms: ")), "{message}");

@@ -25,6 +25,8 @@ use crate::support::{
 const PATIENCE: Duration = Duration::from_secs(60);
 /// A reload is confirmed through the child's `/metrics` within 30 s (daemon.rs), after a 1 s debounce.
 const RELOAD_PATIENCE: Duration = Duration::from_secs(45);
+/// A reload the child refuses is known well within the 30 s confirmation deadline.
+const REFUSAL_PATIENCE: Duration = Duration::from_secs(15);
 /// The pause between two polls.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -800,4 +802,118 @@ fn a_slow_fetch_does_not_hold_up_a_stop_signal() {
         took < Duration::from_secs(5),
         "SIGTERM reached the child only after {took:?}: the loop was stuck in a fetch (the plugin hangs for 20 s)"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reloads Prometheus refuses
+
+/// A Prometheus config with one `file` secret whose job's `scrape_timeout` is `timeout`:
+/// secret-render renders it whatever the value, and Prometheus 2.42 refuses one above the job's
+/// 1 s `scrape_interval` ("scrape timeout greater than scrape interval").
+fn config_with_scrape_timeout(timeout: &str) -> String {
+    format!(
+        concat!(
+            "scrape_configs:\n",
+            "  - job_name: a\n",
+            "    scrape_interval: 1s\n",
+            "    scrape_timeout: {timeout}\n",
+            "    basic_auth:\n",
+            "      username: prom\n",
+            "      password: {{file: {{path: pw, refresh_interval: 1h}}}}\n",
+            "    static_configs:\n",
+            "      - targets: ['127.0.0.1:9']\n",
+        ),
+        timeout = timeout
+    )
+}
+
+/// `secret-render run EXTRA… -- prometheus` over [`config_with_scrape_timeout`]`("1s")`, without
+/// `--target` (detected from `prometheus --version`), started and waited on until Prometheus
+/// reports its first config loaded; returns it with Prometheus's port and the admin port.
+fn wrapped_prometheus(test: &Test, extra: &[&str]) -> (Wrapper, u16, u16) {
+    require("prometheus", PROMETHEUS_INSTALL);
+    let (prometheus_port, admin_port) = (free_port(), free_port());
+    let mut command = wrapper_command(test);
+    command
+        .args(["run", "--out", "out", "--listen", &format!("127.0.0.1:{admin_port}")])
+        .args(extra)
+        .args(["--", "prometheus", "--config.file=prometheus.yml"])
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .arg(format!("--storage.tsdb.path={}", test.path("tsdb").display()));
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    wrapper.until("Prometheus to load its first config", PATIENCE, || {
+        metrics(prometheus_port).filter(|text| prometheus_reload_successful(text) == Some(1.0))
+    });
+    assert!(wrapper.log().contains("detected the target from --version"), "{}", wrapper.log());
+    (wrapper, prometheus_port, admin_port)
+}
+
+/// Prometheus's own verdict on its last config load.
+fn prometheus_reload_successful(text: &str) -> Option<f64> {
+    sample(text, "prometheus_config_last_reload_successful", &[])
+}
+
+/// `secret_render_reloads_total{result=RESULT}`.
+fn reloads(text: &str, result: &str) -> Option<f64> {
+    sample(text, "secret_render_reloads_total", &[("result", result)])
+}
+
+/// A reload Prometheus refuses (a config it rejects, which secret-render still renders) is
+/// found out through Prometheus's `/metrics` — with the target detected from `--version`, no
+/// `--target` — logged and counted as a failure, never a success, and sent again with backoff;
+/// once the config is fixed the retry succeeds.
+#[test]
+fn a_reload_prometheus_refuses_counts_as_a_failure_and_is_retried() {
+    let test = Test::new().file("pw", "fake-password").file("prometheus.yml", &config_with_scrape_timeout("1s"));
+    let (mut wrapper, prometheus_port, admin_port) = wrapped_prometheus(&test, &[]);
+
+    std::fs::write(test.path("prometheus.yml"), config_with_scrape_timeout("5s")).unwrap();
+    // Prometheus's success flag drops from 1 to 0: a refusal, known at once rather than at the
+    // 30 s confirmation deadline.
+    let text = wrapper.until("a failed reload, before the confirmation deadline", REFUSAL_PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "failure").is_some_and(|count| count >= 1.0))
+    });
+    assert_eq!(reloads(&text, "success"), Some(0.0), "a refused reload counted as a success:\n{text}");
+    let refused = metrics(prometheus_port).expect("Prometheus's /metrics");
+    assert_eq!(prometheus_reload_successful(&refused), Some(0.0), "Prometheus accepted the config it should refuse");
+    let log = wrapper.log();
+    assert!(log.contains("reload failed"), "{log}");
+    assert!(log.contains("reports that the reload failed (prometheus_config_last_reload_successful is 0)"), "{log}");
+
+    // Nothing else changes: the wrapper sends the reload again by itself.
+    let text = wrapper.until("the reload to be retried and fail again", RELOAD_PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "failure").is_some_and(|count| count >= 2.0))
+    });
+    assert_eq!(reloads(&text, "success"), Some(0.0), "a refused reload counted as a success:\n{text}");
+
+    // Fixed: the next retry reloads Prometheus, and that counts as a success.
+    std::fs::write(test.path("prometheus.yml"), config_with_scrape_timeout("500ms")).unwrap();
+    wrapper.until("a successful reload", PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "success").is_some_and(|count| count >= 1.0))
+    });
+    let accepted = metrics(prometheus_port).expect("Prometheus's /metrics");
+    assert_eq!(prometheus_reload_successful(&accepted), Some(1.0), "counted a success Prometheus did not report");
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
+}
+
+/// `--no-verify-reload` turns the check off: a reload counts as done once SIGHUP is sent, even
+/// one Prometheus then refuses.
+#[test]
+fn with_no_verify_reload_a_refused_reload_counts_as_sent() {
+    let test = Test::new().file("pw", "fake-password").file("prometheus.yml", &config_with_scrape_timeout("1s"));
+    let (mut wrapper, prometheus_port, admin_port) = wrapped_prometheus(&test, &["--no-verify-reload"]);
+
+    std::fs::write(test.path("prometheus.yml"), config_with_scrape_timeout("5s")).unwrap();
+    // Were the check on, this config would only ever count failures.
+    let text = wrapper.until("the reload to count as sent", RELOAD_PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "success").is_some_and(|count| count >= 1.0))
+    });
+    assert_eq!(reloads(&text, "failure"), Some(0.0), "{text}");
+    // The SIGHUP did reach Prometheus, which refused the config.
+    wrapper.until("Prometheus to refuse the config", PATIENCE, || {
+        metrics(prometheus_port).filter(|text| prometheus_reload_successful(text) == Some(0.0))
+    });
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
 }
