@@ -74,6 +74,8 @@ struct State {
     /// Answering 429 to everything, asking to come back after this many seconds, as API
     /// Priority and Fairness does when the client's priority level is saturated.
     throttled: Option<u32>,
+    /// Another writer's `data` for the Secret the next PATCH names, landing just before it.
+    other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 #[derive(Clone)]
@@ -308,6 +310,15 @@ fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, b
     let name = name.or_else(|| body["metadata"]["name"].as_str().map(str::to_owned)).unwrap_or_default();
     let key = (namespace.to_owned(), name.clone());
     let mut state = shared.state.lock().unwrap();
+    if method == "PATCH"
+        && let Some(data) = state.other_writer_before_patch.take()
+    {
+        state.revision += 1;
+        let revision = state.revision;
+        if let Some(stored) = state.secrets.get_mut(&key) {
+            (stored.revision, stored.data) = (revision, data);
+        }
+    }
     let current = state.secrets.get(&key).cloned();
     let not_found = || (404, status(404, "NotFound", &format!("secrets {name:?} not found"), None));
     let (kind, data, uid) = match (method, current) {
@@ -944,6 +955,22 @@ fn a_vault_approle_secret_id_is_bootstrapped_from_a_kubernetes_secret() {
             .any(|(request, _)| request == "GET /api/v1/namespaces/monitoring/secrets/vault-approle"),
         "the secret_id was not read from Kubernetes"
     );
+}
+
+/// A Secret another writer changes between `rotate`'s read and its patch is not overwritten: the
+/// merge patch carries the `resourceVersion` read, the API server answers 409 Conflict, and
+/// `rotate` fails (exit 5) with the other writer's data in place.
+#[test]
+fn rotate_refuses_to_overwrite_a_secret_another_writer_changed_meanwhile() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "node", &[("password", b"old-k8s-password")]);
+    let other = BTreeMap::from([("password".to_owned(), b"other-writer-fake".to_vec())]);
+    server.shared.state.lock().unwrap().other_writer_before_patch = Some(other.clone());
+    let reference = "{kubernetes: {namespace: monitoring, name: node, key: password}}";
+    let outcome = with_kubeconfig(&server).args(["rotate", reference]).run();
+    outcome.expect_code(5).stderr_contains("modified");
+    let stored = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "node".to_owned())].clone();
+    assert!(stored.data == other, "the other writer's data was overwritten");
 }
 
 #[test]
