@@ -457,6 +457,21 @@ fn a_service_account_key_reads_a_value_a_json_key_and_an_older_version() {
     assert!(state.user_projects.iter().all(Option::is_none), "a service account bills its own project");
 }
 
+/// A store's relative `credentials_file` resolves against the directory of the config that
+/// names it, not the working directory: the config lives in `etc/`, the binary runs above it.
+#[test]
+fn a_relative_credentials_file_resolves_against_the_configs_directory() {
+    let fake = GoogleFake::start();
+    fake.put("api-token", b"config-dir-fake");
+    let test = Test::new()
+        .file("etc/app.yml", &fake.config("t: {gcp_secret_manager: {secret: api-token}}\n"))
+        .file("etc/sa.json", &fake.key_file())
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+        .args(["--target", "generic", "render", "etc/app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"config-dir-fake\"\n");
+}
+
 #[test]
 fn every_fetch_of_a_render_shares_one_token() {
     let fake = GoogleFake::start();

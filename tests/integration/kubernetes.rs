@@ -746,6 +746,24 @@ fn the_namespace_comes_from_the_body_then_the_store_then_the_kubeconfig_context(
     );
 }
 
+/// A store's relative `kubeconfig` resolves against the directory of the config that names it,
+/// not the working directory: the config lives in `etc/`, the binary runs one level above.
+#[test]
+fn a_relative_kubeconfig_resolves_against_the_configs_directory() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "token", &[("v", b"config-dir-fake")]);
+    let config = "v: {kubernetes: {name: token}}\nsecret_stores:\n  k: {kubernetes: {kubeconfig: kube/config}}\n";
+    let test = Test::new()
+        .file("etc/app.yml", config)
+        .file("etc/kube/config", &kubeconfig(&server))
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("KUBERNETES_SERVICE_HOST", "")
+        .env("KUBERNETES_SERVICE_PORT", "")
+        .args(["--target", "generic", "render", "etc/app.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "v: \"config-dir-fake\"\n");
+}
+
 #[test]
 fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
     let server = FakeApiServer::start();
