@@ -603,78 +603,78 @@ fn store_auth_is_checked_when_the_config_is_read() {
 /// Through the library: the token is reused while fresh and replaced once it runs out (the fake
 /// refuses an expired one, so a stale token would show as a 401 and a retry), and the secret's
 /// `attributes.exp` is reported.
+/// Through the library, the fetch of `api-token` (holding `library-fake`, expiring at
+/// 1 900 000 000) by a client-secret store of the fake's: the store, the location, and a
+/// runtime to drive them.
+struct LibraryFetch {
+    store: secret_render::provider::azure::AzureStore,
+    location: secret_render::provider::Location,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LibraryFetch {
+    fn new(fake: &AzureFake) -> Self {
+        use secret_render::provider::azure::{Auth, AzureLocation, AzureStore, StoreSettings};
+        use secret_render::provider::vault::SecretSource;
+        use secret_render::provider::{Location, ProviderSet, StoreRef};
+        use secret_render::secret::Secret;
+
+        fake.put("api-token", "library-fake", Some(1_900_000_000));
+        let settings = StoreSettings {
+            tenant_id: Some(TENANT.into()),
+            client_id: Some(CLIENT_ID.into()),
+            authority_host: Some(fake.server.url()),
+            auth: Auth::ClientSecret(SecretSource::Literal(Secret::from_text(CLIENT_SECRET.into()))),
+            ..StoreSettings::default()
+        };
+        let store = AzureStore::new(StoreRef::Default, &settings, 4, ProviderSet::standard()).expect("a store");
+        let location = Location::Azure(AzureLocation {
+            store: StoreRef::Default,
+            vault_url: fake.server.url(),
+            name: "api-token".into(),
+            version: None,
+            structured: false,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Self { store, location, runtime }
+    }
+
+    /// One fetch, which must succeed with the value and its expiry.
+    fn fetch(&self, what: &str) {
+        use secret_render::provider::Provider as _;
+        let fetched = self.runtime.block_on(self.store.fetch(&self.location)).expect(what);
+        assert_eq!(fetched.select(None, &self.location).unwrap().expose(), b"library-fake", "{what}");
+        assert_eq!(fetched.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000)), "{what}");
+    }
+}
+
 /// Through the library: a token Entra ID revoked before its expiry gets a 401 from the vault;
 /// the store fetches a new token and retries the read once, and the fetch succeeds.
 #[test]
 fn a_refused_token_is_replaced_and_the_read_retried_once() {
-    use secret_render::provider::azure::{Auth, AzureLocation, AzureStore, StoreSettings};
-    use secret_render::provider::vault::SecretSource;
-    use secret_render::provider::{Location, Provider, ProviderSet, StoreRef};
-    use secret_render::secret::Secret;
-
     let fake = AzureFake::start();
-    fake.put("api-token", "library-fake", None);
-    let settings = StoreSettings {
-        tenant_id: Some(TENANT.into()),
-        client_id: Some(CLIENT_ID.into()),
-        authority_host: Some(fake.server.url()),
-        auth: Auth::ClientSecret(SecretSource::Literal(Secret::from_text(CLIENT_SECRET.into()))),
-        ..StoreSettings::default()
-    };
-    let store = AzureStore::new(StoreRef::Default, &settings, 4, ProviderSet::standard()).expect("a store");
-    let location = Location::Azure(AzureLocation {
-        store: StoreRef::Default,
-        vault_url: fake.server.url(),
-        name: "api-token".into(),
-        version: None,
-        structured: false,
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(store.fetch(&location)).expect("a fetch");
+    let library = LibraryFetch::new(&fake);
+    library.fetch("a fetch");
     fake.state().tokens.clear();
-    let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
-    assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
+    library.fetch("a fetch with a new token");
     assert_eq!(fake.token_requests(), 2, "one new token");
     assert_eq!(fake.secret_requests(), 3, "the refused read, retried once");
 }
 
 #[test]
 fn the_token_is_replaced_when_it_expires_and_the_expiry_is_reported() {
-    use secret_render::provider::azure::{Auth, AzureLocation, AzureStore, StoreSettings};
-    use secret_render::provider::vault::SecretSource;
-    use secret_render::provider::{Location, Provider, ProviderSet, StoreRef};
-    use secret_render::secret::Secret;
-
     let fake = AzureFake::start();
-    fake.put("api-token", "library-fake", Some(1_900_000_000));
     fake.state().expires_in = 2;
-    let settings = StoreSettings {
-        tenant_id: Some(TENANT.into()),
-        client_id: Some(CLIENT_ID.into()),
-        authority_host: Some(fake.server.url()),
-        auth: Auth::ClientSecret(SecretSource::Literal(Secret::from_text(CLIENT_SECRET.into()))),
-        ..StoreSettings::default()
-    };
-    let store = AzureStore::new(StoreRef::Default, &settings, 4, ProviderSet::standard()).expect("a store");
-    let location = Location::Azure(AzureLocation {
-        store: StoreRef::Default,
-        vault_url: fake.server.url(),
-        name: "api-token".into(),
-        version: None,
-        structured: false,
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let library = LibraryFetch::new(&fake);
     for _ in 0..5 {
-        let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch");
-        assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
-        assert_eq!(fetched.expires_at, Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000)));
+        library.fetch("a fetch");
     }
     assert_eq!(fake.token_requests(), 1, "fresh tokens are reused");
     std::thread::sleep(Duration::from_millis(1200));
-    runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
+    library.fetch("a fetch with a new token");
     assert_eq!(fake.token_requests(), 2);
     std::thread::sleep(Duration::from_millis(2100));
-    runtime.block_on(store.fetch(&location)).expect("a fetch after the token expired");
+    library.fetch("a fetch after the token expired");
     assert_eq!(fake.token_requests(), 3);
     assert_eq!(fake.secret_requests(), 7, "no fetch was refused and retried");
 }

@@ -611,41 +611,66 @@ fn a_store_takes_no_auth_block() {
     test.run().expect_code(3).stderr_contains("takes no `auth`: give `credentials_file`");
 }
 
+/// Through the library, the fetch of `api-token` (holding `library-fake`) by a store with a
+/// service-account key of the fake's: the store, the location, and a runtime to drive them.
+struct LibraryFetch {
+    store: secret_render::provider::gcp::GcpStore,
+    location: secret_render::provider::Location,
+    runtime: tokio::runtime::Runtime,
+    _key_dir: tempfile::TempDir,
+}
+
+impl LibraryFetch {
+    fn new(fake: &GoogleFake) -> Self {
+        use secret_render::provider::gcp::{GcpLocation, GcpStore, StoreSettings};
+        use secret_render::provider::{Location, StoreRef};
+
+        fake.put("api-token", b"library-fake");
+        let key_dir = tempfile::tempdir().unwrap();
+        let key = key_dir.path().join("sa.json");
+        std::fs::write(&key, fake.key_file()).unwrap();
+        let settings = StoreSettings {
+            endpoint: Some(fake.server.url()),
+            credentials_file: Some(key),
+            ..StoreSettings::default()
+        };
+        let store = GcpStore::new(StoreRef::Default, &settings, 4).expect("a store");
+        let location = Location::Gcp(GcpLocation {
+            store: StoreRef::Default,
+            project: PROJECT.into(),
+            secret: "api-token".into(),
+            version: "latest".into(),
+            structured: false,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Self { store, location, runtime, _key_dir: key_dir }
+    }
+
+    /// One fetch, which must succeed with the value.
+    fn fetch(&self, what: &str) {
+        use secret_render::provider::Provider as _;
+        let fetched = self.runtime.block_on(self.store.fetch(&self.location)).expect(what);
+        assert_eq!(fetched.select(None, &self.location).unwrap().expose(), b"library-fake", "{what}");
+    }
+}
+
 /// Through the library: the token is reused while fresh and replaced once it runs out (the
 /// fake refuses an expired one, so a stale token would fail the fetch).
 #[test]
 fn the_token_is_replaced_when_it_expires() {
-    use secret_render::provider::gcp::{GcpLocation, GcpStore, StoreSettings};
-    use secret_render::provider::{Location, Provider, StoreRef};
-
     let fake = GoogleFake::start();
-    fake.put("api-token", b"library-fake");
     fake.state().expires_in = 2;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("sa.json");
-    std::fs::write(&key, fake.key_file()).unwrap();
-    let settings =
-        StoreSettings { endpoint: Some(fake.server.url()), credentials_file: Some(key), ..StoreSettings::default() };
-    let store = GcpStore::new(StoreRef::Default, &settings, 4).expect("a store");
-    let location = Location::Gcp(GcpLocation {
-        store: StoreRef::Default,
-        project: PROJECT.into(),
-        secret: "api-token".into(),
-        version: "latest".into(),
-        structured: false,
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let library = LibraryFetch::new(&fake);
     for _ in 0..5 {
-        let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch");
-        assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
+        library.fetch("a fetch");
     }
     assert_eq!(fake.token_requests(), 1, "fresh tokens are reused");
     // A 2 s token is replaced once half of it is gone.
     std::thread::sleep(Duration::from_millis(1200));
-    runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
+    library.fetch("a fetch with a new token");
     assert_eq!(fake.token_requests(), 2);
     std::thread::sleep(Duration::from_millis(2100));
-    runtime.block_on(store.fetch(&location)).expect("a fetch after the token expired");
+    library.fetch("a fetch after the token expired");
     assert_eq!(fake.token_requests(), 3);
     assert_eq!(fake.access_requests(), 7, "no fetch was refused and retried");
 }
@@ -654,29 +679,11 @@ fn the_token_is_replaced_when_it_expires() {
 /// the store fetches a new token and retries the read once, and the fetch succeeds.
 #[test]
 fn a_refused_token_is_replaced_and_the_read_retried_once() {
-    use secret_render::provider::gcp::{GcpLocation, GcpStore, StoreSettings};
-    use secret_render::provider::{Location, Provider, StoreRef};
-
     let fake = GoogleFake::start();
-    fake.put("api-token", b"library-fake");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("sa.json");
-    std::fs::write(&key, fake.key_file()).unwrap();
-    let settings =
-        StoreSettings { endpoint: Some(fake.server.url()), credentials_file: Some(key), ..StoreSettings::default() };
-    let store = GcpStore::new(StoreRef::Default, &settings, 4).expect("a store");
-    let location = Location::Gcp(GcpLocation {
-        store: StoreRef::Default,
-        project: PROJECT.into(),
-        secret: "api-token".into(),
-        version: "latest".into(),
-        structured: false,
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(store.fetch(&location)).expect("a fetch");
+    let library = LibraryFetch::new(&fake);
+    library.fetch("a fetch");
     fake.state().tokens.clear();
-    let fetched = runtime.block_on(store.fetch(&location)).expect("a fetch with a new token");
-    assert_eq!(fetched.select(None, &location).unwrap().expose(), b"library-fake");
+    library.fetch("a fetch with a new token");
     assert_eq!(fake.token_requests(), 2, "one new token");
     assert_eq!(fake.access_requests(), 3, "the refused read, retried once");
 }
