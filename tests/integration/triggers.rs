@@ -113,10 +113,11 @@ fn watching_targets(test: &Test, api: &TargetsApi) -> WatchProcess {
 /// The log line of one refresh triggered by the targets API.
 const JOB_TRIGGERED: &str = "targets API shows 401/403: refreshing the job's secrets";
 
-#[test]
-fn watch_targets_refreshes_only_the_secrets_of_a_job_failing_with_401() {
+/// A job whose scrapes fail with `error` (as the targets API shows it) has its rotated secret
+/// reach its file long before its hourly schedule, while the healthy job's secret waits.
+fn a_failing_job_has_its_secrets_refreshed(error: &'static str) {
     let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
-    let api = TargetsApi::start("server returned HTTP status 401 Unauthorized");
+    let api = TargetsApi::start(error);
     let mut watch = watching_targets(&test, &api);
     let node = secret_file(&test, "node", "password_file");
     let api_file = secret_file(&test, "api", "credentials_file");
@@ -125,26 +126,19 @@ fn watch_targets_refreshes_only_the_secrets_of_a_job_failing_with_401() {
     api.fail();
     watch.until("the failing job's secret to be refreshed", Duration::from_secs(30), |_| holds(&node, "v2"));
     assert!(holds(&api_file, "t1"), "a healthy job's secret waits for its schedule");
-    assert!(watch.log().contains("targets API shows 401/403"), "{}", watch.log());
+    assert!(watch.log().contains(JOB_TRIGGERED), "{}", watch.log());
     drop(test);
 }
 
-/// Prometheus shows `403 Forbidden` as often as `401` for a credential it may no longer use:
-/// the failing job's rotated secret reaches its file long before its hourly schedule, while the
-/// healthy job's secret waits.
+#[test]
+fn watch_targets_refreshes_only_the_secrets_of_a_job_failing_with_401() {
+    a_failing_job_has_its_secrets_refreshed("server returned HTTP status 401 Unauthorized");
+}
+
+/// Prometheus shows `403 Forbidden` as often as `401` for a credential it may no longer use.
 #[test]
 fn watch_targets_refreshes_the_secrets_of_a_job_failing_with_403() {
-    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
-    let api = TargetsApi::start("server returned HTTP status 403 Forbidden");
-    let mut watch = watching_targets(&test, &api);
-    let node = secret_file(&test, "node", "password_file");
-    let api_file = secret_file(&test, "api", "credentials_file");
-    let test = test.file("node_pw", "v2").file("api_token", "t2");
-    api.fail();
-    watch.until("the failing job's secret to be refreshed", Duration::from_secs(30), |_| holds(&node, "v2"));
-    assert!(holds(&api_file, "t1"), "a healthy job's secret waits for its schedule");
-    assert!(watch.log().contains(JOB_TRIGGERED), "{}", watch.log());
-    drop(test);
+    a_failing_job_has_its_secrets_refreshed("server returned HTTP status 403 Forbidden");
 }
 
 /// How many fetches the `file` provider made, from the admin `/metrics`.
