@@ -147,6 +147,19 @@ mod tests {
         }
     }
 
+    /// The alphabets as the help text promises them, spelled out (not derived from the code).
+    #[test]
+    fn each_charset_is_the_alphabet_its_help_text_promises() {
+        let text = |charset: Charset| String::from_utf8(charset.alphabet()).unwrap();
+        assert_eq!(text(Charset::Alnum), "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+        assert_eq!(text(Charset::Hex), "0123456789abcdef");
+        assert_eq!(text(Charset::Base64Url), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+        assert_eq!(
+            text(Charset::Printable),
+            "!#$%&()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz{|}~"
+        );
+    }
+
     #[test]
     fn only_the_users_hash_changes() {
         let text = "# web config\ntls_server_config: {}\nbasic_auth_users:\n  alice: $2y$10$aaaaaaaa # old\n  bob: \"$2y$10$bbbbbbbb\"\n";

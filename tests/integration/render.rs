@@ -316,16 +316,19 @@ fn a_symlinked_out_dir_is_refused_with_exit_5() {
     assert!(!test.path("elsewhere/prometheus.yml").exists());
 }
 
+/// An out dir its group or anyone else may write to is refused: either could swap a secret file.
 #[test]
-fn an_out_dir_writable_by_others_is_refused_with_exit_5() {
+fn an_out_dir_writable_by_group_or_others_is_refused_with_exit_5() {
     let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("out/.keep", "").args([
         "render",
         "prometheus.yml",
         "--out",
         "out",
     ]);
-    std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
-    test.run().expect_code(5).stderr_contains("writable");
+    for mode in [0o777, 0o770, 0o702] {
+        std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(mode)).unwrap();
+        test.run().expect_code(5).stderr_contains(&format!("writable by group or others (mode {mode:04o})"));
+    }
 }
 
 #[test]
@@ -620,5 +623,62 @@ fn the_exec_example_finds_its_relative_plugin_from_any_working_directory() {
     for (field, id) in [("password_file", "db_password"), ("credentials_file", "api_token")] {
         let written = std::fs::read(named_file(&rendered, field)).unwrap();
         assert!(written == std::fs::read(example.join("plugin-secrets").join(id)).unwrap(), "{field} holds {id}");
+    }
+}
+
+/// `-v` adds debug events, `-q` leaves warnings and errors, `-qq` errors only; `-v` with `-q`
+/// is a usage error.
+#[test]
+fn verbosity_flags_set_the_log_level() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    let render = |flags: &[&str]| {
+        let mut args = flags.to_vec();
+        args.extend(["render", "prometheus.yml", "--out", "out"]);
+        test.run_with(&args)
+    };
+    let default = render(&[]);
+    default.expect_code(0).stderr_contains(" INFO ").stderr_contains("rendered");
+    assert!(!default.stderr.contains("DEBUG"), "{}", default.stderr);
+    render(&["-v"])
+        .expect_code(0)
+        .stderr_contains("DEBUG")
+        .stderr_contains("fetched each distinct secret location once");
+    let quiet = render(&["-q"]);
+    quiet.expect_code(0);
+    assert!(!quiet.stderr.contains(" INFO "), "{}", quiet.stderr);
+    render(&["-v", "-q"]).expect_code(2);
+
+    let missing = Test::new().file("prometheus.yml", BASIC_AUTH_JOB);
+    let failed = missing.run_with(&["-qq", "render", "prometheus.yml", "--out", "out"]);
+    failed.expect_code(4).stderr_contains("ERROR");
+    assert!(!failed.stderr.contains(" INFO ") && !failed.stderr.contains(" WARN "), "{}", failed.stderr);
+}
+
+/// Without `--out`, the secrets go under `$XDG_RUNTIME_DIR/secret-render` (created 0700).
+#[test]
+fn without_out_the_runtime_dir_is_the_default() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("xdg/.keep", "");
+    std::fs::set_permissions(test.path("xdg"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let xdg = test.path("xdg");
+    let test = test.env("XDG_RUNTIME_DIR", &xdg.display().to_string()).args(["render", "prometheus.yml"]);
+    let outcome = test.run();
+    outcome.expect_code(0);
+    let rendered = xdg.join("secret-render/prometheus.yml");
+    assert_eq!(outcome.stdout.trim(), rendered.display().to_string());
+    assert_eq!(mode_of(&xdg.join("secret-render")), 0o700);
+    assert_eq!(read(Path::new(&named_file(&read(&rendered), "password_file"))), "v");
+}
+
+/// `--target prometheus@VERSION` decides the siblings: an OAuth2 client certificate key has a
+/// `client_certificate_key_file` from Prometheus 3.8 on and is inlined before.
+#[test]
+fn the_target_version_decides_which_fields_get_a_file() {
+    let config = "scrape_configs:\n  - job_name: a\n    oauth2:\n      client_id: c\n      client_secret: s\n      token_url: https://idp.example/token\n      client_certificate_key:\n        file: {path: key}\n";
+    let test = Test::new().file("prometheus.yml", config).file("key", "key-fake");
+    for (target, file) in [("prometheus@3.8", true), ("prometheus@3.7", false), ("prometheus", false)] {
+        test.run_with(&["--target", target, "render", "prometheus.yml", "--out", "out"]).expect_code(0);
+        let rendered = read(&test.path("out/prometheus.yml"));
+        assert_eq!(rendered.contains("client_certificate_key_file: "), file, "{target}:\n{rendered}");
+        assert_eq!(rendered.contains("client_certificate_key: \"key-fake\""), !file, "{target}:\n{rendered}");
     }
 }

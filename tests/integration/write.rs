@@ -206,6 +206,18 @@ fn store_put_replaces_a_file_keeping_its_mode() {
         .stdout_contains("replacement-value");
 }
 
+/// `store get --version` reads an older KV v2 version; any other provider keeps no versions it
+/// could name, so asking is a usage error (exit 2) rather than the current value.
+#[test]
+fn store_get_version_is_a_usage_error_outside_vault() {
+    let test = Test::new().file("token", "file-token-value");
+    let reference = format!("{{file: {{path: '{}'}}}}", test.path("token").display());
+    test.run_with(&["store", "get", &reference, "--version", "1", "--reveal"])
+        .expect_code(2)
+        .stderr_contains("--version is supported for vault KV v2 only, not `file`")
+        .never_shows("file-token-value");
+}
+
 /// Counts the POSTs a reload URL receives.
 #[cfg(any(feature = "kubernetes", feature = "aws"))]
 fn reload_counter() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
