@@ -487,3 +487,130 @@ fn target_alertmanager_decides_the_tool_and_siblings_where_the_shape_does_not() 
     forced.expect_code(6);
     assert!(only["validation"]["output"].as_str().unwrap().contains("no routes provided"), "{forced_report:#}");
 }
+
+/// `TMPDIR`'s private scratch directory in promtool's output (its random name replaced by
+/// `SCRATCH`), so a message naming the rendered copy can be compared whole.
+fn mask_scratch_dir(text: &str, tmp: &std::path::Path) -> String {
+    let prefix = format!("{}/secret-render-check-", tmp.display());
+    let mut masked = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&prefix) {
+        masked.push_str(&rest[..start]);
+        masked.push_str(&format!("{}/SCRATCH", tmp.display()));
+        let after = &rest[start + prefix.len()..];
+        rest = &after[after.find('/').unwrap_or(after.len())..];
+    }
+    masked.push_str(rest);
+    masked
+}
+
+/// In `--format github`, a config promtool rejects (exit 6) gets one `::error` annotation on the
+/// file, without a line, carrying promtool's whole output with its newlines escaped; fails if the
+/// annotation is missing, has a line, or its message is not exactly that.
+#[test]
+fn github_format_annotates_a_config_promtool_rejects_with_its_output_and_exit_6() {
+    requires_promtool();
+    let config = "global:\n  scrape_interval: banana\nscrape_configs:\n  - job_name: node\n    basic_auth: {username: u, password: {env: {name: FAKE}}}\n";
+    let test = Test::new().file("prometheus.yml", config);
+    let tmp = test.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let test = test.env("TMPDIR", tmp.to_str().unwrap()).args(["check", "--format", "github", "prometheus.yml"]);
+    let outcome = test.run();
+    outcome.expect_code(6);
+    let commands: Vec<String> =
+        workflow_commands(&outcome).into_iter().map(|command| mask_scratch_dir(command, &tmp)).collect();
+    let rendered = format!("{}/SCRATCH/out/prometheus.yml", tmp.display());
+    assert_eq!(
+        commands,
+        [format!(
+            "::error file=prometheus.yml::promtool check config rejected the rendered config: Checking {rendered}%0A%0A  FAILED: parsing YAML file {rendered}: not a valid duration string: \"banana\""
+        )],
+        "{}",
+        outcome.stdout
+    );
+}
+
+/// A directory holding nothing, to be the whole `PATH` of a run: no `promtool`, no `amtool`.
+fn empty_path(test: &Test) -> String {
+    let empty = test.path("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    empty.to_str().unwrap().to_owned()
+}
+
+/// Without `promtool` on `PATH` the human report says validation was skipped and why, and the
+/// check still passes (exit 0); fails if a missing tool becomes an error or goes unmentioned.
+#[test]
+fn without_promtool_on_path_validation_is_skipped_not_failed() {
+    let test = Test::new().file("prometheus.yml", INLINE_AND_FILE);
+    let path = empty_path(&test);
+    let outcome = test.env("PATH", &path).args(["check", "prometheus.yml"]).run();
+    outcome
+        .expect_code(0)
+        .stdout_contains("prometheus.yml (prometheus@2.42.0): 2 secret(s)\n")
+        .stdout_contains("  validation skipped: promtool is not on PATH\n");
+    assert!(
+        !outcome.stdout.contains(": accepted") && !outcome.stdout.contains("REJECTED"),
+        "no tool ran, so none can have judged:\n{}",
+        outcome.stdout
+    );
+}
+
+/// In `--format json`, a config whose tool is not on `PATH` has `validation` `{"result":
+/// "skipped", "reason": "<tool> is not on PATH"}`, for promtool and amtool alike, with exit 0;
+/// fails if the shape changes or a missing tool fails the check.
+#[test]
+fn json_format_reports_validation_skipped_when_the_tool_is_not_on_path() {
+    let test = Test::new().file("prometheus.yml", INLINE_AND_FILE).file("alertmanager.yml", ALERTMANAGER);
+    let path = empty_path(&test);
+    let outcome =
+        test.env("PATH", &path).args(["check", "--format", "json", "prometheus.yml", "alertmanager.yml"]).run();
+    outcome.expect_code(0);
+    let report = json(&outcome);
+    assert_eq!(
+        report["configs"][0]["validation"],
+        serde_json::json!({"result": "skipped", "reason": "promtool is not on PATH"}),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["configs"][1]["validation"],
+        serde_json::json!({"result": "skipped", "reason": "amtool is not on PATH"}),
+        "{report:#}"
+    );
+}
+
+/// With `--resolve` and every secret present, the human table ends each secret's line with
+/// `fetched` (and the check passes); fails if the marker is dropped, reworded or misplaced.
+#[test]
+fn resolve_marks_each_fetched_secret_in_the_human_table() {
+    requires_promtool();
+    let config = concat!(
+        "scrape_configs:\n",
+        "  - job_name: node\n",
+        "    basic_auth:\n",
+        "      username: prom\n",
+        "      password: {env: {name: SR_CHECK_FAKE_PASSWORD}}\n",
+        "  - job_name: api\n",
+        "    authorization: {credentials: {file: {path: token.txt}}}\n",
+    );
+    let test = Test::new()
+        .file("prometheus.yml", config)
+        .file("token.txt", "fake-token")
+        .env("SR_CHECK_FAKE_PASSWORD", "fake-password")
+        .args(["check", "--resolve", "prometheus.yml"]);
+    let token = test.path("token.txt");
+    let outcome = test.run();
+    outcome.expect_code(0).stdout_contains("promtool check config: accepted");
+    let secret_lines: Vec<&str> = outcome.stdout.lines().filter(|line| line.starts_with("  scrape_configs")).collect();
+    assert_eq!(
+        secret_lines,
+        [
+            "  scrape_configs[job_name=node].basic_auth.password  environment variable SR_CHECK_FAKE_PASSWORD  file → password_file  fetched".to_owned(),
+            format!(
+                "  scrape_configs[job_name=api].authorization.credentials  file {}  file → credentials_file  fetched",
+                token.display()
+            ),
+        ],
+        "{}",
+        outcome.stdout
+    );
+}

@@ -2,13 +2,15 @@
 //! scraping a basic-auth target of the test's own with a password kept in a real OpenBao —
 //! unchanged refreshes cause no reload, a rotation exactly one, an OpenBao outage none — and
 //! `sh` children for what a wrapper owes its child: exit codes, signal forwarding and escalation,
-//! its own process group, zombie reaping as PID 1, and holding the child back until every secret
-//! has a value. Nothing sleeps to synchronise: every wait polls a condition under a deadline.
+//! its own process group, zombie reaping as PID 1, holding the child back until every secret
+//! has a value, failing with its own code (bad config, unsafe out dir) before starting it, and
+//! which target it renders for (`--target`, else the child's `--version`). Nothing sleeps to
+//! synchronise: every wait polls a condition under a deadline.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -916,4 +918,165 @@ fn with_no_verify_reload_a_refused_reload_counts_as_sent() {
     });
     wrapper.signal(Signal::TERM);
     assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failing before the child starts
+
+/// A config problem is the wrapper's own failure: exit 3 naming the file, line and problem,
+/// without starting the child or writing the rendered config. Fails if the child is started
+/// anyway (its script would exit 0 after touching `started`) or the code or message changes.
+#[test]
+fn an_invalid_config_exits_3_without_starting_the_child() {
+    let test = Test::new().file("app.yml", "password: {env: {name: SR_RUN_TEST_PASSWORD, colour: blue}}\n");
+    let started = test.path("started");
+    let mut wrapper = sh_wrapper(&test, &[], &format!("touch {}", quoted(&started)));
+    assert_eq!(wrapper.exit_code(PATIENCE), 3, "{}", wrapper.log());
+    let log = wrapper.log();
+    assert!(log.contains("invalid configuration (1 problem)"), "{log}");
+    assert!(log.contains("app.yml:1: password: unknown key `colour` in `env` body"), "{log}");
+    assert!(!started.exists(), "the child was started:\n{log}");
+    assert!(!test.path("out/app.yml").exists(), "a config was rendered:\n{log}");
+}
+
+/// An output directory writable by others is refused before the child starts: exit 5 naming
+/// the directory and its mode, nothing written into it. Fails if the child is started anyway
+/// (its script would exit 0 after touching `started`) or the directory is used.
+#[test]
+fn an_out_dir_writable_by_others_exits_5_without_starting_the_child() {
+    let test = sh_test();
+    let (out, started) = (test.path("out"), test.path("started"));
+    std::fs::create_dir(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut wrapper = sh_wrapper(&test, &[], &format!("touch {}", quoted(&started)));
+    assert_eq!(wrapper.exit_code(PATIENCE), 5, "{}", wrapper.log());
+    let log = wrapper.log();
+    assert!(
+        log.contains(&format!(
+            "cannot use the output directory: refusing to use `{}`: writable by group or others (mode 0777)",
+            out.display()
+        )),
+        "{log}"
+    );
+    assert!(!started.exists(), "the child was started:\n{log}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "the refused directory was written into: {left:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which target `run` renders for
+
+/// An Alertmanager config whose webhook URL comes from the file `hook`: Alertmanager 0.26 added
+/// the `url_file` sibling (src/render/targets.yaml), so the target's version decides between a
+/// secret file and inlining.
+const WEBHOOK_CONFIG: &str = concat!(
+    "route: {receiver: team}\n",
+    "receivers:\n",
+    "  - name: team\n",
+    "    webhook_configs:\n",
+    "      - url: {file: {path: hook}}\n",
+);
+/// The webhook URL in `hook`: treated as a secret, never printed.
+const FAKE_HOOK: &str = "https://hooks.example.invalid/fake-hook";
+
+/// A test directory with [`WEBHOOK_CONFIG`] and its `hook`, and a fake target program
+/// `bin/prometheus`: asked `--version`, it notes that in `asked-version` and prints `banner`;
+/// otherwise it copies the config its `--config.file=` names to `seen.yml` and exits 0, so the
+/// wrapper exits 0 too. A shell writes the program, so no descriptor open for writing on it is
+/// inherited by a process another test thread forks, which would make running it fail with
+/// ETXTBSY.
+fn fake_target_test(banner: &str) -> (Test, PathBuf) {
+    let test = Test::new().file("alertmanager.yml", WEBHOOK_CONFIG).file("hook", FAKE_HOOK);
+    let program = test.path("bin/prometheus");
+    let script = format!(
+        concat!(
+            "#!/bin/sh\n",
+            "if [ \"$1\" = --version ]; then echo asked >> {asked}; echo '{banner}'; exit 0; fi\n",
+            "for arg; do case \"$arg\" in --config.file=*) cp \"${{arg#--config.file=}}\" {seen};; esac; done\n",
+        ),
+        asked = quoted(&test.path("asked-version")),
+        seen = quoted(&test.path("seen.yml")),
+        banner = banner
+    );
+    let written = Command::new("sh")
+        .args(["-c", r#"mkdir -p "${1%/*}" && printf '%s' "$2" > "$1" && chmod 755 "$1""#, "sh"])
+        .arg(&program)
+        .arg(&script)
+        .status()
+        .expect("sh runs");
+    assert!(written.success(), "cannot write {}", program.display());
+    (test, program)
+}
+
+/// Runs `secret-render run --out OUT --listen off EXTRA… -- PROGRAM --config.file=alertmanager.yml`
+/// to its end (exit 0, the fake target's) and returns its log and the config the target was given.
+fn run_fake_target(test: &Test, program: &Path, extra: &[&str]) -> (String, String) {
+    let mut command = wrapper_command(test);
+    command
+        .args(["run", "--out"])
+        .arg(test.path("out"))
+        .args(["--listen", "off"])
+        .args(extra)
+        .arg("--")
+        .arg(program)
+        .arg("--config.file=alertmanager.yml");
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
+    let seen = std::fs::read_to_string(test.path("seen.yml"))
+        .unwrap_or_else(|error| panic!("the target was not given a config ({error}); log:\n{}", wrapper.log()));
+    (wrapper.log(), seen)
+}
+
+/// The config as the target saw it, fit to print: the webhook URL replaced.
+fn redacted(seen: &str) -> String {
+    seen.replace(FAKE_HOOK, "<the webhook URL>")
+}
+
+/// The webhook entry's key and value (quotes dropped) in the config the target saw.
+fn webhook_entry(seen: &str) -> Option<(&str, &str)> {
+    seen.lines().find_map(|line| {
+        let (key, value) = line.trim_start().strip_prefix("- ")?.split_once(':')?;
+        key.starts_with("url").then(|| (key, value.trim().trim_matches('"')))
+    })
+}
+
+/// Without `--target`, `run` asks the child's `--version` and renders for that target and
+/// version: Alertmanager 0.26 gets `url_file` pointing at a secret file. Fails if the banner's
+/// version is ignored (the oldest known, 0.25, would inline the URL) or detection is not logged.
+#[test]
+fn run_renders_for_the_target_and_version_the_childs_version_banner_names() {
+    let (test, program) = fake_target_test("alertmanager, version 0.26.0 (branch: HEAD, revision: fake)");
+    let (log, seen) = run_fake_target(&test, &program, &[]);
+    assert!(log.contains("detected the target from --version target=alertmanager version=0.26.0"), "{log}");
+    let (key, file) = webhook_entry(&seen).unwrap_or_else(|| panic!("no webhook url:\n{}", redacted(&seen)));
+    assert_eq!(key, "url_file", "0.26 has url_file:\n{}", redacted(&seen));
+    assert!(Path::new(file).starts_with(test.path("out/secrets")), "{}", redacted(&seen));
+    assert!(holds(Path::new(file), FAKE_HOOK), "{file} does not hold the webhook URL");
+}
+
+/// `--target` wins over the child's `--version` under `run`: `alertmanager@0.25` (no `url_file`
+/// yet) inlines the URL although the child says 0.26, and the child is never asked its version.
+/// Fails if detection overrides the flag (the URL would go to `url_file`), or still runs.
+#[test]
+fn target_under_run_wins_over_the_childs_version_banner() {
+    let (test, program) = fake_target_test("alertmanager, version 0.26.0 (branch: HEAD, revision: fake)");
+    let (log, seen) = run_fake_target(&test, &program, &["--target", "alertmanager@0.25"]);
+    // Compared, not `assert_eq!`: the value is a secret and must not be printed.
+    assert!(webhook_entry(&seen) == Some(("url", FAKE_HOOK)), "the URL is not inlined:\n{}", redacted(&seen));
+    assert!(!test.path("asked-version").exists(), "the child was asked --version:\n{log}");
+    assert!(!log.contains("from --version"), "{log}");
+}
+
+/// A `--version` banner that names no known target is logged as such, and each config's shape
+/// decides instead (Alertmanager, at its oldest known version 0.25: the URL inlined). Fails if the
+/// banner is taken for a target or the fallback goes unsaid.
+#[test]
+fn an_unrecognised_version_banner_leaves_the_target_to_the_config_shape() {
+    let (test, program) = fake_target_test("blackbox_exporter, version 0.26.0 (branch: HEAD, revision: fake)");
+    let (log, seen) = run_fake_target(&test, &program, &[]);
+    assert!(test.path("asked-version").exists(), "the child was not asked --version:\n{log}");
+    assert!(log.contains("cannot tell the target from --version; detecting it from each config's shape"), "{log}");
+    assert!(!log.contains("detected the target from --version"), "{log}");
+    // Compared, not `assert_eq!`: the value is a secret and must not be printed.
+    assert!(webhook_entry(&seen) == Some(("url", FAKE_HOOK)), "the URL is not inlined:\n{}", redacted(&seen));
 }
