@@ -637,6 +637,8 @@ fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Inst
 /// Runs the loop; returns the exit code (the child's, or 128+N after a stop signal).
 pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     crate::install_crypto_provider();
+    crate::output::refuse_to_replace_configs(&settings.common.out, &settings.configs)
+        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let (loaded, providers) = Daemon::load(&settings)?;
     let out = OutputDir::open(&settings.common.out, &settings.common.output)
         .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;

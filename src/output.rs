@@ -63,6 +63,12 @@ pub enum OutputError {
     #[error("`{path}` is not on tmpfs or ramfs, and tmpfs is required")]
     NotTmpfs { path: PathBuf },
 
+    #[error(
+        "refusing to use `{path}`: the rendered copy of `{config}` would replace the config itself; \
+         give --out a directory of its own"
+    )]
+    ReplacesConfig { path: PathBuf, config: PathBuf },
+
     #[error("invalid file mode {mode:04o} for files in `{path}`: only permission bits (0777) may be set")]
     InvalidMode { path: PathBuf, mode: u32 },
 
@@ -85,6 +91,25 @@ impl OutputError {
     fn io(action: &'static str, path: &Path, source: impl Into<io::Error>) -> Self {
         Self::Io { action, path: path.to_path_buf(), error: source.into() }
     }
+}
+
+/// Refuses an out dir where the rendered copy of one of `configs` (`DIR/<its file name>`) is
+/// that config itself, or the link the operator named it by: `--out` naming the configs' own
+/// directory would overwrite each source with its rendering, provider maps and all lost. Checked
+/// before anything is fetched or created.
+pub fn refuse_to_replace_configs(out: &Path, configs: &[PathBuf]) -> Result<(), OutputError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let identity = |metadata: std::fs::Metadata| (metadata.dev(), metadata.ino());
+    for config in configs {
+        let Some(name) = config.file_name() else { continue };
+        let Ok(rendered) = std::fs::symlink_metadata(out.join(name)).map(identity) else { continue };
+        let named = std::fs::symlink_metadata(config).map(identity).ok();
+        let real = std::fs::metadata(config).map(identity).ok();
+        if named == Some(rendered) || real == Some(rendered) {
+            return Err(OutputError::ReplacesConfig { path: out.to_path_buf(), config: config.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// Permissions of every file written (secrets and configs alike).

@@ -49,10 +49,18 @@ pub fn default_out_dir(xdg_runtime_dir: Option<&Path>) -> PathBuf {
     }
 }
 
+/// `--file-mode`: owner read/write, and at most read/write for the group (`--file-group`). No
+/// bit for others (a secret readable by every user on the host is not a secret) and no execute
+/// bit (these are data files).
 fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
     match u32::from_str_radix(digits, 8) {
-        Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Ok(mode),
+        Ok(mode) if mode & !0o660 == 0 && mode & 0o600 == 0o600 => Ok(mode),
+        Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Err(format!(
+            "--file-mode {text}: {} would be {}; at most 0660 (0640 with --file-group lets the target's group read)",
+            if mode & 0o007 != 0 { "secret files" } else { "files" },
+            if mode & 0o007 != 0 { "open to every user on the host" } else { "executable" },
+        )),
         Ok(_) => Err(format!("--file-mode {text}: must keep owner read/write and have no bits beyond 0777")),
         Err(_) => Err(format!("--file-mode {text}: not an octal mode like 0640")),
     }
@@ -109,6 +117,16 @@ fn file_roots(global: &GlobalArgs) -> Result<Vec<PathBuf>, String> {
         .collect()
 }
 
+/// A URL flag's value, checked at start rather than at the first reload or poll: an http(s)
+/// URL with a host.
+fn http_url(flag: &str, url: String) -> Result<String, String> {
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(url),
+        Ok(_) => Err(format!("{flag} {url}: not an http(s) URL")),
+        Err(error) => Err(format!("{flag} {url}: not an http(s) URL ({error})")),
+    }
+}
+
 fn duration(flag: &str, text: &str) -> Result<Duration, String> {
     crate::duration::parse(text).map_err(|reason| format!("{flag}: {reason}"))
 }
@@ -159,7 +177,7 @@ impl LoopSettings {
             },
             debounce: duration("--reload-debounce", &args.reload_debounce)?,
             start_partial: args.start_partial,
-            watch_targets: args.watch_targets.clone(),
+            watch_targets: args.watch_targets.clone().map(|url| http_url("--watch-targets", url)).transpose()?,
             watch_targets_interval: duration("--watch-targets-interval", &args.watch_targets_interval)?
                 .max(Duration::from_secs(1)),
         })
@@ -203,10 +221,11 @@ impl WatchSettings {
         let reload = match (args.reload_pid, args.reload_pidfile, args.reload_url) {
             (Some(pid), _, _) => Some(ReloadTarget::Pid(pid)),
             (_, Some(file), _) => Some(ReloadTarget::PidFile(file)),
-            (_, _, Some(url)) => Some(ReloadTarget::Url(url)),
+            (_, _, Some(url)) => Some(ReloadTarget::Url(http_url("--reload-url", url)?)),
             _ => None,
         };
-        Ok(Self { common, configs: args.configs, reload, verify_url: args.verify_url })
+        let verify_url = args.verify_url.map(|url| http_url("--verify-url", url)).transpose()?;
+        Ok(Self { common, configs: args.configs, reload, verify_url })
     }
 }
 
@@ -221,6 +240,9 @@ mod tests {
         assert_eq!(parse_mode("0o660"), Ok(0o660));
         for bad in ["0400", "4755", "rw", "0999", ""] {
             assert!(parse_mode(bad).is_err(), "{bad}");
+        }
+        for open in ["0644", "0604", "0666", "0700", "0750", "0777"] {
+            assert!(parse_mode(open).is_err(), "{open}");
         }
     }
 
@@ -269,6 +291,28 @@ mod tests {
             assert_eq!(common.reload_on, ReloadOn::Any);
             assert!(!common.start_partial);
         }
+    }
+
+    #[test]
+    fn url_flags_must_be_http_urls() {
+        for flags in [
+            &["--reload-url", "notaurl"][..],
+            &["--reload-url", "127.0.0.1:9090/-/reload"],
+            &["--verify-url", "ftp://host/metrics"],
+            &["--watch-targets", "localhost:9090"],
+        ] {
+            use clap::Parser as _;
+            let mut argv = vec!["secret-render", "watch", "prometheus.yml"];
+            argv.extend_from_slice(flags);
+            let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
+            let crate::cli::Command::Watch(args) = cli.command else { unreachable!("a watch command") };
+            let error = WatchSettings::new(args, &cli.global).err().unwrap_or_else(|| panic!("{flags:?} accepted"));
+            assert!(error.starts_with(&format!("{} ", flags[0])) && error.contains("not an http(s) URL"), "{error}");
+        }
+        let watch =
+            watch_settings(&["--reload-url", "http://127.0.0.1:9090/-/reload", "--watch-targets", "https://p:9090"]);
+        assert!(matches!(watch.reload, Some(ReloadTarget::Url(_))));
+        assert_eq!(watch.common.watch_targets.as_deref(), Some("https://p:9090"));
     }
 
     #[test]

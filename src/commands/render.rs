@@ -16,6 +16,8 @@ use crate::stores;
 use crate::tree::{Node, Template};
 
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
+    crate::output::refuse_to_replace_configs(&settings.out, &settings.configs)
+        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
     let max_concurrency = settings.max_concurrency;
     // Fetching starts while the configs are still being parsed: each provider map that a
     // remote store answers with one request is fetched as soon as the parser has read it (see

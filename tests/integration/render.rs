@@ -443,6 +443,16 @@ fn bad_flags_are_a_usage_error_with_exit_2() {
     Test::new().args(["render"]).run().expect_code(2);
     Test::new().args(["render", "x.yml", "--file-mode", "0644x"]).run().expect_code(2).stderr_contains("--file-mode");
     Test::new().args(["--target", "nginx", "render", "x.yml"]).run().expect_code(2);
+    // A mode that opens secrets to every user, or makes them executable, is refused up front.
+    for mode in ["0644", "0777", "0700"] {
+        Test::new().args(["render", "x.yml", "--file-mode", mode]).run().expect_code(2).stderr_contains("at most 0660");
+    }
+    // A URL flag is checked at start, not at the first reload.
+    Test::new()
+        .args(["watch", "x.yml", "--out", "out", "--reload-url", "notaurl"])
+        .run()
+        .expect_code(2)
+        .stderr_contains("--reload-url notaurl: not an http(s) URL");
 }
 
 /// A panic is an unexpected internal error: exit 1 (contract section 9), not Rust's 101, and
@@ -681,4 +691,33 @@ fn the_target_version_decides_which_fields_get_a_file() {
         assert_eq!(rendered.contains("client_certificate_key_file: "), file, "{target}:\n{rendered}");
         assert_eq!(rendered.contains("client_certificate_key: \"key-fake\""), !file, "{target}:\n{rendered}");
     }
+}
+
+/// `--out` naming the config's own directory would overwrite the config with its rendering
+/// (provider maps lost for good): `render` refuses it (exit 5) and leaves the config, and the
+/// directory, as they were. The same for a config named by a symlink the rendering would replace,
+/// and under `watch`.
+#[test]
+fn an_out_dir_holding_the_config_itself_is_refused_and_the_config_kept() {
+    let test =
+        Test::new().file("etc/prometheus.yml", BASIC_AUTH_JOB).file("etc/pw", "v").file("real/app.yml", BASIC_AUTH_JOB);
+    std::os::unix::fs::symlink(test.path("real/app.yml"), test.path("etc/app.yml")).unwrap();
+    for (config, out) in [
+        ("etc/prometheus.yml", "etc"),
+        ("etc/prometheus.yml", "etc/."),
+        ("etc/app.yml", "etc"),
+        ("etc/app.yml", "real"),
+    ] {
+        test.run_with(&["render", config, "--out", out])
+            .expect_code(5)
+            .stderr_contains("would replace the config itself");
+        assert_eq!(read(&test.path(config)), BASIC_AUTH_JOB, "{config} with --out {out}");
+        assert!(!test.path("etc/secrets").exists() && !test.path("real/secrets").exists(), "--out {out} was used");
+    }
+    assert!(std::fs::symlink_metadata(test.path("etc/app.yml")).unwrap().file_type().is_symlink());
+    // `watch` (and `run`) refuse it the same way, before their loop starts.
+    test.run_with(&["watch", "etc/prometheus.yml", "--out", "etc", "--listen", "off"])
+        .expect_code(5)
+        .stderr_contains("would replace the config itself");
+    assert_eq!(read(&test.path("etc/prometheus.yml")), BASIC_AUTH_JOB);
 }
