@@ -69,20 +69,25 @@ pub async fn get(target: &mut Target, version: Option<u64>, reveal: bool) -> Res
     }
     let provider = target.provider()?;
     let fetched = provider.fetch(&target.spec.location).await.map_err(fetch_failure)?;
-    if reveal {
-        let value = fetched.select(target.spec.key.as_deref(), &target.spec.location).map_err(fetch_failure)?;
-        let mut stdout = std::io::stdout().lock();
-        let _ = std::io::Write::write_all(&mut stdout, value.expose());
-        let _ = std::io::Write::flush(&mut stdout);
-        return Ok(());
+    let key = target.spec.key.as_deref();
+    // A `key` the document lacks fails as under `--reveal`: listing the other keys and exiting 0
+    // would tell a script the secret is there. Without a `key`, the keys are the answer.
+    if reveal || key.is_some() {
+        let value = fetched.select(key, &target.spec.location).map_err(fetch_failure)?;
+        if reveal {
+            let mut stdout = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut stdout, value.expose());
+            let _ = std::io::Write::flush(&mut stdout);
+            return Ok(());
+        }
     }
     let mut text = format!("{}\n", target.spec.location);
     match &fetched.content {
         Content::Value(value) => text.push_str(&format!("value: {} bytes\n", value.len())),
         Content::Fields(fields) => {
-            for (key, value) in fields {
-                let picked = if target.spec.key.as_deref() == Some(key.as_str()) { " (selected)" } else { "" };
-                text.push_str(&format!("key {key}: {} bytes{picked}\n", value.len()));
+            for (name, value) in fields {
+                let picked = if key == Some(name.as_str()) { " (selected)" } else { "" };
+                text.push_str(&format!("key {name}: {} bytes{picked}\n", value.len()));
             }
         }
     }

@@ -1,9 +1,13 @@
 //! The `file` provider, the embedded default: a whole file's bytes, or one `key` of a JSON or YAML
 //! file. Relative paths resolve against the directory of the config that names them. Reading
-//! follows symlinks on purpose: Kubernetes mounts Secrets and ConfigMaps through them.
+//! follows symlinks on purpose: Kubernetes mounts Secrets and ConfigMaps through them. Only a
+//! regular file of at most [`MAX_FILE_BYTES`] is read: a FIFO, a device or a huge file named by
+//! mistake would hang the render or exhaust its memory.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::os::unix::fs::FileTypeExt as _;
+use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 use zeroize::Zeroizing;
@@ -68,13 +72,13 @@ impl Provider for FileProvider {
             let file: &FileLocation = location.own();
             let what = location.to_string();
             self.check_root(&file.path, &what)?;
-            let bytes = Zeroizing::new(std::fs::read(&file.path).map_err(|error| match error.kind() {
+            let bytes = read_regular_file(&file.path).map_err(|error| match error.kind() {
                 std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
                 std::io::ErrorKind::PermissionDenied => {
                     ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() }
                 }
                 _ => ProviderError::Invalid { what: what.clone(), reason: error.to_string() },
-            })?);
+            })?;
             if !file.structured {
                 return Ok(Fetched::value(Secret::new(bytes.to_vec())));
             }
@@ -108,6 +112,73 @@ impl Provider for FileProvider {
             Ok(super::PutOutcome::default())
         })
     }
+}
+
+/// The largest file read as a secret: 1 MiB, the most a Kubernetes Secret may hold. Anything
+/// bigger named as a secret is a mistake (a log, an image), and reading it whole would cost its
+/// size in memory, and again in every copy rendered.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads the regular file at `path` (symlinks followed), of at most [`MAX_FILE_BYTES`], for any
+/// secret or credential file an operator names. The open cannot block (`O_NONBLOCK`: a FIFO
+/// without a writer would hold it forever) and what was opened is checked before a byte is
+/// read: anything but a regular file (FIFO, device, socket, directory) and a larger file are
+/// errors whose message (`it is not a regular file (a FIFO)`) names no value, to follow the
+/// path in the caller's message. At most one byte past the limit is read, so a file growing
+/// meanwhile cannot exceed it either.
+pub(crate) fn read_regular_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        // A Unix socket cannot be opened at all (ENXIO): say what it is instead.
+        Err(errno) => {
+            return Err(match std::fs::metadata(path) {
+                Ok(metadata) if !metadata.is_file() => not_regular(&metadata.file_type()),
+                _ => errno.into(),
+            });
+        }
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata.file_type()));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    // Room for the whole file up front: growing the buffer would leave unzeroized copies behind.
+    let capacity = usize::try_from(metadata.len()).map_or(0, |len| len + 1);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn not_regular(kind: &std::fs::FileType) -> std::io::Error {
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "an unknown kind of file"
+    };
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is not a regular file ({what})"))
+}
+
+fn too_large() -> std::io::Error {
+    let limit = MAX_FILE_BYTES / (1024 * 1024);
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("it is larger than {limit} MiB, the most a secret may be"),
+    )
 }
 
 /// Reads a JSON object or a YAML mapping into its top-level fields. Nested values are kept as
@@ -170,6 +241,39 @@ mod tests {
             let fields = parse_fields(text.as_bytes()).unwrap();
             let got: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.expose_str().unwrap())).collect();
             assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    /// Only a regular file up to the limit is read, through symlinks; the rest is refused
+    /// before a byte is read, and a FIFO without a writer does not block the open.
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn reads_only_regular_files_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = usize::try_from(MAX_FILE_BYTES).unwrap();
+        let write = |name: &str, size: usize| {
+            std::fs::write(dir.path().join(name), vec![b'x'; size]).unwrap();
+        };
+        write("small", 5);
+        write("limit", limit);
+        write("over", limit + 1);
+        std::os::unix::fs::symlink("small", dir.path().join("link")).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(dir.path().join("fifo")).status().unwrap();
+        assert!(made.success(), "mkfifo");
+        let cases: [(&str, Result<usize, &str>); 8] = [
+            ("small", Ok(5)),
+            ("link", Ok(5)),
+            ("limit", Ok(limit)),
+            ("over", Err("it is larger than 1 MiB, the most a secret may be")),
+            ("fifo", Err("it is not a regular file (a FIFO)")),
+            (".", Err("it is not a regular file (a directory)")),
+            ("/dev/null", Err("it is not a regular file (a character device)")),
+            ("missing", Err("No such file or directory (os error 2)")),
+        ];
+        for (name, expected) in cases {
+            let got = read_regular_file(&dir.path().join(name));
+            let got = got.as_ref().map(|bytes| bytes.len()).map_err(ToString::to_string);
+            assert_eq!(got, expected.map_err(str::to_owned), "{name}");
         }
     }
 

@@ -2,6 +2,7 @@
 //! confinement of the `file` provider (`..` and symlinks), core dumps disabled in the running
 //! process, and no value left behind in the temporary file of a write that was cut short.
 
+use std::io::{Read as _, Seek as _};
 use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 
@@ -101,4 +102,107 @@ fn a_temporary_file_left_by_an_interrupted_write_is_removed_once_no_writer_could
         .stderr_contains("removed a temporary file left by an interrupted write")
         .never_shows(CANARY);
     assert!(!leftover.exists(), "still there after the last writer ended");
+}
+
+/// Runs `secret-render args…` in the test directory, killed and failed after `timeout`, with its
+/// address space capped at 4 GiB so that a regression reading an endless file fails the test
+/// instead of exhausting the machine's memory. Returns the exit code and stderr.
+fn run_guarded(test: &Test, args: &[&str], timeout: std::time::Duration) -> (i32, String) {
+    let (mut stdout, mut stderr) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\"", binary()])
+        .args(args)
+        .current_dir(test.path(""))
+        .stdin(Stdio::null())
+        .stdout(stdout.try_clone().unwrap())
+        .stderr(stderr.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("`secret-render {}` still ran after {timeout:?}", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let read_back = |file: &mut std::fs::File| {
+        let mut text = String::new();
+        file.seek(std::io::SeekFrom::Start(0)).unwrap();
+        file.read_to_string(&mut text).unwrap();
+        text
+    };
+    let (stdout, stderr) = (read_back(&mut stdout), read_back(&mut stderr));
+    assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "a run showed the canary:\n{stdout}\n{stderr}");
+    (status.code().unwrap_or(-1), stderr)
+}
+
+const RENDER: &[&str] = &["render", "prometheus.yml", "--out", "out"];
+
+/// The one secret file a render of `config_reading` wrote into `out`.
+fn rendered_secret(out: &std::path::Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(out.join("secrets")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let [file] = files.as_slice() else { panic!("not one secret file: {files:?}") };
+    file.clone()
+}
+
+/// A FIFO (named directly or through a symlink) would block the open until a writer came, and the
+/// render with it: it is refused at once, as an unreadable file is (exit 4).
+#[test]
+fn a_fifo_is_refused_at_once_instead_of_hanging_the_render() {
+    for name in ["fifo", "link-to-fifo"] {
+        let test = Test::new().file("prometheus.yml", &config_reading(name));
+        let made = Command::new("mkfifo").arg(test.path("fifo")).status().unwrap();
+        assert!(made.success(), "mkfifo");
+        symlink("fifo", test.path("link-to-fifo")).unwrap();
+        let (code, stderr) = run_guarded(&test, RENDER, std::time::Duration::from_secs(20));
+        assert_eq!(code, 4, "{name}: {stderr}");
+        assert!(stderr.contains(&format!("file {}", test.path(name).display())), "{name}: {stderr}");
+        assert!(stderr.contains("is not a regular file (a FIFO)"), "{name}: {stderr}");
+    }
+}
+
+/// `/dev/zero` never ends: refused as a device before a byte is read.
+#[test]
+fn an_endless_device_is_refused_as_not_a_regular_file() {
+    let test = Test::new().file("prometheus.yml", &config_reading("/dev/zero"));
+    let (code, stderr) = run_guarded(&test, RENDER, std::time::Duration::from_secs(20));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("file /dev/zero: it is not a regular file (a character device)"), "{stderr}");
+}
+
+/// Kubernetes caps a Secret at 1 MiB: a file of exactly that renders, one byte more is refused
+/// (exit 4) without reading it, and nothing of it is printed.
+#[test]
+fn a_file_larger_than_1_mib_is_refused() {
+    const MIB: usize = 1024 * 1024;
+    let test = Test::new()
+        .file("prometheus.yml", &config_reading("pw"))
+        .file("pw", &"x".repeat(MIB))
+        .file("big/prometheus.yml", &config_reading("pw"))
+        .file("big/pw", &format!("{CANARY}{}", "x".repeat(MIB + 1 - CANARY.len())));
+    let (code, stderr) = run_guarded(&test, RENDER, std::time::Duration::from_secs(60));
+    assert_eq!(code, 0, "exactly 1 MiB: {stderr}");
+    assert_eq!(std::fs::metadata(rendered_secret(&test.path("out"))).unwrap().len(), MIB as u64);
+    let (code, stderr) =
+        run_guarded(&test, &["render", "big/prometheus.yml", "--out", "big-out"], std::time::Duration::from_secs(60));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains(&format!("file {}", test.path("big/pw").display())), "{stderr}");
+    assert!(stderr.contains("is larger than 1 MiB, the most a secret may be"), "{stderr}");
+    assert!(!test.path("big-out/prometheus.yml").exists());
+}
+
+/// Without `--file-root` too, a symlink (as a Kubernetes Secret volume mounts its keys) is followed
+/// to the regular file it names.
+#[test]
+fn a_symlink_to_a_regular_file_is_followed() {
+    let test = Test::new().file("..2024/pw", "through-the-link").file("prometheus.yml", &config_reading("pw"));
+    symlink("..2024", test.path("..data")).unwrap();
+    symlink("..data/pw", test.path("pw")).unwrap();
+    test.run_with(RENDER).expect_code(0);
+    assert_eq!(crate::support::read(&rendered_secret(&test.path("out"))), "through-the-link");
 }

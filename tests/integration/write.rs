@@ -99,16 +99,16 @@ fn store_put_get_delete_round_trip_on_kv_v2() {
     old.expect_code(0).stdout_contains("first-value-9d3");
 
     as_root(&server).args(["store", "delete", REF]).run().expect_code(0).stdout_contains("new version 3");
-    as_root(&server)
-        .args(["store", "get", REF])
-        .run()
-        .expect_code(0)
-        .stdout_contains("vault secret secret/prometheus/node");
-    as_root(&server)
-        .args(["store", "get", REF, "--reveal"])
-        .run()
-        .expect_code(4)
-        .stderr_contains("no key \"password\"");
+    // The key is gone: with or without `--reveal`, the same failure.
+    for reveal in [false, true] {
+        let mut args = vec!["store", "get", REF];
+        args.extend(reveal.then_some("--reveal"));
+        as_root(&server)
+            .args(args)
+            .run()
+            .expect_code(4)
+            .stderr_contains("vault secret secret/prometheus/node has no key \"password\"");
+    }
     as_root(&server).args(["store", "delete", "{vault: {path: prometheus/node}}"]).run().expect_code(0);
     as_root(&server).args(["store", "get", REF]).run().expect_code(4).stderr_contains("not found");
 }
@@ -216,6 +216,28 @@ fn store_get_version_is_a_usage_error_outside_vault() {
         .expect_code(2)
         .stderr_contains("--version is supported for vault KV v2 only, not `file`")
         .never_shows("file-token-value");
+}
+
+/// A REF naming a `key` the document lacks fails as `--reveal` does (exit 4, the keys there are)
+/// rather than listing the keys and exiting 0 as if the key were there; a present key is still
+/// listed, marked, without a value.
+#[test]
+fn store_get_of_a_missing_key_fails_without_reveal_too() {
+    let test = Test::new().file("c.json", r#"{"user": "user-value-5b2", "password": "password-value-9d4"}"#);
+    for reveal in [false, true] {
+        let mut args = vec!["store", "get", "{file: {path: c.json, key: pass}}"];
+        args.extend(reveal.then_some("--reveal"));
+        test.run_with(&args)
+            .expect_code(4)
+            .stderr_contains(r#"has no key "pass" (available keys: password, user)"#)
+            .never_shows("user-value-5b2")
+            .never_shows("password-value-9d4");
+    }
+    test.run_with(&["store", "get", "{file: {path: c.json, key: password}}"])
+        .expect_code(0)
+        .stdout_contains("key password: 18 bytes (selected)\nkey user: 14 bytes\n")
+        .never_shows("user-value-5b2")
+        .never_shows("password-value-9d4");
 }
 
 /// Counts the POSTs a reload URL receives.
