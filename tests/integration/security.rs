@@ -206,3 +206,20 @@ fn a_symlink_to_a_regular_file_is_followed() {
     test.run_with(RENDER).expect_code(0);
     assert_eq!(crate::support::read(&rendered_secret(&test.path("out"))), "through-the-link");
 }
+
+/// A store's credential files are read the same way: a Vault `token_file` that is a FIFO fails
+/// the render at once (exit 4, naming the file) instead of hanging it before the first request.
+#[test]
+fn a_vault_token_file_that_is_a_fifo_is_refused_at_once() {
+    let config = format!(
+        "secret_stores:\n  v:\n    vault:\n      address: http://127.0.0.1:{}\n      auth: {{token_file: token}}\npw: {{vault: {{path: p, key: k}}}}\n",
+        crate::support::free_port()
+    );
+    let test = Test::new().file("app.yml", &config);
+    let made = Command::new("mkfifo").arg(test.path("token")).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let args = ["--target", "generic", "render", "app.yml", "--out", "out"];
+    let (code, stderr) = run_guarded(&test, &args, std::time::Duration::from_secs(20));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("is not a regular file (a FIFO)"), "{stderr}");
+}

@@ -252,10 +252,14 @@ impl AzureStore {
             Credential::WorkloadIdentity { token_url, client_id, token_file } => {
                 // Re-read each time: the kubelet rotates the projected token.
                 let what = format!("{} federated token file {}", self.label, token_file.display());
-                let bytes = Zeroizing::new(std::fs::read(token_file).map_err(|error| match error.kind() {
-                    std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
-                    _ => ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() },
-                })?);
+                let bytes =
+                    crate::provider::file::read_regular_file(token_file).map_err(|error| match error.kind() {
+                        std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
+                        std::io::ErrorKind::PermissionDenied => {
+                            ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() }
+                        }
+                        _ => ProviderError::Invalid { what: what.clone(), reason: error.to_string() },
+                    })?;
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| ProviderError::Invalid { what, reason: "not UTF-8 text".into() })?;
                 (token_url, client_id, Ok(Secret::from_text(text.trim().to_owned())))

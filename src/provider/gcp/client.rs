@@ -210,10 +210,13 @@ impl GcpStore {
 
     async fn token_from_file(&self, path: &Path, from: &str) -> Result<(Token, Option<String>), ProviderError> {
         let what = format!("{} credentials file {} (from {from})", self.label, path.display());
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|error| match error.kind() {
+        let bytes = crate::provider::file::read_regular_file(path).map_err(|error| match error.kind() {
             std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
-            _ => ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() },
-        })?);
+            std::io::ErrorKind::PermissionDenied => {
+                ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() }
+            }
+            _ => ProviderError::Invalid { what: what.clone(), reason: error.to_string() },
+        })?;
         // serde_json's messages can quote a value: say where, not what.
         let file: CredentialsFile = serde_json::from_slice(&bytes).map_err(|error| ProviderError::Invalid {
             what: what.clone(),

@@ -348,11 +348,12 @@ impl Login {
     pub(super) fn client_identity(&self) -> Result<Option<reqwest::Identity>, String> {
         let Auth::Cert { client_cert, client_key, .. } = &self.auth else { return Ok(None) };
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|error| format!("{}: cannot read {}: {error}", self.label, path.display()))
+            crate::provider::file::read_regular_file(path)
+                .map_err(|error| format!("{}: cannot read {}: {error}", self.label, path.display()))
         };
-        let mut pem = zeroize::Zeroizing::new(read(client_cert)?);
+        let mut pem = read(client_cert)?;
         pem.extend_from_slice(b"\n");
-        pem.extend_from_slice(&zeroize::Zeroizing::new(read(client_key)?));
+        pem.extend_from_slice(&read(client_key)?);
         reqwest::Identity::from_pem(&pem)
             .map(Some)
             .map_err(|error| format!("{}: invalid client certificate or key: {error}", self.label))
@@ -505,10 +506,10 @@ impl Login {
     }
 
     fn read_file(&self, path: &Path, what: &str) -> Result<Secret, ProviderError> {
-        let bytes = std::fs::read(path).map_err(|error| ProviderError::NotFound {
+        let mut bytes = crate::provider::file::read_regular_file(path).map_err(|error| ProviderError::NotFound {
             what: format!("{} {what} file {} ({error})", self.label, path.display()),
         })?;
-        let text = String::from_utf8(bytes)
+        let text = String::from_utf8(std::mem::take(&mut *bytes))
             .map_err(|_| ProviderError::Invalid { what: path.display().to_string(), reason: "not UTF-8".into() })?;
         let trimmed = text.trim();
         Ok(Secret::from_text(if trimmed.len() == text.len() { text } else { trimmed.to_owned() }))

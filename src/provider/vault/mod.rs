@@ -375,8 +375,9 @@ impl VaultStore {
         let mut pems = Vec::new();
         if let Some(file) = &tls.ca_file {
             pems.push(
-                std::fs::read(file)
-                    .map_err(|error| format!("{label}: cannot read ca_file {}: {error}", file.display()))?,
+                crate::provider::file::read_regular_file(file)
+                    .map_err(|error| format!("{label}: cannot read ca_file {}: {error}", file.display()))?
+                    .to_vec(),
             );
         }
         if let Some(pem) = &tls.ca_cert {
