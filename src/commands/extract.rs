@@ -51,6 +51,7 @@ fn config_error(message: String) -> Failure {
 }
 
 pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
+    check_template(&settings.template).map_err(|message| Failure::new(ExitCode::Usage, message))?;
     let file = &settings.config;
     let source = std::fs::read_to_string(file)
         .map_err(|error| config_error(format!("cannot read {}: {error}", file.display())))?;
@@ -167,6 +168,32 @@ fn walk<'a>(node: &'a Node, path: &mut YamlPath, profile: &Profile, sites: &mut 
 /// File-name-safe: what the store path may hold.
 fn sanitize(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect()
+}
+
+/// The placeholders [`expand`] fills in.
+const PLACEHOLDERS: [&str; 5] = ["{config}", "{job}", "{job_name}", "{field}", "{path}"];
+
+/// A `--path-template` whose every `{…}` is one of [`PLACEHOLDERS`]: a misspelt one would
+/// otherwise be kept as written in every store path (`{cfg}/node/password`).
+fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let inside = &rest[open + 1..];
+        // The placeholder ends at the next `}`, unless another `{` comes first.
+        let close = inside
+            .find(['{', '}'])
+            .filter(|&at| inside[at..].starts_with('}'))
+            .ok_or_else(|| format!("--path-template: `{{` without a closing `}}` in {template:?}"))?;
+        let placeholder = &rest[open..open + close + 2];
+        if !PLACEHOLDERS.contains(&placeholder) {
+            return Err(format!(
+                "--path-template: unknown placeholder `{placeholder}` (known: {})",
+                PLACEHOLDERS.join(", ")
+            ));
+        }
+        rest = &inside[close + 1..];
+    }
+    Ok(())
 }
 
 /// `{config}`, `{job}`/`{job_name}` (the enclosing labelled item, else the parent path),
@@ -421,6 +448,37 @@ mod tests {
         let shown = diff(Path::new("p.yml"), source, &edited, &found);
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("-      password: <redacted>  # inline\n"), "{shown}");
+    }
+
+    #[test]
+    fn a_template_with_an_unknown_placeholder_is_refused() {
+        let known = "(known: {config}, {job}, {job_name}, {field}, {path})";
+        let cases = [
+            (DEFAULT_TEMPLATE, Ok(())),
+            ("{config}/{job_name}/{path}", Ok(())),
+            ("static/prefix/key", Ok(())),
+            ("{cfg}/{job}", Err(format!("--path-template: unknown placeholder `{{cfg}}` {known}"))),
+            ("{config}/{Job}/{field}", Err(format!("--path-template: unknown placeholder `{{Job}}` {known}"))),
+            ("{config}/{}/{field}", Err(format!("--path-template: unknown placeholder `{{}}` {known}"))),
+            (
+                "{config}/{job/{field}",
+                Err("--path-template: `{` without a closing `}` in \"{config}/{job/{field}\"".to_owned()),
+            ),
+            ("{config}/{job", Err("--path-template: `{` without a closing `}` in \"{config}/{job\"".to_owned())),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(check_template(template), expected, "{template}");
+        }
+    }
+
+    /// Every placeholder [`check_template`] lets through is one [`expand`] fills in.
+    #[test]
+    fn every_known_placeholder_is_expanded() {
+        let path = YamlPath::root().key("jobs").item(0, Some(("name".into(), "node".into()))).key("password");
+        for placeholder in PLACEHOLDERS {
+            let expanded = expand(placeholder, "prometheus", &path);
+            assert!(!expanded.contains(['{', '}']) && !expanded.is_empty(), "{placeholder} gives {expanded:?}");
+        }
     }
 
     #[test]

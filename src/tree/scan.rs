@@ -27,14 +27,22 @@ impl Site {
 }
 
 /// Every provider map and every problem in `document`. `is_secret_field` says where the target
-/// expects a secret string, so that a one-key mapping with a scalar body there is an error rather
-/// than ordinary data.
+/// expects a secret string: there, any mapping that is not a provider map (a one-key mapping with
+/// a scalar body, a misspelt provider, a body whose keys were not indented under its provider) is
+/// an error rather than ordinary data the target would refuse later.
 pub fn scan(
     document: &Document,
     is_secret_field: &dyn Fn(&YamlPath) -> bool,
     context: &ParseContext<'_>,
 ) -> (Vec<Site>, Vec<Problem>) {
-    let mut scanner = Scanner { is_secret_field, context, sites: Vec::new(), problems: Vec::new() };
+    let mut scanner = Scanner {
+        is_secret_field,
+        context,
+        sites: Vec::new(),
+        problems: Vec::new(),
+        here: YamlPath::root(),
+        here_valid: 0,
+    };
     scanner.walk(&document.root, &mut Vec::new(), &mut Vec::new());
     (scanner.sites, scanner.problems)
 }
@@ -44,6 +52,12 @@ struct Scanner<'a> {
     context: &'a ParseContext<'a>,
     sites: Vec<Site>,
     problems: Vec<Problem>,
+    /// The path of the last mapping asked about (see [`Scanner::at_secret_field`]): every
+    /// mapping of the config is, and consecutive ones share most of their path, so it is
+    /// extended from where the walk's steps last agreed with it instead of built anew.
+    here: YamlPath,
+    /// How many leading segments of `here` still match the walk's steps.
+    here_valid: usize,
 }
 
 /// One step from the root to the node being visited, borrowing the tree: the walk visits every
@@ -59,12 +73,16 @@ enum Step<'n> {
 fn path_of(steps: &[Step<'_>]) -> YamlPath {
     let mut path = YamlPath::root();
     for step in steps {
-        path.push(match *step {
-            Step::Key(key) => super::PathSegment::Key(key.to_owned()),
-            Step::Item(index, item) => super::PathSegment::Item { index, label: item_label(item) },
-        });
+        path.push(segment(*step));
     }
     path
+}
+
+fn segment(step: Step<'_>) -> super::PathSegment {
+    match step {
+        Step::Key(key) => super::PathSegment::Key(key.to_owned()),
+        Step::Item(index, item) => super::PathSegment::Item { index, label: item_label(item) },
+    }
 }
 
 /// The `job_name=…`/`name=…` label that identifies a sequence item to a reader.
@@ -86,25 +104,18 @@ impl Scanner<'_> {
         }
         match &node.kind {
             NodeKind::Mapping(entries) => {
-                if let Some((kind, body)) = provider_key(entries) {
-                    match &body.kind {
-                        NodeKind::Mapping(_) => {
-                            self.provider_map(kind, body, node.mark, steps, route);
-                            return;
-                        }
-                        _ => {
-                            let path = path_of(steps);
-                            if (self.is_secret_field)(&path) {
-                                let message = format!(
-                                    "`{kind}` here needs a mapping body, e.g. `{kind}: {{{}: …}}`; to keep this \
-                                     mapping as data, tag it `!literal`",
-                                    example_key(kind)
-                                );
-                                self.problem(path, body.mark, message);
-                                return;
-                            }
-                        }
-                    }
+                if let Some((kind, body)) = provider_key(entries)
+                    && matches!(body.kind, NodeKind::Mapping(_))
+                {
+                    self.provider_map(kind, body, node.mark, steps, route);
+                    return;
+                }
+                if !steps.is_empty()
+                    && self.at_secret_field(steps)
+                    && let Some((mark, message)) = not_a_provider_map(entries, node.mark)
+                {
+                    self.problem(self.here.clone(), mark, message);
+                    return;
                 }
                 if entries.len() > 1 {
                     let others: Vec<&str> = entries.iter().filter_map(|entry| entry.key.as_scalar()).collect();
@@ -138,6 +149,7 @@ impl Scanner<'_> {
                     steps.push(Step::Key(key));
                     self.walk(&entry.value, steps, route);
                     steps.pop();
+                    self.here_valid = self.here_valid.min(steps.len());
                     route.pop();
                 }
             }
@@ -147,11 +159,25 @@ impl Scanner<'_> {
                     steps.push(Step::Item(index, item));
                     self.walk(item, steps, route);
                     steps.pop();
+                    self.here_valid = self.here_valid.min(steps.len());
                     route.pop();
                 }
             }
             NodeKind::Scalar { .. } | NodeKind::Slot(_) => {}
         }
+    }
+
+    /// Whether the target expects a secret string where `steps` lead, leaving their path in
+    /// `self.here`.
+    fn at_secret_field(&mut self, steps: &[Step<'_>]) -> bool {
+        while self.here.segments().len() > self.here_valid {
+            self.here.pop();
+        }
+        for step in &steps[self.here_valid..] {
+            self.here.push(segment(*step));
+        }
+        self.here_valid = steps.len();
+        (self.is_secret_field)(&self.here)
     }
 
     fn provider_map(&mut self, kind: ProviderKind, body: &Node, mark: Mark, steps: &[Step<'_>], route: &[usize]) {
@@ -185,6 +211,64 @@ fn provider_key(entries: &[Entry]) -> Option<(ProviderKind, &Node)> {
     let [entry] = entries else { return None };
     let kind = entry.key.as_scalar().and_then(ProviderKind::from_name)?;
     Some((kind, &entry.value))
+}
+
+/// What is wrong with `entries`, a mapping where the target expects a secret string, and where
+/// (its own `mark` unless a key is to blame); `None` when the rule for a provider key beside
+/// other keys in [`Scanner::walk`] reports it already.
+fn not_a_provider_map(entries: &[Entry], mark: Mark) -> Option<(Mark, String)> {
+    let provider_entries =
+        || entries.iter().filter_map(|entry| Some((entry.key.as_scalar().and_then(ProviderKind::from_name)?, entry)));
+    if let Some((kind, body)) = provider_key(entries) {
+        let message = format!(
+            "`{kind}` here needs a mapping body, e.g. `{kind}: {{{}: …}}`; to keep this mapping as data, tag it \
+             `!literal`",
+            example_key(kind)
+        );
+        return Some((body.mark, message));
+    }
+    if provider_entries().any(|(_, entry)| matches!(entry.value.kind, NodeKind::Mapping(_))) {
+        return None;
+    }
+    // `password:\n  file:\n  path: pw`: the body's keys were written level with the provider.
+    if let Some((kind, entry)) = provider_entries().find(|(_, entry)| entry.value.is_null()) {
+        let others = entries
+            .iter()
+            .filter(|other| !std::ptr::eq(*other, entry))
+            .filter_map(|other| other.key.as_scalar())
+            .map(|key| format!("`{key}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Some((entry.key.mark, format!("`{kind}` has no body; indent its keys ({others}) under `{kind}:`")));
+    }
+    let providers = ProviderKind::ALL.iter().map(|kind| format!("`{kind}`")).collect::<Vec<_>>().join(", ");
+    if let [entry] = entries
+        && let Some(key) = entry.key.as_scalar()
+    {
+        let message = match closest_provider(key) {
+            Some(kind) => format!("unknown provider `{key}` (did you mean `{kind}`?)"),
+            None => format!("unknown provider `{key}` (providers: {providers})"),
+        };
+        return Some((entry.key.mark, message));
+    }
+    Some((
+        mark,
+        format!(
+            "a secret string or a provider map belongs here, not this mapping; a provider map has exactly one \
+             key, a provider ({providers})"
+        ),
+    ))
+}
+
+/// The provider `key` is most likely a misspelling of: within two edits, or differing in case.
+fn closest_provider(key: &str) -> Option<ProviderKind> {
+    let key = key.to_lowercase();
+    ProviderKind::ALL
+        .into_iter()
+        .map(|kind| (strsim::damerau_levenshtein(&key, kind.name()), kind))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, kind)| kind)
 }
 
 fn example_key(kind: ProviderKind) -> &'static str {
@@ -268,6 +352,101 @@ mod tests {
         let (sites, problems) = run("labels: {env: prod}\nextra: !literal {file: {path: x}}\nlist: [{file: x}]\n");
         assert!(sites.is_empty());
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    /// At a secret field the target wants a string: any mapping there that is not a provider map
+    /// would reach it as data (`cannot unmarshal !!map into config.plain`), so it is an error
+    /// saying what was probably meant.
+    #[test]
+    fn a_mapping_at_a_secret_field_that_is_not_a_provider_map_is_an_error() {
+        let names = "`file`, `env`, `vault`, `kubernetes`, `aws_secrets_manager`, `gcp_secret_manager`, \
+                     `azure_key_vault`, `exec`";
+        let not_a_map = format!(
+            "a secret string or a provider map belongs here, not this mapping; a provider map has exactly one key, \
+             a provider ({names})"
+        );
+        let cases = [
+            (
+                "password: {vualt: {path: prom/node, key: password}}\n",
+                "password (line 1): unknown provider `vualt` (did you mean `vault`?)".to_owned(),
+            ),
+            (
+                "password:\n  Vault: {path: p}\n",
+                "password (line 2): unknown provider `Vault` (did you mean `vault`?)".to_owned(),
+            ),
+            ("password: {evn: TOKEN}\n", "password (line 1): unknown provider `evn` (did you mean `env`?)".to_owned()),
+            (
+                "password: {secrets: {path: p}}\n",
+                format!("password (line 1): unknown provider `secrets` (providers: {names})"),
+            ),
+            (
+                "password:\n  file:\n  path: pw\n",
+                "password (line 2): `file` has no body; indent its keys (`path`) under `file:`".to_owned(),
+            ),
+            (
+                "password: {path: pw, key: k, vault: ~}\n",
+                "password (line 1): `vault` has no body; indent its keys (`path`, `key`) under `vault:`".to_owned(),
+            ),
+            ("password:\n  path: pw\n  key: k\n", format!("password (line 2): {not_a_map}")),
+            ("password: {}\n", format!("password (line 1): {not_a_map}")),
+        ];
+        for (text, expected) in cases {
+            let (sites, problems) = run(text);
+            assert!(sites.is_empty(), "{text}");
+            assert_eq!(problems, [expected], "{text}");
+        }
+    }
+
+    /// The rule is the target's: elsewhere, and under `--target generic` (no secret fields), a
+    /// mapping is data however much it looks like a mistake, and `!literal` still escapes it.
+    #[test]
+    fn mappings_elsewhere_or_tagged_literal_stay_data() {
+        let (sites, problems) = run(concat!(
+            "labels: {vualt: {path: p}, file: null, x: y}\n",
+            "other: {file: ~, path: pw}\n",
+            "password: !literal {vualt: {path: p}}\n",
+        ));
+        assert!(sites.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
+        let document = load("password: {vualt: {path: p}}\nb:\n  password:\n    file:\n    path: pw\n").unwrap();
+        let stores = crate::stores::StoreRegistry::default();
+        let context = ParseContext { config_dir: std::path::Path::new("/etc/prometheus"), stores: &stores };
+        let (sites, problems) = scan(&document, &|_| false, &context);
+        assert!(sites.is_empty());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    /// The path cache follows the walk: sibling and cousin secret fields each get their own path,
+    /// item labels included.
+    #[test]
+    fn each_problem_names_its_own_path_when_several_share_a_prefix() {
+        let (_, problems) = run(concat!(
+            "jobs:\n",
+            "  - name: a\n",
+            "    auth: {password: {x: 1}}\n",
+            "  - name: b\n",
+            "    auth: {password: {vault: {path: p, key: k}}}\n",
+            "    other: {password: {evn: T}}\n",
+            "  - {auth: {password: {}}}\n",
+        ));
+        let paths: Vec<&str> = problems.iter().map(|problem| problem.split(" (").next().unwrap()).collect();
+        assert_eq!(paths, ["jobs[name=a].auth.password", "jobs[name=b].other.password", "jobs[2].auth.password"]);
+    }
+
+    #[test]
+    fn closest_provider_allows_two_edits_or_a_case_difference() {
+        let cases = [
+            ("vualt", Some(ProviderKind::Vault)),
+            ("VAULT", Some(ProviderKind::Vault)),
+            ("fiel", Some(ProviderKind::File)),
+            ("aws_secret_manager", Some(ProviderKind::AwsSecretsManager)),
+            ("k8s", None),
+            ("secrets", None),
+            ("path", None),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(closest_provider(key), expected, "{key}");
+        }
     }
 
     #[test]

@@ -614,3 +614,36 @@ fn resolve_marks_each_fetched_secret_in_the_human_table() {
         outcome.stdout
     );
 }
+
+/// A misspelt provider, and a body whose keys were written level with its provider, at fields
+/// Prometheus reads as secret strings: both used to pass through as data (exit 0) for Prometheus
+/// to refuse later (`cannot unmarshal !!map into config.plain`). Ordinary data beside them, and
+/// the same config under `--target generic` (which knows no secret fields), stay data.
+#[test]
+fn a_mapping_at_a_secret_field_that_is_not_a_provider_map_is_a_config_error() {
+    let config = concat!(
+        "scrape_configs:\n",
+        "  - job_name: node\n",
+        "    basic_auth:\n",
+        "      username: prom\n",
+        "      password: {vualt: {path: prom/node, key: password}}\n",
+        "  - job_name: api\n",
+        "    basic_auth:\n",
+        "      username: prom\n",
+        "      password:\n",
+        "        file:\n",
+        "        path: pw\n",
+        "    static_configs: [{targets: [a], labels: {file: null, x: y}}]\n",
+    );
+    let test = Test::new().file("prometheus.yml", config);
+    test.run_with(&["check", "prometheus.yml"])
+        .expect_code(3)
+        .stderr_contains("(2 problems)")
+        .stderr_contains(
+            "prometheus.yml:5: scrape_configs[job_name=node].basic_auth.password: unknown provider `vualt` (did you mean `vault`?)",
+        )
+        .stderr_contains(
+            "prometheus.yml:10: scrape_configs[job_name=api].basic_auth.password: `file` has no body; indent its keys (`path`) under `file:`",
+        );
+    test.run_with(&["--target", "generic", "check", "prometheus.yml"]).expect_code(0);
+}

@@ -292,3 +292,25 @@ fn extract_write_through_a_symlink_rewrites_the_file_it_points_to() {
     assert!(!target.contains("node-pass-fake"), "the linked file still holds the inline value:\n{target}");
     assert_eq!(target, NODE_JOB.replace("node-pass-fake", "{vault: {path: prometheus/node, key: password}}"));
 }
+
+/// A misspelt `--path-template` placeholder used to be kept as written in every store path
+/// (`{vault: {path: "{cfg}", …}}`, exit 0). It is a usage error found before the config is read
+/// or any store contacted: here a `--write` against a Vault address where nothing listens.
+#[test]
+fn an_unknown_path_template_placeholder_is_a_usage_error_before_any_store_is_contacted() {
+    let inline = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      password: node-pass-fake\n";
+    let test =
+        Test::new().file("prometheus.yml", inline).env("VAULT_ADDR", "http://127.0.0.1:1").env("VAULT_TOKEN", "t");
+    let message = "--path-template: unknown placeholder `{cfg}` (known: {config}, {job}, {job_name}, {field}, {path})";
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--path-template", "{cfg}/{job}"])
+        .expect_code(2)
+        .stderr_contains(message)
+        .never_shows("node-pass-fake");
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--path-template", "{cfg}/{job}", "--write"])
+        .expect_code(2)
+        .stderr_contains(message);
+    assert_eq!(read(&test.path("prometheus.yml")), inline);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--path-template", "{config}/{job_name}/{field}"])
+        .expect_code(0)
+        .stdout_contains("{vault: {path: prometheus/node, key: password}}");
+}
