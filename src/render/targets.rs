@@ -2,6 +2,7 @@
 //! hold secrets, which have a `_file` sibling in which version, and which hold relative paths.
 //! The facts live in `targets.yaml` beside this file; this module parses and queries them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -133,6 +134,12 @@ struct TargetTable {
     kind: TargetKind,
     versions: Vec<Version>,
     secret_fields: Vec<SecretField>,
+    /// The secret fields (indices, in table order) whose pattern ends in each literal key: a
+    /// path ending in any other key can only be one of `secret_fields_ending_otherwise`. The scan
+    /// asks about every mapping of a config, most of them far from any secret.
+    secret_fields_by_last_key: HashMap<String, Vec<usize>, foldhash::fast::FixedState>,
+    /// The secret fields whose pattern ends in a glob, an item or any depth.
+    secret_fields_ending_otherwise: Vec<usize>,
     relative_paths: Vec<Pattern>,
 }
 
@@ -171,7 +178,20 @@ impl Profile {
 
     #[must_use]
     pub fn secret_field(&self, path: &YamlPath) -> Option<&'static SecretField> {
-        self.table.secret_fields.iter().find(|field| field.at.matches(path))
+        let table = self.table;
+        let by_last_key = match path.segments().last() {
+            Some(PathSegment::Key(key)) => table.secret_fields_by_last_key.get(key.as_str()).map(Vec::as_slice),
+            _ => None,
+        };
+        // The first match in table order, as a scan of every field would find it.
+        by_last_key
+            .unwrap_or_default()
+            .iter()
+            .chain(&table.secret_fields_ending_otherwise)
+            .copied()
+            .filter(|&index| table.secret_fields[index].at.matches(path))
+            .min()
+            .map(|index| &table.secret_fields[index])
     }
 
     /// Whether the target expects a secret string at `path`.
@@ -251,15 +271,26 @@ impl Pattern {
     }
 
     fn matches(&self, path: &YamlPath) -> bool {
+        let segments = path.segments();
         // Most candidates fail on their last segment: check it first.
-        let last_fits = match (self.tokens.last(), path.segments().last()) {
+        let last_fits = match (self.tokens.last(), segments.last()) {
             (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathSegment::Key(key))) => {
                 token.matches_key(key)
             }
             (Some(PatternToken::Item), Some(PathSegment::Item { .. })) | (Some(PatternToken::AnyDepth), _) => true,
             _ => false,
         };
-        last_fits && match_tokens(&self.tokens, path.segments())
+        if !last_fits {
+            return false;
+        }
+        // `**.a.b`, the usual shape: the fixed rest must match the path's end, which takes its
+        // length to check rather than a try at every depth.
+        if let Some((PatternToken::AnyDepth, rest)) = self.tokens.split_first()
+            && !rest.iter().any(|token| matches!(token, PatternToken::AnyDepth))
+        {
+            return segments.len() >= rest.len() && match_tokens(rest, &segments[segments.len() - rest.len()..]);
+        }
+        match_tokens(&self.tokens, segments)
     }
 }
 
@@ -335,7 +366,22 @@ fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
                 });
             }
         }
-        tables.push(TargetTable { kind, versions, secret_fields, relative_paths });
+        let mut secret_fields_by_last_key: HashMap<String, Vec<usize>, foldhash::fast::FixedState> = HashMap::default();
+        let mut secret_fields_ending_otherwise = Vec::new();
+        for (index, field) in secret_fields.iter().enumerate() {
+            match field.at.tokens.last() {
+                Some(PatternToken::Key(key)) => secret_fields_by_last_key.entry(key.clone()).or_default().push(index),
+                _ => secret_fields_ending_otherwise.push(index),
+            }
+        }
+        tables.push(TargetTable {
+            kind,
+            versions,
+            secret_fields,
+            secret_fields_by_last_key,
+            secret_fields_ending_otherwise,
+            relative_paths,
+        });
     }
     Ok(tables)
 }

@@ -114,7 +114,7 @@ impl Scanner<'_> {
                     && self.at_secret_field(steps)
                     && let Some((mark, message)) = not_a_provider_map(entries, node.mark)
                 {
-                    self.problem(self.here.clone(), mark, message);
+                    self.problem(path_of(steps), mark, message);
                     return;
                 }
                 if entries.len() > 1 {
@@ -167,14 +167,19 @@ impl Scanner<'_> {
         }
     }
 
-    /// Whether the target expects a secret string where `steps` lead, leaving their path in
-    /// `self.here`.
+    /// Whether the target expects a secret string where `steps` lead, leaving their path (items
+    /// unlabelled) in `self.here`.
     fn at_secret_field(&mut self, steps: &[Step<'_>]) -> bool {
         while self.here.segments().len() > self.here_valid {
             self.here.pop();
         }
+        // Without items' `job_name=…` labels, which no pattern looks at: a problem's message
+        // takes its labelled path from `path_of`.
         for step in &steps[self.here_valid..] {
-            self.here.push(segment(*step));
+            self.here.push(match *step {
+                Step::Key(key) => super::PathSegment::Key(key.to_owned()),
+                Step::Item(index, _) => super::PathSegment::Item { index, label: None },
+            });
         }
         self.here_valid = steps.len();
         (self.is_secret_field)(&self.here)
