@@ -638,10 +638,9 @@ fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Inst
 pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     crate::install_crypto_provider();
     crate::output::refuse_to_replace_configs(&settings.common.out, &settings.configs)
-        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+        .map_err(crate::output::unusable_dir)?;
     let (loaded, providers) = Daemon::load(&settings)?;
-    let out = OutputDir::open(&settings.common.out, &settings.common.output)
-        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    let out = OutputDir::open(&settings.common.out, &settings.common.output).map_err(crate::output::unusable_dir)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new());
     let (refresh_sender, mut refresh_requests) = mpsc::channel::<RefreshRequest>(16);

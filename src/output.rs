@@ -429,6 +429,12 @@ impl From<OutputError> for crate::exit::Failure {
     }
 }
 
+/// An output directory refused before anything is written (by [`OutputDir::open`] or
+/// [`refuse_to_replace_configs`]) ends the command with exit 5 too, naming the directory.
+pub fn unusable_dir(error: OutputError) -> crate::exit::Failure {
+    crate::exit::Failure::new(crate::exit::ExitCode::Output, format!("cannot use the output directory: {error}"))
+}
+
 /// Opens DIR/<name> for reading if it is a regular file, never following a symlink; with its
 /// status.
 fn open_regular(dir: BorrowedFd<'_>, name: &str) -> Option<(OwnedFd, rfs::Stat)> {

@@ -16,8 +16,7 @@ use crate::stores;
 use crate::tree::{Node, Template};
 
 pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
-    crate::output::refuse_to_replace_configs(&settings.out, &settings.configs)
-        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    crate::output::refuse_to_replace_configs(&settings.out, &settings.configs).map_err(crate::output::unusable_dir)?;
     let max_concurrency = settings.max_concurrency;
     // Fetching starts while the configs are still being parsed: each provider map that a
     // remote store answers with one request is fetched as soon as the parser has read it (see
@@ -40,8 +39,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
     .map_err(|issues| Failure::new(ExitCode::Config, configs::describe_issues("invalid configuration", &issues)))?;
     let providers = providers_for(&loaded, max_concurrency, &settings.file_roots)?;
-    let out = OutputDir::open(&settings.out, &settings.output)
-        .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use the output directory: {error}")))?;
+    let out = OutputDir::open(&settings.out, &settings.output).map_err(crate::output::unusable_dir)?;
     let out = Arc::new(out);
     let locations = resolve::distinct_locations(loaded.specs());
     // The configs are rendered up to their values on a second thread while the values are
