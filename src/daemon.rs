@@ -96,6 +96,9 @@ struct Daemon {
     /// The secret files (relative to the out dir, `.previous` ones included) that each config's
     /// rendering in place names, by config name: kept while a new rendering cannot be written.
     named_by_rendered: HashMap<String, HashSet<PathBuf>>,
+    /// The doubtful values (see [`render::Rendered::warnings`]) each config's last rendering
+    /// was warned about, by config name: a warning is logged when it appears, not every cycle.
+    warned: HashMap<String, Vec<crate::provider::Problem>>,
     /// The source texts the current `loaded` came from, to tell a real change from a touch.
     sources: Vec<Option<Vec<u8>>>,
     uses: HashMap<Location, Vec<Use>>,
@@ -218,7 +221,7 @@ impl Daemon {
     /// `--start-partial`; nor is one whose values cannot all be used. Such a config's rendering
     /// in place stays whole: the secret files it names are not removed as unused.
     fn write_outputs(&mut self) -> Result<(bool, bool), Failure> {
-        let Self { loaded, templates, schedule, out, written, named_by_rendered, settings, .. } = self;
+        let Self { loaded, templates, schedule, out, written, named_by_rendered, warned, settings, .. } = self;
         let mut configs_changed = false;
         let mut secrets_changed = false;
         let mut produced: HashSet<PathBuf> = HashSet::new();
@@ -249,6 +252,11 @@ impl Daemon {
                     continue;
                 }
             };
+            let before = warned.get(&config.name).map(Vec::as_slice).unwrap_or_default();
+            for warning in rendered.warnings.iter().filter(|warning| !before.contains(warning)) {
+                tracing::warn!(config = %config.source.display(), "{warning}");
+            }
+            warned.insert(config.name.clone(), rendered.warnings);
             let mut named = HashSet::new();
             // This config's changed secret files move into place together, with one sync of
             // `secrets/`, before the config that names them.
@@ -675,6 +683,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         out,
         written: HashMap::new(),
         named_by_rendered: HashMap::new(),
+        warned: HashMap::new(),
         metrics,
         health,
         http: reqwest::Client::builder()

@@ -199,7 +199,12 @@ pub fn write_all(
     let mut issues = Vec::new();
     for ((config, template), values) in configs.iter().zip(templates).zip(values) {
         match render::complete(template, &config.sites, &config.placements, values) {
-            Ok(result) => rendered.push(result),
+            Ok(result) => {
+                for warning in &result.warnings {
+                    tracing::warn!(config = %config.source.display(), "{warning}");
+                }
+                rendered.push(result)
+            }
             Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(&config.source, problem))),
         }
     }

@@ -93,6 +93,28 @@ pub struct SecretFile {
 pub struct Rendered {
     pub secret_files: Vec<SecretFile>,
     pub config: Secret,
+    /// Values rendered as they are that the target will likely refuse: empty ones, and
+    /// inlined ones with whitespace around them (see [`doubtful_value`]). Never the values.
+    pub warnings: Vec<Problem>,
+}
+
+/// Why a fetched value, rendered byte for byte, is probably not what the target wants, if it
+/// is: an empty value (an empty file, an unset field in the store), or an inlined value with
+/// whitespace at either end (`echo token > file`, `kubectl create secret --from-file`).
+/// Prometheus and Alertmanager trim what they read from a `*_file`, but use an inlined value as
+/// it is, so a token with a trailing newline fails authentication. The value is still rendered
+/// (the contract writes values byte for byte); this only says so once, naming the YAML path.
+fn doubtful_value(value: &[u8], placement: &Placement) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("the value is empty; the target gets an empty secret");
+    }
+    let padded = |byte: Option<&u8>| byte.is_some_and(u8::is_ascii_whitespace);
+    if *placement == Placement::Inline && (padded(value.first()) || padded(value.last())) {
+        return Some(
+            "the inlined value starts or ends with whitespace (a trailing newline?), which the target keeps; trim it in the store",
+        );
+    }
+    None
 }
 
 /// What `render` needs to know about the source config besides its tree.
@@ -156,7 +178,11 @@ pub fn complete(
     let mut secret_files = Vec::new();
     let mut inlined = Vec::new();
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     for (index, ((site, placement), value)) in sites.iter().zip(placements).zip(values).enumerate() {
+        if let Some(message) = value.as_ref().and_then(|value| doubtful_value(value.expose(), placement)) {
+            warnings.push(Problem { path: site.path.clone(), mark: site.mark, message: message.into() });
+        }
         match (placement, value) {
             (Placement::File { file, .. }, Some(value)) => {
                 secret_files.push(SecretFile { name: file.clone(), value });
@@ -177,7 +203,7 @@ pub fn complete(
     for (index, value) in &inlined {
         texts[*index] = value.expose_str().unwrap_or_default();
     }
-    Ok(Rendered { secret_files, config: template.fill(&texts) })
+    Ok(Rendered { secret_files, config: template.fill(&texts), warnings })
 }
 
 fn parent_of<'a>(root: &'a Node, route: &[usize]) -> Option<&'a Node> {
@@ -325,6 +351,24 @@ mod tests {
         assert_eq!(name.len(), "example_job.basic_auth.password-".len() + 4);
         assert_eq!(name, secret_file_name("prometheus.yml", &path));
         assert_ne!(name, secret_file_name("other.yml", &path));
+    }
+
+    #[test]
+    fn empty_values_and_inlined_values_padded_with_whitespace_are_doubtful() {
+        let file = Placement::File { sibling: "password_file".into(), file: "f".into() };
+        for (value, placement, doubtful) in [
+            (&b""[..], &Placement::Inline, true),
+            (b"", &file, true),
+            (b"token\n", &Placement::Inline, true),
+            (b"token\r\n", &Placement::Inline, true),
+            (b" token", &Placement::Inline, true),
+            (b"token\t", &Placement::Inline, true),
+            (b"token\n", &file, false),
+            (b"to ken", &Placement::Inline, false),
+            (b"-----BEGIN KEY-----\nx\n-----END KEY-----", &Placement::Inline, false),
+        ] {
+            assert_eq!(doubtful_value(value, placement).is_some(), doubtful, "{value:?} {placement:?}");
+        }
     }
 
     #[test]

@@ -721,3 +721,52 @@ fn an_out_dir_holding_the_config_itself_is_refused_and_the_config_kept() {
         .stderr_contains("would replace the config itself");
     assert_eq!(read(&test.path("etc/prometheus.yml")), BASIC_AUTH_JOB);
 }
+
+/// A value with a trailing newline (`echo token > file`) is rendered byte for byte, as the
+/// contract says; inlined, the target keeps the newline and authentication fails, so the render
+/// warns at the field's YAML path, without the value. In a `_file` it is no problem (the
+/// targets trim what they read there), so that field gets no warning.
+#[test]
+fn an_inlined_value_with_a_trailing_newline_is_rendered_as_it_is_with_a_warning() {
+    let config = concat!(
+        "remote_write:\n",
+        "  - url: https://example.invalid/write\n",
+        "    sigv4: {region: eu-west-1, access_key: AKIAEXAMPLE, secret_key: {file: {path: key}}}\n",
+        "scrape_configs:\n",
+        "  - job_name: a\n",
+        "    basic_auth: {username: u, password: {file: {path: key}}}\n",
+    );
+    let test = Test::new().file("prometheus.yml", config).file("key", "canary-newline\n").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    let outcome = test.run();
+    outcome.expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    assert!(rendered.contains("secret_key: \"canary-newline\\n\""), "{rendered}");
+    assert_eq!(read(Path::new(&named_file(&rendered, "password_file"))), "canary-newline\n");
+    let warnings: Vec<&str> = outcome.stderr.lines().filter(|line| line.contains("whitespace")).collect();
+    assert_eq!(warnings.len(), 1, "{}", outcome.stderr);
+    assert!(warnings[0].contains("remote_write[0].sigv4.secret_key"), "{}", warnings[0]);
+    assert!(!outcome.stderr.contains("canary-newline"), "{}", outcome.stderr);
+}
+
+/// An empty value (an empty file here) is rendered, in a file or inline, with a warning naming
+/// the field: the target would get an empty password.
+#[test]
+fn an_empty_value_is_rendered_with_a_warning_naming_the_field() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    let outcome = test.run();
+    outcome.expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    assert_eq!(read(Path::new(&named_file(&rendered, "password_file"))), "");
+    let warning = outcome.stderr.lines().find(|line| line.contains("the value is empty"));
+    assert!(warning.is_some_and(|line| line.contains("basic_auth.password")), "{}", outcome.stderr);
+}

@@ -939,3 +939,26 @@ fn ready_waits_for_every_secret_and_the_metrics_are_the_contract_table() {
     assert!(expected.is_subset(&families), "families missing: {:?}", expected.difference(&families));
     assert!(!metrics.contains(CANARY));
 }
+
+/// A doubtful value (here inlined with a trailing newline) is warned about when it is first
+/// rendered, not on every refresh that finds it unchanged; a fixed value ends the warning and a
+/// new doubtful one warns again.
+#[test]
+fn a_doubtful_value_is_warned_about_once_per_appearance_not_every_cycle() {
+    let config = basic_auth_job("1s", "0s").replace("refresh_interval: 1s", "refresh_interval: 1s, render: inline");
+    let (test, mut watch) = watching(&config, &format!("{CANARY}\n"), &[]);
+    let warned = |watch: &Watch| watch.logged("starts or ends with whitespace");
+    watch.cycles(3);
+    assert_eq!(warned(&watch), 1, "{}", watch.log());
+
+    replace(&test.path("pw"), CANARY.as_bytes());
+    let rendered = test.path("out/prometheus.yml");
+    watch.until("the trimmed value rendered", CYCLE, |_| read(&rendered).contains(&format!("\"{CANARY}\"")));
+    watch.cycles(2);
+    assert_eq!(warned(&watch), 1, "{}", watch.log());
+
+    replace(&test.path("pw"), format!("rotated-{CANARY}\n").as_bytes());
+    watch.until("the second warning", CYCLE, |watch| warned(watch) == 2);
+    watch.cycles(2);
+    assert_eq!(warned(&watch), 2, "{}", watch.log());
+}
