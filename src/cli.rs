@@ -158,8 +158,21 @@ pub struct OutputArgs {
     pub file_mode: String,
 
     /// Group (numeric id) to give secret files and rendered configs.
-    #[arg(long, value_name = "GID")]
+    #[arg(long, value_name = "GID", value_parser = group_id)]
     pub file_group: Option<u32>,
+}
+
+/// `--file-group`: a numeric group id. A name is refused with the way to look its id up:
+/// resolving it would need the C library's NSS, and the target's group is often one the host
+/// running the init container does not know by name.
+fn group_id(text: &str) -> Result<u32, String> {
+    text.parse().map_err(|_| {
+        if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
+            "not a group id (too large)".to_owned()
+        } else {
+            format!("a numeric group id is needed, not a name (look it up with `getent group {text} | cut -d: -f3`)")
+        }
+    })
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         panic!("SECRET_RENDER_TEST_PANIC is {}", value.to_string_lossy());
     }
     let global = cli.global;
+    if let Some(note) = global.target.and_then(|target| target.unchecked_version()) {
+        tracing::warn!("--target: {note}");
+    }
     let success = |()| ExitCode::Success.code();
     match cli.command {
         Command::Render(args) => {

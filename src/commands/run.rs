@@ -20,6 +20,9 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
                 ),
                 None => tracing::info!("cannot tell the target from --version; detecting it from each config's shape"),
             }
+            if let Some(note) = detected.and_then(|target| target.unchecked_version()) {
+                tracing::warn!("{note}");
+            }
             detected
         }
     };

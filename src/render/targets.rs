@@ -92,6 +92,33 @@ pub struct TargetSpec {
     pub version: Option<Version>,
 }
 
+impl TargetSpec {
+    /// Why the table of secret fields may be wrong for this version, if it may: the version is
+    /// outside the range the table was checked against. The render goes on (the table's answers
+    /// for the nearest checked version are the best there is), so this is for a warning.
+    #[must_use]
+    pub fn unchecked_version(&self) -> Option<String> {
+        let version = self.version?;
+        if self.kind == TargetKind::Generic {
+            return None;
+        }
+        let profile = Profile::new(self.kind, None);
+        let (oldest, newest) = (profile.known_versions()[0], *profile.known_versions().last()?);
+        let kind = self.kind;
+        if version < oldest {
+            Some(format!(
+                "{kind} {version} is older than {oldest}, the oldest version the table of secret fields was checked against: a `_file` sibling it uses may not exist there yet"
+            ))
+        } else if (version.0, version.1) > (newest.0, newest.1) {
+            Some(format!(
+                "{kind} {version} is newer than {newest}, the newest version the table of secret fields was checked against: secret fields it added are not recognised"
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 impl FromStr for TargetSpec {
     type Err = String;
 
@@ -504,6 +531,25 @@ mod tests {
         for (kind, at, expected) in cases {
             assert_eq!(Profile::new(kind, None).is_relative_path_field(&path(at)), expected, "{kind} {at}");
         }
+    }
+
+    #[test]
+    fn only_versions_outside_the_checked_range_are_unchecked() {
+        let spec = |text: &str| text.parse::<TargetSpec>().unwrap().unchecked_version();
+        for checked in [
+            "prometheus",
+            "prometheus@2.42",
+            "prometheus@3.0.1",
+            "prometheus@3.16.9",
+            "alertmanager@0.25.0",
+            "generic@9",
+        ] {
+            assert_eq!(spec(checked), None, "{checked}");
+        }
+        assert!(spec("prometheus@9.9").is_some_and(|note| note.contains("prometheus 9.9.0 is newer than 3.16.0")));
+        assert!(spec("prometheus@3.17").is_some_and(|note| note.contains("newer")));
+        assert!(spec("prometheus@2.41.9").is_some_and(|note| note.contains("prometheus 2.41.9 is older than 2.42.0")));
+        assert!(spec("alertmanager@0.24").is_some_and(|note| note.contains("older than 0.25.0")));
     }
 
     #[test]

@@ -453,6 +453,12 @@ fn bad_flags_are_a_usage_error_with_exit_2() {
         .run()
         .expect_code(2)
         .stderr_contains("--reload-url notaurl: not an http(s) URL");
+    // A group name gets the way to its id, not "invalid digit found in string".
+    Test::new()
+        .args(["render", "x.yml", "--file-group", "wheel"])
+        .run()
+        .expect_code(2)
+        .stderr_contains("getent group wheel | cut -d: -f3");
 }
 
 /// A panic is an unexpected internal error: exit 1 (contract section 9), not Rust's 101, and
@@ -769,4 +775,16 @@ fn an_empty_value_is_rendered_with_a_warning_naming_the_field() {
     assert_eq!(read(Path::new(&named_file(&rendered, "password_file"))), "");
     let warning = outcome.stderr.lines().find(|line| line.contains("the value is empty"));
     assert!(warning.is_some_and(|line| line.contains("basic_auth.password")), "{}", outcome.stderr);
+}
+
+/// A `--target` version outside the range the table of secret fields was checked against is
+/// rendered with the nearest checked version's answers, and says so; a checked one does not.
+#[test]
+fn a_target_version_the_table_was_not_checked_against_gets_a_warning() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    let unchecked = test.run_with(&["--target", "prometheus@9.9", "render", "prometheus.yml", "--out", "out"]);
+    unchecked.expect_code(0).stderr_contains("prometheus 9.9.0 is newer than");
+    let checked = test.run_with(&["--target", "prometheus@2.42", "render", "prometheus.yml", "--out", "out"]);
+    checked.expect_code(0);
+    assert!(!checked.stderr.contains("checked against"), "{}", checked.stderr);
 }
