@@ -151,13 +151,15 @@ pub fn load_all_watching(
         match parse_file(path, early) {
             Ok(config) => {
                 if let Some(first) = names.insert(config.name.clone(), path) {
-                    issues.push(Issue::whole_file(
-                        path,
+                    let message = if same_file(first, path) {
+                        "is given twice; name each config once".to_owned()
+                    } else {
                         format!(
                             "has the same file name as {}; rendered copies would overwrite each other",
                             first.display()
-                        ),
-                    ));
+                        )
+                    };
+                    issues.push(Issue::whole_file(path, message));
                 }
                 parsed.push(config);
             }
@@ -242,6 +244,15 @@ fn parse_file(path: &Path, early: Option<&mut dyn FnMut(SecretSpec)>) -> Result<
     }
     .map_err(|error| fail(error.to_string()))?;
     Ok(Parsed { source: path.to_owned(), name, dir, document })
+}
+
+/// Whether `a` and `b` name one file (the same path, a link to it, or `./` in front).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => a == b,
+    }
 }
 
 fn scan_config(parsed: Parsed, target: Option<TargetSpec>, stores: &StoreRegistry) -> Result<Config, Vec<Issue>> {

@@ -788,3 +788,17 @@ fn a_target_version_the_table_was_not_checked_against_gets_a_warning() {
     checked.expect_code(0);
     assert!(!checked.stderr.contains("checked against"), "{}", checked.stderr);
 }
+
+/// Two configs whose rendered copies would share a name are refused (exit 3); the same config
+/// named twice (here once through `./`) is told apart from two different files of one name.
+#[test]
+fn a_config_named_twice_is_refused_as_given_twice_and_two_of_one_name_as_colliding() {
+    let test =
+        Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("b/prometheus.yml", BASIC_AUTH_JOB);
+    test.run_with(&["render", "prometheus.yml", "./prometheus.yml", "--out", "out"])
+        .expect_code(3)
+        .stderr_contains("./prometheus.yml: is given twice");
+    let colliding = test.run_with(&["render", "prometheus.yml", "b/prometheus.yml", "--out", "out"]);
+    colliding.expect_code(3).stderr_contains("has the same file name as prometheus.yml");
+    assert!(!colliding.stderr.contains("given twice"), "{}", colliding.stderr);
+}
