@@ -647,6 +647,11 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     crate::install_crypto_provider();
     crate::output::refuse_to_replace_configs(&settings.common.out, &settings.configs)
         .map_err(crate::output::unusable_dir)?;
+    if let Some(ReloadTarget::Pid(pid)) = &settings.reload
+        && let Err(error) = supervise::check_signal_process(*pid)
+    {
+        tracing::warn!("--reload-pid: {error}; every reload fails until the process can be signalled");
+    }
     let (loaded, providers) = Daemon::load(&settings)?;
     let out = OutputDir::open(&settings.common.out, &settings.common.output).map_err(crate::output::unusable_dir)?;
     let metrics = Arc::new(Metrics::new());

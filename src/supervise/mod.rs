@@ -88,6 +88,18 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseEr
     })
 }
 
+/// Checks, without sending anything, that a signal to process `pid` would be delivered: at the
+/// start of `watch --reload-pid`, so a wrong pid shows before the first change needs a reload.
+pub fn check_signal_process(pid: u32) -> Result<(), SuperviseError> {
+    let raw = i32::try_from(pid).map_err(|_| SuperviseError::InvalidPid { pid })?;
+    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid })?;
+    rustix::process::test_kill_process(target).map_err(|source| SuperviseError::Signal {
+        signal: "SIGHUP".to_owned(),
+        target: format!("process {pid}"),
+        source,
+    })
+}
+
 /// Sends `signal` to process group `group` (a child started by [`ChildProcess::spawn`] leads its
 /// own group, whose id is its pid), without borrowing the child, which a waiter may hold.
 pub fn signal_group(group: u32, signal: Signal) -> Result<(), SuperviseError> {

@@ -701,6 +701,19 @@ fn reload_pid_sends_one_sighup_per_change() {
     watch.cycles(3);
     assert_eq!(std::fs::read_to_string(&hups).unwrap(), "h", "an unchanged value sent SIGHUP again");
     assert!(child.0.try_wait().unwrap().is_none(), "the process did not survive its SIGHUP");
+    assert_eq!(watch.logged("--reload-pid"), 0, "a live pid was warned about: {}", watch.log());
+}
+
+/// `--reload-pid` naming no process is said at start, before a change needs a reload: here the
+/// pid of a child that has exited and been reaped.
+#[test]
+fn a_reload_pid_naming_no_process_is_warned_about_at_start() {
+    let mut gone = std::process::Command::new("true").spawn().expect("true runs");
+    gone.wait().unwrap();
+    let pid = gone.id().to_string();
+    let (_test, watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pid", &pid]);
+    let warning = format!("--reload-pid: failed to send SIGHUP to process {pid}");
+    assert_eq!(watch.logged(&warning), 1, "{}", watch.log());
 }
 
 /// A child process killed when the test ends, however it ends.
