@@ -605,8 +605,14 @@ impl Login {
             Ok(learnt) => learnt,
             Err(error) => {
                 // The reads go on with the token as it is; until a lookup succeeds (each batch
-                // tries again) its TTL is unknown and it is not renewed.
-                tracing::warn!(store = %self.label, %error, "cannot look the Vault token up: not renewing it until a lookup succeeds");
+                // tries again) its TTL is unknown and it is not renewed. A store that is down or
+                // slow fails the reads beside it too, and those failures say so: only a lookup
+                // refused for another reason is worth a warning of its own.
+                if error.is_retryable() {
+                    tracing::debug!(store = %self.label, %error, "cannot look the Vault token up");
+                } else {
+                    tracing::warn!(store = %self.label, %error, "cannot look the Vault token up: not renewing it until a lookup succeeds");
+                }
                 *failed = Some(token);
                 return;
             }
