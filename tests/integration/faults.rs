@@ -385,6 +385,11 @@ fn render_fails_with_exit_4_naming_the_yaml_path_under_every_fault() {
                 problems.push(format!("stderr lacks {needle:?}"));
             }
         }
+        // A store that cannot be reached fails the reads, which say so: the token lookup beside
+        // them adds no warning of its own.
+        if matches!(fault, Fault::Refuse | Fault::Hang) && outcome.stderr.contains("cannot look the Vault token up") {
+            problems.push("the token lookup warned beside the reads' own errors".into());
+        }
         // One request may hang for `timeout` (the token lookup or the read), no more.
         if took > TIMEOUT + SLACK {
             problems.push(format!("took {took:?}"));
