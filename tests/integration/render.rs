@@ -742,13 +742,8 @@ fn an_inlined_value_with_a_trailing_newline_is_rendered_as_it_is_with_a_warning(
         "  - job_name: a\n",
         "    basic_auth: {username: u, password: {file: {path: key}}}\n",
     );
-    let test = Test::new().file("prometheus.yml", config).file("key", "canary-newline\n").args([
-        "render",
-        "prometheus.yml",
-        "--out",
-        "out",
-    ]);
-    let outcome = test.run();
+    let test = Test::new().file("prometheus.yml", config).file("key", "canary-newline\n");
+    let outcome = test.run_with(&["render", "prometheus.yml", "--out", "out"]);
     outcome.expect_code(0);
     let rendered = read(&test.path("out/prometheus.yml"));
     assert!(rendered.contains("secret_key: \"canary-newline\\n\""), "{rendered}");
@@ -763,13 +758,8 @@ fn an_inlined_value_with_a_trailing_newline_is_rendered_as_it_is_with_a_warning(
 /// the field: the target would get an empty password.
 #[test]
 fn an_empty_value_is_rendered_with_a_warning_naming_the_field() {
-    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "").args([
-        "render",
-        "prometheus.yml",
-        "--out",
-        "out",
-    ]);
-    let outcome = test.run();
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "");
+    let outcome = test.run_with(&["render", "prometheus.yml", "--out", "out"]);
     outcome.expect_code(0);
     let rendered = read(&test.path("out/prometheus.yml"));
     assert_eq!(read(Path::new(&named_file(&rendered, "password_file"))), "");
