@@ -4,9 +4,10 @@
 //! Protocol version 1. The plugin gets, on stdin, `{"version":1,"secrets":["id",…]}` — every id
 //! that one cycle needs from that command — and answers on stdout with
 //! `{"version":1,"secrets":{"id":{"value":"…"},"other":{"error":"why"}}}`. Values never pass
-//! through argv or the environment. The plugin is killed when `timeout` (default 10 s) runs out
-//! or the fetch is dropped; a non-zero exit fails every id of the call. Its stderr is not shown
-//! (a plugin may echo what it read), only its length.
+//! through argv or the environment. The plugin runs in a process group of its own, which is
+//! killed whole when `timeout` (default 10 s) runs out or the fetch is dropped, so nothing it
+//! started outlives it; a non-zero exit fails every id of the call. Its stderr is not shown (a
+//! plugin may echo what it read), only its length.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -85,6 +86,29 @@ struct Answer {
 
 pub struct ExecProvider;
 
+/// The process group a plugin leads, killed whole (SIGKILL) when dropped before the plugin
+/// finished: on a timeout, a failed read or a cancelled fetch. `kill_on_drop` alone kills only
+/// the plugin, and a `sleep` or helper it started would run on, holding its stdout open.
+struct PluginGroup(Option<rustix::process::Pid>);
+
+impl PluginGroup {
+    fn led_by(pid: Option<u32>) -> Self {
+        Self(pid.and_then(|pid| i32::try_from(pid).ok()).and_then(rustix::process::Pid::from_raw))
+    }
+
+    fn finished(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PluginGroup {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 impl ExecProvider {
     /// Runs one command for all of its ids.
     async fn call(
@@ -99,11 +123,13 @@ impl ExecProvider {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .map_err(|error| match error.kind() {
                 std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
                 _ => ProviderError::Unreachable { what: what.clone(), reason: format!("cannot start it: {error}") },
             })?;
+        let mut group = PluginGroup::led_by(child.id());
         let request = serde_json::json!({ "version": 1, "secrets": ids }).to_string();
         let mut stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");
@@ -128,6 +154,8 @@ impl ExecProvider {
         let (output, stderr_len, status) = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| ProviderError::Timeout { what: what.clone(), after: timeout })??;
+        // It answered and exited: what it left running on purpose is its own business.
+        group.finished();
         // The status can be missing when we reap every child as PID 1; the output still decides.
         if let Some(status) = status.filter(|status| !status.success()) {
             return Err(ProviderError::Unreachable {
@@ -290,5 +318,33 @@ mod tests {
             .collect::<Vec<_>>()
             .await;
         assert!(outcome(&missing, "x").unwrap_err().contains("not found"));
+    }
+
+    /// What a plugin started dies with it at the timeout: here a `sleep` in the background,
+    /// which would otherwise run on (orphaned) for a minute.
+    #[tokio::test]
+    async fn a_timed_out_plugin_is_killed_with_what_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("sleep.pid");
+        let command = plugin(dir.path(), &format!("sleep 60 & echo $! > {}; wait", pid_file.display()));
+        let results = ExecProvider
+            .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1)
+            .collect::<Vec<_>>()
+            .await;
+        assert!(outcome(&results, "x").unwrap_err().contains("timed out"));
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        let sleep = rustix::process::Pid::from_raw(pid).unwrap();
+        // SIGKILL is delivered before kill(2) returns; the process is gone once its parent (the
+        // plugin's shell, killed too) is reaped and it is reaped in turn, so wait on that.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while rustix::process::test_kill_process(sleep).is_ok() && !is_zombie(pid) {
+            assert!(Instant::now() < deadline, "the plugin's sleep outlived its timeout");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
     }
 }
