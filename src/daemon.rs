@@ -1022,7 +1022,14 @@ pub fn web_config_guards_metrics(path: &Path) -> bool {
     let Ok(document) = crate::tree::load(&text) else { return false };
     ["tls_server_config", "basic_auth_users"]
         .iter()
-        .any(|key| document.root.get(key).is_some_and(|node| !node.is_null()))
+        // An empty mapping asks for nothing: no users, no certificate (the toolkit serves plain
+        // HTTP without one).
+        .any(|key| {
+            document
+                .root
+                .get(key)
+                .is_some_and(|node| node.as_mapping().map_or(!node.is_null(), |entries| !entries.is_empty()))
+        })
 }
 
 /// The metrics URL of a target listening on `address` (`0.0.0.0:9090`, `:9093`, `[::]:9090`)
@@ -1129,6 +1136,8 @@ mod tests {
             ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n", true),
             ("http_server_config:\n  http2: false\n", false),
             ("basic_auth_users:\n", false),
+            ("basic_auth_users: {}\n", false),
+            ("tls_server_config: {}\nbasic_auth_users: {}\n", false),
             ("not: [valid", false),
         ];
         for (text, guards) in cases {
