@@ -47,7 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         }
         'secret-render;render' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by group or others')
-            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit')
+            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit')
             [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
             [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known')
@@ -81,7 +81,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         }
         'secret-render;run' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory for the rendered configs and secret files (as for `render`)')
-            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit')
+            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit')
             [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
             [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it')
@@ -108,7 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         }
         'secret-render;watch' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory (the init container''s `render --out`)')
-            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit')
+            [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit')
             [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
             [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it')

@@ -43,7 +43,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;render'= {
             cand --out 'Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by group or others'
-            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit'
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
             cand --target 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config''s shape, at the oldest version known'
@@ -75,7 +75,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;run'= {
             cand --out 'Output directory for the rendered configs and secret files (as for `render`)'
-            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit'
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
             cand --listen 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it'
@@ -101,7 +101,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;watch'= {
             cand --out 'Output directory (the init container''s `render --out`)'
-            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit'
+            cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit'
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
             cand --listen 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it'

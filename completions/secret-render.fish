@@ -44,7 +44,7 @@ complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "complet
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "man" -d 'Print the man page in roff (for the whole tool, or for one subcommand)'
 complete -c secret-render -n "__fish_secret_render_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l out -d 'Output directory, created 0700 [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]. Refused when it is a symlink, owned by another user, or writable by group or others' -r -F
-complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand render" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r
@@ -70,7 +70,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s v 
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l out -d 'Output directory for the rendered configs and secret files (as for `render`)' -r -F
-complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l listen -d 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it' -r
@@ -93,7 +93,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s v -l
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l out -d 'Output directory (the init container\'s `render --out`)' -r -F
-complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit' -r
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l listen -d 'Admin HTTP listener: /metrics, /-/healthy, /-/ready, POST /-/refresh[?secret=NAME]. `off` disables it' -r

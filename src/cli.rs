@@ -153,7 +153,8 @@ pub struct OutputArgs {
     pub require_tmpfs: bool,
 
     /// Mode of secret files and rendered configs, in octal (for a target running as another
-    /// user: `0640` with `--file-group`); at most 0660: nothing for others, no execute bit.
+    /// user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing
+    /// for others, no execute bit.
     #[arg(long, value_name = "MODE", default_value = "0600")]
     pub file_mode: String,
 

@@ -49,19 +49,22 @@ pub fn default_out_dir(xdg_runtime_dir: Option<&Path>) -> PathBuf {
     }
 }
 
-/// `--file-mode`: owner read/write, and at most read/write for the group (`--file-group`). No
+/// `--file-mode`: owner read (write is optional: files are replaced by rename, never written
+/// in place, so `0400`/`0440` work), and at most read/write for the group (`--file-group`). No
 /// bit for others (a secret readable by every user on the host is not a secret) and no execute
 /// bit (these are data files).
 fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
     match u32::from_str_radix(digits, 8) {
-        Ok(mode) if mode & !0o660 == 0 && mode & 0o600 == 0o600 => Ok(mode),
-        Ok(mode) if mode <= 0o777 && mode & 0o600 == 0o600 => Err(format!(
+        Ok(mode) if mode & !0o660 == 0 && mode & 0o400 != 0 => Ok(mode),
+        Ok(mode) if mode <= 0o777 && mode & 0o400 != 0 => Err(format!(
             "--file-mode {text}: {} would be {}; at most 0660 (0640 with --file-group lets the target's group read)",
             if mode & 0o007 != 0 { "secret files" } else { "files" },
             if mode & 0o007 != 0 { "open to every user on the host" } else { "executable" },
         )),
-        Ok(_) => Err(format!("--file-mode {text}: must keep owner read/write and have no bits beyond 0777")),
+        Ok(_) => Err(format!(
+            "--file-mode {text}: must let the owner read (secret-render compares what it wrote) and have no bits beyond 0777"
+        )),
         Err(_) => Err(format!("--file-mode {text}: not an octal mode like 0640")),
     }
 }
@@ -234,11 +237,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn file_modes_parse_as_octal_and_keep_owner_access() {
+    fn file_modes_parse_as_octal_and_keep_owner_read() {
         assert_eq!(parse_mode("0600"), Ok(0o600));
         assert_eq!(parse_mode("640"), Ok(0o640));
         assert_eq!(parse_mode("0o660"), Ok(0o660));
-        for bad in ["0400", "4755", "rw", "0999", ""] {
+        assert_eq!(parse_mode("0400"), Ok(0o400));
+        assert_eq!(parse_mode("0440"), Ok(0o440));
+        for bad in ["0200", "0040", "4755", "rw", "0999", ""] {
             assert!(parse_mode(bad).is_err(), "{bad}");
         }
         for open in ["0644", "0604", "0666", "0700", "0750", "0777"] {

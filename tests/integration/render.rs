@@ -792,3 +792,26 @@ fn a_config_named_twice_is_refused_as_given_twice_and_two_of_one_name_as_collidi
     colliding.expect_code(3).stderr_contains("has the same file name as prometheus.yml");
     assert!(!colliding.stderr.contains("given twice"), "{}", colliding.stderr);
 }
+
+/// A read-only `--file-mode 0400` works through re-renders: files are replaced by rename, never
+/// written in place, so an unchanged one is left alone and a rotated one replaced, both 0400.
+#[test]
+fn a_read_only_file_mode_survives_a_rerender_and_a_rotation() {
+    let test = Test::new().file("prometheus.yml", TWO_JOBS).file("pw", "password one").file("token", "token one");
+    let args = ["render", "prometheus.yml", "--out", "out", "--file-mode", "0400"];
+    test.run_with(&args).expect_code(0);
+    let rendered = test.path("out/prometheus.yml");
+    let password = std::path::PathBuf::from(named_file(&read(&rendered), "password_file"));
+    let token = std::path::PathBuf::from(named_file(&read(&rendered), "credentials_file"));
+    let before = [&rendered, &password, &token].map(|path| identity(path));
+    test.run_with(&args).expect_code(0);
+    assert_eq!([&rendered, &password, &token].map(|path| identity(path)), before);
+
+    let test = test.file("token", "token two");
+    test.run_with(&args).expect_code(0);
+    assert_eq!(read(&token), "token two");
+    assert_ne!(identity(&token).0, before[2].0, "the rotated secret's file is replaced");
+    for file in [&rendered, &password, &token] {
+        assert_eq!(mode_of(file), 0o400, "{}", file.display());
+    }
+}
