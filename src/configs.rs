@@ -191,13 +191,12 @@ pub fn load_all_watching(
         .chain(&stores_parsed)
         .map(|config| StoreSource { file: &config.source, dir: &config.dir, root: &config.document.root })
         .collect();
-    let stores = match StoreRegistry::load(&sources) {
-        Ok(stores) => stores,
-        Err(found) => {
-            issues.extend(found);
-            return Err(in_file_order(issues, paths));
-        }
-    };
+    let (stores, found, complete) = StoreRegistry::load_partial(&sources);
+    issues.extend(found);
+    // Without every store the configs' maps would be checked against the wrong set.
+    if !complete {
+        return Err(in_file_order(issues, paths));
+    }
     let mut configs = Vec::new();
     for config in parsed {
         match scan_config(config, target, &stores) {

@@ -265,8 +265,19 @@ impl StoreRegistry {
 
     /// Reads the stores of every source, or every problem found in them.
     pub fn load(sources: &[StoreSource<'_>]) -> Result<Self, Vec<Issue>> {
+        let (registry, issues, _) = Self::load_partial(sources);
+        if issues.is_empty() { Ok(registry) } else { Err(issues) }
+    }
+
+    /// Reads the stores of every source: the registry, every problem found, and whether every
+    /// store defined is in the registry despite them (a problem in a store's `auth`, a store
+    /// defined twice or a bootstrap cycle leaves it there; one whose definition does not parse
+    /// does not). A complete registry can still check the configs' provider maps, so their own
+    /// problems are listed beside the stores' without a spurious "not defined".
+    pub fn load_partial(sources: &[StoreSource<'_>]) -> (Self, Vec<Issue>, bool) {
         let mut registry = Self::default();
         let mut issues = Vec::new();
+        let mut complete = true;
         let mut auth_nodes: Vec<(String, Node, YamlPath, PathBuf)> = Vec::new();
         for source in sources {
             let Some(stores) = source.root.get(STORES_KEY) else { continue };
@@ -281,6 +292,7 @@ impl StoreRegistry {
                         stores.mark,
                         format!("`{STORES_KEY}` must be a mapping of store names"),
                     ));
+                    complete = false;
                     continue;
                 }
             };
@@ -304,7 +316,10 @@ impl StoreRegistry {
                         }
                         registry.stores.insert(name, def);
                     }
-                    Err(problems) => issues.extend(problems.into_iter().map(|problem| Issue::at(source.file, problem))),
+                    Err(problems) => {
+                        issues.extend(problems.into_iter().map(|problem| Issue::at(source.file, problem)));
+                        complete = false;
+                    }
                 }
             }
         }
@@ -327,7 +342,7 @@ impl StoreRegistry {
             }
         }
         issues.extend(registry.cycles());
-        if issues.is_empty() { Ok(registry) } else { Err(issues) }
+        (registry, issues, complete)
     }
 
     /// A bootstrap cycle (store a logs in with a secret from b, which logs in with one from a)

@@ -928,13 +928,38 @@ fn a_bootstrap_cycle_between_two_stores_is_a_config_error_naming_both_paths() {
         "      address: http://127.0.0.1:1\n",
         "      auth: {approle: {role_id: r, secret_id: {vault: {store: a, path: ids/b, key: secret_id}}}}\n",
         "pw: {vault: {store: a, path: prometheus/node, key: password}}\n",
+        "other: {file: {path: x, bogus: 1}}\n",
+        "unnamed: {vault: {path: prometheus/node, key: password}}\n",
     );
     let test = Test::new().file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
-    test.run()
+    // The cycle leaves both stores known, so the maps' own problems are listed beside it, and
+    // `store: a` is not called undefined.
+    let outcome = test.run();
+    outcome
         .expect_code(3)
+        .stderr_contains("(3 problems)")
         .stderr_contains("bootstrap cycle")
         .stderr_contains("secret_stores.a.vault.auth.approle.secret_id")
-        .stderr_contains("secret_stores.b.vault.auth.approle.secret_id");
+        .stderr_contains("secret_stores.b.vault.auth.approle.secret_id")
+        .stderr_contains("other: unknown key `bogus`")
+        .stderr_contains("unnamed: there are several `vault` stores (a, b)");
+    assert!(!outcome.stderr.contains("not defined"), "{}", outcome.stderr);
+}
+
+/// A store whose definition does not parse leaves the configs' maps unchecked: checked against
+/// the stores that did parse, a map naming it would be called undefined.
+#[test]
+fn a_store_that_does_not_parse_is_reported_alone_not_as_undefined_where_used() {
+    let config = concat!(
+        "secret_stores:\n",
+        "  a:\n",
+        "    vault: {address: http://127.0.0.1:1, colour: blue}\n",
+        "pw: {vault: {store: a, path: prometheus/node, key: password}}\n",
+    );
+    let test = Test::new().file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = test.run();
+    outcome.expect_code(3).stderr_contains("unknown key `colour`");
+    assert!(!outcome.stderr.contains("not defined"), "{}", outcome.stderr);
 }
 
 fn token_store(name: &str, server: &Server) -> String {
