@@ -355,34 +355,44 @@ impl Daemon {
         }
     }
 
-    /// Reloads the target; under `run` by SIGHUP to `child_group` (the child's process group),
-    /// which the loop passes by id so the child itself stays watched while this runs.
-    async fn reload(&mut self, child_group: Option<u32>) {
-        let Some(target) = &self.settings.reload else { return };
-        let metric =
-            self.settings.verify.as_ref().map(|verify| verify.metric.unwrap_or_else(|| reload_metric(&self.loaded)));
-        let baseline = match (&self.settings.verify, metric) {
-            (Some(verify), Some(metric)) => {
-                supervise::reload_baseline(&verify.metrics_url, metric, &self.http).await.unwrap_or_default()
+    /// Starts a reload of the target; under `run` by SIGHUP to `child_group` (the child's
+    /// process group), which the loop passes by id so the child itself stays watched. The
+    /// returned future reads the baseline, sends the reload and verifies it (up to
+    /// [`VERIFY_DEADLINE`]); the loop polls it beside everything else, so refreshes, config
+    /// edits and auth-failure triggers are not held up while a target is slow to confirm.
+    /// Changes made meanwhile schedule the next reload, sent once this one is done.
+    fn start_reload(&mut self, child_group: Option<u32>) -> Option<ReloadInFlight> {
+        let target = self.settings.reload.clone()?;
+        self.reload_at = None;
+        let verify =
+            self.settings.verify.as_ref().map(|verify| {
+                (verify.metrics_url.clone(), verify.metric.unwrap_or_else(|| reload_metric(&self.loaded)))
+            });
+        let http = self.http.clone();
+        Some(Box::pin(async move {
+            let baseline = match &verify {
+                Some((url, metric)) => supervise::reload_baseline(url, metric, &http).await.unwrap_or_default(),
+                None => supervise::ReloadBaseline::default(),
+            };
+            match (&target, child_group) {
+                (ReloadTarget::Child, Some(group)) => supervise::signal_group(group, rustix::process::Signal::HUP)?,
+                (target, _) => supervise::reload(target, None, &http).await?,
             }
-            _ => supervise::ReloadBaseline::default(),
-        };
-        let mut result = match (target, child_group) {
-            (ReloadTarget::Child, Some(group)) => supervise::signal_group(group, rustix::process::Signal::HUP),
-            (target, _) => supervise::reload(target, None, &self.http).await,
-        };
-        if result.is_ok()
-            && let (Some(verify), Some(metric)) = (&self.settings.verify, metric)
-        {
-            result =
-                supervise::verify(&verify.metrics_url, metric, baseline, &self.http, VERIFY_DEADLINE).await.map(|_| ());
-        }
+            if let Some((url, metric)) = &verify {
+                supervise::verify(url, metric, baseline, &http, VERIFY_DEADLINE).await?;
+            }
+            Ok(())
+        }))
+    }
+
+    /// Records how a reload [`Daemon::start_reload`] started ended; a failed one is sent again
+    /// after a backoff.
+    fn finish_reload(&mut self, result: Result<(), supervise::SuperviseError>) {
         match result {
             Ok(()) => {
                 tracing::info!("reloaded the target");
                 self.metrics.record_reload(true);
                 self.reload_failures = 0;
-                self.reload_at = None;
             }
             Err(error) => {
                 self.metrics.record_reload(false);
@@ -737,6 +747,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     daemon.update_ready(guard.child.is_some());
     let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
     daemon.watch_locations(&changed_sender);
+    let mut reloading: Option<ReloadInFlight> = None;
 
     loop {
         if guard.stopper.is_stopping() {
@@ -749,7 +760,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         let child_running = guard.child.is_some();
         let deadline = earliest([
             daemon.schedule.next_deadline(),
-            daemon.reload_at,
+            // One reload at a time: the next waits for the one in flight to end.
+            daemon.reload_at.filter(|_| reloading.is_none()),
             daemon.config_check_at,
             daemon.targets_poll_at,
             daemon.write_retry_at,
@@ -793,6 +805,10 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             Some(()) = file_events.recv() => {
                 daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
             }
+            result = reload_done(&mut reloading) => {
+                reloading = None;
+                daemon.finish_reload(result);
+            }
             () = sleep_until_opt(deadline) => {
                 let now = Instant::now();
                 if daemon.config_check_at.is_some_and(|at| at <= now) {
@@ -827,9 +843,9 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 }
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
-                if daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
+                if reloading.is_none() && daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
                     let group = guard.child.as_ref().map(ChildProcess::pid);
-                    guarded!(guard, daemon.reload(group));
+                    reloading = daemon.start_reload(group);
                 }
             }
         }
@@ -923,6 +939,18 @@ impl Guard {
                 None
             }
         }
+    }
+}
+
+/// A reload being sent and verified (see [`Daemon::start_reload`]).
+type ReloadInFlight =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), supervise::SuperviseError>> + Send>>;
+
+/// The reload in flight's end; never, when there is none.
+async fn reload_done(in_flight: &mut Option<ReloadInFlight>) -> Result<(), supervise::SuperviseError> {
+    match in_flight {
+        Some(reload) => reload.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -975,3 +975,25 @@ fn a_doubtful_value_is_warned_about_once_per_appearance_not_every_cycle() {
     watch.cycles(2);
     assert_eq!(warned(&watch), 2, "{}", watch.log());
 }
+
+/// A reload the target is slow to confirm (here its `/metrics` never shows one: confirmation
+/// waits out its 30 s deadline) does not hold the loop up: a rotation meanwhile still reaches
+/// its file within a refresh cycle or two. (Before, nothing moved until the deadline.)
+#[test]
+fn a_reload_awaiting_confirmation_does_not_hold_up_refreshes() {
+    let (reload_url, reload_requests) = reload_endpoint();
+    // The endpoint answers every path with an empty 200: a `/metrics` without the metric.
+    let verify_url = reload_url.replace("/-/reload", "/metrics");
+    let args = ["--reload-url", reload_url.as_str(), "--verify-url", verify_url.as_str()];
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &args);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the reload's POST", CYCLE, |_| reload_requests.load(Ordering::SeqCst) >= 2);
+    let confirming_since = Instant::now();
+    replace(&test.path("pw"), b"third-fake");
+    watch.until("the rotation during confirmation", CYCLE, |_| holds(&secret, "third-fake"));
+    assert!(confirming_since.elapsed() < Duration::from_secs(20), "the rotation waited for the confirmation");
+    assert_eq!(watch.reloads(), (0.0, 0.0), "the first reload is still being confirmed");
+    assert_eq!(watch.state(file_name(&secret)), Some("success"));
+}
