@@ -213,7 +213,7 @@ impl Provider for ExecProvider {
                                 Ok(Fetched::value(Secret::from_text(value.clone())))
                             }
                             Some(Answer { error: Some(reason), .. }) => {
-                                Err(ProviderError::NotFound { what: format!("{what} ({reason})") })
+                                Err(ProviderError::PluginError { what, reason: reason.clone() })
                             }
                             _ => Err(ProviderError::Invalid {
                                 what,
@@ -274,7 +274,7 @@ mod tests {
         let results = ExecProvider.fetch_batch(locations, 4).collect::<Vec<_>>().await;
         assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "one plugin call");
         assert_eq!(outcome(&results, "a"), Ok("va".to_owned()));
-        assert!(outcome(&results, "b").unwrap_err().contains("(locked)"));
+        assert!(outcome(&results, "b").unwrap_err().ends_with("id b: the plugin answered with an error: locked"));
         assert!(outcome(&results, "c").unwrap_err().contains("no answer"));
     }
 

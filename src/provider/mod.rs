@@ -368,6 +368,9 @@ pub enum ProviderError {
     ReadOnly { kind: ProviderKind },
     #[error("{what} asks to retry after {}s: {reason}", retry_after.as_secs())]
     RateLimited { what: String, reason: String, retry_after: Duration },
+    /// An `exec` plugin's own answer for one id: `{"error":"…"}`, whose reason is the plugin's.
+    #[error("{what}: the plugin answered with an error: {reason}")]
+    PluginError { what: String, reason: String },
 }
 
 impl ProviderError {
@@ -398,6 +401,7 @@ impl ProviderError {
             Self::Invalid { .. } => "invalid",
             Self::Unavailable { .. } | Self::ReadOnly { .. } => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
+            Self::PluginError { .. } => "plugin_error",
         }
     }
 }
