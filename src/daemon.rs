@@ -737,7 +737,15 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         let deadline = earliest([daemon.schedule.next_deadline(), daemon.next_upkeep()]);
         guarded!(guard, sleep_until_opt(deadline));
     }
-    daemon.write_outputs()?;
+    // A `watch` that finds an earlier rendering (an init container's, or its own before a
+    // restart) serves a target that may be running on it: what this first write changes there
+    // needs a reload like any later change. `run` starts its child after the write.
+    let found_a_rendering =
+        daemon.loaded.configs.iter().any(|config| daemon.out.read_existing(Path::new(&config.name)).is_some());
+    let changes = daemon.write_outputs()?;
+    if daemon.settings.child.is_none() && found_a_rendering {
+        daemon.note_changes(changes, false);
+    }
     if let Some(command) = &daemon.settings.child {
         let child = ChildProcess::spawn(&command.program, &command.args)
             .map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;

@@ -997,3 +997,26 @@ fn a_reload_awaiting_confirmation_does_not_hold_up_refreshes() {
     assert_eq!(watch.reloads(), (0.0, 0.0), "the first reload is still being confirmed");
     assert_eq!(watch.state(file_name(&secret)), Some("success"));
 }
+
+/// A `watch` that finds an earlier rendering (an init container's) and changes it at start
+/// (the config was edited in between) reloads the target, which may be running on the old one;
+/// one that changes nothing sends nothing.
+#[test]
+fn a_watch_start_that_changes_an_earlier_rendering_reloads_the_target() {
+    let test = Test::new().file("prometheus.yml", &config_with_jobs("pw", &["a"])).file("pw", "first-fake");
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(0);
+    let (reload_url, reload_requests) = reload_endpoint();
+    let args = ["prometheus.yml", "--out", "out", "--reload-url", reload_url.as_str()];
+
+    let mut unchanged = Watch::start(&test, &args);
+    unchanged.until("/-/ready", CYCLE, Watch::ready);
+    unchanged.cycles(2);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 0, "an unchanged start reloaded");
+    drop(unchanged);
+
+    let test = test.file("prometheus.yml", &config_with_jobs("pw", &["a", "b"]));
+    let mut watch = Watch::start(&test, &args);
+    watch.until("the start's reload", CYCLE, |watch| watch.reloads().0 == 1.0);
+    assert_eq!(reload_requests.load(Ordering::SeqCst), 1);
+    assert!(read(&test.path("out/prometheus.yml")).contains("job_name: b\n"));
+}
