@@ -509,15 +509,18 @@ impl Daemon {
         match Self::load(&self.settings) {
             Ok((loaded, providers)) => {
                 tracing::info!("the configuration changed: re-rendering");
-                for (location, uses) in &self.uses {
-                    if !loaded.specs().any(|spec| spec.location == *location) {
-                        for usage in uses {
-                            self.metrics.forget(&usage.slug, usage.provider);
-                        }
+                // A secret is gone when its name is (a removed field, a renamed job), even if
+                // its location is still used elsewhere: its series would stand frozen.
+                let uses = Self::index_uses(&loaded);
+                let kept: HashSet<(&str, &str)> =
+                    uses.values().flatten().map(|usage| (usage.slug.as_str(), usage.provider)).collect();
+                for usage in self.uses.values().flatten() {
+                    if !kept.contains(&(usage.slug.as_str(), usage.provider)) {
+                        self.metrics.forget(&usage.slug, usage.provider);
                     }
                 }
                 self.schedule.reconcile(loaded.specs(), Instant::now());
-                self.uses = Self::index_uses(&loaded);
+                self.uses = uses;
                 self.health.set_secrets(self.secret_names());
                 self.templates = Self::templates_of(&loaded, &self.out);
                 self.loaded = loaded;

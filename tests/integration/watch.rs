@@ -1020,3 +1020,21 @@ fn a_watch_start_that_changes_an_earlier_rendering_reloads_the_target() {
     assert_eq!(reload_requests.load(Ordering::SeqCst), 1);
     assert!(read(&test.path("out/prometheus.yml")).contains("job_name: b\n"));
 }
+
+/// Renaming a job renames its secret: the old name's series leave `/metrics` (frozen, they
+/// would look like a secret that stopped refreshing) and the new name's appear, though the
+/// value's location is the same.
+#[test]
+fn a_renamed_secret_leaves_metrics_under_its_old_name() {
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
+    let old = file_name(&named_file(&test.path("out/prometheus.yml"), "password_file")).to_owned();
+    assert_eq!(watch.state(&old), Some("success"));
+
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["renamed"]).as_bytes());
+    let rendered = test.path("out/prometheus.yml");
+    watch.until("the renamed job rendered", CYCLE, |_| read(&rendered).contains("renamed.basic_auth.password-"));
+    let new = file_name(&named_file(&rendered, "password_file")).to_owned();
+    watch.until("the new name's state", CYCLE, |watch| watch.state(&new) == Some("success"));
+    let metrics = watch.metrics();
+    assert!(!metrics.contains(&format!("secret=\"{old}\"")), "{metrics}");
+}
