@@ -318,10 +318,25 @@ impl Daemon {
 
     /// [`Daemon::write_outputs`] once the loop runs: a failure (a full tmpfs, a directory where
     /// a file goes) is logged and tried again after a backoff, from 1 s up to a minute, while
-    /// the loop and the target run on; the files it did not replace stay as they were. A write
-    /// that failed part-way may have changed some files, so the first write that succeeds after
-    /// failures reports everything as changed, and the target is reloaded.
+    /// the loop and the target run on; the files it did not replace stay as they were. Until
+    /// then nothing is written (the retry writes whatever changed meanwhile). A write that
+    /// failed part-way may have changed some files, so the first write that succeeds after
+    /// failures reports everything as changed, and the target is reloaded. An out dir that was
+    /// removed is created again, and everything written into it.
     fn write_outputs_or_retry(&mut self) -> (bool, bool) {
+        if self.write_retry_at.is_some_and(|at| Instant::now() < at) {
+            return (false, false);
+        }
+        if self.out.is_removed() {
+            match OutputDir::open(&self.settings.common.out, &self.settings.common.output) {
+                Ok(out) => {
+                    tracing::warn!(path = %out.path().display(), "the output directory was removed: created it again");
+                    self.out = out;
+                    self.written.clear();
+                }
+                Err(error) => tracing::error!(%error, "the output directory was removed and cannot be created again"),
+            }
+        }
         match self.write_outputs() {
             Ok(changes) => {
                 self.write_retry_at = None;

@@ -212,6 +212,14 @@ impl OutputDir {
         Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw() })
     }
 
+    /// Whether the out dir or `secrets/` held open was removed (`rm -rf` by an operator or a
+    /// cleanup job): writes through it would land in a directory no one can reach, so the
+    /// caller opens the path again.
+    #[must_use]
+    pub fn is_removed(&self) -> bool {
+        [&self.dir, &self.secrets].into_iter().any(|fd| rfs::fstat(fd).is_ok_and(|stat| stat.st_nlink == 0))
+    }
+
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
     pub fn path(&self) -> &Path {
         &self.path

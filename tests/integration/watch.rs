@@ -1038,3 +1038,34 @@ fn a_renamed_secret_leaves_metrics_under_its_old_name() {
     let metrics = watch.metrics();
     assert!(!metrics.contains(&format!("secret=\"{old}\"")), "{metrics}");
 }
+
+/// An out dir removed while `watch` runs (`rm -rf` by a cleanup job) is created again and
+/// everything written into it, instead of every write failing into the removed directory.
+#[test]
+fn a_removed_out_dir_is_created_again_with_everything_in_it() {
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+    std::fs::remove_dir_all(test.path("out")).unwrap();
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the out dir written again", CYCLE, |_| rendered.is_file() && holds(&secret, "second-fake"));
+    assert_eq!(watch.logged("the output directory was removed: created it again"), 1, "{}", watch.log());
+    assert_eq!(watch.logged("cannot write the outputs"), 0, "{}", watch.log());
+}
+
+/// While writes fail, the loop waits out each backoff before writing again, as the log says
+/// (1 s, 2 s, 4 s…), rather than trying at every 1 s refresh.
+#[test]
+fn a_failing_write_is_retried_at_the_logged_backoff_not_every_refresh() {
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
+    let rendered = test.path("out/prometheus.yml");
+    std::fs::remove_file(&rendered).unwrap();
+    std::fs::create_dir(&rendered).unwrap();
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    watch.until("a failed write", CYCLE, |watch| watch.logged("cannot write the outputs") >= 1);
+    // Six refreshes span about 6 s: writes at 0, 1, 3 and 7 s after the first failure.
+    watch.cycles(6);
+    let failures = watch.logged("cannot write the outputs");
+    assert!(failures <= 4, "{failures} failed writes in six refreshes:\n{}", watch.log());
+}
