@@ -275,7 +275,9 @@ pub struct WatchArgs {
     pub daemon: LoopArgs,
 
     /// Send SIGHUP to this process on reload.
-    #[arg(long, value_name = "PID", group = "reload_target")]
+    // Not 0: kill(0, SIGHUP) would signal our own process group, which we take as "re-read
+    // the config", once per reload, for ever.
+    #[arg(long, value_name = "PID", group = "reload_target", value_parser = clap::value_parser!(u32).range(1..=i64::from(i32::MAX)))]
     pub reload_pid: Option<u32>,
 
     /// Send SIGHUP to the process whose pid this file holds (re-read on every reload).

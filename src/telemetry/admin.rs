@@ -155,12 +155,13 @@ struct State {
 impl State {
     fn respond(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         let method = request.method();
+        // HEAD as GET (hyper sends the headers only), as Prometheus answers it: some probes
+        // and load balancers check with HEAD.
+        let get = method == Method::GET || method == Method::HEAD;
         match request.uri().path() {
-            "/metrics" if method == Method::GET => {
-                response(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, self.metrics.encode())
-            }
-            "/-/healthy" if method == Method::GET => text(StatusCode::OK, "OK"),
-            "/-/ready" if method == Method::GET => {
+            "/metrics" if get => response(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, self.metrics.encode()),
+            "/-/healthy" if get => text(StatusCode::OK, "OK"),
+            "/-/ready" if get => {
                 if self.health.is_ready() {
                     text(StatusCode::OK, "OK")
                 } else {
@@ -171,7 +172,7 @@ impl State {
                 }
             }
             "/-/refresh" if method == Method::POST => self.refresh(request.uri().query()),
-            "/metrics" | "/-/healthy" | "/-/ready" => method_not_allowed("GET"),
+            "/metrics" | "/-/healthy" | "/-/ready" => method_not_allowed("GET, HEAD"),
             "/-/refresh" => method_not_allowed("POST"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
         }
@@ -315,12 +316,16 @@ mod tests {
         server.metrics.record_success("job.basic_auth.password-3f2a", "vault", std::time::UNIX_EPOCH);
         let get = reqwest::Method::GET;
         let post = reqwest::Method::POST;
-        let cases: [(&reqwest::Method, &str, u16, &str); 9] = [
+        let head = reqwest::Method::HEAD;
+        let cases: [(&reqwest::Method, &str, u16, &str); 12] = [
             (&get, "/-/healthy", 200, "OK\n"),
+            (&head, "/-/healthy", 200, ""),
+            (&head, "/-/ready", 503, ""),
+            (&head, "/metrics", 200, ""),
             (&get, "/-/ready", 503, "not ready: secrets are still being fetched or the child is not up\n"),
             (&get, "/-/refresh", 405, "method not allowed; use POST\n"),
-            (&post, "/metrics", 405, "method not allowed; use GET\n"),
-            (&post, "/-/healthy", 405, "method not allowed; use GET\n"),
+            (&post, "/metrics", 405, "method not allowed; use GET, HEAD\n"),
+            (&post, "/-/healthy", 405, "method not allowed; use GET, HEAD\n"),
             (&get, "/", 404, "not found\n"),
             (&get, "/metrics/extra", 404, "not found\n"),
             (&post, "/-/refresh?name=x", 400, "unknown query parameter \"name\"; only `secret` is accepted\n"),

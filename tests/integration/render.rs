@@ -453,6 +453,12 @@ fn bad_flags_are_a_usage_error_with_exit_2() {
         .run()
         .expect_code(2)
         .stderr_contains("--reload-url notaurl: not an http(s) URL");
+    // pid 0 would signal our own process group.
+    Test::new()
+        .args(["watch", "x.yml", "--out", "out", "--reload-pid", "0"])
+        .run()
+        .expect_code(2)
+        .stderr_contains("--reload-pid");
     // A group name gets the way to its id, not "invalid digit found in string".
     Test::new()
         .args(["render", "x.yml", "--file-group", "wheel"])
