@@ -934,7 +934,7 @@ impl Guard {
         match &self.child {
             Some(child) => {
                 let action = self.stopper.on_signal(signal, child);
-                tracing::info!(signal = %supervise::signal_name(signal), ?action, "stop signal");
+                tracing::info!(signal = %supervise::signal_name(signal), "stop signal: {action}");
                 None
             }
             None if !self.wraps_a_child => {
@@ -960,7 +960,7 @@ impl Guard {
             () = sleep_until_opt(self.stopper.deadline()) => {
                 if let Some(child) = &self.child {
                     let action: StopAction = self.stopper.on_deadline(child);
-                    tracing::warn!(?action, "the target did not stop in time");
+                    tracing::warn!("the target did not stop in time: {action}");
                 }
                 None
             }

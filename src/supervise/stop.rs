@@ -68,6 +68,16 @@ pub enum StopAction {
     Kill,
 }
 
+/// What an operator reads in the log: `forwarded SIGTERM to the target`, `killed the target`.
+impl std::fmt::Display for StopAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Forward(signal) => write!(f, "forwarded {} to the target", super::signal_name(*signal)),
+            Self::Kill => f.write_str("sent SIGKILL to the target"),
+        }
+    }
+}
+
 /// The stop state machine. Feed it every stop signal ([`Stopper::on_signal`]) and, when
 /// [`Stopper::deadline`] passes, call [`Stopper::on_deadline`].
 #[derive(Debug)]

@@ -528,3 +528,9 @@ async fn verify_times_out_when_nothing_changes() {
         assert!(message.contains(reason), "{message}");
     }
 }
+
+#[test]
+fn stop_actions_read_as_what_was_done() {
+    assert_eq!(StopAction::Forward(Signal::TERM).to_string(), "forwarded SIGTERM to the target");
+    assert_eq!(StopAction::Kill.to_string(), "sent SIGKILL to the target");
+}
