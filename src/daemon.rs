@@ -413,6 +413,8 @@ impl Daemon {
                 self.metrics.record_reload(false);
                 self.reload_failures += 1;
                 let wait = refresh::backoff(self.reload_failures, Duration::from_secs(300));
+                // With its causes: "error sending request" alone does not say refused or timed out.
+                let error = crate::provider::error_chain(&error);
                 tracing::error!(%error, retry_in_secs = wait.as_secs(), "reload failed");
                 self.reload_at = Some(Instant::now() + wait);
             }
@@ -795,7 +797,11 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         ]);
         tokio::select! {
             outcome = wait_child(&mut guard.child) => {
-                tracing::info!(code = outcome.exit_code(), "the target exited");
+                if outcome.exit_code() == 0 {
+                    tracing::info!(code = 0, "the target exited");
+                } else {
+                    tracing::warn!(code = outcome.exit_code(), "the target exited with a failure; its own output says why");
+                }
                 return Ok(outcome.exit_code());
             }
             signal = guard.signals.next() => {

@@ -42,12 +42,23 @@ pub enum SuperviseError {
     BadPidFile { path: PathBuf },
     #[error("failed to {method} `{url}`: {source}")]
     Request { method: &'static str, url: String, source: reqwest::Error },
-    #[error("{method} `{url}` returned {status}")]
+    #[error("{method} `{url}` returned {status}{}", status_hint(*status))]
     Status { method: &'static str, url: String, status: reqwest::StatusCode },
     #[error("`{url}` reports that the reload failed ({metric} is 0)")]
     ReloadFailed { url: String, metric: String },
     #[error("`{url}` did not confirm the reload within {deadline:?}: {reason}")]
     NotConfirmed { url: String, deadline: Duration, reason: String },
+}
+
+/// What a reload endpoint's status most likely means (its body is not read: it may quote the
+/// config).
+fn status_hint(status: reqwest::StatusCode) -> &'static str {
+    match status {
+        reqwest::StatusCode::FORBIDDEN => {
+            " (Prometheus answers 403 to /-/reload when started without --web.enable-lifecycle)"
+        }
+        _ => "",
+    }
 }
 
 impl SuperviseError {

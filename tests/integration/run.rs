@@ -546,6 +546,9 @@ fn the_childs_exit_code_passes_through_and_a_signal_death_is_128_plus_n() {
     for (script, code) in [("exit 0", 0), ("exit 7", 7), ("kill -9 $$", 137), ("kill -15 $$", 143)] {
         let mut wrapper = sh_wrapper(&test, &[], script);
         assert_eq!(wrapper.exit_code(PATIENCE), code, "`{script}`; log:\n{}", wrapper.log());
+        // A failure is a warning, not an info line to miss.
+        let warned = wrapper.log().contains("WARN the target exited with a failure");
+        assert_eq!(warned, code != 0, "`{script}`; log:\n{}", wrapper.log());
     }
     // The child was pointed at the rendered copy, which exists when it starts.
     let rendered = test.path("out/app.yml");

@@ -1069,3 +1069,26 @@ fn a_failing_write_is_retried_at_the_logged_backoff_not_every_refresh() {
     let failures = watch.logged("cannot write the outputs");
     assert!(failures <= 4, "{failures} failed writes in six refreshes:\n{}", watch.log());
 }
+
+/// A failed reload says why: a 403 (what Prometheus answers to `/-/reload` without
+/// `--web.enable-lifecycle`) gets that hint, and a refused connection names the refusal rather
+/// than just "error sending request".
+#[test]
+fn a_failed_reload_says_why() {
+    let (forbidden, _) = reload_endpoint_answering(Arc::new(AtomicU16::new(403)));
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}/-/reload", listener.local_addr().unwrap().port())
+    };
+    for (url, why) in [(forbidden, "without --web.enable-lifecycle"), (closed, "Connection refused")] {
+        let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url]);
+        replace(&test.path("pw"), b"second-fake");
+        watch.until("a failed reload", CYCLE, |watch| watch.reloads().1 >= 1.0);
+        watch.until("its log line", CYCLE, |watch| watch.logged("reload failed") >= 1);
+        assert!(
+            watch.log().lines().any(|line| line.contains("reload failed") && line.contains(why)),
+            "{}",
+            watch.log()
+        );
+    }
+}
