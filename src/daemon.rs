@@ -767,8 +767,17 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         daemon.note_changes(changes, false);
     }
     if let Some(command) = &daemon.settings.child {
-        let child = ChildProcess::spawn(&command.program, &command.args)
-            .map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+        let child = match ChildProcess::spawn(&command.program, &command.args) {
+            Ok(child) => child,
+            // As a shell, `env` or a container runtime says it: 127 for a program not found,
+            // 126 for one that cannot be executed.
+            Err(supervise::SuperviseError::Spawn { program, source }) => {
+                let code = if source.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+                tracing::error!(code, "cannot start the target `{program}`: {source}");
+                return Ok(code);
+            }
+            Err(error) => return Err(Failure::new(ExitCode::Internal, error.to_string())),
+        };
         tracing::info!(pid = child.pid(), program = %command.program.to_string_lossy(), "started the target");
         guard.child = Some(child);
     }

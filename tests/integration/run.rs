@@ -1083,3 +1083,23 @@ fn an_unrecognised_version_banner_leaves_the_target_to_the_config_shape() {
     // Compared, not `assert_eq!`: the value is a secret and must not be printed.
     assert!(webhook_entry(&seen) == Some(("url", FAKE_HOOK)), "the URL is not inlined:\n{}", redacted(&seen));
 }
+
+/// A target that cannot be started exits as a shell or container runtime would say it: 127 for
+/// a program not found, 126 for one that is not executable, with the reason in the log.
+#[test]
+fn a_target_that_cannot_start_exits_127_or_126() {
+    let test = sh_test().file("not-executable", "#!/bin/sh\n");
+    let missing = test.path("no-such-program");
+    let not_executable = test.path("not-executable");
+    for (program, code, why) in [(&missing, 127, "No such file"), (&not_executable, 126, "Permission denied")] {
+        let mut command = wrapper_command(&test);
+        command
+            .args(["run", "--out", "out", "--listen", "off", "--target", "generic", "--"])
+            .arg(program)
+            .arg(format!("--config.file={}", test.path("app.yml").display()))
+            .env("SR_RUN_TEST_PASSWORD", CANARY);
+        let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+        assert_eq!(wrapper.exit_code(PATIENCE), code, "{}", wrapper.log());
+        assert!(wrapper.log().contains(why), "{}", wrapper.log());
+    }
+}
