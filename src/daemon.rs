@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
 use crate::output::OutputDir;
-use crate::provider::{Location, ProviderSet};
+use crate::provider::{Fetched, Location, ProviderError, ProviderSet};
 use crate::refresh::{self, Outcome, Schedule, Status};
 use crate::render::{self, Placement, TargetSpec};
 use crate::resolve;
@@ -77,10 +77,12 @@ const JOB_TRIGGER_COOLDOWN: Duration = Duration::from_secs(60);
 /// How long a reload may take to show in the target's metrics.
 const VERIFY_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Where a secret is used: its metric name (the secret file's slug) and its provider.
+/// Where a secret is used: its metric name (the secret file's slug), its provider, and the key
+/// it takes from the fetched document.
 struct Use {
     slug: String,
     provider: &'static str,
+    key: Option<String>,
 }
 
 struct Daemon {
@@ -160,6 +162,7 @@ impl Daemon {
                 uses.entry(site.spec.location.clone()).or_default().push(Use {
                     slug: render::secret_file_name(&config.name, &site.path),
                     provider: site.spec.location.kind().name(),
+                    key: site.spec.key.clone(),
                 });
             }
         }
@@ -176,6 +179,13 @@ impl Daemon {
         let mut outcomes = Vec::new();
         for (location, result, duration) in fetches.into_results() {
             let provider = location.kind().name();
+            // A document that lacks a key the config takes from it is no good value: it is a
+            // failed fetch (the last good value stays, retried with backoff from 1 s), not a
+            // success scheduled a whole interval away while the secret cannot be rendered.
+            let result = result.and_then(|fetched| match self.unusable_key(&location, &fetched) {
+                Some(error) => Err(error),
+                None => Ok(fetched),
+            });
             match result {
                 Ok(fetched) => {
                     self.metrics.record_fetch(provider, duration, None);
@@ -201,6 +211,12 @@ impl Daemon {
             self.publish(&location);
         }
         outcomes
+    }
+
+    /// Why `fetched` cannot serve a secret taken from `location` (a missing key, several keys
+    /// where one is needed), if it cannot.
+    fn unusable_key(&self, location: &Location, fetched: &Fetched) -> Option<ProviderError> {
+        self.uses.get(location)?.iter().find_map(|usage| fetched.select(usage.key.as_deref(), location).err())
     }
 
     /// Sets the metrics of every secret fed by `location`.

@@ -1092,3 +1092,46 @@ fn a_failed_reload_says_why() {
         );
     }
 }
+
+/// A job whose password is the `password` key of `creds.json`, fetched every `interval`.
+fn keyed_job(interval: &str) -> String {
+    format!(
+        "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: prom\n      password: {{file: {{path: creds.json, key: password, refresh_interval: {interval}}}}}\n    static_configs: [{{targets: ['127.0.0.1:9100']}}]\n"
+    )
+}
+
+/// A document that lacks the key the config takes from it is a failed fetch, retried with
+/// backoff from 1 s: the key added a moment later is rendered then, not a refresh interval (here
+/// an hour) later, and meanwhile the secret's state is `error`, not `success`.
+#[test]
+fn a_missing_key_is_retried_with_backoff_not_after_the_refresh_interval() {
+    let test = Test::new().file("prometheus.yml", &keyed_job("1h")).file("creds.json", "{\"user\": \"prom\"}");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("a failed fetch", CYCLE, |watch| {
+        watch.metric("secret_render_fetch_failures_total", &[("provider", "file"), ("reason", "missing_key")]).is_some()
+    });
+    assert!(!watch.ready());
+    let metrics = watch.metrics();
+    assert!(metrics.contains("state=\"error\"} 1"), "{metrics}");
+
+    replace(&test.path("creds.json"), b"{\"user\": \"prom\", \"password\": \"first-fake\"}");
+    watch.until("the key rendered", CYCLE, |watch| watch.ready());
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    assert!(holds(&secret, "first-fake"));
+}
+
+/// A key removed from the document while `watch` runs: the last good value stays in its file and
+/// the secret is `stale`, not `success`.
+#[test]
+fn a_key_removed_at_runtime_keeps_the_last_good_value_as_stale() {
+    let test =
+        Test::new().file("prometheus.yml", &keyed_job("1s")).file("creds.json", "{\"password\": \"first-fake\"}");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let name = file_name(&secret).to_owned();
+
+    replace(&test.path("creds.json"), b"{\"user\": \"prom\"}");
+    watch.until("state stale", CYCLE, |watch| watch.state(&name) == Some("stale"));
+    assert!(holds(&secret, "first-fake"));
+}
