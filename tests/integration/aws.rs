@@ -111,6 +111,25 @@ fn json_keys_whole_strings_and_binary_values_come_from_one_batch_call() {
     assert_eq!(calls(&mut server), 1, "three current secrets take one BatchGetSecretValue call");
 }
 
+/// In one batch, a partial ARN (the ARN without Secrets Manager's random suffix) gets its own
+/// secret's value, not that of another whose name starts the same (`mix/app` and
+/// `mix/app-prod`).
+#[test]
+fn a_partial_arn_in_a_batch_gets_its_own_secret_not_one_whose_name_extends_it() {
+    let server = Server::moto();
+    create(&server, "mix/app", "app-fake");
+    create(&server, "mix/app-prod", "prod-fake");
+    let partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mix/app";
+    let config = format!(
+        "app: {{aws_secrets_manager: {{secret_id: '{partial}'}}}}\nprod: {{aws_secrets_manager: {{secret_id: mix/app-prod}}}}\n{}",
+        store(&server, "")
+    );
+    let (test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(0);
+    let rendered = read(&test.path("out/app.yml"));
+    assert!(rendered.contains("app: \"app-fake\"\nprod: \"prod-fake\"\n"), "{rendered}");
+}
+
 #[test]
 fn no_value_reaches_the_log_even_at_trace_level() {
     let server = Server::moto();

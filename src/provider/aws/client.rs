@@ -227,7 +227,7 @@ impl AwsStore {
                 // Ids may be names, full ARNs or partial ARNs (without the random suffix).
                 let matched = ids.iter().find(|id| {
                     entry.name.as_deref() == Some(id.as_str())
-                        || entry.arn.as_deref().is_some_and(|arn| arn == *id || arn.starts_with(&format!("{id}-")))
+                        || entry.arn.as_deref().is_some_and(|arn| arn_is(arn, id))
                 });
                 if let Some(id) = matched {
                     answers.insert(
@@ -527,9 +527,30 @@ impl Provider for AwsStore {
     }
 }
 
+/// Whether the secret whose full ARN is `arn` is the one `id` names: that ARN itself, or a
+/// partial ARN, which leaves out the `-` and six random characters Secrets Manager appends to the
+/// name. Only exactly that suffix counts: `…:secret:app` is not `…:secret:app-prod-Ab12Cd`.
+fn arn_is(arn: &str, id: &str) -> bool {
+    arn == id
+        || arn
+            .strip_prefix(id)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|suffix| suffix.len() == 6 && suffix.bytes().all(|byte| byte.is_ascii_alphanumeric()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_arn_names_only_the_secret_whose_arn_adds_the_random_suffix() {
+        let partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mix/app";
+        assert!(arn_is(&format!("{partial}-Ab12Cd"), partial));
+        assert!(arn_is(&format!("{partial}-Ab12Cd"), &format!("{partial}-Ab12Cd")));
+        for other in ["-prod-Ab12Cd", "-prod", "-Ab12C", "-Ab12Cde", "Ab12Cd", "-Ab-2Cd"] {
+            assert!(!arn_is(&format!("{partial}{other}"), partial), "{other}");
+        }
+    }
 
     #[test]
     fn error_codes_map_to_errors_an_operator_can_act_on() {
