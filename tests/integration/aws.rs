@@ -440,3 +440,16 @@ fn a_refused_batch_call_falls_back_to_one_read_per_secret_with_one_warning() {
     assert_eq!(count("secretsmanager.BatchGetSecretValue"), 1, "{actions:?}");
     assert_eq!(count("secretsmanager.GetSecretValue"), 3, "{actions:?}");
 }
+
+/// A load balancer or proxy in front of the endpoint answering 503 with an HTML page (no AWS
+/// error code) is a store that cannot be reached, worth retrying, not "invalid content".
+#[test]
+fn an_html_503_from_a_proxy_is_unreachable_not_invalid() {
+    let proxy = FakeServer::start(|_| Reply::text(503, "text/html", "<html><body>Service Unavailable</body></html>"));
+    let config = format!(
+        "pw: {{aws_secrets_manager: {{secret_id: x}}}}\nsecret_stores:\n  moto: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{}'}}}}\n",
+        proxy.url()
+    );
+    let (_test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(4).stderr_contains("is unreachable: HTTP 503");
+}

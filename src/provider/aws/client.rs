@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::{Blob, DateTime};
 use futures_util::StreamExt;
@@ -120,6 +121,14 @@ impl AwsStore {
         }
     }
 
+    /// [`sdk_error`] with this store's timeout.
+    fn sdk_error<E>(&self, error: &SdkError<E, HttpResponse>, what: String) -> ProviderError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        sdk_error(error, what, self.settings.timeout.unwrap_or(DEFAULT_TIMEOUT))
+    }
+
     async fn client(&self) -> Result<&Client, ProviderError> {
         self.client.get_or_try_init(|| self.build_client()).await
     }
@@ -173,7 +182,7 @@ impl AwsStore {
             Version::Stage(stage) => request.version_stage(stage),
             Version::Id(id) => request.version_id(id),
         };
-        let output = request.send().await.map_err(|error| sdk_error(&error, location.to_string()))?;
+        let output = request.send().await.map_err(|error| self.sdk_error(&error, location.to_string()))?;
         let value = Value::new(output.secret_string, output.secret_binary, output.created_date);
         let fetched = value.content(location)?;
         Ok(self.with_store_previous(location, fetched, value.created).await)
@@ -195,7 +204,7 @@ impl AwsStore {
         let Ok(client) = self.client().await else { return fetched };
         let answer = client.get_secret_value().secret_id(&location.secret_id).version_stage(stage).send().await;
         let previous = answer
-            .map_err(|error| sdk_error(&error, location.to_string()))
+            .map_err(|error| self.sdk_error(&error, location.to_string()))
             .and_then(|output| Value::new(output.secret_string, output.secret_binary, None).content(location));
         match previous {
             Ok(previous) => {
@@ -222,7 +231,9 @@ impl AwsStore {
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|error| sdk_error(&error, format!("a batch of {} aws secrets ({})", ids.len(), self.label)))?;
+                .map_err(|error| {
+                    self.sdk_error(&error, format!("a batch of {} aws secrets ({})", ids.len(), self.label))
+                })?;
             for entry in output.secret_values.unwrap_or_default() {
                 // Ids may be names, full ARNs or partial ARNs (without the random suffix).
                 let matched = ids.iter().find(|id| {
@@ -240,7 +251,7 @@ impl AwsStore {
                 let Some(id) = error.secret_id else { continue };
                 let code = error.error_code.unwrap_or_default();
                 let what = format!("aws secret {id}");
-                answers.insert(id, Err(code_error(&code, error.message.as_deref().unwrap_or_default(), what)));
+                answers.insert(id, Err(code_error(&code, error.message.as_deref().unwrap_or_default(), None, what)));
             }
             next_token = output.next_token.filter(|token| !token.is_empty());
             if next_token.is_none() {
@@ -348,7 +359,7 @@ impl AwsStore {
         let output = match answer {
             Ok(output) => output,
             Err(error) => {
-                return match sdk_error(&error, location.to_string()) {
+                return match self.sdk_error(&error, location.to_string()) {
                     ProviderError::NotFound { .. } => Ok(None),
                     other => Err(other),
                 };
@@ -377,14 +388,14 @@ impl AwsStore {
         };
         let version = match put.send().await {
             Ok(output) => output.version_id,
-            Err(error) => match sdk_error(&error, what()) {
+            Err(error) => match self.sdk_error(&error, what()) {
                 ProviderError::NotFound { .. } => {
                     let mut create = client.create_secret().name(&location.secret_id);
                     create = match text {
                         Some(text) => create.secret_string(text),
                         None => create.secret_binary(Blob::new(value.expose())),
                     };
-                    create.send().await.map_err(|error| sdk_error(&error, what()))?.version_id
+                    create.send().await.map_err(|error| self.sdk_error(&error, what()))?.version_id
                 }
                 other => return Err(other),
             },
@@ -423,7 +434,7 @@ impl AwsStore {
                 .secret_id(&location.secret_id)
                 .send()
                 .await
-                .map_err(|error| sdk_error(&error, what))?;
+                .map_err(|error| self.sdk_error(&error, what))?;
             return Ok(crate::provider::PutOutcome::default());
         };
         let mut object = self.current_object(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
@@ -441,20 +452,19 @@ impl AwsStore {
 
 /// Maps an SDK error to the error an operator can act on; AWS's messages name the secret, never
 /// a value.
-fn sdk_error<E, R>(error: &SdkError<E, R>, what: String) -> ProviderError
+/// Maps an SDK error; `timeout` is the store's, for the message of a call that ran out of it.
+fn sdk_error<E>(error: &SdkError<E, HttpResponse>, what: String, timeout: Duration) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug + 'static,
 {
     match error {
         SdkError::ServiceError(context) => {
             let inner = context.err();
-            code_error(inner.code().unwrap_or("Unknown"), inner.message().unwrap_or_default(), what)
+            let status = context.raw().status().as_u16();
+            code_error(inner.code().unwrap_or("Unknown"), inner.message().unwrap_or_default(), Some(status), what)
         }
-        SdkError::TimeoutError(_) => ProviderError::Timeout { what, after: DEFAULT_TIMEOUT },
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            ProviderError::Timeout { what, after: DEFAULT_TIMEOUT }
-        }
+        SdkError::TimeoutError(_) => ProviderError::Timeout { what, after: timeout },
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => ProviderError::Timeout { what, after: timeout },
         other => {
             let reason = error_chain(other);
             if reason.contains("credentials") {
@@ -466,8 +476,10 @@ where
     }
 }
 
-/// Maps an AWS error code (of a call, or of one id in a batch answer).
-fn code_error(code: &str, message: &str, what: String) -> ProviderError {
+/// Maps an AWS error code (of a call, or of one id in a batch answer, which has no `status`).
+/// A code it does not know (or none: a proxy's or load balancer's HTML page) is told by the
+/// HTTP status: 401/403 refused, 429 and 5xx worth retrying, the rest invalid.
+fn code_error(code: &str, message: &str, status: Option<u16>, what: String) -> ProviderError {
     let reason = if message.is_empty() { code.to_owned() } else { format!("{code}: {message}") };
     match code {
         "ResourceNotFoundException" => ProviderError::NotFound { what },
@@ -485,7 +497,17 @@ fn code_error(code: &str, message: &str, what: String) -> ProviderError {
         | "InternalServiceError"
         | "ServiceUnavailable"
         | "RequestLimitExceeded" => ProviderError::Unreachable { what, reason },
-        _ => ProviderError::Invalid { what, reason },
+        _ => {
+            let reason = match status {
+                Some(status) => format!("HTTP {status}, {reason}"),
+                None => reason,
+            };
+            match status {
+                Some(401 | 403) => ProviderError::PermissionDenied { what, reason },
+                Some(429 | 500..=599) => ProviderError::Unreachable { what, reason },
+                _ => ProviderError::Invalid { what, reason },
+            }
+        }
     }
 }
 
@@ -543,6 +565,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unknown_code_is_told_by_the_http_status() {
+        let cases: &[(Option<u16>, &str, bool)] = &[
+            (Some(503), "unreachable", true),
+            (Some(502), "unreachable", true),
+            (Some(429), "unreachable", true),
+            (Some(403), "permission_denied", false),
+            (Some(401), "permission_denied", false),
+            (Some(400), "invalid", false),
+            (None, "invalid", false),
+        ];
+        for (status, reason, retryable) in cases {
+            let error = code_error("Unknown", "", *status, "aws secret x".into());
+            assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "{status:?}");
+        }
+        let error = code_error("Unknown", "", Some(503), "aws secret x".into());
+        assert_eq!(error.to_string(), "aws secret x is unreachable: HTTP 503, Unknown");
+    }
+
+    #[test]
+    fn a_timeout_names_the_stores_timeout() {
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+        let error: SdkError<GetSecretValueError, HttpResponse> = SdkError::timeout_error("no answer");
+        let mapped = sdk_error(&error, "aws secret x".into(), Duration::from_secs(2));
+        assert_eq!(mapped.to_string(), "timed out after 2s fetching aws secret x");
+    }
+
+    #[test]
     fn a_partial_arn_names_only_the_secret_whose_arn_adds_the_random_suffix() {
         let partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mix/app";
         assert!(arn_is(&format!("{partial}-Ab12Cd"), partial));
@@ -563,7 +612,7 @@ mod tests {
             ("InvalidRequestException", "invalid", false),
         ];
         for (code, reason, retryable) in cases {
-            let error = code_error(code, "m", "aws secret x".into());
+            let error = code_error(code, "m", None, "aws secret x".into());
             assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "{code}");
         }
     }
