@@ -186,7 +186,7 @@ fn too_large() -> std::io::Error {
 pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?;
     if text.trim_start().starts_with('{') {
-        return json_fields(bytes);
+        return super::json_object::fields(bytes);
     }
     let document = tree::load(text).map_err(|error| format!("not a JSON object or YAML mapping ({error})"))?;
     let NodeKind::Mapping(entries) = document.root.kind else {
@@ -201,24 +201,6 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
                 _ => tree::emit(&entry.value).fill(&[]),
             };
             Some((key, value))
-        })
-        .collect())
-}
-
-/// Reads a JSON object into its top-level fields (nested values as compact JSON text), as the
-/// `key` of a store whose secrets are JSON documents picks them.
-pub fn json_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
-    // serde_json's messages give a position, and may quote a scalar: keep the position only.
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
-        .map_err(|error| format!("not a JSON object (line {} column {})", error.line(), error.column()))?;
-    Ok(object
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            };
-            (key, Secret::from_text(text))
         })
         .collect())
 }

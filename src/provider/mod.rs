@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fake;
 pub mod file;
 pub mod gcp;
+pub mod json_object;
 pub mod kubernetes;
 pub mod vault;
 

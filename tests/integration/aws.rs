@@ -295,8 +295,9 @@ fn with_previous_stage_a_rotation_before_start_still_has_its_previous_value_for_
 #[test]
 fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     let server = Server::moto();
-    let old_version =
-        create(&server, "prometheus/node", &json!({"username": "prom", "password": "old-aws-password"}).to_string());
+    let stored =
+        r#"{"username": "prom", "password": "old-aws-password", "port": 5432, "big": 123456789012345678901234567890}"#;
+    let old_version = create(&server, "prometheus/node", stored);
     let test = with_credentials().file("stores.yml", &store(&server, ""));
     let reference = "{aws_secrets_manager: {secret_id: prometheus/node, key: password}}";
     let outcome = test.args(["--stores", "stores.yml", "rotate", reference]).run();
@@ -306,6 +307,13 @@ fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     let new = fields["password"].as_str().unwrap().to_owned();
     assert_eq!(new.len(), 32);
     assert_eq!(fields["username"], "prom", "the other keys are kept");
+    // As stored: a number stays a number, with every digit.
+    let text = current["SecretString"].as_str().unwrap();
+    assert!(
+        text.contains(r#""big":123456789012345678901234567890,"#) && text.contains(r#""port":5432,"#),
+        "{}",
+        text.len()
+    );
     outcome.never_shows(&new).never_shows("old-aws-password");
     assert_ne!(current["VersionId"].as_str().unwrap(), old_version);
     let previous =

@@ -704,7 +704,7 @@ fn watch_publishes_the_secrets_expiry_date() {
 #[test]
 fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
     let fake = AzureFake::start();
-    fake.put("db", r#"{"username":"prom","password":"old-azure-password"}"#, None);
+    fake.put("db", r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#, None);
     let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
     let rotate = |reference: &str| {
         Test::new()
@@ -718,7 +718,16 @@ fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
     outcome.expect_code(0).stdout_contains(&format!("new version {}", fake.version_id("db", 1)));
     let versions = fake.state().secrets["db"].clone();
     assert_eq!(versions.len(), 2);
-    assert_eq!(versions[0].1, r#"{"username":"prom","password":"old-azure-password"}"#, "the old version is kept");
+    assert_eq!(
+        versions[0].1, r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#,
+        "the old version is kept"
+    );
+    // As stored: a number stays a number, with its digits.
+    assert!(
+        versions[1].1.contains(r#""big":1.50,"#) && versions[1].1.contains(r#""port":5432,"#),
+        "{}",
+        versions[1].1.len()
+    );
     let latest: serde_json::Value = serde_json::from_str(&versions[1].1).unwrap();
     let new = latest["password"].as_str().unwrap().to_owned();
     assert_eq!(new.len(), 32);

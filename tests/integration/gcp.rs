@@ -743,7 +743,10 @@ fn the_fake_verifies_the_assertions_signature() {
 #[test]
 fn rotate_adds_a_version_and_the_old_one_stays_readable() {
     let google = GoogleFake::start();
-    google.put("node", br#"{"password":"old-gcp-password","username":"prom"}"#);
+    google.put(
+        "node",
+        br#"{"big":123456789012345678901234567890,"password":"old-gcp-password","port":5432,"username":"prom"}"#,
+    );
     let stores = google.config("");
     let test = Test::new().file("sa.json", &google.key_file()).file("stores.yml", &stores);
     let reference = "{gcp_secret_manager: {secret: node, key: password}}";
@@ -754,7 +757,18 @@ fn rotate_adds_a_version_and_the_old_one_stays_readable() {
     let new = latest["password"].as_str().unwrap().to_owned();
     assert_eq!(new.len(), 32);
     assert_eq!(latest["username"], "prom", "the other fields are kept");
-    assert_eq!(versions[0], br#"{"password":"old-gcp-password","username":"prom"}"#, "version 1 is untouched");
+    // As stored: a number stays a number, with every digit.
+    let text = String::from_utf8(versions[1].clone()).unwrap();
+    assert!(
+        text.contains(r#""big":123456789012345678901234567890,"#) && text.contains(r#""port":5432,"#),
+        "{}",
+        text.len()
+    );
+    assert_eq!(
+        versions[0],
+        br#"{"big":123456789012345678901234567890,"password":"old-gcp-password","port":5432,"username":"prom"}"#,
+        "version 1 is untouched"
+    );
     outcome.never_shows(&new).never_shows("old-gcp-password");
 
     let fresh = Test::new()

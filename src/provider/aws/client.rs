@@ -7,7 +7,7 @@
 //! anything pinned (`version_stage`, `version_id`) with `GetSecretValue`. A caller without
 //! `secretsmanager:BatchGetSecretValue` gets one warning and per-secret reads from then on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 
 use super::{AwsLocation, StoreSettings, Version};
 use crate::provider::{
-    Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain,
+    Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain, json_object,
 };
 use crate::secret::Secret;
 
@@ -75,21 +75,10 @@ impl Value {
         let what = || location.to_string();
         match (&self.string, &self.binary) {
             (Some(text), _) if location.structured => {
-                let object: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(text).map_err(|_| ProviderError::Invalid {
-                        what: what(),
-                        reason: "the SecretString is not a JSON object, so `key` cannot pick a field of it".into(),
-                    })?;
-                let fields: BTreeMap<String, Secret> = object
-                    .into_iter()
-                    .map(|(key, value)| {
-                        let text = match value {
-                            serde_json::Value::String(text) => text,
-                            other => other.to_string(),
-                        };
-                        (key, Secret::from_text(text))
-                    })
-                    .collect();
+                let fields = json_object::fields(text.as_bytes()).map_err(|_| ProviderError::Invalid {
+                    what: what(),
+                    reason: "the SecretString is not a JSON object, so `key` cannot pick a field of it".into(),
+                })?;
                 Ok(Fetched::fields(fields))
             }
             (Some(text), _) => Ok(Fetched::value(Secret::from_text(String::clone(text)))),
@@ -349,27 +338,26 @@ impl AwsStore {
         Ok(location)
     }
 
-    /// The current JSON object of a structured secret (empty when the secret does not exist).
-    async fn current_object(
-        &self,
-        location: &AwsLocation,
-    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ProviderError> {
+    /// The current `SecretString` of a secret whose field is written (`None` when the secret
+    /// does not exist).
+    async fn current_text(&self, location: &AwsLocation) -> Result<Option<Zeroizing<String>>, ProviderError> {
         let client = self.client().await?;
         let answer = client.get_secret_value().secret_id(&location.secret_id).send().await;
-        let output = match answer {
-            Ok(output) => output,
-            Err(error) => {
-                return match self.sdk_error(&error, location.to_string()) {
-                    ProviderError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
-            }
-        };
-        let text = Zeroizing::new(output.secret_string.unwrap_or_default());
-        serde_json::from_str(&text).map(Some).map_err(|_| ProviderError::Invalid {
+        match answer {
+            Ok(output) => Ok(Some(Zeroizing::new(output.secret_string.unwrap_or_default()))),
+            Err(error) => match self.sdk_error(&error, location.to_string()) {
+                ProviderError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// "not a JSON object" for a `SecretString` whose field cannot be written.
+    fn not_an_object(location: &AwsLocation) -> ProviderError {
+        ProviderError::Invalid {
             what: location.to_string(),
             reason: "the SecretString is not a JSON object, so `key` cannot set a field of it".into(),
-        })
+        }
     }
 
     /// Writes `value` (text or binary) as the secret's new current version; returns its id.
@@ -414,10 +402,10 @@ impl AwsStore {
             what: location.to_string(),
             reason: "a field of a JSON SecretString must be UTF-8 text".into(),
         })?;
-        let mut object = self.current_object(location).await?.unwrap_or_default();
-        object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
-        let json = Zeroizing::new(serde_json::Value::Object(object).to_string());
-        self.write(location, &Secret::from_text(String::clone(&json))).await
+        let current = self.current_text(location).await?;
+        let json = json_object::set_field(current.as_ref().map(|text| text.as_bytes()), key, text)
+            .map_err(|_| Self::not_an_object(location))?;
+        self.write(location, &Secret::new(json.to_vec())).await
     }
 
     async fn delete_field(
@@ -437,22 +425,19 @@ impl AwsStore {
                 .map_err(|error| self.sdk_error(&error, what))?;
             return Ok(crate::provider::PutOutcome::default());
         };
-        let mut object = self.current_object(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
-        if object.remove(key).is_none() {
-            return Err(ProviderError::MissingKey {
-                what,
-                key: key.to_owned(),
-                available: object.keys().cloned().collect(),
-            });
-        }
-        let json = Zeroizing::new(serde_json::Value::Object(object).to_string());
-        self.write(location, &Secret::from_text(String::clone(&json))).await
+        let current = self.current_text(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
+        let json = json_object::remove_field(current.as_bytes(), key).map_err(|error| match error {
+            json_object::RemoveError::NotAnObject(_) => Self::not_an_object(location),
+            json_object::RemoveError::Missing { available } => {
+                ProviderError::MissingKey { what, key: key.to_owned(), available }
+            }
+        })?;
+        self.write(location, &Secret::new(json.to_vec())).await
     }
 }
 
 /// Maps an SDK error to the error an operator can act on; AWS's messages name the secret, never
-/// a value.
-/// Maps an SDK error; `timeout` is the store's, for the message of a call that ran out of it.
+/// a value. `timeout` is the store's, for the message of a call that ran out of it.
 fn sdk_error<E>(error: &SdkError<E, HttpResponse>, what: String, timeout: Duration) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

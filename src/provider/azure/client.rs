@@ -369,7 +369,7 @@ impl AzureStore {
         };
         tracing::debug!(store = %self.label, id = %bundle.id, "read a Key Vault secret");
         let mut fetched = if location.structured {
-            crate::provider::file::json_fields(value.as_bytes()).map(Fetched::fields).map_err(|reason| {
+            crate::provider::json_object::fields(value.as_bytes()).map(Fetched::fields).map_err(|reason| {
                 ProviderError::Invalid {
                     what: what.clone(),
                     reason: format!("`key` needs a JSON object value: {reason}"),
@@ -412,21 +412,22 @@ impl AzureStore {
         let new_value = match key {
             None => Zeroizing::new(text.to_owned()),
             Some(key) => {
-                let mut object = serde_json::Map::new();
-                match self.read(&AzureLocation { structured: true, ..location.clone() }).await {
-                    Ok(fetched) => {
-                        if let crate::provider::Content::Fields(fields) = fetched.content {
-                            for (name, field) in fields {
-                                let text = field.expose_str().unwrap_or_default().to_owned();
-                                object.insert(name, serde_json::Value::String(text));
-                            }
-                        }
-                    }
-                    Err(ProviderError::NotFound { .. }) => {}
+                let current = match self.read(&AzureLocation { structured: false, ..location.clone() }).await {
+                    Ok(fetched) => Some(fetched.content),
+                    Err(ProviderError::NotFound { .. }) => None,
                     Err(other) => return Err(other),
-                }
-                object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
-                Zeroizing::new(serde_json::Value::Object(object).to_string())
+                };
+                let current = current.as_ref().and_then(|content| match content {
+                    crate::provider::Content::Value(value) => Some(value.expose()),
+                    crate::provider::Content::Fields(_) => None,
+                });
+                let json = crate::provider::json_object::set_field(current, key, text).map_err(|reason| {
+                    ProviderError::Invalid {
+                        what: what.clone(),
+                        reason: format!("`key` needs a JSON object value: {reason}"),
+                    }
+                })?;
+                Zeroizing::new(json_text(json, &what)?)
             }
         };
         self.set_value(location, what, &new_value).await
@@ -482,23 +483,21 @@ impl AzureStore {
             return Err(ProviderError::Invalid { what, reason: reason.into() });
         }
         if let Some(key) = key {
-            let fetched = self.read(&AzureLocation { structured: true, ..location.clone() }).await?;
-            let crate::provider::Content::Fields(fields) = fetched.content else {
+            let fetched = self.read(&AzureLocation { structured: false, ..location.clone() }).await?;
+            let crate::provider::Content::Value(current) = &fetched.content else {
                 return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object value".into() });
             };
-            let mut object = serde_json::Map::new();
-            for (name, field) in fields {
-                let text = field.expose_str().unwrap_or_default().to_owned();
-                object.insert(name, serde_json::Value::String(text));
-            }
-            if object.remove(key).is_none() {
-                return Err(ProviderError::MissingKey {
-                    what,
-                    key: key.to_owned(),
-                    available: object.keys().cloned().collect(),
-                });
-            }
-            let new_value = Zeroizing::new(serde_json::Value::Object(object).to_string());
+            let json =
+                crate::provider::json_object::remove_field(current.expose(), key).map_err(|error| match error {
+                    crate::provider::json_object::RemoveError::NotAnObject(reason) => ProviderError::Invalid {
+                        what: what.clone(),
+                        reason: format!("`key` needs a JSON object value: {reason}"),
+                    },
+                    crate::provider::json_object::RemoveError::Missing { available } => {
+                        ProviderError::MissingKey { what: what.clone(), key: key.to_owned(), available }
+                    }
+                })?;
+            let new_value = Zeroizing::new(json_text(json, &what)?);
             return self.set_value(location, what, &new_value).await;
         }
         let mut url = reqwest::Url::parse(&location.vault_url)
@@ -614,6 +613,12 @@ impl Provider for AzureStore {
             self.remove(location, key).await
         })
     }
+}
+
+/// A JSON document serde_json wrote, as the text a Key Vault value is (it is always UTF-8).
+fn json_text(json: Zeroizing<Vec<u8>>, what: &str) -> Result<String, ProviderError> {
+    String::from_utf8(json.to_vec())
+        .map_err(|_| ProviderError::Invalid { what: what.to_owned(), reason: "the new value is not UTF-8".into() })
 }
 
 #[cfg(test)]

@@ -363,7 +363,7 @@ impl GcpStore {
         if !location.structured {
             return Ok(Fetched::value(Secret::new(bytes.to_vec())));
         }
-        crate::provider::file::json_fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid {
+        crate::provider::json_object::fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid {
             what,
             reason: format!("`key` needs a JSON object payload: {reason}"),
         })
@@ -409,26 +409,25 @@ impl GcpStore {
         let payload = match key {
             None => Zeroizing::new(value.expose().to_vec()),
             Some(key) => {
-                let mut object = serde_json::Map::new();
-                let current = GcpLocation { structured: true, ..location.clone() };
-                match self.access(&current).await {
-                    Ok(fetched) => {
-                        if let crate::provider::Content::Fields(fields) = fetched.content {
-                            for (name, field) in fields {
-                                let text = field.expose_str().unwrap_or_default().to_owned();
-                                object.insert(name, serde_json::Value::String(text));
-                            }
-                        }
-                    }
-                    Err(ProviderError::NotFound { .. }) => {}
-                    Err(other) => return Err(other),
-                }
                 let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
                     what: what.clone(),
                     reason: "a field of a JSON payload must be UTF-8 text".into(),
                 })?;
-                object.insert(key.to_owned(), serde_json::Value::String(text.to_owned()));
-                Zeroizing::new(serde_json::Value::Object(object).to_string().into_bytes())
+                let current = match self.access(&GcpLocation { structured: false, ..location.clone() }).await {
+                    Ok(fetched) => Some(fetched.content),
+                    Err(ProviderError::NotFound { .. }) => None,
+                    Err(other) => return Err(other),
+                };
+                let current = current.as_ref().and_then(|content| match content {
+                    crate::provider::Content::Value(bytes) => Some(bytes.expose()),
+                    crate::provider::Content::Fields(_) => None,
+                });
+                crate::provider::json_object::set_field(current, key, text).map_err(|reason| {
+                    ProviderError::Invalid {
+                        what: what.clone(),
+                        reason: format!("`key` needs a JSON object payload: {reason}"),
+                    }
+                })?
             }
         };
         self.append(location, what, &payload).await
@@ -479,23 +478,20 @@ impl GcpStore {
             if location.version != super::LATEST {
                 return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
             }
-            let fetched = self.access(&GcpLocation { structured: true, ..location.clone() }).await?;
-            let crate::provider::Content::Fields(fields) = fetched.content else {
+            let fetched = self.access(&GcpLocation { structured: false, ..location.clone() }).await?;
+            let crate::provider::Content::Value(current) = &fetched.content else {
                 return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object payload".into() });
             };
-            let mut object = serde_json::Map::new();
-            for (name, field) in fields {
-                let text = field.expose_str().unwrap_or_default().to_owned();
-                object.insert(name, serde_json::Value::String(text));
-            }
-            if object.remove(key).is_none() {
-                return Err(ProviderError::MissingKey {
-                    what,
-                    key: key.to_owned(),
-                    available: object.keys().cloned().collect(),
-                });
-            }
-            let payload = Zeroizing::new(serde_json::Value::Object(object).to_string().into_bytes());
+            let payload =
+                crate::provider::json_object::remove_field(current.expose(), key).map_err(|error| match error {
+                    crate::provider::json_object::RemoveError::NotAnObject(reason) => ProviderError::Invalid {
+                        what: what.clone(),
+                        reason: format!("`key` needs a JSON object payload: {reason}"),
+                    },
+                    crate::provider::json_object::RemoveError::Missing { available } => {
+                        ProviderError::MissingKey { what: what.clone(), key: key.to_owned(), available }
+                    }
+                })?;
             return self.append(location, what, &payload).await;
         }
         let number = if location.version.bytes().all(|byte| byte.is_ascii_digit()) {
