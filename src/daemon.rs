@@ -377,12 +377,15 @@ impl Daemon {
     }
 
     /// Schedules a (debounced) reload after a change. Under `run` only while the child runs;
-    /// under `watch` the target is someone else's to have running.
+    /// under `watch` the target is someone else's to have running. A change brings forward a
+    /// retry waiting out a failed reload's backoff (up to 5 minutes): the change may be the
+    /// operator's fix for what the target refused.
     fn note_changes(&mut self, (configs_changed, secrets_changed): (bool, bool), child_running: bool) {
         let wanted = configs_changed || (secrets_changed && self.settings.common.reload_on == ReloadOn::Any);
         let target_up = self.settings.child.is_none() || child_running;
-        if wanted && self.settings.reload.is_some() && target_up && self.reload_at.is_none() {
-            self.reload_at = Some(Instant::now() + self.settings.common.debounce);
+        if wanted && self.settings.reload.is_some() && target_up {
+            let debounced = Instant::now() + self.settings.common.debounce;
+            self.reload_at = Some(self.reload_at.map_or(debounced, |at| at.min(debounced)));
         }
     }
 

@@ -1135,3 +1135,21 @@ fn a_key_removed_at_runtime_keeps_the_last_good_value_as_stale() {
     watch.until("state stale", CYCLE, |watch| watch.state(&name) == Some("stale"));
     assert!(holds(&secret, "first-fake"));
 }
+
+/// A change brings forward a retry that waits out a failed reload's backoff: after four refused
+/// reloads the next retry is 8 s away, but the operator's fix (here the endpoint accepting,
+/// and a new value) is reloaded within the 1 s debounce.
+#[test]
+fn a_change_brings_forward_a_reload_retry_waiting_out_its_backoff() {
+    let answer = Arc::new(AtomicU16::new(500));
+    let (url, _) = reload_endpoint_answering(Arc::clone(&answer));
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-url", &url]);
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("four refused reloads", Duration::from_secs(30), |watch| watch.reloads().1 >= 4.0);
+
+    answer.store(200, Ordering::SeqCst);
+    replace(&test.path("pw"), b"third-fake");
+    let changed = Instant::now();
+    watch.until("the reload accepted", CYCLE, |watch| watch.reloads().0 == 1.0);
+    assert!(changed.elapsed() < Duration::from_secs(5), "the change waited {:?} for the backoff", changed.elapsed());
+}
