@@ -405,7 +405,14 @@ impl Daemon {
         let http = self.http.clone();
         Some(Box::pin(async move {
             let baseline = match &verify {
-                Some((url, metric)) => supervise::reload_baseline(url, metric, &http).await.unwrap_or_default(),
+                Some((url, metric)) => supervise::reload_baseline(url, metric, &http).await.unwrap_or_else(|error| {
+                    // Without the target's last success to compare with, a success it reported
+                    // before this reload must not confirm it: only one stamped from now on does
+                    // (less a second for the clocks' granularity).
+                    tracing::debug!(%error, "cannot read the target's reload state before reloading");
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                    supervise::ReloadBaseline { successful: None, success_timestamp: Some(now.as_secs_f64() - 1.0) }
+                }),
                 None => supervise::ReloadBaseline::default(),
             };
             match (&target, child_group) {

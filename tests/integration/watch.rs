@@ -1153,3 +1153,43 @@ fn a_change_brings_forward_a_reload_retry_waiting_out_its_backoff() {
     watch.until("the reload accepted", CYCLE, |watch| watch.reloads().0 == 1.0);
     assert!(changed.elapsed() < Duration::from_secs(5), "the change waited {:?} for the backoff", changed.elapsed());
 }
+
+/// A Prometheus-like target whose first `/metrics` read (the reload's baseline) fails, and which
+/// then shows a successful reload stamped `stamp`; `POST /-/reload` answers 200.
+fn target_losing_the_baseline(stamp: Arc<std::sync::atomic::AtomicU64>) -> crate::http_fake::FakeServer {
+    let reads = AtomicUsize::new(0);
+    crate::http_fake::FakeServer::start(move |request| {
+        if request.method == "POST" {
+            return crate::http_fake::Reply::text(200, "text/plain", "");
+        }
+        if reads.fetch_add(1, Ordering::SeqCst) == 0 {
+            return crate::http_fake::Reply::text(503, "text/plain", "busy");
+        }
+        let stamp = stamp.load(Ordering::SeqCst);
+        let body = format!(
+            "prometheus_config_last_reload_successful 1\nprometheus_config_last_reload_success_timestamp_seconds {stamp}\n"
+        );
+        crate::http_fake::Reply::text(200, "text/plain; version=0.0.4", &body)
+    })
+}
+
+/// A reload whose baseline could not be read is not confirmed by the success the target showed
+/// before it (stamped long ago): only by one stamped after the reload was sent.
+#[test]
+fn without_a_baseline_an_old_success_does_not_confirm_a_reload() {
+    let stamp = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000_000));
+    let target = target_losing_the_baseline(Arc::clone(&stamp));
+    let reload_url = format!("{}/-/reload", target.url());
+    let verify_url = format!("{}/metrics", target.url());
+    let args = ["--reload-url", reload_url.as_str(), "--verify-url", verify_url.as_str()];
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &args);
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the reload sent", CYCLE, |_| target.count("POST") >= 1);
+    watch.cycles(3);
+    assert_eq!(watch.reloads(), (0.0, 0.0), "an old success confirmed the reload");
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    stamp.store(now + 1, Ordering::SeqCst);
+    watch.until("the reload confirmed", CYCLE, |watch| watch.reloads().0 == 1.0);
+}
