@@ -770,7 +770,13 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         signals: stop_signals,
         stopper: Stopper::new(daemon.settings.stop_timeout),
     };
+    // Meanwhile an operator's fix is taken as in the loop below: a config edit or SIGHUP
+    // re-reads the configuration, SIGUSR1 or `POST /-/refresh` fetches at once.
     loop {
+        if daemon.config_check_at.is_some_and(|at| at <= Instant::now()) {
+            daemon.config_check_at = None;
+            guarded!(guard, daemon.reload_configs())?;
+        }
         if daemon.upkeep_due(Instant::now()) {
             guarded!(guard, daemon.providers.upkeep());
         }
@@ -780,8 +786,36 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             break;
         }
         daemon.log_missing();
-        let deadline = earliest([daemon.schedule.next_deadline(), daemon.next_upkeep()]);
-        guarded!(guard, sleep_until_opt(deadline));
+        let deadline = earliest([daemon.schedule.next_deadline(), daemon.next_upkeep(), daemon.config_check_at]);
+        let woken = guarded!(guard, async {
+            tokio::select! {
+                () = sleep_until_opt(deadline) => None,
+                Some(()) = file_events.recv() => Some(BeforeStart::ConfigChanged),
+                _ = hangup.recv() => Some(BeforeStart::Reread),
+                _ = usr1.recv() => Some(BeforeStart::Refresh(None)),
+                Some(request) = refresh_requests.recv() => Some(BeforeStart::Refresh(request.secret)),
+            }
+        });
+        match woken {
+            None => {}
+            Some(BeforeStart::ConfigChanged) => {
+                daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
+            }
+            Some(BeforeStart::Reread) => {
+                tracing::info!("SIGHUP: re-reading the configuration");
+                daemon.sources.clear();
+                daemon.config_check_at = Some(Instant::now());
+            }
+            Some(BeforeStart::Refresh(secret)) => {
+                let locations = daemon.locations_named(secret.as_deref());
+                tracing::info!(
+                    secret = secret.as_deref().unwrap_or("(all)"),
+                    count = locations.len(),
+                    "refresh requested"
+                );
+                guarded!(guard, daemon.refresh(locations));
+            }
+        }
     }
     // A `watch` that finds an earlier rendering (an init container's, or its own before a
     // restart) serves a target that may be running on it: what this first write changes there
@@ -1007,6 +1041,16 @@ impl Guard {
             }
         }
     }
+}
+
+/// What woke the wait for the first values, besides the next deadline.
+enum BeforeStart {
+    /// A watched config or stores file changed (re-read once it settles).
+    ConfigChanged,
+    /// SIGHUP: re-read the configuration now, changed or not.
+    Reread,
+    /// SIGUSR1 (every secret) or `POST /-/refresh` (one, or every): fetch now.
+    Refresh(Option<String>),
 }
 
 /// A reload being sent and verified (see [`Daemon::start_reload`]).

@@ -1193,3 +1193,30 @@ fn without_a_baseline_an_old_success_does_not_confirm_a_reload() {
     stamp.store(now + 1, Ordering::SeqCst);
     watch.until("the reload confirmed", CYCLE, |watch| watch.reloads().0 == 1.0);
 }
+
+/// While `watch` waits for its first values, the operator's fix is taken at once: a config edit
+/// pointing at the right file is re-read (before, only a restart would do), and
+/// `POST /-/refresh` fetches now instead of after the growing backoff.
+#[test]
+fn a_fix_made_while_waiting_for_the_first_values_is_taken_at_once() {
+    let test =
+        Test::new().file("prometheus.yml", &config_with_jobs("wrong.txt", &["a"])).file("right.txt", "first-fake");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("a failed fetch", CYCLE, |watch| watch.logged("not every secret has a value yet") >= 1);
+    replace(&test.path("prometheus.yml"), config_with_jobs("right.txt", &["a"]).as_bytes());
+    watch.until("ready after the config edit", CYCLE, Watch::ready);
+    drop(watch);
+
+    let hourly = config_with_jobs("late.txt", &["a"]).replace("refresh_interval: 1s", "refresh_interval: 1h");
+    let test = Test::new().file("prometheus.yml", &hourly);
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    // Four failures: the next retry is 8 s away.
+    watch.until("four failed fetches", Duration::from_secs(30), |watch| {
+        watch.logged("not every secret has a value yet") >= 4
+    });
+    std::fs::write(test.path("late.txt"), "late-fake").unwrap();
+    let fixed = Instant::now();
+    watch.refresh("");
+    watch.until("ready after the refresh", CYCLE, Watch::ready);
+    assert!(fixed.elapsed() < Duration::from_secs(4), "the refresh waited {:?}", fixed.elapsed());
+}
