@@ -332,6 +332,22 @@ impl Daemon {
         Ok((configs_changed, secrets_changed))
     }
 
+    /// Takes the `.previous` files of this configuration's secret files that an earlier run
+    /// left (it stopped inside a grace period) as written by this one, so the first write
+    /// removes those whose value it does not hold: the grace period they served is over, or
+    /// unknown, and a file of an old secret must not stay for good.
+    fn adopt_previous_files(&mut self) {
+        for config in &self.loaded.configs {
+            for placement in &config.placements {
+                let Placement::File { file, .. } = placement else { continue };
+                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(format!("{file}.previous"));
+                if let Some(bytes) = self.out.read_existing(&relative) {
+                    self.written.insert(relative, digest(&bytes));
+                }
+            }
+        }
+    }
+
     /// [`Daemon::write_outputs`] once the loop runs: a failure (a full tmpfs, a directory where
     /// a file goes) is logged and tried again after a backoff, from 1 s up to a minute, while
     /// the loop and the target run on; the files it did not replace stay as they were. Until
@@ -822,6 +838,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     // needs a reload like any later change. `run` starts its child after the write.
     let found_a_rendering =
         daemon.loaded.configs.iter().any(|config| daemon.out.read_existing(Path::new(&config.name)).is_some());
+    daemon.adopt_previous_files();
     let changes = daemon.write_outputs()?;
     if daemon.settings.child.is_none() && found_a_rendering {
         daemon.note_changes(changes, false);

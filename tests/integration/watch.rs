@@ -1220,3 +1220,19 @@ fn a_fix_made_while_waiting_for_the_first_values_is_taken_at_once() {
     watch.until("ready after the refresh", CYCLE, Watch::ready);
     assert!(fixed.elapsed() < Duration::from_secs(4), "the refresh waited {:?}", fixed.elapsed());
 }
+
+/// A `.previous` file left by a run stopped inside its grace period is removed by the next run,
+/// which holds no previous value for it: it would otherwise keep the old secret for good.
+#[test]
+fn a_previous_file_left_by_an_earlier_run_is_removed_at_start() {
+    let (test, mut watch) = watching(&basic_auth_job("1s", "1h"), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the previous value's file", CYCLE, |_| holds(&previous_of(&secret), "first-fake"));
+    drop(watch);
+
+    let mut again = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    again.until("/-/ready", CYCLE, Watch::ready);
+    assert!(!previous_of(&secret).exists(), "the old value stayed in {}", previous_of(&secret).display());
+    assert!(holds(&secret, "second-fake"));
+}
