@@ -93,8 +93,8 @@ struct Daemon {
     providers: ProviderSet,
     schedule: Schedule,
     out: OutputDir,
-    /// SHA-256 of what each output file (relative to the out dir) holds, as last written or read.
-    written: HashMap<PathBuf, [u8; 32]>,
+    /// What each output file (relative to the out dir) holds, as last written or read.
+    written: WrittenFiles,
     /// The secret files (relative to the out dir, `.previous` ones included) that each config's
     /// rendering in place names, by config name: kept while a new rendering cannot be written.
     named_by_rendered: HashMap<String, HashSet<PathBuf>>,
@@ -281,7 +281,7 @@ impl Daemon {
             for file in &rendered.secret_files {
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&file.name);
                 named.insert(relative.clone());
-                if changed(written, out, &relative, file.value.expose()) {
+                if written.changed(out, &relative, file.value.expose()) {
                     let staging = staged.get_or_insert_with(|| out.stage_secrets());
                     staging.stage(&file.name, file.value.expose())?;
                     staged_digests.push((relative, digest(file.value.expose())));
@@ -295,7 +295,7 @@ impl Daemon {
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&name);
                 if let Some(previous) = schedule.previous_for(&site.spec) {
                     named.insert(relative.clone());
-                    if changed(written, out, &relative, previous.expose()) {
+                    if written.changed(out, &relative, previous.expose()) {
                         let staging = staged.get_or_insert_with(|| out.stage_secrets());
                         staging.stage(&name, previous.expose())?;
                         staged_digests.push((relative, digest(previous.expose())));
@@ -304,13 +304,15 @@ impl Daemon {
             }
             if let Some(staged) = staged {
                 staged.commit()?;
-                written.extend(staged_digests);
+                for (relative, digest) in staged_digests {
+                    written.record(out, relative, digest);
+                }
             }
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
-            if changed(written, out, &relative, rendered.config.expose()) {
+            if written.changed(out, &relative, rendered.config.expose()) {
                 out.write_config(&config.name, rendered.config.expose())?;
-                written.insert(relative, digest(rendered.config.expose()));
+                written.record(out, relative, digest(rendered.config.expose()));
                 tracing::info!(config = %config.source.display(), "wrote the rendered config");
                 configs_changed = true;
             }
@@ -319,6 +321,7 @@ impl Daemon {
         }
         // Secret files nothing refers to any more (a removed field, an expired previous value).
         let stale: Vec<PathBuf> = written
+            .0
             .keys()
             .filter(|path| path.starts_with(crate::output::SECRETS_DIR) && !produced.contains(*path))
             .cloned()
@@ -327,7 +330,7 @@ impl Daemon {
             if let Some(name) = path.file_name().and_then(|name| name.to_str()) {
                 out.remove_secret(name)?;
             }
-            written.remove(&path);
+            written.0.remove(&path);
         }
         Ok((configs_changed, secrets_changed))
     }
@@ -342,7 +345,7 @@ impl Daemon {
                 let Placement::File { file, .. } = placement else { continue };
                 let relative = PathBuf::from(crate::output::SECRETS_DIR).join(format!("{file}.previous"));
                 if let Some(bytes) = self.out.read_existing(&relative) {
-                    self.written.insert(relative, digest(&bytes));
+                    self.written.record(&self.out, relative, digest(&bytes));
                 }
             }
         }
@@ -364,7 +367,7 @@ impl Daemon {
                 Ok(out) => {
                     tracing::warn!(path = %out.path().display(), "the output directory was removed: created it again");
                     self.out = out;
-                    self.written.clear();
+                    self.written = WrittenFiles::default();
                 }
                 Err(error) => tracing::error!(%error, "the output directory was removed and cannot be created again"),
             }
@@ -642,13 +645,40 @@ impl Daemon {
 
 /// Whether `contents` differs from the file's last known content (read from disk the first time,
 /// so a restart over an init container's output causes no needless write or reload).
-fn changed(written: &mut HashMap<PathBuf, [u8; 32]>, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
-    if !written.contains_key(relative)
-        && let Some(bytes) = out.read_existing(relative)
-    {
-        written.insert(relative.to_owned(), digest(&bytes));
+/// What each output file holds, as this process last wrote or read it, and the file's identity
+/// then: a file someone else removed or replaced since (its identity changed) is looked at
+/// again, and rewritten when it no longer holds its value.
+#[derive(Default)]
+struct WrittenFiles(HashMap<PathBuf, WrittenFile>);
+
+struct WrittenFile {
+    digest: [u8; 32],
+    identity: Option<crate::output::FileIdentity>,
+}
+
+impl WrittenFiles {
+    /// Whether `relative` must be written to hold `contents`.
+    fn changed(&mut self, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
+        let identity = out.identity(relative);
+        let known = self.0.get(relative).is_some_and(|file| identity.is_some() && file.identity == identity);
+        if !known {
+            match out.read_existing(relative) {
+                Some(bytes) => {
+                    self.0.insert(relative.to_owned(), WrittenFile { digest: digest(&bytes), identity });
+                }
+                None => {
+                    self.0.remove(relative);
+                }
+            }
+        }
+        self.0.get(relative).is_none_or(|file| file.digest != digest(contents))
     }
-    written.get(relative) != Some(&digest(contents))
+
+    /// Notes that `relative` now holds contents of `digest` (just written, or read).
+    fn record(&mut self, out: &OutputDir, relative: PathBuf, digest: [u8; 32]) {
+        let identity = out.identity(&relative);
+        self.0.insert(relative, WrittenFile { digest, identity });
+    }
 }
 
 /// Watches the directories holding the configs (editors replace files; Kubernetes swaps a
@@ -758,7 +788,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         loaded,
         providers,
         out,
-        written: HashMap::new(),
+        written: WrittenFiles::default(),
         named_by_rendered: HashMap::new(),
         warned: HashMap::new(),
         metrics,

@@ -148,6 +148,15 @@ pub enum TmpfsPolicy {
     Ignore,
 }
 
+/// A file's inode, change time, size and mode (see [`OutputDir::identity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    inode: u64,
+    changed: (i64, u64),
+    size: i64,
+    mode: u32,
+}
+
 /// A checked, held-open output directory.
 #[derive(Debug)]
 pub struct OutputDir {
@@ -251,6 +260,30 @@ impl OutputDir {
     /// through the held directories without following a symlink; `None` when it is missing or
     /// not a regular file.
     pub fn read_existing(&self, relative: &Path) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        let (dir, name) = self.locate(relative)?;
+        let (fd, stat) = open_regular(dir, name)?;
+        let mut contents = zeroize::Zeroizing::new(Vec::with_capacity(usize::try_from(stat.st_size).ok()?));
+        File::from(fd).read_to_end(&mut contents).ok()?;
+        Some(contents)
+    }
+
+    /// What identifies the file at `relative` now, without following a symlink: `None` when
+    /// nothing is there. A write, a rename over it, a removal, a chmod or a chown changes it, so
+    /// an unchanged identity means the file still holds what was last written or read.
+    pub fn identity(&self, relative: &Path) -> Option<FileIdentity> {
+        let (dir, name) = self.locate(relative)?;
+        let stat = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        Some(FileIdentity {
+            inode: stat.st_ino,
+            changed: (stat.st_ctime, stat.st_ctime_nsec),
+            size: stat.st_size,
+            mode: stat.st_mode,
+        })
+    }
+
+    /// The held directory and the name of `relative` (a rendered config's name, or
+    /// `secrets/<name>`).
+    fn locate<'a>(&self, relative: &'a Path) -> Option<(BorrowedFd<'_>, &'a str)> {
         let mut parts = relative.components().map(|part| part.as_os_str().to_str());
         let (dir, name) = match (parts.next()??, parts.next(), parts.next()) {
             (name, None, None) => (self.dir.as_fd(), name),
@@ -258,10 +291,7 @@ impl OutputDir {
             _ => return None,
         };
         check_name(&self.path, name).ok()?;
-        let (fd, stat) = open_regular(dir, name)?;
-        let mut contents = zeroize::Zeroizing::new(Vec::with_capacity(usize::try_from(stat.st_size).ok()?));
-        File::from(fd).read_to_end(&mut contents).ok()?;
-        Some(contents)
+        Some((dir, name))
     }
 
     /// Starts a set of secret files to be written now and moved into place later, together.

@@ -1236,3 +1236,19 @@ fn a_previous_file_left_by_an_earlier_run_is_removed_at_start() {
     assert!(!previous_of(&secret).exists(), "the old value stayed in {}", previous_of(&secret).display());
     assert!(holds(&secret, "second-fake"));
 }
+
+/// Output files someone else removed or overwrote are written again at the next pass (here the
+/// next 1 s refresh), not only when their value next changes.
+#[test]
+fn output_files_removed_or_overwritten_by_someone_else_are_written_again() {
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
+    let rendered = test.path("out/prometheus.yml");
+    let config = read(&rendered);
+    let secret = named_file(&rendered, "password_file");
+    std::fs::remove_file(&secret).unwrap();
+    std::fs::remove_file(&rendered).unwrap();
+    watch.until("both files back", CYCLE, |_| holds(&secret, "first-fake") && holds(&rendered, &config));
+
+    replace(&secret, b"tampered");
+    watch.until("the value back", CYCLE, |_| holds(&secret, "first-fake"));
+}
