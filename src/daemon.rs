@@ -189,9 +189,12 @@ impl Daemon {
             match result {
                 Ok(fetched) => {
                     self.metrics.record_fetch(provider, duration, None);
-                    if let Some(at) = fetched.expires_at {
-                        for usage in self.uses.get(&location).into_iter().flatten() {
-                            self.metrics.set_expiry(&usage.slug, usage.provider, at);
+                    // A value that no longer expires (a lease replaced by a static secret) drops
+                    // the series rather than keep showing the old end.
+                    for usage in self.uses.get(&location).into_iter().flatten() {
+                        match fetched.expires_at {
+                            Some(at) => self.metrics.set_expiry(&usage.slug, usage.provider, at),
+                            None => self.metrics.clear_expiry(&usage.slug, usage.provider),
                         }
                     }
                     let outcome = self.schedule.record_success(&location, fetched, now);
@@ -976,6 +979,11 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                             }
                             daemon.job_triggered.insert(job.clone(), now);
                             let locations = daemon.locations_of_job(&job);
+                            if locations.is_empty() {
+                                // Not ours to fix: its credentials come from elsewhere.
+                                tracing::debug!(job, "targets API shows 401/403 for a job with no secrets of ours");
+                                continue;
+                            }
                             tracing::warn!(job, secrets = locations.len(), "targets API shows 401/403: refreshing the job's secrets");
                             guarded!(guard, daemon.auth_failure(locations));
                         }

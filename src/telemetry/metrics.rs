@@ -176,6 +176,11 @@ impl Metrics {
         self.expiry.get_or_create(&secret_labels(secret, provider)).set(unix_seconds(at));
     }
 
+    /// Removes `secret`'s expiry series: its value no longer says when it ends.
+    pub fn clear_expiry(&self, secret: &str, provider: &str) {
+        self.expiry.remove(&secret_labels(secret, provider));
+    }
+
     /// Removes every series of `secret`, for a secret no longer in the configuration. Per-provider
     /// series (durations, failures) stay: other secrets may share the provider.
     pub fn forget(&self, secret: &str, provider: &str) {
@@ -447,6 +452,15 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_cleared_expiry_leaves_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.set_expiry(SECRET, "vault", at(2));
+        assert!(metrics.encode().contains("secret_render_secret_expiry_timestamp_seconds{"));
+        metrics.clear_expiry(SECRET, "vault");
+        assert!(!metrics.encode().contains("secret_render_secret_expiry_timestamp_seconds{"));
     }
 
     #[test]
