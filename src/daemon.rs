@@ -584,6 +584,8 @@ impl Daemon {
                         self.metrics.forget(&usage.slug, usage.provider);
                     }
                 }
+                let removed: Vec<Location> =
+                    self.uses.keys().filter(|location| !uses.contains_key(*location)).cloned().collect();
                 self.schedule.reconcile(loaded.specs(), Instant::now());
                 self.uses = uses;
                 self.health.set_secrets(self.secret_names());
@@ -591,6 +593,13 @@ impl Daemon {
                 self.loaded = loaded;
                 providers.take_over(&self.providers);
                 self.providers = providers;
+                // What the old clients kept for locations no config uses now (a Vault lease,
+                // and with it a token kept renewed) is not carried on.
+                for location in &removed {
+                    if let Some(provider) = self.providers.get(location.kind(), location.store()) {
+                        provider.forget(location);
+                    }
+                }
                 let due = self.schedule.due(Instant::now());
                 self.refresh(due).await;
                 Ok(true)
