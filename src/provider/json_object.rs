@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
+use crate::provider::ProviderError;
 use crate::secret::Secret;
 
 type Object = BTreeMap<String, Box<RawValue>>;
@@ -51,6 +52,23 @@ pub enum RemoveError {
     NotAnObject(String),
     /// There is no such field; these are the ones there are.
     Missing { available: Vec<String> },
+}
+
+impl RemoveError {
+    /// As the error of a store whose secret `what` should be `expected` (`a JSON object
+    /// payload`).
+    pub fn for_store(self, what: String, key: &str, expected: &str) -> ProviderError {
+        match self {
+            Self::NotAnObject(reason) => not_an_object(what, expected, &reason),
+            Self::Missing { available } => ProviderError::MissingKey { what, key: key.to_owned(), available },
+        }
+    }
+}
+
+/// "`key` needs `expected`" for a secret whose field cannot be read or written: it is not a
+/// JSON object (`reason` says where it stops being one).
+pub fn not_an_object(what: String, expected: &str, reason: &str) -> ProviderError {
+    ProviderError::Invalid { what, reason: format!("`key` needs {expected}: {reason}") }
 }
 
 /// `document` without the field `key`.

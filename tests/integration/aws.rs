@@ -197,7 +197,7 @@ fn missing_secrets_and_versions_are_reported_alone_and_in_a_batch() {
         .expect_code(4)
         .stderr_contains("b: aws_secrets_manager: aws secret missing-in-batch (store moto) not found")
         .stderr_contains("c: aws_secrets_manager: aws secret present version stage AWSPREVIOUS (store moto) not found")
-        .stderr_contains("d: aws_secrets_manager: invalid content in aws secret text (store moto): the SecretString is not a JSON object")
+        .stderr_contains("d: aws_secrets_manager: invalid content in aws secret text (store moto): `key` needs a JSON object SecretString: not a JSON object")
         .never_shows("not-json");
     let config = format!("a: {{aws_secrets_manager: {{secret_id: alone}}}}\n{}", store(&server, ""));
     let (_, outcome) = render(with_credentials(), &config);

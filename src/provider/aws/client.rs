@@ -32,6 +32,8 @@ use crate::secret::Secret;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `BatchGetSecretValue` takes at most 20 ids.
 const BATCH_SIZE: usize = 20;
+/// What a `key` needs the secret to be, for messages.
+const JSON_SECRET_STRING: &str = "a JSON object SecretString";
 
 /// One Secrets Manager store.
 pub struct AwsStore {
@@ -75,10 +77,8 @@ impl Value {
         let what = || location.to_string();
         match (&self.string, &self.binary) {
             (Some(text), _) if location.structured => {
-                let fields = json_object::fields(text.as_bytes()).map_err(|_| ProviderError::Invalid {
-                    what: what(),
-                    reason: "the SecretString is not a JSON object, so `key` cannot pick a field of it".into(),
-                })?;
+                let fields = json_object::fields(text.as_bytes())
+                    .map_err(|reason| json_object::not_an_object(what(), JSON_SECRET_STRING, &reason))?;
                 Ok(Fetched::fields(fields))
             }
             (Some(text), _) => Ok(Fetched::value(Secret::from_text(String::clone(text)))),
@@ -352,14 +352,6 @@ impl AwsStore {
         }
     }
 
-    /// "not a JSON object" for a `SecretString` whose field cannot be written.
-    fn not_an_object(location: &AwsLocation) -> ProviderError {
-        ProviderError::Invalid {
-            what: location.to_string(),
-            reason: "the SecretString is not a JSON object, so `key` cannot set a field of it".into(),
-        }
-    }
-
     /// Writes `value` (text or binary) as the secret's new current version; returns its id.
     async fn write(
         &self,
@@ -404,7 +396,7 @@ impl AwsStore {
         })?;
         let current = self.current_text(location).await?;
         let json = json_object::set_field(current.as_ref().map(|text| text.as_bytes()), key, text)
-            .map_err(|_| Self::not_an_object(location))?;
+            .map_err(|reason| json_object::not_an_object(location.to_string(), JSON_SECRET_STRING, &reason))?;
         self.write(location, &Secret::new(json.to_vec())).await
     }
 
@@ -426,12 +418,8 @@ impl AwsStore {
             return Ok(crate::provider::PutOutcome::default());
         };
         let current = self.current_text(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
-        let json = json_object::remove_field(current.as_bytes(), key).map_err(|error| match error {
-            json_object::RemoveError::NotAnObject(_) => Self::not_an_object(location),
-            json_object::RemoveError::Missing { available } => {
-                ProviderError::MissingKey { what, key: key.to_owned(), available }
-            }
-        })?;
+        let json = json_object::remove_field(current.as_bytes(), key)
+            .map_err(|error| error.for_store(what, key, JSON_SECRET_STRING))?;
         self.write(location, &Secret::new(json.to_vec())).await
     }
 }

@@ -20,10 +20,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::{Auth, AzureLocation, StoreSettings};
 use crate::provider::cloud::{self, Response, Token, TokenResponse};
+use crate::provider::json_object;
 use crate::provider::vault::SecretSource;
 use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, StoreRef};
 use crate::secret::Secret;
 
+/// What a `key` needs the value to be, for messages.
+const JSON_VALUE: &str = "a JSON object value";
 const API_VERSION: &str = "7.4";
 const IMDS_API_VERSION: &str = "2018-02-01";
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -369,12 +372,9 @@ impl AzureStore {
         };
         tracing::debug!(store = %self.label, id = %bundle.id, "read a Key Vault secret");
         let mut fetched = if location.structured {
-            crate::provider::json_object::fields(value.as_bytes()).map(Fetched::fields).map_err(|reason| {
-                ProviderError::Invalid {
-                    what: what.clone(),
-                    reason: format!("`key` needs a JSON object value: {reason}"),
-                }
-            })?
+            json_object::fields(value.as_bytes())
+                .map(Fetched::fields)
+                .map_err(|reason| json_object::not_an_object(what.clone(), JSON_VALUE, &reason))?
         } else {
             Fetched::value(Secret::from_text(value.clone()))
         };
@@ -421,12 +421,8 @@ impl AzureStore {
                     crate::provider::Content::Value(value) => Some(value.expose()),
                     crate::provider::Content::Fields(_) => None,
                 });
-                let json = crate::provider::json_object::set_field(current, key, text).map_err(|reason| {
-                    ProviderError::Invalid {
-                        what: what.clone(),
-                        reason: format!("`key` needs a JSON object value: {reason}"),
-                    }
-                })?;
+                let json = json_object::set_field(current, key, text)
+                    .map_err(|reason| json_object::not_an_object(what.clone(), JSON_VALUE, &reason))?;
                 Zeroizing::new(json_text(json, &what)?)
             }
         };
@@ -485,18 +481,10 @@ impl AzureStore {
         if let Some(key) = key {
             let fetched = self.read(&AzureLocation { structured: false, ..location.clone() }).await?;
             let crate::provider::Content::Value(current) = &fetched.content else {
-                return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object value".into() });
+                return Err(json_object::not_an_object(what, JSON_VALUE, "the value was read whole"));
             };
-            let json =
-                crate::provider::json_object::remove_field(current.expose(), key).map_err(|error| match error {
-                    crate::provider::json_object::RemoveError::NotAnObject(reason) => ProviderError::Invalid {
-                        what: what.clone(),
-                        reason: format!("`key` needs a JSON object value: {reason}"),
-                    },
-                    crate::provider::json_object::RemoveError::Missing { available } => {
-                        ProviderError::MissingKey { what: what.clone(), key: key.to_owned(), available }
-                    }
-                })?;
+            let json = json_object::remove_field(current.expose(), key)
+                .map_err(|error| error.for_store(what.clone(), key, JSON_VALUE))?;
             let new_value = Zeroizing::new(json_text(json, &what)?);
             return self.set_value(location, what, &new_value).await;
         }

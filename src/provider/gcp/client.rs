@@ -24,6 +24,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::{DEFAULT_ENDPOINT, GcpLocation, StoreSettings};
 use crate::provider::cloud::{self, Response, Token, TokenResponse};
+use crate::provider::json_object;
 use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef};
 use crate::secret::Secret;
 
@@ -35,6 +36,8 @@ const METADATA_TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts
 /// Google accepts assertions valid for at most an hour.
 const ASSERTION_LIFETIME_SECS: u64 = 3600;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a `key` needs the payload to be, for messages.
+const JSON_PAYLOAD: &str = "a JSON object payload";
 /// What an operator needs to read a version (roles/secretmanager.secretAccessor has it).
 const ACCESS_PERMISSION: &str = "secretmanager.versions.access";
 
@@ -363,10 +366,9 @@ impl GcpStore {
         if !location.structured {
             return Ok(Fetched::value(Secret::new(bytes.to_vec())));
         }
-        crate::provider::json_object::fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid {
-            what,
-            reason: format!("`key` needs a JSON object payload: {reason}"),
-        })
+        json_object::fields(&bytes)
+            .map(Fetched::fields)
+            .map_err(|reason| json_object::not_an_object(what, JSON_PAYLOAD, &reason))
     }
 }
 
@@ -422,12 +424,8 @@ impl GcpStore {
                     crate::provider::Content::Value(bytes) => Some(bytes.expose()),
                     crate::provider::Content::Fields(_) => None,
                 });
-                crate::provider::json_object::set_field(current, key, text).map_err(|reason| {
-                    ProviderError::Invalid {
-                        what: what.clone(),
-                        reason: format!("`key` needs a JSON object payload: {reason}"),
-                    }
-                })?
+                json_object::set_field(current, key, text)
+                    .map_err(|reason| json_object::not_an_object(what.clone(), JSON_PAYLOAD, &reason))?
             }
         };
         self.append(location, what, &payload).await
@@ -480,18 +478,10 @@ impl GcpStore {
             }
             let fetched = self.access(&GcpLocation { structured: false, ..location.clone() }).await?;
             let crate::provider::Content::Value(current) = &fetched.content else {
-                return Err(ProviderError::Invalid { what, reason: "`key` needs a JSON object payload".into() });
+                return Err(json_object::not_an_object(what, JSON_PAYLOAD, "the payload was read whole"));
             };
-            let payload =
-                crate::provider::json_object::remove_field(current.expose(), key).map_err(|error| match error {
-                    crate::provider::json_object::RemoveError::NotAnObject(reason) => ProviderError::Invalid {
-                        what: what.clone(),
-                        reason: format!("`key` needs a JSON object payload: {reason}"),
-                    },
-                    crate::provider::json_object::RemoveError::Missing { available } => {
-                        ProviderError::MissingKey { what: what.clone(), key: key.to_owned(), available }
-                    }
-                })?;
+            let payload = json_object::remove_field(current.expose(), key)
+                .map_err(|error| error.for_store(what.clone(), key, JSON_PAYLOAD))?;
             return self.append(location, what, &payload).await;
         }
         let number = if location.version.bytes().all(|byte| byte.is_ascii_digit()) {
