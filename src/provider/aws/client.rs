@@ -280,7 +280,7 @@ impl AwsStore {
                 }
             }
             if let Some(error) = refused {
-                if matches!(error, ProviderError::PermissionDenied { .. } | ProviderError::Invalid { .. }) {
+                if batching_refused(&error) {
                     self.batch.store(false, Ordering::Relaxed);
                     tracing::warn!(store = %self.label, %error, "BatchGetSecretValue was refused: reading secrets one by one from now on");
                 } else {
@@ -522,6 +522,18 @@ impl Provider for AwsStore {
     }
 }
 
+/// Whether a failed `BatchGetSecretValue` means the caller may never use it (so reads go one
+/// by one from then on): a policy that does not allow that action, or an endpoint that does not
+/// know it. Expired or wrong credentials are refused too, but for every call alike, and once
+/// they are fixed batching works again.
+fn batching_refused(error: &ProviderError) -> bool {
+    match error {
+        ProviderError::PermissionDenied { reason, .. } => reason.contains("BatchGetSecretValue"),
+        ProviderError::Invalid { .. } => true,
+        _ => false,
+    }
+}
+
 /// Whether the secret whose full ARN is `arn` is the one `id` names: that ARN itself, or a
 /// partial ARN, which leaves out the `-` and six random characters Secrets Manager appends to the
 /// name. Only exactly that suffix counts: `…:secret:app` is not `…:secret:app-prod-Ab12Cd`.
@@ -562,6 +574,22 @@ mod tests {
         let error: SdkError<GetSecretValueError, HttpResponse> = SdkError::timeout_error("no answer");
         let mapped = sdk_error(&error, "aws secret x".into(), Duration::from_secs(2));
         assert_eq!(mapped.to_string(), "timed out after 2s fetching aws secret x");
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_batch_action_itself_turns_batching_off() {
+        let denied = |reason: &str| ProviderError::PermissionDenied { what: "w".into(), reason: reason.into() };
+        assert!(batching_refused(&denied(
+            "AccessDeniedException: User: arn:aws:iam::1:user/p is not authorized to perform: secretsmanager:BatchGetSecretValue"
+        )));
+        assert!(!batching_refused(&denied(
+            "ExpiredTokenException: The security token included in the request is expired"
+        )));
+        assert!(batching_refused(&ProviderError::Invalid {
+            what: "w".into(),
+            reason: "UnknownOperationException".into()
+        }));
+        assert!(!batching_refused(&ProviderError::Unreachable { what: "w".into(), reason: "HTTP 503".into() }));
     }
 
     #[test]
