@@ -83,7 +83,16 @@ pub async fn get(target: &mut Target, version: Option<u64>, reveal: bool) -> Res
     }
     let mut text = format!("{}\n", target.spec.location);
     match &fetched.content {
-        Content::Value(value) => text.push_str(&format!("value: {} bytes\n", value.len())),
+        Content::Value(value) => {
+            text.push_str(&format!("value: {} bytes\n", value.len()));
+            // A JSON object read whole (a store's structured secret named without `key`): its
+            // keys, as a body's `key` would pick them.
+            if let Ok(fields) = crate::provider::json_object::fields(value.expose()) {
+                for (name, field) in &fields {
+                    text.push_str(&format!("key {name}: {} bytes\n", field.len()));
+                }
+            }
+        }
         Content::Fields(fields) => {
             for (name, value) in fields {
                 let picked = if key == Some(name.as_str()) { " (selected)" } else { "" };

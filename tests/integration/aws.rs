@@ -367,6 +367,23 @@ fn store_delete_removes_a_key_in_a_new_version_or_schedules_a_recoverable_deleti
     assert_eq!(restored["SecretString"], json!({"password": "aws-password-fake"}).to_string(), "recoverable");
 }
 
+/// `store get` of a JSON secret named without `key` lists its keys and their lengths, as with
+/// a `key`, never a value.
+#[test]
+fn store_get_of_a_json_secret_without_key_lists_its_keys() {
+    let server = Server::moto();
+    create(&server, "prometheus/node", &json!({"username": "prom", "password": "aws-password-fake"}).to_string());
+    let outcome = with_credentials()
+        .file("stores.yml", &store(&server, ""))
+        .args(["--stores", "stores.yml", "store", "get", "{aws_secrets_manager: {secret_id: prometheus/node}}"])
+        .run();
+    outcome
+        .expect_code(0)
+        .stdout_contains("key password: 17 bytes\n")
+        .stdout_contains("key username: 4 bytes\n")
+        .never_shows("aws-password-fake");
+}
+
 /// `extract --to` a store of moto's: the inline value becomes a key of the JSON `SecretString`
 /// of a secret created for it, and `render` reads it back.
 #[test]
