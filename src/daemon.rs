@@ -256,9 +256,9 @@ impl Daemon {
                     None => values.push(None),
                 }
             }
-            let in_place = named_by_rendered.get(&config.name).into_iter().flatten().cloned();
+            let in_place = || kept_in_place(named_by_rendered, config, schedule);
             if values.iter().any(Option::is_none) && !settings.common.start_partial {
-                produced.extend(in_place);
+                produced.extend(in_place());
                 continue;
             }
             let rendered = match render::complete(template, &config.sites, &config.placements, values) {
@@ -267,7 +267,7 @@ impl Daemon {
                     for problem in problems {
                         tracing::error!(config = %config.source.display(), "{problem}");
                     }
-                    produced.extend(in_place);
+                    produced.extend(in_place());
                     continue;
                 }
             };
@@ -657,6 +657,28 @@ impl Daemon {
 
 /// Whether `contents` differs from the file's last known content (read from disk the first time,
 /// so a restart over an init container's output causes no needless write or reload).
+/// The files the rendering in place of `config` names, kept while a new one cannot be written,
+/// less the `.previous` files whose grace period is over: an old secret must not outstay it
+/// because the config broke.
+fn kept_in_place(
+    named_by_rendered: &HashMap<String, HashSet<PathBuf>>,
+    config: &crate::configs::Config,
+    schedule: &Schedule,
+) -> Vec<PathBuf> {
+    let expired: HashSet<PathBuf> = config
+        .sites
+        .iter()
+        .zip(&config.placements)
+        .filter_map(|(site, placement)| match placement {
+            Placement::File { file, .. } if schedule.previous_for(&site.spec).is_none() => {
+                Some(PathBuf::from(crate::output::SECRETS_DIR).join(format!("{file}.previous")))
+            }
+            _ => None,
+        })
+        .collect();
+    named_by_rendered.get(&config.name).into_iter().flatten().filter(|path| !expired.contains(*path)).cloned().collect()
+}
+
 /// What each output file holds, as this process last wrote or read it, and the file's identity
 /// then: a file someone else removed or replaced since (its identity changed) is looked at
 /// again, and rewritten when it no longer holds its value.

@@ -1252,3 +1252,23 @@ fn output_files_removed_or_overwritten_by_someone_else_are_written_again() {
     replace(&secret, b"tampered");
     watch.until("the value back", CYCLE, |_| holds(&secret, "first-fake"));
 }
+
+/// A `.previous` file goes when its grace period ends even while its config cannot be rendered
+/// whole (here an edit added a secret that cannot be fetched): the rendering in place keeps its
+/// files, but not an old secret past its period.
+#[test]
+fn a_previous_file_goes_at_the_end_of_its_grace_even_while_the_config_cannot_be_rendered() {
+    let (test, mut watch) = watching(&basic_auth_job("1s", "3s"), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the previous value's file", CYCLE, |_| previous_of(&secret).exists());
+
+    let broken = format!(
+        "{}  - job_name: b\n    basic_auth: {{username: u, password: {{file: {{path: missing.txt, refresh_interval: 1s}}}}}}\n",
+        basic_auth_job("1s", "3s")
+    );
+    replace(&test.path("prometheus.yml"), broken.as_bytes());
+    watch.until("the edit read", CYCLE, |watch| watch.logged("the configuration changed") >= 1);
+    watch.until("the previous file gone at the end of its grace", CYCLE, |_| !previous_of(&secret).exists());
+    assert!(holds(&secret, "second-fake"), "the rendering in place keeps its secret file");
+}
