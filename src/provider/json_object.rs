@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use crate::provider::ProviderError;
+use crate::provider::{Content, Fetched, ProviderError};
 use crate::secret::Secret;
 
 type Object = BTreeMap<String, Box<RawValue>>;
@@ -35,6 +35,19 @@ fn field_text(raw: &RawValue) -> String {
 /// Reads a JSON object into its top-level fields (see [`field_text`]).
 pub fn fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
     Ok(parse(bytes)?.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(&raw)))).collect())
+}
+
+/// The whole document a read of a secret made without `key` gave, for [`set_field`] to
+/// rewrite: `None` when the secret does not exist yet.
+pub fn existing_document(read: Result<Fetched, ProviderError>) -> Result<Option<Secret>, ProviderError> {
+    match read {
+        Ok(fetched) => Ok(match fetched.content {
+            Content::Value(value) => Some(value),
+            Content::Fields(_) => None,
+        }),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// `document` (none: a new one) with the string field `key` set to `value`.

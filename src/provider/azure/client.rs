@@ -412,16 +412,10 @@ impl AzureStore {
         let new_value = match key {
             None => Zeroizing::new(text.to_owned()),
             Some(key) => {
-                let current = match self.read(&AzureLocation { structured: false, ..location.clone() }).await {
-                    Ok(fetched) => Some(fetched.content),
-                    Err(ProviderError::NotFound { .. }) => None,
-                    Err(other) => return Err(other),
-                };
-                let current = current.as_ref().and_then(|content| match content {
-                    crate::provider::Content::Value(value) => Some(value.expose()),
-                    crate::provider::Content::Fields(_) => None,
-                });
-                let json = json_object::set_field(current, key, text)
+                let current = json_object::existing_document(
+                    self.read(&AzureLocation { structured: false, ..location.clone() }).await,
+                )?;
+                let json = json_object::set_field(current.as_ref().map(Secret::expose), key, text)
                     .map_err(|reason| json_object::not_an_object(what.clone(), JSON_VALUE, &reason))?;
                 Zeroizing::new(json_text(json, &what)?)
             }

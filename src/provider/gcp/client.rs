@@ -415,16 +415,10 @@ impl GcpStore {
                     what: what.clone(),
                     reason: "a field of a JSON payload must be UTF-8 text".into(),
                 })?;
-                let current = match self.access(&GcpLocation { structured: false, ..location.clone() }).await {
-                    Ok(fetched) => Some(fetched.content),
-                    Err(ProviderError::NotFound { .. }) => None,
-                    Err(other) => return Err(other),
-                };
-                let current = current.as_ref().and_then(|content| match content {
-                    crate::provider::Content::Value(bytes) => Some(bytes.expose()),
-                    crate::provider::Content::Fields(_) => None,
-                });
-                json_object::set_field(current, key, text)
+                let current = json_object::existing_document(
+                    self.access(&GcpLocation { structured: false, ..location.clone() }).await,
+                )?;
+                json_object::set_field(current.as_ref().map(Secret::expose), key, text)
                     .map_err(|reason| json_object::not_an_object(what.clone(), JSON_PAYLOAD, &reason))?
             }
         };
