@@ -294,13 +294,12 @@ impl Daemon {
             // The previous value of each file secret, for the grace period.
             for (site, placement) in config.sites.iter().zip(&config.placements) {
                 let Placement::File { file, .. } = placement else { continue };
-                let name = format!("{file}.previous");
-                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&name);
+                let relative = previous_file(file);
                 if let Some(previous) = schedule.previous_for(&site.spec) {
                     named.insert(relative.clone());
                     if written.changed(out, &relative, previous.expose()) {
                         let staging = staged.get_or_insert_with(|| out.stage_secrets());
-                        staging.stage(&name, previous.expose())?;
+                        staging.stage(&previous_name(file), previous.expose())?;
                         staged_digests.push((relative, digest(previous.expose())));
                     }
                 }
@@ -346,7 +345,7 @@ impl Daemon {
         for config in &self.loaded.configs {
             for placement in &config.placements {
                 let Placement::File { file, .. } = placement else { continue };
-                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(format!("{file}.previous"));
+                let relative = previous_file(file);
                 if let Some(bytes) = self.out.read_existing(&relative) {
                     self.written.record(&self.out, relative, digest(&bytes));
                 }
@@ -495,6 +494,27 @@ impl Daemon {
     /// Every secret's name (its file's slug), for the admin listener.
     fn secret_names(&self) -> Vec<String> {
         self.uses.values().flatten().map(|usage| usage.slug.clone()).collect()
+    }
+
+    /// A watched config or stores file changed: read the configuration again once the writes
+    /// settle (editors and ConfigMap swaps come in several events).
+    fn config_files_changed(&mut self) {
+        self.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
+    }
+
+    /// SIGHUP: read the configuration again now, even if its files look unchanged.
+    fn reread_on_sighup(&mut self) {
+        tracing::info!("SIGHUP: re-reading the configuration");
+        self.sources.clear();
+        self.config_check_at = Some(Instant::now());
+    }
+
+    /// The locations a `POST /-/refresh` (or, without a name, SIGUSR1 before the start) asks
+    /// to fetch now, logged.
+    fn requested(&self, secret: Option<&str>) -> Vec<Location> {
+        let locations = self.locations_named(secret);
+        tracing::info!(secret = secret.unwrap_or("(all)"), count = locations.len(), "refresh requested");
+        locations
     }
 
     /// The locations a `POST /-/refresh?secret=NAME` names (all without a name).
@@ -657,6 +677,17 @@ impl Daemon {
 
 /// Whether `contents` differs from the file's last known content (read from disk the first time,
 /// so a restart over an init container's output causes no needless write or reload).
+/// Where the previous value of the secret file `file` (a name in `secrets/`) is kept during
+/// its grace period, relative to the out dir.
+fn previous_file(file: &str) -> PathBuf {
+    PathBuf::from(crate::output::SECRETS_DIR).join(previous_name(file))
+}
+
+/// The name in `secrets/` of [`previous_file`].
+fn previous_name(file: &str) -> String {
+    format!("{file}.previous")
+}
+
 /// The files the rendering in place of `config` names, kept while a new one cannot be written,
 /// less the `.previous` files whose grace period is over: an old secret must not outstay it
 /// because the config broke.
@@ -670,9 +701,7 @@ fn kept_in_place(
         .iter()
         .zip(&config.placements)
         .filter_map(|(site, placement)| match placement {
-            Placement::File { file, .. } if schedule.previous_for(&site.spec).is_none() => {
-                Some(PathBuf::from(crate::output::SECRETS_DIR).join(format!("{file}.previous")))
-            }
+            Placement::File { file, .. } if schedule.previous_for(&site.spec).is_none() => Some(previous_file(file)),
             _ => None,
         })
         .collect();
@@ -878,21 +907,10 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         });
         match woken {
             None => {}
-            Some(BeforeStart::ConfigChanged) => {
-                daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
-            }
-            Some(BeforeStart::Reread) => {
-                tracing::info!("SIGHUP: re-reading the configuration");
-                daemon.sources.clear();
-                daemon.config_check_at = Some(Instant::now());
-            }
+            Some(BeforeStart::ConfigChanged) => daemon.config_files_changed(),
+            Some(BeforeStart::Reread) => daemon.reread_on_sighup(),
             Some(BeforeStart::Refresh(secret)) => {
-                let locations = daemon.locations_named(secret.as_deref());
-                tracing::info!(
-                    secret = secret.as_deref().unwrap_or("(all)"),
-                    count = locations.len(),
-                    "refresh requested"
-                );
+                let locations = daemon.requested(secret.as_deref());
                 guarded!(guard, daemon.refresh(locations));
             }
         }
@@ -966,14 +984,9 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
-            _ = hangup.recv() => {
-                tracing::info!("SIGHUP: re-reading the configuration");
-                daemon.sources.clear();
-                daemon.config_check_at = Some(Instant::now());
-            }
+            _ = hangup.recv() => daemon.reread_on_sighup(),
             Some(request) = refresh_requests.recv() => {
-                let locations = daemon.locations_named(request.secret.as_deref());
-                tracing::info!(secret = request.secret.as_deref().unwrap_or("(all)"), count = locations.len(), "refresh requested");
+                let locations = daemon.requested(request.secret.as_deref());
                 guarded!(guard, daemon.auth_failure(locations));
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
@@ -984,9 +997,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
-            Some(()) = file_events.recv() => {
-                daemon.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
-            }
+            Some(()) = file_events.recv() => daemon.config_files_changed(),
             result = reload_done(&mut reloading) => {
                 reloading = None;
                 daemon.finish_reload(result);

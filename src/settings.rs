@@ -273,12 +273,17 @@ mod tests {
     }
 
     fn watch_settings(flags: &[&str]) -> WatchSettings {
+        try_watch_settings(flags).expect("valid settings")
+    }
+
+    /// [`WatchSettings::new`] on a command line clap accepts.
+    fn try_watch_settings(flags: &[&str]) -> Result<WatchSettings, String> {
         use clap::Parser as _;
         let mut argv = vec!["secret-render", "watch", "prometheus.yml"];
         argv.extend_from_slice(flags);
         let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
         let crate::cli::Command::Watch(args) = cli.command else { unreachable!("a watch command") };
-        WatchSettings::new(args, &cli.global).expect("valid settings")
+        WatchSettings::new(args, &cli.global)
     }
 
     /// The documented defaults of the loop (README "Commands" and "Keeping values fresh").
@@ -306,12 +311,7 @@ mod tests {
             &["--verify-url", "ftp://host/metrics"],
             &["--watch-targets", "localhost:9090"],
         ] {
-            use clap::Parser as _;
-            let mut argv = vec!["secret-render", "watch", "prometheus.yml"];
-            argv.extend_from_slice(flags);
-            let cli = crate::cli::Cli::try_parse_from(argv).expect("valid arguments");
-            let crate::cli::Command::Watch(args) = cli.command else { unreachable!("a watch command") };
-            let error = WatchSettings::new(args, &cli.global).err().unwrap_or_else(|| panic!("{flags:?} accepted"));
+            let error = try_watch_settings(flags).err().unwrap_or_else(|| panic!("{flags:?} accepted"));
             assert!(error.starts_with(&format!("{} ", flags[0])) && error.contains("not an http(s) URL"), "{error}");
         }
         let watch =

@@ -88,11 +88,14 @@ pub fn signal_name(signal: Signal) -> String {
     name.to_owned()
 }
 
+/// `pid` as a process id to signal: positive, and within `pid_t`.
+fn process_id(pid: u32) -> Result<rustix::process::Pid, SuperviseError> {
+    i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or(SuperviseError::InvalidPid { pid })
+}
+
 /// Sends `signal` to one process (not a group): for `--reload-pid` and `--reload-pidfile`.
 pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseError> {
-    let raw = i32::try_from(pid).map_err(|_| SuperviseError::InvalidPid { pid })?;
-    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid })?;
-    rustix::process::kill_process(target, signal).map_err(|source| SuperviseError::Signal {
+    rustix::process::kill_process(process_id(pid)?, signal).map_err(|source| SuperviseError::Signal {
         signal: signal_name(signal),
         target: format!("process {pid}"),
         source,
@@ -102,9 +105,7 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseEr
 /// Checks, without sending anything, that a signal to process `pid` would be delivered: at the
 /// start of `watch --reload-pid`, so a wrong pid shows before the first change needs a reload.
 pub fn check_signal_process(pid: u32) -> Result<(), SuperviseError> {
-    let raw = i32::try_from(pid).map_err(|_| SuperviseError::InvalidPid { pid })?;
-    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid })?;
-    rustix::process::test_kill_process(target).map_err(|source| SuperviseError::Signal {
+    rustix::process::test_kill_process(process_id(pid)?).map_err(|source| SuperviseError::Signal {
         signal: "SIGHUP".to_owned(),
         target: format!("process {pid}"),
         source,
@@ -114,9 +115,7 @@ pub fn check_signal_process(pid: u32) -> Result<(), SuperviseError> {
 /// Sends `signal` to process group `group` (a child started by [`ChildProcess::spawn`] leads its
 /// own group, whose id is its pid), without borrowing the child, which a waiter may hold.
 pub fn signal_group(group: u32, signal: Signal) -> Result<(), SuperviseError> {
-    let raw = i32::try_from(group).map_err(|_| SuperviseError::InvalidPid { pid: group })?;
-    let target = rustix::process::Pid::from_raw(raw).ok_or(SuperviseError::InvalidPid { pid: group })?;
-    rustix::process::kill_process_group(target, signal).map_err(|source| SuperviseError::Signal {
+    rustix::process::kill_process_group(process_id(group)?, signal).map_err(|source| SuperviseError::Signal {
         signal: signal_name(signal),
         target: format!("process group {group}"),
         source,

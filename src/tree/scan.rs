@@ -177,8 +177,8 @@ impl Scanner<'_> {
         // takes its labelled path from `path_of`.
         for step in &steps[self.here_valid..] {
             self.here.push(match *step {
-                Step::Key(key) => super::PathSegment::Key(key.to_owned()),
                 Step::Item(index, _) => super::PathSegment::Item { index, label: None },
+                key => segment(key),
             });
         }
         self.here_valid = steps.len();
