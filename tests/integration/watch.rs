@@ -595,12 +595,8 @@ fn a_config_that_cannot_be_rendered_whole_keeps_the_files_its_rendering_in_place
 #[test]
 fn a_failed_write_is_retried_while_the_loop_runs_on() {
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
-    let rendered = test.path("out/prometheus.yml");
-    let secret = named_file(&rendered, "password_file");
-    std::fs::remove_file(&rendered).unwrap();
-    std::fs::create_dir(&rendered).unwrap();
-
-    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let rendered = a_config_edit_whose_write_fails(&test);
     watch.until("a failed write and a failed retry", CYCLE, |watch| watch.logged("cannot write the outputs") >= 2);
     assert_eq!(read(&secret), CANARY, "the secret file in place changed");
     assert!(!watch.log().contains(CANARY));
@@ -615,6 +611,17 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
     assert_eq!(watch.logged("the outputs are written again"), 1, "{}", watch.log());
 }
 
+/// Puts a directory where the rendered config goes, then adds job `b` to the config of
+/// [`watching`]: the rewrite that edit needs fails until the directory is gone. Returns the
+/// rendered config's path.
+fn a_config_edit_whose_write_fails(test: &Test) -> PathBuf {
+    let rendered = test.path("out/prometheus.yml");
+    std::fs::remove_file(&rendered).unwrap();
+    std::fs::create_dir(&rendered).unwrap();
+    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    rendered
+}
+
 /// While the outputs cannot be written no reload is sent (the target would re-read what it
 /// already has), however often the loop comes round; the write that goes through at last sends
 /// exactly one.
@@ -622,12 +629,8 @@ fn a_failed_write_is_retried_while_the_loop_runs_on() {
 fn no_reload_is_sent_while_the_outputs_cannot_be_written_and_one_once_they_can() {
     let (url, sent) = reload_endpoint();
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &["--reload-url", &url]);
-    let rendered = test.path("out/prometheus.yml");
-    std::fs::remove_file(&rendered).unwrap();
-    std::fs::create_dir(&rendered).unwrap();
-
     // A config change: a reload is due once it is written.
-    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    let rendered = a_config_edit_whose_write_fails(&test);
     watch.until("a failed write and a failed retry", CYCLE, |watch| watch.logged("cannot write the outputs") >= 2);
     // Two more rounds take the loop past the 1 s reload debounce since the first failure.
     watch.cycles(2);
@@ -1059,10 +1062,7 @@ fn a_removed_out_dir_is_created_again_with_everything_in_it() {
 #[test]
 fn a_failing_write_is_retried_at_the_logged_backoff_not_every_refresh() {
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
-    let rendered = test.path("out/prometheus.yml");
-    std::fs::remove_file(&rendered).unwrap();
-    std::fs::create_dir(&rendered).unwrap();
-    replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
+    a_config_edit_whose_write_fails(&test);
     watch.until("a failed write", CYCLE, |watch| watch.logged("cannot write the outputs") >= 1);
     // Six refreshes span about 6 s: writes at 0, 1, 3 and 7 s after the first failure.
     watch.cycles(6);
