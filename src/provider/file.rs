@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use futures_util::future::BoxFuture;
 use zeroize::Zeroizing;
@@ -15,6 +16,8 @@ use zeroize::Zeroizing;
 use super::{Body, Fetched, Location, ParseContext, Provider, ProviderError, ProviderKind};
 use crate::secret::Secret;
 use crate::tree::{self, NodeKind};
+
+mod watch;
 
 pub const KEYS: &[&str] = &["path", "key"];
 
@@ -36,16 +39,17 @@ pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(
 }
 
 /// Reads files; with roots (`--file-root`), only files whose real path (symlinks and `..`
-/// resolved) lies under one of them.
+/// resolved) lies under one of them. Under `run`/`watch` the files are watched for changes.
 #[derive(Default)]
 pub struct FileProvider {
     roots: Vec<PathBuf>,
+    watch: Mutex<Option<watch::SourceWatch>>,
 }
 
 impl FileProvider {
     #[must_use]
     pub fn rooted(roots: Vec<PathBuf>) -> Self {
-        Self { roots }
+        Self { roots, watch: Mutex::default() }
     }
 
     fn check_root(&self, path: &std::path::Path, what: &str) -> Result<(), ProviderError> {
@@ -84,6 +88,15 @@ impl Provider for FileProvider {
             }
             parse_fields(&bytes).map(Fetched::fields).map_err(|reason| ProviderError::Invalid { what, reason })
         })
+    }
+
+    /// Watches the files' directories (and those of the symlinks leading to them), so that a
+    /// change is refetched once its events settle rather than at the refresh interval.
+    fn watch(&self, locations: Vec<Location>, changed: tokio::sync::mpsc::UnboundedSender<Location>) -> bool {
+        let watch = watch::SourceWatch::start(locations, changed);
+        let started = watch.is_some();
+        *self.watch.lock().expect("not poisoned") = watch;
+        started
     }
 
     /// Replaces the whole file (a file keeps no versions); one `key` of a document is not written.

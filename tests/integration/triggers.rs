@@ -9,13 +9,25 @@ use std::time::Duration;
 
 use crate::support::{Test, WatchProcess, read, try_http};
 
+/// Two jobs whose secrets come from `testdata/exec/plugin.sh`, which answers from the files in
+/// `plugin-secrets/` (see [`sources`]): a store that pushes no change notices, unlike the `file`
+/// provider, whose sources are watched, so that only the triggers under test fetch early.
 const CONFIG: &str = concat!(
     "scrape_configs:\n",
     "  - job_name: node\n",
-    "    basic_auth: {username: u, password: {file: {path: node_pw, refresh_interval: 1h, grace_period: 1h}}}\n",
+    "    basic_auth: {username: u, password: {exec: {command: [sh, plugin.sh], id: node_pw, refresh_interval: 1h, grace_period: 1h}}}\n",
     "  - job_name: api\n",
-    "    authorization: {credentials: {file: {path: api_token, refresh_interval: 1h}}}\n",
+    "    authorization: {credentials: {exec: {command: [sh, plugin.sh], id: api_token, refresh_interval: 1h}}}\n",
 );
+
+/// A test with [`CONFIG`], its plugin, and the store's values `node_pw` and `api_token`.
+fn sources(node_pw: &str, api_token: &str) -> Test {
+    Test::new()
+        .file("prometheus.yml", CONFIG)
+        .file("plugin.sh", include_str!("../../testdata/exec/plugin.sh"))
+        .file("plugin-secrets/node_pw", node_pw)
+        .file("plugin-secrets/api_token", api_token)
+}
 
 /// The secret file a rendered config names under `field` within the job `job`.
 fn secret_file(test: &Test, job: &str, field: &str) -> std::path::PathBuf {
@@ -31,13 +43,13 @@ fn holds(path: &std::path::Path, value: &str) -> bool {
 
 #[test]
 fn sigusr1_refetches_everything_and_falls_back_when_nothing_newer_comes() {
-    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
+    let test = sources("v1", "t1");
     let mut watch = WatchProcess::sidecar(&test, &["prometheus.yml", "--out", "out"]);
     let node = secret_file(&test, "node", "password_file");
     assert!(holds(&node, "v1"));
 
     // A rotation the hourly schedule would not see for an hour: SIGUSR1 fetches it now.
-    let test = test.file("node_pw", "v2");
+    let test = test.file("plugin-secrets/node_pw", "v2");
     let signal = |pid: u32| {
         rustix::process::kill_process(
             rustix::process::Pid::from_raw(pid as i32).unwrap(),
@@ -116,13 +128,13 @@ const JOB_TRIGGERED: &str = "targets API shows 401/403: refreshing the job's sec
 /// A job whose scrapes fail with `error` (as the targets API shows it) has its rotated secret
 /// reach its file long before its hourly schedule, while the healthy job's secret waits.
 fn a_failing_job_has_its_secrets_refreshed(error: &'static str) {
-    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
+    let test = sources("v1", "t1");
     let api = TargetsApi::start(error);
     let mut watch = watching_targets(&test, &api);
     let node = secret_file(&test, "node", "password_file");
     let api_file = secret_file(&test, "api", "credentials_file");
     // Both sources rotate; only the failing job's secret is refreshed before its hourly schedule.
-    let test = test.file("node_pw", "v2").file("api_token", "t2");
+    let test = test.file("plugin-secrets/node_pw", "v2").file("plugin-secrets/api_token", "t2");
     api.fail();
     watch.until("the failing job's secret to be refreshed", Duration::from_secs(30), |_| holds(&node, "v2"));
     assert!(holds(&api_file, "t1"), "a healthy job's secret waits for its schedule");
@@ -141,13 +153,13 @@ fn watch_targets_refreshes_the_secrets_of_a_job_failing_with_403() {
     a_failing_job_has_its_secrets_refreshed("server returned HTTP status 403 Forbidden");
 }
 
-/// How many fetches the `file` provider made, from the admin `/metrics`.
-fn file_fetches(watch: &WatchProcess) -> f64 {
+/// How many fetches the `exec` provider made, from the admin `/metrics`.
+fn plugin_fetches(watch: &WatchProcess) -> f64 {
     let (status, text) = try_http("GET", watch.port, "/metrics").expect("the admin /metrics answers");
     assert_eq!(status, 200, "{text}");
     text.lines()
         .filter(|line| {
-            line.starts_with("secret_render_fetch_duration_seconds_count{") && line.contains(r#"provider="file""#)
+            line.starts_with("secret_render_fetch_duration_seconds_count{") && line.contains(r#"provider="exec""#)
         })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -158,10 +170,10 @@ fn file_fetches(watch: &WatchProcess) -> f64 {
 /// fetched once (the hourly schedules fetch nothing meanwhile).
 #[test]
 fn a_job_that_keeps_failing_triggers_a_refetch_at_most_once_a_minute() {
-    let test = Test::new().file("prometheus.yml", CONFIG).file("node_pw", "v1").file("api_token", "t1");
+    let test = sources("v1", "t1");
     let api = TargetsApi::start("server returned HTTP status 401 Unauthorized");
     let mut watch = watching_targets(&test, &api);
-    let before = file_fetches(&watch);
+    let before = plugin_fetches(&watch);
     api.fail();
     watch.until("the first trigger", Duration::from_secs(30), |watch| watch.log().contains(JOB_TRIGGERED));
     // The loop reads the targets API again only once it has acted on the previous answer, so
@@ -170,6 +182,6 @@ fn a_job_that_keeps_failing_triggers_a_refetch_at_most_once_a_minute() {
     watch.until("five more polls of the failing job", Duration::from_secs(30), |_| api.polls() >= polls + 5);
     let log = watch.log();
     assert_eq!(log.matches(JOB_TRIGGERED).count(), 1, "the job was refreshed more than once within a minute:\n{log}");
-    assert_eq!(file_fetches(&watch), before + 1.0, "one refetch expected\n{log}");
+    assert_eq!(plugin_fetches(&watch), before + 1.0, "one refetch expected\n{log}");
     drop(test);
 }

@@ -1,6 +1,7 @@
 //! `secret-render watch`: the sidecar loop without a child, driven the way an operator's world
 //! drives it — a real Alertmanager reloaded through a pid file, a process signalled through
-//! `--reload-pid`, rotations in the `file` provider's source, auth failures over
+//! `--reload-pid`, rotations in the `file` provider's source (seen at once by its watch: an
+//! edit, a Kubernetes Secret volume's `..data` swap, a retargeted symlink), auth failures over
 //! `POST /-/refresh`, previous values kept for their grace period, config edits (an editor's
 //! replace, a Kubernetes ConfigMap `..data` swap, an edit of a symlinked config's target, SIGHUP
 //! for one no file watch sees), a config that cannot be rendered whole, a failed write, reloads
@@ -858,6 +859,105 @@ fn an_in_place_edit_of_a_symlinked_configs_target_re_renders() {
     std::fs::write(&target, config_with_jobs(&password, &["a", "b"])).unwrap();
     watch.until("job b rendered after the target was edited", CYCLE, |_| read(&rendered).contains("job_name: b"));
     assert_eq!(watch.logged("SIGHUP"), 0, "{}", watch.log());
+}
+
+/// The `file` provider's sources are watched: a rotation is refetched at once, not at its
+/// refresh interval (an hour here), and the target reloaded once for it.
+#[test]
+fn a_rotated_file_source_is_refetched_at_once_not_at_its_refresh_interval() {
+    let (old, new) = (format!("one-{CANARY}"), format!("two-{CANARY}"));
+    let (reload_url, reloads) = reload_endpoint();
+    let (test, mut watch) = watching(&basic_auth_job("1h", "0s"), &old, &["--reload-url", &reload_url]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let fetched = watch.fetches();
+
+    replace(&test.path("pw"), new.as_bytes());
+    watch.until("the new value in place", CYCLE, |_| holds(&secret, &new));
+    assert_eq!(watch.fetches(), fetched + 1.0, "one change, one fetch");
+    watch.until("the reload", CYCLE, |_| reloads.load(Ordering::SeqCst) == 1);
+    assert_eq!(watch.logged("watching secrets for changes"), 1, "{}", watch.log());
+}
+
+/// A Kubernetes Secret volume updated as the kubelet does it (a new timestamped directory,
+/// `..data` swapped to it, the old one removed) is refetched at once: a key at the volume's top
+/// (`password -> ..data/password`) and one in a subdirectory (`items[].path: db/password`, so
+/// `db -> ..data/db`).
+#[test]
+fn a_kubernetes_secret_volume_update_is_refetched_at_once() {
+    let (first, second) = ("..2024_01_01_00_00_00.000000001", "..2024_01_01_00_01_00.000000002");
+    let config = "scrape_configs:
+  - job_name: top
+    basic_auth:
+      username: prom
+      password:
+        file: {path: volume/password, refresh_interval: 1h}
+  - job_name: nested
+    basic_auth:
+      username: prom
+      password:
+        file: {path: volume/db/password, refresh_interval: 1h}
+";
+    let test = Test::new()
+        .file("prometheus.yml", config)
+        .file(&format!("volume/{first}/password"), "top-one")
+        .file(&format!("volume/{first}/db/password"), "nested-one");
+    symlink(first, test.path("volume/..data")).unwrap();
+    symlink("..data/password", test.path("volume/password")).unwrap();
+    symlink("..data/db", test.path("volume/db")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let files = named_files(&test.path("out/prometheus.yml"), "password_file");
+    assert_eq!(files.iter().map(|file| read(file)).collect::<Vec<_>>(), ["top-one", "nested-one"]);
+
+    let test = test
+        .file(&format!("volume/{second}/password"), "top-two")
+        .file(&format!("volume/{second}/db/password"), "nested-two");
+    symlink(second, test.path("volume/..data_tmp")).unwrap();
+    std::fs::rename(test.path("volume/..data_tmp"), test.path("volume/..data")).unwrap();
+    std::fs::remove_dir_all(test.path(&format!("volume/{first}"))).unwrap();
+    watch.until("both new values in place", CYCLE, |_| holds(&files[0], "top-two") && holds(&files[1], "nested-two"));
+}
+
+/// A source that is a symlink to a file elsewhere (configuration management's habit) is
+/// refetched when that file is edited in place, when the link is pointed at another file, and
+/// when that other file is edited in turn: what the link leads to is watched anew after each
+/// change.
+#[test]
+fn a_symlinked_source_is_refetched_when_its_target_is_edited_or_the_link_retargeted() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (one, two) = (elsewhere.path().join("one"), elsewhere.path().join("two"));
+    std::fs::write(&one, "first-fake").unwrap();
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1h", "0s"));
+    symlink(&one, test.path("pw")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    assert!(holds(&secret, "first-fake"));
+
+    std::fs::write(&one, "second-fake").unwrap();
+    watch.until("the in-place edit refetched", CYCLE, |_| holds(&secret, "second-fake"));
+    std::fs::write(&two, "third-fake").unwrap();
+    symlink(&two, test.path(".pw.tmp")).unwrap();
+    std::fs::rename(test.path(".pw.tmp"), test.path("pw")).unwrap();
+    watch.until("the retargeted link refetched", CYCLE, |_| holds(&secret, "third-fake"));
+    std::fs::write(&two, "fourth-fake").unwrap();
+    watch.until("an edit of the new target refetched", CYCLE, |_| holds(&secret, "fourth-fake"));
+}
+
+/// Rewriting a source with the value it already holds costs a fetch, and nothing more: the
+/// secret file is left as it was, so nothing calls for a reload.
+#[test]
+fn rewriting_a_source_with_the_same_value_refetches_it_and_leaves_the_file_alone() {
+    use std::os::unix::fs::MetadataExt as _;
+    let (test, mut watch) = watching(&basic_auth_job("1h", "0s"), "same-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let identity = |path: &Path| std::fs::metadata(path).map(|meta| (meta.ino(), meta.mtime_nsec(), meta.ctime_nsec()));
+    let (written, fetched) = (identity(&secret).unwrap(), watch.fetches());
+
+    replace(&test.path("pw"), b"same-fake");
+    watch.until("the source fetched again", CYCLE, |watch| watch.fetches() == fetched + 1.0);
+    assert_eq!(identity(&secret).unwrap(), written, "the secret file was written again");
+    assert_eq!(watch.logged("secret value changed"), 0, "{}", watch.log());
 }
 
 #[test]
