@@ -17,6 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
 use crate::output::OutputDir;
+use crate::path_watch::PathWatch;
 use crate::provider::{Fetched, Location, ProviderError, ProviderSet};
 use crate::refresh::{self, Outcome, Schedule, Status};
 use crate::render::{self, Placement, TargetSpec};
@@ -103,6 +104,8 @@ struct Daemon {
     warned: HashMap<String, Vec<crate::provider::Problem>>,
     /// The source texts the current `loaded` came from, to tell a real change from a touch.
     sources: Vec<Option<Vec<u8>>>,
+    /// The configs and the stores file, watched for changes; `None` when inotify is unavailable.
+    config_watch: Option<PathWatch<()>>,
     uses: HashMap<Location, Vec<Use>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -586,6 +589,10 @@ impl Daemon {
 
     /// Re-reads the configs after a change; an invalid new config keeps the last good output.
     async fn reload_configs(&mut self) -> Result<bool, Failure> {
+        // The change may have led a config's path elsewhere (a retargeted symlink).
+        if let Some(watch) = &mut self.config_watch {
+            watch.rewatch();
+        }
         let sources = read_sources(&self.settings);
         if sources == self.sources {
             return Ok(false);
@@ -744,49 +751,25 @@ impl WrittenFiles {
     }
 }
 
-/// Watches the directories holding the configs (editors replace files; Kubernetes swaps a
-/// ConfigMap's `..data` symlink) and, for a config that is a symlink, the directory of the file
-/// it resolves to at start (configuration management often links a config from elsewhere, and
-/// edits the target in place), and wakes the loop through `sender`.
-fn watch_files(paths: &[PathBuf], sender: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let mut watched: Vec<PathBuf> = paths.iter().filter_map(|path| std::path::absolute(path).ok()).collect();
-    let targets: Vec<PathBuf> = watched.iter().filter_map(|path| std::fs::canonicalize(path).ok()).collect();
-    watched.extend(targets);
-    let names: HashSet<std::ffi::OsString> =
-        watched.iter().filter_map(|path| path.file_name().map(ToOwned::to_owned)).collect();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        // Only changes count: reading the config ourselves raises access events, which would
-        // otherwise wake the loop to read it again, forever.
-        if !matches!(
-            event.kind,
-            notify::EventKind::Create(_)
-                | notify::EventKind::Modify(_)
-                | notify::EventKind::Remove(_)
-                | notify::EventKind::Any
-        ) {
-            return;
+/// Watches the configs and the stores file ([`PathWatch`]: editors replace files, Kubernetes
+/// swaps a ConfigMap's `..data` symlink, configuration management links a config from elsewhere
+/// and edits or retargets it) and wakes the loop through `sender`.
+fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<PathWatch<()>> {
+    let paths = settings.configs.iter().chain(&settings.common.stores).map(|path| (path.clone(), ()));
+    let watch = PathWatch::start(paths.collect(), move |()| {
+        let _ = sender.try_send(());
+    });
+    match watch {
+        Ok(watch) if watch.watched() == 0 => {
+            tracing::warn!("cannot watch the directories of the config files; changes need SIGHUP or a restart");
+            Some(watch)
         }
-        let relevant = event
-            .paths
-            .iter()
-            .any(|path| path.file_name().is_some_and(|name| names.contains(name) || name == "..data"));
-        if relevant {
-            let _ = sender.try_send(());
-        }
-    })
-    .map_err(|error| tracing::warn!(%error, "cannot watch the config files; changes need a restart"))
-    .ok()?;
-    let mut dirs: Vec<PathBuf> = watched.iter().filter_map(|path| path.parent().map(Path::to_path_buf)).collect();
-    dirs.sort();
-    dirs.dedup();
-    for dir in dirs {
-        if let Err(error) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %dir.display(), %error, "cannot watch a config directory");
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the config files; changes need SIGHUP or a restart");
+            None
         }
     }
-    Some(watcher)
 }
 
 async fn wait_child(child: &mut Option<ChildProcess>) -> supervise::ExitOutcome {
@@ -839,14 +822,14 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     let mut hangup = listen(tokio::signal::unix::SignalKind::hangup())?;
     let stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
     let (file_sender, mut file_events) = mpsc::channel::<()>(1);
-    let watched: Vec<PathBuf> = settings.configs.iter().chain(&settings.common.stores).cloned().collect();
-    let _watcher = watch_files(&watched, file_sender);
+    let config_watch = watch_config_files(&settings, file_sender);
 
     let now = Instant::now();
     let mut daemon = Daemon {
         schedule: Schedule::new(loaded.specs(), now),
         uses: Daemon::index_uses(&loaded),
         sources: read_sources(&settings),
+        config_watch,
         templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod duration;
 pub mod exit;
 pub mod output;
+pub mod path_watch;
 pub mod provider;
 pub mod refresh;
 pub mod render;

@@ -861,6 +861,30 @@ fn an_in_place_edit_of_a_symlinked_configs_target_re_renders() {
     assert_eq!(watch.logged("SIGHUP"), 0, "{}", watch.log());
 }
 
+/// A config symlink pointed at a file in yet another directory is re-rendered from it, and so
+/// is an in-place edit of that new target afterwards, with no SIGHUP: what the link leads to is
+/// watched anew after each change.
+#[test]
+fn a_config_symlink_retargeted_elsewhere_is_followed_by_the_watch() {
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (first, second) = (first_dir.path().join("real.yml"), second_dir.path().join("real.yml"));
+    let test = Test::new().file("pw", CANARY);
+    let password = test.path("pw").display().to_string();
+    std::fs::write(&first, config_with_jobs(&password, &["a"])).unwrap();
+    symlink(&first, test.path("prometheus.yml")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+
+    std::fs::write(&second, config_with_jobs(&password, &["a", "b"])).unwrap();
+    symlink(&second, test.path(".prometheus.yml.tmp")).unwrap();
+    std::fs::rename(test.path(".prometheus.yml.tmp"), test.path("prometheus.yml")).unwrap();
+    watch.until("job b rendered from the new target", CYCLE, |_| read(&rendered).contains("job_name: b"));
+    std::fs::write(&second, config_with_jobs(&password, &["a", "b", "c"])).unwrap();
+    watch.until("job c rendered after the new target was edited", CYCLE, |_| read(&rendered).contains("job_name: c"));
+    assert_eq!(watch.logged("SIGHUP"), 0, "{}", watch.log());
+}
+
 /// The `file` provider's sources are watched: a rotation is refetched at once, not at its
 /// refresh interval (an hour here), and the target reloaded once for it.
 #[test]
