@@ -863,11 +863,16 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         stopper: Stopper::new(daemon.settings.stop_timeout),
     };
     // Meanwhile an operator's fix is taken as in the loop below: a config edit or SIGHUP
-    // re-reads the configuration, SIGUSR1 or `POST /-/refresh` fetches at once.
+    // re-reads the configuration, SIGUSR1 or `POST /-/refresh` fetches at once, and so does a
+    // change a store reports (a missing `file` source created, a Kubernetes Secret updated).
+    let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
+    daemon.watch_locations(&changed_sender);
     loop {
         if daemon.config_check_at.is_some_and(|at| at <= Instant::now()) {
             daemon.config_check_at = None;
-            guarded!(guard, daemon.reload_configs())?;
+            if guarded!(guard, daemon.reload_configs())? {
+                daemon.watch_locations(&changed_sender);
+            }
         }
         if daemon.upkeep_due(Instant::now()) {
             guarded!(guard, daemon.providers.upkeep());
@@ -886,6 +891,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 _ = hangup.recv() => Some(BeforeStart::Reread),
                 _ = usr1.recv() => Some(BeforeStart::Refresh(None)),
                 Some(request) = refresh_requests.recv() => Some(BeforeStart::Refresh(request.secret)),
+                Some(location) = changed_locations.recv() => Some(BeforeStart::Changed(location)),
             }
         });
         match woken {
@@ -895,6 +901,10 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             Some(BeforeStart::Refresh(secret)) => {
                 let locations = daemon.requested(secret.as_deref());
                 guarded!(guard, daemon.refresh(locations));
+            }
+            Some(BeforeStart::Changed(location)) => {
+                tracing::debug!(location = %location, "the store reports a change");
+                guarded!(guard, daemon.refresh(vec![location]));
             }
         }
     }
@@ -924,8 +934,6 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         guard.child = Some(child);
     }
     daemon.update_ready(guard.child.is_some());
-    let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
-    daemon.watch_locations(&changed_sender);
     let mut reloading: Option<ReloadInFlight> = None;
 
     loop {
@@ -1131,6 +1139,8 @@ enum BeforeStart {
     Reread,
     /// SIGUSR1 (every secret) or `POST /-/refresh` (one, or every): fetch now.
     Refresh(Option<String>),
+    /// A store reports that this location's value may have changed: fetch it now.
+    Changed(Location),
 }
 
 /// A reload being sent and verified (see [`Daemon::start_reload`]).

@@ -1320,7 +1320,8 @@ fn without_a_baseline_an_old_success_does_not_confirm_a_reload() {
 
 /// While `watch` waits for its first values, the operator's fix is taken at once: a config edit
 /// pointing at the right file is re-read (before, only a restart would do), and
-/// `POST /-/refresh` fetches now instead of after the growing backoff.
+/// `POST /-/refresh` fetches now instead of after the growing backoff (from an `exec` plugin
+/// here, whose store reports no changes of its own).
 #[test]
 fn a_fix_made_while_waiting_for_the_first_values_is_taken_at_once() {
     let test =
@@ -1331,18 +1332,43 @@ fn a_fix_made_while_waiting_for_the_first_values_is_taken_at_once() {
     watch.until("ready after the config edit", CYCLE, Watch::ready);
     drop(watch);
 
-    let hourly = config_with_jobs("late.txt", &["a"]).replace("refresh_interval: 1s", "refresh_interval: 1h");
-    let test = Test::new().file("prometheus.yml", &hourly);
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: prom\n      password:\n        \
+                  exec: {command: [sh, plugin.sh], id: late, refresh_interval: 1h}\n";
+    let test = Test::new()
+        .file("prometheus.yml", config)
+        .file("plugin.sh", include_str!("../../testdata/exec/plugin.sh"))
+        .file("plugin-secrets/other", "unused-fake");
     let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
     // Four failures: the next retry is 8 s away.
     watch.until("four failed fetches", Duration::from_secs(30), |watch| {
         watch.logged("not every secret has a value yet") >= 4
     });
-    std::fs::write(test.path("late.txt"), "late-fake").unwrap();
+    let test = test.file("plugin-secrets/late", "late-fake");
     let fixed = Instant::now();
     watch.refresh("");
     watch.until("ready after the refresh", CYCLE, Watch::ready);
     assert!(fixed.elapsed() < Duration::from_secs(4), "the refresh waited {:?}", fixed.elapsed());
+    drop(test);
+}
+
+/// A `file` source missing at start is watched for while `watch` waits for its first values:
+/// created after four failed fetches (the next retry 8 s away), it is read at once.
+#[test]
+fn a_file_source_created_while_waiting_for_the_first_values_is_read_at_once() {
+    let test = Test::new().file("prometheus.yml", &basic_auth_job("1h", "0s"));
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("four failed fetches", Duration::from_secs(30), |watch| {
+        watch.logged("not every secret has a value yet") >= 4
+    });
+    replace(&test.path("pw"), b"late-fake");
+    let created = Instant::now();
+    watch.until("ready once the source exists", CYCLE, Watch::ready);
+    assert!(
+        created.elapsed() < Duration::from_secs(4),
+        "the source was read {:?} after it appeared",
+        created.elapsed()
+    );
+    assert!(holds(&named_file(&test.path("out/prometheus.yml"), "password_file"), "late-fake"));
 }
 
 /// A `.previous` file left by a run stopped inside its grace period is removed by the next run,
