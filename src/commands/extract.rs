@@ -44,6 +44,8 @@ struct Found {
     location: (String, String),
     /// The provider map that replaces the value (`{vault: {path: …, key: …}}`).
     map: String,
+    /// The other secret fields that reach this value through a YAML alias.
+    aliased_at: Vec<YamlPath>,
 }
 
 fn config_error(message: String) -> Failure {
@@ -81,6 +83,7 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         for item in &found {
             let (path, key) = &item.location;
             report.push_str(&format!("# {}: would store at {} {path} key {key}\n", item.path, destination.describe()));
+            report.push_str(&aliased_lines(item));
         }
         super::print(&report);
         return Ok(());
@@ -110,8 +113,13 @@ fn find_inline(
     walk(root, &mut YamlPath::root(), profile, &mut sites);
     let mut problems = Vec::new();
     let mut found: Vec<Found> = Vec::new();
+    let mut aliases = Vec::new();
     for (path, node) in sites {
         let value = node.as_scalar().unwrap_or_default().to_owned();
+        if let Some(name) = tree::spans::alias_name(source, node) {
+            aliases.push((path, name, value));
+            continue;
+        }
         let span = match tree::spans::scalar_span(source, node) {
             Ok(span) => span,
             Err(message) => {
@@ -119,6 +127,13 @@ fn find_inline(
                 continue;
             }
         };
+        // Inside a mapping or sequence reached through an alias (`basic_auth: *shared`, a merge
+        // key `<<: *defaults`), the value is the anchored one's text: rewritten once, where it
+        // is written, every alias follows.
+        if let Some(anchored) = found.iter_mut().find(|other| other.span == span) {
+            anchored.aliased_at.push(path);
+            continue;
+        }
         let expanded = expand(template, config_name, &path);
         let Some((store_path, key)) = expanded.rsplit_once('/').filter(|(p, k)| !p.is_empty() && !k.is_empty()) else {
             problems.push(format!("{path}: the path template gives {expanded:?}, which has no `PATH/KEY` form"));
@@ -132,7 +147,21 @@ fn find_inline(
             ));
             continue;
         }
-        found.push(Found { path, span, value, location, map: String::new() });
+        found.push(Found { path, span, value, location, map: String::new(), aliased_at: Vec::new() });
+    }
+    // A scalar alias (`password: *pw`) follows its anchored value when that is moved too;
+    // otherwise the value stays where it is written, which is no secret field.
+    for (path, name, value) in aliases {
+        match found
+            .iter_mut()
+            .find(|item| item.value == value && tree::spans::is_anchored_as(source, item.span.start, name))
+        {
+            Some(anchored) => anchored.aliased_at.push(path),
+            None => problems.push(format!(
+                "{path}: the value is the alias `*{name}`, whose anchored value is written at no secret field; \
+                 move that value by hand (extract rewrites a value where it is written, and its aliases follow)"
+            )),
+        }
     }
     if problems.is_empty() { Ok(found) } else { Err(problems) }
 }
@@ -361,10 +390,11 @@ async fn store_all(
     let mut conflicts = Vec::new();
     let mut writes = Vec::new();
     for (item, spec) in found.iter().zip(&specs) {
-        let shown = format!("{} {}", destination.describe(), spec.describe());
+        let shown = spec.describe();
         match fetches.value_for(spec) {
             Ok(existing) if existing.expose() == item.value.as_bytes() => {
                 lines.push(format!("{}: {shown} already holds this value", item.path));
+                lines.extend(aliased_lines(item).lines().map(|line| line.trim_start_matches("# ").to_owned()));
             }
             Ok(_) if !settings.overwrite => conflicts.push(format!("{}: {shown} holds a different value", item.path)),
             Ok(_) => writes.push((item, spec, "overwrote")),
@@ -380,18 +410,40 @@ async fn store_all(
             format!("{}\nnothing was written; pass --overwrite to replace them", conflicts.join("\n")),
         ));
     }
+    let mut stored: Vec<&SecretSpec> = Vec::new();
     for (item, spec, verb) in writes {
+        // Two fields with the same value may map to one key: it is written once.
+        if stored.contains(&spec) {
+            lines.push(format!("{}: {} written above", item.path, spec.describe()));
+            continue;
+        }
         let kind = spec.location.kind();
         let provider = providers.get(kind, spec.location.store()).ok_or_else(|| {
             Failure::new(ExitCode::Config, format!("provider `{kind}` is not available in this build"))
         })?;
         let value = Secret::from_text(item.value.clone());
-        provider.put(&spec.location, spec.key.as_deref(), &value).await.map_err(|error| {
-            Failure::new(ExitCode::Output, format!("{}: cannot write {}: {error}", item.path, spec.describe()))
-        })?;
-        lines.push(format!("{}: {verb} {} {}", item.path, destination.describe(), spec.describe()));
+        if let Err(error) = provider.put(&spec.location, spec.key.as_deref(), &value).await {
+            let mut message = format!("{}: cannot write {}: {}", item.path, spec.describe(), error.describe_write());
+            if !stored.is_empty() {
+                let done: Vec<String> = stored.iter().map(|spec| spec.describe()).collect();
+                message.push_str(&format!(
+                    "\nthe config is unchanged, but these were stored before the failure (run again once it is \
+                     fixed: they count as already held): {}",
+                    done.join(", ")
+                ));
+            }
+            return Err(Failure::new(ExitCode::Output, message));
+        }
+        stored.push(spec);
+        lines.push(format!("{}: {verb} {}", item.path, spec.describe()));
+        lines.extend(aliased_lines(item).lines().map(|line| line.trim_start_matches("# ").to_owned()));
     }
     Ok(lines)
+}
+
+/// `# PATH: the same value, through an alias` for each secret field that follows `item`.
+fn aliased_lines(item: &Found) -> String {
+    item.aliased_at.iter().map(|path| format!("# {path}: the same value, through a YAML alias\n")).collect()
 }
 
 fn output_error(file: &Path, error: impl std::fmt::Display) -> Failure {

@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::store::Target;
 use crate::exit::{ExitCode, Failure};
+use crate::provider::ProviderKind;
 use crate::secret::Secret;
 
 /// The characters a generated value is drawn from.
@@ -60,6 +61,15 @@ pub async fn run(
     if length == 0 {
         return Err(Failure::new(ExitCode::Usage, "--length must be at least 1"));
     }
+    if web_config.is_some() && length > BCRYPT_MAX_BYTES {
+        return Err(Failure::new(
+            ExitCode::Usage,
+            format!(
+                "--length {length} with --bcrypt-web-config: bcrypt uses only the first {BCRYPT_MAX_BYTES} bytes of a \
+                 password, so the rest would not be checked; use --length {BCRYPT_MAX_BYTES} or less"
+            ),
+        ));
+    }
     let value = generate(length, charset)?;
     // Hash first: a web config we cannot update must not leave the store ahead of it.
     let updated = match web_config {
@@ -71,8 +81,23 @@ pub async fn run(
         .put(&target.spec.location, target.spec.key.as_deref(), &value)
         .await
         .map_err(super::store::write_failure)?;
+    let kind = target.spec.location.kind();
+    // Vault answers a KV v2 write with its version, a KV v1 write with none.
+    let keeps_history = match kind {
+        ProviderKind::File | ProviderKind::Kubernetes => false,
+        ProviderKind::Vault => outcome.version.is_some(),
+        _ => true,
+    };
+    let history = if keeps_history {
+        "the previous version stays readable in the store".to_owned()
+    } else {
+        format!(
+            "`{kind}` keeps no previous version, so the old value is gone from the store (a running renderer keeps it \
+             for its grace period)"
+        )
+    };
     let mut text = format!(
-        "rotated {}{}: {length} new characters; the previous version stays readable where the store keeps versions\n",
+        "rotated {}{}: {length} new characters; {history}\n",
         target.spec.describe(),
         super::store::version_text(outcome.version.as_deref()),
     );
@@ -91,6 +116,9 @@ pub async fn run(
     super::print(&text);
     Ok(())
 }
+
+/// The most bytes of a password bcrypt reads; the rest is ignored.
+const BCRYPT_MAX_BYTES: usize = 72;
 
 /// The bcrypt cost of new web-config hashes (Prometheus's documentation uses 10).
 const BCRYPT_COST: u32 = 10;
@@ -112,7 +140,14 @@ fn replace_user_hash(text: &str, user: &str, hash: &str) -> Result<String, Strin
     let node = users
         .get(user)
         .ok_or_else(|| format!("`basic_auth_users` has no user {user:?}; add it (with any hash) before rotating"))?;
-    let old = node.as_scalar().ok_or_else(|| format!("the hash of user {user:?} is not a scalar"))?;
+    let old = node.as_scalar().ok_or_else(|| match node.kind {
+        crate::tree::NodeKind::Mapping(_) => format!(
+            "the hash of user {user:?} is a provider map (it lives in a store, as `extract` left it), and \
+             --bcrypt-web-config rewrites a hash written in the file: write the hash back into the file, or rotate \
+             the password and store its hash yourself"
+        ),
+        _ => format!("the hash of user {user:?} is not a scalar"),
+    })?;
     if old.is_empty() || !old.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'$' | b'.' | b'/')) {
         return Err(format!("the hash of user {user:?} is not a bcrypt hash"));
     }

@@ -144,5 +144,5 @@ pub(crate) fn fetch_failure(error: provider::ProviderError) -> Failure {
 }
 
 pub(crate) fn write_failure(error: provider::ProviderError) -> Failure {
-    Failure::new(ExitCode::Output, format!("cannot write: {error}"))
+    Failure::new(ExitCode::Output, format!("cannot write: {}", error.describe_write()))
 }

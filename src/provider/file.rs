@@ -99,7 +99,9 @@ impl Provider for FileProvider {
         started
     }
 
-    /// Replaces the whole file (a file keeps no versions); one `key` of a document is not written.
+    /// Replaces the whole file, or with `key` one field of a JSON object file (the others kept as
+    /// written); a file keeps no versions. A document with several fields is not replaced
+    /// whole, as a Vault secret with several keys is not: the others would be lost.
     fn put<'a>(
         &'a self,
         location: &'a Location,
@@ -109,21 +111,99 @@ impl Provider for FileProvider {
         Box::pin(async move {
             let file: &FileLocation = location.own();
             let what = location.to_string();
-            if key.is_some() {
-                return Err(ProviderError::Invalid {
-                    what,
-                    reason: "writing one key of a JSON/YAML file is not supported: write the whole file".into(),
-                });
-            }
-            // A file not yet created is checked through its directory.
-            match file.path.parent().filter(|_| !file.path.exists()) {
-                Some(dir) => self.check_root(dir, &what)?,
-                None => self.check_root(&file.path, &what)?,
-            }
-            crate::output::replace_file_in_place(&file.path, value.expose())
-                .map_err(|error| ProviderError::Invalid { what, reason: error.to_string() })?;
+            let existing = self.existing(file, &what)?;
+            let contents = match (key, existing) {
+                (Some(key), existing) => {
+                    let text = value.expose_str().ok_or_else(|| ProviderError::WriteRefused {
+                        what: what.clone(),
+                        reason: "a field of a JSON file holds text, and the value is not UTF-8".into(),
+                    })?;
+                    let document = existing.as_ref().map(|bytes| self.json_document(bytes, &what)).transpose()?;
+                    super::json_object::set_field(document, key, text).map_err(|reason| {
+                        super::json_object::not_an_object(what.clone(), "a JSON object file", &reason)
+                    })?
+                }
+                (None, Some(existing)) => {
+                    if let Ok(fields) = parse_fields(&existing)
+                        && fields.len() > 1
+                    {
+                        return Err(ProviderError::KeyRequired { what, available: fields.into_keys().collect() });
+                    }
+                    Zeroizing::new(value.expose().to_vec())
+                }
+                (None, None) => Zeroizing::new(value.expose().to_vec()),
+            };
+            self.replace(file, &what, &contents)?;
             Ok(super::PutOutcome::default())
         })
+    }
+
+    /// Removes `key` from a JSON object file (the others kept as written); a whole file is not
+    /// deleted.
+    fn delete<'a>(
+        &'a self,
+        location: &'a Location,
+        key: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
+        Box::pin(async move {
+            let file: &FileLocation = location.own();
+            let what = location.to_string();
+            let Some(key) = key else {
+                return Err(ProviderError::WriteRefused {
+                    what,
+                    reason: "secret-render deletes one `key` of a JSON file, not whole files: remove the file yourself"
+                        .into(),
+                });
+            };
+            let existing = self.existing(file, &what)?.ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
+            let document = self.json_document(&existing, &what)?;
+            let contents = super::json_object::remove_field(document, key)
+                .map_err(|error| error.for_store(what.clone(), key, "a JSON object file"))?;
+            self.replace(file, &what, &contents)?;
+            Ok(super::PutOutcome::default())
+        })
+    }
+}
+
+impl FileProvider {
+    /// The file's current contents before a write (`None`: not there yet), after checking that
+    /// it (or, not created yet, its directory) lies under the roots.
+    fn existing(&self, file: &FileLocation, what: &str) -> Result<Option<Zeroizing<Vec<u8>>>, ProviderError> {
+        match file.path.parent().filter(|_| !file.path.exists()) {
+            Some(dir) => self.check_root(dir, what)?,
+            None => self.check_root(&file.path, what)?,
+        }
+        match read_regular_file(&file.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(write_error(error, what)),
+        }
+    }
+
+    /// `bytes` as the JSON object whose one field a write changes; a YAML file is not rewritten
+    /// (its comments and layout would be lost).
+    fn json_document<'b>(&self, bytes: &'b [u8], what: &str) -> Result<&'b [u8], ProviderError> {
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        if text.trim_start().starts_with('{') {
+            return Ok(bytes);
+        }
+        Err(ProviderError::WriteRefused {
+            what: what.to_owned(),
+            reason: "writing one `key` needs a JSON object file; edit a YAML file yourself".into(),
+        })
+    }
+
+    fn replace(&self, file: &FileLocation, what: &str, contents: &[u8]) -> Result<(), ProviderError> {
+        crate::output::replace_file_in_place(&file.path, contents).map_err(|error| write_error(error, what))
+    }
+}
+
+/// A write's I/O failure, as the operator acts on it.
+fn write_error(error: std::io::Error, what: &str) -> ProviderError {
+    let what = what.to_owned();
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => ProviderError::PermissionDenied { what, reason: error.to_string() },
+        _ => ProviderError::WriteRefused { what, reason: error.to_string() },
     }
 }
 

@@ -372,9 +372,23 @@ pub enum ProviderError {
     /// An `exec` plugin's own answer for one id: `{"error":"…"}`, whose reason is the plugin's.
     #[error("{what}: the plugin answered with an error: {reason}")]
     PluginError { what: String, reason: String },
+    /// A write the store cannot make as asked (one key of a YAML file), or that failed on its way
+    /// (a missing directory); `reason` says which.
+    #[error("{what}: {reason}")]
+    WriteRefused { what: String, reason: String },
 }
 
 impl ProviderError {
+    /// This error as the failure of a write (`extract`, `rotate`, `store put`): a refusal is
+    /// one to write, not to read.
+    #[must_use]
+    pub fn describe_write(&self) -> String {
+        match self {
+            Self::PermissionDenied { what, reason } => format!("permission denied writing {what}: {reason}"),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether trying again later may succeed without anyone changing the configuration.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
@@ -399,7 +413,7 @@ impl ProviderError {
             Self::PermissionDenied { .. } => "permission_denied",
             Self::Unreachable { .. } => "unreachable",
             Self::Timeout { .. } => "timeout",
-            Self::Invalid { .. } => "invalid",
+            Self::Invalid { .. } | Self::WriteRefused { .. } => "invalid",
             Self::Unavailable { .. } | Self::ReadOnly { .. } => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::PluginError { .. } => "plugin_error",

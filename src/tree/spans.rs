@@ -43,6 +43,25 @@ pub fn scalar_span(source: &str, node: &Node) -> Result<Range<usize>, String> {
     })
 }
 
+/// The anchor name when `node` is a scalar written as an alias (`*pw`): the loader gives an
+/// alias the position of the alias itself, and the anchored value's text lives elsewhere.
+#[must_use]
+pub fn alias_name<'a>(source: &'a str, node: &Node) -> Option<&'a str> {
+    if !matches!(node.kind, NodeKind::Scalar { .. }) {
+        return None;
+    }
+    let start = byte_offset(source, node.mark)?;
+    let name = source[start..].strip_prefix('*')?;
+    let end = name.find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}')).unwrap_or(name.len());
+    Some(&name[..end])
+}
+
+/// Whether the scalar whose text starts at `start` is written with the anchor `&name`.
+#[must_use]
+pub fn is_anchored_as(source: &str, start: usize, name: &str) -> bool {
+    source[..start].trim_end().strip_suffix(name).is_some_and(|before| before.ends_with('&'))
+}
+
 /// The byte offset of a 1-based line and character column.
 fn byte_offset(source: &str, mark: Mark) -> Option<usize> {
     let line_start =
@@ -110,6 +129,19 @@ mod tests {
         let nested = load(source).unwrap();
         let e = nested.root.get("d").unwrap().get("e").unwrap();
         assert_eq!(&source[scalar_span(source, e).unwrap()], "1");
+    }
+
+    #[test]
+    fn tells_an_alias_from_its_anchored_value() {
+        let source = "a: &pw 'secret'\nb: *pw\nc: {d: *pw}\n";
+        let document = load(source).unwrap();
+        let (a, b) = (document.root.get("a").unwrap(), document.root.get("b").unwrap());
+        assert_eq!(alias_name(source, a), None);
+        assert_eq!(alias_name(source, b), Some("pw"));
+        assert_eq!(alias_name(source, document.root.get("c").unwrap().get("d").unwrap()), Some("pw"));
+        let start = scalar_span(source, a).unwrap().start;
+        assert!(is_anchored_as(source, start, "pw"));
+        assert!(!is_anchored_as(source, start, "p"));
     }
 
     #[test]

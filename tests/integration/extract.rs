@@ -314,3 +314,117 @@ fn an_unknown_path_template_placeholder_is_a_usage_error_before_any_store_is_con
         .expect_code(0)
         .stdout_contains("{vault: {path: prometheus/node, key: password}}");
 }
+
+/// A value shared through YAML anchors — a whole `basic_auth` aliased (`*shared`), merged
+/// (`<<: *defaults`), or a scalar aliased (`*pw`) — is stored once and rewritten once, where it
+/// is written, and every alias follows: the config stays valid YAML (it used to get two edits
+/// spliced into one span, exit 0) and renders the value at each job.
+#[test]
+fn a_value_shared_through_an_anchor_is_moved_once_and_its_aliases_follow() {
+    let config = "x-defaults: &defaults
+  basic_auth:
+    username: prom
+    password: merged-pass-fake
+scrape_configs:
+  - job_name: a
+    basic_auth: &shared
+      username: prom
+      password: shared-pass-fake
+  - job_name: b
+    basic_auth: *shared
+  - <<: *defaults
+    job_name: c
+  - job_name: d
+    basic_auth:
+      username: prom
+      password: &pw scalar-pass-fake
+  - job_name: e
+    basic_auth: {username: prom, password: *pw}
+";
+    let server = Server::openbao();
+    let test = as_root(&server).file("prometheus.yml", config);
+    let secrets = ["merged-pass-fake", "shared-pass-fake", "scalar-pass-fake"];
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(0)
+        .stdout_contains("scrape_configs[job_name=b].basic_auth.password: the same value, through a YAML alias")
+        .stdout_contains("scrape_configs[job_name=e].basic_auth.password: the same value, through a YAML alias")
+        .never_shows(secrets[0])
+        .never_shows(secrets[1])
+        .never_shows(secrets[2]);
+    let extracted = read(&test.path("prometheus.yml"));
+    for secret in secrets {
+        assert!(!extracted.contains(secret), "{secret} is still inline:\n{extracted}");
+    }
+    assert!(extracted.contains("    basic_auth: *shared\n") && extracted.contains("password: *pw}"), "{extracted}");
+    assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/a"]).trim(), "shared-pass-fake");
+    assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/d"]).trim(), "scalar-pass-fake");
+
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(0);
+    let rendered = load(&read(&test.path("out/prometheus.yml")));
+    let password_of = |job: &str| {
+        let jobs = rendered["scrape_configs"].as_vec().unwrap();
+        let job = jobs.iter().find(|item| item["job_name"].as_str() == Some(job)).unwrap();
+        // The merge key stays a merge key (yaml-rust2 here does not merge: Go's yaml.v2 does).
+        let basic_auth = if job["basic_auth"].is_badvalue() { &job["<<"]["basic_auth"] } else { &job["basic_auth"] };
+        let file = basic_auth["password_file"].as_str().unwrap_or_else(|| panic!("{job:?}"));
+        read(Path::new(file))
+    };
+    let by_job: Vec<String> = ["a", "b", "c", "d", "e"].into_iter().map(password_of).collect();
+    assert_eq!(
+        by_job,
+        ["shared-pass-fake", "shared-pass-fake", "merged-pass-fake", "scalar-pass-fake", "scalar-pass-fake"]
+    );
+}
+
+/// A scalar alias whose anchored value sits at no secret field cannot be moved where it is
+/// used: extract says so, naming the alias, and writes nothing.
+#[test]
+fn an_alias_of_a_value_anchored_outside_every_secret_field_is_refused_naming_it() {
+    let config = "x-secrets:\n  pw: &pw alias-pass-fake\nscrape_configs:\n  - job_name: b\n    basic_auth:\n      username: prom\n      password: *pw\n";
+    let test = Test::new().file("prometheus.yml", config);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault"])
+        .expect_code(3)
+        .stderr_contains("scrape_configs[job_name=b].basic_auth.password: the value is the alias `*pw`")
+        .never_shows("alias-pass-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), config);
+}
+
+/// A write refused part-way names the refusal as a write and lists what was stored before it,
+/// with the config left as it was; the same value at two fields mapping to one key is written
+/// once.
+#[test]
+fn a_write_refused_part_way_lists_what_was_stored_and_leaves_the_config() {
+    let server = Server::openbao();
+    let rules = "path \"secret/data/prometheus/a\" { capabilities = [\"create\", \"read\", \"update\"] }\n\
+                 path \"secret/data/prometheus/b\" { capabilities = [\"read\"] }\n\
+                 path \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }\n";
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), rules).unwrap();
+    bao(&server, &["policy", "write", "half", &file.path().to_string_lossy()]);
+    let token = bao(&server, &["token", "create", "-field=token", "-policy", "half"]);
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: prom, password: a-pass-fake}\n    \
+                  authorization: {credentials: a-pass-fake}\n  - job_name: b\n    basic_auth: {username: prom, password: b-pass-fake}\n";
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", token.trim())
+        .file("prometheus.yml", config);
+    test.run_with(&[
+        "extract",
+        "prometheus.yml",
+        "--to",
+        "vault",
+        "--write",
+        "--path-template",
+        "{config}/{job}/secret",
+    ])
+    .expect_code(5)
+    .stderr_contains("permission denied writing vault secret secret/prometheus/b")
+    .stderr_contains("these were stored before the failure")
+    .stderr_contains("vault secret secret/prometheus/a (key secret)")
+    .never_shows("a-pass-fake")
+    .never_shows("b-pass-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), config);
+    let metadata = bao(&server, &["kv", "metadata", "get", "-format=json", "secret/prometheus/a"]);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["data"]["current_version"], 1, "one key, one value: written once");
+}

@@ -206,6 +206,84 @@ fn store_put_replaces_a_file_keeping_its_mode() {
         .stdout_contains("replacement-value");
 }
 
+/// A JSON file with several fields is a document like a Vault secret with several keys: `rotate`
+/// or `store put` without `key` is refused (it used to replace the whole document, losing the
+/// other fields); with `key` one field is rewritten and the others stay as written; `store
+/// delete` removes one field. `rotate` says that a file keeps no previous version.
+#[test]
+fn a_json_file_is_written_one_key_at_a_time_and_never_replaced_whole() {
+    let document = r#"{"client_id": "prom", "client_secret": "old-secret-3f1", "port": 5432}"#;
+    let test = Test::new().file("creds.json", document).file("value", "put-secret-7a2");
+    test.run_with(&["rotate", "{file: {path: creds.json}}"])
+        .expect_code(5)
+        .stderr_contains("holds several keys; the body needs `key` (available keys: client_id, client_secret, port)")
+        .never_shows("old-secret-3f1");
+    test.run_with(&["store", "put", "{file: {path: creds.json}}", "--from-file", "value"]).expect_code(5);
+    assert_eq!(read(&test.path("creds.json")), document, "a refused write changed the file");
+
+    let rotated = test.run_with(&["rotate", "{file: {path: creds.json, key: client_secret}}", "--length", "20"]);
+    rotated.expect_code(0).stdout_contains("`file` keeps no previous version").never_shows("old-secret-3f1");
+    let written: serde_json::Value = serde_json::from_str(&read(&test.path("creds.json"))).unwrap();
+    let new = written["client_secret"].as_str().unwrap();
+    assert_eq!(new.len(), 20);
+    rotated.never_shows(new);
+    assert_eq!((written["client_id"].as_str(), written["port"].as_u64()), (Some("prom"), Some(5432)), "{written}");
+
+    test.run_with(&["store", "put", "{file: {path: creds.json, key: client_secret}}", "--from-file", "value"])
+        .expect_code(0);
+    test.run_with(&["store", "delete", "{file: {path: creds.json, key: port}}"]).expect_code(0);
+    let written: serde_json::Value = serde_json::from_str(&read(&test.path("creds.json"))).unwrap();
+    assert_eq!(written, serde_json::json!({"client_id": "prom", "client_secret": "put-secret-7a2"}));
+    test.run_with(&["store", "delete", "{file: {path: creds.json}}"])
+        .expect_code(5)
+        .stderr_contains("deletes one `key` of a JSON file, not whole files");
+
+    let yaml = test.file("creds.yml", "client_id: prom\nclient_secret: yaml-secret-4c9\n");
+    yaml.run_with(&["rotate", "{file: {path: creds.yml, key: client_secret}}"])
+        .expect_code(5)
+        .stderr_contains("writing one `key` needs a JSON object file");
+    yaml.run_with(&["store", "put", "{file: {path: missing-dir/token}}", "--from-file", "value"])
+        .expect_code(5)
+        .stderr_contains("cannot write: file ")
+        .stderr_contains("missing-dir/token: No such file or directory");
+}
+
+/// A rotation on a store that keeps no history says the old value is gone; `--length` beyond
+/// what bcrypt reads is refused with `--bcrypt-web-config`; a missing Vault secret without `key`
+/// says it does not exist (it used to say it held several keys, none listed).
+#[test]
+fn rotate_says_what_the_store_keeps_and_refuses_what_bcrypt_would_ignore() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    bao(&server, &["kv", "put", "kv1/app", "password=old-v1-password"]);
+    as_root(&server)
+        .args(["rotate", "{vault: {mount: kv1, path: app, key: password}}"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("`vault` keeps no previous version");
+    as_root(&server)
+        .args(["rotate", "{vault: {path: fresh/two, key: token}}"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("the previous version stays readable in the store");
+    as_root(&server).args(["rotate", "{vault: {path: missing/three}}"]).run().expect_code(5).stderr_contains(
+        "vault secret secret/missing/three: it does not exist yet; a new secret needs the body's `key`",
+    );
+    let test = Test::new().file("web.yml", "basic_auth_users:\n  prom: $2y$10$abcdefghijklmnopqrstuv\n");
+    test.run_with(&[
+        "rotate",
+        "{file: {path: pw}}",
+        "--length",
+        "73",
+        "--bcrypt-web-config",
+        "web.yml",
+        "--user",
+        "prom",
+    ])
+    .expect_code(2)
+    .stderr_contains("bcrypt uses only the first 72 bytes");
+}
+
 /// `store get --version` reads an older KV v2 version; any other provider keeps no versions it
 /// could name, so asking is a usage error (exit 2) rather than the current value.
 #[test]

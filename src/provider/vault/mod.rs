@@ -929,6 +929,12 @@ impl VaultStore {
         let key = match key {
             Some(key) => key.to_owned(),
             None if fields.len() == 1 => fields.keys().next().expect("one field").clone(),
+            None if fields.is_empty() => {
+                return Err(ProviderError::WriteRefused {
+                    what,
+                    reason: "it does not exist yet; a new secret needs the body's `key` to name its field".into(),
+                });
+            }
             None => {
                 return Err(ProviderError::KeyRequired { what, available: fields.keys().cloned().collect() });
             }
