@@ -96,6 +96,25 @@ fn audited_requests(server: &Server, mark: usize) -> BTreeMap<String, usize> {
     counts
 }
 
+/// A path is a name: a space, `#` or `?` in it is sent percent-encoded, so the secret named is
+/// the one read (`#b?c` used to be cut off as a fragment, reading `odd path/a` instead, exit 0);
+/// `..` segments, which would route out of the mount, are a config error naming the field.
+#[test]
+fn a_path_with_url_characters_reads_that_secret_and_dot_segments_are_refused() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/odd path/a#b?c", "password=odd-fake"]);
+    bao(&server, &["kv", "put", "secret/odd path/a", "password=wrong-secret-fake"]);
+    let rendered = render_as_root(&server, "odd: {vault: {path: \"odd path/a#b?c\", key: password}}\n");
+    assert_eq!(rendered, "odd: \"odd-fake\"\n");
+
+    let escape = "mounts: {vault: {path: ../../sys/mounts}}\nmount: {vault: {mount: ../sys, path: x}}\n";
+    let test = as_root(&server).file("app.yml", escape);
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(3)
+        .stderr_contains("app.yml:1: mounts: `path` may not hold `.` or `..` segments")
+        .stderr_contains("app.yml:2: mount: `mount` may not hold `.` or `..` segments");
+}
+
 #[test]
 fn kv_v2_reads_every_path_form_and_an_older_version() {
     let server = Server::openbao();

@@ -120,11 +120,21 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> Store
         let path = PathBuf::from(path);
         if path.is_absolute() { path } else { dir.join(path) }
     };
+    let mount = body.string("mount").map(|mount| mount.trim_matches('/').to_owned());
+    let path_prefix = body.string("path_prefix");
+    for (field, value) in [("mount", &mount), ("path_prefix", &path_prefix)] {
+        if value.as_deref().is_some_and(has_dot_segment) {
+            body.problem(
+                body.mark(),
+                format!("`{field}` may not hold `.` or `..` segments: it names a place, not a route"),
+            );
+        }
+    }
     StoreSettings {
         address: body.string("address"),
         namespace: body.string("namespace"),
-        mount: body.string("mount").map(|mount| mount.trim_matches('/').to_owned()),
-        path_prefix: body.string("path_prefix"),
+        mount,
+        path_prefix,
         kv_version,
         tls: Tls {
             ca_file: body.string("ca_file").map(absolute),
@@ -135,6 +145,12 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> Store
         timeout: body.timeout("timeout"),
         auth: Auth::Default,
     }
+}
+
+/// Whether a Vault path holds `.` or `..` segments, which would be resolved as a route (out of
+/// the mount, or the store's `path_prefix`) rather than sent as a name.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| segment == "." || segment == "..")
 }
 
 /// Parses a `vault` provider body.
@@ -169,6 +185,15 @@ pub(super) fn parse(body: &mut Body<'_>, store: Option<&StoreDef>) -> Option<(Lo
     if path.is_empty() {
         body.problem(body.mark(), "`path` is empty".into());
         return None;
+    }
+    for (field, value) in [("path", Some(path.as_str())), ("mount", body_mount.as_deref())] {
+        if value.is_some_and(has_dot_segment) {
+            body.problem(
+                body.mark(),
+                format!("`{field}` may not hold `.` or `..` segments: it names a secret, not a route"),
+            );
+            return None;
+        }
     }
     if engine == Engine::Generic {
         if version.is_some() {
@@ -445,10 +470,16 @@ impl VaultStore {
         body: Option<&serde_json::Value>,
         token: Option<&Secret>,
     ) -> Result<Response, ProviderError> {
-        let mut url = self.base.join(path).map_err(|error| ProviderError::Invalid {
-            what: format!("{} path {path}", self.label),
-            reason: error.to_string(),
-        })?;
+        // Each segment percent-encoded: a path is a name, and `odd path/a#b?c` must not become
+        // the path `odd path/a` with a fragment, nor `%2F` a separator.
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ProviderError::Invalid {
+                what: self.label.clone(),
+                reason: "the address cannot take a path".into(),
+            })?
+            .pop_if_empty()
+            .extend(path.split('/'));
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(key, value)| (*key, value.as_str())));
         }
