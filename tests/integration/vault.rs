@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::http_fake::{FakeServer, Reply};
 use crate::support::{
-    CANARY, Server, Test, WatchProcess, bao, bao_as, bao_binary, base64, free_port, http, http_json, read,
+    CANARY, Server, Test, WatchProcess, bao, bao_as, bao_binary, base64, free_port, http, http_json, read, try_http,
 };
 
 /// A `bao` call's output, trimmed (for `-field=…` output).
@@ -680,16 +680,79 @@ fn approle_logs_in_with_a_secret_id_bootstrapped_from_a_file() {
 
 #[test]
 fn approle_with_a_wrong_secret_id_fails_to_log_in_without_showing_it() {
-    let server = Server::openbao();
+    let server = Server::openbao_audited();
     let (role_id, _) = approle(&server);
     let wrong = "0b7c59a4-1f3e-4d7e-9a55-fake-secret-id";
     let test = Test::new()
         .file("app.yml", &approle_config(&server, &role_id))
         .file("secret_id", wrong)
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let mark = audit_mark(&server);
     let outcome = test.run();
     outcome.expect_code(4).stderr_contains("login").stderr_contains("permission denied").stderr_contains("pw");
     outcome.never_shows(wrong);
+    // The mount detection, the read and the token's TTL lookup each need a token: refused
+    // credentials are sent once, not once each (Vault locks a role out after 5 failures).
+    assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "one refused login");
+}
+
+/// Under `watch`, refused credentials are not sent again at each retry — that would lock the
+/// role out within seconds, after which even the right ones are refused — but fixed ones are
+/// sent at the next retry.
+#[test]
+fn a_refused_approle_login_is_not_retried_until_its_credentials_change() {
+    let server = Server::openbao_audited();
+    let (role_id, secret_id) = approle(&server);
+    let test = Test::new()
+        .file("app.yml", &approle_config(&server, &role_id))
+        .file("secret_id", "0b7c59a4-1f3e-4d7e-9a55-fake-secret-id");
+    let mark = audit_mark(&server);
+    let mut sidecar = WatchProcess::start_with(&test, &["--target", "generic", "app.yml", "--out", "out"], &[]);
+    sidecar.until("three failed fetches (1 s and 2 s retries)", Duration::from_secs(30), |sidecar| {
+        sidecar.log().matches("not every secret has a value yet").count() >= 3
+    });
+    assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "{}", sidecar.log());
+    assert!(sidecar.log().contains("are not sent again for 5 minutes"), "{}", sidecar.log());
+
+    let test = test.file("secret_id", &secret_id);
+    sidecar.until("ready once the secret_id is fixed", Duration::from_secs(30), |sidecar| {
+        try_http("GET", sidecar.port, "/-/ready").is_some_and(|(status, _)| status == 200)
+    });
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"approle-fake\"\n");
+    assert!(!sidecar.log().contains(&secret_id), "the secret_id was logged");
+}
+
+/// A token that ends while Vault is down (here answering 503, as when sealed) is renewed and
+/// replaced with backoff, 1 s doubling, not every second: a fleet of sidecars must not hammer a
+/// Vault that is recovering. The tries used to be held to half the token's remaining life, at
+/// least 1 s, which once the token had ended meant one renewal and one login a second forever.
+#[test]
+fn a_token_that_ends_while_vault_is_down_is_replaced_with_backoff_not_every_second() {
+    let server = Server::openbao();
+    let policy = policy(&server, "prom", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=approle-fake"]);
+    let (role_id, secret_id) = approle_role(&server, &policy, &["token_ttl=2s", "token_max_ttl=1h"]);
+    let proxy = crate::fault_proxy::FaultProxy::start(server.port);
+    let auth = format!("{{approle: {{role_id: {role_id}, secret_id: {{file: {{path: secret_id}}}}}}}}");
+    let config = format!(
+        "secret_stores:\n  prod:\n    vault:\n      address: {}\n      auth: {auth}\n\
+         pw: {{vault: {{store: prod, path: prometheus/node, key: password, refresh_interval: 1h}}}}\n",
+        proxy.address()
+    );
+    let test = Test::new().file("app.yml", &config).file("secret_id", &secret_id);
+    let mut sidecar = WatchProcess::sidecar(&test, &["--target", "generic", "app.yml", "--out", "out"]);
+
+    proxy.set(crate::fault_proxy::Fault::Status(503));
+    const FAILED: &str = "cannot renew or replace the Vault token";
+    sidecar.until("a first failed upkeep", Duration::from_secs(30), |sidecar| sidecar.log().contains(FAILED));
+    let first = Instant::now();
+    sidecar.until("four more failed upkeeps", Duration::from_secs(60), |sidecar| {
+        sidecar.log().matches(FAILED).count() >= 5
+    });
+    // Within the token's life the tries are at most 1 s apart; after its end, 1 + 2 + 4 s at
+    // least pass before the fourth retry (at one a second, about 4 s).
+    let took = first.elapsed();
+    assert!(took >= Duration::from_secs(6), "five failed upkeeps within {took:?}:\n{}", sidecar.log());
 }
 
 /// A path the role's policy does not cover is a permission error on that path; it must not

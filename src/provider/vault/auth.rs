@@ -15,6 +15,13 @@ use crate::tree::{Node, NodeKind, YamlPath};
 
 const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
+/// How long credentials Vault refused are not sent again. Vault locks a role out after a few
+/// failed logins (OpenBao's default: 5 within 15 minutes, for 15 minutes), so retrying refused
+/// credentials at every fetch and every retry would turn one typo into a lockout that then
+/// refuses the right credentials too. Changed credentials (a fixed `secret_id` file) are sent
+/// at once.
+const REFUSED_LOGIN_PAUSE: Duration = Duration::from_secs(5 * 60);
+
 /// A string in a store's auth settings: written inline, or itself a provider map (a
 /// *bootstrapped secret*, resolved before the store logs in).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,6 +337,16 @@ pub(super) struct Login {
     /// Held while a given token's TTL is looked up, so that one lookup serves every fetch
     /// waiting on it; holds the token whose last lookup failed.
     learning: tokio::sync::Mutex<Option<Secret>>,
+    /// The last login Vault refused (see [`REFUSED_LOGIN_PAUSE`]).
+    refused: std::sync::Mutex<Option<RefusedLogin>>,
+}
+
+/// A login Vault refused: a digest of what was sent (never the credentials themselves), when,
+/// and the error, given again instead of sending the same credentials.
+struct RefusedLogin {
+    credentials: [u8; 32],
+    at: Instant,
+    error: ProviderError,
 }
 
 impl Login {
@@ -341,6 +358,7 @@ impl Login {
             state: tokio::sync::Mutex::new(None),
             retired: std::sync::Mutex::new(None),
             learning: tokio::sync::Mutex::new(None),
+            refused: std::sync::Mutex::new(None),
         })
     }
 
@@ -570,15 +588,40 @@ impl Login {
         };
         let path = format!("auth/{mount}/login");
         let what = format!("{} login at {path}", self.label);
+        let credentials: [u8; 32] = {
+            use sha2::Digest as _;
+            let sent = zeroize::Zeroizing::new(body.to_string());
+            sha2::Sha256::new().chain_update(path.as_bytes()).chain_update(sent.as_bytes()).finalize().into()
+        };
+        if let Some(refused) = self
+            .refused
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .filter(|refused| refused.credentials == credentials && refused.at.elapsed() < REFUSED_LOGIN_PAUSE)
+        {
+            return Err(refused.error.clone());
+        }
         let response = store.send(Method::POST, &path, &[], Some(&body), None).await?;
         drop(body);
         match response.status {
             StatusCode::OK => {}
             StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-                return Err(ProviderError::PermissionDenied { what, reason: response.errors() });
+                let minutes = REFUSED_LOGIN_PAUSE.as_secs() / 60;
+                let reason = format!(
+                    "{}; the same credentials are not sent again for {minutes} minutes, as Vault locks a role out \
+                     after repeated failures (changed ones are sent at once; right ones refused may mean a lockout: \
+                     see `sys/locked-users`)",
+                    response.errors()
+                );
+                let error = ProviderError::PermissionDenied { what, reason };
+                let refused = RefusedLogin { credentials, at: Instant::now(), error: error.clone() };
+                *self.refused.lock().expect("not poisoned") = Some(refused);
+                return Err(error);
             }
             _ => return Err(store.status_error(&response, what)),
         }
+        *self.refused.lock().expect("not poisoned") = None;
         let envelope = response.envelope(|| what.clone())?;
         let info =
             envelope.auth.ok_or_else(|| ProviderError::Invalid { what, reason: "no `auth` in the response".into() })?;

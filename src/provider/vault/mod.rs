@@ -1078,7 +1078,10 @@ impl super::Provider for VaultStore {
             *backoff = if still_due {
                 let failures = backoff.0.saturating_add(1);
                 let mut wait = crate::refresh::backoff(failures, Duration::from_secs(300));
-                if let Some(left) = self.login.current_lifetime_left() {
+                // While the token lives, the next try comes before it ends; once it has ended
+                // (Vault down longer than its TTL), only the backoff paces the tries, or a
+                // sealed Vault would get a renewal and a login every second.
+                if let Some(left) = self.login.current_lifetime_left().filter(|left| !left.is_zero()) {
                     wait = wait.min(left / 2).max(Duration::from_secs(1));
                 }
                 (failures, Some(now + wait))
