@@ -55,8 +55,13 @@ fn config_error(message: String) -> Failure {
 pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
     check_template(&settings.template).map_err(|message| Failure::new(ExitCode::Usage, message))?;
     let file = &settings.config;
-    let source = std::fs::read_to_string(file)
+    let text = std::fs::read_to_string(file)
         .map_err(|error| config_error(format!("cannot read {}: {error}", file.display())))?;
+    // The marks the spans come from count from after a byte order mark; it is written back.
+    let (bom, source) = match text.strip_prefix(tree::BYTE_ORDER_MARK) {
+        Some(rest) => (tree::BYTE_ORDER_MARK.to_string(), rest.to_owned()),
+        None => (String::new(), text),
+    };
     let document = tree::load(&source).map_err(|error| config_error(format!("{}: {error}", file.display())))?;
     let kind = settings.target.map_or_else(|| TargetKind::detect(&document.root), |spec| spec.kind);
     let profile = Profile::new(kind, settings.target.and_then(|spec| spec.version));
@@ -89,8 +94,8 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         return Ok(());
     }
     let written = store_all(&found, &destination, settings).await?;
-    let backup = if settings.backup { Some(write_backup(file, &source)?) } else { None };
-    replace_atomically(file, &edited)?;
+    let backup = if settings.backup { Some(write_backup(file, &format!("{bom}{source}"))?) } else { None };
+    replace_atomically(file, &format!("{bom}{edited}"))?;
     for line in written {
         report.push_str(&format!("# {line}\n"));
     }

@@ -231,10 +231,13 @@ fn write_value(out: &mut SecretBuffer, node: &Node, width: usize) {
 fn write_inline(out: &mut SecretBuffer, node: &Node) {
     write_tag(out, visible_tag(node.tag.as_deref()));
     match &node.kind {
-        // A plain scalar that spanned lines around a blank one holds a line break, and one like
-        // `--- x` would read as a document marker at column 0: both are quoted instead, which
-        // keeps them the strings they were.
-        NodeKind::Scalar { text, style: ScalarStyle::Plain } if !text.contains('\n') && !looks_like_marker(text) => {
+        // A plain scalar that spanned lines around a blank one holds a line break, one like
+        // `--- x` would read as a document marker at column 0, and one starting with a byte
+        // order mark would lose it where a document starts: all are quoted instead, which keeps
+        // them the strings they were.
+        NodeKind::Scalar { text, style: ScalarStyle::Plain }
+            if !text.contains('\n') && !looks_like_marker(text) && !text.starts_with(super::BYTE_ORDER_MARK) =>
+        {
             if !text.is_empty() {
                 out.push(" ");
                 out.push(text);
@@ -354,6 +357,14 @@ mod tests {
         let source = "global:\n  scrape_interval: 15s\nz: on\na: '0777'\nb: 0777\nc: \"x\\ty\"\nd:\ne: []\nf: {}\nlist:\n- a\n- {k: v, k2: 1e3}\n- [1, 2]\n";
         let expected = "global:\n  scrape_interval: 15s\nz: on\na: '0777'\nb: 0777\nc: \"x\\ty\"\nd:\ne: []\nf: {}\nlist:\n  - a\n  - k: v\n    k2: 1e3\n  -\n    - 1\n    - 2\n";
         assert_eq!(round_trip(source), expected);
+    }
+
+    /// Found by the fuzz test once a leading byte order mark was skipped: the scalar `\u{feff}`
+    /// at a document's start was written plain, and read back as an empty document.
+    #[test]
+    fn a_plain_scalar_starting_with_a_byte_order_mark_is_quoted() {
+        assert_eq!(round_trip(" # c\r\n\u{feff}"), "\"\\ufeff\"\n");
+        assert_eq!(round_trip("a: \u{feff}x\n"), "a: \"\\ufeffx\"\n");
     }
 
     #[test]

@@ -66,6 +66,9 @@ fn refuse_ambiguous_line_breaks(text: &str) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The UTF-8 byte order mark, skipped at the start of a document; marks count from after it.
+pub const BYTE_ORDER_MARK: char = '\u{feff}';
+
 /// Parses one YAML document.
 pub fn load(text: &str) -> Result<Document, LoadError> {
     load_watching(text, &mut |_| {})
@@ -76,6 +79,9 @@ pub fn load(text: &str) -> Result<Document, LoadError> {
 /// could take for a provider map, so none inside a `!literal` one. Aliases are not handed
 /// again.
 pub fn load_watching(text: &str, on_mapping: &mut dyn FnMut(&Node)) -> Result<Document, LoadError> {
+    // A UTF-8 byte order mark, which Windows editors write and Go's yaml.v2 skips, is not part
+    // of the first key (it was: `\u{feff}scrape_configs`, and no target was recognised).
+    let text = text.strip_prefix(BYTE_ORDER_MARK).unwrap_or(text);
     refuse_ambiguous_line_breaks(text)?;
     let mut builder = Builder { on_mapping: Some(on_mapping), ..Builder::default() };
     if text.contains("\\/") {

@@ -18,7 +18,7 @@ pub mod spans;
 use std::fmt;
 
 pub use emit::{Template, emit, emit_sized};
-pub use load::{LoadError, load, load_watching};
+pub use load::{BYTE_ORDER_MARK, LoadError, load, load_watching};
 pub use path::{PathSegment, YamlPath};
 
 /// Where a node starts in its source file (1-based line and column).

@@ -428,3 +428,24 @@ fn a_write_refused_part_way_lists_what_was_stored_and_leaves_the_config() {
     let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
     assert_eq!(metadata["data"]["current_version"], 1, "one key, one value: written once");
 }
+
+/// A config saved with a UTF-8 byte order mark (Windows editors write one; Go's yaml.v2 skips
+/// it) is read as the Prometheus config it is: `check` validates it, `render` writes the
+/// password to a file, and `extract` moves it and keeps the mark. The mark used to be read as
+/// part of the first key: no target was recognised, nothing extracted, the password inlined.
+#[test]
+fn a_config_with_a_byte_order_mark_is_recognised_and_extracted_keeping_the_mark() {
+    let config = "\u{feff}scrape_configs:\n  - job_name: bom\n    basic_auth:\n      username: prom\n      password: bom-pass-fake\n";
+    let server = Server::openbao();
+    let test = as_root(&server).file("prometheus.yml", config);
+    test.run_with(&["check", "prometheus.yml"]).expect_code(0).stdout_contains("prometheus.yml (prometheus@");
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(0)
+        .never_shows("bom-pass-fake");
+    assert_eq!(
+        read(&test.path("prometheus.yml")),
+        config.replace("bom-pass-fake", "{vault: {path: prometheus/bom, key: password}}")
+    );
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(0);
+    assert!(read(&test.path("out/prometheus.yml")).contains("password_file: "), "the password was inlined");
+}

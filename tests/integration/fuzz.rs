@@ -57,10 +57,12 @@ fn canonical(node: &Node) -> Canonical {
         handle => format!("!<{handle}{}>", tag.suffix),
     });
     match &node.kind {
-        // A plain scalar holding a line break (it spanned lines around a blank one), or looking
-        // like a document marker (`--- x`), is written quoted: a string either way.
+        // A plain scalar holding a line break (it spanned lines around a blank one), looking
+        // like a document marker (`--- x`) or starting with a byte order mark (which a document's
+        // start would drop) is written quoted: a string either way.
         NodeKind::Scalar { text, style } => {
             let quoted_on_output = text.contains('\n')
+                || text.starts_with('\u{feff}')
                 || ["---", "..."].iter().any(|marker| {
                     text.strip_prefix(marker).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
                 });
