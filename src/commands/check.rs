@@ -22,12 +22,27 @@ const PLACEHOLDER_URL: &str = "https://secret-render.invalid/placeholder";
 /// bcrypt (cost 4) of `secret-render-placeholder`.
 const PLACEHOLDER_BCRYPT: &str = "$2b$04$1p1rW22.fZVfBJfF50lDBuAuhXrpHCE1KZ0S9q7bicMLkVrmr9nzi";
 
+/// What `check` says of a secret field holding a value written in the config.
+const INLINE_SECRET: &str = "holds a secret written inline: move it into a store with `secret-render extract`";
+
 /// What the target's own tool said about the rendered placeholder config.
 #[derive(Debug)]
 enum Validation {
-    Accepted { tool: String },
-    Rejected { tool: String, output: String },
-    Skipped { reason: String },
+    Accepted {
+        tool: String,
+    },
+    Rejected {
+        tool: String,
+        output: String,
+    },
+    /// No tool validates this kind of config (a generic one).
+    Skipped {
+        reason: String,
+    },
+    /// The tool that would validate it is missing or cannot run.
+    Unavailable {
+        reason: String,
+    },
 }
 
 struct SiteReport {
@@ -44,7 +59,33 @@ struct ConfigReport {
     file: PathBuf,
     target: String,
     sites: Vec<SiteReport>,
+    /// Secret fields holding a value written in the config, by path and line.
+    inline: Vec<(String, usize)>,
     validation: Validation,
+}
+
+/// The values written inline at secret fields of `config`, which a tool's output may quote
+/// (amtool quotes a webhook URL it rejects, token and all): they are redacted from it.
+fn inline_values(config: &Config) -> Vec<&str> {
+    let mut values: Vec<&str> = super::extract::inline_secret_sites(&config.document.root, &config.profile)
+        .into_iter()
+        .filter_map(|(_, node)| node.as_scalar())
+        // Shorter ones would blank out ordinary words; no real secret is that short.
+        .filter(|value| value.chars().count() >= 3)
+        .collect();
+    // Longest first, so that a value holding another is redacted whole.
+    values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+    values
+}
+
+/// `output` with every one of `values` replaced by `<redacted>`.
+fn redacted(mut output: String, values: &[&str]) -> String {
+    for value in values {
+        if output.contains(value) {
+            output = output.replace(value, "<redacted>");
+        }
+    }
+    output
 }
 
 pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
@@ -92,6 +133,10 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
                     placement: placement.clone(),
                     fetch_error: fetch_errors.as_ref().map(|errors| errors[index][position].clone()),
                 })
+                .collect(),
+            inline: super::extract::inline_secret_sites(&config.document.root, &config.profile)
+                .into_iter()
+                .map(|(path, node)| (path.to_string(), node.mark.line))
                 .collect(),
             validation,
         })
@@ -163,15 +208,16 @@ fn validate(config: &Config, rendered: &Path) -> Validation {
     let tool = format!("{program} {}", args.join(" "));
     match Command::new(program).args(args).arg(rendered).output() {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            Validation::Skipped { reason: format!("{program} is not on PATH") }
+            Validation::Unavailable { reason: format!("{program} is not on PATH") }
         }
-        Err(error) => Validation::Skipped { reason: format!("cannot run {program}: {error}") },
+        Err(error) => Validation::Unavailable { reason: format!("cannot run {program}: {error}") },
         Ok(output) if output.status.success() => Validation::Accepted { tool },
         Ok(output) => {
-            // The tool only ever saw placeholders, so its output holds no secret.
+            // The tool saw placeholders for the secrets we fetch, but the values still written
+            // inline in the config as they are.
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            Validation::Rejected { tool, output: text.trim().to_owned() }
+            Validation::Rejected { tool, output: redacted(text.trim().to_owned(), &inline_values(config)) }
         }
     }
 }
@@ -202,6 +248,9 @@ fn human(reports: &[ConfigReport]) -> String {
                 site.path, report.target
             ));
         }
+        for (path, line) in &report.inline {
+            text.push_str(&format!("  warning: {path} (line {line}) {INLINE_SECRET}\n"));
+        }
         match &report.validation {
             Validation::Accepted { tool } => text.push_str(&format!("  {tool}: accepted\n")),
             Validation::Rejected { tool, output } => {
@@ -210,7 +259,9 @@ fn human(reports: &[ConfigReport]) -> String {
                     text.push_str(&format!("    {line}\n"));
                 }
             }
-            Validation::Skipped { reason } => text.push_str(&format!("  validation skipped: {reason}\n")),
+            Validation::Skipped { reason } | Validation::Unavailable { reason } => {
+                text.push_str(&format!("  validation skipped: {reason}\n"));
+            }
         }
     }
     text
@@ -243,9 +294,19 @@ fn json_report(reports: &[ConfigReport]) -> serde_json::Value {
             let validation = match &report.validation {
                 Validation::Accepted { tool } => json!({"result": "accepted", "tool": tool}),
                 Validation::Rejected { tool, output } => json!({"result": "rejected", "tool": tool, "output": output}),
-                Validation::Skipped { reason } => json!({"result": "skipped", "reason": reason}),
+                Validation::Skipped { reason } | Validation::Unavailable { reason } => {
+                    json!({"result": "skipped", "reason": reason})
+                }
             };
-            json!({"file": report.file, "target": report.target, "secrets": secrets, "validation": validation})
+            let inline: Vec<serde_json::Value> =
+                report.inline.iter().map(|(path, line)| json!({"path": path, "line": line})).collect();
+            json!({
+                "file": report.file,
+                "target": report.target,
+                "secrets": secrets,
+                "inline_secrets": inline,
+                "validation": validation,
+            })
         })
         .collect();
     json!({ "configs": configs })
@@ -283,6 +344,10 @@ fn github(reports: &[ConfigReport]) -> String {
                 text.push_str(&format!("::warning file={file},line={}::{}\n", site.line, github_escape(&message)));
             }
         }
+        for (path, line) in &report.inline {
+            let message = format!("{path} {INLINE_SECRET}");
+            text.push_str(&format!("::warning file={file},line={line}::{}\n", github_escape(&message)));
+        }
         match &report.validation {
             Validation::Rejected { tool, output } => {
                 text.push_str(&format!(
@@ -292,6 +357,11 @@ fn github(reports: &[ConfigReport]) -> String {
             }
             Validation::Accepted { tool } => text.push_str(&format!("{shown}: {tool}: accepted\n")),
             Validation::Skipped { reason } => text.push_str(&format!("{shown}: validation skipped: {reason}\n")),
+            // A CI image without the tool must not pass unnoticed.
+            Validation::Unavailable { reason } => text.push_str(&format!(
+                "::warning file={file}::{}\n",
+                github_escape(&format!("validation skipped: {reason}"))
+            )),
         }
     }
     text

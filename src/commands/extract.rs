@@ -114,8 +114,7 @@ fn find_inline(
     config_name: &str,
     template: &str,
 ) -> Result<Vec<Found>, Vec<String>> {
-    let mut sites = Vec::new();
-    walk(root, &mut YamlPath::root(), profile, &mut sites);
+    let sites = inline_secret_sites(root, profile);
     let mut problems = Vec::new();
     let mut found: Vec<Found> = Vec::new();
     let mut aliases = Vec::new();
@@ -169,6 +168,15 @@ fn find_inline(
         }
     }
     if problems.is_empty() { Ok(found) } else { Err(problems) }
+}
+
+/// Every inline value (a non-null scalar) at a secret field of `profile`'s schema, with its path:
+/// what `extract` moves, and what `check` warns about and keeps out of its tools' output.
+#[must_use]
+pub fn inline_secret_sites<'a>(root: &'a Node, profile: &Profile) -> Vec<(YamlPath, &'a Node)> {
+    let mut sites = Vec::new();
+    walk(root, &mut YamlPath::root(), profile, &mut sites);
+    sites
 }
 
 fn walk<'a>(node: &'a Node, path: &mut YamlPath, profile: &Profile, sites: &mut Vec<(YamlPath, &'a Node)>) {

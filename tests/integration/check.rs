@@ -647,3 +647,54 @@ fn a_mapping_at_a_secret_field_that_is_not_a_provider_map_is_a_config_error() {
         );
     test.run_with(&["--target", "generic", "check", "prometheus.yml"]).expect_code(0);
 }
+
+/// A secret still written inline at a secret field is warned about at its line in every format
+/// (`check` is where CI catches one), and kept out of the tool's output: amtool quotes a
+/// webhook URL it rejects, token and all, and `check` used to print that into the CI log.
+#[test]
+fn an_inline_secret_is_warned_about_and_redacted_from_the_tools_output() {
+    requires_amtool();
+    let config = "route:\n  receiver: team\nreceivers:\n  - name: team\n    webhook_configs:\n      \
+                  - url: 'https://oncall .example/hook?token=inline-token-fake'\n";
+    let test = Test::new().file("alertmanager.yml", config);
+    let github = test.run_with(&["check", "--format", "github", "alertmanager.yml"]);
+    github.expect_code(6).stdout_contains("parse \"<redacted>\"").never_shows("inline-token-fake");
+    assert!(
+        workflow_commands(&github).contains(
+            &"::warning file=alertmanager.yml,line=6::receivers[name=team].webhook_configs[0].url holds a secret \
+              written inline: move it into a store with `secret-render extract`"
+        ),
+        "{}",
+        github.stdout
+    );
+    let human = test.run_with(&["check", "alertmanager.yml"]);
+    human
+        .expect_code(6)
+        .stdout_contains(
+            "  warning: receivers[name=team].webhook_configs[0].url (line 6) holds a secret written inline",
+        )
+        .never_shows("inline-token-fake");
+    let json = test.run_with(&["check", "--format", "json", "alertmanager.yml"]);
+    json.expect_code(6).never_shows("inline-token-fake");
+    assert_eq!(
+        crate::check::json(&json)["configs"][0]["inline_secrets"],
+        serde_json::json!([{"path": "receivers[name=team].webhook_configs[0].url", "line": 6}])
+    );
+}
+
+/// In `--format github`, a tool missing from the CI image is a warning annotation, not a plain
+/// line a passing job hides; a generic config, which no tool validates, is not warned about.
+#[test]
+fn github_format_warns_when_the_tool_is_missing() {
+    let test = Test::new().file("prometheus.yml", INLINE_AND_FILE);
+    let path = empty_path(&test);
+    let outcome = test.env("PATH", &path).args(["check", "--format", "github", "prometheus.yml"]).run();
+    outcome
+        .expect_code(0)
+        .stdout_contains("::warning file=prometheus.yml::validation skipped: promtool is not on PATH\n");
+    let generic = Test::new().file("app.yml", "token: {env: {name: FAKE_TOKEN}}\n");
+    generic
+        .run_with(&["--target", "generic", "check", "--format", "github", "app.yml"])
+        .expect_code(0)
+        .stdout_contains("app.yml: validation skipped: no validator for generic configs\n");
+}
