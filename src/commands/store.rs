@@ -106,17 +106,31 @@ pub async fn get(target: &mut Target, version: Option<u64>, reveal: bool) -> Res
 
 /// `store put`: the value from `from_file`, else stdin.
 pub async fn put(target: &Target, from_file: Option<&Path>) -> Result<(), Failure> {
-    let value = match from_file {
-        Some(path) => std::fs::read(path)
-            .map_err(|error| Failure::new(ExitCode::Usage, format!("cannot read {}: {error}", path.display())))?,
+    let (value, source) = match from_file {
+        Some(path) => {
+            let bytes = crate::provider::file::read_regular_file(path)
+                .map_err(|error| Failure::new(ExitCode::Usage, format!("cannot read {}: {error}", path.display())))?;
+            (bytes.to_vec(), path.display().to_string())
+        }
         None => {
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .map_err(|error| Failure::new(ExitCode::Usage, format!("cannot read stdin: {error}")))?;
-            bytes
+            (bytes, "standard input".to_owned())
         }
     };
+    // An empty value is nearly always a mistake (a pipe from a command that failed), and once
+    // written it is what every renderer serves.
+    if value.is_empty() {
+        return Err(Failure::new(ExitCode::Usage, format!("nothing to write: {source} is empty")));
+    }
+    if value.last().is_some_and(u8::is_ascii_whitespace) {
+        tracing::warn!(
+            "the value from {source} ends with whitespace (`echo` adds a newline: use `printf %s`), which is \
+             written as it is"
+        );
+    }
     let value = Secret::new(value);
     let outcome = target
         .provider()?

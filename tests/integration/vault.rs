@@ -414,6 +414,23 @@ fn a_lease_vault_will_not_extend_is_kept_while_the_token_is_renewed() {
     assert_eq!(fake.count("PUT /api/users/"), 2, "the first read, and one after the refused renewal");
 }
 
+/// A token that may read but not look itself up still renders, and the warning names both
+/// causes Vault's 403 may have: an invalid or expired token, or a policy without
+/// `lookup-self` (it used to name the policy alone, misleading for an expired token).
+#[test]
+fn a_token_refused_lookup_self_renders_and_the_warning_names_both_causes() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=lookup-fake"]);
+    let policy = policy(&server, "read-only", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &["-no-default-policy"]);
+    let test = with_token(&server, &token).file("app.yml", "pw: {vault: {path: prometheus/node, key: password}}\n");
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"]).expect_code(0).stderr_contains(
+        "Vault refused the token's lookup-self (403): the token is invalid or expired, or its policies lack \
+             `auth/token/lookup-self`",
+    );
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"lookup-fake\"\n");
+}
+
 /// `watch` keeps a given token alive between fetches: with a refresh interval of an hour and
 /// a renewable `VAULT_TOKEN` of 4 s, the token is renewed at half its TTL, and still works well
 /// past its first 4 s.

@@ -284,6 +284,26 @@ fn rotate_says_what_the_store_keeps_and_refuses_what_bcrypt_would_ignore() {
     .stderr_contains("bcrypt uses only the first 72 bytes");
 }
 
+/// `store put` refuses an empty value (a pipe from a command that failed gives one, and every
+/// renderer would then serve it) and warns about a trailing newline, which `echo` adds and the
+/// store keeps; nothing is written for the empty one.
+#[test]
+fn store_put_refuses_an_empty_value_and_warns_about_a_trailing_newline() {
+    let test = Test::new().file("token", "old-token-2c7").file("empty", "").file("echoed", "new-token-8e4\n");
+    test.run_with(&["store", "put", "{file: {path: token}}"])
+        .expect_code(2)
+        .stderr_contains("nothing to write: standard input is empty");
+    test.run_with(&["store", "put", "{file: {path: token}}", "--from-file", "empty"])
+        .expect_code(2)
+        .stderr_contains("nothing to write: empty is empty");
+    assert_eq!(read(&test.path("token")), "old-token-2c7");
+    test.run_with(&["store", "put", "{file: {path: token}}", "--from-file", "echoed"])
+        .expect_code(0)
+        .stderr_contains("ends with whitespace (`echo` adds a newline: use `printf %s`)")
+        .never_shows("new-token-8e4");
+    assert_eq!(read(&test.path("token")), "new-token-8e4\n");
+}
+
 /// `store get --version` reads an older KV v2 version; any other provider keeps no versions it
 /// could name, so asking is a usage error (exit 2) rather than the current value.
 #[test]

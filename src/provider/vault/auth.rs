@@ -682,8 +682,10 @@ impl Login {
             // unknown, so it is used until Vault refuses it.
             tracing::warn!(
                 store = %self.label,
-                "the Vault token may not look itself up (403): its TTL is unknown, so it is not renewed, and \
-                 dynamic credentials read with it are refreshed by their own lease, not by its end"
+                "Vault refused the token's lookup-self (403): the token is invalid or expired, or its policies \
+                 lack `auth/token/lookup-self` (the `default` policy has it); while it still reads, its TTL is \
+                 unknown, so it is not renewed, and dynamic credentials read with it are refreshed by their own \
+                 lease, not by its end"
             );
             return Ok(TokenState { ttl_known: true, ..TokenState::given(token.clone()) });
         }
