@@ -376,6 +376,11 @@ pub enum ProviderError {
     /// (a missing directory); `reason` says which.
     #[error("{what}: {reason}")]
     WriteRefused { what: String, reason: String },
+    /// A store could not log in because a secret of its auth settings (a bootstrapped one, at
+    /// `path` under `secret_stores`) could not be fetched: named there, not at the fields that
+    /// use the store.
+    #[error("{path}: {source}")]
+    Bootstrap { path: String, source: Box<ProviderError> },
 }
 
 impl ProviderError {
@@ -384,6 +389,7 @@ impl ProviderError {
     #[must_use]
     pub fn describe_write(&self) -> String {
         match self {
+            Self::Bootstrap { .. } => self.to_string(),
             Self::PermissionDenied { what, reason } => format!("permission denied writing {what}: {reason}"),
             other => other.to_string(),
         }
@@ -392,7 +398,10 @@ impl ProviderError {
     /// Whether trying again later may succeed without anyone changing the configuration.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. } | Self::RateLimited { .. })
+        match self {
+            Self::Bootstrap { source, .. } => source.is_retryable(),
+            other => matches!(other, Self::Unreachable { .. } | Self::Timeout { .. } | Self::RateLimited { .. }),
+        }
     }
 
     /// How long the store asked us to wait (`Retry-After`), if it did.
@@ -400,6 +409,7 @@ impl ProviderError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::Bootstrap { source, .. } => source.retry_after(),
             _ => None,
         }
     }
@@ -417,6 +427,7 @@ impl ProviderError {
             Self::Unavailable { .. } | Self::ReadOnly { .. } => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::PluginError { .. } => "plugin_error",
+            Self::Bootstrap { source, .. } => source.reason(),
         }
     }
 }

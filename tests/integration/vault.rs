@@ -713,6 +713,51 @@ fn approle_with_a_wrong_secret_id_fails_to_log_in_without_showing_it() {
     assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "one refused login");
 }
 
+/// A `mount` that does not exist is warned about as possibly missing (Vault answers the mount
+/// lookup 403 either way), not only as a lookup the token may not make, and the read fails as
+/// not found.
+#[test]
+fn a_mount_that_does_not_exist_is_named_as_possibly_missing() {
+    let server = Server::openbao();
+    as_root(&server)
+        .file("app.yml", "pw: {vault: {mount: nosuch, path: app, key: password}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"])
+        .run()
+        .expect_code(4)
+        .stderr_contains("cannot read sys/internal/ui/mounts/nosuch")
+        .stderr_contains("the mount does not exist, or the token may not read its settings")
+        .stderr_contains("not found");
+}
+
+/// `VAULT_ADDR` without a scheme (`127.0.0.1:8200`, as a port-forward prints it) says what to
+/// write instead of the URL parser's "relative URL without a base".
+#[test]
+fn an_address_without_a_scheme_says_to_write_one() {
+    Test::new()
+        .env("VAULT_ADDR", "127.0.0.1:8200")
+        .env("VAULT_TOKEN", "unused")
+        .file("app.yml", "pw: {vault: {path: a, key: b}}\n")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"])
+        .run()
+        .expect_code(3)
+        .stderr_contains(
+            "address \"127.0.0.1:8200\" has no scheme: write http://127.0.0.1:8200 or https://127.0.0.1:8200",
+        );
+}
+
+/// A bootstrapped secret that cannot be fetched (the `secret_id` file is missing) is named where
+/// it is written, under `secret_stores`, not only as the failure of the fields using the store.
+#[test]
+fn a_missing_bootstrapped_secret_is_named_at_its_place_in_the_store_settings() {
+    let server = Server::openbao();
+    let (role_id, _) = approle(&server);
+    let test = Test::new().file("app.yml", &approle_config(&server, &role_id));
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("pw: vault: secret_stores.prod.vault.auth.approle.secret_id: file ")
+        .stderr_contains("secret_id not found");
+}
+
 /// Under `watch`, refused credentials are not sent again at each retry — that would lock the
 /// role out within seconds, after which even the right ones are refused — but fixed ones are
 /// sent at the next retry.

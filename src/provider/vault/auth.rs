@@ -41,7 +41,9 @@ impl SecretSource {
     pub async fn resolve(&self, bootstrap: &ProviderSet) -> Result<Secret, ProviderError> {
         match self {
             Self::Literal(secret) => Ok(secret.clone()),
-            Self::Provider { spec, .. } => crate::resolve::fetch_one(spec, bootstrap).await,
+            Self::Provider { spec, path } => crate::resolve::fetch_one(spec, bootstrap)
+                .await
+                .map_err(|source| ProviderError::Bootstrap { path: path.to_string(), source: Box::new(source) }),
         }
     }
 }

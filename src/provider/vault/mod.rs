@@ -382,8 +382,10 @@ impl VaultStore {
             .address
             .clone()
             .ok_or_else(|| format!("{label} has no address: set `address` on a store, or VAULT_ADDR / BAO_ADDR"))?;
-        let mut base =
-            reqwest::Url::parse(&address).map_err(|error| format!("{label}: invalid address {address:?}: {error}"))?;
+        let mut base = reqwest::Url::parse(&address).map_err(|error| match address.contains("://") {
+            true => format!("{label}: invalid address {address:?}: {error}"),
+            false => format!("{label}: address {address:?} has no scheme: write http://{address} or https://{address}"),
+        })?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(format!("{label}: address {address:?} must be http:// or https://"));
         }
@@ -613,7 +615,8 @@ impl VaultStore {
                 tracing::warn!(
                     store = %self.label,
                     mount,
-                    "cannot read sys/internal/ui/mounts/{mount} ({}); assuming KV v2 — set `kv_version` on the store to say",
+                    "cannot read sys/internal/ui/mounts/{mount} ({}): the mount does not exist, or the token may not \
+                     read its settings; assuming KV v2 (a store's `kv_version` says which)",
                     response.errors()
                 );
                 return Ok(KvVersion::V2);
