@@ -531,6 +531,36 @@ fn app_with_a_token_of_4_seconds(server: &Server, extra: &str) -> (Test, String)
     (with_token(server, &token).file("app.yml", &config), token)
 }
 
+/// How many reads the `vault` provider has made, from the admin `/metrics`.
+fn vault_fetches(sidecar: &WatchProcess) -> f64 {
+    let (_, text) = http("GET", sidecar.port, "/metrics");
+    text.lines()
+        .filter(|line| {
+            line.starts_with("secret_render_fetch_duration_seconds_count{") && line.contains("provider=\"vault\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A given token whose renewals reach its max TTL is warned about before it ends, with what to
+/// do: the first sign used to be every read refused once it had ended.
+#[test]
+fn a_given_token_nearing_its_max_ttl_is_warned_about_before_it_ends() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=capped-fake"]);
+    let policy = policy(&server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &["-ttl=2s", "-explicit-max-ttl=6s"]);
+    let test = with_token(&server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    let (mut sidecar, _) = watch_app(&test);
+    const WARNING: &str = "the Vault token nears its max TTL and cannot be renewed past it";
+    let started = Instant::now();
+    sidecar.until("the warning", Duration::from_secs(30), |sidecar| sidecar.log().contains(WARNING));
+    assert!(started.elapsed() < Duration::from_secs(6), "warned only after the token ended");
+    // The read at start and the warning are all this token's reads and warnings.
+    assert_eq!(vault_fetches(&sidecar), 1.0);
+    assert_eq!(sidecar.log().matches(WARNING).count(), 1, "{}", sidecar.log());
+}
+
 /// Waits for three renewals of `token` after `mark` in the audit log, which take longer than
 /// its 4 s TTL, with no read of the secret meanwhile; then the token still works.
 fn token_outlives_its_first_ttl(server: &Server, test: &Test, sidecar: &mut WatchProcess, token: &str, mark: usize) {

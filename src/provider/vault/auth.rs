@@ -409,8 +409,20 @@ impl Login {
                     Ok(renewed) => {
                         tracing::debug!(store = %self.label, ttl_secs = renewed.full_ttl.as_secs(), "renewed the Vault token");
                         let capped = current.capped_by(&renewed);
+                        let known_capped = current.end_fixed;
                         *current = renewed;
                         current.end_fixed |= capped;
+                        if capped && !known_capped && !self.can_log_in_again() {
+                            // Said when first seen. Without this, the first sign was every read
+                            // refused once the token had ended.
+                            tracing::warn!(
+                                store = %self.label,
+                                ends_in_secs = current.remaining().unwrap_or_default().as_secs(),
+                                "the Vault token nears its max TTL and cannot be renewed past it: give a new token \
+                                 (a token_file is read again) or use an auth method that can log in again, before \
+                                 it ends"
+                            );
+                        }
                         if !capped || !self.can_log_in_again() {
                             return Ok(current.token.clone());
                         }
