@@ -759,6 +759,21 @@ fn a_mount_that_does_not_exist_is_named_as_possibly_missing() {
         .stderr_contains("not found");
 }
 
+/// A `ca_file` holding no certificate (a wrong file named) is an error at start naming it; it
+/// used to be taken as no CA at all, and the connection failed later as an unknown issuer.
+#[test]
+fn a_ca_file_holding_no_certificate_is_refused_naming_it() {
+    let config = "secret_stores:\n  prod:\n    vault:\n      address: https://127.0.0.1:8200\n      ca_file: role_id\n      \
+                  auth: {token: unused}\npw: {vault: {store: prod, path: a, key: b}}\n";
+    Test::new()
+        .file("role_id", "not-a-certificate\n")
+        .file("app.yml", config)
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"])
+        .run()
+        .expect_code(3)
+        .stderr_contains("role_id holds no PEM certificate");
+}
+
 /// `VAULT_ADDR` without a scheme (`127.0.0.1:8200`, as a port-forward prints it) says what to
 /// write instead of the URL parser's "relative URL without a base".
 #[test]

@@ -401,21 +401,23 @@ impl VaultStore {
         let tls = &settings.tls;
         let mut pems = Vec::new();
         if let Some(file) = &tls.ca_file {
-            pems.push(
-                crate::provider::file::read_regular_file(file)
-                    .map_err(|error| format!("{label}: cannot read ca_file {}: {error}", file.display()))?
-                    .to_vec(),
-            );
+            let pem = crate::provider::file::read_regular_file(file)
+                .map_err(|error| format!("{label}: cannot read ca_file {}: {error}", file.display()))?;
+            pems.push((format!("ca_file {}", file.display()), pem.to_vec()));
         }
         if let Some(pem) = &tls.ca_cert {
-            pems.push(pem.clone().into_bytes());
+            pems.push(("ca_cert".to_owned(), pem.clone().into_bytes()));
         }
         let mut roots = Vec::new();
-        for pem in pems {
-            roots.extend(
-                reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|error| format!("{label}: invalid CA certificate: {error}"))?,
-            );
+        for (source, pem) in pems {
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|error| format!("{label}: invalid CA certificate in {source}: {error}"))?;
+            // Trusting nothing given would fall back to the system's roots, and fail later as
+            // an unknown issuer far from the cause.
+            if certificates.is_empty() {
+                return Err(format!("{label}: {source} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+            }
+            roots.extend(certificates);
         }
         // A given CA is the only one trusted (as VAULT_CACERT means for the Vault CLI); plain
         // http needs no roots at all, which spares loading the system's on every start.
