@@ -98,7 +98,8 @@ fn audited_requests(server: &Server, mark: usize) -> BTreeMap<String, usize> {
 
 /// A path is a name: a space, `#` or `?` in it is sent percent-encoded, so the secret named is
 /// the one read (`#b?c` used to be cut off as a fragment, reading `odd path/a` instead, exit 0);
-/// `..` segments, which would route out of the mount, are a config error naming the field.
+/// `..` segments, which would route out of the mount, are a config error naming the field, and so
+/// is `version: 0`, which Vault reads as the latest.
 #[test]
 fn a_path_with_url_characters_reads_that_secret_and_dot_segments_are_refused() {
     let server = Server::openbao();
@@ -113,6 +114,11 @@ fn a_path_with_url_characters_reads_that_secret_and_dot_segments_are_refused() {
         .expect_code(3)
         .stderr_contains("app.yml:1: mounts: `path` may not hold `.` or `..` segments")
         .stderr_contains("app.yml:2: mount: `mount` may not hold `.` or `..` segments");
+    // Vault reads version 0 as the latest: not a pinned version.
+    let test = as_root(&server).file("zero.yml", "pw: {vault: {path: app, key: password, version: 0}}\n");
+    test.run_with(&["--target", "generic", "render", "zero.yml", "--out", "out"])
+        .expect_code(3)
+        .stderr_contains("zero.yml:1: pw: `version` counts from 1; leave it out for the latest");
 }
 
 #[test]

@@ -158,6 +158,10 @@ pub(super) fn parse(body: &mut Body<'_>, store: Option<&StoreDef>) -> Option<(Lo
     let path = body.required("path");
     let key = body.string("key");
     let version = body.number("version");
+    if version == Some(0) {
+        // Vault reads version 0 as the latest: a pinned version that is not one.
+        body.problem(body.mark(), "`version` counts from 1; leave it out for the latest".into());
+    }
     let address = body.string("address");
     let body_mount = body.string("mount").map(|mount| mount.trim_matches('/').to_owned());
     let engine = match body.string("engine").as_deref() {
