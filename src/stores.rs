@@ -418,6 +418,12 @@ fn parse_definition(
         Some(ProviderKind::Vault) => ProviderKind::Vault,
         Some(kind @ (ProviderKind::Kubernetes | ProviderKind::AwsSecretsManager)) if has_stores(kind) => kind,
         Some(kind @ (ProviderKind::GcpSecretManager | ProviderKind::AzureKeyVault)) if has_stores(kind) => kind,
+        Some(other @ (ProviderKind::File | ProviderKind::Env | ProviderKind::Exec)) => {
+            return Err(problem(format!(
+                "`{other}` has no stores: its provider maps say everything it needs (named stores are for vault, \
+                 kubernetes, aws_secrets_manager, gcp_secret_manager and azure_key_vault)"
+            )));
+        }
         Some(other) => {
             return Err(problem(format!("`{other}` stores are not available in this build of secret-render")));
         }

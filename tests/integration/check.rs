@@ -698,3 +698,13 @@ fn github_format_warns_when_the_tool_is_missing() {
         .expect_code(0)
         .stdout_contains("app.yml: validation skipped: no validator for generic configs\n");
 }
+
+/// A named store of a provider that has none (`file`, `env`, `exec`) says so; it used to say
+/// such stores were "not available in this build", as if a feature were missing.
+#[test]
+fn a_store_of_a_provider_without_stores_says_it_has_none() {
+    let config = "secret_stores:\n  local:\n    file: {}\nscrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {file: {path: pw}}}\n";
+    Test::new().file("prometheus.yml", config).args(["check", "prometheus.yml"]).run().expect_code(3).stderr_contains(
+        "prometheus.yml:3: secret_stores.local: `file` has no stores: its provider maps say everything it needs",
+    );
+}
