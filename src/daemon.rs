@@ -756,7 +756,9 @@ impl WrittenFiles {
 /// and edits or retargets it) and wakes the loop through `sender`.
 fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<PathWatch<()>> {
     let paths = settings.configs.iter().chain(&settings.common.stores).map(|path| (path.clone(), ()));
-    let watch = PathWatch::start(paths.collect(), move |()| {
+    // Any activity: the configs are read once they settle, and one that does not parse yet is
+    // kept out until the next event.
+    let watch = PathWatch::start(paths.collect(), move |(), _activity| {
         let _ = sender.try_send(());
     });
     match watch {
@@ -770,6 +772,20 @@ fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Op
             None
         }
     }
+}
+
+/// `first` and every other change already reported with it (a rotation of many `file` sources,
+/// a Kubernetes `..data` swap), to be fetched and written as one batch: one at a time, a
+/// thousand changed sources took a thousand writes and reloaded the target half-updated.
+fn reported_together(first: Location, changed: &mut mpsc::UnboundedReceiver<Location>) -> Vec<Location> {
+    let mut locations = vec![first];
+    while let Ok(location) = changed.try_recv() {
+        locations.push(location);
+    }
+    locations.sort();
+    locations.dedup();
+    tracing::debug!(count = locations.len(), "stores report changes");
+    locations
 }
 
 async fn wait_child(child: &mut Option<ChildProcess>) -> supervise::ExitOutcome {
@@ -903,8 +919,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 guarded!(guard, daemon.refresh(locations));
             }
             Some(BeforeStart::Changed(location)) => {
-                tracing::debug!(location = %location, "the store reports a change");
-                guarded!(guard, daemon.refresh(vec![location]));
+                let locations = reported_together(location, &mut changed_locations);
+                guarded!(guard, daemon.refresh(locations));
             }
         }
     }
@@ -983,8 +999,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 daemon.note_changes(changes, child_running);
             }
             Some(location) = changed_locations.recv() => {
-                tracing::debug!(location = %location, "the store reports a change");
-                guarded!(guard, daemon.refresh(vec![location]));
+                let locations = reported_together(location, &mut changed_locations);
+                guarded!(guard, daemon.refresh(locations));
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
@@ -1276,13 +1292,20 @@ pub fn metrics_url(address: &str, route_prefix: Option<&str>) -> String {
 
 /// Detects the target and version from `PROGRAM --version` (`prometheus, version 2.42.0 (…)`).
 pub async fn detect_target(program: &std::ffi::OsStr) -> Option<TargetSpec> {
-    let output = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::process::Command::new(program).arg("--version").stdin(std::process::Stdio::null()).output(),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    // In its own process group, killed whole if it outlives the timeout: a program that ignores
+    // `--version` and runs on (as a shell wrapper may) must not stay behind.
+    let child = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    let mut group = supervise::GroupKiller::led_by(child.id());
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output()).await.ok()?.ok()?;
+    group.finished();
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     parse_version_banner(&text)
 }

@@ -1,10 +1,11 @@
 //! Watching paths for changes to what they lead to, through inotify. A path is watched in the
-//! directory of every symlink met resolving it and of the entry it ends at (or of the first
-//! entry missing, so that one created later is seen): editors replace files, Kubernetes swaps a
-//! volume's `..data` symlink, configuration management retargets links and edits their targets
-//! in place, and each shows in one of those directories. A change may lead a path elsewhere, so
-//! its owner resolves the paths again after one ([`PathWatch::rewatch`]). Used for the configs
-//! and the stores file under `run`/`watch`, and for the `file` provider's sources.
+//! directory of every entry met resolving it — each directory on the way, each symlink, and the
+//! entry it ends at (or the first one missing, so that one created later is seen): editors
+//! replace files, Kubernetes swaps a volume's `..data` symlink, deploy tools swap directories,
+//! configuration management retargets links and edits their targets in place, and each shows in
+//! one of those directories. A change may lead a path elsewhere, so its owner resolves the paths
+//! again after one ([`PathWatch::rewatch`]). Used for the configs and the stores file under
+//! `run`/`watch`, and for the `file` provider's sources.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
@@ -20,6 +21,18 @@ const MAX_SYMLINKS: usize = 40;
 /// items of the paths each would change.
 type Index<T> = HashMap<PathBuf, HashMap<OsString, Vec<T>>>;
 
+/// What an event says happened to a watched entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// Created, removed, renamed, its metadata changed, or events were lost: read it again.
+    Changed,
+    /// Written to by a writer that may still hold it open (`cmd > file` truncates first and
+    /// writes later): what it holds now may be half of what is coming.
+    Writing,
+    /// A writer closed it: what it holds now is what was written.
+    Closed,
+}
+
 /// Paths watched for as long as this lives, each with an item telling its owner which it is.
 pub struct PathWatch<T> {
     items: Vec<(PathBuf, T)>,
@@ -27,27 +40,31 @@ pub struct PathWatch<T> {
     watcher: notify::RecommendedWatcher,
     /// How many directories the last [`PathWatch::rewatch`] watched.
     watched: usize,
+    /// The directories that could not be watched, each warned about once.
+    unwatchable: HashSet<PathBuf>,
 }
 
 impl<T: Clone + Send + 'static> PathWatch<T> {
     /// Watches the paths of `items`. `changed` is called, on the watcher's own thread, with the
-    /// item of each path an event may have changed, and with every item when events were lost.
+    /// item of each path an event may have changed and what happened, and with every item when
+    /// events were lost.
     ///
     /// # Errors
     /// When inotify cannot be used (its instance limit reached).
-    pub fn start(items: Vec<(PathBuf, T)>, changed: impl Fn(&T) + Send + 'static) -> notify::Result<Self> {
+    pub fn start(items: Vec<(PathBuf, T)>, changed: impl Fn(&T, Activity) + Send + 'static) -> notify::Result<Self> {
         let index = Arc::new(Mutex::new(Index::new()));
         let all: Vec<T> = items.iter().map(|(_, item)| item.clone()).collect();
         let watcher = notify::recommended_watcher({
             let index = Arc::clone(&index);
             move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
+                let Some(activity) = activity(&event) else { return };
                 for item in affected(&index.lock().expect("not poisoned"), &all, &event) {
-                    changed(item);
+                    changed(item, activity);
                 }
             }
         })?;
-        let mut watch = Self { items, index, watcher, watched: 0 };
+        let mut watch = Self { items, index, watcher, watched: 0, unwatchable: HashSet::new() };
         watch.rewatch();
         Ok(watch)
     }
@@ -58,7 +75,8 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
     }
 
     /// Resolves every path again and watches the directories it now depends on (and no longer
-    /// those it did before).
+    /// those it did before). A directory that cannot be watched (not readable by this user, or
+    /// the inotify watch limit reached) is warned about, naming the paths it leaves unwatched.
     pub fn rewatch(&mut self) {
         let mut index = Index::new();
         for (path, item) in &self.items {
@@ -74,35 +92,59 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
             // Usually already gone with the directory (a Kubernetes timestamped one removed).
             let _ = self.watcher.unwatch(gone);
         }
-        self.watched = dirs
-            .iter()
-            .filter(|dir| match self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
-                Ok(()) => true,
+        let mut watched = 0;
+        for dir in &dirs {
+            match self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
+                Ok(()) => watched += 1,
                 Err(error) => {
-                    tracing::debug!(dir = %dir.display(), %error, "cannot watch a directory");
-                    false
+                    if self.unwatchable.insert(dir.clone()) {
+                        let paths: Vec<String> = self
+                            .items
+                            .iter()
+                            .filter(|(path, _)| std::path::absolute(path).is_ok_and(|path| path.starts_with(dir)))
+                            .map(|(path, _)| path.display().to_string())
+                            .collect();
+                        tracing::warn!(
+                            dir = %dir.display(),
+                            %error,
+                            "cannot watch a directory: changes under it are seen at the next refresh only ({})",
+                            if paths.is_empty() { "a symlink on the way to a watched path".to_owned() } else { paths.join(", ") }
+                        );
+                    }
                 }
-            })
-            .count();
+            }
+        }
+        self.watched = watched;
     }
 }
 
-/// The items an inotify event may have changed. Reads (access events, which reading a watched
-/// file ourselves raises) change nothing, or each read would wake the watch for the next; a
-/// lost event queue may hide any change.
+/// What `event` says happened, if anything. Reads (opening, reading and closing unwritten, which
+/// reading a watched file ourselves does) change nothing, or each read would wake the watch for
+/// the next; a lost event queue may hide any change.
+fn activity(event: &notify::Event) -> Option<Activity> {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+    if event.need_rescan() {
+        return Some(Activity::Changed);
+    }
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(Activity::Closed),
+        EventKind::Modify(ModifyKind::Data(_)) => Some(Activity::Writing),
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any => Some(Activity::Changed),
+        EventKind::Access(_) | EventKind::Other => None,
+    }
+}
+
+/// The items an event may have changed: those of the entries it names, or every one when
+/// events were lost.
 fn affected<'a, T>(index: &'a Index<T>, all: &'a [T], event: &'a notify::Event) -> Vec<&'a T> {
-    use notify::EventKind;
     if event.need_rescan() {
         return all.iter().collect();
-    }
-    if !matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any) {
-        return Vec::new();
     }
     event.paths.iter().filter_map(|path| index.get(path.parent()?)?.get(path.file_name()?)).flatten().collect()
 }
 
 /// The directory entries whose change can change what `path` reads, as (directory, name): each
-/// symlink met resolving it, and the entry it ends at, or the first one missing.
+/// directory and symlink met resolving it, and the entry it ends at, or the first one missing.
 fn entries_of(path: &Path) -> Vec<(PathBuf, OsString)> {
     let Ok(path) = std::path::absolute(path) else { return Vec::new() };
     let mut entries = Vec::new();
@@ -126,7 +168,11 @@ fn entries_of(path: &Path) -> Vec<(PathBuf, OsString)> {
                 }
                 push_components(&mut rest, &target);
             }
-            Ok(metadata) if metadata.is_dir() && !rest.is_empty() => dir = entry,
+            Ok(metadata) if metadata.is_dir() && !rest.is_empty() => {
+                // A directory on the way may be renamed away and another put in its place.
+                entries.push((dir, name));
+                dir = entry;
+            }
             _ => {
                 entries.push((dir, name));
                 break;
@@ -157,6 +203,27 @@ mod tests {
         (dir.to_path_buf(), OsString::from(name))
     }
 
+    /// The entries of `path` inside `top`, after checking that those above it are `top`'s own
+    /// directories, each in its parent (a directory on the way may be swapped).
+    fn inside(top: &Path, path: &Path) -> Vec<(PathBuf, OsString)> {
+        let entries = entries_of(path);
+        let above: Vec<_> = top
+            .ancestors()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .rev()
+            .map(|pair| (pair[1].to_path_buf(), pair[0].file_name().unwrap().to_owned()))
+            .collect();
+        assert_eq!(
+            entries[..above.len()],
+            above[..],
+            "{} does not depend on {}'s directories",
+            path.display(),
+            top.display()
+        );
+        entries[above.len()..].to_vec()
+    }
+
     /// A Kubernetes Secret volume: `password -> ..data/password`, `..data -> ..<timestamp>`, and
     /// an item in a subdirectory, `db -> ..data/db`. A change shows as the `..data` swap, or in
     /// the timestamped directory.
@@ -165,28 +232,58 @@ mod tests {
     fn a_kubernetes_secret_volume_source_depends_on_its_symlinks_and_the_file_they_lead_to() {
         let volume = tempfile::tempdir().unwrap();
         let volume = std::fs::canonicalize(volume.path()).unwrap();
-        let stamped = volume.join("..2024_01_01_00_00_00.000000001");
+        let stamp = "..2024_01_01_00_00_00.000000001";
+        let stamped = volume.join(stamp);
         std::fs::create_dir_all(stamped.join("db")).unwrap();
-        symlink("..2024_01_01_00_00_00.000000001", volume.join("..data")).unwrap();
+        symlink(stamp, volume.join("..data")).unwrap();
         symlink("..data/password", volume.join("password")).unwrap();
         symlink("..data/db", volume.join("db")).unwrap();
 
         assert_eq!(
-            entries_of(&volume.join("password")),
-            [entry(&volume, "password"), entry(&volume, "..data"), entry(&stamped, "password")],
+            inside(&volume, &volume.join("password")),
+            [entry(&volume, "password"), entry(&volume, "..data"), entry(&volume, stamp), entry(&stamped, "password")],
             "the file need not exist yet: its name is watched where it would appear"
         );
         assert_eq!(
-            entries_of(&volume.join("db/password")),
-            [entry(&volume, "db"), entry(&volume, "..data"), entry(&stamped.join("db"), "password")]
+            inside(&volume, &volume.join("db/password")),
+            [
+                entry(&volume, "db"),
+                entry(&volume, "..data"),
+                entry(&volume, stamp),
+                entry(&stamped, "db"),
+                entry(&stamped.join("db"), "password")
+            ]
         );
     }
 
-    /// Changes to a watched name affect its paths' items; reading a watched file affects
-    /// nothing; a lost event queue affects every item.
+    /// What an event says: a change, a write that may still be open, or a writer's close; reads
+    /// say nothing, or each fetch would wake the watch for the next.
     #[test]
-    fn changes_to_watched_names_affect_their_paths_and_reads_affect_none() {
-        use notify::event::{AccessKind, CreateKind, Event, EventKind, Flag, ModifyKind, RenameMode};
+    fn events_say_changed_writing_closed_or_nothing() {
+        use notify::event::{
+            AccessKind, AccessMode, CreateKind, DataChange, Event, EventKind, Flag, ModifyKind, RenameMode,
+        };
+        let cases = [
+            (EventKind::Modify(ModifyKind::Name(RenameMode::To)), Some(Activity::Changed)),
+            (EventKind::Create(CreateKind::File), Some(Activity::Changed)),
+            (EventKind::Remove(notify::event::RemoveKind::Any), Some(Activity::Changed)),
+            (EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any)), Some(Activity::Changed)),
+            (EventKind::Modify(ModifyKind::Data(DataChange::Any)), Some(Activity::Writing)),
+            (EventKind::Access(AccessKind::Close(AccessMode::Write)), Some(Activity::Closed)),
+            (EventKind::Access(AccessKind::Close(AccessMode::Read)), None),
+            (EventKind::Access(AccessKind::Open(AccessMode::Any)), None),
+            (EventKind::Access(AccessKind::Any), None),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(activity(&Event::new(kind)), expected, "{kind:?}");
+        }
+        assert_eq!(activity(&Event::new(EventKind::Other).set_flag(Flag::Rescan)), Some(Activity::Changed));
+    }
+
+    /// An event affects the paths of the names it touches; a lost event queue affects every one.
+    #[test]
+    fn events_affect_the_paths_of_the_names_they_touch() {
+        use notify::event::{CreateKind, Event, EventKind, Flag, ModifyKind, RenameMode};
         let (pw, token) = ("/etc/secret/pw", "/etc/secret/token");
         let mut index = Index::new();
         index.entry(PathBuf::from("/etc/secret")).or_default().insert(OsString::from("pw"), vec![pw]);
@@ -199,7 +296,6 @@ mod tests {
             (event(EventKind::Create(CreateKind::Any), "/etc/secret/..data"), vec![&pw, &token]),
             (event(EventKind::Modify(ModifyKind::Any), "/etc/secret/other"), vec![]),
             (event(EventKind::Modify(ModifyKind::Any), "/etc/other/pw"), vec![]),
-            (event(EventKind::Access(AccessKind::Any), "/etc/secret/pw"), vec![]),
             (Event::new(EventKind::Other).set_flag(Flag::Rescan), vec![&pw, &token]),
         ];
         for (event, expected) in cases {
@@ -209,15 +305,21 @@ mod tests {
 
     #[test]
     #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
-    fn a_plain_path_depends_on_its_own_entry_and_a_missing_one_on_the_first_entry_missing() {
+    fn a_plain_path_depends_on_its_directories_its_own_entry_and_a_missing_one_on_the_first_missing() {
         let dir = tempfile::tempdir().unwrap();
         let dir = std::fs::canonicalize(dir.path()).unwrap();
         std::fs::create_dir(dir.join("sub")).unwrap();
-        assert_eq!(entries_of(&dir.join("sub/../sub/pw")), [entry(&dir.join("sub"), "pw")]);
-        assert_eq!(entries_of(&dir.join("later/pw")), [entry(&dir, "later")]);
-        symlink(dir.join("sub"), dir.join("absolute")).unwrap();
-        assert_eq!(entries_of(&dir.join("absolute/pw")), [entry(&dir, "absolute"), entry(&dir.join("sub"), "pw")]);
+        let sub = dir.join("sub");
+        assert_eq!(
+            inside(&dir, &dir.join("sub/../sub/pw")),
+            [entry(&dir, "sub"), entry(&dir, "sub"), entry(&sub, "pw")]
+        );
+        assert_eq!(inside(&dir, &dir.join("later/pw")), [entry(&dir, "later")]);
+        symlink(&sub, dir.join("absolute")).unwrap();
+        let through_link = inside(&dir, &dir.join("absolute/pw"));
+        assert_eq!(through_link.first(), Some(&entry(&dir, "absolute")));
+        assert_eq!(through_link.last(), Some(&entry(&sub, "pw")), "the link restarts from `/`: {through_link:?}");
         symlink("loop", dir.join("loop")).unwrap();
-        assert_eq!(entries_of(&dir.join("loop")).len(), MAX_SYMLINKS + 1, "a symlink loop ends");
+        assert_eq!(inside(&dir, &dir.join("loop")).len(), MAX_SYMLINKS + 1, "a symlink loop ends");
     }
 }

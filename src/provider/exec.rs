@@ -86,29 +86,6 @@ struct Answer {
 
 pub struct ExecProvider;
 
-/// The process group a plugin leads, killed whole (SIGKILL) when dropped before the plugin
-/// finished: on a timeout, a failed read or a cancelled fetch. `kill_on_drop` alone kills only
-/// the plugin, and a `sleep` or helper it started would run on, holding its stdout open.
-struct PluginGroup(Option<rustix::process::Pid>);
-
-impl PluginGroup {
-    fn led_by(pid: Option<u32>) -> Self {
-        Self(pid.and_then(|pid| i32::try_from(pid).ok()).and_then(rustix::process::Pid::from_raw))
-    }
-
-    fn finished(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for PluginGroup {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-    }
-}
-
 impl ExecProvider {
     /// Runs one command for all of its ids.
     async fn call(
@@ -129,7 +106,7 @@ impl ExecProvider {
                 std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
                 _ => ProviderError::Unreachable { what: what.clone(), reason: format!("cannot start it: {error}") },
             })?;
-        let mut group = PluginGroup::led_by(child.id());
+        let mut group = crate::supervise::GroupKiller::led_by(child.id());
         let request = serde_json::json!({ "version": 1, "secrets": ids }).to_string();
         let mut stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");

@@ -122,5 +122,31 @@ pub fn signal_group(group: u32, signal: Signal) -> Result<(), SuperviseError> {
     })
 }
 
+/// The process group a short-lived helper leads (an `exec` plugin, the target's `--version`
+/// probe), killed whole (SIGKILL) when dropped before it finished: on a timeout, a failed read
+/// or a cancelled call. `kill_on_drop` alone kills only the leader, and a `sleep` or helper it
+/// started would run on, holding its stdout open.
+pub(crate) struct GroupKiller(Option<rustix::process::Pid>);
+
+impl GroupKiller {
+    /// For a child spawned with `process_group(0)`, so that its pid is its group's id.
+    pub(crate) fn led_by(pid: Option<u32>) -> Self {
+        Self(pid.and_then(|pid| i32::try_from(pid).ok()).and_then(rustix::process::Pid::from_raw))
+    }
+
+    /// The helper ended by itself: nothing to kill.
+    pub(crate) fn finished(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -1103,3 +1103,36 @@ fn a_target_that_cannot_start_exits_127_or_126() {
         assert!(wrapper.log().contains(why), "{}", wrapper.log());
     }
 }
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+}
+
+/// `run` asks the target for `--version` to learn which version's secret fields apply; a target
+/// that ignores the flag and runs on (here a script that starts a `sleep` and waits) is killed
+/// with everything it started once the 10 s allowed are over. It used to run on after the wrapper
+/// was gone.
+#[test]
+fn a_version_probe_that_hangs_is_killed_with_its_children() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let test = sh_test();
+    let script = "#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 300 & echo $! > probe.pid; wait; exit 0; fi\necho up > started\nexec sleep 300\n";
+    let test = test.file("child.sh", script);
+    std::fs::set_permissions(test.path("child.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = wrapper_command(&test);
+    command
+        .args(["run", "--out"])
+        .arg(test.path("out"))
+        .args(["--listen", "off", "--", "./child.sh"])
+        .arg(format!("--config.file={}", test.path("app.yml").display()))
+        .env("SR_RUN_TEST_PASSWORD", CANARY);
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    child_wrote(&mut wrapper, &test.path("started"));
+    let probe = read(&test.path("probe.pid"));
+    let probe = probe.trim();
+    assert!(ended(probe), "the probe's `sleep` ({probe}) runs on after the probe timed out:\n{}", wrapper.log());
+    wrapper.signal(Signal::TERM);
+    wrapper.exit_code(PATIENCE);
+}

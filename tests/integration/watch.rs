@@ -241,6 +241,15 @@ fn reload_endpoint() -> (String, Arc<AtomicUsize>) {
 /// A reload endpoint answering with the HTTP status `answer` holds at the time; its URL and the
 /// requests it received.
 fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (String, Arc<AtomicUsize>) {
+    reload_endpoint_observing(answer, || {})
+}
+
+/// A reload endpoint as [`reload_endpoint_answering`] that calls `observe` on each request before
+/// answering: what the target would find when it reloads.
+fn reload_endpoint_observing(
+    answer: Arc<AtomicU16>,
+    observe: impl Fn() + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -253,6 +262,7 @@ fn reload_endpoint_answering(answer: Arc<AtomicU16>) -> (String, Arc<AtomicUsize
             while request.read_line(&mut line).is_ok_and(|read| read > 0) && line != "\r\n" {
                 line.clear();
             }
+            observe();
             counter.fetch_add(1, Ordering::SeqCst);
             let status = answer.load(Ordering::SeqCst);
             let _ = write!(stream, "HTTP/1.1 {status} Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -966,6 +976,102 @@ fn a_symlinked_source_is_refetched_when_its_target_is_edited_or_the_link_retarge
     watch.until("the retargeted link refetched", CYCLE, |_| holds(&secret, "third-fake"));
     std::fs::write(&two, "fourth-fake").unwrap();
     watch.until("an edit of the new target refetched", CYCLE, |_| holds(&secret, "fourth-fake"));
+}
+
+/// A directory on the way to a source swapped for another (`mv sub sub.old && mv sub.new sub`, as
+/// deploy tools do) is followed: the new directory's file is read at once, and so is a later
+/// edit in it. The watch used to stay on the old directory, blind to every later change.
+#[test]
+fn a_source_directory_swapped_for_another_is_followed() {
+    let config = basic_auth_job("1h", "0s").replace("path: pw", "path: s/sub/pw");
+    let test =
+        Test::new().file("prometheus.yml", &config).file("s/sub/pw", "first-fake").file("s/sub.new/pw", "second-fake");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+
+    std::fs::rename(test.path("s/sub"), test.path("s/sub.old")).unwrap();
+    std::fs::rename(test.path("s/sub.new"), test.path("s/sub")).unwrap();
+    watch.until("the swapped-in directory's value", CYCLE, |_| holds(&secret, "second-fake"));
+    replace(&test.path("s/sub/pw"), b"third-fake");
+    watch.until("an edit in the swapped-in directory", CYCLE, |_| holds(&secret, "third-fake"));
+}
+
+/// A writer that truncates a source and writes it later (`cmd > pw`) is waited for: the file is
+/// read once the writer closes it, not empty in between, which used to be published (and the
+/// target reloaded with it). Another source changed meanwhile is read as usual, and shows when
+/// the held one would have been.
+#[test]
+fn a_source_truncated_and_not_yet_written_is_read_once_its_writer_closes_it() {
+    use std::io::Write as _;
+    let config = config_with_jobs("pw", &["a"]).replace("refresh_interval: 1s", "refresh_interval: 1h")
+        + "  - job_name: b\n    basic_auth:\n      username: prom\n      password:\n        file: {path: other, refresh_interval: 1h}\n";
+    let test = Test::new().file("prometheus.yml", &config).file("pw", "first-fake").file("other", "other-fake");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let files = named_files(&test.path("out/prometheus.yml"), "password_file");
+    let fetched = watch.fetches();
+
+    let mut writer = std::fs::OpenOptions::new().write(true).truncate(true).open(test.path("pw")).unwrap();
+    replace(&test.path("other"), b"other-second-fake");
+    watch.until("the other source's new value", CYCLE, |_| holds(&files[1], "other-second-fake"));
+    assert!(holds(&files[0], "first-fake"), "the truncated source was published before its writer closed it");
+    assert_eq!(watch.fetches(), fetched + 1.0, "the open one was read");
+
+    writer.write_all(b"second-fake").unwrap();
+    drop(writer);
+    watch.until("the written value once closed", CYCLE, |_| holds(&files[0], "second-fake"));
+    assert_eq!(watch.logged("the value is empty"), 0, "{}", watch.log());
+}
+
+/// Many sources changed at once (a Kubernetes Secret volume's `..data` swap of 20 keys) are read
+/// and written as one batch, and the target reloaded once, finding every new value: they used
+/// to be taken one at a time, each with a write of every output (a thousand changed sources
+/// cost half a minute of CPU).
+#[test]
+fn many_sources_changed_at_once_are_written_and_reloaded_as_one_batch() {
+    const KEYS: usize = 20;
+    let (first, second) = ("..2024_01_01_00_00_00.000000001", "..2024_01_01_00_01_00.000000002");
+    let mut config = String::from("scrape_configs:\n");
+    let mut test = Test::new();
+    for key in 0..KEYS {
+        config.push_str(&format!(
+            "  - job_name: j{key}\n    basic_auth: {{username: u, password: {{file: {{path: volume/k{key}, refresh_interval: 1h}}}}}}\n"
+        ));
+        test = test.file(&format!("volume/{first}/k{key}"), &format!("one-{key}-fake"));
+        test = test.file(&format!("volume/{second}/k{key}"), &format!("two-{key}-fake"));
+    }
+    let test = test.file("prometheus.yml", &config);
+    symlink(first, test.path("volume/..data")).unwrap();
+    for key in 0..KEYS {
+        symlink(format!("..data/k{key}"), test.path(&format!("volume/k{key}"))).unwrap();
+    }
+    // What each reload finds: how many of the secret files hold the new values.
+    let files: Arc<std::sync::Mutex<Vec<PathBuf>>> = Arc::default();
+    let found: Arc<std::sync::Mutex<Vec<usize>>> = Arc::default();
+    let observe = {
+        let (files, found) = (Arc::clone(&files), Arc::clone(&found));
+        move || {
+            let files = files.lock().unwrap();
+            let new = files.iter().enumerate().filter(|(key, file)| holds(file, &format!("two-{key}-fake"))).count();
+            found.lock().unwrap().push(new);
+        }
+    };
+    let (reload_url, reloads) = reload_endpoint_observing(Arc::new(AtomicU16::new(200)), observe);
+    let mut watch = Watch::start(
+        &test,
+        &["-v", "prometheus.yml", "--out", "out", "--reload-url", &reload_url, "--reload-debounce", "0s"],
+    );
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    *files.lock().unwrap() = named_files(&test.path("out/prometheus.yml"), "password_file");
+    assert_eq!(files.lock().unwrap().len(), KEYS);
+
+    symlink(second, test.path("volume/..data_tmp")).unwrap();
+    std::fs::rename(test.path("volume/..data_tmp"), test.path("volume/..data")).unwrap();
+    watch.until("a reload finding every new value", CYCLE, |_| found.lock().unwrap().contains(&KEYS));
+    assert_eq!(*found.lock().unwrap(), [KEYS], "one swap, one reload, finding it whole:\n{}", watch.log());
+    assert_eq!(reloads.load(Ordering::SeqCst), 1);
+    assert_eq!(watch.logged(&format!("stores report changes count={KEYS}")), 1, "not one batch:\n{}", watch.log());
 }
 
 /// Rewriting a source with the value it already holds costs a fetch, and nothing more: the
