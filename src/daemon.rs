@@ -776,7 +776,7 @@ fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Op
 
 /// `first` and every other change already reported with it (a rotation of many `file` sources,
 /// a Kubernetes `..data` swap), to be fetched and written as one batch: one at a time, a
-/// thousand changed sources took a thousand writes and reloaded the target half-updated.
+/// thousand changed sources took a thousand writes of every output.
 fn reported_together(first: Location, changed: &mut mpsc::UnboundedReceiver<Location>) -> Vec<Location> {
     let mut locations = vec![first];
     while let Ok(location) = changed.try_recv() {

@@ -126,6 +126,13 @@ fn count_nodes(node: &Node) -> usize {
     }
 }
 
+/// Whether two scalar keys are the same key: the same text, unless one is a plain null and the
+/// other is not (`~:` is null, `'~':` the string `~`, as Go's yaml.v2 reads them; the emitter
+/// writes an empty null key as `~`, which must not then clash with a quoted `'~'`).
+fn same_key(a: &Node, b: &Node) -> bool {
+    a.as_scalar() == b.as_scalar() && a.is_null() == b.is_null()
+}
+
 fn to_mark(marker: Marker) -> Mark {
     Mark { line: marker.line(), column: marker.col() + 1 }
 }
@@ -188,7 +195,7 @@ impl Builder<'_> {
                 Some(key) => {
                     let duplicate = self.entries[*first..]
                         .iter()
-                        .find(|entry| entry.key.as_scalar() == key.as_scalar())
+                        .find(|entry| same_key(&entry.key, &key))
                         .map(|entry| entry.key.mark);
                     if let Some(first) = duplicate {
                         let key_text = key.as_scalar().unwrap_or_default().to_owned();
@@ -335,6 +342,18 @@ mod tests {
         assert_eq!(entries[1].key.mark, Mark { line: 2, column: 1 });
         let NodeKind::Sequence(items) = &entries[2].value.kind else { panic!() };
         assert_eq!(items[1].kind, NodeKind::Scalar { text: "on".into(), style: ScalarStyle::Plain });
+    }
+
+    /// Found by the fuzz test: a quoted `'~'` key beside an empty null key loaded, but the
+    /// emitter writes the null key as `~`, and the two then read back as duplicates. A plain
+    /// null and a quoted string are different keys, as Go's yaml.v2 reads them.
+    #[test]
+    fn a_null_key_and_a_quoted_tilde_key_are_different_keys() {
+        let document = load("'~': a\n~: b\n").unwrap();
+        let NodeKind::Mapping(entries) = &document.root.kind else { panic!() };
+        assert_eq!(entries.len(), 2);
+        assert!(matches!(load("~: a\n~: b\n"), Err(LoadError::DuplicateKey { .. })));
+        assert!(matches!(load("'~': a\n\"~\": b\n"), Err(LoadError::DuplicateKey { .. })));
     }
 
     #[test]
