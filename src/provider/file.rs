@@ -90,8 +90,9 @@ impl Provider for FileProvider {
         })
     }
 
-    /// Watches the files' directories (and those of the symlinks leading to them), so that a
-    /// change is refetched once its events settle rather than at the refresh interval.
+    /// Watches the files (in the directory of every entry on the way to each: see
+    /// [`crate::path_watch`]), so that a change is refetched once its events settle rather than
+    /// at the refresh interval.
     fn watch(&self, locations: Vec<Location>, changed: tokio::sync::mpsc::UnboundedSender<Location>) -> bool {
         let watch = watch::SourceWatch::start(locations, changed);
         let started = watch.is_some();
