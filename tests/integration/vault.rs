@@ -140,6 +140,27 @@ fn kv_v2_reads_every_path_form_and_an_older_version() {
     }
 }
 
+/// A path written the way `bao kv get kv1/app` takes it, naming another mount without `mount:`,
+/// is not found under `secret/`, and the error says that `kv1` is a mount of its own and how to
+/// write the body; a plain miss under `secret/` gets no such hint.
+#[test]
+fn a_path_starting_with_another_mount_is_not_found_with_a_hint() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=2", "kv"]);
+    bao(&server, &["kv", "put", "kv1/app", "password=other-mount-fake"]);
+    let test = as_root(&server).file("app.yml", "pw: {vault: {path: kv1/app, key: password}}\n");
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains(
+            "vault secret secret/kv1/app (`kv1` is a mount of its own: write `mount: kv1, path: app`) not found",
+        )
+        .never_shows("other-mount-fake");
+    let test = as_root(&server).file("app.yml", "pw: {vault: {path: prometheus/none, key: password}}\n");
+    let missing = test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"]);
+    missing.expect_code(4).stderr_contains("vault secret secret/prometheus/none not found");
+    assert!(!missing.stderr.contains("mount of its own"), "{}", missing.stderr);
+}
+
 #[test]
 fn a_kv_v1_mount_is_detected_and_read() {
     let server = Server::openbao();

@@ -669,16 +669,45 @@ impl VaultStore {
             }
             return self.read_as(location, None).await;
         }
-        if let Some(kv) = self.known_kv_version(&location.mount).await {
-            return self.read_as(location, Some(kv)).await;
+        let read = if let Some(kv) = self.known_kv_version(&location.mount).await {
+            self.read_as(location, Some(kv)).await
+        } else {
+            // The first reads of a mount do not wait a round trip for its KV version: they read
+            // it as KV v2 (the default since Vault 1.1) while the version is asked, and the
+            // answer is used only if the mount is v2. On a v1 mount it is dropped unseen and read
+            // again.
+            let (kv, as_v2) =
+                tokio::join!(self.kv_version(&location.mount), self.read_as(location, Some(KvVersion::V2)));
+            match kv? {
+                KvVersion::V2 => as_v2,
+                KvVersion::V1 => self.read_as(location, Some(KvVersion::V1)).await,
+            }
+        };
+        match read {
+            Err(ProviderError::NotFound { what }) => {
+                Err(ProviderError::NotFound { what: self.mount_hint(location, what).await })
+            }
+            other => other,
         }
-        // The first reads of a mount do not wait a round trip for its KV version: they read it
-        // as KV v2 (the default since Vault 1.1) while the version is asked, and the answer is
-        // used only if the mount is v2. On a v1 mount it is dropped unseen and read again.
-        let (kv, as_v2) = tokio::join!(self.kv_version(&location.mount), self.read_as(location, Some(KvVersion::V2)));
-        match kv? {
-            KvVersion::V2 => as_v2,
-            KvVersion::V1 => self.read_as(location, Some(KvVersion::V1)).await,
+    }
+
+    /// `what` with a hint when a secret not found under the default mount starts with the name
+    /// of a mount of its own (`kv1/app`, as `bao kv get kv1/app` takes it): the CLI finds the
+    /// mount from the path, a provider map names it with `mount`. Asked only after a miss.
+    async fn mount_hint(&self, location: &VaultLocation, what: String) -> String {
+        let Some((first, rest)) = location.path.split_once('/').filter(|_| location.mount == DEFAULT_MOUNT) else {
+            return what;
+        };
+        let Ok(response) = self.authorized_get(&format!("sys/internal/ui/mounts/{first}"), &[]).await else {
+            return what;
+        };
+        let mount = (response.status == StatusCode::OK)
+            .then(|| response.envelope(String::new).ok()?.data?.get("path")?.as_str().map(str::to_owned))
+            .flatten();
+        if mount.as_deref() == Some(&format!("{first}/")) {
+            format!("{what} (`{first}` is a mount of its own: write `mount: {first}, path: {rest}`)")
+        } else {
+            what
         }
     }
 
