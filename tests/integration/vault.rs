@@ -848,6 +848,15 @@ fn a_refused_approle_login_is_not_retried_until_its_credentials_change() {
     assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "{}", sidecar.log());
     assert!(sidecar.log().contains("are not sent again for 5 minutes"), "{}", sidecar.log());
 
+    // A config edit rebuilds the store's client, which keeps the refusal in mind.
+    let edited = format!("# edited\n{}", read(&test.path("app.yml")));
+    let test = test.file("app.yml", &edited);
+    sidecar.until("the edit read and a fetch after it", Duration::from_secs(30), |sidecar| {
+        let log = sidecar.log();
+        log.split("the configuration changed: re-rendering").nth(1).is_some_and(|after| after.contains("fetch failed"))
+    });
+    assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "{}", sidecar.log());
+
     let test = test.file("secret_id", &secret_id);
     sidecar.until("ready once the secret_id is fixed", Duration::from_secs(30), |sidecar| {
         try_http("GET", sidecar.port, "/-/ready").is_some_and(|(status, _)| status == 200)

@@ -324,7 +324,9 @@ pub(super) struct TokenLife {
 /// when the configs are read again.
 pub(super) struct LoginHandover {
     auth: Auth,
-    state: TokenState,
+    state: Option<TokenState>,
+    /// A refused login, still not to be sent again with the same credentials.
+    refused: Option<RefusedLogin>,
 }
 
 /// One store's login, shared by all its fetches.
@@ -495,8 +497,9 @@ impl Login {
 
     /// The login in use, for the client that replaces this one (see [`Login::take_over`]).
     pub(super) fn hand_over(&self) -> Option<LoginHandover> {
-        let state = self.state.try_lock().ok()?.take()?;
-        Some(LoginHandover { auth: self.auth.clone(), state })
+        let state = self.state.try_lock().ok().and_then(|mut state| state.take());
+        let refused = self.refused.lock().expect("not poisoned").take();
+        (state.is_some() || refused.is_some()).then(|| LoginHandover { auth: self.auth.clone(), state, refused })
     }
 
     /// Carries on with the previous client's login when it logged in the same way (and this
@@ -508,6 +511,12 @@ impl Login {
         if handover.auth != self.auth {
             return;
         }
+        // A config edit is no reason to send refused credentials again (it is their digest
+        // that is kept: changed ones are still sent at once).
+        if let Some(refused) = handover.refused {
+            self.refused.lock().expect("not poisoned").get_or_insert(refused);
+        }
+        let Some(handed) = handover.state else { return };
         if !self.can_log_in_again() {
             let given = match &self.auth {
                 Auth::Default => self.environment_token().ok(),
@@ -515,12 +524,12 @@ impl Login {
                 Auth::Token(SecretSource::Literal(token)) => Some(token.clone()),
                 _ => None,
             };
-            if given.as_ref() != Some(&handover.state.token) {
+            if given.as_ref() != Some(&handed.token) {
                 return;
             }
         }
         if let Ok(mut state) = self.state.try_lock() {
-            state.get_or_insert(handover.state);
+            state.get_or_insert(handed);
         }
     }
 
