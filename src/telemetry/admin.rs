@@ -26,6 +26,9 @@ use super::metrics::Metrics;
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
+/// The answer to an accepted `POST /-/refresh`: what it does, an auth-failure trigger.
+const REFRESH_ACCEPTED: &str = "refresh requested as an auth failure: each secret is fetched again, and one the store \
+     has nothing newer for falls back to its previous value while that is within its grace period";
 /// A client that opens a connection and sends nothing (or sends headers slowly) would otherwise
 /// hold its task forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,7 +196,9 @@ impl State {
         }
         tracing::debug!(secret = secret.as_deref().unwrap_or("*"), "refresh requested over HTTP");
         match self.refresh.try_send(RefreshRequest { secret }) {
-            Ok(()) => text(StatusCode::ACCEPTED, "refresh requested"),
+            // Said, since "refresh" reads as "fetch again" and this is more: an operator who
+            // calls it after a rotation was picked up gets the previous value back.
+            Ok(()) => text(StatusCode::ACCEPTED, REFRESH_ACCEPTED),
             // Waiting for room would hold the HTTP client hostage to a busy refresh loop.
             Err(TrySendError::Full(_)) => {
                 text(StatusCode::TOO_MANY_REQUESTS, "too many refresh requests are pending; retry later")
@@ -370,7 +375,8 @@ mod tests {
         ];
         for (path, expected) in cases {
             let (status, _, body) = call(reqwest::Method::POST, &format!("{}{path}", server.base)).await;
-            assert_eq!((status, body.as_str()), (202, "refresh requested\n"), "{path}");
+            assert_eq!((status, body.as_str()), (202, format!("{REFRESH_ACCEPTED}\n").as_str()), "{path}");
+            assert!(body.contains("falls back to its previous value"), "{body}");
             let request = server.refreshes.try_recv().unwrap();
             assert_eq!(request, RefreshRequest { secret: expected.map(str::to_owned) }, "{path}");
         }
