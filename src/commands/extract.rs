@@ -88,7 +88,9 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         for item in &found {
             let (path, key) = &item.location;
             report.push_str(&format!("# {}: would store at {} {path} key {key}\n", item.path, destination.describe()));
-            report.push_str(&aliased_lines(item));
+            for note in aliased_notes(item) {
+                report.push_str(&format!("# {note}\n"));
+            }
         }
         super::print(&report);
         return Ok(());
@@ -407,7 +409,7 @@ async fn store_all(
         match fetches.value_for(spec) {
             Ok(existing) if existing.expose() == item.value.as_bytes() => {
                 lines.push(format!("{}: {shown} already holds this value", item.path));
-                lines.extend(aliased_lines(item).lines().map(|line| line.trim_start_matches("# ").to_owned()));
+                lines.extend(aliased_notes(item));
             }
             Ok(_) if !settings.overwrite => conflicts.push(format!("{}: {shown} holds a different value", item.path)),
             Ok(_) => writes.push((item, spec, "overwrote")),
@@ -449,14 +451,14 @@ async fn store_all(
         }
         stored.push(spec);
         lines.push(format!("{}: {verb} {}", item.path, spec.describe()));
-        lines.extend(aliased_lines(item).lines().map(|line| line.trim_start_matches("# ").to_owned()));
+        lines.extend(aliased_notes(item));
     }
     Ok(lines)
 }
 
-/// `# PATH: the same value, through an alias` for each secret field that follows `item`.
-fn aliased_lines(item: &Found) -> String {
-    item.aliased_at.iter().map(|path| format!("# {path}: the same value, through a YAML alias\n")).collect()
+/// `PATH: the same value, through a YAML alias` for each secret field that follows `item`.
+fn aliased_notes(item: &Found) -> impl Iterator<Item = String> + '_ {
+    item.aliased_at.iter().map(|path| format!("{path}: the same value, through a YAML alias"))
 }
 
 fn output_error(file: &Path, error: impl std::fmt::Display) -> Failure {
