@@ -15,6 +15,7 @@ use crate::render::{Placement, TargetKind, ValueKind};
 use crate::resolve;
 use crate::secret::Secret;
 use crate::settings::{CheckFormat, CheckSettings};
+use crate::tree::{Node, YamlPath};
 
 /// The value every placeholder secret has: recognisable, and valid where a URL is expected.
 const PLACEHOLDER_TEXT: &str = "secret-render-placeholder";
@@ -64,11 +65,11 @@ struct ConfigReport {
     validation: Validation,
 }
 
-/// The values written inline at secret fields of `config`, which a tool's output may quote
+/// The values of `inline` (a config's inline secrets), which a tool's output may quote
 /// (amtool quotes a webhook URL it rejects, token and all): they are redacted from it.
-fn inline_values(config: &Config) -> Vec<&str> {
-    let mut values: Vec<&str> = super::extract::inline_secret_sites(&config.document.root, &config.profile)
-        .into_iter()
+fn inline_values<'a>(inline: &[(YamlPath, &'a Node)]) -> Vec<&'a str> {
+    let mut values: Vec<&str> = inline
+        .iter()
         .filter_map(|(_, node)| node.as_scalar())
         // Shorter ones would blank out ordinary words; no real secret is that short.
         .filter(|value| value.chars().count() >= 3)
@@ -112,12 +113,18 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
         None
     };
     let configs = loaded.configs;
-    let validations = validate_with_placeholders(&configs)?;
+    // Warned about in the report, and kept out of the tools' output.
+    let inline: Vec<Vec<(YamlPath, &Node)>> = configs
+        .iter()
+        .map(|config| super::extract::inline_secret_sites(&config.document.root, &config.profile))
+        .collect();
+    let validations = validate_with_placeholders(&configs, &inline)?;
     let reports: Vec<ConfigReport> = configs
         .iter()
         .zip(validations)
+        .zip(&inline)
         .enumerate()
-        .map(|(index, (config, validation))| ConfigReport {
+        .map(|(index, ((config, validation), inline))| ConfigReport {
             file: config.source.clone(),
             target: format!("{}@{}", config.profile.kind, config.profile.version),
             sites: config
@@ -134,10 +141,7 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
                     fetch_error: fetch_errors.as_ref().map(|errors| errors[index][position].clone()),
                 })
                 .collect(),
-            inline: super::extract::inline_secret_sites(&config.document.root, &config.profile)
-                .into_iter()
-                .map(|(path, node)| (path.to_string(), node.mark.line))
-                .collect(),
+            inline: inline.iter().map(|(path, node)| (path.to_string(), node.mark.line)).collect(),
             validation,
         })
         .collect();
@@ -172,7 +176,12 @@ fn placeholder(kind: ValueKind) -> Secret {
     })
 }
 
-fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Failure> {
+/// Renders `configs` with placeholders and validates each with its tool; `inline` holds each
+/// config's inline secrets, redacted from what the tool says.
+fn validate_with_placeholders(
+    configs: &[Config],
+    inline: &[Vec<(YamlPath, &Node)>],
+) -> Result<Vec<Validation>, Failure> {
     let scratch = tempfile::Builder::new().prefix("secret-render-check-").tempdir().map_err(|error| {
         Failure::new(ExitCode::Output, format!("cannot create a private temporary directory: {error}"))
     })?;
@@ -190,10 +199,15 @@ fn validate_with_placeholders(configs: &[Config]) -> Result<Vec<Validation>, Fai
     let secrets_dir = out.secrets_dir();
     let templates: Vec<_> = configs.iter().map(|config| config.template(&secrets_dir)).collect();
     let rendered = super::render::write_all(configs, &templates, values, &out, out.stage_secrets())?;
-    Ok(configs.iter().zip(&rendered).map(|(config, path)| validate(config, path)).collect())
+    Ok(configs
+        .iter()
+        .zip(&rendered)
+        .zip(inline)
+        .map(|((config, path), inline)| validate(config, path, inline))
+        .collect())
 }
 
-fn validate(config: &Config, rendered: &Path) -> Validation {
+fn validate(config: &Config, rendered: &Path, inline: &[(YamlPath, &Node)]) -> Validation {
     let is_web_config = ["tls_server_config", "basic_auth_users", "http_server_config"]
         .iter()
         .any(|key| config.document.root.get(key).is_some());
@@ -217,7 +231,7 @@ fn validate(config: &Config, rendered: &Path) -> Validation {
             // inline in the config as they are.
             let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&output.stderr));
-            Validation::Rejected { tool, output: redacted(text.trim().to_owned(), &inline_values(config)) }
+            Validation::Rejected { tool, output: redacted(text.trim().to_owned(), &inline_values(inline)) }
         }
     }
 }
