@@ -850,6 +850,19 @@ fn sighup_re_reads_a_config_change_the_file_watcher_cannot_see() {
     assert!(holds(&named_file(&rendered, "password_file"), CANARY), "the secret file lost its value");
 }
 
+/// A ready `watch` of `prometheus.yml`, a symlink to `target`, which is written first with job
+/// `a` taking its password from `pw`; the test, the watch and the password file's path (for
+/// the configs written to `target` later).
+fn watching_a_linked_config(target: &Path) -> (Test, Watch, String) {
+    let test = Test::new().file("pw", CANARY);
+    let password = test.path("pw").display().to_string();
+    std::fs::write(target, config_with_jobs(&password, &["a"])).unwrap();
+    symlink(target, test.path("prometheus.yml")).unwrap();
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    (test, watch, password)
+}
+
 /// A config that is a symlink to a file in another directory (as configuration management
 /// often links it) is re-rendered when that file is edited in place: the directory of the file
 /// the link resolves to is watched too.
@@ -857,12 +870,7 @@ fn sighup_re_reads_a_config_change_the_file_watcher_cannot_see() {
 fn an_in_place_edit_of_a_symlinked_configs_target_re_renders() {
     let elsewhere = tempfile::tempdir().unwrap();
     let target = elsewhere.path().join("real.yml");
-    let test = Test::new().file("pw", CANARY);
-    let password = test.path("pw").display().to_string();
-    std::fs::write(&target, config_with_jobs(&password, &["a"])).unwrap();
-    symlink(&target, test.path("prometheus.yml")).unwrap();
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch, password) = watching_a_linked_config(&target);
     let rendered = test.path("out/prometheus.yml");
     assert!(read(&rendered).contains("job_name: a"));
 
@@ -878,12 +886,7 @@ fn an_in_place_edit_of_a_symlinked_configs_target_re_renders() {
 fn a_config_symlink_retargeted_elsewhere_is_followed_by_the_watch() {
     let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (first, second) = (first_dir.path().join("real.yml"), second_dir.path().join("real.yml"));
-    let test = Test::new().file("pw", CANARY);
-    let password = test.path("pw").display().to_string();
-    std::fs::write(&first, config_with_jobs(&password, &["a"])).unwrap();
-    symlink(&first, test.path("prometheus.yml")).unwrap();
-    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
-    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (test, mut watch, password) = watching_a_linked_config(&first);
     let rendered = test.path("out/prometheus.yml");
 
     std::fs::write(&second, config_with_jobs(&password, &["a", "b"])).unwrap();
