@@ -246,6 +246,18 @@ mod tests {
             token.obtained = earlier;
             assert!(!token.fresh(), "less than five minutes left");
         }
+        let obtained_ago = |lifetime: u64, millis: u64| {
+            let mut token = Token::new(Secret::from_text("t".into()), Duration::from_secs(lifetime));
+            token.obtained = Instant::now().checked_sub(Duration::from_millis(millis))?;
+            Some(token.fresh())
+        };
+        if let (Some(before), Some(after)) = (obtained_ago(2, 900), obtained_ago(2, 1100)) {
+            assert!(before, "a 2 s token is sent while less than half of it is gone");
+            assert!(!after, "a 2 s token is replaced once half of it is gone");
+        }
+        if let Some(left) = obtained_ago(3600, (3600 - 301) * 1000) {
+            assert!(left, "an hour's token is sent while more than five minutes are left");
+        }
     }
 
     #[test]
