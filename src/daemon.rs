@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
 use crate::output::OutputDir;
-use crate::path_watch::PathWatch;
+use crate::path_watch::SettledWatch;
 use crate::provider::{Fetched, Location, ProviderError, ProviderSet};
 use crate::refresh::{self, Outcome, Schedule, Status};
 use crate::render::{self, Placement, TargetSpec};
@@ -71,8 +71,6 @@ pub struct DaemonSettings {
     pub child: Option<ChildCommand>,
 }
 
-/// How long a config change settles before it is read (editors write in several steps).
-const CONFIG_SETTLE: Duration = Duration::from_millis(200);
 /// The least time between two auth-failure refreshes of one job's secrets from the targets API.
 const JOB_TRIGGER_COOLDOWN: Duration = Duration::from_secs(60);
 /// How long a reload may take to show in the target's metrics.
@@ -105,7 +103,8 @@ struct Daemon {
     /// The source texts the current `loaded` came from, to tell a real change from a touch.
     sources: Vec<Option<Vec<u8>>>,
     /// The configs and the stores file, watched for changes; `None` when inotify is unavailable.
-    config_watch: Option<PathWatch<()>>,
+    /// Held for as long as the loop runs: dropping it ends the watch.
+    _config_watch: Option<SettledWatch<()>>,
     uses: HashMap<Location, Vec<Use>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -499,10 +498,10 @@ impl Daemon {
         self.uses.values().flatten().map(|usage| usage.slug.clone()).collect()
     }
 
-    /// A watched config or stores file changed: read the configuration again once the writes
-    /// settle (editors and ConfigMap swaps come in several events).
+    /// A watched config or stores file changed, and its writes have settled: read the
+    /// configuration again.
     fn config_files_changed(&mut self) {
-        self.config_check_at.get_or_insert(Instant::now() + CONFIG_SETTLE);
+        self.config_check_at.get_or_insert(Instant::now());
     }
 
     /// SIGHUP: read the configuration again now, even if its files look unchanged.
@@ -589,10 +588,6 @@ impl Daemon {
 
     /// Re-reads the configs after a change; an invalid new config keeps the last good output.
     async fn reload_configs(&mut self) -> Result<bool, Failure> {
-        // The change may have led a config's path elsewhere (a retargeted symlink).
-        if let Some(watch) = &mut self.config_watch {
-            watch.rewatch();
-        }
         let sources = read_sources(&self.settings);
         if sources == self.sources {
             return Ok(false);
@@ -751,15 +746,16 @@ impl WrittenFiles {
     }
 }
 
-/// Watches the configs and the stores file ([`PathWatch`]: editors replace files, Kubernetes
+/// Watches the configs and the stores file ([`SettledWatch`]: editors replace files, Kubernetes
 /// swaps a ConfigMap's `..data` symlink, configuration management links a config from elsewhere
-/// and edits or retargets it) and wakes the loop through `sender`.
-fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<PathWatch<()>> {
+/// and edits or retargets it) and wakes the loop through `sender` once a change has settled and
+/// its writer has closed the file: a config half-written by `cmd > prometheus.yml` may parse, and
+/// must not be rendered. A config that does not parse is kept out until the next change.
+fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<SettledWatch<()>> {
     let paths = settings.configs.iter().chain(&settings.common.stores).map(|path| (path.clone(), ()));
-    // Any activity: the configs are read once they settle, and one that does not parse yet is
-    // kept out until the next event.
-    let watch = PathWatch::start(paths.collect(), move |(), _activity| {
-        let _ = sender.try_send(());
+    let watch = SettledWatch::start(paths.collect(), move |_settled| {
+        // Full: a wake-up is already waiting, and the loop reads every config when it comes.
+        !matches!(sender.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
     });
     match watch {
         Ok(watch) if watch.watched() == 0 => {
@@ -777,11 +773,17 @@ fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Op
 /// `first` and every other change already reported with it (a rotation of many `file` sources,
 /// a Kubernetes `..data` swap), to be fetched and written as one batch: one at a time, a
 /// thousand changed sources took a thousand writes of every output.
-fn reported_together(first: Location, changed: &mut mpsc::UnboundedReceiver<Location>) -> Vec<Location> {
+/// Those the configs no longer use (a change seen as they were read again) are left out.
+fn reported_together(
+    first: Location,
+    changed: &mut mpsc::UnboundedReceiver<Location>,
+    uses: &HashMap<Location, Vec<Use>>,
+) -> Vec<Location> {
     let mut locations = vec![first];
     while let Ok(location) = changed.try_recv() {
         locations.push(location);
     }
+    locations.retain(|location| uses.contains_key(location));
     locations.sort();
     locations.dedup();
     tracing::debug!(count = locations.len(), "stores report changes");
@@ -845,7 +847,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         schedule: Schedule::new(loaded.specs(), now),
         uses: Daemon::index_uses(&loaded),
         sources: read_sources(&settings),
-        config_watch,
+        _config_watch: config_watch,
         templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,
@@ -919,7 +921,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 guarded!(guard, daemon.refresh(locations));
             }
             Some(BeforeStart::Changed(location)) => {
-                let locations = reported_together(location, &mut changed_locations);
+                let locations = reported_together(location, &mut changed_locations, &daemon.uses);
                 guarded!(guard, daemon.refresh(locations));
             }
         }
@@ -999,7 +1001,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 daemon.note_changes(changes, child_running);
             }
             Some(location) = changed_locations.recv() => {
-                let locations = reported_together(location, &mut changed_locations);
+                let locations = reported_together(location, &mut changed_locations, &daemon.uses);
                 guarded!(guard, daemon.refresh(locations));
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);

@@ -4,18 +4,33 @@
 //! replace files, Kubernetes swaps a volume's `..data` symlink, deploy tools swap directories,
 //! configuration management retargets links and edits their targets in place, and each shows in
 //! one of those directories. A change may lead a path elsewhere, so its owner resolves the paths
-//! again after one ([`PathWatch::rewatch`]). Used for the configs and the stores file under
-//! `run`/`watch`, and for the `file` provider's sources.
+//! again after one ([`PathWatch::rewatch`]). [`SettledWatch`] reports a change once its events
+//! settle and its writer has closed the file: a file written to and not yet closed (`cmd > file`
+//! truncates at once and writes when `cmd` is done) is read whole, not half-written. Used for
+//! the configs and the stores file under `run`/`watch`, and for the `file` provider's sources.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use notify::Watcher as _;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::time::Instant;
 
 /// Symlinks followed resolving one path, as the kernel allows before `ELOOP`.
 const MAX_SYMLINKS: usize = 40;
+
+/// How long a change's events are gathered before it is reported: a writer that truncates and
+/// then writes, an editor's save, or a symlink swap followed by the old directory's removal,
+/// makes several, and the first is seldom the last.
+const SETTLE: Duration = Duration::from_millis(200);
+/// The longest a steady stream of events holds a report back.
+const SETTLE_AT_MOST: Duration = Duration::from_secs(1);
+/// The longest a file written to and not closed is waited for: a writer that keeps it open
+/// (appending, or hung) must not hide its changes for good.
+const OPEN_WRITE_AT_MOST: Duration = Duration::from_secs(30);
 
 /// For each watched directory, the names in it whose change can change a watched path, and the
 /// items of the paths each would change.
@@ -33,10 +48,17 @@ pub enum Activity {
     Closed,
 }
 
+/// What the watcher's thread reads to tell which items an event concerns.
+struct Watched<T> {
+    index: Index<T>,
+    /// Every item, for when events were lost.
+    all: Vec<T>,
+}
+
 /// Paths watched for as long as this lives, each with an item telling its owner which it is.
 pub struct PathWatch<T> {
     items: Vec<(PathBuf, T)>,
-    index: Arc<Mutex<Index<T>>>,
+    watched_by_thread: Arc<Mutex<Watched<T>>>,
     watcher: notify::RecommendedWatcher,
     /// How many directories the last [`PathWatch::rewatch`] watched.
     watched: usize,
@@ -52,21 +74,28 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
     /// # Errors
     /// When inotify cannot be used (its instance limit reached).
     pub fn start(items: Vec<(PathBuf, T)>, changed: impl Fn(&T, Activity) + Send + 'static) -> notify::Result<Self> {
-        let index = Arc::new(Mutex::new(Index::new()));
-        let all: Vec<T> = items.iter().map(|(_, item)| item.clone()).collect();
+        let watched_by_thread = Arc::new(Mutex::new(Watched { index: Index::new(), all: Vec::new() }));
         let watcher = notify::recommended_watcher({
-            let index = Arc::clone(&index);
+            let watched = Arc::clone(&watched_by_thread);
             move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
                 let Some(activity) = activity(&event) else { return };
-                for item in affected(&index.lock().expect("not poisoned"), &all, &event) {
+                let watched = watched.lock().expect("not poisoned");
+                for item in affected(&watched.index, &watched.all, &event) {
                     changed(item, activity);
                 }
             }
         })?;
-        let mut watch = Self { items, index, watcher, watched: 0, unwatchable: HashSet::new() };
-        watch.rewatch();
+        let mut watch = Self { items: Vec::new(), watched_by_thread, watcher, watched: 0, unwatchable: HashSet::new() };
+        watch.set_items(items);
         Ok(watch)
+    }
+
+    /// Watches the paths of `items` from now on instead of those watched so far.
+    pub fn set_items(&mut self, items: Vec<(PathBuf, T)>) {
+        self.watched_by_thread.lock().expect("not poisoned").all = items.iter().map(|(_, item)| item.clone()).collect();
+        self.items = items;
+        self.rewatch();
     }
 
     /// How many directories are watched: none when no path's could be.
@@ -87,7 +116,7 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
         let dirs: HashSet<PathBuf> = index.keys().cloned().collect();
         // Not held while watching: the watcher's own thread takes it to deliver an event, and
         // adding a watch waits for that thread.
-        let before = std::mem::replace(&mut *self.index.lock().expect("not poisoned"), index);
+        let before = std::mem::replace(&mut self.watched_by_thread.lock().expect("not poisoned").index, index);
         for gone in before.keys().filter(|dir| !dirs.contains(*dir)) {
             // Usually already gone with the directory (a Kubernetes timestamped one removed).
             let _ = self.watcher.unwatch(gone);
@@ -115,6 +144,116 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
             }
         }
         self.watched = watched;
+    }
+}
+
+/// A [`PathWatch`] that reports changed items in batches, once their events have settled and
+/// every writer that wrote to them has closed them (each waited for at most
+/// [`OPEN_WRITE_AT_MOST`]), resolving the paths again before each report. Its paths can be
+/// replaced ([`SettledWatch::set_items`]) without losing a change still settling. It ends when
+/// dropped.
+pub struct SettledWatch<T> {
+    watch: Arc<Mutex<PathWatch<T>>>,
+    settler: tokio::task::JoinHandle<()>,
+}
+
+impl<T> Drop for SettledWatch<T> {
+    fn drop(&mut self) {
+        // The settler holds the watch: ending it ends the inotify watches too.
+        self.settler.abort();
+    }
+}
+
+impl<T: Clone + Ord + Send + 'static> SettledWatch<T> {
+    /// Watches the paths of `items` and calls `report` on the runtime with the items of each
+    /// settled change, until it returns `false` (its receiver is gone). Must be called within a
+    /// Tokio runtime.
+    ///
+    /// # Errors
+    /// When inotify cannot be used (its instance limit reached).
+    pub fn start(
+        items: Vec<(PathBuf, T)>,
+        report: impl FnMut(Vec<T>) -> bool + Send + 'static,
+    ) -> notify::Result<Self> {
+        let (events, settling) = unbounded_channel();
+        let watch = PathWatch::start(items, move |item: &T, activity| {
+            let _ = events.send((item.clone(), activity));
+        })?;
+        let watch = Arc::new(Mutex::new(watch));
+        let settler = tokio::spawn(settle(settling, report, Arc::clone(&watch)));
+        Ok(Self { watch, settler })
+    }
+
+    /// How many directories are watched: none when no path's could be.
+    pub fn watched(&self) -> usize {
+        self.watch.lock().expect("not poisoned").watched()
+    }
+
+    /// Watches the paths of `items` from now on; a change to the old ones still settling is
+    /// reported all the same.
+    pub fn set_items(&self, items: Vec<(PathBuf, T)>) {
+        self.watch.lock().expect("not poisoned").set_items(items);
+    }
+}
+
+/// The items with news, each with whether a write to it is still open.
+type Pending<T> = BTreeMap<T, bool>;
+
+fn note<T: Ord>(pending: &mut Pending<T>, (item, activity): (T, Activity)) {
+    let open = pending.entry(item).or_insert(false);
+    match activity {
+        Activity::Writing => *open = true,
+        Activity::Closed => *open = false,
+        Activity::Changed => {}
+    }
+}
+
+/// Gathers changed items until their events settle, resolves the paths again (a swapped symlink
+/// may now lead elsewhere), then reports the changed ones in one batch; one written to and not
+/// yet closed waits for its close (at most [`OPEN_WRITE_AT_MOST`]).
+async fn settle<T: Clone + Ord + Send + 'static>(
+    mut events: UnboundedReceiver<(T, Activity)>,
+    mut report: impl FnMut(Vec<T>) -> bool,
+    watch: Arc<Mutex<PathWatch<T>>>,
+) {
+    let mut pending = Pending::new();
+    let mut open_since: Option<Instant> = None;
+    loop {
+        let next = match open_since {
+            None => events.recv().await,
+            Some(since) => match tokio::time::timeout_at(since + OPEN_WRITE_AT_MOST, events.recv()).await {
+                Ok(next) => next,
+                Err(_elapsed) => {
+                    tracing::debug!(
+                        paths = pending.len(),
+                        "written to and not closed for 30 s: reading them as they are"
+                    );
+                    open_since = None;
+                    if !report(std::mem::take(&mut pending).into_keys().collect()) {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(event) = next else { return };
+        note(&mut pending, event);
+        let latest = Instant::now() + SETTLE_AT_MOST;
+        loop {
+            let quiet = (Instant::now() + SETTLE).min(latest);
+            match tokio::time::timeout_at(quiet, events.recv()).await {
+                Ok(Some(event)) => note(&mut pending, event),
+                Ok(None) => return,
+                Err(_elapsed) => break,
+            }
+        }
+        watch.lock().expect("not poisoned").rewatch();
+        let ready: Vec<T> = pending.iter().filter(|(_, open)| !**open).map(|(item, _)| item.clone()).collect();
+        pending.retain(|_, open| *open);
+        open_since = if pending.is_empty() { None } else { open_since.or(Some(Instant::now())) };
+        if !ready.is_empty() && !report(ready) {
+            return;
+        }
     }
 }
 

@@ -93,11 +93,27 @@ impl Provider for FileProvider {
     /// Watches the files (in the directory of every entry on the way to each: see
     /// [`crate::path_watch`]), so that a change is refetched once its events settle rather than
     /// at the refresh interval.
+    /// The watch taken over from the client before a config reload carries on with the new
+    /// sources, so that a change it saw and had not yet reported is not lost with it.
     fn watch(&self, locations: Vec<Location>, changed: tokio::sync::mpsc::UnboundedSender<Location>) -> bool {
-        let watch = watch::SourceWatch::start(locations, changed);
-        let started = watch.is_some();
-        *self.watch.lock().expect("not poisoned") = watch;
-        started
+        let mut watch = self.watch.lock().expect("not poisoned");
+        if let Some(taken_over) = watch.as_ref() {
+            return taken_over.watch_instead(&locations);
+        }
+        *watch = watch::SourceWatch::start(&locations, changed);
+        watch.is_some()
+    }
+
+    /// The sources' watch, to carry on under the client built when the configs are read again.
+    fn hand_over(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        let watch = self.watch.lock().expect("not poisoned").take()?;
+        Some(Box::new(watch))
+    }
+
+    fn take_over(&self, state: Box<dyn std::any::Any + Send>) {
+        if let Ok(watch) = state.downcast::<watch::SourceWatch>() {
+            *self.watch.lock().expect("not poisoned") = Some(*watch);
+        }
     }
 
     /// Replaces the whole file, or with `key` one field of a JSON object file (the others kept as
@@ -302,6 +318,36 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config reload builds a new client, which takes the sources' watch over: a change the old
+    /// watch saw and had not yet reported (it waits for the writes to settle) is still reported,
+    /// where it used to be dropped with the old client, leaving the value stale until its
+    /// refresh interval.
+    #[tokio::test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    async fn a_change_seen_before_a_config_reload_is_reported_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+        std::fs::write(&first, "one-fake").unwrap();
+        std::fs::write(&second, "two-fake").unwrap();
+        let location = |path: &std::path::Path| Location::File(FileLocation { path: path.to_owned(), structured: false });
+        let (changed, mut reported) = tokio::sync::mpsc::unbounded_channel();
+        let before = FileProvider::default();
+        assert!(before.watch(vec![location(&first)], changed.clone()));
+
+        std::fs::write(&first, "one-changed-fake").unwrap();
+        let after = FileProvider::default();
+        after.take_over(before.hand_over().expect("the watch is handed over"));
+        drop(before);
+        assert!(after.watch(vec![location(&first), location(&second)], changed));
+        let deadline = std::time::Duration::from_secs(10);
+        let first_report = tokio::time::timeout(deadline, reported.recv()).await;
+        assert_eq!(first_report.ok().flatten(), Some(location(&first)), "the change seen before the reload");
+
+        std::fs::write(&second, "two-changed-fake").unwrap();
+        let second_report = tokio::time::timeout(deadline, reported.recv()).await;
+        assert_eq!(second_report.ok().flatten(), Some(location(&second)), "a source the new config added");
+    }
 
     #[test]
     fn reads_fields_of_json_and_yaml_documents() {

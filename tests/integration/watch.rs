@@ -1027,6 +1027,38 @@ fn a_source_truncated_and_not_yet_written_is_read_once_its_writer_closes_it() {
     assert_eq!(watch.logged("the value is empty"), 0, "{}", watch.log());
 }
 
+/// A config truncated and written by a writer that holds it open (`cmd > prometheus.yml`) is read
+/// once the writer closes it: its first half may parse (here the first of its jobs), and was
+/// rendered, dropping the other jobs until the write ended. A source changed meanwhile is read as
+/// usual, twice, each time after longer than a config change settles.
+#[test]
+fn a_config_truncated_and_not_yet_written_is_read_once_its_writer_closes_it() {
+    use std::io::Write as _;
+    let config = |jobs: &[&str]| config_with_jobs("pw", jobs).replace("refresh_interval: 1s", "refresh_interval: 1h");
+    let test = Test::new().file("prometheus.yml", &config(&["a", "b"])).file("pw", "first-fake");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+
+    let whole = config(&["a", "b", "c"]);
+    let (half, rest) = whole.split_at(config(&["a"]).len());
+    let mut writer = std::fs::OpenOptions::new().write(true).truncate(true).open(test.path("prometheus.yml")).unwrap();
+    writer.write_all(half.as_bytes()).unwrap();
+    for value in ["second-fake", "third-fake"] {
+        replace(&test.path("pw"), value.as_bytes());
+        watch.until("the source's new value", CYCLE, |_| holds(&secret, value));
+    }
+    let text = std::fs::read_to_string(&rendered).unwrap();
+    assert!(text.contains("job_name: b"), "the half-written config was rendered:\n{text}");
+
+    writer.write_all(rest.as_bytes()).unwrap();
+    drop(writer);
+    watch.until("the whole new config, once closed", CYCLE, |_| {
+        std::fs::read_to_string(&rendered).is_ok_and(|text| text.contains("job_name: c"))
+    });
+}
+
 /// Many sources changed at once (a Kubernetes Secret volume's `..data` swap of 20 keys) are read
 /// and written as one batch, and the target reloaded once, finding every new value: they used
 /// to be taken one at a time, each with a write of every output (a thousand changed sources
