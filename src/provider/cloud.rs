@@ -85,7 +85,7 @@ impl TokenResponse {
     pub fn parse(body: &[u8], what: &str) -> Result<Token, ProviderError> {
         let response: Self = serde_json::from_slice(body).map_err(|error| ProviderError::Invalid {
             what: what.to_owned(),
-            reason: format!("not an OAuth token response (line {} column {})", error.line(), error.column()),
+            reason: format!("not an OAuth token response ({})", super::json_error_position(&error)),
         })?;
         if response.access_token.is_empty() {
             return Err(ProviderError::Invalid { what: what.to_owned(), reason: "the `access_token` is empty".into() });

@@ -84,6 +84,14 @@ struct Answer {
     error: Option<String>,
 }
 
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(value) = &mut self.value {
+            zeroize::Zeroize::zeroize(value);
+        }
+    }
+}
+
 pub struct ExecProvider;
 
 impl ExecProvider {
@@ -142,7 +150,7 @@ impl ExecProvider {
         }
         let response: Response = serde_json::from_slice(&output).map_err(|error| ProviderError::Invalid {
             what: what.clone(),
-            reason: format!("its output is not protocol JSON ({error})"),
+            reason: format!("its output is not protocol JSON ({})", super::json_error_position(&error)),
         })?;
         if response.version != 1 {
             return Err(ProviderError::Invalid {
@@ -279,6 +287,11 @@ mod tests {
             ("cat > /dev/null; echo '{\"version\":2,\"secrets\":{}}'", "protocol version 2"),
             ("cat > /dev/null; echo leaked-value >&2; exit 3", "exited with exit status: 3"),
             ("exec sleep 30", "timed out"),
+            // A value not wrapped in its object: serde_json's message quotes the string it met.
+            (
+                "cat > /dev/null; echo '{\"version\":1,\"secrets\":{\"x\":\"leaked-value\"}}'",
+                "not protocol JSON (a value of the wrong type or a field missing at line 1 column",
+            ),
         ];
         for (body, expected) in cases {
             let command = plugin(dir.path(), body);
@@ -288,7 +301,7 @@ mod tests {
                 .await;
             let error = outcome(&results, "x").unwrap_err();
             assert!(error.contains(expected), "{body}: {error}");
-            assert!(!error.contains("leaked-value"), "stderr is never shown");
+            assert!(!error.contains("leaked-value"), "neither stderr nor a value is shown: {error}");
         }
         let missing = ExecProvider
             .fetch_batch(vec![location(&["/nonexistent/plugin".to_owned()], "x", DEFAULT_TIMEOUT)], 1)

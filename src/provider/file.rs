@@ -330,7 +330,8 @@ mod tests {
         let (first, second) = (dir.path().join("first"), dir.path().join("second"));
         std::fs::write(&first, "one-fake").unwrap();
         std::fs::write(&second, "two-fake").unwrap();
-        let location = |path: &std::path::Path| Location::File(FileLocation { path: path.to_owned(), structured: false });
+        let location =
+            |path: &std::path::Path| Location::File(FileLocation { path: path.to_owned(), structured: false });
         let (changed, mut reported) = tokio::sync::mpsc::unbounded_channel();
         let before = FileProvider::default();
         assert!(before.watch(vec![location(&first)], changed.clone()));

@@ -15,8 +15,7 @@ type Object = BTreeMap<String, Box<RawValue>>;
 
 fn parse(bytes: &[u8]) -> Result<Object, String> {
     // serde_json's messages give a position, and may quote a scalar: keep the position only.
-    serde_json::from_slice(bytes)
-        .map_err(|error| format!("not a JSON object (line {} column {})", error.line(), error.column()))
+    serde_json::from_slice(bytes).map_err(|error| format!("not a JSON object ({})", super::json_error_position(&error)))
 }
 
 /// A field's value as a body's `key` gives it: a string's text; any other value as JSON text,

@@ -149,6 +149,19 @@ impl Location {
     }
 }
 
+/// Where and how a JSON document failed to parse, never what it held: serde_json's own messages
+/// quote the text they met (`invalid type: string "…"`), which in a store's answer is a secret.
+#[must_use]
+pub fn json_error_position(error: &serde_json::Error) -> String {
+    let problem = match error.classify() {
+        serde_json::error::Category::Syntax => "malformed JSON",
+        serde_json::error::Category::Eof => "JSON cut short",
+        serde_json::error::Category::Data => "a value of the wrong type or a field missing",
+        serde_json::error::Category::Io => "unreadable",
+    };
+    format!("{problem} at line {} column {}", error.line(), error.column())
+}
+
 /// A failed HTTP request: a timeout, or the transport's reason (reqwest's messages name the URL,
 /// never a header or a body).
 #[must_use]

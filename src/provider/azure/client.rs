@@ -365,7 +365,7 @@ impl AzureStore {
         }
         let bundle: SecretBundle = serde_json::from_slice(&response.body).map_err(|error| ProviderError::Invalid {
             what: what.clone(),
-            reason: format!("not a Key Vault secret bundle (line {} column {})", error.line(), error.column()),
+            reason: format!("not a Key Vault secret bundle ({})", crate::provider::json_error_position(&error)),
         })?;
         let Some(value) = &bundle.value else {
             return Err(ProviderError::Invalid { what, reason: "the response has no `value`".into() });

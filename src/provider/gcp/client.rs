@@ -223,7 +223,7 @@ impl GcpStore {
         // serde_json's messages can quote a value: say where, not what.
         let file: CredentialsFile = serde_json::from_slice(&bytes).map_err(|error| ProviderError::Invalid {
             what: what.clone(),
-            reason: format!("not a Google credentials JSON file (line {} column {})", error.line(), error.column()),
+            reason: format!("not a Google credentials JSON file ({})", crate::provider::json_error_position(&error)),
         })?;
         let invalid = |reason: String| ProviderError::Invalid { what: what.clone(), reason };
         let (token_url, body) = match file.kind.as_str() {
@@ -352,7 +352,7 @@ impl GcpStore {
         let parsed: AccessResponse =
             serde_json::from_slice(&response.body).map_err(|error| ProviderError::Invalid {
                 what: what.clone(),
-                reason: format!("not a versions.access response (line {} column {})", error.line(), error.column()),
+                reason: format!("not a versions.access response ({})", crate::provider::json_error_position(&error)),
             })?;
         let payload = parsed.payload.as_ref().ok_or_else(|| ProviderError::Invalid {
             what: what.clone(),

@@ -199,7 +199,7 @@ impl Inner {
         }
         let secret: KubeSecret = serde_json::from_slice(&body).map_err(|error| ProviderError::Invalid {
             what: what.clone(),
-            reason: format!("not a Secret object ({error})"),
+            reason: format!("not a Secret object ({})", crate::provider::json_error_position(&error)),
         })?;
         if let Some(version) = &secret.metadata.resource_version {
             self.versions.lock().expect("not poisoned").insert((namespace, location.name.clone()), version.clone());

@@ -335,7 +335,7 @@ impl Response {
     fn envelope(&self, what: impl FnOnce() -> String) -> Result<Envelope, ProviderError> {
         serde_json::from_slice(&self.body).map_err(|error| ProviderError::Invalid {
             what: what(),
-            reason: format!("not a Vault JSON response ({error})"),
+            reason: format!("not a Vault JSON response ({})", super::json_error_position(&error)),
         })
     }
 
@@ -1144,5 +1144,21 @@ impl super::Provider for VaultStore {
         key: Option<&'a str>,
     ) -> BoxFuture<'a, Result<super::PutOutcome, ProviderError>> {
         Box::pin(async move { self.delete_field(Self::writable(location)?, key).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of the wrong shape (here a proxy's, with a token where Vault puts the `auth`
+    /// object) is named by where it broke, never by what serde_json met there.
+    #[test]
+    fn a_malformed_response_is_reported_without_its_contents() {
+        let body = br#"{"auth": "hvs.canary-token", "data": {"password": "canary-value"}}"#;
+        let response = Response { status: StatusCode::OK, retry_after: None, body: Zeroizing::new(body.to_vec()) };
+        let error = response.envelope(|| "vault read secret/data/x".into()).err().expect("not an envelope").to_string();
+        assert!(error.contains("not a Vault JSON response (a value of the wrong type"), "{error}");
+        assert!(!error.contains("canary"), "{error}");
     }
 }
