@@ -547,14 +547,17 @@ impl Daemon {
     /// Reads the targets API; returns the jobs whose targets fail with 401/403.
     async fn jobs_failing_auth(&self, base: &str) -> Vec<String> {
         let url = format!("{}/api/v1/targets?state=active", base.trim_end_matches('/'));
+        // The URL may carry credentials (`http://user:password@…`): shown without them.
+        let shown = || crate::supervise::reload::display_url(&url);
         let response = match self.http.get(&url).send().await {
             Ok(response) if response.status().is_success() => response,
             Ok(response) => {
-                tracing::warn!(url, status = %response.status(), "cannot read the targets API");
+                tracing::warn!(url = shown(), status = %response.status(), "cannot read the targets API");
                 return Vec::new();
             }
             Err(error) => {
-                tracing::warn!(url, %error, "cannot read the targets API");
+                let error = error.without_url();
+                tracing::warn!(url = shown(), %error, "cannot read the targets API");
                 return Vec::new();
             }
         };

@@ -235,7 +235,7 @@ fn skip_labels(text: &str) -> Option<&str> {
 }
 
 /// A URL fit for messages: credentials, query and fragment removed (they may hold tokens).
-fn display_url(url: &str) -> String {
+pub(crate) fn display_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) => {
             // Both fail only for URLs that cannot have credentials, which is fine.

@@ -7,7 +7,7 @@
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use crate::support::{Test, WatchProcess, read, try_http};
+use crate::support::{CANARY, Test, WatchProcess, free_port, read, try_http};
 
 /// Two jobs whose secrets come from `testdata/exec/plugin.sh`, which answers from the files in
 /// `plugin-secrets/` (see [`sources`]): a store that pushes no change notices, unlike the `file`
@@ -151,6 +151,24 @@ fn watch_targets_refreshes_only_the_secrets_of_a_job_failing_with_401() {
 #[test]
 fn watch_targets_refreshes_the_secrets_of_a_job_failing_with_403() {
     a_failing_job_has_its_secrets_refreshed("server returned HTTP status 403 Forbidden");
+}
+
+/// A targets API URL with credentials in it (`http://user:password@…`, which reqwest sends as
+/// basic auth) is logged without them when it cannot be read: the warning used to show the
+/// password on every poll.
+#[test]
+fn a_targets_api_that_cannot_be_read_is_logged_without_the_urls_credentials() {
+    let test = sources("v1", "t1");
+    let port = free_port();
+    let url = format!("http://prometheus:{CANARY}@127.0.0.1:{port}");
+    let mut watch = WatchProcess::sidecar(
+        &test,
+        &["prometheus.yml", "--out", "out", "--watch-targets", &url, "--watch-targets-interval", "1s"],
+    );
+    watch.until("a failed poll", Duration::from_secs(30), |watch| watch.log().contains("cannot read the targets API"));
+    let log = watch.log();
+    assert!(log.contains(&format!("http://127.0.0.1:{port}/api/v1/targets")), "{log}");
+    assert!(!log.contains(CANARY), "{log}");
 }
 
 /// How many fetches the `exec` provider made, from the admin `/metrics`.
