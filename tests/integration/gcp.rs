@@ -812,10 +812,29 @@ fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
     run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"]).expect_code(0);
     assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:destroy"), 1);
     assert!(google.state().destroyed.contains(&("node".to_owned(), 2)));
-    run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("not found");
+    run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("DESTROYED state");
     run(&["store", "get", "{gcp_secret_manager: {secret: node, version: \"1\", key: username}}"]).expect_code(0);
     run(&["store", "delete", "{gcp_secret_manager: {secret: node, version: \"1\"}}"]).expect_code(0);
     assert!(google.state().destroyed.contains(&("node".to_owned(), 1)));
+}
+
+/// A `key` written into a secret whose latest version is disabled or destroyed (Google answers
+/// 400 FAILED_PRECONDITION, as a `store delete` without a key leaves it) is refused: that answer
+/// was taken for "no secret yet", and a version holding the one key was added, dropping the
+/// other fields.
+#[test]
+fn a_key_is_not_written_over_a_destroyed_latest_version() {
+    let google = GoogleFake::start();
+    google.put("node", br#"{"password":"gcp-password-fake","username":"prom"}"#);
+    google.put("node", br#"{"password":"gcp-password-2-fake","username":"prom"}"#);
+    google.state().destroyed.insert(("node".to_owned(), 2));
+    let outcome = Test::new()
+        .file("sa.json", &google.key_file())
+        .file("stores.yml", &google.config(""))
+        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: node, key: password}}"])
+        .run();
+    outcome.expect_code(5).stderr_contains("disabled or destroyed").never_shows("gcp-password");
+    assert_eq!(google.state().versions["node"].len(), 2, "no version was added");
 }
 
 /// `extract --to` a Secret Manager store: the inline value becomes a key of the JSON payload of a

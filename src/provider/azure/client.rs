@@ -38,6 +38,25 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the caller needs to read a secret under Azure RBAC (the Key Vault Secrets User role).
 const GET_SECRET_ACTION: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 
+/// A request to the vault, for what a refusal of it needs: the RBAC data action, the built-in
+/// role with it, and the access policy permission (Key Vault's "RBAC guide").
+#[derive(Clone, Copy)]
+enum Operation {
+    Get,
+    Set,
+    Delete,
+}
+
+impl Operation {
+    fn needs(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Get => (GET_SECRET_ACTION, "Key Vault Secrets User", "get"),
+            Self::Set => ("Microsoft.KeyVault/vaults/secrets/setSecret/action", "Key Vault Secrets Officer", "set"),
+            Self::Delete => ("Microsoft.KeyVault/vaults/secrets/delete", "Key Vault Secrets Officer", "delete"),
+        }
+    }
+}
+
 /// How the store gets tokens, with everything resolved from settings and environment.
 enum Credential {
     ClientSecret { token_url: reqwest::Url, client_id: String, secret: SecretSource },
@@ -361,7 +380,7 @@ impl AzureStore {
             response = self.get(&url, &token).await?;
         }
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, Operation::Get));
         }
         let bundle: SecretBundle = serde_json::from_slice(&response.body).map_err(|error| ProviderError::Invalid {
             what: what.clone(),
@@ -446,7 +465,7 @@ impl AzureStore {
             .body(String::clone(&body));
         let response = cloud::send(request, &origin, self.timeout).await?;
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, Operation::Set));
         }
         let id = serde_json::from_slice::<serde_json::Value>(&response.body)
             .ok()
@@ -493,7 +512,7 @@ impl AzureStore {
             self.http.delete(url.clone()).header(reqwest::header::AUTHORIZATION, cloud::bearer(&token, &origin)?);
         let response = cloud::send(request, &origin, self.timeout).await?;
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, Operation::Delete));
         }
         tracing::debug!(store = %self.label, location = %what, "deleted a Key Vault secret");
         Ok(crate::provider::PutOutcome::default())
@@ -528,8 +547,9 @@ fn challenge(response: &Response) -> Option<String> {
     })
 }
 
-/// Maps an unexpected status to the error an operator can act on.
-fn status_error(response: &Response, what: String) -> ProviderError {
+/// Maps an unexpected status to the error an operator can act on; a refusal names what
+/// `operation` needs.
+fn status_error(response: &Response, what: String, operation: Operation) -> ProviderError {
     let error = KeyVaultError::parse(&response.body);
     let message = error.text(response.status);
     match response.status {
@@ -539,9 +559,10 @@ fn status_error(response: &Response, what: String) -> ProviderError {
             let reason = if disabled {
                 message
             } else {
+                let (action, role, permission) = operation.needs();
                 format!(
-                    "{message} (the caller needs `{GET_SECRET_ACTION}`, e.g. the Key Vault Secrets User role, or an \
-                     access policy allowing secrets get)"
+                    "{message} (the caller needs `{action}`, e.g. the {role} role, or an access policy allowing \
+                     secrets {permission})"
                 )
             };
             ProviderError::PermissionDenied { what, reason }
@@ -633,7 +654,7 @@ mod tests {
         let body =
             br#"{"error":{"code":"Unauthorized","message":"AKV10000: Request is missing a Bearer or PoP token."}}"#;
         let response = Response { status: StatusCode::UNAUTHORIZED, headers, body: Zeroizing::new(body.to_vec()) };
-        let error = status_error(&response, "azure key vault secret x".into()).to_string();
+        let error = status_error(&response, "azure key vault secret x".into(), Operation::Get).to_string();
         assert!(error.contains("Unauthorized: AKV10000"), "{error}");
         assert!(
             error.contains("from https://login.microsoftonline.com/72f988bf for https://vault.azure.net"),
@@ -659,8 +680,21 @@ mod tests {
                 headers: Default::default(),
                 body: Zeroizing::new(body.as_bytes().to_vec()),
             };
-            let error = status_error(&response, "x".into()).to_string();
+            let error = status_error(&response, "x".into(), Operation::Get).to_string();
             assert_eq!(error.contains(GET_SECRET_ACTION), names_action, "{error}");
         }
+        // A write refused names what writing needs, not what reading does.
+        let response = Response {
+            status: StatusCode::FORBIDDEN,
+            headers: Default::default(),
+            body: Zeroizing::new(cases[0].0.as_bytes().to_vec()),
+        };
+        let error = status_error(&response, "x".into(), Operation::Set).to_string();
+        assert!(
+            error.contains(
+                "`Microsoft.KeyVault/vaults/secrets/setSecret/action`, e.g. the Key Vault Secrets Officer role"
+            ) && error.ends_with("allowing secrets set)"),
+            "{error}"
+        );
     }
 }

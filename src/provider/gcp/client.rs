@@ -347,7 +347,7 @@ impl GcpStore {
             response = self.get(&url, &token, quota.as_deref()).await?;
         }
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, ACCESS_PERMISSION));
         }
         let parsed: AccessResponse =
             serde_json::from_slice(&response.body).map_err(|error| ProviderError::Invalid {
@@ -444,12 +444,12 @@ impl GcpStore {
             create.query_pairs_mut().append_pair("secretId", &location.secret);
             let created = self.post(&create, &serde_json::json!({"replication": {"automatic": {}}})).await?;
             if created.status != StatusCode::OK {
-                return Err(status_error(&created, what));
+                return Err(status_error(&created, what, "secretmanager.secrets.create"));
             }
             response = self.post(&add, &body).await?;
         }
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, "secretmanager.versions.add"));
         }
         let name = serde_json::from_slice::<serde_json::Value>(&response.body)
             .ok()
@@ -485,7 +485,7 @@ impl GcpStore {
             let (token, quota) = self.token().await?;
             let response = self.get(&url, &token, quota.as_deref()).await?;
             if response.status != StatusCode::OK {
-                return Err(status_error(&response, what));
+                return Err(status_error(&response, what, "secretmanager.versions.get"));
             }
             serde_json::from_slice::<serde_json::Value>(&response.body)
                 .ok()
@@ -502,7 +502,7 @@ impl GcpStore {
         )?;
         let response = self.post(&destroy, &serde_json::json!({})).await?;
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what));
+            return Err(status_error(&response, what, "secretmanager.versions.destroy"));
         }
         tracing::debug!(store = %self.label, version = %number, "destroyed a Secret Manager version");
         Ok(crate::provider::PutOutcome::default())
@@ -595,28 +595,44 @@ fn check_crc32c(bytes: &[u8], expected: Option<&serde_json::Value>) -> Result<()
     }
 }
 
-/// Maps an unexpected status to the error an operator can act on.
-fn status_error(response: &Response, what: String) -> ProviderError {
+/// The predefined role that grants `permission` with the least else (Google's "Secret Manager
+/// roles" reference).
+fn role_granting(permission: &str) -> &'static str {
+    match permission {
+        ACCESS_PERMISSION => "the Secret Manager Secret Accessor role",
+        "secretmanager.versions.add" => "the Secret Manager Secret Version Adder role",
+        "secretmanager.versions.get" | "secretmanager.versions.destroy" => {
+            "the Secret Manager Secret Version Manager role"
+        }
+        _ => "the Secret Manager Admin role",
+    }
+}
+
+/// Maps an unexpected status to the error an operator can act on; `needs` is the permission the
+/// request takes, named on a 403 when Google's answer does not name one.
+fn status_error(response: &Response, what: String, needs: &str) -> ProviderError {
     let error = GoogleError::parse(&response.body);
     let message = error.text(response.status);
     match response.status {
         StatusCode::NOT_FOUND => ProviderError::NotFound { what },
         StatusCode::FORBIDDEN => {
-            let permission = error.permission().unwrap_or(ACCESS_PERMISSION);
+            let permission = error.permission().unwrap_or(needs);
+            let role = role_granting(permission);
             ProviderError::PermissionDenied {
                 what,
-                reason: format!(
-                    "{message} (the caller needs `{permission}`, e.g. the Secret Manager Secret Accessor role)"
-                ),
+                reason: format!("{message} (the caller needs `{permission}`, e.g. {role})"),
             }
         }
         StatusCode::UNAUTHORIZED => {
             ProviderError::PermissionDenied { what, reason: format!("the access token was refused: {message}") }
         }
-        // A disabled or destroyed version.
-        StatusCode::BAD_REQUEST if error.status == "FAILED_PRECONDITION" => {
-            ProviderError::NotFound { what: format!("{what} ({message})") }
-        }
+        // A disabled or destroyed version (`latest` is the newest, whatever its state). Not
+        // "not found": a write with `key` would take that for no secret yet, and add a version
+        // holding that one field, losing the others.
+        StatusCode::BAD_REQUEST if error.status == "FAILED_PRECONDITION" => ProviderError::Invalid {
+            what,
+            reason: format!("the version is disabled or destroyed ({message}); enable it, or add a new version"),
+        },
         _ => cloud::unexpected_status(response, what, &message),
     }
 }
@@ -698,14 +714,39 @@ mod tests {
             headers: Default::default(),
             body: Zeroizing::new(body.to_vec()),
         };
-        let error = status_error(&response, "gcp secret x".into());
+        let error = status_error(&response, "gcp secret x".into(), ACCESS_PERMISSION);
         assert!(matches!(error, ProviderError::PermissionDenied { .. }));
-        assert!(error.to_string().contains("needs `secretmanager.versions.access`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("needs `secretmanager.versions.access`, e.g. the Secret Manager Secret Accessor role"),
+            "{error}"
+        );
+        // A write refused: the permission Google names, with the role that grants it.
+        let add = String::from_utf8(body.to_vec()).unwrap().replace("versions.access", "versions.add");
+        let response = Response {
+            status: StatusCode::FORBIDDEN,
+            headers: Default::default(),
+            body: Zeroizing::new(add.into_bytes()),
+        };
+        let error = status_error(&response, "gcp secret x".into(), "secretmanager.versions.add").to_string();
+        assert!(
+            error.contains("needs `secretmanager.versions.add`, e.g. the Secret Manager Secret Version Adder role"),
+            "{error}"
+        );
+        // Without Google's ErrorInfo, the permission the request takes.
+        let bare = Response {
+            status: StatusCode::FORBIDDEN,
+            headers: Default::default(),
+            body: Zeroizing::new(br#"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#.to_vec()),
+        };
+        let error = status_error(&bare, "gcp secret x".into(), "secretmanager.secrets.create").to_string();
+        assert!(error.contains("needs `secretmanager.secrets.create`, e.g. the Secret Manager Admin role"), "{error}");
         let response = Response {
             status: StatusCode::SERVICE_UNAVAILABLE,
             headers: Default::default(),
             body: Zeroizing::new(b"{}".to_vec()),
         };
-        assert!(status_error(&response, "x".into()).is_retryable());
+        assert!(status_error(&response, "x".into(), ACCESS_PERMISSION).is_retryable());
     }
 }
