@@ -63,7 +63,7 @@ impl fmt::Display for GcpLocation {
 pub struct StoreSettings {
     /// The project of bodies that give none.
     pub project: Option<String>,
-    /// Secret Manager's base URL (a regional or private endpoint; a fake in tests).
+    /// Secret Manager's base URL (a Private Service Connect endpoint; a fake in tests).
     pub endpoint: Option<String>,
     /// A service-account key or authorized-user JSON file; without it, application default
     /// credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server).
