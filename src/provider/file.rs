@@ -61,10 +61,52 @@ impl FileProvider {
             std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.to_owned() },
             _ => denied(error.to_string()),
         })?;
-        let inside = self.roots.iter().any(|root| std::fs::canonicalize(root).is_ok_and(|root| real.starts_with(root)));
-        if inside { Ok(()) } else { Err(denied("it resolves outside every --file-root".into())) }
+        if self.inside_roots(&real) { Ok(()) } else { Err(denied(OUTSIDE_ROOTS.into())) }
+    }
+
+    fn inside_roots(&self, real: &Path) -> bool {
+        self.roots.iter().any(|root| std::fs::canonicalize(root).is_ok_and(|root| real.starts_with(root)))
+    }
+
+    /// Reads the file at `path`, checked against the roots twice: by its path first (so that
+    /// nothing outside them is even opened), then by what was opened, whose real path the kernel
+    /// keeps (`/proc/self/fd`): a symlink on the way swapped between the two (a file inside the
+    /// roots exchanged for a link leading out) is caught, not read.
+    fn read_within_roots(&self, path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, ProviderError> {
+        self.check_root(path, what)?;
+        read_regular_file_checked(path, |file| self.check_opened(file)).map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.to_owned() },
+            std::io::ErrorKind::PermissionDenied => {
+                ProviderError::PermissionDenied { what: what.to_owned(), reason: error.to_string() }
+            }
+            _ => ProviderError::Invalid { what: what.to_owned(), reason: error.to_string() },
+        })
     }
 }
+
+impl FileProvider {
+    /// Whether the file opened lies under the roots, by the real path the kernel keeps for it.
+    fn check_opened(&self, file: &std::fs::File) -> std::io::Result<()> {
+        if self.roots.is_empty() {
+            return Ok(());
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+        let real = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|error| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("cannot tell where the file opened lies, to check --file-root (is /proc mounted?): {error}"),
+            )
+        })?;
+        if self.inside_roots(&real) {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, OUTSIDE_ROOTS))
+        }
+    }
+}
+
+/// Why a file under `--file-root` is not read.
+const OUTSIDE_ROOTS: &str = "it resolves outside every --file-root";
 
 impl Provider for FileProvider {
     fn kind(&self) -> ProviderKind {
@@ -75,14 +117,7 @@ impl Provider for FileProvider {
         Box::pin(async move {
             let file: &FileLocation = location.own();
             let what = location.to_string();
-            self.check_root(&file.path, &what)?;
-            let bytes = read_regular_file(&file.path).map_err(|error| match error.kind() {
-                std::io::ErrorKind::NotFound => ProviderError::NotFound { what: what.clone() },
-                std::io::ErrorKind::PermissionDenied => {
-                    ProviderError::PermissionDenied { what: what.clone(), reason: error.to_string() }
-                }
-                _ => ProviderError::Invalid { what: what.clone(), reason: error.to_string() },
-            })?;
+            let bytes = self.read_within_roots(&file.path, &what)?;
             if !file.structured {
                 return Ok(Fetched::value(Secret::new(bytes.to_vec())));
             }
@@ -190,7 +225,7 @@ impl FileProvider {
             Some(dir) => self.check_root(dir, what)?,
             None => self.check_root(&file.path, what)?,
         }
-        match read_regular_file(&file.path) {
+        match read_regular_file_checked(&file.path, |opened| self.check_opened(opened)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(write_error(error, what)),
@@ -237,6 +272,16 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// path in the caller's message. At most one byte past the limit is read, so a file growing
 /// meanwhile cannot exceed it either.
 pub(crate) fn read_regular_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    read_regular_file_checked(path, |_| Ok(()))
+}
+
+/// [`read_regular_file`], with `check` asked about the file opened before a byte is read (and
+/// its error returned instead): what the path led to at the open, which no later swap of a
+/// symlink on the way can change.
+fn read_regular_file_checked(
+    path: &Path,
+    check: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let file = match rustix::fs::open(path, flags, Mode::empty()) {
@@ -249,6 +294,7 @@ pub(crate) fn read_regular_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8
             });
         }
     };
+    check(&file)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(not_regular(&metadata.file_type()));
@@ -318,6 +364,66 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--file-root` holds against a path swapped as it is read: a thread exchanges a file in
+    /// the root with a symlink leading out (`renameat2(RENAME_EXCHANGE)`, atomic) while the
+    /// provider reads it. Checked by path alone and then opened by path again, 26 renders of 300
+    /// read the outside file (the security audit); what was opened is now checked too.
+    #[tokio::test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    async fn a_symlink_swapped_in_while_reading_never_leads_out_of_the_roots() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("pw"), "inside-fake").unwrap();
+        std::fs::write(outside.join("pw"), "outside-fake").unwrap();
+        std::os::unix::fs::symlink(outside.join("pw"), root.join("link")).unwrap();
+        let provider = FileProvider::rooted(vec![root.clone()]);
+        let location = Location::File(FileLocation { path: root.join("pw"), structured: false });
+
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let swapper = std::thread::spawn({
+            let (stop, root) = (std::sync::Arc::clone(&stop), root.clone());
+            move || {
+                let mut swaps = 0_u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let (pw, link) = (root.join("pw"), root.join("link"));
+                    rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        &pw,
+                        rustix::fs::CWD,
+                        &link,
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .unwrap();
+                    swaps += 1;
+                }
+                swaps
+            }
+        });
+        let (mut inside, mut refused) = (0, 0);
+        for _ in 0..3000 {
+            match provider.fetch(&location).await {
+                Ok(fetched) => {
+                    let value = fetched.select(None, &location).unwrap();
+                    assert_eq!(value.expose(), b"inside-fake", "a read led out of the root");
+                    inside += 1;
+                }
+                Err(error) => {
+                    assert!(matches!(error, ProviderError::PermissionDenied { .. }), "{error}");
+                    refused += 1;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(
+            swaps > 0 && inside > 0 && refused > 0,
+            "the race ran: {swaps} swaps, {inside} read, {refused} refused"
+        );
+    }
 
     /// A config reload builds a new client, which takes the sources' watch over: a change the old
     /// watch saw and had not yet reported (it waits for the writes to settle) is still reported,
