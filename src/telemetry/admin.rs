@@ -174,6 +174,12 @@ impl State {
                     )
                 }
             }
+            // A browser adds `Origin` to every POST a page sends: a page open on this host must
+            // not be able to make secret-render write a previous value back.
+            "/-/refresh" if method == Method::POST && request.headers().contains_key(hyper::header::ORIGIN) => text(
+                StatusCode::FORBIDDEN,
+                "refused: sent by a web page (it carries an Origin header); call it from a script or curl",
+            ),
             "/-/refresh" if method == Method::POST => self.refresh(request.uri().query()),
             "/metrics" | "/-/healthy" | "/-/ready" => method_not_allowed("GET, HEAD"),
             "/-/refresh" => method_not_allowed("POST"),
@@ -401,6 +407,22 @@ mod tests {
             2,
             "only the known names reach the loop"
         );
+    }
+
+    /// A page in a browser on the host can send a POST to 127.0.0.1 (a "simple" cross-origin
+    /// request needs no preflight); the browser marks it with `Origin`, and it is refused.
+    #[tokio::test]
+    async fn refresh_sent_by_a_web_page_is_refused() {
+        let mut server = start().await;
+        let response = client()
+            .post(format!("{}/-/refresh", server.base))
+            .header(reqwest::header::ORIGIN, "https://attacker.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+        assert!(response.text().await.unwrap().contains("Origin"));
+        assert!(server.refreshes.try_recv().is_err(), "nothing reached the loop");
     }
 
     #[tokio::test]
