@@ -782,6 +782,66 @@ fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
     assert_eq!(read(&test.path("out/app.yml")), "t: \"direct-fake\"\n");
 }
 
+/// A `token_file` written as `kubectl create token … > file` leaves it, ending in a newline, is
+/// sent trimmed, as kubectl sends it: kube-rs put the newline into the header, and every read
+/// failed with "invalid bearer token", taken for an unreachable store and retried for good.
+#[test]
+fn a_token_file_ending_in_a_newline_is_sent_trimmed() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"direct-fake")]);
+    let test = Test::new()
+        .file("sa/token", &format!("{TOKEN}\n"))
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("KUBERNETES_SERVICE_HOST", "")
+        .env("KUBERNETES_SERVICE_PORT", "");
+    let config = format!(
+        "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token, namespace: monitoring}}}}\n",
+        server.url()
+    );
+    let (test, outcome) = render(test, &config);
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"direct-fake\"\n");
+}
+
+/// An empty `token_file` is a configuration error naming the file, not a store to retry.
+#[test]
+fn an_empty_token_file_is_a_configuration_error() {
+    let server = FakeApiServer::start();
+    let test = Test::new().file("sa/token", "\n").env("KUBECONFIG", "/nonexistent/kubeconfig");
+    let config = format!(
+        "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token}}}}\n",
+        server.url()
+    );
+    let (_, outcome) = render(test, &config);
+    outcome.expect_code(4).stderr_contains("token_file").stderr_contains("is empty");
+}
+
+/// With `HTTPS_PROXY` in the environment (a corporate egress proxy), a kubeconfig's API server
+/// that `NO_PROXY` names is reached directly, as kubectl reaches it; one it does not name goes
+/// through the proxy (here a dead one, so the read fails). kube-rs refused every such store
+/// ("requires the disabled feature kube/http-proxy"), whatever `NO_PROXY` said.
+#[test]
+fn https_proxy_is_used_for_the_api_server_unless_no_proxy_names_it() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"proxied-fake")]);
+    // Named `localhost`, which NO_PROXY leaves out: kube-rs checks NO_PROXY against the proxy.
+    let dead_proxy = format!("http://localhost:{}", crate::support::free_port());
+    let with_proxy = |no_proxy: &str| {
+        with_kubeconfig(&server)
+            .env("HTTPS_PROXY", &dead_proxy)
+            .env("HTTP_PROXY", &dead_proxy)
+            .env("https_proxy", "")
+            .env("http_proxy", "")
+            .env("NO_PROXY", no_proxy)
+            .env("no_proxy", "")
+    };
+    let (test, outcome) = render(with_proxy("127.0.0.1"), "t: {kubernetes: {name: scrape-token}}\n");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"proxied-fake\"\n");
+    let (_, outcome) = render(with_proxy("example.invalid"), "t: {kubernetes: {name: scrape-token}}\n");
+    outcome.expect_code(4).stderr_contains("unreachable");
+}
+
 #[test]
 fn forbidden_names_the_user_verb_resource_and_namespace() {
     let server = FakeApiServer::start();

@@ -91,32 +91,111 @@ impl KubernetesStore {
     }
 }
 
+/// Leaves out the proxy kube-rs took from `HTTPS_PROXY` when `NO_PROXY` names the API server, as
+/// kubectl (client-go) does: kube-rs checks `NO_PROXY` against the proxy's own address instead.
+/// A kubeconfig's own `proxy-url` stays, as in kubectl. The in-cluster configuration has none.
+fn skip_proxy_as_no_proxy_says(config: &mut Config) {
+    let from_environment = ["HTTPS_PROXY", "https_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .and_then(|value| value.parse::<hyper::Uri>().ok());
+    if config.proxy_url.is_some()
+        && config.proxy_url == from_environment
+        && hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&config.cluster_url).is_none()
+    {
+        tracing::debug!(server = %config.cluster_url, "NO_PROXY names the Kubernetes API server: connecting directly");
+        config.proxy_url = None;
+    }
+}
+
+/// A store's `token_file`, sent as `Authorization: Bearer` the way client-go reads it: trimmed of
+/// whitespace at either end (`kubectl create token … > file` ends it with a newline, which
+/// kube-rs would send inside the header, refused before a request leaves), and read again once
+/// a minute, so a rotated token is taken up; a read that fails keeps the last token.
+struct TokenFile {
+    path: std::path::PathBuf,
+    current: Mutex<(hyper::header::HeaderValue, std::time::Instant)>,
+}
+
+/// How long a token read from a file is used before the file is read again (client-go's and
+/// kube-rs's period).
+const TOKEN_FILE_PERIOD: Duration = Duration::from_secs(60);
+
+impl TokenFile {
+    /// Reads the file once, to fail at once on one that cannot serve.
+    fn open(path: std::path::PathBuf) -> Result<Self, String> {
+        let header = Self::read(&path)?;
+        Ok(Self { path, current: Mutex::new((header, std::time::Instant::now())) })
+    }
+
+    fn read(path: &std::path::Path) -> Result<hyper::header::HeaderValue, String> {
+        let bytes = crate::provider::file::read_regular_file(path)
+            .map_err(|error| format!("token_file {}: {error}", path.display()))?;
+        let token = bytes.trim_ascii();
+        if token.is_empty() {
+            return Err(format!("token_file {} is empty", path.display()));
+        }
+        let mut header = Zeroizing::new(b"Bearer ".to_vec());
+        header.extend_from_slice(token);
+        let mut value = hyper::header::HeaderValue::from_bytes(&header).map_err(|_| {
+            format!("token_file {} holds characters a bearer token cannot have (a token is one line)", path.display())
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    fn authorize<B>(&self, mut request: hyper::Request<B>) -> hyper::Request<B> {
+        let mut current = self.current.lock().expect("not poisoned");
+        if current.1.elapsed() >= TOKEN_FILE_PERIOD {
+            match Self::read(&self.path) {
+                Ok(header) => current.0 = header,
+                Err(error) => tracing::warn!(%error, "cannot read the token file again; the last token is sent"),
+            }
+            current.1 = std::time::Instant::now();
+        }
+        request.headers_mut().insert(hyper::header::AUTHORIZATION, current.0.clone());
+        request
+    }
+}
+
 impl Inner {
     async fn client(&self) -> Result<Client, ProviderError> {
         self.client
             .get_or_try_init(|| async {
                 crate::install_crypto_provider();
-                let mut config = self.config().await.map_err(|reason| ProviderError::Invalid {
+                let invalid = |reason: String| ProviderError::Invalid {
                     what: format!("{} (Kubernetes client configuration)", self.label),
                     reason,
-                })?;
+                };
+                let (mut config, token_file) = self.config().await.map_err(invalid)?;
+                skip_proxy_as_no_proxy_says(&mut config);
                 // One layer retries, ours: kube-rs's own would retry a 429/503/504 up to 15 times
                 // for up to 1000 s each, hiding a throttled or restarting API server behind the
                 // fetch timeout, where the scheduler backs off, honours the wait the server asks
                 // for and reports the state.
                 config.default_retry = false;
                 tracing::debug!(store = %self.label, server = %config.cluster_url, "connecting to Kubernetes");
-                Client::try_from(config).map_err(|error| ProviderError::Invalid {
-                    what: format!("{} (Kubernetes client)", self.label),
-                    reason: error_chain(&error),
+                let builder =
+                    kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
+                        what: format!("{} (Kubernetes client)", self.label),
+                        reason: error_chain(&error),
+                    })?;
+                Ok(match token_file {
+                    Some(path) => {
+                        let token = Arc::new(TokenFile::open(path).map_err(invalid)?);
+                        let authorize = move |request| token.authorize(request);
+                        builder.with_layer(&tower::util::MapRequestLayer::new(authorize)).build()
+                    }
+                    None => builder.build(),
                 })
             })
             .await
             .cloned()
     }
 
-    /// Where to connect and as whom, in the order the store's settings and the environment say.
-    async fn config(&self) -> Result<Config, String> {
+    /// Where to connect and as whom, in the order the store's settings and the environment say;
+    /// with `api_server`, the `token_file` to authenticate with ([`TokenFile`]).
+    async fn config(&self) -> Result<(Config, Option<std::path::PathBuf>), String> {
         let settings = &self.settings;
         if let Some(server) = &settings.api_server {
             let yaml = serde_json::json!({
@@ -126,34 +205,34 @@ impl Inner {
                     "server": server,
                     "certificate-authority": settings.ca_file.as_ref().map(|path| path.display().to_string()),
                 }}],
-                "users": [{"name": "token", "user": {
-                    "tokenFile": settings.token_file.as_ref().map(|path| path.display().to_string()),
-                }}],
+                "users": [{"name": "token", "user": {}}],
                 "contexts": [{"name": "api", "context": {"cluster": "api", "user": "token"}}],
                 "current-context": "api",
             });
             let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| error_chain(&error))?;
-            return Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|error| format!("api_server {server:?}: {}", error_chain(&error)));
+                .map_err(|error| format!("api_server {server:?}: {}", error_chain(&error)))?;
+            return Ok((config, settings.token_file.clone()));
         }
         let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
         if let Some(path) = &settings.kubeconfig {
             let kubeconfig = Kubeconfig::read_from(path).map_err(|error| error_chain(&error))?;
             return Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
+                .map(|config| (config, None))
                 .map_err(|error| format!("kubeconfig {}: {}", path.display(), error_chain(&error)));
         }
         // A named context means a kubeconfig; otherwise the pod's service account comes first.
         let in_cluster = if settings.context.is_none() {
             match Config::incluster() {
-                Ok(config) => return Ok(config),
+                Ok(config) => return Ok((config, None)),
                 Err(error) => error_chain(&error),
             }
         } else {
             String::new()
         };
-        Config::from_kubeconfig(&options).await.map_err(|error| {
+        Config::from_kubeconfig(&options).await.map(|config| (config, None)).map_err(|error| {
             if in_cluster.is_empty() {
                 format!("kubeconfig: {}", error_chain(&error))
             } else {
