@@ -79,10 +79,21 @@ pub async fn reload(
     }
 }
 
+/// The process id in `path`: a regular file (read without blocking: a FIFO put there would
+/// hold the loop), which not everyone may write, since it names the process to signal.
 fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source })?;
-    text.trim()
+    let failed = |source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source };
+    let metadata = std::fs::metadata(path).map_err(failed)?;
+    if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o002 != 0 {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "anyone may write it, and so choose which process gets the signal (chmod o-w)",
+        )));
+    }
+    let bytes = crate::provider::file::read_regular_file(path).map_err(failed)?;
+    std::str::from_utf8(&bytes)
+        .unwrap_or_default()
+        .trim()
         .parse::<u32>()
         .ok()
         .filter(|pid| *pid > 0)
@@ -252,6 +263,25 @@ pub(crate) fn display_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn a_pid_file_is_a_regular_file_not_everyone_may_write() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("prometheus.pid");
+        std::fs::write(&pid_file, "4242\n").unwrap();
+        std::fs::set_permissions(&pid_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_pid_file(&pid_file).unwrap(), 4242);
+        std::fs::set_permissions(&pid_file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let error = read_pid_file(&pid_file).unwrap_err().to_string();
+        assert!(error.contains("anyone may write it"), "{error}");
+        let fifo = dir.path().join("fifo.pid");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from(0o600), 0)
+            .unwrap();
+        let error = read_pid_file(&fifo).unwrap_err().to_string();
+        assert!(error.contains("not a regular file"), "{error}");
+    }
 
     #[test]
     fn sample_reads_plain_labelled_and_skips_comments() {

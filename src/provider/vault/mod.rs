@@ -322,6 +322,16 @@ struct Envelope {
     errors: Vec<String>,
 }
 
+/// Why a redirect (to `next`, after the URLs `before` it) is not followed, as the Vault CLI
+/// decides: one redirect is (a standby node naming the active one; the token goes along), a
+/// second is not, nor one from https to http, which would send the token in the clear.
+fn redirect_refusal(before: &[reqwest::Url], next: &reqwest::Url) -> Option<&'static str> {
+    if before.last().is_some_and(|from| from.scheme() == "https") && next.scheme() != "https" {
+        return Some("Vault redirected from https to http, which would send the token in the clear: not followed");
+    }
+    (before.len() > 1).then_some("Vault redirected more than once: not followed")
+}
+
 /// A response: status and body (the body may hold secrets, so it is wiped on drop).
 struct Response {
     status: StatusCode,
@@ -401,7 +411,13 @@ impl VaultStore {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                match redirect_refusal(attempt.previous(), attempt.url()) {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                }
+            }));
         let tls = &settings.tls;
         let mut pems = Vec::new();
         if let Some(file) = &tls.ca_file {
@@ -1150,6 +1166,18 @@ impl super::Provider for VaultStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_redirect_is_followed_but_never_from_https_to_http() {
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        let (standby, active) = (url("https://vault-1:8200/v1/x"), url("https://vault-0:8200/v1/x"));
+        assert_eq!(redirect_refusal(std::slice::from_ref(&standby), &active), None);
+        assert_eq!(redirect_refusal(&[url("http://vault-1:8200/v1/x")], &url("http://vault-0:8200/v1/x")), None);
+        assert!(
+            redirect_refusal(std::slice::from_ref(&standby), &url("http://vault-0:8200/v1/x")).unwrap().contains("https to http")
+        );
+        assert!(redirect_refusal(&[standby, active.clone()], &active).unwrap().contains("more than once"));
+    }
 
     /// A body of the wrong shape (here a proxy's, with a token where Vault puts the `auth`
     /// object) is named by where it broke, never by what serde_json met there.
