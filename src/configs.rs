@@ -79,6 +79,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The name of site `index`'s secret: its file's name, or for an inlined value the name its
+    /// file would have (metrics labels and `POST /-/refresh?secret=` use it).
+    #[must_use]
+    pub fn secret_name(&self, index: usize) -> String {
+        match &self.placements[index] {
+            Placement::File { file, .. } => file.clone(),
+            Placement::Inline => render::secret_file_name(&self.name, &self.sites[index].path),
+        }
+    }
+
     #[must_use]
     pub fn render_source(&self) -> render::Source<'_> {
         render::Source { dir: &self.dir, profile: &self.profile, text_len: self.document.text_len }
@@ -204,7 +214,37 @@ pub fn load_all_watching(
             Err(found) => issues.extend(found),
         }
     }
-    if issues.is_empty() { Ok(Loaded { configs, stores }) } else { Err(in_file_order(issues, paths)) }
+    if !issues.is_empty() {
+        return Err(in_file_order(issues, paths));
+    }
+    lengthen_shared_file_names(&mut configs);
+    Ok(Loaded { configs, stores })
+}
+
+/// Gives a longer hash to each secret file name that two fields would share, so that no two
+/// ever write one file (and one job's secret is never sent to another's targets); every other
+/// field keeps its short name. A name is its YAML path's slug and 16 bits of a hash: fields whose
+/// paths differ only in characters a slug drops (jobs `svc-a!` and `svc-a?`), or one path in two
+/// configs, share one about once in 65 536 pairs.
+fn lengthen_shared_file_names(configs: &mut [Config]) {
+    let mut holders: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (config_index, config) in configs.iter().enumerate() {
+        for (site_index, placement) in config.placements.iter().enumerate() {
+            if let Placement::File { file, .. } = placement {
+                holders.entry(file.clone()).or_default().push((config_index, site_index));
+            }
+        }
+    }
+    for (shared, holders) in holders.into_iter().filter(|(_, holders)| holders.len() > 1) {
+        tracing::debug!(name = %shared, fields = holders.len(), "fields would share a secret file name: lengthening it");
+        for (config_index, site_index) in holders {
+            let config = &mut configs[config_index];
+            let long = render::long_secret_file_name(&config.name, &config.sites[site_index].path);
+            if let Placement::File { file, .. } = &mut config.placements[site_index] {
+                *file = long;
+            }
+        }
+    }
 }
 
 /// Issues grouped by file in the order the files were given (the stores file last), each file's
@@ -311,6 +351,48 @@ mod tests {
         assert_eq!(early, held, "the same specs, in the order read");
         assert_eq!(early.len(), 4);
         assert!(early.iter().all(|location| !location.contains("hidden")), "{early:?}");
+    }
+
+    /// Two jobs whose names differ only in characters a slug drops share a slug, and a pair in
+    /// 65 536 its 16-bit hash too: such fields get longer names, never one file (one job's
+    /// secret would reach the other's targets); every other field keeps its short name.
+    #[test]
+    fn fields_that_would_share_a_secret_file_get_longer_names() {
+        let password = |job: &str| {
+            YamlPath::root()
+                .key("scrape_configs")
+                .item(0, Some(("job_name".into(), job.into())))
+                .key("basic_auth")
+                .key("password")
+        };
+        // Names that slug alike (`svc___`), until two also hash alike.
+        let marks = ['!', '#', '$', '%', '&', '*', '+', '@', '=', '^', '~', ','];
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let (first, second) = (0_usize..)
+            .find_map(|number| {
+                let marked: String = format!("{number:04}")
+                    .chars()
+                    .filter_map(|digit| Some(marks[digit.to_digit(10)? as usize]))
+                    .collect();
+                let job = format!("svc{marked}");
+                let name = render::secret_file_name("prometheus.yml", &password(&job));
+                seen.insert(name, job.clone()).map(|earlier| (earlier, job))
+            })
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = write(
+            dir.path(),
+            "prometheus.yml",
+            &format!(
+                "scrape_configs:\n  - job_name: '{first}'\n    basic_auth: {{username: a, password: {{env: {{name: A}}}}}}\n  - job_name: '{second}'\n    basic_auth: {{username: b, password: {{env: {{name: B}}}}}}\n  - job_name: other\n    basic_auth: {{username: c, password: {{env: {{name: C}}}}}}\n"
+            ),
+        );
+        let loaded = load_all(&[config], None, None).unwrap();
+        let names: Vec<String> = (0..3).map(|index| loaded.configs[0].secret_name(index)).collect();
+        assert_eq!(names[0], render::long_secret_file_name("prometheus.yml", &password(&first)));
+        assert_eq!(names[1], render::long_secret_file_name("prometheus.yml", &password(&second)));
+        assert_ne!(names[0], names[1]);
+        assert_eq!(names[2], render::secret_file_name("prometheus.yml", &password("other")), "the others keep theirs");
     }
 
     #[test]

@@ -160,9 +160,9 @@ impl Daemon {
     fn index_uses(loaded: &Loaded) -> HashMap<Location, Vec<Use>> {
         let mut uses: HashMap<Location, Vec<Use>> = HashMap::new();
         for config in &loaded.configs {
-            for site in &config.sites {
+            for (index, site) in config.sites.iter().enumerate() {
                 uses.entry(site.spec.location.clone()).or_default().push(Use {
-                    slug: render::secret_file_name(&config.name, &site.path),
+                    slug: config.secret_name(index),
                     provider: site.spec.location.kind().name(),
                     key: site.spec.key.clone(),
                 });

@@ -75,12 +75,25 @@ pub fn plan(
 /// configs never share one.
 #[must_use]
 pub fn secret_file_name(config_name: &str, path: &YamlPath) -> String {
+    let digest = file_name_digest(config_name, path);
+    format!("{}-{:02x}{:02x}", path.slug(), digest[0], digest[1])
+}
+
+/// [`secret_file_name`] with 64 bits of the hash instead of 16, for fields whose short names
+/// would be one (see `configs::lengthen_shared_file_names`).
+#[must_use]
+pub fn long_secret_file_name(config_name: &str, path: &YamlPath) -> String {
+    let digest = file_name_digest(config_name, path);
+    let hex: String = digest[..8].iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{}-{hex}", path.slug())
+}
+
+fn file_name_digest(config_name: &str, path: &YamlPath) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(config_name.as_bytes());
     hasher.update([0]);
     hasher.update(path.to_string().as_bytes());
-    let digest = hasher.finalize();
-    format!("{}-{:02x}{:02x}", path.slug(), digest[0], digest[1])
+    hasher.finalize().into()
 }
 
 /// A secret file to write before the config that names it.

@@ -1174,7 +1174,9 @@ mod tests {
         assert_eq!(redirect_refusal(std::slice::from_ref(&standby), &active), None);
         assert_eq!(redirect_refusal(&[url("http://vault-1:8200/v1/x")], &url("http://vault-0:8200/v1/x")), None);
         assert!(
-            redirect_refusal(std::slice::from_ref(&standby), &url("http://vault-0:8200/v1/x")).unwrap().contains("https to http")
+            redirect_refusal(std::slice::from_ref(&standby), &url("http://vault-0:8200/v1/x"))
+                .unwrap()
+                .contains("https to http")
         );
         assert!(redirect_refusal(&[standby, active.clone()], &active).unwrap().contains("more than once"));
     }
