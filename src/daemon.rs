@@ -366,17 +366,27 @@ impl Daemon {
         if self.write_retry_at.is_some_and(|at| Instant::now() < at) {
             return (false, false);
         }
-        if self.out.is_removed() {
+        let written = if self.out.is_gone() {
             match OutputDir::open(&self.settings.common.out, &self.settings.common.output) {
                 Ok(out) => {
-                    tracing::warn!(path = %out.path().display(), "the output directory was removed: created it again");
+                    tracing::warn!(
+                        path = %out.path().display(),
+                        "the output directory was removed or moved away: writing into the one at its path"
+                    );
                     self.out = out;
                     self.written = WrittenFiles::default();
+                    self.write_outputs()
                 }
-                Err(error) => tracing::error!(%error, "the output directory was removed and cannot be created again"),
+                // Not into the old one, wherever it went: the target reads the path.
+                Err(error) => Err(Failure::new(
+                    ExitCode::Output,
+                    format!("the output directory was removed or moved away, and its path cannot be used: {error}"),
+                )),
             }
-        }
-        match self.write_outputs() {
+        } else {
+            self.write_outputs()
+        };
+        match written {
             Ok(changes) => {
                 self.write_retry_at = None;
                 if std::mem::take(&mut self.write_failures) > 0 {

@@ -172,7 +172,7 @@ pub struct OutputDir {
 }
 
 impl OutputDir {
-    /// Create (mode 0700, parents as needed with default modes) or open the out dir, and its
+    /// Create (mode 0700, parents as needed 0755) or open the out dir, and its
     /// `secrets/` subdirectory, refusing either when it is a symlink, owned by another user or
     /// writable by group or others.
     pub fn open(path: &Path, options: &OutputOptions) -> Result<Self, OutputError> {
@@ -221,12 +221,20 @@ impl OutputDir {
         Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw() })
     }
 
-    /// Whether the out dir or `secrets/` held open was removed (`rm -rf` by an operator or a
-    /// cleanup job): writes through it would land in a directory no one can reach, so the
-    /// caller opens the path again.
+    /// Whether the out dir or `secrets/` held open is no longer what the path leads to: removed
+    /// (`rm -rf` by an operator or a cleanup job), or moved away, perhaps with another directory
+    /// put in its place. Writes through it would land where the target no longer reads (or
+    /// leave it reading someone else's files), so the caller opens the path again, which
+    /// refuses a directory that is not the running user's.
     #[must_use]
-    pub fn is_removed(&self) -> bool {
-        [&self.dir, &self.secrets].into_iter().any(|fd| rfs::fstat(fd).is_ok_and(|stat| stat.st_nlink == 0))
+    pub fn is_gone(&self) -> bool {
+        let identity = |stat: &rfs::Stat| (stat.st_dev, stat.st_ino);
+        let held = |fd: &OwnedFd| rfs::fstat(fd).ok().filter(|stat| stat.st_nlink > 0).map(|stat| identity(&stat));
+        let (Some(dir), Some(secrets)) = (held(&self.dir), held(&self.secrets)) else { return true };
+        let at_path = rfs::lstat(&self.path).ok().map(|stat| identity(&stat));
+        let in_dir =
+            rfs::statat(&self.dir, SECRETS_DIR, rfs::AtFlags::SYMLINK_NOFOLLOW).ok().map(|stat| identity(&stat));
+        at_path != Some(dir) || in_dir != Some(secrets)
     }
 
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
@@ -717,7 +725,7 @@ fn open_trusted_dir(
     let fd = match open_dir(at, name) {
         Err(Errno::NOENT) => {
             if create_parents && let Some(parent) = name.parent().filter(|p| !p.as_os_str().is_empty()) {
-                create_parents_default_mode(parent).map_err(|e| OutputError::io("create directory", parent, e))?;
+                create_missing_parents(parent).map_err(|e| OutputError::io("create directory", parent, e))?;
             }
             // Created with its final mode: a chmod afterwards would leave a window.
             match rfs::mkdirat(at, name, Mode::from_raw_mode(DIR_MODE)) {
@@ -763,12 +771,12 @@ fn explain_open_error(at: BorrowedFd<'_>, name: &Path, shown: &Path, errno: Errn
     OutputError::io("open directory", shown, errno)
 }
 
-#[expect(
-    clippy::disallowed_methods,
-    reason = "parents of the out dir get default modes; the out dir itself is made with mkdirat"
-)]
-fn create_parents_default_mode(parent: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(parent)
+/// Creates the out dir's missing parents, 0755 (less as the umask says); the out dir itself is
+/// made with `mkdirat`, 0700.
+fn create_missing_parents(parent: &Path) -> io::Result<()> {
+    // 0755 whatever the umask allows beyond it: a parent others may write lets them move the
+    // out dir away and put their own in its place.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755).create(parent)
 }
 
 fn is_on_tmpfs(fd: BorrowedFd<'_>, shown: &Path) -> Result<bool, OutputError> {

@@ -331,6 +331,26 @@ fn an_out_dir_writable_by_group_or_others_is_refused_with_exit_5() {
     }
 }
 
+/// The out dir's missing parents are made 0755 even under `umask 000`: one others may write
+/// would let them move the out dir away and put their own in its place.
+#[test]
+fn missing_parents_of_the_out_dir_are_made_0755_whatever_the_umask() {
+    let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v");
+    let status = std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" render prometheus.yml --out run/app/out", crate::support::binary()])
+        .current_dir(test.path("."))
+        .env("XDG_RUNTIME_DIR", "")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    for (dir, mode) in [("run", 0o755), ("run/app", 0o755), ("run/app/out", 0o700)] {
+        let found = std::fs::metadata(test.path(dir)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(found, mode, "{dir}: {found:04o}");
+    }
+}
+
 #[test]
 fn an_out_dir_owned_by_another_user_is_refused_with_exit_5() {
     let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "v").file("out/.keep", "").args([

@@ -1318,8 +1318,31 @@ fn a_removed_out_dir_is_created_again_with_everything_in_it() {
 
     replace(&test.path("pw"), b"second-fake");
     watch.until("the out dir written again", CYCLE, |_| rendered.is_file() && holds(&secret, "second-fake"));
-    assert_eq!(watch.logged("the output directory was removed: created it again"), 1, "{}", watch.log());
+    assert_eq!(watch.logged("the output directory was removed or moved away"), 1, "{}", watch.log());
     assert_eq!(watch.logged("cannot write the outputs"), 0, "{}", watch.log());
+}
+
+/// An out dir moved away, with another directory put at its path (by someone who may write its
+/// parent), is written neither where it went (the target no longer reads it there) nor into the
+/// stranger (here writable by others, so refused): the writes fail and are retried until the
+/// path is usable again. They used to go on into the moved directory, reported as written.
+#[test]
+fn an_out_dir_moved_away_is_not_written_where_it_went_nor_into_its_replacement() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let moved = test.path("out.moved/secrets").join(secret.file_name().unwrap());
+    std::fs::rename(test.path("out"), test.path("out.moved")).unwrap();
+    std::fs::create_dir(test.path("out")).unwrap();
+    std::fs::set_permissions(test.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("a refused write", CYCLE, |watch| watch.logged("its path cannot be used") >= 1);
+    assert!(holds(&moved, "first-fake"), "the moved-away directory was written");
+    assert_eq!(std::fs::read_dir(test.path("out")).unwrap().count(), 0, "the stranger was written");
+
+    std::fs::remove_dir(test.path("out")).unwrap();
+    watch.until("the out dir written again", CYCLE, |_| holds(&secret, "second-fake"));
 }
 
 /// While writes fail, the loop waits out each backoff before writing again, as the log says
