@@ -201,7 +201,7 @@ impl Daemon {
                     }
                     let outcome = self.schedule.record_success(&location, fetched, now);
                     if outcome == Outcome::Changed {
-                        tracing::info!(location = %location, "secret value changed");
+                        tracing::info!(location = %location, secrets = %self.names_of(&location), "secret value changed");
                     }
                     outcomes.push((location.clone(), outcome));
                 }
@@ -209,13 +209,29 @@ impl Daemon {
                     self.metrics.record_fetch(provider, duration, Some(error.reason()));
                     let kept =
                         if self.schedule.value_for_location(&location) { "; the last good value stays" } else { "" };
-                    tracing::warn!(location = %location, %error, retryable = error.is_retryable(), "fetch failed{kept}");
+                    let shown = error.to_string();
                     self.schedule.record_failure(&location, error, now);
+                    let retry_in_secs =
+                        self.schedule.next_due(&location).map(|at| at.saturating_duration_since(now).as_secs());
+                    tracing::warn!(
+                        location = %location,
+                        secrets = %self.names_of(&location),
+                        error = %shown,
+                        retry_in_secs,
+                        "fetch failed{kept}"
+                    );
                 }
             }
             self.publish(&location);
         }
         outcomes
+    }
+
+    /// The names of the secrets `location` feeds (their files' names, as in `/metrics`), for
+    /// log lines: a location alone does not say which fields of which config it serves.
+    fn names_of(&self, location: &Location) -> String {
+        let names: Vec<&str> = self.uses.get(location).into_iter().flatten().map(|usage| usage.slug.as_str()).collect();
+        names.join(", ")
     }
 
     /// Why `fetched` cannot serve a secret taken from `location` (a missing key, several keys
@@ -495,7 +511,11 @@ impl Daemon {
         for location in locations {
             let nothing_newer = outcomes.get(&location).is_none_or(|outcome| *outcome == Outcome::Unchanged);
             if nothing_newer && self.schedule.fall_back(&location, now) {
-                tracing::warn!(location = %location, "auth failure with no newer value: writing the previous value back");
+                tracing::warn!(
+                    location = %location,
+                    secrets = %self.names_of(&location),
+                    "auth failure with no newer value: writing the previous value back"
+                );
                 self.publish(&location);
                 fell_back = true;
             }
@@ -826,10 +846,12 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     crate::install_crypto_provider();
     crate::output::refuse_to_replace_configs(&settings.common.out, &settings.configs)
         .map_err(crate::output::unusable_dir)?;
-    if let Some(ReloadTarget::Pid(pid)) = &settings.reload
-        && let Err(error) = supervise::check_signal_process(*pid)
+    if let Some(target) = &settings.reload
+        && let Err(error) = supervise::check_reload_signal(target)
     {
-        tracing::warn!("--reload-pid: {error}; every reload fails until the process can be signalled");
+        tracing::warn!(
+            "cannot reload {target}: {error}; every reload fails until it can (checked at start, nothing sent)"
+        );
     }
     let (loaded, providers) = Daemon::load(&settings)?;
     let out = OutputDir::open(&settings.common.out, &settings.common.output).map_err(crate::output::unusable_dir)?;

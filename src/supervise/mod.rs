@@ -102,14 +102,17 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> Result<(), SuperviseEr
     })
 }
 
-/// Checks, without sending anything, that a signal to process `pid` would be delivered: at the
-/// start of `watch --reload-pid`, so a wrong pid shows before the first change needs a reload.
-pub fn check_signal_process(pid: u32) -> Result<(), SuperviseError> {
-    rustix::process::test_kill_process(process_id(pid)?).map_err(|source| SuperviseError::Signal {
-        signal: "SIGHUP".to_owned(),
-        target: format!("process {pid}"),
-        source,
-    })
+/// Checks, without sending anything, that the reload target's signal would be delivered: at the
+/// start of `watch --reload-pid`/`--reload-pidfile`, so a wrong pid or pidfile shows before
+/// the first change needs a reload. Says why not.
+pub fn check_reload_signal(target: &ReloadTarget) -> Result<(), String> {
+    let pid = match target {
+        ReloadTarget::Pid(pid) => *pid,
+        ReloadTarget::PidFile(path) => reload::read_pid_file(path).map_err(|error| error.to_string())?,
+        ReloadTarget::Child | ReloadTarget::Url(_) => return Ok(()),
+    };
+    let process = process_id(pid).map_err(|error| error.to_string())?;
+    rustix::process::test_kill_process(process).map_err(|errno| format!("it cannot be signalled ({errno})"))
 }
 
 /// Sends `signal` to process group `group` (a child started by [`ChildProcess::spawn`] leads its

@@ -81,7 +81,7 @@ pub async fn reload(
 
 /// The process id in `path`: a regular file (read without blocking: a FIFO put there would
 /// hold the loop), which not everyone may write, since it names the process to signal.
-fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
+pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
     let failed = |source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source };
     let metadata = std::fs::metadata(path).map_err(failed)?;
     if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o002 != 0 {

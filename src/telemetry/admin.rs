@@ -27,8 +27,9 @@ const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// The answer to an accepted `POST /-/refresh`: what it does, an auth-failure trigger.
-const REFRESH_ACCEPTED: &str = "refresh requested as an auth failure: each secret is fetched again, and one the store \
-     has nothing newer for falls back to its previous value while that is within its grace period";
+const REFRESH_ACCEPTED: &str = "refresh requested as an auth failure: the secret (every secret, without `secret=`) \
+     is fetched again, and one the store has nothing newer for falls back to its previous value while that is within \
+     its grace period";
 /// A client that opens a connection and sends nothing (or sends headers slowly) would otherwise
 /// hold its task forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -715,7 +715,7 @@ fn reload_pid_sends_one_sighup_per_change() {
     watch.cycles(3);
     assert_eq!(std::fs::read_to_string(&hups).unwrap(), "h", "an unchanged value sent SIGHUP again");
     assert!(child.0.try_wait().unwrap().is_none(), "the process did not survive its SIGHUP");
-    assert_eq!(watch.logged("--reload-pid"), 0, "a live pid was warned about: {}", watch.log());
+    assert_eq!(watch.logged("cannot reload"), 0, "a live pid was warned about: {}", watch.log());
 }
 
 /// `--reload-pid` naming no process is said at start, before a change needs a reload: here the
@@ -726,8 +726,18 @@ fn a_reload_pid_naming_no_process_is_warned_about_at_start() {
     gone.wait().unwrap();
     let pid = gone.id().to_string();
     let (_test, watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pid", &pid]);
-    let warning = format!("--reload-pid: failed to send SIGHUP to process {pid}");
+    let warning = format!("cannot reload process {pid}: it cannot be signalled (");
     assert_eq!(watch.logged(&warning), 1, "{}", watch.log());
+}
+
+/// `--reload-pidfile` naming a file that is not there (yet) is said at start too; it is read
+/// again at each reload, so the target may still write it later.
+#[test]
+fn a_reload_pidfile_that_cannot_be_read_is_warned_about_at_start() {
+    let (_test, watch) =
+        watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pidfile", "prometheus.pid"]);
+    let warning = "cannot reload the process in pid file `prometheus.pid`: failed to read pid file";
+    assert_eq!(watch.logged(warning), 1, "{}", watch.log());
 }
 
 /// A child process killed when the test ends, however it ends.
@@ -1147,6 +1157,9 @@ fn an_unreadable_source_keeps_the_last_good_value_as_stale_without_a_reload() {
     assert_eq!(reload_requests.load(Ordering::SeqCst), 0, "a failed fetch caused a reload");
     assert_eq!(watch.reloads(), (0.0, 0.0));
     assert!(watch.logged("the last good value stays") >= 1, "{}", watch.log());
+    // Naming the secret it serves, and when it is tried again.
+    assert!(watch.logged(&format!("secrets={name}")) >= 1, "{}", watch.log());
+    assert!(watch.logged("retry_in_secs=") >= 1, "{}", watch.log());
 
     replace(&test.path("pw"), CANARY.as_bytes());
     watch.until("state success", Duration::from_secs(30), |watch| watch.state(&name) == Some("success"));
