@@ -128,7 +128,7 @@ impl Metrics {
         // Registered without `_total`: the encoder appends it to counters.
         registry.register("fetch_failures", "Failed fetches by provider and reason", fetch_failures.clone());
         let reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register("reloads", "Reloads of the child process after a re-render, by result", reloads.clone());
+        registry.register("reloads", "Reloads of the target after a re-render, by result", reloads.clone());
         for result in ["success", "failure"] {
             let _ = reloads.get_or_create(&ReloadLabels { result });
         }
