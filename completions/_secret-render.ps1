@@ -80,7 +80,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             break
         }
         'secret-render;run' {
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory for the rendered configs and secret files (as for `render`)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory for the rendered configs and secret files, as for `render` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]')
             [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit')
             [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
             [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
@@ -107,7 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             break
         }
         'secret-render;watch' {
-            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory (the init container''s `render --out`)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Output directory: the init container''s `render --out` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]')
             [CompletionResult]::new('--file-mode', '--file-mode', [CompletionResultType]::ParameterName, 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit')
             [CompletionResult]::new('--file-group', '--file-group', [CompletionResultType]::ParameterName, 'Group (numeric id) to give secret files and rendered configs')
             [CompletionResult]::new('--max-concurrency', '--max-concurrency', [CompletionResultType]::ParameterName, 'Most concurrent fetches per provider and store')
@@ -130,8 +130,8 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'secret-render;extract' {

@@ -74,7 +74,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'secret-render;run'= {
-            cand --out 'Output directory for the rendered configs and secret files (as for `render`)'
+            cand --out 'Output directory for the rendered configs and secret files, as for `render` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]'
             cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit'
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
@@ -100,7 +100,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'secret-render;watch'= {
-            cand --out 'Output directory (the init container''s `render --out`)'
+            cand --out 'Output directory: the init container''s `render --out` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]'
             cand --file-mode 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit'
             cand --file-group 'Group (numeric id) to give secret files and rendered configs'
             cand --max-concurrency 'Most concurrent fetches per provider and store'
@@ -123,8 +123,8 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand -q 'Less log detail (-q warnings only, -qq errors only)'
             cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'secret-render;extract'= {
             cand --to 'Where the values go: a store under `secret_stores` (in the config or `--stores`), or a provider with its environment defaults (`vault`: VAULT_ADDR/VAULT_TOKEN, mount `secret`; `aws_secrets_manager`, `kubernetes`, `gcp_secret_manager`)'

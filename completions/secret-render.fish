@@ -69,7 +69,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand check" -l re
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l out -d 'Output directory for the rendered configs and secret files (as for `render`)' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l out -d 'Output directory for the rendered configs and secret files, as for `render` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
@@ -92,7 +92,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand run" -l no-v
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
 complete -c secret-render -n "__fish_secret_render_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l out -d 'Output directory (the init container\'s `render --out`)' -r -F
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l out -d 'Output directory: the init container\'s `render --out` [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render]' -r -F
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-mode -d 'Mode of secret files and rendered configs, in octal (for a target running as another user: `0640` with `--file-group`; read-only `0400`/`0440` work too); at most 0660: nothing for others, no execute bit' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l file-group -d 'Group (numeric id) to give secret files and rendered configs' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l max-concurrency -d 'Most concurrent fetches per provider and store' -r
@@ -115,7 +115,7 @@ complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l re
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -l start-partial -d 'Start (or keep going) even when some secrets were never fetched: their `_file` paths point at files that do not exist yet, so only the components that need them fail'
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s v -l verbose -d 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
 complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s q -l quiet -d 'Less log detail (-q warnings only, -qq errors only)'
-complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s h -l help -d 'Print help'
+complete -c secret-render -n "__fish_secret_render_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c secret-render -n "__fish_secret_render_using_subcommand extract" -l to -d 'Where the values go: a store under `secret_stores` (in the config or `--stores`), or a provider with its environment defaults (`vault`: VAULT_ADDR/VAULT_TOKEN, mount `secret`; `aws_secrets_manager`, `kubernetes`, `gcp_secret_manager`)' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand extract" -l path-template -d 'Store path of each value; the last `/` separates the key. Placeholders: `{config}` (file stem), `{job}`/`{job_name}` (enclosing `job_name`/`name`, else the parent path), `{field}`, `{path}` (the whole YAML path)' -r
 complete -c secret-render -n "__fish_secret_render_using_subcommand extract" -l target -d 'The program that reads the rendered config, and its version: `prometheus`, `prometheus@2.42`, `alertmanager@0.25`, `generic`. Decides which fields have a `_file` sibling. Default: detected from each config\'s shape, at the oldest version known' -r

@@ -87,6 +87,10 @@ pub enum Command {
 
     /// Keep rendered configs fresh without a child (the sidecar after an init container): the
     /// same loop as `run`, reloading a process by pid or pid file, or by an HTTP POST.
+    ///
+    /// Runs until SIGTERM or SIGINT (exit 0). Exits at start with 2 on a usage error (a busy
+    /// `--listen` address), 3 on an invalid config, 5 on an unusable output directory; a secret
+    /// that cannot be fetched is retried, and reported by `/-/ready` and the metrics.
     Watch(WatchArgs),
 
     /// Move inline secrets into a store and rewrite the config to provider maps, changing only
@@ -222,7 +226,8 @@ pub enum ReloadOnArg {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Output directory for the rendered configs and secret files (as for `render`).
+    /// Output directory for the rendered configs and secret files, as for `render`
+    /// [default: $XDG_RUNTIME_DIR/secret-render, else /run/secret-render].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -261,7 +266,8 @@ pub struct WatchArgs {
     #[arg(required = true, value_name = "CONFIG")]
     pub configs: Vec<PathBuf>,
 
-    /// Output directory (the init container's `render --out`).
+    /// Output directory: the init container's `render --out` [default: $XDG_RUNTIME_DIR/secret-render,
+    /// else /run/secret-render].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
