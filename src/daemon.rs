@@ -966,7 +966,17 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     // needs a reload like any later change. `run` starts its child after the write.
     let found_a_rendering =
         daemon.loaded.configs.iter().any(|config| daemon.out.read_existing(Path::new(&config.name)).is_some());
-    daemon.adopt_previous_files();
+    // Another `run`/`watch` writing here would have its `.previous` files (inside their grace
+    // period) taken for leftovers and removed; the two would rewrite each other's files.
+    if daemon.out.opened_beside_another_writer() {
+        tracing::warn!(
+            path = %daemon.out.path().display(),
+            "another process has this output directory open (a second run or watch?): each would rewrite what the \
+             other writes; its `.previous` files are left alone"
+        );
+    } else {
+        daemon.adopt_previous_files();
+    }
     let changes = daemon.write_outputs()?;
     if daemon.settings.child.is_none() && found_a_rendering {
         daemon.note_changes(changes, false);

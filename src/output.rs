@@ -169,6 +169,8 @@ pub struct OutputDir {
     is_tmpfs: bool,
     /// The running uid, which owns every file written.
     euid: u32,
+    /// Whether another process had the out dir open when this one opened it.
+    shared: bool,
 }
 
 impl OutputDir {
@@ -217,8 +219,8 @@ impl OutputDir {
             break;
         }
 
-        lock_and_sweep(&dir, &[(&dir, &path), (&secrets, &secrets_path)], &path);
-        Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw() })
+        let shared = !lock_and_sweep(&dir, &[(&dir, &path), (&secrets, &secrets_path)], &path);
+        Ok(Self { path, dir, secrets, file_mode, is_tmpfs, euid: geteuid().as_raw(), shared })
     }
 
     /// Whether the out dir or `secrets/` held open is no longer what the path leads to: removed
@@ -235,6 +237,13 @@ impl OutputDir {
         let in_dir =
             rfs::statat(&self.dir, SECRETS_DIR, rfs::AtFlags::SYMLINK_NOFOLLOW).ok().map(|stat| identity(&stat));
         at_path != Some(dir) || in_dir != Some(secrets)
+    }
+
+    /// Whether another writer had the out dir open when it was opened (a `render` or another
+    /// `run`/`watch` into the same directory).
+    #[must_use]
+    pub fn opened_beside_another_writer(&self) -> bool {
+        self.shared
     }
 
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
@@ -796,16 +805,18 @@ fn is_tmpfs_magic(f_type: rfs::FsWord) -> bool {
 /// remove). Every writer holds the shared lock from `open` on, so the exclusive one is granted
 /// only while no other writer could have a temporary file in flight; a writer that finds
 /// another holding it leaves every file alone. Where the filesystem has no `flock`, nothing is
-/// removed.
-fn lock_and_sweep(dir: &OwnedFd, sweep: &[(&OwnedFd, &PathBuf)], shown: &Path) {
-    match rfs::flock(dir, rfs::FlockOperation::NonBlockingLockExclusive) {
+/// removed. Returns whether no other writer had it open.
+fn lock_and_sweep(dir: &OwnedFd, sweep: &[(&OwnedFd, &PathBuf)], shown: &Path) -> bool {
+    let alone = match rfs::flock(dir, rfs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {
             for (fd, dir_path) in sweep {
                 remove_temporary_files(fd.as_fd(), dir_path);
             }
+            true
         }
         Err(Errno::WOULDBLOCK) => {
             tracing::debug!(path = %shown.display(), "another process writes here too: leaving temporary files alone");
+            false
         }
         Err(error) => {
             tracing::debug!(
@@ -813,14 +824,15 @@ fn lock_and_sweep(dir: &OwnedFd, sweep: &[(&OwnedFd, &PathBuf)], shown: &Path) {
                 error = %io::Error::from(error),
                 "cannot lock the output directory: leftover temporary files are not removed",
             );
-            return;
+            return true;
         }
-    }
+    };
     // From exclusive to shared, or to shared beside the others. This waits only for another
     // writer's sweep, which holds the lock exclusively for no longer than one listing.
     if let Err(error) = rfs::flock(dir, rfs::FlockOperation::LockShared) {
         tracing::debug!(path = %shown.display(), error = %io::Error::from(error), "cannot lock the output directory");
     }
+    alone
 }
 
 /// Removes every file in `dir` named as [`temp_name_for`] names them. Failures are logged: a

@@ -1564,6 +1564,29 @@ fn a_previous_file_left_by_an_earlier_run_is_removed_at_start() {
     assert!(holds(&secret, "second-fake"));
 }
 
+/// A second `watch` started on the out dir of a running one says so, and leaves the first's
+/// `.previous` files alone: it took them for an earlier run's leftovers and removed them inside
+/// their grace period (the first then wrote them back, and so on).
+#[test]
+fn a_second_watch_on_the_same_out_dir_warns_and_leaves_the_firsts_previous_files() {
+    let (test, mut watch) = watching(&basic_auth_job("1s", "1h"), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the previous value's file", CYCLE, |_| holds(&previous_of(&secret), "first-fake"));
+
+    let mut second = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    second.until("/-/ready", CYCLE, Watch::ready);
+    assert_eq!(second.logged("another process has this output directory open"), 1, "{}", second.log());
+    assert_eq!(watch.logged("another process has this output directory open"), 0, "{}", watch.log());
+    // The first stops (leaving its `.previous` file, as a stop does); the second's next write
+    // (the rendered config, removed) leaves that file alone.
+    drop(watch);
+    let rendered = test.path("out/prometheus.yml");
+    std::fs::remove_file(&rendered).unwrap();
+    second.until("the rendered config written again", CYCLE, |_| rendered.is_file());
+    assert!(holds(&previous_of(&secret), "first-fake"), "the first watch's previous value was removed");
+}
+
 /// Output files someone else removed or overwrote are written again at the next pass (here the
 /// next 1 s refresh), not only when their value next changes.
 #[test]
