@@ -19,19 +19,34 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// A `Content-Type` for OAuth token requests.
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
+/// Whether a client's requests may go through the proxy the environment names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` unless `NO_PROXY` names the host, as Google's and
+    /// Azure's own SDKs and CLIs do: for the services' APIs and token endpoints.
+    FromEnvironment,
+    /// Never: for a metadata or managed-identity endpoint, a link-local address on the machine
+    /// itself, which a proxy must not be asked for (it would answer for its own host, or not).
+    Never,
+}
+
 /// The HTTP client of one store: HTTP/1.1 keep-alive, `max_concurrency` idle connections per
-/// host, no proxy (metadata endpoints must never be reached through one).
-pub fn http_client(label: &str, timeout: Duration, max_concurrency: usize) -> Result<reqwest::Client, String> {
+/// host, and the environment's proxy or none.
+pub fn http_client(
+    label: &str,
+    timeout: Duration,
+    max_concurrency: usize,
+    proxy: Proxy,
+) -> Result<reqwest::Client, String> {
     crate::install_crypto_provider();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(max_concurrency.max(1))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
-        .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
-        .no_proxy()
-        .build()
-        .map_err(|error| format!("{label}: cannot build the HTTP client: {error}"))
+        .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")));
+    let builder = if proxy == Proxy::Never { builder.no_proxy() } else { builder };
+    builder.build().map_err(|error| format!("{label}: cannot build the HTTP client: {error}"))
 }
 
 /// Parses an `http://` or `https://` URL from settings, naming the setting on failure.

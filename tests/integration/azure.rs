@@ -509,6 +509,32 @@ fn a_managed_identity_asks_imds_with_the_metadata_header() {
     unknown.run().expect_code(4).stderr_contains("invalid_request: Identity not found");
 }
 
+/// Behind an egress proxy (here a dead one), Key Vault is reached through it unless `NO_PROXY`
+/// names the host, as Azure's SDKs do; the instance metadata service never is.
+#[test]
+fn key_vault_goes_through_the_environments_proxy_and_imds_never() {
+    let fake = AzureFake::start();
+    fake.put("api-token", "proxied-fake", None);
+    let dead_proxy = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let auth = format!("{{managed_identity: {{client_id: {MANAGED_CLIENT_ID}}}}}");
+    let config = fake.config(&auth, "t: {azure_key_vault: {name: api-token}}\n");
+    let behind_proxy = |no_proxy: &str| {
+        render_test(&config)
+            .env("HTTP_PROXY", &dead_proxy)
+            .env("HTTPS_PROXY", &dead_proxy)
+            .env("http_proxy", "")
+            .env("https_proxy", "")
+            .env("NO_PROXY", no_proxy)
+            .env("no_proxy", "")
+    };
+    behind_proxy("").run().expect_code(4).stderr_contains("unreachable");
+    assert_eq!(fake.server.count("GET /metadata/identity/oauth2/token"), 1, "IMDS, reached directly");
+    assert_eq!(fake.secret_requests(), 0, "Key Vault was reached without the proxy");
+    let test = behind_proxy("127.0.0.1");
+    test.run().expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"proxied-fake\"\n");
+}
+
 #[test]
 fn missing_and_forbidden_secrets_are_told_apart() {
     let fake = AzureFake::start();

@@ -529,6 +529,41 @@ fn missing_and_forbidden_secrets_are_told_apart() {
         .stderr_contains("needs `secretmanager.versions.access`");
 }
 
+/// Behind an egress proxy (`HTTP_PROXY`/`HTTPS_PROXY`, here a dead one), Secret Manager is
+/// reached through it unless `NO_PROXY` names the host, as Google's SDKs do; the metadata server
+/// never is (a proxy would answer for its own machine). Every request used to bypass the proxy.
+#[test]
+fn the_api_goes_through_the_environments_proxy_and_the_metadata_server_never() {
+    let fake = GoogleFake::start();
+    fake.put("api-token", b"proxied-fake");
+    let dead_proxy = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let config = format!(
+        "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {url}, metadata_url: {url}}}\nt: {{gcp_secret_manager: {{project: {PROJECT}, secret: api-token}}}}\n",
+        url = fake.server.url()
+    );
+    let render = |no_proxy: &str| {
+        let test = Test::new()
+            .file("app.yml", &config)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+            .env("CLOUDSDK_CONFIG", "/nonexistent")
+            .env("HTTP_PROXY", &dead_proxy)
+            .env("HTTPS_PROXY", &dead_proxy)
+            .env("http_proxy", "")
+            .env("https_proxy", "")
+            .env("NO_PROXY", no_proxy)
+            .env("no_proxy", "")
+            .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+        let outcome = test.run();
+        (test, outcome)
+    };
+    render("").1.expect_code(4).stderr_contains("unreachable");
+    assert_eq!(fake.server.count(&format!("GET {METADATA_TOKEN}")), 1, "the metadata server, reached directly");
+    assert_eq!(fake.server.count("GET /v1/"), 0, "Secret Manager was reached without the proxy");
+    let (test, outcome) = render("127.0.0.1");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "t: \"proxied-fake\"\n");
+}
+
 #[test]
 fn the_metadata_server_gives_the_token_without_a_key() {
     let fake = GoogleFake::start();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 
 use crate::support::{
-    CANARY, PROMETHEUS_INSTALL, Server, Test, bao, binary, free_port, mode_of, read, repo, require, try_http,
+    CANARY, PROMETHEUS_INSTALL, Server, Test, bao, free_port, mode_of, read, repo, require, try_http,
 };
 
 /// The most any one condition is waited for.
@@ -46,8 +46,8 @@ struct Wrapper {
 
 /// The built binary, run in the test's directory with the environment `Test::run` gives it.
 fn wrapper_command(test: &Test) -> Command {
-    let mut command = Command::new(binary());
-    command.current_dir(test.path("")).env_remove("XDG_RUNTIME_DIR");
+    let mut command = crate::support::binary_command();
+    command.current_dir(test.path(""));
     command
 }
 

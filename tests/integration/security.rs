@@ -59,7 +59,7 @@ fn file_root_allows_files_under_it_including_kubernetes_style_symlinks() {
 fn the_running_process_cannot_dump_core() {
     let test = Test::new().file("prometheus.yml", &config_reading("pw")).file("pw", CANARY);
     let admin = free_port();
-    let mut watch = Command::new(binary())
+    let mut watch = crate::support::binary_command()
         .args(["watch", "prometheus.yml", "--out", "out", "--listen", &format!("127.0.0.1:{admin}")])
         .current_dir(test.path(""))
         .stdout(Stdio::null())

@@ -20,6 +20,20 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_secret-render")
 }
 
+/// The binary as every test runs it: without the running machine's `XDG_RUNTIME_DIR` (the
+/// default out dir) and proxy variables (a CI machine behind a proxy would send the requests
+/// for the local servers and fakes through it); a test of either sets its own.
+pub fn binary_command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_remove("XDG_RUNTIME_DIR");
+    for name in
+        ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"]
+    {
+        command.env_remove(name);
+    }
+    command
+}
+
 /// The repository root, for `testdata/`.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -138,10 +152,9 @@ impl Test {
     }
 
     fn run_args(&self, args: &[OsString]) -> Outcome {
-        let output = Command::new(binary())
+        let output = binary_command()
             .args(args)
             .current_dir(self.dir.path())
-            .env_remove("XDG_RUNTIME_DIR")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
@@ -505,14 +518,8 @@ impl WatchProcess {
     /// its environment less `env_removals`, without waiting for anything.
     pub fn start_with(test: &Test, args: &[&str], env_removals: &[&str]) -> Self {
         let port = free_port();
-        let mut command = Command::new(binary());
-        command
-            .arg("watch")
-            .args(args)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(test.path("."))
-            .env_remove("XDG_RUNTIME_DIR");
+        let mut command = binary_command();
+        command.arg("watch").args(args).arg("--listen").arg(format!("127.0.0.1:{port}")).current_dir(test.path("."));
         for key in env_removals {
             command.env_remove(key);
         }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::http_fake::{FakeServer, forward};
-use crate::support::{Server, Test, bao, base64, binary, http_json, mode_of, read, require};
+use crate::support::{Server, Test, bao, base64, http_json, mode_of, read, require};
 
 const REF: &str = "{vault: {path: prometheus/node, key: password}}";
 
@@ -77,7 +77,7 @@ fn store_put_get_delete_round_trip_on_kv_v2() {
     put(&test).expect_code(0).stdout_contains("new version 1").never_shows("first-value-9d3");
 
     // The second version from stdin, never from argv.
-    let mut child = Command::new(binary())
+    let mut child = crate::support::binary_command()
         .args(["store", "put", REF])
         .env("VAULT_ADDR", server.address())
         .env("VAULT_TOKEN", "root")

@@ -79,7 +79,11 @@ pub struct AzureStore {
     /// For messages: `store prod`, `the default azure_key_vault store`.
     label: String,
     store: StoreRef,
+    /// For Key Vault and Entra ID's token endpoint: through the environment's proxy.
     http: reqwest::Client,
+    /// For the instance metadata service (with [`Credential::ManagedIdentity`]): never through
+    /// a proxy.
+    imds_http: Option<reqwest::Client>,
     timeout: Duration,
     credential: Credential,
     /// Whether the credential is the environment's fallback (messages then say what was looked for).
@@ -225,11 +229,16 @@ impl AzureStore {
         };
         tracing::debug!(store = %label, credential = credential.describe(), "azure_key_vault credential");
         let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let http = cloud::http_client(&label, timeout, max_concurrency)?;
+        let http = cloud::http_client(&label, timeout, max_concurrency, cloud::Proxy::FromEnvironment)?;
+        let imds_http = match &credential {
+            Credential::ManagedIdentity { .. } => Some(cloud::http_client(&label, timeout, 1, cloud::Proxy::Never)?),
+            Credential::ClientSecret { .. } | Credential::WorkloadIdentity { .. } => None,
+        };
         Ok(Self {
             label,
             store,
             http,
+            imds_http,
             timeout,
             credential,
             from_environment,
@@ -327,7 +336,8 @@ impl AzureStore {
             url.query_pairs_mut().append_pair("client_id", client_id);
         }
         let what = format!("{} managed identity token from {}", self.label, url.origin().ascii_serialization());
-        let request = self.http.get(url).header("Metadata", "true");
+        let http = self.imds_http.as_ref().unwrap_or(&self.http);
+        let request = http.get(url).header("Metadata", "true");
         let response = cloud::send(request, &what, self.timeout).await.map_err(|error| match error {
             ProviderError::Unreachable { what, reason } if self.from_environment => ProviderError::Unreachable {
                 what,

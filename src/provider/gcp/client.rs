@@ -57,7 +57,10 @@ pub struct GcpStore {
     label: String,
     store: StoreRef,
     endpoint: reqwest::Url,
+    /// For Secret Manager and Google's token endpoint: through the environment's proxy.
     http: reqwest::Client,
+    /// For the metadata server (with [`Credentials::Metadata`]): never through a proxy.
+    metadata_http: Option<reqwest::Client>,
     timeout: Duration,
     credentials: Credentials,
     token_url: Option<reqwest::Url>,
@@ -183,8 +186,22 @@ impl GcpStore {
         };
         tracing::debug!(store = %label, ?credentials, "gcp_secret_manager credentials");
         let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let http = cloud::http_client(&label, timeout, max_concurrency)?;
-        Ok(Self { label, store, endpoint, http, timeout, credentials, token_url, token: tokio::sync::Mutex::new(None) })
+        let http = cloud::http_client(&label, timeout, max_concurrency, cloud::Proxy::FromEnvironment)?;
+        let metadata_http = match &credentials {
+            Credentials::Metadata(_) => Some(cloud::http_client(&label, timeout, 1, cloud::Proxy::Never)?),
+            Credentials::File { .. } => None,
+        };
+        Ok(Self {
+            label,
+            store,
+            endpoint,
+            http,
+            metadata_http,
+            timeout,
+            credentials,
+            token_url,
+            token: tokio::sync::Mutex::new(None),
+        })
     }
 
     /// The access token to send now (and the quota project of user credentials): the cached
@@ -283,7 +300,8 @@ impl GcpStore {
             reason: error.to_string(),
         })?;
         let what = format!("{} metadata server token at {url}", self.label);
-        let request = self.http.get(url).header("Metadata-Flavor", "Google");
+        let http = self.metadata_http.as_ref().unwrap_or(&self.http);
+        let request = http.get(url).header("Metadata-Flavor", "Google");
         let response = cloud::send(request, &what, self.timeout).await.map_err(|error| match error {
             ProviderError::Unreachable { what, reason } => ProviderError::Unreachable {
                 what,
