@@ -335,7 +335,13 @@ fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, b
                     format!("Operation cannot be fulfilled on secrets {name:?}: the object has been modified");
                 return (409, status(409, "Conflict", &message, None));
             }
-            ("MODIFIED", decode_data(&body["data"], stored.data), Some(stored.uid))
+            let data = decode_data(&body["data"], stored.data.clone());
+            // As the API server does: an update that changes nothing is not stored, keeps the
+            // resourceVersion and tells no watcher.
+            if data == stored.data {
+                return (200, object(namespace, &name, &stored, false));
+            }
+            ("MODIFIED", data, Some(stored.uid))
         }
         ("DELETE", Some(stored)) => ("DELETED", stored.data, Some(stored.uid)),
         _ => return (405, status(405, "MethodNotAllowed", "not a method the fake serves", None)),
@@ -1085,6 +1091,14 @@ fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
         .cloned()
         .collect();
     assert_eq!(keys, ["password"]);
+    // A key that is not there is said so, with the keys that are, as other stores say it: the
+    // merge patch removing it changes nothing, and was reported as a deletion.
+    with_kubeconfig(&server)
+        .args(["store", "delete", "{kubernetes: {namespace: monitoring, name: node, key: username}}"])
+        .run()
+        .expect_code(5)
+        .stderr_contains("username")
+        .stderr_contains("password");
     with_kubeconfig(&server)
         .args(["store", "delete", "{kubernetes: {namespace: monitoring, name: node}}"])
         .run()

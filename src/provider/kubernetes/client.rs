@@ -466,14 +466,24 @@ impl Inner {
             let written = match current {
                 Some(meta) => {
                     // `null` removes the key (merge patch).
+                    let deleting = data.is_none();
+                    let before = meta.metadata.resource_version;
                     let patch = serde_json::json!({
-                        "metadata": {"resourceVersion": meta.metadata.resource_version},
+                        "metadata": {"resourceVersion": before},
                         "data": {key: data},
                     });
                     let written = api
                         .patch(&location.name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
-                        .await;
-                    written.map_err(|error| Self::api_error(&error, &what, "patch", &namespace))?
+                        .await
+                        .map_err(|error| Self::api_error(&error, &what, "patch", &namespace))?;
+                    // A patch that changes nothing is not stored, and keeps the version: the key
+                    // to delete was not there.
+                    if deleting && written.metadata.resource_version == before {
+                        let available =
+                            written.data.as_ref().map(|data| data.keys().cloned().collect()).unwrap_or_default();
+                        return Err(ProviderError::MissingKey { what: what.clone(), key: key.to_owned(), available });
+                    }
+                    written
                 }
                 None if data.is_none() => return Err(ProviderError::NotFound { what: what.clone() }),
                 None => {
