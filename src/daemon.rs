@@ -276,6 +276,22 @@ impl Daemon {
             }
             let in_place = || kept_in_place(named_by_rendered, config, schedule);
             if values.iter().any(Option::is_none) && !settings.common.start_partial {
+                // The rendering in place stays, naming the files it names; those whose value is
+                // in hand are kept fresh all the same: a rotation must not wait on another secret
+                // that cannot be fetched (at a `watch`'s start, beside an init container's output).
+                let mut fresh = Vec::new();
+                for ((site, placement), value) in config.sites.iter().zip(&config.placements).zip(&values) {
+                    let Placement::File { file, .. } = placement else { continue };
+                    if let Some(value) = value {
+                        fresh.push((file.clone(), value.clone()));
+                    }
+                    if let Some(previous) = schedule.previous_for(&site.spec) {
+                        fresh.push((previous_name(file), previous));
+                    }
+                }
+                let (kept_fresh, changed) = write_secret_files(out, written, fresh)?;
+                secrets_changed |= changed;
+                produced.extend(kept_fresh);
                 produced.extend(in_place());
                 continue;
             }
@@ -723,6 +739,36 @@ fn previous_name(file: &str) -> String {
     format!("{file}.previous")
 }
 
+/// Writes the secret files `files` (names in `secrets/`, with their values) whose content differs
+/// from what is on disk, together with one sync; returns their paths relative to the out dir,
+/// and whether any was written.
+fn write_secret_files(
+    out: &OutputDir,
+    written: &mut WrittenFiles,
+    files: Vec<(String, crate::secret::Secret)>,
+) -> Result<(Vec<PathBuf>, bool), Failure> {
+    let mut staged = None;
+    let mut staged_digests = Vec::new();
+    let mut paths = Vec::with_capacity(files.len());
+    for (name, value) in &files {
+        let relative = PathBuf::from(crate::output::SECRETS_DIR).join(name);
+        if written.changed(out, &relative, value.expose()) {
+            let staging = staged.get_or_insert_with(|| out.stage_secrets());
+            staging.stage(name, value.expose())?;
+            staged_digests.push((relative.clone(), digest(value.expose())));
+        }
+        paths.push(relative);
+    }
+    let changed = staged.is_some();
+    if let Some(staged) = staged {
+        staged.commit()?;
+        for (relative, digest) in staged_digests {
+            written.record(out, relative, digest);
+        }
+    }
+    Ok((paths, changed))
+}
+
 /// The files the rendering in place of `config` names, kept while a new one cannot be written,
 /// less the `.previous` files whose grace period is over: an old secret must not outstay it
 /// because the config broke.
@@ -920,6 +966,12 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     // change a store reports (a missing `file` source created, a Kubernetes Secret updated).
     let (changed_sender, mut changed_locations) = mpsc::unbounded_channel::<Location>();
     daemon.watch_locations(&changed_sender);
+    // A `watch` that finds an earlier rendering (an init container's, or its own before a
+    // restart) serves a target that may be running on it: what this first write changes there
+    // needs a reload like any later change. `run` starts its child after the write.
+    let watching = daemon.settings.child.is_none();
+    let found_a_rendering =
+        daemon.loaded.configs.iter().any(|config| daemon.out.read_existing(Path::new(&config.name)).is_some());
     loop {
         if daemon.config_check_at.is_some_and(|at| at <= Instant::now()) {
             daemon.config_check_at = None;
@@ -932,7 +984,9 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         }
         let due = daemon.schedule.due(Instant::now());
         guarded!(guard, daemon.refresh(due));
-        if daemon.all_values_ready() || daemon.settings.common.start_partial {
+        // A `watch` beside a rendering in place has no target to hold back: it goes on with what
+        // it has, keeping fresh every secret file whose value is in hand.
+        if daemon.all_values_ready() || daemon.settings.common.start_partial || (watching && found_a_rendering) {
             break;
         }
         daemon.log_missing();
@@ -961,11 +1015,6 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             }
         }
     }
-    // A `watch` that finds an earlier rendering (an init container's, or its own before a
-    // restart) serves a target that may be running on it: what this first write changes there
-    // needs a reload like any later change. `run` starts its child after the write.
-    let found_a_rendering =
-        daemon.loaded.configs.iter().any(|config| daemon.out.read_existing(Path::new(&config.name)).is_some());
     // Another `run`/`watch` writing here would have its `.previous` files (inside their grace
     // period) taken for leftovers and removed; the two would rewrite each other's files.
     if daemon.out.opened_beside_another_writer() {
@@ -978,7 +1027,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         daemon.adopt_previous_files();
     }
     let changes = daemon.write_outputs()?;
-    if daemon.settings.child.is_none() && found_a_rendering {
+    if watching && found_a_rendering {
         daemon.note_changes(changes, false);
     }
     if let Some(command) = &daemon.settings.child {
