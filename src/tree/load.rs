@@ -126,11 +126,15 @@ fn count_nodes(node: &Node) -> usize {
     }
 }
 
-/// Whether two scalar keys are the same key: the same text, unless one is a plain null and the
-/// other is not (`~:` is null, `'~':` the string `~`, as Go's yaml.v2 reads them; the emitter
-/// writes an empty null key as `~`, which must not then clash with a quoted `'~'`).
+/// Whether two scalar keys are the same key, as Go's yaml.v2 reads them: two plain nulls however
+/// spelt (`~`, `null`, an empty key), else the same text when neither is a null (`'~':` is the
+/// string `~`; the emitter writes an empty null key as `~`, which must not then clash with it).
 fn same_key(a: &Node, b: &Node) -> bool {
-    a.as_scalar() == b.as_scalar() && a.is_null() == b.is_null()
+    match (a.is_null(), b.is_null()) {
+        (true, true) => true,
+        (false, false) => a.as_scalar() == b.as_scalar(),
+        _ => false,
+    }
 }
 
 fn to_mark(marker: Marker) -> Mark {

@@ -668,6 +668,19 @@ fn regression_a_leading_no_break_space_is_kept_in_keys_and_root_scalars() {
     holds("\u{a0}\n");
 }
 
+/// Found (src/tree/load.rs `same_key`): `~:` and an empty key `:` in one mapping loaded as two
+/// keys, their texts differing, and were emitted as `~:` twice, which does not load. Both are
+/// null: one key given twice, as Go's yaml.v2 reads it, and refused as a duplicate.
+#[test]
+fn regression_null_keys_spelt_differently_are_one_duplicate_key() {
+    holds("~:  # c%YAML 1.2\n: \\");
+    for text in ["~: 1\n: 2\n", "null: 1\n~: 2\n", "Null: 1\nNULL: 2\n"] {
+        let error = tree::load(text).err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(error.contains("duplicate key"), "{text:?}: {error}");
+    }
+    assert!(tree::load("~: 1\n'~': 2\n").is_ok(), "a quoted `~` is a string, not null");
+}
+
 /// Found: `{}` with a `!literal` key, i.e. an empty plain key: written `~`, a null key either way.
 #[test]
 fn regression_an_empty_key_is_written_as_null() {
