@@ -17,7 +17,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
 use crate::output::OutputDir;
-use crate::path_watch::SettledWatch;
+use crate::path_watch::{Release, SettledWatch};
 use crate::provider::{Fetched, Location, ProviderError, ProviderSet};
 use crate::refresh::{self, Outcome, Schedule, Status};
 use crate::render::{self, Placement, TargetSpec};
@@ -104,7 +104,7 @@ struct Daemon {
     sources: Vec<Option<Vec<u8>>>,
     /// The configs and the stores file, watched for changes; `None` when inotify is unavailable.
     /// Held for as long as the loop runs: dropping it ends the watch.
-    _config_watch: Option<SettledWatch<()>>,
+    config_watch: Option<SettledWatch<usize>>,
     uses: HashMap<Location, Vec<Use>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -553,6 +553,11 @@ impl Daemon {
     /// SIGHUP: read the configuration again now, even if its files look unchanged.
     fn reread_on_sighup(&mut self) {
         tracing::info!("SIGHUP: re-reading the configuration");
+        // And watching again what the paths lead to now (a directory that could not be watched
+        // before, the inotify limit since raised).
+        if let Some(watch) = &self.config_watch {
+            watch.rewatch();
+        }
         self.sources.clear();
         self.config_check_at = Some(Instant::now());
     }
@@ -828,11 +833,14 @@ impl WrittenFiles {
 /// Watches the configs and the stores file ([`SettledWatch`]: editors replace files, Kubernetes
 /// swaps a ConfigMap's `..data` symlink, configuration management links a config from elsewhere
 /// and edits or retargets it) and wakes the loop through `sender` once a change has settled and
-/// its writer has closed the file: a config half-written by `cmd > prometheus.yml` may parse, and
-/// must not be rendered. A config that does not parse is kept out until the next change.
-fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<SettledWatch<()>> {
-    let paths = settings.configs.iter().chain(&settings.common.stores).map(|path| (path.clone(), ()));
-    let watch = SettledWatch::start(paths.collect(), move |_settled| {
+/// no watched file is still held open by a writer: a config half-written by `cmd >
+/// prometheus.yml` may parse, and must not be rendered, and the loop reads every config when it
+/// wakes. A config that does not parse is kept out until the next change.
+fn watch_config_files(settings: &DaemonSettings, sender: mpsc::Sender<()>) -> Option<SettledWatch<usize>> {
+    // Each path its own item: one writer's close says nothing of another file still open.
+    let paths =
+        settings.configs.iter().chain(&settings.common.stores).cloned().enumerate().map(|(index, path)| (path, index));
+    let watch = SettledWatch::start(paths.collect(), Release::Together, move |_settled| {
         // Full: a wake-up is already waiting, and the loop reads every config when it comes.
         !matches!(sender.try_send(()), Err(mpsc::error::TrySendError::Closed(())))
     });
@@ -928,7 +936,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         schedule: Schedule::new(loaded.specs(), now),
         uses: Daemon::index_uses(&loaded),
         sources: read_sources(&settings),
-        _config_watch: config_watch,
+        config_watch,
         templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,

@@ -164,15 +164,26 @@ impl<T> Drop for SettledWatch<T> {
     }
 }
 
+/// When a [`SettledWatch`] reports changed items while another is still being written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Each once its own writers have closed it: items read one by one (`file` sources).
+    Each,
+    /// None while any is still open: items read together, where one half-written spoils the
+    /// reading of all (the configs and the stores file).
+    Together,
+}
+
 impl<T: Clone + Ord + Send + 'static> SettledWatch<T> {
     /// Watches the paths of `items` and calls `report` on the runtime with the items of each
-    /// settled change, until it returns `false` (its receiver is gone). Must be called within a
-    /// Tokio runtime.
+    /// settled change, released as `release` says, until it returns `false` (its receiver is
+    /// gone). Must be called within a Tokio runtime.
     ///
     /// # Errors
     /// When inotify cannot be used (its instance limit reached).
     pub fn start(
         items: Vec<(PathBuf, T)>,
+        release: Release,
         report: impl FnMut(Vec<T>) -> bool + Send + 'static,
     ) -> notify::Result<Self> {
         let (events, settling) = unbounded_channel();
@@ -180,13 +191,18 @@ impl<T: Clone + Ord + Send + 'static> SettledWatch<T> {
             let _ = events.send((item.clone(), activity));
         })?;
         let watch = Arc::new(Mutex::new(watch));
-        let settler = tokio::spawn(settle(settling, report, Arc::clone(&watch)));
+        let settler = tokio::spawn(settle(settling, release, report, Arc::clone(&watch)));
         Ok(Self { watch, settler })
     }
 
     /// How many directories are watched: none when no path's could be.
     pub fn watched(&self) -> usize {
         self.watch.lock().expect("not poisoned").watched()
+    }
+
+    /// Resolves the paths again and watches what they lead to now.
+    pub fn rewatch(&self) {
+        self.watch.lock().expect("not poisoned").rewatch();
     }
 
     /// Watches the paths of `items` from now on; a change to the old ones still settling is
@@ -213,6 +229,7 @@ fn note<T: Ord>(pending: &mut Pending<T>, (item, activity): (T, Activity)) {
 /// yet closed waits for its close (at most [`OPEN_WRITE_AT_MOST`]).
 async fn settle<T: Clone + Ord + Send + 'static>(
     mut events: UnboundedReceiver<(T, Activity)>,
+    release: Release,
     mut report: impl FnMut(Vec<T>) -> bool,
     watch: Arc<Mutex<PathWatch<T>>>,
 ) {
@@ -248,8 +265,13 @@ async fn settle<T: Clone + Ord + Send + 'static>(
             }
         }
         watch.lock().expect("not poisoned").rewatch();
-        let ready: Vec<T> = pending.iter().filter(|(_, open)| !**open).map(|(item, _)| item.clone()).collect();
-        pending.retain(|_, open| *open);
+        let ready: Vec<T> = if release == Release::Together && pending.values().any(|open| *open) {
+            Vec::new()
+        } else {
+            let ready = pending.iter().filter(|(_, open)| !**open).map(|(item, _)| item.clone()).collect();
+            pending.retain(|_, open| *open);
+            ready
+        };
         open_since = if pending.is_empty() { None } else { open_since.or(Some(Instant::now())) };
         if !ready.is_empty() && !report(ready) {
             return;

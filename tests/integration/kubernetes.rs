@@ -824,8 +824,9 @@ fn an_empty_token_file_is_a_configuration_error() {
 
 /// With `HTTPS_PROXY` in the environment (a corporate egress proxy), a kubeconfig's API server
 /// that `NO_PROXY` names is reached directly, as kubectl reaches it; one it does not name goes
-/// through the proxy (here a dead one, so the read fails). kube-rs refused every such store
-/// ("requires the disabled feature kube/http-proxy"), whatever `NO_PROXY` said.
+/// through the proxy (here a dead one, so the read fails), also when `NO_PROXY` names the
+/// proxy's own host, which kube-rs checks instead. kube-rs refused every such store ("requires
+/// the disabled feature kube/http-proxy"), whatever `NO_PROXY` said.
 #[test]
 fn https_proxy_is_used_for_the_api_server_unless_no_proxy_names_it() {
     let server = FakeApiServer::start();
@@ -845,6 +846,18 @@ fn https_proxy_is_used_for_the_api_server_unless_no_proxy_names_it() {
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"proxied-fake\"\n");
     let (_, outcome) = render(with_proxy("example.invalid"), "t: {kubernetes: {name: scrape-token}}\n");
+    outcome.expect_code(4).stderr_contains("unreachable");
+    // NO_PROXY naming the proxy's own domain and port (which kube-rs checks, and then drops the
+    // proxy) says nothing of the API server's: still proxied, here through a proxy whose name
+    // does not resolve.
+    let unresolvable = with_kubeconfig(&server)
+        .env("HTTPS_PROXY", "http://proxy.corp.invalid:3128")
+        .env("HTTP_PROXY", "http://proxy.corp.invalid:3128")
+        .env("https_proxy", "")
+        .env("http_proxy", "")
+        .env("NO_PROXY", ".corp.invalid:3128")
+        .env("no_proxy", "");
+    let (_, outcome) = render(unresolvable, "t: {kubernetes: {name: scrape-token}}\n");
     outcome.expect_code(4).stderr_contains("unreachable");
 }
 

@@ -1069,6 +1069,44 @@ fn a_config_truncated_and_not_yet_written_is_read_once_its_writer_closes_it() {
     });
 }
 
+/// With several configs watched, one held open by its writer holds the reading of all back
+/// (the loop reads every config when it wakes): another config written in place and closed
+/// meanwhile does not release the half-written one, whose close then brings both. They shared
+/// one open-write flag, so the other's close released the half-written config. A source
+/// changed meanwhile is read as usual, twice, each time after longer than a change settles.
+#[test]
+fn a_config_held_open_is_not_released_by_another_config_closed_meanwhile() {
+    use std::io::Write as _;
+    let config = |jobs: &[&str]| config_with_jobs("pw", jobs).replace("refresh_interval: 1s", "refresh_interval: 1h");
+    let test = Test::new()
+        .file("prometheus.yml", &config(&["a", "b"]))
+        .file("other.yml", &config(&["x"]))
+        .file("pw", "first-fake");
+    let mut watch = Watch::start(&test, &["prometheus.yml", "other.yml", "--out", "out"]);
+    watch.until("/-/ready", CYCLE, Watch::ready);
+    let (rendered, other) = (test.path("out/prometheus.yml"), test.path("out/other.yml"));
+    let secret = named_file(&rendered, "password_file");
+
+    let whole = config(&["a", "b", "c"]);
+    let (half, rest) = whole.split_at(config(&["a"]).len());
+    let mut writer = std::fs::OpenOptions::new().write(true).truncate(true).open(test.path("prometheus.yml")).unwrap();
+    writer.write_all(half.as_bytes()).unwrap();
+    std::fs::write(test.path("other.yml"), config(&["y"])).unwrap();
+    for value in ["second-fake", "third-fake"] {
+        replace(&test.path("pw"), value.as_bytes());
+        watch.until("the source's new value", CYCLE, |_| holds(&secret, value));
+    }
+    let text = read(&rendered);
+    assert!(text.contains("job_name: b"), "the half-written config was rendered:\n{text}");
+    assert!(read(&other).contains("job_name: x"), "the other config was read beside a half-written one");
+
+    writer.write_all(rest.as_bytes()).unwrap();
+    drop(writer);
+    watch.until("both new configs, once closed", CYCLE, |_| {
+        read(&rendered).contains("job_name: c") && read(&other).contains("job_name: y")
+    });
+}
+
 /// Many sources changed at once (a Kubernetes Secret volume's `..data` swap of 20 keys) are read
 /// and written as one batch, and the target reloaded once, finding every new value: they used
 /// to be taken one at a time, each with a write of every output (a thousand changed sources

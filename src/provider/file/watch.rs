@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::FileLocation;
-use crate::path_watch::SettledWatch;
+use crate::path_watch::{Release, SettledWatch};
 use crate::provider::{Location, OwnLocation as _};
 
 /// The watch of one `file` client's sources; it ends when dropped.
@@ -27,7 +27,7 @@ impl SourceWatch {
     /// `None` when inotify cannot be used or no source's directory can be watched: the loop then
     /// relies on the refresh interval, as it says.
     pub(super) fn start(locations: &[Location], changed: UnboundedSender<Location>) -> Option<Self> {
-        let watch = SettledWatch::start(sources(locations), move |settled: Vec<Location>| {
+        let watch = SettledWatch::start(sources(locations), Release::Each, move |settled: Vec<Location>| {
             settled.into_iter().all(|location| changed.send(location).is_ok())
         });
         let watch = watch

@@ -91,21 +91,26 @@ impl KubernetesStore {
     }
 }
 
-/// Leaves out the proxy kube-rs took from `HTTPS_PROXY` when `NO_PROXY` names the API server, as
-/// kubectl (client-go) does: kube-rs checks `NO_PROXY` against the proxy's own address instead.
-/// A kubeconfig's own `proxy-url` stays, as in kubectl. The in-cluster configuration has none.
-fn skip_proxy_as_no_proxy_says(config: &mut Config) {
+/// Decides the proxy for the API server as kubectl (client-go) does: `HTTPS_PROXY` unless
+/// `NO_PROXY` names the server. kube-rs checks `NO_PROXY` against the proxy's own address
+/// instead, so it keeps a proxy `NO_PROXY` rules out for the server, and drops one whose own host
+/// `NO_PROXY` names (`NO_PROXY=.corp.example` with `proxy.corp.example`). A kubeconfig's own
+/// `proxy-url` (one other than the environment's) stays, as in kubectl. The in-cluster
+/// configuration has none.
+fn proxy_as_kubectl_would(config: &mut Config) {
     let from_environment = ["HTTPS_PROXY", "https_proxy"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
         .and_then(|value| value.parse::<hyper::Uri>().ok());
-    if config.proxy_url.is_some()
-        && config.proxy_url == from_environment
-        && hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&config.cluster_url).is_none()
-    {
-        tracing::debug!(server = %config.cluster_url, "NO_PROXY names the Kubernetes API server: connecting directly");
-        config.proxy_url = None;
+    if config.proxy_url.is_some() && config.proxy_url != from_environment {
+        return;
     }
+    let needed = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&config.cluster_url).is_some();
+    let proxy = from_environment.filter(|_| needed);
+    if proxy.is_none() && config.proxy_url.is_some() {
+        tracing::debug!(server = %config.cluster_url, "NO_PROXY names the Kubernetes API server: connecting directly");
+    }
+    config.proxy_url = proxy;
 }
 
 /// A store's `token_file`, sent as `Authorization: Bearer` the way client-go reads it: trimmed of
@@ -168,7 +173,6 @@ impl Inner {
                     reason,
                 };
                 let (mut config, token_file) = self.config().await.map_err(invalid)?;
-                skip_proxy_as_no_proxy_says(&mut config);
                 // One layer retries, ours: kube-rs's own would retry a 429/503/504 up to 15 times
                 // for up to 1000 s each, hiding a throttled or restarting API server behind the
                 // fetch timeout, where the scheduler backs off, honours the wait the server asks
@@ -210,18 +214,20 @@ impl Inner {
                 "current-context": "api",
             });
             let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| error_chain(&error))?;
-            let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(|error| format!("api_server {server:?}: {}", error_chain(&error)))?;
+            proxy_as_kubectl_would(&mut config);
             return Ok((config, settings.token_file.clone()));
         }
         let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
         if let Some(path) = &settings.kubeconfig {
             let kubeconfig = Kubeconfig::read_from(path).map_err(|error| error_chain(&error))?;
-            return Config::from_custom_kubeconfig(kubeconfig, &options)
+            let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map(|config| (config, None))
-                .map_err(|error| format!("kubeconfig {}: {}", path.display(), error_chain(&error)));
+                .map_err(|error| format!("kubeconfig {}: {}", path.display(), error_chain(&error)))?;
+            proxy_as_kubectl_would(&mut config);
+            return Ok((config, None));
         }
         // A named context means a kubeconfig; otherwise the pod's service account comes first.
         let in_cluster = if settings.context.is_none() {
@@ -232,13 +238,15 @@ impl Inner {
         } else {
             String::new()
         };
-        Config::from_kubeconfig(&options).await.map(|config| (config, None)).map_err(|error| {
+        let mut config = Config::from_kubeconfig(&options).await.map_err(|error| {
             if in_cluster.is_empty() {
                 format!("kubeconfig: {}", error_chain(&error))
             } else {
                 format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", error_chain(&error))
             }
-        })
+        })?;
+        proxy_as_kubectl_would(&mut config);
+        Ok((config, None))
     }
 
     /// The namespace a location reads from.
