@@ -115,6 +115,9 @@ struct Daemon {
     write_retry_at: Option<Instant>,
     write_failures: u32,
     config_check_at: Option<Instant>,
+    /// Whether the `.previous` files found in the out dir were taken as this run's to remove
+    /// (see [`Daemon::adopt_previous_files`]); not while another writer has the out dir open.
+    previous_adopted: bool,
     targets_poll_at: Option<Instant>,
     job_triggered: HashMap<String, Instant>,
 }
@@ -376,6 +379,7 @@ impl Daemon {
     /// removes those whose value it does not hold: the grace period they served is over, or
     /// unknown, and a file of an old secret must not stay for good.
     fn adopt_previous_files(&mut self) {
+        self.previous_adopted = true;
         for config in &self.loaded.configs {
             for placement in &config.placements {
                 let Placement::File { file, .. } = placement else { continue };
@@ -397,6 +401,11 @@ impl Daemon {
     fn write_outputs_or_retry(&mut self) -> (bool, bool) {
         if self.write_retry_at.is_some_and(|at| Instant::now() < at) {
             return (false, false);
+        }
+        // `.previous` files left alone at the start beside another writer are taken over once it
+        // is gone: those no grace period here holds are then an earlier run's, and removed.
+        if !self.previous_adopted && self.out.alone_now() {
+            self.adopt_previous_files();
         }
         let written = if self.out.is_gone() {
             match OutputDir::open(&self.settings.common.out, &self.settings.common.output) {
@@ -956,6 +965,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         write_retry_at: None,
         write_failures: 0,
         config_check_at: None,
+        previous_adopted: false,
         targets_poll_at: settings.common.watch_targets.as_ref().map(|_| now + settings.common.watch_targets_interval),
         job_triggered: HashMap::new(),
         settings,
@@ -1029,7 +1039,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         tracing::warn!(
             path = %daemon.out.path().display(),
             "another process has this output directory open (a second run or watch?): each would rewrite what the \
-             other writes; its `.previous` files are left alone"
+             other writes; `.previous` files are left alone while it has"
         );
     } else {
         daemon.adopt_previous_files();

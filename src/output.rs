@@ -246,6 +246,16 @@ impl OutputDir {
         self.shared
     }
 
+    /// Whether no other writer has the out dir open now: the exclusive lock is granted, and
+    /// given back for the shared one at once.
+    #[must_use]
+    pub fn alone_now(&self) -> bool {
+        let alone = rfs::flock(&self.dir, rfs::FlockOperation::NonBlockingLockExclusive).is_ok();
+        // A failed conversion may have dropped the shared lock (flock(2)); it is taken again.
+        let _ = rfs::flock(&self.dir, rfs::FlockOperation::LockShared);
+        alone
+    }
+
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
     pub fn path(&self) -> &Path {
         &self.path
