@@ -905,7 +905,26 @@ fn random_suffix() -> String {
 /// user cannot give back is an error, with the file left as it was: a file the target reads
 /// through its group (`root:prometheus 0640`) must stay readable to it.
 pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace_file_in_place_checked(path, contents, None)
+}
+
+/// A check of a directory as opened, for [`replace_file_in_place_checked`].
+pub type DirCheck<'a> = dyn Fn(&File) -> std::io::Result<()> + 'a;
+
+/// [`replace_file_in_place`], with `check_dir` asked about the directory opened before anything
+/// is written there (its error returned instead). The directory is then held open and written
+/// through (`/proc/self/fd/N/…`), so what was checked is what is written to, whatever a symlink
+/// on the way is swapped for meanwhile (`--file-root`).
+///
+/// # Errors
+/// As [`replace_file_in_place`], or `check_dir`'s.
+pub fn replace_file_in_place_checked(
+    path: &Path,
+    contents: &[u8],
+    check_dir: Option<&DirCheck<'_>>,
+) -> std::io::Result<()> {
     use std::io::Write as _;
+    use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let path = match std::fs::canonicalize(path) {
         Ok(real) => real,
@@ -913,9 +932,23 @@ pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()
         Err(error) => return Err(error),
     };
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let held = match check_dir {
+        Some(check) => {
+            let opened = File::open(dir)?;
+            check(&opened)?;
+            Some(opened)
+        }
+        None => None,
+    };
+    let held_path = held.as_ref().map(|opened| PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd())));
+    let dir = held_path.as_deref().unwrap_or(dir).to_path_buf();
+    let path = match (&held_path, path.file_name()) {
+        (Some(held), Some(name)) => held.join(name),
+        _ => path.clone(),
+    };
     let existing = std::fs::metadata(&path).ok();
     let mode = existing.as_ref().map_or(0o600, |metadata| metadata.permissions().mode() & 0o7777);
-    let mut temp = tempfile::Builder::new().prefix(".secret-render-").tempfile_in(dir)?;
+    let mut temp = tempfile::Builder::new().prefix(".secret-render-").tempfile_in(&dir)?;
     if let Some(existing) = &existing {
         let created = temp.as_file().metadata()?;
         if (created.uid(), created.gid()) != (existing.uid(), existing.gid()) {
@@ -935,7 +968,10 @@ pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(&path).map_err(|error| error.error)?;
-    File::open(dir)?.sync_all()
+    match held {
+        Some(held) => held.sync_all(),
+        None => File::open(&dir)?.sync_all(),
+    }
 }
 
 #[cfg(test)]

@@ -245,8 +245,13 @@ impl FileProvider {
         })
     }
 
+    /// Replaces the file, in a directory checked against the roots as opened (see
+    /// [`FileProvider::check_opened`]) and written through as held.
     fn replace(&self, file: &FileLocation, what: &str, contents: &[u8]) -> Result<(), ProviderError> {
-        crate::output::replace_file_in_place(&file.path, contents).map_err(|error| write_error(error, what))
+        let check = |dir: &std::fs::File| self.check_opened(dir);
+        let check_dir: Option<&crate::output::DirCheck<'_>> = if self.roots.is_empty() { None } else { Some(&check) };
+        crate::output::replace_file_in_place_checked(&file.path, contents, check_dir)
+            .map_err(|error| write_error(error, what))
     }
 }
 
@@ -422,6 +427,62 @@ mod tests {
         assert!(
             swaps > 0 && inside > 0 && refused > 0,
             "the race ran: {swaps} swaps, {inside} read, {refused} refused"
+        );
+    }
+
+    /// `--file-root` holds for writes too (`rotate`, `store put`): a thread exchanges a directory
+    /// in the root with a symlink leading out while values are written into it. The path was
+    /// checked, then written by path, so a write could land outside; the directory is now
+    /// checked as opened and written through as held.
+    #[tokio::test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    async fn a_symlink_swapped_in_while_writing_never_leads_out_of_the_roots() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let base = std::path::Path::new("/dev/shm");
+        let dir = if base.is_dir() { tempfile::tempdir_in(base) } else { tempfile::tempdir() }.unwrap();
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("d/pw"), "inside-fake").unwrap();
+        std::fs::write(outside.join("pw"), "outside-fake").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        let provider = FileProvider::rooted(vec![root.clone()]);
+        let location = Location::File(FileLocation { path: root.join("d/pw"), structured: false });
+
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let swapper = std::thread::spawn({
+            let (stop, root) = (std::sync::Arc::clone(&stop), root.clone());
+            move || {
+                let mut swaps = 0_u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let (d, link) = (root.join("d"), root.join("link"));
+                    rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        &d,
+                        rustix::fs::CWD,
+                        &link,
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .unwrap();
+                    swaps += 1;
+                }
+                swaps
+            }
+        });
+        let value = Secret::from_text("written-fake".into());
+        let (mut written, mut refused) = (0, 0);
+        for _ in 0..400 {
+            match provider.put(&location, None, &value).await {
+                Ok(_) => written += 1,
+                Err(_) => refused += 1,
+            }
+            assert_eq!(std::fs::read(outside.join("pw")).unwrap(), b"outside-fake", "a write led out of the root");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(
+            swaps > 0 && written > 0 && refused > 0,
+            "the race ran: {swaps} swaps, {written} written, {refused} refused"
         );
     }
 
