@@ -518,15 +518,7 @@ fn key_vault_goes_through_the_environments_proxy_and_imds_never() {
     let dead_proxy = format!("http://127.0.0.1:{}", crate::support::free_port());
     let auth = format!("{{managed_identity: {{client_id: {MANAGED_CLIENT_ID}}}}}");
     let config = fake.config(&auth, "t: {azure_key_vault: {name: api-token}}\n");
-    let behind_proxy = |no_proxy: &str| {
-        render_test(&config)
-            .env("HTTP_PROXY", &dead_proxy)
-            .env("HTTPS_PROXY", &dead_proxy)
-            .env("http_proxy", "")
-            .env("https_proxy", "")
-            .env("NO_PROXY", no_proxy)
-            .env("no_proxy", "")
-    };
+    let behind_proxy = |no_proxy: &str| render_test(&config).behind_proxy(&dead_proxy, no_proxy);
     behind_proxy("").run().expect_code(4).stderr_contains("unreachable");
     assert_eq!(fake.server.count("GET /metadata/identity/oauth2/token"), 1, "IMDS, reached directly");
     assert_eq!(fake.secret_requests(), 0, "Key Vault was reached without the proxy");

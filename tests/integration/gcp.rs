@@ -546,12 +546,7 @@ fn the_api_goes_through_the_environments_proxy_and_the_metadata_server_never() {
             .file("app.yml", &config)
             .env("GOOGLE_APPLICATION_CREDENTIALS", "")
             .env("CLOUDSDK_CONFIG", "/nonexistent")
-            .env("HTTP_PROXY", &dead_proxy)
-            .env("HTTPS_PROXY", &dead_proxy)
-            .env("http_proxy", "")
-            .env("https_proxy", "")
-            .env("NO_PROXY", no_proxy)
-            .env("no_proxy", "")
+            .behind_proxy(&dead_proxy, no_proxy)
             .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
         let outcome = test.run();
         (test, outcome)

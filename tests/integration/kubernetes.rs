@@ -770,12 +770,11 @@ fn a_relative_kubeconfig_resolves_against_the_configs_directory() {
     assert_eq!(read(&test.path("out/app.yml")), "v: \"config-dir-fake\"\n");
 }
 
-#[test]
-fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
-    let server = FakeApiServer::start();
-    server.put("monitoring", "scrape-token", &[("token", b"direct-fake")]);
+/// A render through a store with `api_server` and `token_file` (holding `token`), and no
+/// kubeconfig or in-cluster account to fall back on.
+fn render_with_token_file(server: &FakeApiServer, token: &str) -> (Test, crate::support::Outcome) {
     let test = Test::new()
-        .file("sa/token", TOKEN)
+        .file("sa/token", token)
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env("KUBERNETES_SERVICE_HOST", "")
         .env("KUBERNETES_SERVICE_PORT", "");
@@ -783,7 +782,14 @@ fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
         "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token, namespace: monitoring}}}}\n",
         server.url()
     );
-    let (test, outcome) = render(test, &config);
+    render(test, &config)
+}
+
+#[test]
+fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"direct-fake")]);
+    let (test, outcome) = render_with_token_file(&server, TOKEN);
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"direct-fake\"\n");
 }
@@ -795,16 +801,7 @@ fn a_store_with_api_server_and_token_file_needs_no_kubeconfig() {
 fn a_token_file_ending_in_a_newline_is_sent_trimmed() {
     let server = FakeApiServer::start();
     server.put("monitoring", "scrape-token", &[("token", b"direct-fake")]);
-    let test = Test::new()
-        .file("sa/token", &format!("{TOKEN}\n"))
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env("KUBERNETES_SERVICE_HOST", "")
-        .env("KUBERNETES_SERVICE_PORT", "");
-    let config = format!(
-        "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token, namespace: monitoring}}}}\n",
-        server.url()
-    );
-    let (test, outcome) = render(test, &config);
+    let (test, outcome) = render_with_token_file(&server, &format!("{TOKEN}\n"));
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"direct-fake\"\n");
 }
@@ -813,12 +810,7 @@ fn a_token_file_ending_in_a_newline_is_sent_trimmed() {
 #[test]
 fn an_empty_token_file_is_a_configuration_error() {
     let server = FakeApiServer::start();
-    let test = Test::new().file("sa/token", "\n").env("KUBECONFIG", "/nonexistent/kubeconfig");
-    let config = format!(
-        "t: {{kubernetes: {{name: scrape-token}}}}\nsecret_stores:\n  cluster: {{kubernetes: {{api_server: {}, token_file: sa/token}}}}\n",
-        server.url()
-    );
-    let (_, outcome) = render(test, &config);
+    let (_, outcome) = render_with_token_file(&server, "\n");
     outcome.expect_code(4).stderr_contains("token_file").stderr_contains("is empty");
 }
 
@@ -833,15 +825,7 @@ fn https_proxy_is_used_for_the_api_server_unless_no_proxy_names_it() {
     server.put("monitoring", "scrape-token", &[("token", b"proxied-fake")]);
     // Named `localhost`, which NO_PROXY leaves out: kube-rs checks NO_PROXY against the proxy.
     let dead_proxy = format!("http://localhost:{}", crate::support::free_port());
-    let with_proxy = |no_proxy: &str| {
-        with_kubeconfig(&server)
-            .env("HTTPS_PROXY", &dead_proxy)
-            .env("HTTP_PROXY", &dead_proxy)
-            .env("https_proxy", "")
-            .env("http_proxy", "")
-            .env("NO_PROXY", no_proxy)
-            .env("no_proxy", "")
-    };
+    let with_proxy = |no_proxy: &str| with_kubeconfig(&server).behind_proxy(&dead_proxy, no_proxy);
     let (test, outcome) = render(with_proxy("127.0.0.1"), "t: {kubernetes: {name: scrape-token}}\n");
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"proxied-fake\"\n");
@@ -850,13 +834,7 @@ fn https_proxy_is_used_for_the_api_server_unless_no_proxy_names_it() {
     // NO_PROXY naming the proxy's own domain and port (which kube-rs checks, and then drops the
     // proxy) says nothing of the API server's: still proxied, here through a proxy whose name
     // does not resolve.
-    let unresolvable = with_kubeconfig(&server)
-        .env("HTTPS_PROXY", "http://proxy.corp.invalid:3128")
-        .env("HTTP_PROXY", "http://proxy.corp.invalid:3128")
-        .env("https_proxy", "")
-        .env("http_proxy", "")
-        .env("NO_PROXY", ".corp.invalid:3128")
-        .env("no_proxy", "");
+    let unresolvable = with_kubeconfig(&server).behind_proxy("http://proxy.corp.invalid:3128", ".corp.invalid:3128");
     let (_, outcome) = render(unresolvable, "t: {kubernetes: {name: scrape-token}}\n");
     outcome.expect_code(4).stderr_contains("unreachable");
 }

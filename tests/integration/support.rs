@@ -137,6 +137,17 @@ impl Test {
         self
     }
 
+    /// Behind an egress proxy: `HTTP_PROXY` and `HTTPS_PROXY` name `proxy`, `NO_PROXY` is
+    /// `no_proxy` (the lower-case spellings empty, so that these are the ones read).
+    pub fn behind_proxy(self, proxy: &str, no_proxy: &str) -> Self {
+        self.env("HTTP_PROXY", proxy)
+            .env("HTTPS_PROXY", proxy)
+            .env("http_proxy", "")
+            .env("https_proxy", "")
+            .env("NO_PROXY", no_proxy)
+            .env("no_proxy", "")
+    }
+
     /// An absolute path inside the test directory.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
