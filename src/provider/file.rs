@@ -370,6 +370,35 @@ pub fn parse_fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
 mod tests {
     use super::*;
 
+    /// A thread exchanging two entries (`renameat2(RENAME_EXCHANGE)`, atomic) until stopped.
+    struct Exchanger {
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        thread: std::thread::JoinHandle<u64>,
+    }
+
+    impl Exchanger {
+        fn start(a: PathBuf, b: PathBuf) -> Self {
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let stopped = std::sync::Arc::clone(&stop);
+            let thread = std::thread::spawn(move || {
+                let mut swaps = 0_u64;
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    let flags = rustix::fs::RenameFlags::EXCHANGE;
+                    rustix::fs::renameat_with(rustix::fs::CWD, &a, rustix::fs::CWD, &b, flags).unwrap();
+                    swaps += 1;
+                }
+                swaps
+            });
+            Self { stop, thread }
+        }
+
+        /// Stops it; returns how many exchanges it made.
+        fn stop(self) -> u64 {
+            self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.thread.join().unwrap()
+        }
+    }
+
     /// `--file-root` holds against a path swapped as it is read: a thread exchanges a file in
     /// the root with a symlink leading out (`renameat2(RENAME_EXCHANGE)`, atomic) while the
     /// provider reads it. Checked by path alone and then opened by path again, 26 renders of 300
@@ -377,7 +406,6 @@ mod tests {
     #[tokio::test]
     #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
     async fn a_symlink_swapped_in_while_reading_never_leads_out_of_the_roots() {
-        use std::sync::atomic::{AtomicBool, Ordering};
         let dir = tempfile::tempdir().unwrap();
         let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
         std::fs::create_dir_all(&root).unwrap();
@@ -388,26 +416,7 @@ mod tests {
         let provider = FileProvider::rooted(vec![root.clone()]);
         let location = Location::File(FileLocation { path: root.join("pw"), structured: false });
 
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let swapper = std::thread::spawn({
-            let (stop, root) = (std::sync::Arc::clone(&stop), root.clone());
-            move || {
-                let mut swaps = 0_u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let (pw, link) = (root.join("pw"), root.join("link"));
-                    rustix::fs::renameat_with(
-                        rustix::fs::CWD,
-                        &pw,
-                        rustix::fs::CWD,
-                        &link,
-                        rustix::fs::RenameFlags::EXCHANGE,
-                    )
-                    .unwrap();
-                    swaps += 1;
-                }
-                swaps
-            }
-        });
+        let swapper = Exchanger::start(root.join("pw"), root.join("link"));
         let (mut inside, mut refused) = (0, 0);
         for _ in 0..3000 {
             match provider.fetch(&location).await {
@@ -422,8 +431,7 @@ mod tests {
                 }
             }
         }
-        stop.store(true, Ordering::Relaxed);
-        let swaps = swapper.join().unwrap();
+        let swaps = swapper.stop();
         assert!(
             swaps > 0 && inside > 0 && refused > 0,
             "the race ran: {swaps} swaps, {inside} read, {refused} refused"
@@ -437,7 +445,6 @@ mod tests {
     #[tokio::test]
     #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
     async fn a_symlink_swapped_in_while_writing_never_leads_out_of_the_roots() {
-        use std::sync::atomic::{AtomicBool, Ordering};
         let base = std::path::Path::new("/dev/shm");
         let dir = if base.is_dir() { tempfile::tempdir_in(base) } else { tempfile::tempdir() }.unwrap();
         let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
@@ -449,26 +456,7 @@ mod tests {
         let provider = FileProvider::rooted(vec![root.clone()]);
         let location = Location::File(FileLocation { path: root.join("d/pw"), structured: false });
 
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let swapper = std::thread::spawn({
-            let (stop, root) = (std::sync::Arc::clone(&stop), root.clone());
-            move || {
-                let mut swaps = 0_u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let (d, link) = (root.join("d"), root.join("link"));
-                    rustix::fs::renameat_with(
-                        rustix::fs::CWD,
-                        &d,
-                        rustix::fs::CWD,
-                        &link,
-                        rustix::fs::RenameFlags::EXCHANGE,
-                    )
-                    .unwrap();
-                    swaps += 1;
-                }
-                swaps
-            }
-        });
+        let swapper = Exchanger::start(root.join("d"), root.join("link"));
         let value = Secret::from_text("written-fake".into());
         let (mut written, mut refused) = (0, 0);
         for _ in 0..400 {
@@ -478,8 +466,7 @@ mod tests {
             }
             assert_eq!(std::fs::read(outside.join("pw")).unwrap(), b"outside-fake", "a write led out of the root");
         }
-        stop.store(true, Ordering::Relaxed);
-        let swaps = swapper.join().unwrap();
+        let swaps = swapper.stop();
         assert!(
             swaps > 0 && written > 0 && refused > 0,
             "the race ran: {swaps} swaps, {written} written, {refused} refused"
