@@ -1710,3 +1710,55 @@ fn address_beside_a_store_in_one_provider_map_is_a_config_error_naming_the_yaml_
         .stderr_contains("`address` cannot be given with store `prod`");
     assert!(!test.path("out/app.yml").exists());
 }
+
+/// A redirect from Vault (a standby node naming the active one) is followed once, token
+/// included, as the Vault CLI follows it; a second one is not (reqwest's default followed up to
+/// ten, to any scheme). A fake stands in for Vault: OpenBao's dev server is never a standby.
+#[test]
+fn one_redirect_from_vault_is_followed_and_a_second_is_not() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let twice = Arc::new(AtomicBool::new(false));
+    let redirects_twice = Arc::clone(&twice);
+    let fake = FakeServer::start(move |request| {
+        let authorised = request.header("x-vault-token") == Some("fake-root-token");
+        match request.path.as_str() {
+            _ if !authorised => Reply::json(403, &serde_json::json!({"errors": ["permission denied"]})),
+            path if path.starts_with("/v1/sys/internal/ui/mounts/") => Reply::json(
+                200,
+                &serde_json::json!({"data": {"type": "kv", "path": "secret/", "options": {"version": "2"}}}),
+            ),
+            "/v1/auth/token/lookup-self" => {
+                Reply::json(200, &serde_json::json!({"data": {"ttl": 0, "renewable": false, "policies": ["root"]}}))
+            }
+            "/v1/secret/data/app" => {
+                Reply::json(307, &serde_json::json!({})).header("Location", "/v1/active/secret/data/app")
+            }
+            "/v1/active/secret/data/app" if redirects_twice.load(Ordering::SeqCst) => {
+                Reply::json(307, &serde_json::json!({})).header("Location", "/v1/other/secret/data/app")
+            }
+            "/v1/active/secret/data/app" => Reply::json(
+                200,
+                &serde_json::json!({"data": {
+                    "data": {"password": "redirected-fake"},
+                    "metadata": {"version": 1, "created_time": "2026-12-05T00:00:00Z", "deletion_time": "", "destroyed": false},
+                }}),
+            ),
+            _ => Reply::json(404, &serde_json::json!({"errors": []})),
+        }
+    });
+    let render = || {
+        Test::new()
+            .file("app.yml", "t: {vault: {path: app, key: password}}\n")
+            .env("VAULT_ADDR", &fake.url())
+            .env("VAULT_TOKEN", "fake-root-token")
+            .args(["--target", "generic", "render", "app.yml", "--out", "out"])
+    };
+    let once = render();
+    once.run().expect_code(0);
+    assert_eq!(read(&once.path("out/app.yml")), "t: \"redirected-fake\"\n");
+
+    twice.store(true, Ordering::SeqCst);
+    render().run().expect_code(4).stderr_contains("Vault redirected more than once: not followed");
+    assert_eq!(fake.count("GET /v1/other/"), 0, "the second redirect was followed");
+}
