@@ -1406,6 +1406,18 @@ fn insecure_skip_verify_reads_without_the_ca_and_warns() {
         .expect_code(0)
         .stderr_contains("insecure_skip_verify: the Vault server's TLS certificate is not verified");
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"unverified-fake\"\n");
+
+    // The environment's store (`VAULT_SKIP_VERIFY`) warns once too, though `render` builds its
+    // client twice (for the early fetches and the rest): it used to warn twice.
+    let from_environment = Test::new()
+        .file("app.yml", "pw: {vault: {path: prometheus/node, key: password}}\n")
+        .env("VAULT_ADDR", &format!("https://127.0.0.1:{}", server.port))
+        .env("VAULT_TOKEN", "root")
+        .env("VAULT_SKIP_VERIFY", "true")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let outcome = from_environment.run();
+    outcome.expect_code(0);
+    assert_eq!(outcome.stderr.matches("insecure_skip_verify:").count(), 1, "{}", outcome.stderr);
 }
 
 /// `cert` auth against a TLS OpenBao: the client certificate (issued by OpenBao's own PKI

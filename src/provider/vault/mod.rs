@@ -445,7 +445,14 @@ impl VaultStore {
             builder = builder.tls_certs_only(roots);
         }
         if tls.insecure_skip_verify {
-            tracing::warn!(store = %label, "insecure_skip_verify: the Vault server's TLS certificate is not verified");
+            // Once per store and process: `render` builds the default store's client twice (for
+            // the early fetches and for the rest), and `run`/`watch` again at each config reload.
+            static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let mut warned = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !warned.contains(&label) {
+                tracing::warn!(store = %label, "insecure_skip_verify: the Vault server's TLS certificate is not verified");
+                warned.push(label.clone());
+            }
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         if let Some(server_name) = &tls.tls_server_name {
