@@ -50,6 +50,11 @@ fn disable_core_dumps() {
 /// Parses the command line, runs the command and returns the exit code.
 #[must_use]
 pub fn main() -> u8 {
+    // `run` starts its target through a copy of itself (see `supervise::launch_if_asked`),
+    // which becomes the target before anything else happens.
+    if let Some(code) = supervise::launch_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     telemetry::init_logging(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     telemetry::report_panics();

@@ -5,6 +5,13 @@
 //! we only ever wait for our own pid, so the statuses of other children (`tokio::process` ones
 //! spawned elsewhere) stay with whoever spawned them. As PID 1 every orphan in the container is
 //! re-parented to us and must be reaped, so each SIGCHLD drains all zombies.
+//!
+//! The child is started through secret-render itself ([`launch_if_asked`]): a copy that asks the
+//! kernel to send it SIGTERM once its parent dies, then execs the target in its place. So the
+//! target ends with secret-render however secret-render ends (`kill -9`, the OOM killer), where it
+//! was left running, orphaned, with values no one kept fresh, and a restarted wrapper started a
+//! second one beside it. Setting that signal needs the new process itself, after the fork; the
+//! launcher does it without the `unsafe` a `pre_exec` hook would be.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
@@ -16,6 +23,39 @@ use tokio::signal::unix::SignalKind;
 
 use super::{SuperviseError, signal_name};
 use crate::exit::ExitCode;
+
+/// The first argument that makes `secret-render` the launcher of a target: then come the pid of
+/// the process that started it, the program and its arguments.
+const LAUNCHER: &str = "__secret-render-launch-target";
+/// Where the running binary is, whatever became of its path since (an upgrade replacing it).
+const OWN_EXECUTABLE: &str = "/proc/self/exe";
+
+/// When started as the launcher of a target (see the module's header), becomes the target, or
+/// returns the exit code to end with: 127 for a program not found, 126 for one that cannot be
+/// executed, 143 when the parent is already gone. `None` for every other command line.
+#[must_use]
+pub fn launch_if_asked() -> Option<u8> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != LAUNCHER {
+        return None;
+    }
+    let parent = args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok());
+    let Some(program) = args.next() else { return Some(ExitCode::Usage.code()) };
+    let args: Vec<OsString> = args.collect();
+    // Kept for the exec: PR_SET_PDEATHSIG survives it (the target is not set-user-ID).
+    if let Err(error) = rustix::process::set_parent_process_death_signal(Some(Signal::TERM)) {
+        eprintln!(
+            "secret-render: cannot ask for SIGTERM when secret-render ends ({error}); starting the target anyway"
+        );
+    }
+    // A parent that died before the request was made sends nothing: end as it would have had us.
+    if rustix::process::getppid().map(Pid::as_raw_nonzero).map(std::num::NonZeroI32::get) != parent {
+        return Some(143);
+    }
+    let error = Command::new(&program).args(&args).exec();
+    eprintln!("secret-render: cannot start the target `{}`: {error}", program.to_string_lossy());
+    Some(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
+}
 
 /// How the child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +115,17 @@ impl ChildProcess {
     ) -> Result<ChildProcess, SuperviseError> {
         // Listen before spawning: a child that exits at once must still wake `wait`.
         let sigchld = listen(SignalKind::child(), "SIGCHLD")?;
-        let child = Command::new(program)
+        // Through the launcher, where there is one to exec (no `/proc`: the target directly).
+        // The fork happens on this thread, which lives as long as the process: the kernel sends
+        // the death signal when the thread that forked ends, not only the process.
+        let mut command = if std::path::Path::new(OWN_EXECUTABLE).exists() {
+            let mut command = Command::new(OWN_EXECUTABLE);
+            command.arg(LAUNCHER).arg(rustix::process::getpid().as_raw_nonzero().to_string()).arg(program);
+            command
+        } else {
+            Command::new(program)
+        };
+        let child = command
             .args(args)
             .process_group(0)
             .spawn()

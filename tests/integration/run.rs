@@ -650,6 +650,45 @@ fn the_child_runs_in_its_own_process_group() {
     assert_eq!(wrapper.exit_code(PATIENCE), 143, "{}", wrapper.log());
 }
 
+/// A wrapper killed outright (`kill -9`, the OOM killer) takes its target with it: the kernel
+/// sends the target SIGTERM once its parent is gone (the launcher asked for it before exec'ing
+/// the target). The target used to run on, orphaned, with values no one kept fresh, and a
+/// restarted wrapper started a second one beside it.
+#[test]
+fn the_target_ends_when_the_wrapper_is_killed_outright() {
+    let test = sh_test();
+    let (pid_file, terminated) = (test.path("pid"), test.path("terminated"));
+    let script = format!(
+        "trap 'echo > {}; exit 0' TERM; echo $$ > {}; while :; do sleep 0.1; done",
+        quoted(&terminated),
+        quoted(&pid_file)
+    );
+    let mut wrapper = sh_wrapper(&test, &[], &script);
+    let pid: u32 = child_wrote(&mut wrapper, &pid_file).trim().parse().unwrap();
+    // Should the target outlive the test (the bug), it goes with it.
+    let _target = KilledAtTheEnd(pid);
+    assert_eq!(parent_and_group(pid).0, wrapper.pid(), "the target is the wrapper's own child");
+    wrapper.signal(Signal::KILL);
+    assert_eq!(wrapper.exit_code(PATIENCE), 137, "{}", wrapper.log());
+    let deadline = Instant::now() + PATIENCE;
+    while !ended(&pid.to_string()) {
+        assert!(Instant::now() < deadline, "the target runs on after the wrapper was killed");
+        std::thread::sleep(POLL);
+    }
+    assert!(terminated.exists(), "the target did not get SIGTERM");
+}
+
+/// A process killed when the test ends, however it ends.
+struct KilledAtTheEnd(u32);
+
+impl Drop for KilledAtTheEnd {
+    fn drop(&mut self) {
+        if let Some(pid) = i32::try_from(self.0).ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+    }
+}
+
 /// `unshare` options that give a new pid namespace (with a user namespace where plain ones are
 /// not permitted); fails, never skips, when neither works.
 fn unshare_options() -> Vec<&'static str> {
