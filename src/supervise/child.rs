@@ -99,26 +99,36 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
-    /// Starts `program` with `args` in a new process group. Must be called inside a Tokio
-    /// runtime with signal handling enabled (`enable_all`), which the SIGCHLD listener needs.
+    /// Starts `program` with `args` in a new process group, through the launcher (see the
+    /// module's header), so that it ends with this process. Must be called inside a Tokio
+    /// runtime with signal handling enabled (`enable_all`), which the SIGCHLD listener needs, and
+    /// on a thread that lives as long as the process (the kernel sends the death signal when the
+    /// thread that forked ends): `run`'s single-threaded runtime on the main thread. A program
+    /// that cannot be started then ends the launcher with 127 or 126, as a shell would.
     ///
     /// # Errors
-    /// When there is no runtime to listen for SIGCHLD in, or the program cannot be started.
+    /// When there is no runtime to listen for SIGCHLD in, or the launcher cannot be started.
     pub fn spawn(program: &OsStr, args: &[OsString]) -> Result<ChildProcess, SuperviseError> {
-        Self::spawn_with(program, args, rustix::process::getpid().is_init())
+        Self::spawn_with(program, args, rustix::process::getpid().is_init(), true)
     }
 
-    pub(super) fn spawn_with(
+    /// [`ChildProcess::spawn`] without the launcher, for the unit tests, whose executable is
+    /// the test harness and knows no launcher argument.
+    #[cfg(test)]
+    pub(super) fn spawn_directly(program: &OsStr, args: &[OsString]) -> Result<ChildProcess, SuperviseError> {
+        Self::spawn_with(program, args, rustix::process::getpid().is_init(), false)
+    }
+
+    fn spawn_with(
         program: &OsStr,
         args: &[OsString],
         reap_all: bool,
+        through_launcher: bool,
     ) -> Result<ChildProcess, SuperviseError> {
         // Listen before spawning: a child that exits at once must still wake `wait`.
         let sigchld = listen(SignalKind::child(), "SIGCHLD")?;
-        // Through the launcher, where there is one to exec (no `/proc`: the target directly).
-        // The fork happens on this thread, which lives as long as the process: the kernel sends
-        // the death signal when the thread that forked ends, not only the process.
-        let mut command = if std::path::Path::new(OWN_EXECUTABLE).exists() {
+        // Through the launcher where there is one to exec (without `/proc`, the target directly).
+        let mut command = if through_launcher && std::path::Path::new(OWN_EXECUTABLE).exists() {
             let mut command = Command::new(OWN_EXECUTABLE);
             command.arg(LAUNCHER).arg(rustix::process::getpid().as_raw_nonzero().to_string()).arg(program);
             command

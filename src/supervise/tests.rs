@@ -18,13 +18,13 @@ use super::*;
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn sh(script: &str) -> ChildProcess {
-    ChildProcess::spawn("/bin/sh".as_ref(), &[OsString::from("-c"), OsString::from(script)]).expect("spawn sh")
+    ChildProcess::spawn_directly("/bin/sh".as_ref(), &[OsString::from("-c"), OsString::from(script)]).expect("spawn sh")
 }
 
 /// Runs `script` with `$1` set to `dir`, so scripts can write their ready files there.
 fn sh_in(dir: &Path, script: &str) -> ChildProcess {
     let args = [OsString::from("-c"), OsString::from(script), OsString::from("sh"), dir.as_os_str().to_owned()];
-    ChildProcess::spawn("/bin/sh".as_ref(), &args).expect("spawn sh")
+    ChildProcess::spawn_directly("/bin/sh".as_ref(), &args).expect("spawn sh")
 }
 
 /// A readiness wait: polls `check` until it holds, failing the test after [`PATIENCE`].
@@ -90,13 +90,13 @@ async fn exit_status_passes_through() {
 
 #[tokio::test]
 async fn spawn_failure_names_the_program() {
-    let error = ChildProcess::spawn("/nonexistent/prometheus".as_ref(), &[]).expect_err("spawn must fail");
+    let error = ChildProcess::spawn_directly("/nonexistent/prometheus".as_ref(), &[]).expect_err("spawn must fail");
     assert!(error.to_string().starts_with("failed to start `/nonexistent/prometheus`: "), "{error}");
 }
 
 #[test]
 fn spawn_outside_a_runtime_is_an_error() {
-    let error = ChildProcess::spawn("/bin/true".as_ref(), &[]).expect_err("no runtime");
+    let error = ChildProcess::spawn_directly("/bin/true".as_ref(), &[]).expect_err("no runtime");
     assert!(matches!(error, SuperviseError::NoRuntime { .. }), "{error}");
 }
 
