@@ -159,7 +159,7 @@ pub struct SettledWatch<T> {
 
 impl<T> Drop for SettledWatch<T> {
     fn drop(&mut self) {
-        // The settler holds the watch: ending it ends the inotify watches too.
+        // The settler shares the watch: once it ends too, the inotify watches end.
         self.settler.abort();
     }
 }
