@@ -35,8 +35,8 @@ pub fn install_crypto_provider() {
 }
 
 /// Keeps secrets out of core dumps: the process is marked non-dumpable and its soft core size
-/// limit is zero.
-fn disable_core_dumps() {
+/// limit is zero. Returns the soft limit it had (`None`: unlimited), for a target `run` starts.
+fn disable_core_dumps() -> Option<u64> {
     if let Err(error) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
         tracing::warn!(%error, "cannot mark the process non-dumpable");
     }
@@ -45,6 +45,7 @@ fn disable_core_dumps() {
     if let Err(error) = rustix::process::setrlimit(rustix::process::Resource::Core, zero) {
         tracing::warn!(%error, "cannot disable core dumps");
     }
+    limit.current
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -58,7 +59,9 @@ pub fn main() -> u8 {
     let cli = Cli::parse();
     telemetry::init_logging(cli.global.log_format, cli.global.verbose, cli.global.quiet);
     telemetry::report_panics();
-    disable_core_dumps();
+    let core_soft_limit = disable_core_dumps();
+    // The target `run` starts gets the limit secret-render started with, not its own 0.
+    supervise::remember_for_the_target(cli.global.log_format, core_soft_limit);
     install_crypto_provider();
     // A panic is an unexpected internal error (exit 1), not Rust's own 101; the hook above has
     // logged it. The process ends right after, so nothing observes state the panic left behind.
@@ -175,7 +178,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
 mod tests {
     #[test]
     fn the_process_is_marked_non_dumpable() {
-        super::disable_core_dumps();
+        let _ = super::disable_core_dumps();
         assert_eq!(rustix::process::dumpable_behavior().unwrap(), rustix::process::DumpableBehavior::NotDumpable);
         assert_eq!(rustix::process::getrlimit(rustix::process::Resource::Core).current, Some(0));
     }

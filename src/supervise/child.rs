@@ -22,13 +22,28 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use tokio::signal::unix::SignalKind;
 
 use super::{SuperviseError, signal_name};
+use crate::cli::LogFormat;
 use crate::exit::ExitCode;
 
 /// The first argument that makes `secret-render` the launcher of a target: then come the pid of
-/// the process that started it, the program and its arguments.
+/// the process that started it, its log format, the core size limit the target gets, the
+/// program and its arguments.
 const LAUNCHER: &str = "__secret-render-launch-target";
 /// Where the running binary is, whatever became of its path since (an upgrade replacing it).
 const OWN_EXECUTABLE: &str = "/proc/self/exe";
+/// How a core size limit of none is written on the launcher's command line.
+const UNLIMITED: &str = "unlimited";
+
+/// What the launcher hands on to the target from before secret-render's own start: the log
+/// format (for its one error line) and the soft core size limit, which secret-render sets to 0
+/// for itself and the target inherits. Set once by [`remember_for_the_target`].
+static FOR_THE_TARGET: std::sync::OnceLock<(LogFormat, Option<u64>)> = std::sync::OnceLock::new();
+
+/// Keeps the log format and the soft core size limit secret-render started with (before it
+/// disabled its own core dumps), for the target it may start.
+pub fn remember_for_the_target(log_format: LogFormat, core_soft_limit: Option<u64>) {
+    let _ = FOR_THE_TARGET.set((log_format, core_soft_limit));
+}
 
 /// When started as the launcher of a target (see the module's header), becomes the target, or
 /// returns the exit code to end with: 127 for a program not found, 126 for one that cannot be
@@ -40,21 +55,91 @@ pub fn launch_if_asked() -> Option<u8> {
         return None;
     }
     let parent = args.next().and_then(|pid| pid.to_str()?.parse::<i32>().ok());
+    let format = if args.next().is_some_and(|format| format == "json") { LogFormat::Json } else { LogFormat::Text };
+    let core_soft_limit = args.next();
     let Some(program) = args.next() else { return Some(ExitCode::Usage.code()) };
     let args: Vec<OsString> = args.collect();
+    crate::telemetry::init_logging(format, 0, 0);
+    // The core size limit the target would have had, started directly.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
+    let wanted = match core_soft_limit.as_ref().and_then(|limit| limit.to_str()) {
+        Some(UNLIMITED) => None,
+        Some(number) => number.parse().ok(),
+        None => limit.current,
+    };
+    let current = match (wanted, limit.maximum) {
+        (Some(wanted), Some(maximum)) => Some(wanted.min(maximum)),
+        (wanted, None) => wanted,
+        (None, maximum) => maximum,
+    };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, rustix::process::Rlimit { current, ..limit });
     // Kept for the exec: PR_SET_PDEATHSIG survives it (the target is not set-user-ID).
     if let Err(error) = rustix::process::set_parent_process_death_signal(Some(Signal::TERM)) {
-        eprintln!(
-            "secret-render: cannot ask for SIGTERM when secret-render ends ({error}); starting the target anyway"
-        );
+        tracing::warn!(%error, "cannot ask for SIGTERM to the target when secret-render ends; starting it anyway");
     }
     // A parent that died before the request was made sends nothing: end as it would have had us.
     if rustix::process::getppid().map(Pid::as_raw_nonzero).map(std::num::NonZeroI32::get) != parent {
         return Some(143);
     }
-    let error = Command::new(&program).args(&args).exec();
-    eprintln!("secret-render: cannot start the target `{}`: {error}", program.to_string_lossy());
-    Some(if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 })
+    let error = exec(&program, &args);
+    let code = if error.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    tracing::error!(code, "cannot start the target `{}`: {error}", program.to_string_lossy());
+    Some(code)
+}
+
+/// Replaces this process with `program` (looked up on `PATH` when its name has no `/`, as a
+/// shell does), with `args` and this environment; returns only why it could not. A file the
+/// kernel cannot execute (no `#!`, another CPU's binary) is an error, as `posix_spawn` reports
+/// it to a direct start, not handed to `/bin/sh` as glibc's `execvp` would hand it.
+fn exec(program: &OsStr, args: &[OsString]) -> std::io::Error {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c_string = |text: &[u8]| {
+        std::ffi::CString::new(text)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "holds a NUL byte"))
+    };
+    let attempt = || -> std::io::Result<std::convert::Infallible> {
+        let path = c_string(find_program(program)?.as_os_str().as_bytes())?;
+        let argv: Vec<std::ffi::CString> = std::iter::once(program)
+            .chain(args.iter().map(OsString::as_os_str))
+            .map(|arg| c_string(arg.as_bytes()))
+            .collect::<Result<_, _>>()?;
+        let mut variables = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let mut pair = name.as_bytes().to_vec();
+            pair.push(b'=');
+            pair.extend_from_slice(value.as_bytes());
+            variables.push(c_string(&pair)?);
+        }
+        nix::unistd::execve(&path, &argv, &variables).map_err(|errno| std::io::Error::from_raw_os_error(errno as i32))
+    };
+    match attempt() {
+        Err(error) => error,
+        Ok(never) => match never {},
+    }
+}
+
+/// Where `program` is: itself when its name holds a `/`, else the first executable file of that
+/// name in a directory of `PATH` (the shells' default when unset).
+fn find_program(program: &OsStr) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    if program.as_bytes().contains(&b'/') {
+        return Ok(program.into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut not_executable = None;
+    for dir in std::env::split_paths(&path) {
+        let candidate = if dir.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { dir }.join(program);
+        match std::fs::metadata(&candidate) {
+            Ok(metadata) if metadata.is_file() && metadata.permissions().mode() & 0o111 != 0 => return Ok(candidate),
+            Ok(_) => {
+                not_executable.get_or_insert(candidate);
+            }
+            Err(_) => {}
+        }
+    }
+    // One found but not executable is tried, for the kernel to say why (permission denied).
+    not_executable.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
 }
 
 /// How the child ended.
@@ -129,8 +214,14 @@ impl ChildProcess {
         let sigchld = listen(SignalKind::child(), "SIGCHLD")?;
         // Through the launcher where there is one to exec (without `/proc`, the target directly).
         let mut command = if through_launcher && std::path::Path::new(OWN_EXECUTABLE).exists() {
+            let (format, core_soft_limit) = FOR_THE_TARGET.get().copied().unwrap_or((LogFormat::Text, None));
             let mut command = Command::new(OWN_EXECUTABLE);
-            command.arg(LAUNCHER).arg(rustix::process::getpid().as_raw_nonzero().to_string()).arg(program);
+            command
+                .arg(LAUNCHER)
+                .arg(rustix::process::getpid().as_raw_nonzero().to_string())
+                .arg(if format == LogFormat::Json { "json" } else { "text" })
+                .arg(core_soft_limit.map_or_else(|| UNLIMITED.to_owned(), |limit| limit.to_string()))
+                .arg(program);
             command
         } else {
             Command::new(program)

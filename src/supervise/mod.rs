@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustix::process::Signal;
 
-pub use child::{ChildProcess, ExitOutcome, launch_if_asked};
+pub use child::{ChildProcess, ExitOutcome, launch_if_asked, remember_for_the_target};
 pub use reload::{ReloadBaseline, ReloadTarget, reload, reload_baseline, verify};
 pub use stop::{DEFAULT_STOP_TIMEOUT, StopAction, StopSignals, Stopper, run_to_exit};
 

@@ -1130,7 +1130,17 @@ fn a_target_that_cannot_start_exits_127_or_126() {
     let test = sh_test().file("not-executable", "#!/bin/sh\n");
     let missing = test.path("no-such-program");
     let not_executable = test.path("not-executable");
-    for (program, code, why) in [(&missing, 127, "No such file"), (&not_executable, 126, "Permission denied")] {
+    // A file the kernel cannot execute is an error as well, not run by /bin/sh as glibc's
+    // `execvp` would (the script would write `ran`).
+    let ran = test.path("ran");
+    let test = test.file("no-shebang", &format!("echo ran > {}\n", quoted(&ran)));
+    let no_shebang = test.path("no-shebang");
+    std::fs::set_permissions(&no_shebang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (program, code, why) in [
+        (&missing, 127, "No such file"),
+        (&not_executable, 126, "Permission denied"),
+        (&no_shebang, 126, "Exec format error"),
+    ] {
         let mut command = wrapper_command(&test);
         command
             .args(["run", "--out", "out", "--listen", "off", "--target", "generic", "--"])
@@ -1140,7 +1150,33 @@ fn a_target_that_cannot_start_exits_127_or_126() {
         let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
         assert_eq!(wrapper.exit_code(PATIENCE), code, "{}", wrapper.log());
         assert!(wrapper.log().contains(why), "{}", wrapper.log());
+        assert!(wrapper.log().contains("ERROR cannot start the target"), "{}", wrapper.log());
     }
+    assert!(!ran.exists(), "a file without `#!` was run by a shell");
+}
+
+/// The target gets the core size limit secret-render was started with (here 8 blocks), not the
+/// 0 secret-render sets for itself to keep secrets out of its own dumps: the target's dumps are
+/// its operator's to decide. It used to inherit the 0.
+#[test]
+fn the_target_gets_the_core_size_limit_secret_render_was_started_with() {
+    let test = sh_test();
+    let seen = test.path("core-limit");
+    let inner = sh_command(&test, &[], &format!("ulimit -c > {}", quoted(&seen)));
+    let mut command = Command::new("sh");
+    command.args(["-c", "ulimit -S -c 8 && exec \"$0\" \"$@\""]).arg(inner.get_program()).args(inner.get_args());
+    if let Some(dir) = inner.get_current_dir() {
+        command.current_dir(dir);
+    }
+    for (name, value) in inner.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
+    assert_eq!(read(&seen).trim(), "8");
 }
 
 /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
