@@ -282,17 +282,12 @@ impl Daemon {
                 // The rendering in place stays, naming the files it names; those whose value is
                 // in hand are kept fresh all the same: a rotation must not wait on another secret
                 // that cannot be fetched (at a `watch`'s start, beside an init container's output).
-                let mut fresh = Vec::new();
-                for ((site, placement), value) in config.sites.iter().zip(&config.placements).zip(&values) {
-                    let Placement::File { file, .. } = placement else { continue };
-                    if let Some(value) = value {
-                        fresh.push((file.clone(), value.clone()));
-                    }
-                    if let Some(previous) = schedule.previous_for(&site.spec) {
-                        fresh.push((previous_name(file), previous));
-                    }
-                }
-                let (kept_fresh, changed) = write_secret_files(out, written, fresh)?;
+                let in_hand = config.placements.iter().zip(&values).filter_map(|(placement, value)| match placement {
+                    Placement::File { file, .. } => Some((file.as_str(), value.as_ref()?.expose())),
+                    Placement::Inline => None,
+                });
+                let previous = previous_values(config, schedule);
+                let (kept_fresh, changed) = write_secret_files(out, written, in_hand, &previous)?;
                 secrets_changed |= changed;
                 produced.extend(kept_fresh);
                 produced.extend(in_place());
@@ -313,40 +308,13 @@ impl Daemon {
                 tracing::warn!(config = %config.source.display(), "{warning}");
             }
             warned.insert(config.name.clone(), rendered.warnings);
-            let mut named = HashSet::new();
             // This config's changed secret files move into place together, with one sync of
             // `secrets/`, before the config that names them.
-            let mut staged = None;
-            let mut staged_digests = Vec::new();
-            for file in &rendered.secret_files {
-                let relative = PathBuf::from(crate::output::SECRETS_DIR).join(&file.name);
-                named.insert(relative.clone());
-                if written.changed(out, &relative, file.value.expose()) {
-                    let staging = staged.get_or_insert_with(|| out.stage_secrets());
-                    staging.stage(&file.name, file.value.expose())?;
-                    staged_digests.push((relative, digest(file.value.expose())));
-                    secrets_changed = true;
-                }
-            }
-            // The previous value of each file secret, for the grace period.
-            for (site, placement) in config.sites.iter().zip(&config.placements) {
-                let Placement::File { file, .. } = placement else { continue };
-                let relative = previous_file(file);
-                if let Some(previous) = schedule.previous_for(&site.spec) {
-                    named.insert(relative.clone());
-                    if written.changed(out, &relative, previous.expose()) {
-                        let staging = staged.get_or_insert_with(|| out.stage_secrets());
-                        staging.stage(&previous_name(file), previous.expose())?;
-                        staged_digests.push((relative, digest(previous.expose())));
-                    }
-                }
-            }
-            if let Some(staged) = staged {
-                staged.commit()?;
-                for (relative, digest) in staged_digests {
-                    written.record(out, relative, digest);
-                }
-            }
+            let files = rendered.secret_files.iter().map(|file| (file.name.as_str(), file.value.expose()));
+            let previous = previous_values(config, schedule);
+            let (named, changed) = write_secret_files(out, written, files, &previous)?;
+            secrets_changed |= changed;
+            let named: HashSet<PathBuf> = named.into_iter().collect();
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
             if written.changed(out, &relative, rendered.config.expose()) {
@@ -753,34 +721,52 @@ fn previous_name(file: &str) -> String {
     format!("{file}.previous")
 }
 
-/// Writes the secret files `files` (names in `secrets/`, with their values) whose content differs
-/// from what is on disk, together with one sync; returns their paths relative to the out dir,
-/// and whether any was written.
-fn write_secret_files(
+/// The previous value of each of `config`'s file secrets still within its grace period, with
+/// the name of its `.previous` file.
+fn previous_values(config: &crate::configs::Config, schedule: &Schedule) -> Vec<(String, crate::secret::Secret)> {
+    config
+        .sites
+        .iter()
+        .zip(&config.placements)
+        .filter_map(|(site, placement)| match placement {
+            Placement::File { file, .. } => Some((previous_name(file), schedule.previous_for(&site.spec)?)),
+            Placement::Inline => None,
+        })
+        .collect()
+}
+
+/// Writes the secret files `values` and the `.previous` files `previous` (names in `secrets/`,
+/// with their contents) whose content differs from what is on disk, together with one sync;
+/// returns the paths of all of them relative to the out dir, and whether a value changed (a
+/// `.previous` file rewritten is no change to reload for).
+fn write_secret_files<'a>(
     out: &OutputDir,
     written: &mut WrittenFiles,
-    files: Vec<(String, crate::secret::Secret)>,
+    values: impl Iterator<Item = (&'a str, &'a [u8])>,
+    previous: &[(String, crate::secret::Secret)],
 ) -> Result<(Vec<PathBuf>, bool), Failure> {
+    let previous = previous.iter().map(|(name, value)| (name.as_str(), value.expose(), false));
     let mut staged = None;
     let mut staged_digests = Vec::new();
-    let mut paths = Vec::with_capacity(files.len());
-    for (name, value) in &files {
+    let mut paths = Vec::new();
+    let mut values_changed = false;
+    for (name, contents, is_value) in values.map(|(name, contents)| (name, contents, true)).chain(previous) {
         let relative = PathBuf::from(crate::output::SECRETS_DIR).join(name);
-        if written.changed(out, &relative, value.expose()) {
+        if written.changed(out, &relative, contents) {
             let staging = staged.get_or_insert_with(|| out.stage_secrets());
-            staging.stage(name, value.expose())?;
-            staged_digests.push((relative.clone(), digest(value.expose())));
+            staging.stage(name, contents)?;
+            staged_digests.push((relative.clone(), digest(contents)));
+            values_changed |= is_value;
         }
         paths.push(relative);
     }
-    let changed = staged.is_some();
     if let Some(staged) = staged {
         staged.commit()?;
         for (relative, digest) in staged_digests {
             written.record(out, relative, digest);
         }
     }
-    Ok((paths, changed))
+    Ok((paths, values_changed))
 }
 
 /// The files the rendering in place of `config` names, kept while a new one cannot be written,
