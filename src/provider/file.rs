@@ -283,7 +283,7 @@ pub(crate) fn read_regular_file(path: &Path) -> std::io::Result<Zeroizing<Vec<u8
 /// [`read_regular_file`], with `check` asked about the file opened before a byte is read (and
 /// its error returned instead): what the path led to at the open, which no later swap of a
 /// symlink on the way can change.
-fn read_regular_file_checked(
+pub(crate) fn read_regular_file_checked(
     path: &Path,
     check: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<Zeroizing<Vec<u8>>> {

@@ -82,15 +82,19 @@ pub async fn reload(
 /// The process id in `path`: a regular file (read without blocking: a FIFO put there would
 /// hold the loop), which not everyone may write, since it names the process to signal.
 pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
-    let failed = |source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source };
-    let metadata = std::fs::metadata(path).map_err(failed)?;
-    if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o002 != 0 {
-        return Err(failed(std::io::Error::new(
+    // Checked on the file opened, not by path before opening it.
+    let not_world_writable = |file: &std::fs::File| {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&file.metadata()?.permissions());
+        if mode & 0o002 == 0 {
+            return Ok(());
+        }
+        Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             "anyone may write it, and so choose which process gets the signal (chmod o-w)",
-        )));
-    }
-    let bytes = crate::provider::file::read_regular_file(path).map_err(failed)?;
+        ))
+    };
+    let bytes = crate::provider::file::read_regular_file_checked(path, not_world_writable)
+        .map_err(|source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source })?;
     std::str::from_utf8(&bytes)
         .unwrap_or_default()
         .trim()
