@@ -82,9 +82,7 @@ impl FileProvider {
             _ => ProviderError::Invalid { what: what.to_owned(), reason: error.to_string() },
         })
     }
-}
 
-impl FileProvider {
     /// Whether the file opened lies under the roots, by the real path the kernel keeps for it.
     fn check_opened(&self, file: &std::fs::File) -> std::io::Result<()> {
         if self.roots.is_empty() {
