@@ -673,4 +673,47 @@ mod tests {
             assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "HTTP {code}");
         }
     }
+
+    /// The `Authorization` header a request leaves with.
+    fn sent_header(token: &TokenFile) -> String {
+        let request = token.authorize(hyper::Request::new(()));
+        request.headers()[hyper::header::AUTHORIZATION].to_str().expect("ASCII").to_owned()
+    }
+
+    /// Pretends the token was read a period ago, so the next request reads the file again.
+    fn age_by_a_period(token: &TokenFile) {
+        let mut current = token.current.lock().expect("not poisoned");
+        current.1 = current.1.checked_sub(TOKEN_FILE_PERIOD).expect("the clock is past one period");
+    }
+
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn a_token_file_is_read_again_once_a_period_has_passed_and_a_failed_read_keeps_the_last_token() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first-token\n").expect("write");
+        let token = TokenFile::open(path.clone()).expect("opens");
+        assert_eq!(sent_header(&token), "Bearer first-token", "trimmed of its newline");
+
+        std::fs::write(&path, "second-token\n").expect("write");
+        assert_eq!(sent_header(&token), "Bearer first-token", "within the period the file is not read again");
+        age_by_a_period(&token);
+        assert_eq!(sent_header(&token), "Bearer second-token", "a rotated token is taken up after a period");
+
+        std::fs::remove_file(&path).expect("remove");
+        age_by_a_period(&token);
+        assert_eq!(sent_header(&token), "Bearer second-token", "a failed read keeps the last token");
+        std::fs::write(&path, "third-token").expect("write");
+        assert_eq!(sent_header(&token), "Bearer second-token", "a failed read starts a new period too");
+    }
+
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn a_token_header_is_marked_sensitive() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "t").expect("write");
+        let request = TokenFile::open(path).expect("opens").authorize(hyper::Request::new(()));
+        assert!(request.headers()[hyper::header::AUTHORIZATION].is_sensitive());
+    }
 }
