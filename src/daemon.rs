@@ -16,6 +16,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::configs::{self, Loaded};
 use crate::exit::{ExitCode, Failure};
+use crate::out_dir_watch::{self, OutDirEvent, OutDirWatch};
 use crate::output::OutputDir;
 use crate::path_watch::{Release, SettledWatch};
 use crate::provider::{Fetched, Location, ProviderError, ProviderSet};
@@ -75,6 +76,9 @@ pub struct DaemonSettings {
 const JOB_TRIGGER_COOLDOWN: Duration = Duration::from_secs(60);
 /// How long a reload may take to show in the target's metrics.
 const VERIFY_DEADLINE: Duration = Duration::from_secs(30);
+/// How long after someone else removes or rewrites a file in the out dir it is written again:
+/// an `rm -rf` or a cleanup job's sweep is over by then, and is answered by one write pass.
+const OUT_DIR_SETTLE: Duration = Duration::from_millis(100);
 
 /// Where a secret is used: its metric name (the secret file's slug), its provider, and the key
 /// it takes from the fetched document.
@@ -105,6 +109,11 @@ struct Daemon {
     /// The configs and the stores file, watched for changes; `None` when inotify is unavailable.
     /// Held for as long as the loop runs: dropping it ends the watch.
     config_watch: Option<SettledWatch<usize>>,
+    /// The out dir, watched for files someone else removes or rewrites; `None` when inotify is
+    /// unavailable (they are then written again at the next write pass).
+    out_watch: Option<OutDirWatch>,
+    /// When to write again what someone else removed or rewrote in the out dir.
+    out_check_at: Option<Instant>,
     uses: HashMap<Location, Vec<Use>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -384,6 +393,7 @@ impl Daemon {
                     );
                     self.out = out;
                     self.written = WrittenFiles::default();
+                    self.watch_out_dir();
                     self.write_outputs()
                 }
                 // Not into the old one, wherever it went: the target reads the path.
@@ -416,6 +426,49 @@ impl Daemon {
                 (false, false)
             }
         }
+    }
+
+    /// Watches the out dir now held ([`OutDirWatch`]).
+    fn watch_out_dir(&mut self) {
+        self.out_watch = OutDirWatch::start(&self.out)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    path = %self.out.path().display(),
+                    %error,
+                    "cannot watch the output directory: a file removed there is written again at the next refresh"
+                );
+            })
+            .ok();
+    }
+
+    /// Schedules a write pass when `event` says someone else removed, moved away or rewrote a
+    /// file this process wrote: one it no longer finds as it left it. Its own writes (a file
+    /// renamed into place, one it removed) make events too, and are told apart that way.
+    fn out_dir_changed(&mut self, event: Option<OutDirEvent>) {
+        let Some(event) = event else {
+            tracing::warn!(
+                "the output directory's watch failed: a file removed there is written again at the next refresh"
+            );
+            self.out_watch = None;
+            return;
+        };
+        if self.out_check_at.is_some() {
+            return;
+        }
+        match event {
+            OutDirEvent::Dirs => {}
+            OutDirEvent::Entry(relative) => {
+                let Some(file) = self.written.0.get(&relative) else { return };
+                if file.identity.is_some() && file.identity == self.out.identity(&relative) {
+                    return;
+                }
+                tracing::warn!(
+                    file = %self.out.path().join(&relative).display(),
+                    "removed, moved away or rewritten by someone else: writing it again"
+                );
+            }
+        }
+        self.out_check_at = Some(Instant::now() + OUT_DIR_SETTLE);
     }
 
     /// Schedules a (debounced) reload after a change. Under `run` only while the child runs;
@@ -932,6 +985,8 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         uses: Daemon::index_uses(&loaded),
         sources: read_sources(&settings),
         config_watch,
+        out_watch: None,
+        out_check_at: None,
         templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,
@@ -1031,6 +1086,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         daemon.adopt_previous_files();
     }
     let changes = daemon.write_outputs()?;
+    daemon.watch_out_dir();
     if watching && found_a_rendering {
         daemon.note_changes(changes, false);
     }
@@ -1068,6 +1124,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
             daemon.config_check_at,
             daemon.targets_poll_at,
             daemon.write_retry_at,
+            daemon.out_check_at,
             daemon.next_upkeep(),
         ]);
         tokio::select! {
@@ -1105,12 +1162,18 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
                 daemon.note_changes(changes, child_running);
             }
             Some(()) = file_events.recv() => daemon.config_files_changed(),
+            event = out_dir_watch::next_event(&mut daemon.out_watch) => daemon.out_dir_changed(event),
             result = reload_done(&mut reloading) => {
                 reloading = None;
                 daemon.finish_reload(result);
             }
             () = sleep_until_opt(deadline) => {
                 let now = Instant::now();
+                // What someone else removed or rewrote in the out dir is written by this
+                // branch's write pass, below.
+                if daemon.out_check_at.is_some_and(|at| at <= now) {
+                    daemon.out_check_at = None;
+                }
                 if daemon.config_check_at.is_some_and(|at| at <= now) {
                     daemon.config_check_at = None;
                     if guarded!(guard, daemon.reload_configs())? {

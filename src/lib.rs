@@ -9,6 +9,7 @@ pub mod configs;
 pub mod daemon;
 pub mod duration;
 pub mod exit;
+pub mod out_dir_watch;
 pub mod output;
 pub mod path_watch;
 pub mod provider;

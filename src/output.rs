@@ -256,6 +256,12 @@ impl OutputDir {
         alone
     }
 
+    /// The directories held open: the out dir and its `secrets/` (to watch them, not the path).
+    #[must_use]
+    pub fn held_dirs(&self) -> (BorrowedFd<'_>, BorrowedFd<'_>) {
+        (self.dir.as_fd(), self.secrets.as_fd())
+    }
+
     /// The out dir as given to [`OutputDir::open`], without trailing slashes.
     pub fn path(&self) -> &Path {
         &self.path

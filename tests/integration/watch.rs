@@ -1373,6 +1373,50 @@ fn a_removed_out_dir_is_created_again_with_everything_in_it() {
     assert_eq!(watch.logged("cannot write the outputs"), 0, "{}", watch.log());
 }
 
+/// A secret file someone else removes (an operator's `rm`, a cleanup job) is written again at
+/// once, not at the next refresh (an hour away here): the target reads it on every request.
+#[test]
+fn a_secret_file_someone_removes_is_written_again_at_once() {
+    let (test, mut watch) = watching(&basic_auth_job("1h", "0s"), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    std::fs::remove_file(&secret).unwrap();
+
+    watch.until("the secret file written again", CYCLE, |_| holds(&secret, "first-fake"));
+    assert_eq!(watch.logged("by someone else"), 1, "{}", watch.log());
+}
+
+/// So is a secret file someone else overwrites in place, and a rendered config someone removes.
+#[test]
+fn a_secret_file_overwritten_or_a_rendered_config_removed_is_put_back_at_once() {
+    let (test, mut watch) = watching(&basic_auth_job("1h", "0s"), "first-fake", &[]);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+    let config = read(&rendered);
+    std::fs::OpenOptions::new().write(true).truncate(true).open(&secret).unwrap();
+
+    watch.until("the secret file put back", CYCLE, |_| holds(&secret, "first-fake"));
+    std::fs::remove_file(&rendered).unwrap();
+    watch.until("the rendered config put back", CYCLE, |_| rendered.is_file() && read(&rendered) == config);
+}
+
+/// The loop's own writes make the same events (a file renamed over the old one, a `.previous`
+/// file removed when its grace period ends), and are not taken for someone else's: a rotation
+/// logs nothing about others. The removal after it, whose event comes after the rotation's,
+/// shows those were read.
+#[test]
+fn the_loops_own_writes_are_not_taken_for_someone_elses() {
+    let (test, mut watch) = watching(&basic_auth_job("1h", "1s"), "first-fake", &[]);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    let previous = PathBuf::from(format!("{}.previous", secret.display()));
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the rotation written", CYCLE, |_| holds(&secret, "second-fake") && previous.is_file());
+    watch.until(".previous removed when its grace ends", CYCLE, |_| !previous.exists());
+
+    std::fs::remove_file(&secret).unwrap();
+    watch.until("the secret file written again", CYCLE, |_| holds(&secret, "second-fake"));
+    assert_eq!(watch.logged("by someone else"), 1, "{}", watch.log());
+}
+
 /// An out dir moved away, with another directory put at its path (by someone who may write its
 /// parent), is written neither where it went (the target no longer reads it there) nor into the
 /// stranger (here writable by others, so refused): the writes fail and are retried until the
