@@ -4,14 +4,59 @@
 //! stored: a number keeps its digits and stays a number, a nested object stays an object.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::provider::{Content, Fetched, ProviderError};
 use crate::secret::Secret;
 
-type Object = BTreeMap<String, Box<RawValue>>;
+/// A JSON object's fields in their stored order, each value as its stored text. A key given
+/// twice keeps its first place and its last value, as JSON parsers that keep one do.
+#[derive(Default)]
+struct Object(Vec<(String, Box<RawValue>)>);
+
+impl Object {
+    fn set(&mut self, key: String, value: Box<RawValue>) {
+        match self.0.iter_mut().find(|(name, _)| *name == key) {
+            Some(field) => field.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Object;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
+                let mut object = Object::default();
+                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                    object.set(key, value);
+                }
+                Ok(object)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
 
 fn parse(bytes: &[u8]) -> Result<Object, String> {
     // serde_json's messages give a position, and may quote a scalar: keep the position only.
@@ -19,21 +64,42 @@ fn parse(bytes: &[u8]) -> Result<Object, String> {
 }
 
 /// A field's value as a body's `key` gives it: a string's text; any other value as JSON text,
-/// a number or `true` exactly as stored, an object or array compacted.
+/// exactly as stored (a number keeps its digits, an object its keys' order), an object or
+/// array without the whitespace between its tokens.
 fn field_text(raw: &RawValue) -> String {
     let json = raw.get();
     match json.as_bytes().first() {
         Some(b'"') => serde_json::from_str(json).unwrap_or_default(),
-        Some(b'{' | b'[') => {
-            serde_json::from_str::<serde_json::Value>(json).map(|value| value.to_string()).unwrap_or_default()
-        }
+        Some(b'{' | b'[') => compact(json),
         _ => json.to_owned(),
     }
 }
 
+/// Valid JSON text without whitespace outside its strings.
+fn compact(json: &str) -> String {
+    let mut compacted = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for character in json.chars() {
+        if in_string {
+            compacted.push(character);
+            if escaped {
+                escaped = false;
+            } else if character == '\\' {
+                escaped = true;
+            } else if character == '"' {
+                in_string = false;
+            }
+        } else if !matches!(character, ' ' | '\t' | '\n' | '\r') {
+            in_string = character == '"';
+            compacted.push(character);
+        }
+    }
+    compacted
+}
+
 /// Reads a JSON object into its top-level fields (see [`field_text`]).
 pub fn fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
-    Ok(parse(bytes)?.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(&raw)))).collect())
+    Ok(parse(bytes)?.0.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(&raw)))).collect())
 }
 
 /// The whole document a read of a secret made without `key` gave, for [`set_field`] to
@@ -53,8 +119,8 @@ pub fn existing_document(read: Result<Fetched, ProviderError>) -> Result<Option<
 pub fn set_field(document: Option<&[u8]>, key: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut object = document.map(parse).transpose()?.unwrap_or_default();
     let encoded = Zeroizing::new(serde_json::to_string(value).map_err(|error| error.to_string())?);
-    object.insert(key.to_owned(), RawValue::from_string(String::clone(&encoded)).map_err(|error| error.to_string())?);
-    serialize(&object)
+    object.set(key.to_owned(), RawValue::from_string(String::clone(&encoded)).map_err(|error| error.to_string())?);
+    serialize(&object, document)
 }
 
 /// Why [`remove_field`] could not remove a field.
@@ -86,21 +152,30 @@ pub fn not_an_object(what: String, expected: &str, reason: &str) -> ProviderErro
 /// `document` without the field `key`.
 pub fn remove_field(document: &[u8], key: &str) -> Result<Zeroizing<Vec<u8>>, RemoveError> {
     let mut object = parse(document).map_err(RemoveError::NotAnObject)?;
-    if object.remove(key).is_none() {
-        return Err(RemoveError::Missing { available: object.into_keys().collect() });
-    }
-    serialize(&object).map_err(RemoveError::NotAnObject)
+    let Some(at) = object.0.iter().position(|(name, _)| name == key) else {
+        let mut available: Vec<String> = object.0.into_iter().map(|(name, _)| name).collect();
+        available.sort();
+        return Err(RemoveError::Missing { available });
+    };
+    object.0.remove(at);
+    serialize(&object, Some(document)).map_err(RemoveError::NotAnObject)
 }
 
-fn serialize(object: &Object) -> Result<Zeroizing<Vec<u8>>, String> {
-    serde_json::to_vec(object).map(Zeroizing::new).map_err(|error| error.to_string())
+/// `object` as compact JSON, ending with a newline when the document it was read from did
+/// (a file written by an editor or `jq`).
+fn serialize(object: &Object, read_from: Option<&[u8]>) -> Result<Zeroizing<Vec<u8>>, String> {
+    let mut json = Zeroizing::new(serde_json::to_vec(object).map_err(|error| error.to_string())?);
+    if read_from.is_some_and(|document| document.ends_with(b"\n")) {
+        json.push(b'\n');
+    }
+    Ok(json)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const STORED: &str = r#"{"big": 123456789012345678901234567890, "f": 1.50, "port": 5432, "on": true, "none": null, "nested": {"a": 1}, "list": [1, "x"], "password": "old"}"#;
+    const STORED: &str = r#"{"big": 123456789012345678901234567890, "f": 1.50, "port": 5432, "on": true, "none": null, "nested": {"z": 123456789012345678901234567890, "a": [0.1000, 1e3, " x\" y "]}, "list": [1, "x"], "password": "old"}"#;
 
     #[test]
     fn fields_are_strings_text_and_other_values_json_as_stored() {
@@ -111,7 +186,7 @@ mod tests {
         assert_eq!(text("port"), "5432");
         assert_eq!(text("on"), "true");
         assert_eq!(text("none"), "null");
-        assert_eq!(text("nested"), r#"{"a":1}"#);
+        assert_eq!(text("nested"), r#"{"z":123456789012345678901234567890,"a":[0.1000,1e3," x\" y "]}"#);
         assert_eq!(text("list"), r#"[1,"x"]"#);
         assert_eq!(text("password"), "old");
         assert_eq!(fields(br#"{"quote": "a\"b\u00e9"}"#).unwrap()["quote"].expose_str(), Some("a\"bé"));
@@ -124,17 +199,29 @@ mod tests {
         let written = std::str::from_utf8(&written).unwrap();
         assert_eq!(
             written,
-            r#"{"big":123456789012345678901234567890,"f":1.50,"list":[1, "x"],"nested":{"a": 1},"none":null,"on":true,"password":"new\"one","port":5432}"#
+            r#"{"big":123456789012345678901234567890,"f":1.50,"port":5432,"on":true,"none":null,"nested":{"z": 123456789012345678901234567890, "a": [0.1000, 1e3, " x\" y "]},"list":[1, "x"],"password":"new\"one"}"#
         );
         assert_eq!(&*set_field(None, "k", "v").unwrap(), br#"{"k":"v"}"#);
     }
 
     #[test]
+    fn a_new_field_goes_last_and_a_document_ending_in_a_newline_keeps_it() {
+        assert_eq!(&*set_field(Some(b"{\"b\": 1, \"a\": 2}\n"), "c", "v").unwrap(), b"{\"b\":1,\"a\":2,\"c\":\"v\"}\n");
+        assert_eq!(&*set_field(Some(br#"{"b": 1, "a": 2}"#), "a", "v").unwrap(), br#"{"b":1,"a":"v"}"#);
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_its_first_place_and_its_last_value() {
+        assert_eq!(fields(br#"{"k": "first", "k": "last"}"#).unwrap()["k"].expose_str(), Some("last"));
+        assert_eq!(&*set_field(Some(br#"{"k": 1, "j": 2, "k": 3}"#), "j", "v").unwrap(), br#"{"k":3,"j":"v"}"#);
+    }
+
+    #[test]
     fn removing_a_field_keeps_the_others_and_a_missing_one_lists_the_keys() {
-        let written = remove_field(br#"{"a": 1.0, "b": "x"}"#, "b").unwrap();
-        assert_eq!(&*written, br#"{"a":1.0}"#);
+        let written = remove_field(br#"{"b": "x", "a": 1.0, "c": 2}"#, "a").unwrap();
+        assert_eq!(&*written, br#"{"b":"x","c":2}"#);
         assert_eq!(
-            remove_field(br#"{"a": 1.0, "b": "x"}"#, "c"),
+            remove_field(br#"{"b": 1.0, "a": "x"}"#, "c"),
             Err(RemoveError::Missing { available: vec!["a".into(), "b".into()] })
         );
     }
