@@ -161,6 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--stores', '--stores', [CompletionResultType]::ParameterName, 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs')
             [CompletionResult]::new('--file-root', '--file-root', [CompletionResultType]::ParameterName, 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format on stderr')
+            [CompletionResult]::new('--create', '--create', [CompletionResultType]::ParameterName, 'Write the value even when the secret or its key does not exist yet (it is created), or cannot be read first (a role allowed to write and not to read)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
@@ -178,10 +179,10 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log detail (-v debug, -vv trace). Secret values are never logged at any level')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Less log detail (-q warnings only, -qq errors only)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
-            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -230,7 +231,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         }
         'secret-render;store;help' {
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
-            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -306,7 +307,7 @@ Register-ArgumentCompleter -Native -CommandName 'secret-render' -ScriptBlock {
         }
         'secret-render;help;store' {
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself')
-            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret')
+            [CompletionResult]::new('put', 'put', [CompletionResultType]::ParameterValue, 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete the secret''s `key` (as a new version), or without a key its current version')
             break
         }

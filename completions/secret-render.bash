@@ -524,7 +524,7 @@ _secret__render() {
             return 0
             ;;
         secret__subcmd__render__subcmd__rotate)
-            opts="-v -q -h --length --charset --bcrypt-web-config --user --target --stores --file-root --log-format --verbose --quiet --help"
+            opts="-v -q -h --length --charset --bcrypt-web-config --user --create --target --stores --file-root --log-format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

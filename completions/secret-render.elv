@@ -152,6 +152,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --stores 'A YAML file holding `secret_stores:` (the same key a config may hold), for stores shared by several configs'
             cand --file-root 'Only read `file` secrets whose real path (symlinks and `..` resolved) lies under this directory; repeatable. Default: any path'
             cand --log-format 'Log format on stderr'
+            cand --create 'Write the value even when the secret or its key does not exist yet (it is created), or cannot be read first (a role allowed to write and not to read)'
             cand -v 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand -q 'Less log detail (-q warnings only, -qq errors only)'
@@ -168,10 +169,10 @@ set edit:completion:arg-completer[secret-render] = {|@words|
             cand --verbose 'More log detail (-v debug, -vv trace). Secret values are never logged at any level'
             cand -q 'Less log detail (-q warnings only, -qq errors only)'
             cand --quiet 'Less log detail (-q warnings only, -qq errors only)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
-            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused'
             cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -216,7 +217,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;store;help'= {
             cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
-            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused'
             cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -278,7 +279,7 @@ set edit:completion:arg-completer[secret-render] = {|@words|
         }
         &'secret-render;help;store'= {
             cand get 'Show a secret''s keys and lengths (never the value), or with `--reveal` the value itself'
-            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret'
+            cand put 'Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for byte: a final newline is written too (and warned about; `printf %s` has none). With `key` the secret''s other keys are kept; without, a secret of several keys is refused'
             cand delete 'Delete the secret''s `key` (as a new version), or without a key its current version'
         }
         &'secret-render;help;store;get'= {

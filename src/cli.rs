@@ -108,12 +108,19 @@ pub enum Command {
     /// `secret-render rotate '{vault: {path: prometheus/node, key: password}}'`. With
     /// `--bcrypt-web-config FILE --user NAME` the user's bcrypt hash in that Prometheus web config
     /// (the receiving side) is replaced too, every other byte of the file kept.
-    /// Exit codes: 0 success, 2 usage, 3 invalid REF or web config, 5 the store or file could
-    /// not be written.
+    /// The secret is read first: one that does not exist, or lacks the `key`, is an error unless
+    /// `--create` is given (a typo must not create a secret no one reads).
+    /// Exit codes: 0 success, 2 usage, 3 invalid REF or web config (a secret of several keys
+    /// needs `key`), 4 the secret or key does not exist or cannot be read, 5 the store or file
+    /// could not be written.
     Rotate(RotateArgs),
 
     /// Read, write or delete one secret from a script. Values are read from stdin or
     /// `--from-file`, never from the command line, and printed only with `--reveal`.
+    ///
+    /// Exit codes: 0 success, 2 usage, 3 invalid REF (a whole write over a secret of several
+    /// keys needs `key`), 4 the secret or key does not exist or cannot be read, 5 the store
+    /// could not be written.
     #[command(subcommand)]
     Store(StoreCommand),
 
@@ -352,6 +359,11 @@ pub struct RotateArgs {
     /// The user of `--bcrypt-web-config`.
     #[arg(long, value_name = "NAME", requires = "bcrypt_web_config")]
     pub user: Option<String>,
+
+    /// Write the value even when the secret or its key does not exist yet (it is created), or
+    /// cannot be read first (a role allowed to write and not to read).
+    #[arg(long)]
+    pub create: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -384,7 +396,9 @@ pub enum StoreCommand {
         reveal: bool,
     },
 
-    /// Write a value (from stdin, or `--from-file`) as a new version of the secret.
+    /// Write a value (from stdin, or `--from-file`) as a new version of the secret, byte for
+    /// byte: a final newline is written too (and warned about; `printf %s` has none). With `key`
+    /// the secret's other keys are kept; without, a secret of several keys is refused.
     Put {
         /// The secret: a provider map in YAML flow text.
         #[arg(value_name = "REF")]

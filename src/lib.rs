@@ -148,7 +148,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 cli::CharsetArg::Printable => commands::rotate::Charset::Printable,
             };
             let web_config = args.bcrypt_web_config.as_deref().zip(args.user.as_deref());
-            runtime()?.block_on(commands::rotate::run(&target, args.length, charset, web_config)).map(success)
+            runtime()?
+                .block_on(commands::rotate::run(&target, args.length, charset, web_config, args.create))
+                .map(success)
         }
         Command::Store(command) => {
             let (cli::StoreCommand::Get { reference, .. }

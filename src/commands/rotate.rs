@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::store::Target;
 use crate::exit::{ExitCode, Failure};
-use crate::provider::ProviderKind;
+use crate::provider::{ProviderError, ProviderKind};
 use crate::secret::Secret;
 
 /// The characters a generated value is drawn from.
@@ -51,12 +51,52 @@ pub fn generate(length: usize, charset: Charset) -> Result<Secret, Failure> {
     Ok(Secret::new(value.to_vec()))
 }
 
+/// What reading the secret before the rotation found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// The value the rotation replaces.
+    Value,
+    /// No such secret, or no such key in it (`--create` writes it).
+    Nothing,
+    /// The read failed (a role allowed to write and not to read), and `--create` writes anyway.
+    Unknown,
+}
+
+/// Reads the value `target` names before it is replaced: a rotation replaces a value, and a
+/// typo in REF must not quietly create a secret no one reads (with `--bcrypt-web-config`, the
+/// receiving side would then check a password no scraper sends). `create` lets it make one.
+async fn look_before_rotating(target: &Target, create: bool) -> Result<Found, Failure> {
+    let location = &target.spec.location;
+    let read = match target.provider()?.fetch(location).await {
+        Ok(fetched) => fetched.select(target.spec.key.as_deref(), location).map(drop),
+        Err(error) => Err(error),
+    };
+    match read {
+        Ok(()) => Ok(Found::Value),
+        Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) if create => Ok(Found::Nothing),
+        Err(error @ (ProviderError::NotFound { .. } | ProviderError::MissingKey { .. })) => Err(Failure::new(
+            ExitCode::Fetch,
+            format!("{error}: a rotation replaces a value that exists; check REF, or pass --create to make it"),
+        )),
+        Err(error @ ProviderError::KeyRequired { .. }) => {
+            Err(Failure::new(ExitCode::Config, format!("invalid REF: {error}")))
+        }
+        Err(_) if create => Ok(Found::Unknown),
+        Err(error) => Err(Failure::new(
+            ExitCode::Fetch,
+            format!("cannot read the value to rotate: {error} (with --create the write goes ahead unread)"),
+        )),
+    }
+}
+
 /// Rotates `target`: writes a new value and, with `web_config`, that user's new bcrypt hash.
+/// Without `create`, the secret and its key must exist.
 pub async fn run(
     target: &Target,
     length: usize,
     charset: Charset,
     web_config: Option<(&Path, &str)>,
+    create: bool,
 ) -> Result<(), Failure> {
     if length == 0 {
         return Err(Failure::new(ExitCode::Usage, "--length must be at least 1"));
@@ -70,6 +110,7 @@ pub async fn run(
             ),
         ));
     }
+    let found = look_before_rotating(target, create).await?;
     let value = generate(length, charset)?;
     // Hash first: a web config we cannot update must not leave the store ahead of it.
     let updated = match web_config {
@@ -88,7 +129,9 @@ pub async fn run(
         ProviderKind::Vault => outcome.version.is_some(),
         _ => true,
     };
-    let history = if keeps_history {
+    let history = if found == Found::Nothing {
+        "it did not exist before".to_owned()
+    } else if keeps_history {
         "the previous version stays readable in the store".to_owned()
     } else {
         format!(
@@ -97,7 +140,8 @@ pub async fn run(
         )
     };
     let mut text = format!(
-        "rotated {}{}: {length} new characters; {history}\n",
+        "{} {}{}: {length} new characters; {history}\n",
+        if found == Found::Nothing { "created" } else { "rotated" },
         target.spec.describe(),
         super::store::version_text(outcome.version.as_deref()),
     );

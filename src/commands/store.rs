@@ -157,6 +157,14 @@ pub(crate) fn fetch_failure(error: provider::ProviderError) -> Failure {
     Failure::new(ExitCode::Fetch, error.to_string())
 }
 
+/// A write that failed: 4 when what it needs is not there (a secret or `key` to delete), 3
+/// when REF must name a `key`, else 5.
 pub(crate) fn write_failure(error: provider::ProviderError) -> Failure {
-    Failure::new(ExitCode::Output, format!("cannot write: {}", error.describe_write()))
+    use provider::ProviderError::{KeyRequired, MissingKey, NotFound};
+    let code = match error {
+        NotFound { .. } | MissingKey { .. } => ExitCode::Fetch,
+        KeyRequired { .. } => ExitCode::Config,
+        _ => ExitCode::Output,
+    };
+    Failure::new(code, format!("cannot write: {}", error.describe_write()))
 }

@@ -115,6 +115,28 @@ pub fn existing_document(read: Result<Fetched, ProviderError>) -> Result<Option<
     }
 }
 
+/// Refuses to replace a whole secret (a write without `key`) that is a JSON object of several
+/// fields: the others would be lost, where the operator most likely forgot `key`. One field, or
+/// anything that is not an object, is replaced as asked. `read` is the read of the whole
+/// secret; one that failed (a writer allowed to add versions and not to read them, a disabled
+/// latest version) cannot tell, and the write goes ahead as it did before this check.
+pub fn refuse_to_replace_fields(read: Result<Option<&[u8]>, &ProviderError>, what: &str) -> Result<(), ProviderError> {
+    let existing = match read {
+        Ok(existing) => existing,
+        Err(error) => {
+            tracing::debug!(%error, "cannot read {what} to check that a whole write replaces no other fields");
+            return Ok(());
+        }
+    };
+    let Some(Ok(object)) = existing.map(parse) else { return Ok(()) };
+    if object.0.len() < 2 {
+        return Ok(());
+    }
+    let mut available: Vec<String> = object.0.into_iter().map(|(name, _)| name).collect();
+    available.sort();
+    Err(ProviderError::KeyRequired { what: what.to_owned(), available })
+}
+
 /// `document` (none: a new one) with the string field `key` set to `value`.
 pub fn set_field(document: Option<&[u8]>, key: &str, value: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut object = document.map(parse).transpose()?.unwrap_or_default();
@@ -208,6 +230,18 @@ mod tests {
     fn a_new_field_goes_last_and_a_document_ending_in_a_newline_keeps_it() {
         assert_eq!(&*set_field(Some(b"{\"b\": 1, \"a\": 2}\n"), "c", "v").unwrap(), b"{\"b\":1,\"a\":2,\"c\":\"v\"}\n");
         assert_eq!(&*set_field(Some(br#"{"b": 1, "a": 2}"#), "a", "v").unwrap(), br#"{"b":1,"a":"v"}"#);
+    }
+
+    #[test]
+    fn a_whole_write_over_an_object_of_several_fields_is_refused_naming_them() {
+        let refused = refuse_to_replace_fields(Ok(Some(br#"{"user": "u", "password": "p"}"#)), "s").unwrap_err();
+        assert_eq!(refused.to_string(), "s holds several keys; the body needs `key` (available keys: password, user)");
+        for allowed in [&br#"{"password": "p"}"#[..], b"plain", b"[1, 2]", b"{}"] {
+            assert!(refuse_to_replace_fields(Ok(Some(allowed)), "s").is_ok(), "{}", String::from_utf8_lossy(allowed));
+        }
+        assert!(refuse_to_replace_fields(Ok(None), "s").is_ok());
+        let unreadable = ProviderError::PermissionDenied { what: "s".into(), reason: "r".into() };
+        assert!(refuse_to_replace_fields(Err(&unreadable), "s").is_ok(), "a write-only role still writes");
     }
 
     #[test]

@@ -408,6 +408,23 @@ impl ProviderError {
         }
     }
 
+    /// This error of the read a write of one key makes first (to keep the other keys; for Vault
+    /// also the version to check and set): a refusal there is one to read, which
+    /// [`ProviderError::describe_write`] would otherwise call one to write.
+    #[must_use]
+    pub fn in_read_before_write(self) -> Self {
+        match self {
+            Self::PermissionDenied { what, reason } => Self::WriteRefused {
+                what,
+                reason: format!(
+                    "permission denied reading it, which a write of one key does first to keep the others (allow \
+                     reading as well as writing): {reason}"
+                ),
+            },
+            other => other,
+        }
+    }
+
     /// Whether trying again later may succeed without anyone changing the configuration.
     #[must_use]
     pub fn is_retryable(&self) -> bool {

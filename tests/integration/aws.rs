@@ -307,13 +307,11 @@ fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     let new = fields["password"].as_str().unwrap().to_owned();
     assert_eq!(new.len(), 32);
     assert_eq!(fields["username"], "prom", "the other keys are kept");
-    // As stored: a number stays a number, with every digit.
+    // As stored: a number stays a number, with every digit, and the keys keep their order.
     let text = current["SecretString"].as_str().unwrap();
-    assert!(
-        text.contains(r#""big":123456789012345678901234567890,"#) && text.contains(r#""port":5432,"#),
-        "{}",
-        text.len()
-    );
+    let expected =
+        format!(r#"{{"username":"prom","password":"{new}","port":5432,"big":123456789012345678901234567890}}"#);
+    assert!(text == expected, "{}", text.len());
     outcome.never_shows(&new).never_shows("old-aws-password");
     assert_ne!(current["VersionId"].as_str().unwrap(), old_version);
     let previous =
@@ -321,16 +319,46 @@ fn rotate_puts_a_new_version_and_awsprevious_keeps_the_old_one() {
     assert_eq!(previous["VersionId"].as_str().unwrap(), old_version);
     assert!(previous["SecretString"].as_str().unwrap().contains("old-aws-password"));
 
-    // A missing secret is created; a whole-string secret is replaced.
-    let created = with_credentials()
-        .file("stores.yml", &store(&server, ""))
-        .args(["--stores", "stores.yml", "rotate", "{aws_secrets_manager: {secret_id: fresh}}", "--charset", "hex"])
-        .run();
-    created.expect_code(0);
+    // A missing secret is created with --create; a whole-string secret is replaced.
+    let rotate_fresh = |extra: &[&str]| {
+        with_credentials()
+            .file("stores.yml", &store(&server, ""))
+            .args(["--stores", "stores.yml", "rotate", "{aws_secrets_manager: {secret_id: fresh}}", "--charset", "hex"])
+            .args(extra)
+            .run()
+    };
+    rotate_fresh(&[]).expect_code(4).stderr_contains("not found: a rotation replaces a value that exists");
+    let created = rotate_fresh(&["--create"]);
+    created.expect_code(0).stdout_contains("created aws secret fresh");
     let fresh = call(&server, "GetSecretValue", &json!({"SecretId": "fresh"}));
     let fresh = fresh["SecretString"].as_str().unwrap();
     assert!(fresh.len() == 32 && fresh.bytes().all(|c| c.is_ascii_hexdigit()), "{}", fresh.len());
     created.never_shows(fresh);
+}
+
+/// A write without `key` over a JSON secret of several keys (a forgotten `key` in REF) is
+/// refused naming them, and the secret keeps its version: it used to be replaced by the bare
+/// value, every other key lost. A secret of one key, or plain text, is replaced as asked.
+#[test]
+fn a_whole_write_over_a_json_secret_of_several_keys_is_refused() {
+    let server = Server::moto();
+    let version = create(&server, "multi", r#"{"username": "prom", "password": "aws-multi-fake"}"#);
+    let run = |args: &[&str]| {
+        with_credentials().file("stores.yml", &store(&server, "")).args(["--stores", "stores.yml"]).args(args).run()
+    };
+    run(&["rotate", "{aws_secrets_manager: {secret_id: multi}}"])
+        .expect_code(3)
+        .stderr_contains("holds several keys; the body needs `key` (available keys: password, username)");
+    run(&["store", "put", "{aws_secrets_manager: {secret_id: multi}}", "--from-file", "stores.yml"])
+        .expect_code(3)
+        .stderr_contains("(available keys: password, username)");
+    let current = call(&server, "GetSecretValue", &json!({"SecretId": "multi"}));
+    assert_eq!(current["VersionId"].as_str().unwrap(), version, "no version was written");
+
+    create(&server, "single", r#"{"token": "aws-single-fake"}"#);
+    run(&["rotate", "{aws_secrets_manager: {secret_id: single}}"]).expect_code(0);
+    let current = call(&server, "GetSecretValue", &json!({"SecretId": "single"}));
+    assert_eq!(current["SecretString"].as_str().unwrap().len(), 32, "one key: replaced whole, as asked");
 }
 
 /// `store delete` with a `key` writes a new version without that field (the others kept, the old
@@ -355,7 +383,7 @@ fn store_delete_removes_a_key_in_a_new_version_or_schedules_a_recoverable_deleti
         call(&server, "GetSecretValue", &json!({"SecretId": "prometheus/node", "VersionStage": "AWSPREVIOUS"}));
     assert!(previous["SecretString"].as_str().unwrap().contains("\"username\""), "the old version keeps the key");
     run(&["store", "delete", "{aws_secrets_manager: {secret_id: prometheus/node, key: nothing}}"])
-        .expect_code(5)
+        .expect_code(4)
         .stderr_contains("nothing");
 
     run(&["store", "delete", "{aws_secrets_manager: {secret_id: prometheus/node}}"]).expect_code(0);

@@ -733,15 +733,16 @@ fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
     let fake = AzureFake::start();
     fake.put("db", r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#, None);
     let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
-    let rotate = |reference: &str| {
+    let rotate = |args: &[&str]| {
         Test::new()
             .file("stores.yml", &stores)
             .env("AZURE_CLIENT_SECRET", "")
             .env("AZURE_FEDERATED_TOKEN_FILE", "")
-            .args(["--stores", "stores.yml", "rotate", reference])
+            .args(["--stores", "stores.yml", "rotate"])
+            .args(args)
             .run()
     };
-    let outcome = rotate("{azure_key_vault: {name: db, key: password}}");
+    let outcome = rotate(&["{azure_key_vault: {name: db, key: password}}"]);
     outcome.expect_code(0).stdout_contains(&format!("new version {}", fake.version_id("db", 1)));
     let versions = fake.state().secrets["db"].clone();
     assert_eq!(versions.len(), 2);
@@ -749,19 +750,20 @@ fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
         versions[0].1, r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#,
         "the old version is kept"
     );
-    // As stored: a number stays a number, with its digits.
-    assert!(
-        versions[1].1.contains(r#""big":1.50,"#) && versions[1].1.contains(r#""port":5432,"#),
-        "{}",
-        versions[1].1.len()
-    );
     let latest: serde_json::Value = serde_json::from_str(&versions[1].1).unwrap();
     let new = latest["password"].as_str().unwrap().to_owned();
+    // As stored: a number stays a number, with its digits, and the keys keep their order.
+    let expected = format!(r#"{{"username":"prom","password":"{new}","port":5432,"big":1.50}}"#);
+    assert!(versions[1].1 == expected, "{}", versions[1].1.len());
     assert_eq!(new.len(), 32);
     assert_eq!(latest["username"], "prom");
     outcome.never_shows(&new).never_shows("old-azure-password").never_shows(CLIENT_SECRET);
 
-    rotate("{azure_key_vault: {name: fresh}}").expect_code(0);
+    rotate(&["{azure_key_vault: {name: fresh}}"]).expect_code(4).stderr_contains("pass --create");
+    // Without `key`, a JSON value of several keys is not replaced whole (the others would be lost).
+    rotate(&["{azure_key_vault: {name: db}}"]).expect_code(3).stderr_contains("holds several keys");
+    assert_eq!(fake.state().secrets["db"].len(), 2, "no version was written");
+    rotate(&["{azure_key_vault: {name: fresh}}", "--create"]).expect_code(0);
     assert_eq!(fake.state().secrets["fresh"][0].1.len(), 32);
 }
 
@@ -785,7 +787,7 @@ fn store_delete_removes_a_key_in_a_new_version_or_deletes_the_secret() {
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].1, r#"{"username":"prom","password":"azure-password-fake"}"#, "the old version has it");
     assert_eq!(versions[1].1, r#"{"password":"azure-password-fake"}"#);
-    run(&["store", "delete", "{azure_key_vault: {name: db, key: nothing}}"]).expect_code(5).stderr_contains("nothing");
+    run(&["store", "delete", "{azure_key_vault: {name: db, key: nothing}}"]).expect_code(4).stderr_contains("nothing");
 
     run(&["store", "delete", "{azure_key_vault: {name: db}}"]).expect_code(0);
     assert_eq!(fake.server.count("DELETE /secrets/db"), 1);

@@ -811,9 +811,18 @@ fn rotate_adds_a_version_and_the_old_one_stays_readable() {
     let fresh = Test::new()
         .file("sa.json", &google.key_file())
         .file("stores.yml", &stores)
-        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: fresh}}"])
+        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: fresh}}", "--create"])
         .run();
-    fresh.expect_code(0).stdout_contains("new version 1");
+    fresh.expect_code(0).stdout_contains("new version 1").stdout_contains("it did not exist before");
+    // Without `key`, a JSON payload of several keys is not replaced whole (the others would be lost).
+    Test::new()
+        .file("sa.json", &google.key_file())
+        .file("stores.yml", &stores)
+        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: node}}"])
+        .run()
+        .expect_code(3)
+        .stderr_contains("holds several keys");
+    assert_eq!(google.state().versions["node"].len(), 2, "no version was written");
     assert_eq!(google.state().versions["fresh"][0].len(), 32);
 }
 
@@ -836,7 +845,7 @@ fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
     assert_eq!(versions[1], br#"{"password":"gcp-password-fake"}"#);
     assert_eq!(versions[0], br#"{"password":"gcp-password-fake","username":"prom"}"#, "version 1 still has it");
     run(&["store", "delete", "{gcp_secret_manager: {secret: node, key: nothing}}"])
-        .expect_code(5)
+        .expect_code(4)
         .stderr_contains("nothing");
 
     run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"]).expect_code(0);
@@ -858,12 +867,17 @@ fn a_key_is_not_written_over_a_destroyed_latest_version() {
     google.put("node", br#"{"password":"gcp-password-fake","username":"prom"}"#);
     google.put("node", br#"{"password":"gcp-password-2-fake","username":"prom"}"#);
     google.state().destroyed.insert(("node".to_owned(), 2));
-    let outcome = Test::new()
-        .file("sa.json", &google.key_file())
-        .file("stores.yml", &google.config(""))
-        .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: node, key: password}}"])
-        .run();
-    outcome.expect_code(5).stderr_contains("disabled or destroyed").never_shows("gcp-password");
+    let rotate = |extra: &[&str]| {
+        Test::new()
+            .file("sa.json", &google.key_file())
+            .file("stores.yml", &google.config(""))
+            .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: node, key: password}}"])
+            .args(extra)
+            .run()
+    };
+    // `rotate` reads the value first, and says it cannot; with --create, the write's own read does.
+    rotate(&[]).expect_code(4).stderr_contains("disabled or destroyed").never_shows("gcp-password");
+    rotate(&["--create"]).expect_code(5).stderr_contains("disabled or destroyed").never_shows("gcp-password");
     assert_eq!(google.state().versions["node"].len(), 2, "no version was added");
 }
 

@@ -1067,9 +1067,10 @@ fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
         "{requests:?}"
     );
 
-    // A missing Secret is created; a key is removed; the whole Secret is deleted.
+    // A missing Secret is created (with --create); a key is removed; the whole Secret is deleted.
     let fresh = "{kubernetes: {namespace: monitoring, name: fresh, key: token}}";
-    with_kubeconfig(&server).args(["rotate", fresh]).run().expect_code(0);
+    with_kubeconfig(&server).args(["rotate", fresh]).run().expect_code(4).stderr_contains("pass --create");
+    with_kubeconfig(&server).args(["rotate", fresh, "--create"]).run().expect_code(0);
     let created = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "fresh".to_owned())].clone();
     assert_eq!(created.data["token"].len(), 32);
     with_kubeconfig(&server)
@@ -1087,7 +1088,7 @@ fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
     with_kubeconfig(&server)
         .args(["store", "delete", "{kubernetes: {namespace: monitoring, name: node, key: username}}"])
         .run()
-        .expect_code(5)
+        .expect_code(4)
         .stderr_contains("username")
         .stderr_contains("password");
     with_kubeconfig(&server)

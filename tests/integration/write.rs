@@ -47,15 +47,34 @@ fn rotate_writes_a_new_kv_v2_version_and_keeps_the_old_one_readable() {
     assert_eq!(field(&server, &["kv", "get", "-version=2", "-field=password", "secret/prometheus/node"]), new);
 }
 
+/// A rotation replaces a value: a secret or key that does not exist (a typo in REF) is an error
+/// that writes nothing, unless `--create` asks for it to be made.
 #[test]
-fn rotate_creates_a_missing_secret_and_refuses_a_read_only_provider() {
+fn rotate_refuses_a_missing_secret_or_key_unless_asked_to_create_it() {
     let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=old-password-1"]);
+    for typo in ["{vault: {path: prometheus/nodee, key: password}}", "{vault: {path: prometheus/node, key: pasword}}"] {
+        as_root(&server)
+            .args(["rotate", typo])
+            .run()
+            .expect_code(4)
+            .stderr_contains("a rotation replaces a value that exists; check REF, or pass --create to make it");
+    }
+    assert_eq!(field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]), "old-password-1");
+    assert!(!bao(&server, &["kv", "get", "secret/prometheus/node"]).contains("pasword"), "no key was added");
+    assert!(!bao(&server, &["kv", "list", "secret/prometheus"]).contains("nodee"), "no secret was created");
+
     as_root(&server)
-        .args(["rotate", "{vault: {path: fresh/one, key: token}}"])
+        .args(["rotate", "{vault: {path: fresh/one, key: token}}", "--create"])
         .run()
         .expect_code(0)
-        .stdout_contains("new version 1");
+        .stdout_contains("created vault secret secret/fresh/one (key token), new version 1")
+        .stdout_contains("it did not exist before");
     assert_eq!(field(&server, &["kv", "get", "-field=token", "secret/fresh/one"]).len(), 32);
+}
+
+#[test]
+fn rotate_refuses_a_read_only_provider() {
     Test::new()
         .env("SOME_VAR", "x")
         .args(["rotate", "{env: {name: SOME_VAR}}"])
@@ -63,6 +82,27 @@ fn rotate_creates_a_missing_secret_and_refuses_a_read_only_provider() {
         .expect_code(5)
         .stderr_contains("`env` does not support writing");
     Test::new().args(["rotate", "{nope: {path: x}}"]).run().expect_code(3).stderr_contains("unknown provider");
+}
+
+/// A token allowed to write and not to read: a write of one key reads the secret first (to keep
+/// the other keys, and its version for check-and-set), and the refusal is said to be the read's,
+/// with what to grant, not called a refused write.
+#[test]
+fn a_refused_read_before_a_one_key_write_is_named_as_the_read() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/wo/app", "k=old-wo-fake"]);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"path \"secret/data/wo/*\" { capabilities = [\"create\", \"update\"] }\n").unwrap();
+    bao(&server, &["policy", "write", "write-only", &file.path().to_string_lossy()]);
+    let token = bao(&server, &["token", "create", "-field=token", "-policy", "write-only"]);
+    Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", token.trim())
+        .args(["rotate", "{vault: {path: wo/app, key: k}}", "--create"])
+        .run()
+        .expect_code(5)
+        .stderr_contains("permission denied reading it, which a write of one key does first to keep the others")
+        .never_shows("old-wo-fake");
 }
 
 #[test]
@@ -215,10 +255,10 @@ fn a_json_file_is_written_one_key_at_a_time_and_never_replaced_whole() {
     let document = r#"{"client_id": "prom", "client_secret": "old-secret-3f1", "port": 5432}"#;
     let test = Test::new().file("creds.json", document).file("value", "put-secret-7a2");
     test.run_with(&["rotate", "{file: {path: creds.json}}"])
-        .expect_code(5)
+        .expect_code(3)
         .stderr_contains("holds several keys; the body needs `key` (available keys: client_id, client_secret, port)")
         .never_shows("old-secret-3f1");
-    test.run_with(&["store", "put", "{file: {path: creds.json}}", "--from-file", "value"]).expect_code(5);
+    test.run_with(&["store", "put", "{file: {path: creds.json}}", "--from-file", "value"]).expect_code(3);
     assert_eq!(read(&test.path("creds.json")), document, "a refused write changed the file");
 
     let rotated = test.run_with(&["rotate", "{file: {path: creds.json, key: client_secret}}", "--length", "20"]);
@@ -261,14 +301,19 @@ fn rotate_says_what_the_store_keeps_and_refuses_what_bcrypt_would_ignore() {
         .run()
         .expect_code(0)
         .stdout_contains("`vault` keeps no previous version");
+    bao(&server, &["kv", "put", "secret/two", "token=old-token"]);
     as_root(&server)
-        .args(["rotate", "{vault: {path: fresh/two, key: token}}"])
+        .args(["rotate", "{vault: {path: two, key: token}}"])
         .run()
         .expect_code(0)
         .stdout_contains("the previous version stays readable in the store");
-    as_root(&server).args(["rotate", "{vault: {path: missing/three}}"]).run().expect_code(5).stderr_contains(
-        "vault secret secret/missing/three: it does not exist yet; a new secret needs the body's `key`",
-    );
+    as_root(&server)
+        .args(["rotate", "{vault: {path: missing/three}}", "--create"])
+        .run()
+        .expect_code(5)
+        .stderr_contains(
+            "vault secret secret/missing/three: it does not exist yet; a new secret needs the body's `key`",
+        );
     let test = Test::new().file("web.yml", "basic_auth_users:\n  prom: $2y$10$abcdefghijklmnopqrstuv\n");
     test.run_with(&[
         "rotate",

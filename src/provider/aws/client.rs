@@ -389,12 +389,17 @@ impl AwsStore {
         key: Option<&str>,
         value: &Secret,
     ) -> Result<crate::provider::PutOutcome, ProviderError> {
-        let Some(key) = key else { return self.write(location, value).await };
+        let Some(key) = key else {
+            let current = self.current_text(location).await;
+            let current = current.as_ref().map(|text| text.as_ref().map(|text| text.as_bytes()));
+            json_object::refuse_to_replace_fields(current, &location.to_string())?;
+            return self.write(location, value).await;
+        };
         let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
             what: location.to_string(),
             reason: "a field of a JSON SecretString must be UTF-8 text".into(),
         })?;
-        let current = self.current_text(location).await?;
+        let current = self.current_text(location).await.map_err(ProviderError::in_read_before_write)?;
         let json = json_object::set_field(current.as_ref().map(|text| text.as_bytes()), key, text)
             .map_err(|reason| json_object::not_an_object(location.to_string(), JSON_SECRET_STRING, &reason))?;
         self.write(location, &Secret::new(json.to_vec())).await
@@ -417,7 +422,11 @@ impl AwsStore {
                 .map_err(|error| self.sdk_error(&error, what))?;
             return Ok(crate::provider::PutOutcome::default());
         };
-        let current = self.current_text(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
+        let current = self
+            .current_text(location)
+            .await
+            .map_err(ProviderError::in_read_before_write)?
+            .ok_or(ProviderError::NotFound { what: what.clone() })?;
         let json = json_object::remove_field(current.as_bytes(), key)
             .map_err(|error| error.for_store(what, key, JSON_SECRET_STRING))?;
         self.write(location, &Secret::new(json.to_vec())).await

@@ -438,12 +438,16 @@ impl AzureStore {
             what: what.clone(),
             reason: "Key Vault secrets are text: the value is not UTF-8".into(),
         })?;
+        let current =
+            json_object::existing_document(self.read(&AzureLocation { structured: false, ..location.clone() }).await);
         let new_value = match key {
-            None => Zeroizing::new(text.to_owned()),
+            None => {
+                let current = current.as_ref().map(|document| document.as_ref().map(Secret::expose));
+                json_object::refuse_to_replace_fields(current, &what)?;
+                Zeroizing::new(text.to_owned())
+            }
             Some(key) => {
-                let current = json_object::existing_document(
-                    self.read(&AzureLocation { structured: false, ..location.clone() }).await,
-                )?;
+                let current = current.map_err(ProviderError::in_read_before_write)?;
                 let json = json_object::set_field(current.as_ref().map(Secret::expose), key, text)
                     .map_err(|reason| json_object::not_an_object(what.clone(), JSON_VALUE, &reason))?;
                 Zeroizing::new(json_text(json, &what)?)
@@ -502,7 +506,10 @@ impl AzureStore {
             return Err(ProviderError::Invalid { what, reason: reason.into() });
         }
         if let Some(key) = key {
-            let fetched = self.read(&AzureLocation { structured: false, ..location.clone() }).await?;
+            let fetched = self
+                .read(&AzureLocation { structured: false, ..location.clone() })
+                .await
+                .map_err(ProviderError::in_read_before_write)?;
             let crate::provider::Content::Value(current) = &fetched.content else {
                 return Err(json_object::not_an_object(what, JSON_VALUE, "the value was read whole"));
             };

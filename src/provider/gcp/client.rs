@@ -426,16 +426,20 @@ impl GcpStore {
         if location.version != super::LATEST {
             return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
         }
+        let current =
+            json_object::existing_document(self.access(&GcpLocation { structured: false, ..location.clone() }).await);
         let payload = match key {
-            None => Zeroizing::new(value.expose().to_vec()),
+            None => {
+                let current = current.as_ref().map(|document| document.as_ref().map(Secret::expose));
+                json_object::refuse_to_replace_fields(current, &what)?;
+                Zeroizing::new(value.expose().to_vec())
+            }
             Some(key) => {
                 let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
                     what: what.clone(),
                     reason: "a field of a JSON payload must be UTF-8 text".into(),
                 })?;
-                let current = json_object::existing_document(
-                    self.access(&GcpLocation { structured: false, ..location.clone() }).await,
-                )?;
+                let current = current.map_err(ProviderError::in_read_before_write)?;
                 json_object::set_field(current.as_ref().map(Secret::expose), key, text)
                     .map_err(|reason| json_object::not_an_object(what.clone(), JSON_PAYLOAD, &reason))?
             }
@@ -488,7 +492,10 @@ impl GcpStore {
             if location.version != super::LATEST {
                 return Err(ProviderError::Invalid { what, reason: "only the latest version can be written".into() });
             }
-            let fetched = self.access(&GcpLocation { structured: false, ..location.clone() }).await?;
+            let fetched = self
+                .access(&GcpLocation { structured: false, ..location.clone() })
+                .await
+                .map_err(ProviderError::in_read_before_write)?;
             let crate::provider::Content::Value(current) = &fetched.content else {
                 return Err(json_object::not_an_object(what, JSON_PAYLOAD, "the payload was read whole"));
             };

@@ -1017,7 +1017,7 @@ impl VaultStore {
             reason: "Vault stores text: the value is not UTF-8".into(),
         })?;
         let kv = self.kv_version(&location.mount).await?;
-        let (mut fields, version) = self.current(location, kv).await?;
+        let (mut fields, version) = self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
         let key = match key {
             Some(key) => key.to_owned(),
             None if fields.len() == 1 => fields.keys().next().expect("one field").clone(),
@@ -1043,7 +1043,8 @@ impl VaultStore {
         let what = location.to_string();
         let kv = self.kv_version(&location.mount).await?;
         if let Some(key) = key {
-            let (mut fields, version) = self.current(location, kv).await?;
+            let (mut fields, version) =
+                self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
             if fields.remove(key).is_none() {
                 return Err(ProviderError::MissingKey {
                     what,
