@@ -168,6 +168,8 @@ struct TargetTable {
     /// The secret fields whose pattern ends in a glob, an item or any depth.
     secret_fields_ending_otherwise: Vec<usize>,
     relative_paths: Vec<Pattern>,
+    /// Entries of maps whose keys the user names: never a relative path.
+    user_keys: Vec<Pattern>,
 }
 
 static TABLE: LazyLock<Vec<TargetTable>> =
@@ -244,6 +246,7 @@ impl Profile {
     #[must_use]
     pub fn is_relative_path_field(&self, path: &YamlPath) -> bool {
         self.table.relative_paths.iter().any(|pattern| pattern.matches(path))
+            && !self.table.user_keys.iter().any(|pattern| pattern.matches(path))
     }
 }
 
@@ -374,6 +377,7 @@ fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
         }
         let relative_paths =
             strings(node.get("relative_paths"))?.iter().map(|p| Pattern::parse(p)).collect::<Result<_, _>>()?;
+        let user_keys = strings(node.get("user_keys"))?.iter().map(|p| Pattern::parse(p)).collect::<Result<_, _>>()?;
         let mut secret_fields = Vec::new();
         if let Some(NodeKind::Sequence(items)) = node.get("secret_fields").map(|node| &node.kind) {
             for item in items {
@@ -408,6 +412,7 @@ fn parse_table(text: &str) -> Result<Vec<TargetTable>, String> {
             secret_fields_by_last_key,
             secret_fields_ending_otherwise,
             relative_paths,
+            user_keys,
         });
     }
     Ok(tables)
@@ -527,6 +532,14 @@ mod tests {
             // Alertmanager resolves receiver-level `*_file`s against its working directory.
             (TargetKind::Alertmanager, "receivers[].pagerduty_configs[].routing_key_file", false),
             (TargetKind::Generic, "app.token_file", true),
+            // Keys the user names are data, whatever they end in: a label `source_file`.
+            (TargetKind::Prometheus, "global.external_labels.config_file", false),
+            (TargetKind::Prometheus, "scrape_configs[].static_configs[].labels.source_file", false),
+            (TargetKind::Prometheus, "remote_write[].headers.x_file", false),
+            (TargetKind::Prometheus, "scrape_configs[].oauth2.endpoint_params.audience_file", false),
+            (TargetKind::Prometheus, "basic_auth_users.admin_file", false),
+            (TargetKind::Prometheus, "remote_write[].oauth2.client_secret_file", true),
+            (TargetKind::Alertmanager, "global.http_config.oauth2.endpoint_params.key_file", false),
         ];
         for (kind, at, expected) in cases {
             assert_eq!(Profile::new(kind, None).is_relative_path_field(&path(at)), expected, "{kind} {at}");

@@ -174,6 +174,24 @@ fn relative_paths_are_made_absolute_against_the_config_directory() {
     }
 }
 
+/// A label, header or parameter the user named `…_file` is data, not a path: its value is
+/// left as written (it used to be joined to the config's directory, changing every series'
+/// labels).
+#[test]
+fn keys_the_user_names_are_never_taken_for_relative_paths() {
+    let config = "global:\n  external_labels: {config_file: prod.yml}\nscrape_configs:\n  - job_name: a\n    \
+                  static_configs: [{targets: ['h:9100'], labels: {source_file: inventory.csv}}]\n    \
+                  tls_config: {ca_file: ca.pem}\n";
+    let test = Test::new().file("etc/prometheus.yml", config).args(["render", "etc/prometheus.yml", "--out", "out"]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    assert!(
+        rendered.contains("config_file: prod.yml") && rendered.contains("source_file: inventory.csv"),
+        "{rendered}"
+    );
+    assert!(rendered.contains(&format!("\"{}\"", test.path("etc/ca.pem").display())), "{rendered}");
+}
+
 #[test]
 fn secret_stores_and_literal_tags_are_dropped_from_the_output() {
     let config = "secret_stores: {}\nglobal:\n  external_labels: !literal {env: {name: not-a-secret}}\n";
