@@ -207,19 +207,99 @@ fn missing_secrets_and_versions_are_reported_alone_and_in_a_batch() {
     outcome.expect_code(4).stderr_contains("a: aws_secrets_manager: aws secret x (store m) is unreachable");
 }
 
+/// Each call's action and the access key it was signed with.
+type NotedCalls = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A proxy in front of moto that passes every call through and notes each one: its action
+/// (`X-Amz-Target`, or the query protocol's `Action=`) and the access key it was signed with.
+fn noting_calls(moto: &Server) -> (FakeServer, NotedCalls) {
+    let moto_port = moto.port;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let proxy = FakeServer::start(move |request| {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        let action = request.header("x-amz-target").map(str::to_owned).unwrap_or_else(|| {
+            body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or_default().to_owned()
+        });
+        let key = request
+            .header("authorization")
+            .and_then(|value| value.split("Credential=").nth(1))
+            .and_then(|credential| credential.split('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        seen.lock().unwrap().push((action, key));
+        crate::http_fake::forward(moto_port, request)
+    });
+    (proxy, calls)
+}
+
+/// `role_arn` beside `endpoint_url` (a Secrets Manager VPC endpoint, as the README shows): the
+/// role is assumed at STS's endpoint (AWS_ENDPOINT_URL_STS, or the store's `sts_endpoint_url`),
+/// the secret read at Secrets Manager's. AssumeRole used to be sent to the Secrets Manager
+/// endpoint, which refuses it.
 #[test]
-fn a_store_assumes_its_role_arn_through_sts() {
-    let mut server = Server::moto();
+fn a_store_assumes_its_role_arn_at_stss_endpoint_not_secrets_managers() {
+    let server = Server::moto();
     create(&server, "plain", "via-role-fake");
-    calls(&mut server);
+    for sts_from_the_store in [false, true] {
+        let (secrets_manager, reads) = noting_calls(&server);
+        let (sts, assumed) = noting_calls(&server);
+        let sts_setting =
+            if sts_from_the_store { format!(", sts_endpoint_url: '{}'", sts.url()) } else { String::new() };
+        let config = format!(
+            "a: {{aws_secrets_manager: {{secret_id: plain}}}}\nsecret_stores:\n  moto: {{aws_secrets_manager: {{region: \
+             us-east-1, endpoint_url: '{}', role_arn: 'arn:aws:iam::123456789012:role/secret-render'{sts_setting}}}}}\n",
+            secrets_manager.url(),
+        );
+        let test = if sts_from_the_store {
+            with_credentials()
+        } else {
+            with_credentials().env("AWS_ENDPOINT_URL_STS", &sts.url())
+        };
+        let (test, outcome) = render(test, &config);
+        outcome.expect_code(0);
+        assert_eq!(read(&test.path("out/app.yml")), "a: \"via-role-fake\"\n");
+        let actions = |calls: &Mutex<Vec<(String, String)>>| -> Vec<String> {
+            calls.lock().unwrap().iter().map(|(action, _)| action.clone()).collect()
+        };
+        assert_eq!(actions(&assumed), ["AssumeRole"], "STS from the store: {sts_from_the_store}");
+        assert_eq!(actions(&reads), ["secretsmanager.GetSecretValue"], "STS from the store: {sts_from_the_store}");
+        let signed_with = &reads.lock().unwrap()[0].1;
+        assert_ne!(signed_with, "testing", "the read is signed with the role's keys, not the caller's");
+    }
+}
+
+/// A store's `profile` gives its credentials even when AWS_ACCESS_KEY_ID is set, as the AWS CLI's
+/// `--profile` does: the standard chain takes the environment's first, and two stores of two
+/// profiles read as one identity.
+#[test]
+fn a_stores_profile_wins_over_credentials_in_the_environment() {
+    let server = Server::moto();
+    create(&server, "plain", "via-profile-fake");
+    let (proxy, calls) = noting_calls(&server);
     let config = format!(
-        "a: {{aws_secrets_manager: {{secret_id: plain}}}}\n{}",
-        store(&server, ", role_arn: 'arn:aws:iam::123456789012:role/secret-render'")
+        "a: {{aws_secrets_manager: {{secret_id: plain}}}}\nsecret_stores:\n  moto: {{aws_secrets_manager: {{region: \
+         us-east-1, endpoint_url: '{}', profile: monitoring}}}}\n",
+        proxy.url()
     );
-    let (test, outcome) = render(with_credentials(), &config);
+    let test = with_credentials()
+        .file("credentials", "[monitoring]\naws_access_key_id = MONITORINGKEY\naws_secret_access_key = fake\n");
+    let credentials = test.path("credentials").display().to_string();
+    let test = test.env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    let (test, outcome) = render(test, &config);
     outcome.expect_code(0);
-    assert_eq!(read(&test.path("out/app.yml")), "a: \"via-role-fake\"\n");
-    assert_eq!(calls(&mut server), 2, "AssumeRole, then GetSecretValue");
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"via-profile-fake\"\n");
+    let keys: Vec<String> = calls.lock().unwrap().iter().map(|(_, key)| key.clone()).collect();
+    assert_eq!(keys, ["MONITORINGKEY"]);
+}
+
+/// Empty settings are config errors, not a region the SDK cannot use.
+#[test]
+fn empty_store_settings_are_config_errors() {
+    let config = "a: {aws_secrets_manager: {secret_id: x}}\nsecret_stores:\n  m: {aws_secrets_manager: {region: '', \
+                  sts_endpoint_url: 'https://sts.example'}}\n";
+    let (_, outcome) = render(with_credentials(), config);
+    outcome.expect_code(3).stderr_contains("`region` is empty").stderr_contains("`sts_endpoint_url` is for `role_arn`");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The `aws_secrets_manager` client (the AWS SDK over rustls/ring): one per store, built on first
 //! use from the standard chain (`AWS_REGION`, `AWS_PROFILE`, env / profile / web identity / ECS /
-//! IMDS credentials) with the store's `region`, `endpoint_url` and `profile` on top, and STS
-//! AssumeRole when the store has a `role_arn`.
+//! IMDS credentials) with the store's `region`, `profile` (its credentials, not the chain's) and
+//! `endpoint_url` (Secrets Manager's only) on top, and STS AssumeRole when the store has a
+//! `role_arn` (at `sts_endpoint_url` when set).
 //!
 //! Current versions of two or more secrets are read with `BatchGetSecretValue` (20 ids a call),
 //! anything pinned (`version_stage`, `version_id`) with `GetSecretValue`. A caller without
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::SharedCredentialsProvider;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::{Blob, DateTime};
@@ -134,33 +136,58 @@ impl AwsStore {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .operation_timeout(timeout)
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).timeout_config(timeouts);
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone()).timeout_config(timeouts);
         if let Some(region) = &settings.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        // The store's `endpoint_url` is Secrets Manager's alone (below): STS, for `role_arn`, has
+        // its own (`sts_endpoint_url`, AWS_ENDPOINT_URL_STS, or the region's).
+        let mut config = loader.load().await;
         if config.region().is_none_or(|region| region.as_ref().is_empty()) {
+            let in_profile = settings
+                .profile
+                .as_ref()
+                .map(|profile| format!(" (or in profile `{profile}`, if it is defined)"))
+                .unwrap_or_default();
             return Err(ProviderError::Invalid {
                 what: self.label.clone(),
-                reason: "no AWS region: set `region` on a store, or AWS_REGION".into(),
+                reason: format!("no AWS region: set `region` on a store, or AWS_REGION{in_profile}"),
             });
         }
+        if let Some(profile) = &settings.profile {
+            // The profile's credentials, as the AWS CLI takes them for `--profile`: the standard
+            // chain would take AWS_ACCESS_KEY_ID and friends first, whatever the store says, and
+            // two stores of two profiles would read as one identity.
+            let provider_config = aws_config::provider_config::ProviderConfig::without_region()
+                .with_http_client(http)
+                .with_region(config.region().cloned());
+            let from_profile = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&provider_config)
+                .profile_name(profile)
+                .build();
+            config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(from_profile)).build();
+        }
         if let Some(role) = &settings.role_arn {
+            let sts_config = match &settings.sts_endpoint_url {
+                Some(url) => config.to_builder().endpoint_url(url).build(),
+                None => config.clone(),
+            };
             let provider = aws_config::sts::AssumeRoleProvider::builder(role)
                 .session_name("secret-render")
-                .configure(&config)
+                .configure(&sts_config)
                 .build()
                 .await;
-            let config = aws_sdk_secretsmanager::config::Builder::from(&config).credentials_provider(provider).build();
-            return Ok(Client::from_conf(config));
+            config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
         }
-        Ok(Client::new(&config))
+        let mut secrets_manager = aws_sdk_secretsmanager::config::Builder::from(&config);
+        if let Some(url) = &settings.endpoint_url {
+            secrets_manager = secrets_manager.endpoint_url(url);
+        }
+        Ok(Client::from_conf(secrets_manager.build()))
     }
 
     /// `GetSecretValue` for one location.
@@ -465,6 +492,16 @@ fn code_error(code: &str, message: &str, status: Option<u16>, what: String) -> P
     let reason = if message.is_empty() { code.to_owned() } else { format!("{code}: {message}") };
     match code {
         "ResourceNotFoundException" => ProviderError::NotFound { what },
+        // AWS: "You can't perform this operation on the secret because it was marked for
+        // deletion." Not invalid content: gone, for now.
+        "InvalidRequestException"
+            if message.to_ascii_lowercase().contains("deleted")
+                || message.to_ascii_lowercase().contains("deletion") =>
+        {
+            ProviderError::NotFound {
+                what: format!("{what} (scheduled for deletion; `aws secretsmanager restore-secret` brings it back)"),
+            }
+        }
         "AccessDeniedException"
         | "AccessDenied"
         | "UnrecognizedClientException"
@@ -625,6 +662,11 @@ mod tests {
             let error = code_error(code, "m", None, "aws secret x".into());
             assert_eq!((error.reason(), error.is_retryable()), (*reason, *retryable), "{code}");
         }
+        let deleted = "You can't perform this operation on the secret because it was marked for deletion.";
+        assert_eq!(
+            code_error("InvalidRequestException", deleted, Some(400), "aws secret x".into()).to_string(),
+            "aws secret x (scheduled for deletion; `aws secretsmanager restore-secret` brings it back) not found"
+        );
     }
 
     #[test]

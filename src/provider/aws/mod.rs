@@ -19,7 +19,8 @@ use crate::stores::StoreDef;
 /// Keys an `aws_secrets_manager` body accepts besides the common ones.
 pub const KEYS: &[&str] = &["secret_id", "key", "version_stage", "version_id"];
 /// Keys of an `aws_secrets_manager` store's settings besides `refresh_interval`/`grace_period`.
-pub const STORE_KEYS: &[&str] = &["region", "endpoint_url", "role_arn", "profile", "previous_stage", "timeout"];
+pub const STORE_KEYS: &[&str] =
+    &["region", "endpoint_url", "role_arn", "sts_endpoint_url", "profile", "previous_stage", "timeout"];
 pub const CURRENT_STAGE: &str = "AWSCURRENT";
 pub const PREVIOUS_STAGE: &str = "AWSPREVIOUS";
 
@@ -72,10 +73,13 @@ impl fmt::Display for AwsLocation {
 #[derive(Clone, Debug, Default)]
 pub struct StoreSettings {
     pub region: Option<String>,
-    /// Another endpoint (a VPC endpoint, LocalStack, moto).
+    /// Another Secrets Manager endpoint (a VPC endpoint, LocalStack, moto).
     pub endpoint_url: Option<String>,
     /// A role to assume through STS with the chain's credentials.
     pub role_arn: Option<String>,
+    /// Another STS endpoint for `role_arn` (an STS VPC endpoint); unset, AWS_ENDPOINT_URL_STS or
+    /// the region's.
+    pub sts_endpoint_url: Option<String>,
     /// A profile of `~/.aws/config`.
     pub profile: Option<String>,
     /// A staging label (`AWSPREVIOUS`) whose value the rotation grace keeps as the previous one
@@ -92,14 +96,27 @@ pub fn parse_store_settings(body: &mut Body<'_>) -> StoreSettings {
         region: body.string("region"),
         endpoint_url: body.string("endpoint_url"),
         role_arn: body.string("role_arn"),
+        sts_endpoint_url: body.string("sts_endpoint_url"),
         profile: body.string("profile"),
         previous_stage: body.string("previous_stage"),
         timeout: body.timeout("timeout"),
     };
-    if let Some(url) = &settings.endpoint_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
+    for (name, url) in [("endpoint_url", &settings.endpoint_url), ("sts_endpoint_url", &settings.sts_endpoint_url)] {
+        if let Some(url) = url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            body.problem(body.mark(), format!("`{name}` must be an http:// or https:// URL, not {url:?}"));
+        }
+    }
+    if settings.sts_endpoint_url.is_some() && settings.role_arn.is_none() {
+        body.problem(body.mark(), "`sts_endpoint_url` is for `role_arn`, which is not set".into());
+    }
+    for (name, value) in
+        [("region", &settings.region), ("profile", &settings.profile), ("previous_stage", &settings.previous_stage)]
     {
-        body.problem(body.mark(), format!("`endpoint_url` must be an http:// or https:// URL, not {url:?}"));
+        if value.as_ref().is_some_and(|value| value.trim().is_empty()) {
+            body.problem(body.mark(), format!("`{name}` is empty (leave it out for the standard chain's)"));
+        }
     }
     if let Some(arn) = &settings.role_arn
         && !arn.starts_with("arn:")
