@@ -79,14 +79,40 @@ fn inline_values<'a>(inline: &[(YamlPath, &'a Node)]) -> Vec<&'a str> {
     values
 }
 
-/// `output` with every one of `values` replaced by `<redacted>`.
+/// `output` with every one of `values` replaced by `<redacted>`, as written and as Go quotes it
+/// (`%q`, `strconv.Quote`: how promtool and amtool show a value they reject, a `"` as `\"`).
 fn redacted(mut output: String, values: &[&str]) -> String {
     for value in values {
-        if output.contains(value) {
-            output = output.replace(value, "<redacted>");
+        for shown in [(*value).to_owned(), go_quoted(value)] {
+            if output.contains(&shown) {
+                output = output.replace(&shown, "<redacted>");
+            }
         }
     }
     output
+}
+
+/// `value` as Go's `strconv.Quote` writes it, without the quotes around it.
+fn go_quoted(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len());
+    for character in value.chars() {
+        match character {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\u{7}' => quoted.push_str("\\a"),
+            '\u{8}' => quoted.push_str("\\b"),
+            '\u{c}' => quoted.push_str("\\f"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            '\u{b}' => quoted.push_str("\\v"),
+            control if (control as u32) < 0x20 || control as u32 == 0x7f => {
+                quoted.push_str(&format!("\\x{:02x}", control as u32));
+            }
+            other => quoted.push(other),
+        }
+    }
+    quoted
 }
 
 pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
@@ -168,6 +194,16 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What a site's placeholder must look like: what the table says of a secret field, else (a
+/// provider map may stand at any field) a URL where the field's name says one goes (`url`,
+/// `api_url`): the tool would refuse text there, and fail a valid config.
+fn placeholder_kind(config: &Config, path: &YamlPath) -> ValueKind {
+    match config.profile.value_kind(path) {
+        ValueKind::Text if path.field().is_some_and(|name| name == "url" || name.ends_with("_url")) => ValueKind::Url,
+        kind => kind,
+    }
+}
+
 fn placeholder(kind: ValueKind) -> Secret {
     Secret::from_text(match kind {
         ValueKind::Text => PLACEHOLDER_TEXT.to_owned(),
@@ -192,9 +228,7 @@ fn validate_with_placeholders(
     .map_err(|error| Failure::new(ExitCode::Output, format!("cannot use a private temporary directory: {error}")))?;
     let values = configs
         .iter()
-        .map(|config| {
-            config.sites.iter().map(|site| Some(placeholder(config.profile.value_kind(&site.path)))).collect()
-        })
+        .map(|config| config.sites.iter().map(|site| Some(placeholder(placeholder_kind(config, &site.path)))).collect())
         .collect();
     let secrets_dir = out.secrets_dir();
     let templates: Vec<_> = configs.iter().map(|config| config.template(&secrets_dir)).collect();

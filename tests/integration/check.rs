@@ -682,6 +682,30 @@ fn an_inline_secret_is_warned_about_and_redacted_from_the_tools_output() {
     );
 }
 
+/// A provider map at a URL field the table does not list as a secret (PagerDuty's API `url`)
+/// gets a URL placeholder: text there made amtool refuse a valid config (exit 6).
+#[test]
+fn a_provider_map_at_any_url_field_gets_a_url_placeholder() {
+    requires_amtool();
+    let config = "route:\n  receiver: team\nreceivers:\n  - name: team\n    pagerduty_configs:\n      \
+                  - routing_key: {env: {name: PD_KEY}}\n        url: {env: {name: PD_URL}}\n";
+    Test::new().file("alertmanager.yml", config).run_with(&["check", "alertmanager.yml"]).expect_code(0);
+}
+
+/// A value amtool shows escaped (Go's `%q`: a `"` as `\"`, a tab as `\t`) is redacted in that
+/// form too: only the value as written was, and the escaped one reached the CI log.
+#[test]
+fn an_inline_secret_the_tool_shows_escaped_is_redacted_too() {
+    requires_amtool();
+    let config = "route:\n  receiver: team\nreceivers:\n  - name: team\n    webhook_configs:\n      \
+                  - url: \"http://h/tok\\\"quoted-canary\\tx%zz\"\n";
+    let test = Test::new().file("alertmanager.yml", config);
+    for format in ["human", "github", "json"] {
+        let outcome = test.run_with(&["check", "--format", format, "alertmanager.yml"]);
+        outcome.expect_code(6).never_shows("quoted-canary");
+    }
+}
+
 /// In `--format github`, a tool missing from the CI image is a warning annotation, not a plain
 /// line a passing job hides; a generic config, which no tool validates, is not warned about.
 #[test]
