@@ -301,7 +301,10 @@ impl Pattern {
     }
 
     fn matches(&self, path: &YamlPath) -> bool {
-        let segments = path.segments();
+        self.matches_segments(path.segments())
+    }
+
+    fn matches_segments(&self, segments: &[PathSegment]) -> bool {
         // Most candidates fail on their last segment: check it first.
         let last_fits = match (self.tokens.last(), segments.last()) {
             (Some(token @ (PatternToken::Key(_) | PatternToken::Glob(_))), Some(PathSegment::Key(key))) => {
@@ -313,6 +316,21 @@ impl Pattern {
         if !last_fits {
             return false;
         }
+        // A YAML merge key (`basic_auth: {<<: *common, username: other}`) puts the merged
+        // mapping's fields where the mapping's own are, as the target reads them: `<<` (and the
+        // item of a `<<: [*a, *b]` list) is not a level of the path.
+        if segments.iter().any(is_merge_key) {
+            let mut merged = Vec::with_capacity(segments.len());
+            let mut after_merge_key = false;
+            for segment in segments {
+                let skip = is_merge_key(segment) || (after_merge_key && matches!(segment, PathSegment::Item { .. }));
+                after_merge_key = is_merge_key(segment);
+                if !skip {
+                    merged.push(segment.clone());
+                }
+            }
+            return self.matches_segments(&merged);
+        }
         // `**.a.b`, the usual shape: the fixed rest must match the path's end, which takes its
         // length to check rather than a try at every depth.
         if let Some((PatternToken::AnyDepth, rest)) = self.tokens.split_first()
@@ -322,6 +340,10 @@ impl Pattern {
         }
         match_tokens(&self.tokens, segments)
     }
+}
+
+fn is_merge_key(segment: &PathSegment) -> bool {
+    matches!(segment, PathSegment::Key(key) if key == "<<")
 }
 
 fn match_tokens(pattern: &[PatternToken], path: &[PathSegment]) -> bool {
@@ -471,6 +493,11 @@ mod tests {
             ("**.file_sd_configs[].files[]", "scrape_configs[].file_sd_configs[].files[]", true),
             ("scrape_configs[].*", "scrape_configs[].job_name", true),
             ("scrape_configs[].*", "scrape_configs[].a.b", false),
+            // A merge key is not a level: its fields are the mapping's own.
+            ("**.basic_auth.password", "scrape_configs[].basic_auth.<<.password", true),
+            ("**.basic_auth.password", "scrape_configs[].basic_auth.<<[].password", true),
+            ("scrape_configs[].basic_auth.password", "scrape_configs[].<<.basic_auth.<<.password", true),
+            ("**.basic_auth.password", "scrape_configs[].basic_auth.<<.username", false),
         ];
         for (pattern, text, expected) in cases {
             assert_eq!(Pattern::parse(pattern).unwrap().matches(&path(text)), expected, "{pattern} vs {text}");

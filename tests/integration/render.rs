@@ -174,6 +174,32 @@ fn relative_paths_are_made_absolute_against_the_config_directory() {
     }
 }
 
+/// A secret field reached through a YAML merge key (`basic_auth: {<<: *common, username: b}`,
+/// which Prometheus merges) is a secret field like any: written to a file, not inlined, and
+/// promtool accepts the result. `<<` used to count as a level, so the field matched nothing.
+#[test]
+fn a_secret_field_under_a_merge_key_is_written_to_a_file() {
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: &common {username: u, password: {file: {path: pw}}}\n  \
+                  - job_name: b\n    basic_auth: {<<: *common, username: b}\n";
+    let test = Test::new().file("prometheus.yml", config).file("pw", "merged-password-fake").args([
+        "render",
+        "prometheus.yml",
+        "--out",
+        "out",
+    ]);
+    test.run().expect_code(0);
+    let rendered = read(&test.path("out/prometheus.yml"));
+    assert_eq!(rendered.matches("password_file: ").count(), 2, "{rendered}");
+    assert!(!rendered.contains("merged-password-fake"), "the value was inlined");
+    let promtool = require("promtool", PROMETHEUS_INSTALL);
+    let checked = std::process::Command::new(promtool)
+        .args(["check", "config", "--syntax-only"])
+        .arg(test.path("out/prometheus.yml"))
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+}
+
 /// A label, header or parameter the user named `…_file` is data, not a path: its value is
 /// left as written (it used to be joined to the config's directory, changing every series'
 /// labels).
