@@ -95,9 +95,26 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         super::print(&report);
         return Ok(());
     }
+    check_writable(file, settings.backup)?;
     let written = store_all(&found, &destination, settings).await?;
-    let backup = if settings.backup { Some(write_backup(file, &format!("{bom}{source}"))?) } else { None };
-    replace_atomically(file, &format!("{bom}{edited}"))?;
+    // The values are stored: a failure from here on says so, and what a rerun does.
+    let stored_already = |failure: Failure| {
+        let mut message = format!(
+            "{}\nthe store already holds every value (a rerun finds them there, writes no new version and only \
+             rewrites the config):",
+            failure.message
+        );
+        for line in &written {
+            message.push_str(&format!("\n  {line}"));
+        }
+        Failure::new(failure.code, message)
+    };
+    let backup = if settings.backup {
+        Some(write_backup(file, &format!("{bom}{source}")).map_err(stored_already)?)
+    } else {
+        None
+    };
+    replace_atomically(file, &format!("{bom}{edited}")).map_err(stored_already)?;
     for line in written {
         report.push_str(&format!("# {line}\n"));
     }
@@ -463,6 +480,31 @@ fn aliased_notes(item: &Found) -> impl Iterator<Item = String> + '_ {
 
 fn output_error(file: &Path, error: impl std::fmt::Display) -> Failure {
     Failure::new(ExitCode::Output, format!("cannot write {}: {error}", file.display()))
+}
+
+/// Before anything is stored: the directory the config really lives in (its rewrite is a temp
+/// file there, renamed over it) and, with `--backup`, the one its path names must be writable,
+/// or the store would hold values the config does not name yet.
+fn check_writable(file: &Path, backup: bool) -> Result<(), Failure> {
+    let real = std::fs::canonicalize(file).map_err(|error| output_error(file, error))?;
+    let mut dirs = vec![real.parent().map(Path::to_owned).unwrap_or_default()];
+    if backup {
+        dirs.push(file.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned());
+    }
+    for dir in dirs {
+        rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).map_err(|errno| {
+            Failure::new(
+                ExitCode::Output,
+                format!(
+                    "cannot write {}: its directory {} is not writable ({}); nothing was stored",
+                    file.display(),
+                    dir.display(),
+                    std::io::Error::from(errno)
+                ),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// `CONFIG.bak-<unix seconds>`, created 0600 (never replacing an existing file).

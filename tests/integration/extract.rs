@@ -429,6 +429,32 @@ fn a_write_refused_part_way_lists_what_was_stored_and_leaves_the_config() {
     assert_eq!(metadata["data"]["current_version"], 1, "one key, one value: written once");
 }
 
+/// A failure after every value is stored (here the backup: a file already has its name) says
+/// the store holds them, which, and that a rerun only rewrites the config; the config is left.
+#[test]
+fn a_failure_after_the_values_are_stored_says_so_and_a_rerun_completes() {
+    let server = Server::openbao();
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: prom, password: stored-first-fake}\n";
+    let test = as_root(&server).file("prometheus.yml", config);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for second in now..now + 60 {
+        std::fs::write(test.path(&format!("prometheus.yml.bak-{second}")), "taken").unwrap();
+    }
+    let args = ["extract", "prometheus.yml", "--to", "vault", "--write", "--backup"];
+    test.run_with(&args)
+        .expect_code(5)
+        .stderr_contains("the store already holds every value (a rerun finds them there")
+        .stderr_contains("vault secret secret/prometheus/a (key password)")
+        .never_shows("stored-first-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), config);
+
+    test.run_with(&args[..5]).expect_code(0);
+    assert!(read(&test.path("prometheus.yml")).contains("password: {vault: {path: prometheus/a, key: password}}"));
+    let metadata = bao(&server, &["kv", "metadata", "get", "-format=json", "secret/prometheus/a"]);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["data"]["current_version"], 1, "the rerun wrote no new version");
+}
+
 /// A config saved with a UTF-8 byte order mark (Windows editors write one; Go's yaml.v2 skips
 /// it) is read as the Prometheus config it is: `check` validates it, `render` writes the
 /// password to a file, and `extract` moves it and keeps the mark. The mark used to be read as
