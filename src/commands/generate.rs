@@ -23,20 +23,25 @@ pub fn completion(shell: Shell) -> Vec<u8> {
     out
 }
 
-/// Every man page: `secret-render.1` and one `secret-render-<sub>.1` per subcommand.
+/// Every man page: `secret-render.1`, one `secret-render-<sub>.1` per subcommand, and one
+/// `secret-render-<sub>-<subsub>.1` per subcommand of those (`store get`), which their parent's
+/// page names in SEE ALSO.
 pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let command = Cli::command();
+    let mut command = Cli::command();
+    command.build();
     let mut pages = Vec::new();
-    let mut top = Vec::new();
-    clap_mangen::Man::new(command.clone()).render(&mut top)?;
-    pages.push(("secret-render.1".to_owned(), top));
-    for sub in command.get_subcommands() {
-        let name = format!("secret-render-{}", sub.get_name());
-        let mut page = Vec::new();
-        clap_mangen::Man::new(sub.clone().name(&name)).render(&mut page)?;
-        pages.push((format!("{name}.1"), page));
-    }
+    add_pages(&command, "secret-render", &mut pages)?;
     Ok(pages)
+}
+
+fn add_pages(command: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone().name(name.to_owned())).render(&mut page)?;
+    pages.push((format!("{name}.1"), page));
+    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+        add_pages(sub, &format!("{name}-{}", sub.get_name()), pages)?;
+    }
+    Ok(())
 }
 
 pub fn print_completion(shell: Shell) {
@@ -44,9 +49,10 @@ pub fn print_completion(shell: Shell) {
 }
 
 pub fn print_man(subcommand: Option<&str>) -> Result<(), String> {
+    // `store get`, as typed on a command line, is `store-get`.
     let wanted = match subcommand {
         None => "secret-render.1".to_owned(),
-        Some(name) => format!("secret-render-{name}.1"),
+        Some(name) => format!("secret-render-{}.1", name.split_whitespace().collect::<Vec<_>>().join("-")),
     };
     let pages = man_pages().map_err(|error| format!("cannot render the man page: {error}"))?;
     let (_, page) =

@@ -60,6 +60,13 @@ fn the_binary_prints_the_committed_man_page_and_completions() {
     let outcome = Test::new().args(["man", "render"]).run();
     outcome.expect_code(0);
     assert_eq!(outcome.stdout.as_bytes(), std::fs::read(repo().join("man/secret-render-render.1")).unwrap());
+    // A subcommand's subcommand, named as typed or as its page is: the store page points there.
+    let page = std::fs::read(repo().join("man/secret-render-store-get.1")).unwrap();
+    for name in ["store get", "store-get"] {
+        let outcome = Test::new().args(["man", name]).run();
+        outcome.expect_code(0);
+        assert_eq!(outcome.stdout.as_bytes(), page, "{name}");
+    }
     let outcome = Test::new().args(["completions", "bash"]).run();
     outcome.expect_code(0);
     assert_eq!(outcome.stdout.as_bytes(), std::fs::read(repo().join("completions/secret-render.bash")).unwrap());
