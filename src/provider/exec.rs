@@ -27,7 +27,7 @@ use crate::tree::NodeKind;
 pub const KEYS: &[&str] = &["command", "id", "key", "timeout"];
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Plugins answer with secrets, not bulk data.
-const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
+const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExecLocation {
@@ -63,13 +63,19 @@ pub(super) fn parse(body: &mut Body<'_>, context: &ParseContext<'_>) -> Option<(
         }
     };
     let id = body.required("id");
-    let key = body.string("key");
+    // Accepted by the parser so that the refusal can say why: a plugin's answer is one value.
+    if body.string("key").is_some() {
+        body.problem(
+            body.mark(),
+            "`exec` takes no `key`: the plugin answers one value per `id`, so ask for the field in the id".into(),
+        );
+    }
     let timeout = body.timeout("timeout").unwrap_or(DEFAULT_TIMEOUT);
     let mut command = command?;
     if command[0].contains('/') && !command[0].starts_with('/') {
         command[0] = context.config_dir.join(&command[0]).to_string_lossy().into_owned();
     }
-    Some((Location::Exec(ExecLocation { command, id: id?, timeout }), key))
+    Some((Location::Exec(ExecLocation { command, id: id?, timeout }), None))
 }
 
 #[derive(Deserialize)]
@@ -93,6 +99,24 @@ impl Drop for Answer {
 }
 
 pub struct ExecProvider;
+
+/// Reads what `pipe` holds now, to its end or until it would block, handing each chunk to
+/// `take`: after the plugin exited, without waiting on a process it left holding the pipe.
+fn drain(pipe: std::io::Result<std::os::fd::OwnedFd>, mut take: impl FnMut(&[u8])) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut pipe = std::fs::File::from(pipe?);
+    rustix::io::ioctl_fionbio(&pipe, true)?;
+    let mut chunk = Zeroizing::new(vec![0; 64 * 1024]);
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(count) => take(&chunk[..count]),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
 
 impl ExecProvider {
     /// Runs one command for all of its ids.
@@ -119,22 +143,58 @@ impl ExecProvider {
         let mut stdin = child.stdin.take().expect("piped");
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
+        let too_large =
+            || ProviderError::Invalid { what: what.clone(), reason: format!("its output is over {MAX_OUTPUT} bytes") };
         let exchange = async {
             // A plugin that exits without reading its input is not an error by itself.
             let _ = stdin.write_all(request.as_bytes()).await;
             drop(stdin);
             let mut output = Zeroizing::new(Vec::new());
-            let mut errors = Zeroizing::new(Vec::new());
-            let mut limited_out = (&mut stdout).take(MAX_OUTPUT);
-            let mut limited_err = (&mut stderr).take(MAX_OUTPUT);
-            let (read_out, _) =
-                tokio::join!(limited_out.read_to_end(&mut output), limited_err.read_to_end(&mut errors));
-            read_out.map_err(|error| ProviderError::Invalid {
-                what: what.clone(),
-                reason: format!("cannot read its output: {error}"),
-            })?;
-            let status = child.wait().await.ok();
-            Ok::<_, ProviderError>((output, errors.len(), status))
+            let mut chunk = Zeroizing::new(vec![0; 64 * 1024]);
+            let mut discarded = vec![0; 64 * 1024];
+            let mut stderr_len = 0;
+            let (mut stdout_open, mut stderr_open) = (true, true);
+            // Both pipes are read while it runs (a plugin blocked writing either would never
+            // exit), up to its exit rather than their end: a process it left running may hold
+            // them open.
+            let status = loop {
+                tokio::select! {
+                    read = stdout.read(&mut chunk[..]), if stdout_open => match read {
+                        Ok(0) => stdout_open = false,
+                        Ok(count) => {
+                            output.extend_from_slice(&chunk[..count]);
+                            if output.len() > MAX_OUTPUT {
+                                return Err(too_large());
+                            }
+                        }
+                        Err(error) => {
+                            return Err(ProviderError::Invalid {
+                                what: what.clone(),
+                                reason: format!("cannot read its output: {error}"),
+                            });
+                        }
+                    },
+                    read = stderr.read(&mut discarded), if stderr_open => match read {
+                        Ok(0) | Err(_) => stderr_open = false,
+                        Ok(count) => stderr_len += count,
+                    },
+                    status = child.wait() => break status.ok(),
+                }
+            };
+            // What it wrote before it exited is in the pipes now: read to their end or, when
+            // something else holds them open, to what is there.
+            if stdout_open {
+                drain(stdout.into_owned_fd(), |bytes| output.extend_from_slice(bytes)).map_err(|error| {
+                    ProviderError::Invalid { what: what.clone(), reason: format!("cannot read its output: {error}") }
+                })?;
+                if output.len() > MAX_OUTPUT {
+                    return Err(too_large());
+                }
+            }
+            if stderr_open {
+                let _ = drain(stderr.into_owned_fd(), |bytes| stderr_len += bytes.len());
+            }
+            Ok::<_, ProviderError>((output, stderr_len, status))
         };
         let (output, stderr_len, status) = tokio::time::timeout(timeout, exchange)
             .await
@@ -331,6 +391,44 @@ mod tests {
             assert!(Instant::now() < deadline, "the plugin's sleep outlived its timeout");
             tokio::task::yield_now().await;
         }
+    }
+
+    /// A plugin that answers, exits and leaves a process running that holds its stdout (a cache
+    /// daemon it starts) has answered: the answer is read once it exits, not when the pipe
+    /// ends, which used to be the timeout. The process is left alone, as the plugin's.
+    #[tokio::test]
+    async fn an_answer_is_taken_at_the_plugins_exit_though_a_process_it_left_holds_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("sleep.pid");
+        let command = plugin(
+            dir.path(),
+            &format!(
+                "cat > /dev/null; sleep 60 & echo $! > {}\necho '{{\"version\":1,\"secrets\":{{\"x\":{{\"value\":\"v\"}}}}}}'",
+                pid_file.display()
+            ),
+        );
+        let results = ExecProvider
+            .fetch_batch(vec![location(&command, "x", Duration::from_secs(5))], 1)
+            .collect::<Vec<_>>()
+            .await;
+        let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        let _ =
+            rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), rustix::process::Signal::KILL);
+        assert_eq!(outcome(&results, "x"), Ok("v".to_owned()));
+    }
+
+    /// An answer past the limit is refused as too large at once: the plugin was left blocked
+    /// writing into a pipe no one read, until the timeout.
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_refused_as_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let command = plugin(dir.path(), &format!("cat > /dev/null; head -c {} /dev/zero", MAX_OUTPUT + 1));
+        let results = ExecProvider
+            .fetch_batch(vec![location(&command, "x", Duration::from_secs(20))], 1)
+            .collect::<Vec<_>>()
+            .await;
+        let error = outcome(&results, "x").unwrap_err();
+        assert!(error.contains("its output is over 16777216 bytes"), "{error}");
     }
 
     fn is_zombie(pid: i32) -> bool {

@@ -174,6 +174,15 @@ fn relative_paths_are_made_absolute_against_the_config_directory() {
     }
 }
 
+/// `exec` answers one value per id: a `key` could never be found, so it is a config error
+/// (it used to pass `check` and fail every fetch with "no key").
+#[test]
+fn an_exec_map_with_a_key_is_a_config_error() {
+    let config = "a: {exec: {command: [/bin/true], id: db, key: user}}\n";
+    let test = Test::new().file("app.yml", config).args(["--target", "generic", "check", "app.yml"]);
+    test.run().expect_code(3).stderr_contains("`exec` takes no `key`");
+}
+
 /// A secret field reached through a YAML merge key (`basic_auth: {<<: *common, username: b}`,
 /// which Prometheus merges) is a secret field like any: written to a file, not inlined, and
 /// promtool accepts the result. `<<` used to count as a level, so the field matched nothing.
