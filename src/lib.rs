@@ -76,6 +76,15 @@ pub fn main() -> u8 {
     }
 }
 
+/// A one-shot command's work, ended by a stop signal with 128 + its number
+/// ([`supervise::until_stopped`]).
+async fn one_shot(work: impl std::future::Future<Output = Result<(), Failure>>) -> Result<u8, Failure> {
+    match supervise::until_stopped(work).await {
+        Ok(done) => done.map(|()| ExitCode::Success.code()),
+        Err(code) => Ok(code),
+    }
+}
+
 fn usage(message: String) -> Failure {
     Failure::new(ExitCode::Usage, message)
 }
@@ -107,7 +116,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Render(args) => {
             let settings = RenderSettings::new(args, &global).map_err(usage)?;
             let runtime = runtime()?;
-            let rendered = runtime.block_on(commands::render::run(&settings)).map(success);
+            let rendered = runtime.block_on(one_shot(commands::render::run(&settings)));
             // Everything spawned has finished; its idle blocking threads need not be joined
             // before the process exits.
             runtime.shutdown_background();
@@ -115,7 +124,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Check(args) => {
             let settings = CheckSettings::new(args, &global).map_err(usage)?;
-            runtime()?.block_on(commands::check::run(&settings)).map(success)
+            runtime()?.block_on(one_shot(commands::check::run(&settings)))
         }
         Command::Run(args) => {
             let settings = RunSettings::new(args, &global).map_err(usage)?;
@@ -137,7 +146,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 overwrite: args.overwrite,
                 target: global.target,
             };
-            runtime()?.block_on(commands::extract::run(&settings)).map(success)
+            runtime()?.block_on(one_shot(commands::extract::run(&settings)))
         }
         Command::Rotate(args) => {
             let target = commands::store::parse_ref(&args.reference, global.stores.as_deref(), &global.file_roots)?;
@@ -148,9 +157,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 cli::CharsetArg::Printable => commands::rotate::Charset::Printable,
             };
             let web_config = args.bcrypt_web_config.as_deref().zip(args.user.as_deref());
-            runtime()?
-                .block_on(commands::rotate::run(&target, args.length, charset, web_config, args.create))
-                .map(success)
+            runtime()?.block_on(one_shot(commands::rotate::run(&target, args.length, charset, web_config, args.create)))
         }
         Command::Store(command) => {
             let (cli::StoreCommand::Get { reference, .. }
@@ -160,14 +167,13 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let runtime = runtime()?;
             match command {
                 cli::StoreCommand::Get { version, reveal, .. } => {
-                    runtime.block_on(commands::store::get(&mut target, version, reveal))
+                    runtime.block_on(one_shot(commands::store::get(&mut target, version, reveal)))
                 }
                 cli::StoreCommand::Put { from_file, .. } => {
-                    runtime.block_on(commands::store::put(&target, from_file.as_deref()))
+                    runtime.block_on(one_shot(commands::store::put(&target, from_file.as_deref())))
                 }
-                cli::StoreCommand::Delete { .. } => runtime.block_on(commands::store::delete(&target)),
+                cli::StoreCommand::Delete { .. } => runtime.block_on(one_shot(commands::store::delete(&target))),
             }
-            .map(success)
         }
         Command::Completions { shell } => {
             commands::generate::print_completion(shell);

@@ -11,7 +11,10 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
     let target = match common.target {
         Some(target) => Some(target),
         None => {
-            let detected = daemon::detect_target(&program).await;
+            let detected = match crate::supervise::until_stopped(daemon::detect_target(&program)).await {
+                Ok(detected) => detected,
+                Err(code) => return Ok(code),
+            };
             match &detected {
                 Some(target) => tracing::info!(
                     target = %target.kind,

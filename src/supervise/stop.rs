@@ -48,6 +48,22 @@ impl StopSignals {
     }
 }
 
+/// Runs `work` until it ends or a stop signal (SIGTERM, SIGINT, SIGQUIT) arrives; then the work
+/// is dropped, which kills what it started (an `exec` plugin or a `--version` probe, each with
+/// its process group), and the error is the exit code a shell reports for a process the signal
+/// killed (128 + its number). For the one-shot commands and `run`'s start: without listeners,
+/// the signal ended the process at once and left what it started running, orphaned.
+pub async fn until_stopped<T>(work: impl Future<Output = T>) -> Result<T, u8> {
+    let Ok(mut signals) = StopSignals::new() else { return Ok(work.await) };
+    tokio::select! {
+        done = work => Ok(done),
+        signal = signals.next() => {
+            tracing::warn!("{}: stopped; what was started is ended", signal_name(signal));
+            Err(u8::try_from(128 + signal.as_raw()).unwrap_or(u8::MAX))
+        }
+    }
+}
+
 /// Where stop signals come from: [`StopSignals`] in production, a channel in tests.
 pub(super) trait SignalSource {
     fn next_signal(&mut self) -> impl Future<Output = Signal>;

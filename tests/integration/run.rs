@@ -1179,10 +1179,58 @@ fn the_target_gets_the_core_size_limit_secret_render_was_started_with() {
     assert_eq!(read(&seen).trim(), "8");
 }
 
+/// Waits (up to [`PATIENCE`]) for process `pid` to end.
+fn await_end(pid: &str, what: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !ended(pid) {
+        assert!(Instant::now() < deadline, "{what} ({pid}) runs on");
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
 fn ended(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+}
+
+/// A stop signal while `run` asks its target for `--version` ends the probe, with what it
+/// started, and the wrapper exits 128 + 15: the default action used to end the wrapper alone.
+#[test]
+fn a_wrapper_stopped_during_its_version_probe_ends_the_probe() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let test = sh_test();
+    let script = "#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 300 & echo $! > probe.pid; wait; fi\nexit 0\n";
+    let test = test.file("child.sh", script);
+    std::fs::set_permissions(test.path("child.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = wrapper_command(&test);
+    command
+        .args(["run", "--out"])
+        .arg(test.path("out"))
+        .args(["--listen", "off", "--", "./child.sh"])
+        .arg(format!("--config.file={}", test.path("app.yml").display()));
+    let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
+    let probe = child_wrote(&mut wrapper, &test.path("probe.pid"));
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 143, "{}", wrapper.log());
+    await_end(probe.trim(), "the probe's sleep");
+}
+
+/// The same for a one-shot `render` stopped while an `exec` plugin runs: the plugin is killed
+/// with its process group, and the exit is 128 + 15.
+#[test]
+fn a_render_stopped_during_a_plugin_ends_the_plugin() {
+    let test = Test::new().file("plugin.sh", "echo $$ > plugin.pid\nexec sleep 300\n");
+    let config =
+        format!("a: {{exec: {{command: [/bin/sh, {}], id: x, timeout: 5m}}}}\n", test.path("plugin.sh").display());
+    let test = test.file("app.yml", &config);
+    let mut command = wrapper_command(&test);
+    command.args(["--target", "generic", "render", "app.yml", "--out"]).arg(test.path("out"));
+    let mut wrapper = Wrapper::start(command, test.path("render.log"));
+    let plugin = child_wrote(&mut wrapper, &test.path("plugin.pid"));
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 143, "{}", wrapper.log());
+    await_end(plugin.trim(), "the plugin");
 }
 
 /// `run` asks the target for `--version` to learn which version's secret fields apply; a target
