@@ -233,17 +233,22 @@ pub struct StoreSource<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct StoreRegistry {
     stores: BTreeMap<String, StoreDef>,
+    /// Stores whose definitions did not parse (already reported): a provider map naming one
+    /// is not reported again as naming an undefined store.
+    broken: BTreeSet<String>,
 }
 
 impl StoreRegistry {
     /// The store a provider map uses: the one it names, else the provider's only store, else the
     /// provider's environment defaults (`None`).
-    pub fn select(&self, kind: ProviderKind, name: Option<&str>) -> Result<Option<&StoreDef>, String> {
+    /// `Err(None)`: the store named is one whose definition is broken, reported there.
+    pub fn select(&self, kind: ProviderKind, name: Option<&str>) -> Result<Option<&StoreDef>, Option<String>> {
         if let Some(name) = name {
             return match self.stores.get(name) {
                 Some(store) if store.kind == kind => Ok(Some(store)),
-                Some(store) => Err(format!("store `{name}` is a `{}` store, not `{kind}`", store.kind)),
-                None => Err(format!("store `{name}` is not defined under `{STORES_KEY}`")),
+                Some(store) => Err(Some(format!("store `{name}` is a `{}` store, not `{kind}`", store.kind))),
+                None if self.broken.contains(name) => Err(None),
+                None => Err(Some(format!("store `{name}` is not defined under `{STORES_KEY}`"))),
             };
         }
         let mut candidates = self.stores.values().filter(|store| store.kind == kind);
@@ -253,7 +258,7 @@ impl StoreRegistry {
             (Some(_), Some(_)) => {
                 let names: Vec<&str> =
                     self.stores.values().filter(|store| store.kind == kind).map(|store| store.name.as_str()).collect();
-                Err(format!("there are several `{kind}` stores ({}): name one with `store:`", names.join(", ")))
+                Err(Some(format!("there are several `{kind}` stores ({}): name one with `store:`", names.join(", "))))
             }
         }
     }
@@ -270,10 +275,11 @@ impl StoreRegistry {
     }
 
     /// Reads the stores of every source: the registry, every problem found, and whether every
-    /// store defined is in the registry despite them (a problem in a store's `auth`, a store
-    /// defined twice or a bootstrap cycle leaves it there; one whose definition does not parse
-    /// does not). A complete registry can still check the configs' provider maps, so their own
-    /// problems are listed beside the stores' without a spurious "not defined".
+    /// store defined is known despite them: in the registry (a problem in a store's `auth`, a
+    /// store defined twice or a bootstrap cycle leaves it there) or by name among the broken
+    /// ones (its definition does not parse); only a `secret_stores` that is not a mapping hides
+    /// which stores there are. A complete registry can still check the configs' provider maps,
+    /// so their own problems are listed beside the stores' without a spurious "not defined".
     pub fn load_partial(sources: &[StoreSource<'_>]) -> (Self, Vec<Issue>, bool) {
         let mut registry = Self::default();
         let mut issues = Vec::new();
@@ -318,7 +324,7 @@ impl StoreRegistry {
                     }
                     Err(problems) => {
                         issues.extend(problems.into_iter().map(|problem| Issue::at(source.file, problem)));
-                        complete = false;
+                        registry.broken.insert(name);
                     }
                 }
             }

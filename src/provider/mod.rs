@@ -329,7 +329,9 @@ pub fn parse_spec(
     };
     let store_name = body.string("store");
     let store = context.stores.select(kind, store_name.as_deref()).unwrap_or_else(|message| {
-        body.problem(body_node.mark, message);
+        if let Some(message) = message {
+            body.problem(body_node.mark, message);
+        }
         None
     });
     let (parsed, accepted) = match kind {

@@ -682,6 +682,21 @@ fn an_inline_secret_is_warned_about_and_redacted_from_the_tools_output() {
     );
 }
 
+/// A store whose definition is broken does not hide the configs' own problems: every one is
+/// listed at once, and a map naming the broken store is not also called one naming an undefined
+/// store. The configs used to be left unchecked until the store was fixed.
+#[test]
+fn a_broken_store_does_not_hide_the_configs_problems() {
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {vault: {store: broken, path: x}}}\n  \
+                  - job_name: b\n    basic_auth: {username: u, password: {file: {path: x, colour: blue}}}\n";
+    let test = Test::new().file("stores.yml", "secret_stores:\n  broken: {nope: {}}\n").file("prometheus.yml", config);
+    test.run_with(&["--stores", "stores.yml", "check", "prometheus.yml"])
+        .expect_code(3)
+        .stderr_contains("(2 problems)")
+        .stderr_contains("secret_stores.broken: unknown provider `nope`")
+        .stderr_contains("scrape_configs[job_name=b].basic_auth.password: unknown key `colour`");
+}
+
 /// A provider map at a URL field the table does not list as a secret (PagerDuty's API `url`)
 /// gets a URL placeholder: text there made amtool refuse a valid config (exit 6).
 #[test]
