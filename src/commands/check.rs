@@ -52,6 +52,8 @@ struct SiteReport {
     provider: String,
     location: String,
     placement: Placement,
+    /// Inlined because the map says `render: inline`, not for want of a `_file` sibling.
+    inline_asked: bool,
     /// With `--resolve`: `None` when fetched, else why not.
     fetch_error: Option<Option<String>>,
 }
@@ -164,6 +166,7 @@ pub async fn run(settings: &CheckSettings) -> Result<(), Failure> {
                     provider: site.spec.location.kind().to_string(),
                     location: site.spec.describe(),
                     placement: placement.clone(),
+                    inline_asked: site.spec.render == crate::provider::RenderMode::Inline,
                     fetch_error: fetch_errors.as_ref().map(|errors| errors[index][position].clone()),
                 })
                 .collect(),
@@ -277,6 +280,15 @@ fn placement_text(placement: &Placement) -> String {
     }
 }
 
+/// Why `site` is inlined: its map asks for it, or the target has no `_file` form for the field.
+fn why_inlined(site: &SiteReport, report: &ConfigReport) -> String {
+    if site.inline_asked {
+        "its provider map says `render: inline`".to_owned()
+    } else {
+        format!("{} has no `_file` sibling for it", report.target)
+    }
+}
+
 fn human(reports: &[ConfigReport]) -> String {
     let mut text = String::new();
     for report in reports {
@@ -292,8 +304,9 @@ fn human(reports: &[ConfigReport]) -> String {
         }
         for site in report.sites.iter().filter(|site| site.placement == Placement::Inline) {
             text.push_str(&format!(
-                "  note: {} is inlined into the rendered config ({} has no `_file` sibling for it)\n",
-                site.path, report.target
+                "  note: {} is inlined into the rendered config ({})\n",
+                site.path,
+                why_inlined(site, report)
             ));
         }
         for (path, line) in &report.inline {
@@ -385,10 +398,8 @@ fn github(reports: &[ConfigReport]) -> String {
                 ));
             }
             if site.placement == Placement::Inline {
-                let message = format!(
-                    "{} is inlined into the rendered config ({} has no _file sibling)",
-                    site.path, report.target
-                );
+                let message =
+                    format!("{} is inlined into the rendered config ({})", site.path, why_inlined(site, report));
                 text.push_str(&format!("::warning file={file},line={}::{}\n", site.line, github_escape(&message)));
             }
         }

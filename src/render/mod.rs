@@ -45,6 +45,18 @@ pub fn plan(
                 ));
                 continue;
             }
+            // A secret field the table knows this target version reads with no `_file` form:
+            // the target would refuse the rendered config.
+            (RenderMode::File, Some(field))
+                if profile.sibling(&site.path).is_none() && profile.secret_field(&site.path).is_some() =>
+            {
+                problems.push(problem(format!(
+                    "`render: file`: {}@{} has no `{field}_file` and would refuse the rendered config; leave \
+                     `render` out to inline the value",
+                    profile.kind, profile.version
+                )));
+                continue;
+            }
             (RenderMode::File, Some(field)) => Placement::File {
                 sibling: profile.sibling(&site.path).map_or_else(|| format!("{field}_file"), str::to_owned),
                 file: secret_file_name(config_name, &site.path),

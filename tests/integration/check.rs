@@ -163,6 +163,27 @@ fn human_format_notes_inlined_fields_and_names_the_file_sibling_of_others() {
         );
 }
 
+/// A field inlined because its map says `render: inline` is said to be, not blamed on the
+/// target; `render: file` at a field the target version reads with no `_file` form is a config
+/// error (the target would refuse the rendered config), not a render that promtool then rejects.
+#[test]
+fn forced_render_modes_are_reported_as_asked_and_an_impossible_file_form_is_refused() {
+    requires_promtool();
+    let inline = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      \
+                  password: {env: {name: FAKE_SECRET, render: inline}}\n";
+    Test::new()
+        .file("prometheus.yml", inline)
+        .args(["check", "prometheus.yml"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("is inlined into the rendered config (its provider map says `render: inline`)");
+    let file = "remote_write:\n  - url: https://example.invalid/write\n    sigv4:\n      region: eu-west-1\n      \
+                access_key: AKIAFAKE\n      secret_key: {env: {name: FAKE_SECRET, render: file}}\n";
+    Test::new().file("prometheus.yml", file).args(["check", "prometheus.yml"]).run().expect_code(3).stderr_contains(
+        "remote_write[0].sigv4.secret_key: `render: file`: prometheus@2.42.0 has no `secret_key_file`",
+    );
+}
+
 #[test]
 fn json_format_gives_inline_placement_without_sibling_and_file_placement_with_one() {
     requires_promtool();
@@ -191,7 +212,7 @@ fn github_format_warns_about_each_inlined_field_at_its_line() {
     assert_eq!(
         workflow_commands(&outcome),
         [
-            "::warning file=prometheus.yml,line=6::remote_write[0].sigv4.secret_key is inlined into the rendered config (prometheus@2.42.0 has no _file sibling)"
+            "::warning file=prometheus.yml,line=6::remote_write[0].sigv4.secret_key is inlined into the rendered config (prometheus@2.42.0 has no `_file` sibling for it)"
         ],
         "only the inlined field is annotated:\n{}",
         outcome.stdout
