@@ -574,6 +574,29 @@ fn a_refused_batch_call_falls_back_to_one_read_per_secret_with_one_warning() {
     assert_eq!(count("secretsmanager.GetSecretValue"), 3, "{actions:?}");
 }
 
+/// A batch that fails for a reason worth retrying (throttled, unreachable, timed out) fails its
+/// secrets for this cycle, to be retried at their backoff: reading each one by one at once
+/// doubled the calls (and, on a store that hangs, the wait) on a store already in trouble.
+#[test]
+fn a_throttled_batch_is_not_read_again_one_by_one_in_the_same_cycle() {
+    let actions = Arc::new(Mutex::new(Vec::new()));
+    let seen = actions.clone();
+    let throttling = FakeServer::start(move |request| {
+        seen.lock().unwrap().push(request.header("x-amz-target").unwrap_or_default().to_owned());
+        Reply::json(400, &json!({"__type": "ThrottlingException", "Message": "Rate exceeded"}))
+            .header("x-amzn-ErrorType", "ThrottlingException")
+    });
+    let config = format!(
+        "a: {{aws_secrets_manager: {{secret_id: a}}}}\nb: {{aws_secrets_manager: {{secret_id: b}}}}\n\
+         secret_stores:\n  m: {{aws_secrets_manager: {{region: us-east-1, endpoint_url: '{}'}}}}\n",
+        throttling.url()
+    );
+    let (_test, outcome) = render(with_credentials(), &config);
+    outcome.expect_code(4).stderr_contains("ThrottlingException");
+    let actions = actions.lock().unwrap().clone();
+    assert!(actions.iter().all(|action| action == "secretsmanager.BatchGetSecretValue"), "{actions:?}");
+}
+
 /// A load balancer or proxy in front of the endpoint answering 503 with an HTML page (no AWS
 /// error code) is a store that cannot be reached, worth retrying, not "invalid content".
 #[test]

@@ -294,15 +294,21 @@ impl AwsStore {
         if ids.len() >= 2 && self.batch.load(Ordering::Relaxed) {
             let chunks: Vec<Vec<String>> = ids.chunks(BATCH_SIZE).map(<[String]>::to_vec).collect();
             let batches: Vec<_> = futures_util::stream::iter(chunks)
-                .map(|chunk| self.batch_get(chunk))
+                .map(|chunk| async move { (chunk.clone(), self.batch_get(chunk).await) })
                 .buffer_unordered(limit.max(1))
                 .collect()
                 .await;
             let mut answers = HashMap::new();
             let mut refused = None;
-            for batch in batches {
+            for (chunk, batch) in batches {
                 match batch {
                     Ok(batch) => answers.extend(batch),
+                    // Unreachable, timed out or throttled: reading the same secrets one by one now
+                    // would only double the calls (and the wait) on a store in trouble. Each
+                    // fails with the batch, to be retried at its backoff.
+                    Err(error) if error.is_retryable() => {
+                        answers.extend(chunk.into_iter().map(|id| (id, Err(error.clone()))));
+                    }
                     Err(error) => refused = Some(error),
                 }
             }
