@@ -441,6 +441,24 @@ fn a_whole_write_over_a_json_secret_of_several_keys_is_refused() {
     assert_eq!(current["SecretString"].as_str().unwrap().len(), 32, "one key: replaced whole, as asked");
 }
 
+/// A `SecretBinary` rotated stays a `SecretBinary` (a reader of it would otherwise find none,
+/// the value moved to `SecretString`), and a `key` written into one says it holds no fields.
+#[test]
+fn a_binary_secret_stays_binary_and_has_no_keys_to_write() {
+    let server = Server::moto();
+    call(&server, "CreateSecret", &json!({"Name": "bin", "SecretBinary": base64(&[0, 159, 146, 150, 255])}));
+    let run = |args: &[&str]| {
+        with_credentials().file("stores.yml", &store(&server, "")).args(["--stores", "stores.yml"]).args(args).run()
+    };
+    run(&["rotate", "{aws_secrets_manager: {secret_id: bin}}"]).expect_code(0);
+    let current = call(&server, "GetSecretValue", &json!({"SecretId": "bin"}));
+    assert!(current.get("SecretString").is_none(), "{:?}", current.as_object().map(|o| o.keys().collect::<Vec<_>>()));
+    assert!(current["SecretBinary"].is_string(), "the new value is a SecretBinary");
+    run(&["rotate", "{aws_secrets_manager: {secret_id: bin, key: token}}", "--create"])
+        .expect_code(5)
+        .stderr_contains("it holds a SecretBinary: `key` needs a JSON object SecretString");
+}
+
 /// `store delete` with a `key` writes a new version without that field (the others kept, the old
 /// version still `AWSPREVIOUS`); without one it schedules the secret's deletion, which
 /// `RestoreSecret` can undo within the recovery window.

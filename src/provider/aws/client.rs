@@ -357,6 +357,13 @@ impl AwsStore {
     }
 }
 
+/// What a secret holds now, read before a write.
+enum Current {
+    Missing,
+    Text(Zeroizing<String>),
+    Binary,
+}
+
 /// Writing: `PutSecretValue` makes a new version and moves `AWSCURRENT` to it, and Secrets
 /// Manager moves `AWSPREVIOUS` to the old one, which stays readable. A missing secret is created.
 impl AwsStore {
@@ -371,29 +378,47 @@ impl AwsStore {
         Ok(location)
     }
 
-    /// The current `SecretString` of a secret whose field is written (`None` when the secret
-    /// does not exist).
-    async fn current_text(&self, location: &AwsLocation) -> Result<Option<Zeroizing<String>>, ProviderError> {
+    /// The current value of a secret about to be written.
+    async fn current(&self, location: &AwsLocation) -> Result<Current, ProviderError> {
         let client = self.client().await?;
         let answer = client.get_secret_value().secret_id(&location.secret_id).send().await;
         match answer {
-            Ok(output) => Ok(Some(Zeroizing::new(output.secret_string.unwrap_or_default()))),
+            Ok(output) => Ok(match (output.secret_string, output.secret_binary) {
+                (Some(text), _) => Current::Text(Zeroizing::new(text)),
+                (None, Some(_)) => Current::Binary,
+                (None, None) => Current::Text(Zeroizing::default()),
+            }),
             Err(error) => match self.sdk_error(&error, location.to_string()) {
-                ProviderError::NotFound { .. } => Ok(None),
+                ProviderError::NotFound { .. } => Ok(Current::Missing),
                 other => Err(other),
             },
         }
     }
 
-    /// Writes `value` (text or binary) as the secret's new current version; returns its id.
+    /// The current `SecretString` of a secret one field of which is written (`None` when the
+    /// secret does not exist); a `SecretBinary` has no fields.
+    async fn current_text(&self, location: &AwsLocation) -> Result<Option<Zeroizing<String>>, ProviderError> {
+        match self.current(location).await.map_err(ProviderError::in_read_before_write)? {
+            Current::Missing => Ok(None),
+            Current::Text(text) => Ok(Some(text)),
+            Current::Binary => Err(ProviderError::Invalid {
+                what: location.to_string(),
+                reason: format!("it holds a SecretBinary: `key` needs {JSON_SECRET_STRING}"),
+            }),
+        }
+    }
+
+    /// Writes `value` as the secret's new current version, a `SecretString` when it is text
+    /// unless `binary`; returns its id.
     async fn write(
         &self,
         location: &AwsLocation,
         value: &Secret,
+        binary: bool,
     ) -> Result<crate::provider::PutOutcome, ProviderError> {
         let client = self.client().await?;
         let what = || location.to_string();
-        let text = value.expose_str();
+        let text = value.expose_str().filter(|_| !binary);
         let mut put = client.put_secret_value().secret_id(&location.secret_id);
         put = match text {
             Some(text) => put.secret_string(text),
@@ -423,19 +448,25 @@ impl AwsStore {
         value: &Secret,
     ) -> Result<crate::provider::PutOutcome, ProviderError> {
         let Some(key) = key else {
-            let current = self.current_text(location).await;
-            let current = current.as_ref().map(|text| text.as_ref().map(|text| text.as_bytes()));
-            json_object::refuse_to_replace_fields(current, &location.to_string())?;
-            return self.write(location, value).await;
+            let current = self.current(location).await;
+            json_object::refuse_to_replace_fields(
+                current.as_ref().map(|current| match current {
+                    Current::Text(text) => Some(text.as_bytes()),
+                    Current::Missing | Current::Binary => None,
+                }),
+                &location.to_string(),
+            )?;
+            // A `SecretBinary` stays one: a reader of `SecretBinary` would find none.
+            return self.write(location, value, matches!(current, Ok(Current::Binary))).await;
         };
         let text = value.expose_str().ok_or_else(|| ProviderError::Invalid {
             what: location.to_string(),
             reason: "a field of a JSON SecretString must be UTF-8 text".into(),
         })?;
-        let current = self.current_text(location).await.map_err(ProviderError::in_read_before_write)?;
+        let current = self.current_text(location).await?;
         let json = json_object::set_field(current.as_ref().map(|text| text.as_bytes()), key, text)
             .map_err(|reason| json_object::not_an_object(location.to_string(), JSON_SECRET_STRING, &reason))?;
-        self.write(location, &Secret::new(json.to_vec())).await
+        self.write(location, &Secret::new(json.to_vec()), false).await
     }
 
     async fn delete_field(
@@ -455,14 +486,10 @@ impl AwsStore {
                 .map_err(|error| self.sdk_error(&error, what))?;
             return Ok(crate::provider::PutOutcome::default());
         };
-        let current = self
-            .current_text(location)
-            .await
-            .map_err(ProviderError::in_read_before_write)?
-            .ok_or(ProviderError::NotFound { what: what.clone() })?;
+        let current = self.current_text(location).await?.ok_or(ProviderError::NotFound { what: what.clone() })?;
         let json = json_object::remove_field(current.as_bytes(), key)
             .map_err(|error| error.for_store(what, key, JSON_SECRET_STRING))?;
-        self.write(location, &Secret::new(json.to_vec())).await
+        self.write(location, &Secret::new(json.to_vec()), false).await
     }
 }
 
