@@ -257,6 +257,22 @@ fn validate(config: &Config, rendered: &Path, inline: &[(YamlPath, &Node)]) -> V
         }
     };
     let tool = format!("{program} {}", args.join(" "));
+    // promtool loads a web config's certificate and key as a pair: with a placeholder for either,
+    // it can only refuse, whatever the config's worth.
+    let tls_from_a_store = || {
+        config
+            .sites
+            .iter()
+            .any(|site| matches!(site.path.to_string().as_str(), "tls_server_config.key" | "tls_server_config.cert"))
+    };
+    if is_web_config && tls_from_a_store() {
+        return Validation::Skipped {
+            reason: format!(
+                "{tool} loads the TLS certificate and key, and check has placeholders for them: render, then run \
+                 {tool} on the result"
+            ),
+        };
+    }
     match Command::new(program).args(args).arg(rendered).output() {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             Validation::Unavailable { reason: format!("{program} is not on PATH") }

@@ -718,6 +718,20 @@ fn a_broken_store_does_not_hide_the_configs_problems() {
         .stderr_contains("scrape_configs[job_name=b].basic_auth.password: unknown key `colour`");
 }
 
+/// A web config whose TLS key comes from a store cannot be checked with a placeholder key
+/// (promtool loads the certificate and key as a pair): validation is skipped, saying so and what
+/// to run instead, not failed with exit 6 on a valid config.
+#[test]
+fn a_web_config_with_its_tls_key_from_a_store_is_not_failed_on_the_placeholder() {
+    requires_promtool();
+    let config = "tls_server_config:\n  cert_file: web.crt\n  key: {file: {path: web.key}}\n";
+    Test::new()
+        .file("web.yml", config)
+        .run_with(&["check", "web.yml"])
+        .expect_code(0)
+        .stdout_contains("validation skipped: promtool check web-config loads the TLS certificate and key");
+}
+
 /// A provider map at a URL field the table does not list as a secret (PagerDuty's API `url`)
 /// gets a URL placeholder: text there made amtool refuse a valid config (exit 6).
 #[test]
