@@ -420,6 +420,7 @@ async fn store_all(
     let fetches = crate::resolve::fetch_all(&specs, &providers, 16).await;
     let mut lines = Vec::new();
     let mut conflicts = Vec::new();
+    let mut unreadable = Vec::new();
     let mut writes = Vec::new();
     for (item, spec) in found.iter().zip(&specs) {
         let shown = spec.describe();
@@ -433,13 +434,24 @@ async fn store_all(
             Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) => {
                 writes.push((item, spec, "stored"))
             }
-            Err(error) => return Err(Failure::new(ExitCode::Fetch, format!("{}: {error}", item.path))),
+            Err(error) => unreadable.push(format!("{}: {error}", item.path)),
         }
+    }
+    if !unreadable.is_empty() {
+        return Err(Failure::new(
+            ExitCode::Fetch,
+            format!("{}\nnothing was written: the store could not be read", unreadable.join("\n")),
+        ));
     }
     if !conflicts.is_empty() {
         return Err(Failure::new(
             ExitCode::Config,
-            format!("{}\nnothing was written; pass --overwrite to replace them", conflicts.join("\n")),
+            format!(
+                "{}\nnothing was written. Another config's secret may live there (the default path template \
+                 names a config by its file name, and two clusters' prometheus.yml share one): choose a \
+                 --path-template that tells them apart, or pass --overwrite to replace what is stored",
+                conflicts.join("\n")
+            ),
         ));
     }
     let mut stored: Vec<&SecretSpec> = Vec::new();

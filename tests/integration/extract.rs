@@ -187,7 +187,11 @@ fn a_different_stored_value_is_an_error_unless_overwrite_and_an_equal_one_is_not
     bao(&server, &["kv", "put", "secret/prometheus/node", "password=other-fake"]);
     let test = as_root(&server).file("prometheus.yml", NODE_JOB);
     let refused = test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"]);
-    refused.expect_code(3).stderr_contains("holds a different value").never_shows("node-pass-fake");
+    refused
+        .expect_code(3)
+        .stderr_contains("holds a different value")
+        .stderr_contains("choose a --path-template that tells them apart, or pass --overwrite")
+        .never_shows("node-pass-fake");
     assert_eq!(read(&test.path("prometheus.yml")), NODE_JOB);
     assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]).trim(), "other-fake");
 
@@ -427,6 +431,26 @@ fn a_write_refused_part_way_lists_what_was_stored_and_leaves_the_config() {
     let metadata = bao(&server, &["kv", "metadata", "get", "-format=json", "secret/prometheus/a"]);
     let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
     assert_eq!(metadata["data"]["current_version"], 1, "one key, one value: written once");
+}
+
+/// Every secret the store refuses to read is listed, not only the first, and nothing is written.
+#[test]
+fn every_unreadable_destination_is_listed() {
+    let server = Server::openbao();
+    let token = bao(&server, &["token", "create", "-field=token", "-policy", "default"]);
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: prom, password: a-unread-fake}\n  \
+                  - job_name: b\n    basic_auth: {username: prom, password: b-unread-fake}\n";
+    let test = Test::new()
+        .env("VAULT_ADDR", &server.address())
+        .env("VAULT_TOKEN", token.trim())
+        .file("prometheus.yml", config);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(4)
+        .stderr_contains("scrape_configs[job_name=a].basic_auth.password: permission denied")
+        .stderr_contains("scrape_configs[job_name=b].basic_auth.password: permission denied")
+        .stderr_contains("nothing was written")
+        .never_shows("unread-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), config);
 }
 
 /// A failure after every value is stored (here the backup: a file already has its name) says
