@@ -226,9 +226,12 @@ fn walk<'a>(node: &'a Node, path: &mut YamlPath, profile: &Profile, sites: &mut 
     }
 }
 
-/// File-name-safe: what the store path may hold.
+/// File-name-safe: what the store path may hold. A value of dots alone (`..`, a job named so)
+/// would be a path segment no store takes; its dots become underscores.
 fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect()
+    let safe: String =
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
+    if safe.chars().all(|c| c == '.') { safe.replace('.', "_") } else { safe }
 }
 
 /// The placeholders [`expand`] fills in.
@@ -569,6 +572,15 @@ mod tests {
         let shown = diff(Path::new("p.yml"), source, &edited, &found);
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("-      password: <redacted>  # inline\n"), "{shown}");
+    }
+
+    #[test]
+    fn names_become_path_segments_every_store_takes() {
+        assert_eq!(sanitize("node exporter/a"), "node_exporter_a");
+        assert_eq!(sanitize("blackbox.http-2xx"), "blackbox.http-2xx");
+        assert_eq!(sanitize(".."), "__");
+        assert_eq!(sanitize("."), "_");
+        assert_eq!(sanitize(""), "");
     }
 
     #[test]
