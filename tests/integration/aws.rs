@@ -291,6 +291,20 @@ fn a_stores_profile_wins_over_credentials_in_the_environment() {
     assert_eq!(read(&test.path("out/app.yml")), "a: \"via-profile-fake\"\n");
     let keys: Vec<String> = calls.lock().unwrap().iter().map(|(_, key)| key.clone()).collect();
     assert_eq!(keys, ["MONITORINGKEY"]);
+
+    // A profile that holds no credentials (one that sets a region) leaves them to the chain.
+    calls.lock().unwrap().clear();
+    let test = with_credentials().file("config", "[profile regiononly]\nregion = us-east-1\n");
+    let aws_config = test.path("config").display().to_string();
+    let config = format!(
+        "a: {{aws_secrets_manager: {{secret_id: plain}}}}\nsecret_stores:\n  moto: {{aws_secrets_manager: \
+         {{endpoint_url: '{}', profile: regiononly}}}}\n",
+        proxy.url()
+    );
+    let (_, outcome) = render(test.env("AWS_CONFIG_FILE", &aws_config), &config);
+    outcome.expect_code(0);
+    let keys: Vec<String> = calls.lock().unwrap().iter().map(|(_, key)| key.clone()).collect();
+    assert_eq!(keys, ["testing"], "the environment's keys");
 }
 
 /// Empty settings are config errors, not a region the SDK cannot use.

@@ -169,7 +169,13 @@ impl AwsStore {
                 .configure(&provider_config)
                 .profile_name(profile)
                 .build();
-            config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(from_profile)).build();
+            // A profile that holds no credentials (one that sets a region) leaves them to the
+            // standard chain: the environment, web identity, ECS, instance metadata.
+            let mut chain = aws_config::meta::credentials::CredentialsProviderChain::first_try("profile", from_profile);
+            if let Some(standard) = config.credentials_provider() {
+                chain = chain.or_else("standard chain", standard);
+            }
+            config = config.to_builder().credentials_provider(SharedCredentialsProvider::new(chain)).build();
         }
         if let Some(role) = &settings.role_arn {
             let sts_config = match &settings.sts_endpoint_url {
