@@ -114,6 +114,8 @@ struct Daemon {
     out_watch: Option<OutDirWatch>,
     /// When to write again what someone else removed or rewrote in the out dir.
     out_check_at: Option<Instant>,
+    /// Whether a failure to watch the out dir was warned about (it is tried again at each write).
+    out_watch_warned: bool,
     uses: HashMap<Location, Vec<Use>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -408,6 +410,9 @@ impl Daemon {
         match written {
             Ok(changes) => {
                 self.write_retry_at = None;
+                if self.out_watch.is_none() {
+                    self.watch_out_dir();
+                }
                 if std::mem::take(&mut self.write_failures) > 0 {
                     tracing::info!("the outputs are written again");
                     return (true, true);
@@ -428,17 +433,23 @@ impl Daemon {
         }
     }
 
-    /// Watches the out dir now held ([`OutDirWatch`]).
+    /// Watches the out dir now held ([`OutDirWatch`]); the last watch is closed first, so that
+    /// at the inotify instance limit it makes room for this one.
     fn watch_out_dir(&mut self) {
-        self.out_watch = OutDirWatch::start(&self.out)
-            .inspect_err(|error| {
+        self.out_watch = None;
+        match OutDirWatch::start(&self.out) {
+            Ok(watch) => self.out_watch = Some(watch),
+            Err(error) if !self.out_watch_warned => {
+                self.out_watch_warned = true;
                 tracing::warn!(
                     path = %self.out.path().display(),
                     %error,
-                    "cannot watch the output directory: a file removed there is written again at the next refresh"
+                    "cannot watch the output directory: a file removed there is written again at the next write \
+                     (tried again then)"
                 );
-            })
-            .ok();
+            }
+            Err(_) => {}
+        }
     }
 
     /// Schedules a write pass when `event` says someone else removed, moved away or rewrote a
@@ -453,6 +464,12 @@ impl Daemon {
             return;
         };
         if self.out_check_at.is_some() {
+            return;
+        }
+        // Another `run`/`watch`/`render` writing here (warned about at the start) is not undone
+        // at each of its writes: the two would rewrite each other without end.
+        if !self.out.alone_now() {
+            tracing::debug!("another writer has the output directory open: its changes there are left alone");
             return;
         }
         match event {
@@ -987,6 +1004,7 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
         config_watch,
         out_watch: None,
         out_check_at: None,
+        out_watch_warned: false,
         templates: Daemon::templates_of(&loaded, &out),
         loaded,
         providers,

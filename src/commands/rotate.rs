@@ -67,6 +67,10 @@ enum Found {
 /// receiving side would then check a password no scraper sends). `create` lets it make one.
 async fn look_before_rotating(target: &Target, create: bool) -> Result<Found, Failure> {
     let location = &target.spec.location;
+    // A provider that cannot be written is refused before it is read (an `exec` plugin run).
+    if matches!(location.kind(), ProviderKind::Env | ProviderKind::Exec) {
+        return Err(super::store::write_failure(ProviderError::ReadOnly { kind: location.kind() }));
+    }
     let read = match target.provider()?.fetch(location).await {
         Ok(fetched) => fetched.select(target.spec.key.as_deref(), location).map(drop),
         Err(error) => Err(error),
@@ -84,7 +88,7 @@ async fn look_before_rotating(target: &Target, create: bool) -> Result<Found, Fa
         Err(_) if create => Ok(Found::Unknown),
         Err(error) => Err(Failure::new(
             ExitCode::Fetch,
-            format!("cannot read the value to rotate: {error} (with --create the write goes ahead unread)"),
+            format!("cannot read the value to rotate: {error} (--create skips this check)"),
         )),
     }
 }
@@ -130,7 +134,7 @@ pub async fn run(
         _ => true,
     };
     let history = if found == Found::Nothing {
-        "it did not exist before".to_owned()
+        "there was no current value to replace".to_owned()
     } else if keeps_history {
         "the previous version stays readable in the store".to_owned()
     } else {

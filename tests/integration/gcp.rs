@@ -813,7 +813,7 @@ fn rotate_adds_a_version_and_the_old_one_stays_readable() {
         .file("stores.yml", &stores)
         .args(["--stores", "stores.yml", "rotate", "{gcp_secret_manager: {secret: fresh}}", "--create"])
         .run();
-    fresh.expect_code(0).stdout_contains("new version 1").stdout_contains("it did not exist before");
+    fresh.expect_code(0).stdout_contains("new version 1").stdout_contains("there was no current value to replace");
     // Without `key`, a JSON payload of several keys is not replaced whole (the others would be lost).
     Test::new()
         .file("sa.json", &google.key_file())

@@ -1417,6 +1417,23 @@ fn the_loops_own_writes_are_not_taken_for_someone_elses() {
     assert_eq!(watch.logged("by someone else"), 1, "{}", watch.log());
 }
 
+/// A second writer on the same out dir (warned about at its start) is not undone at each of
+/// its writes: the two would rewrite each other's files, and reload the target, without end.
+/// The first says (at debug) that it leaves them alone.
+#[test]
+fn another_writer_on_the_out_dir_is_not_undone_at_each_write() {
+    let (test, mut first) = watching(&basic_auth_job("1h", "0s"), "first-fake", &["-v"]);
+    let test = test.file("b/prometheus.yml", &basic_auth_job("1h", "0s")).file("b/pw", "second-fake");
+    let mut second = Watch::start(&test, &["b/prometheus.yml", "--out", "out"]);
+    second.until("/-/ready", CYCLE, Watch::ready);
+    let secret = named_file(&test.path("out/prometheus.yml"), "password_file");
+    assert!(holds(&secret, "second-fake"), "the second writer wrote the shared file");
+    first.until("the second writer's changes left alone", CYCLE, |watch| {
+        watch.logged("another writer has the output directory open") >= 1
+    });
+    assert_eq!(first.logged("by someone else"), 0, "{}", first.log());
+}
+
 /// An out dir moved away, with another directory put at its path (by someone who may write its
 /// parent), is written neither where it went (the target no longer reads it there) nor into the
 /// stranger (here writable by others, so refused): the writes fail and are retried until the

@@ -69,10 +69,12 @@ fn rotate_refuses_a_missing_secret_or_key_unless_asked_to_create_it() {
         .run()
         .expect_code(0)
         .stdout_contains("created vault secret secret/fresh/one (key token), new version 1")
-        .stdout_contains("it did not exist before");
+        .stdout_contains("there was no current value to replace");
     assert_eq!(field(&server, &["kv", "get", "-field=token", "secret/fresh/one"]).len(), 32);
 }
 
+/// `env` and `exec` cannot be written: refused (exit 5) before they are read, so a variable
+/// that is not set is not called missing, and a plugin is not run.
 #[test]
 fn rotate_refuses_a_read_only_provider() {
     Test::new()
@@ -81,6 +83,11 @@ fn rotate_refuses_a_read_only_provider() {
         .run()
         .expect_code(5)
         .stderr_contains("`env` does not support writing");
+    Test::new().args(["rotate", "{env: {name: NOT_SET_ANYWHERE}}"]).run().expect_code(5);
+    let test = Test::new().file("plugin.sh", "touch ran\n");
+    let plugin = format!("{{exec: {{command: [/bin/sh, '{}'], id: x}}}}", test.path("plugin.sh").display());
+    test.run_with(&["rotate", &plugin]).expect_code(5).stderr_contains("`exec` does not support writing");
+    assert!(!test.path("ran").exists(), "the plugin was run");
     Test::new().args(["rotate", "{nope: {path: x}}"]).run().expect_code(3).stderr_contains("unknown provider");
 }
 
