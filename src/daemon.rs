@@ -961,7 +961,9 @@ fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Inst
 }
 
 /// Runs the loop; returns the exit code (the child's, or 128+N after a stop signal).
-pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
+/// Runs the loop; `stop_signals` are listeners `run` made before starting its `--version` probe
+/// (created here when `None`).
+pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) -> Result<u8, Failure> {
     crate::install_crypto_provider();
     crate::output::refuse_to_replace_configs(&settings.common.out, &settings.configs)
         .map_err(crate::output::unusable_dir)?;
@@ -992,7 +994,10 @@ pub async fn run(settings: DaemonSettings) -> Result<u8, Failure> {
     };
     let mut usr1 = listen(tokio::signal::unix::SignalKind::user_defined1())?;
     let mut hangup = listen(tokio::signal::unix::SignalKind::hangup())?;
-    let stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
+    let stop_signals = match stop_signals {
+        Some(signals) => signals,
+        None => StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?,
+    };
     let (file_sender, mut file_events) = mpsc::channel::<()>(1);
     let config_watch = watch_config_files(&settings, file_sender);
 

@@ -4,14 +4,16 @@ use crate::daemon::{self, ChildCommand, DaemonSettings, Verify};
 use crate::exit::{ExitCode, Failure};
 use crate::render::TargetKind;
 use crate::settings::RunSettings;
-use crate::supervise::ReloadTarget;
+use crate::supervise::{ReloadTarget, StopSignals, until_stopped_by};
 
 pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
     let RunSettings { mut common, stop_timeout, verify_reload, program, args } = settings;
+    // From here on a stop signal is heard: during the `--version` probe, and by the loop after.
+    let mut stop_signals = StopSignals::new().map_err(|error| Failure::new(ExitCode::Internal, error.to_string()))?;
     let target = match common.target {
         Some(target) => Some(target),
         None => {
-            let detected = match crate::supervise::until_stopped(daemon::detect_target(&program)).await {
+            let detected = match until_stopped_by(&mut stop_signals, daemon::detect_target(&program)).await {
                 Ok(detected) => detected,
                 Err(code) => return Ok(code),
             };
@@ -60,13 +62,16 @@ pub async fn run(settings: RunSettings) -> Result<u8, Failure> {
         _ => None,
     };
     common.target = target;
-    daemon::run(DaemonSettings {
-        common,
-        configs: found.configs,
-        reload: Some(ReloadTarget::Child),
-        verify,
-        stop_timeout,
-        child: Some(ChildCommand { program, args: found.args }),
-    })
+    daemon::run(
+        DaemonSettings {
+            common,
+            configs: found.configs,
+            reload: Some(ReloadTarget::Child),
+            verify,
+            stop_timeout,
+            child: Some(ChildCommand { program, args: found.args }),
+        },
+        Some(stop_signals),
+    )
     .await
 }

@@ -14,13 +14,16 @@ pub async fn run(settings: WatchSettings) -> Result<u8, Failure> {
             "no --reload-pid, --reload-pidfile or --reload-url: files are kept fresh but nothing is reloaded"
         );
     }
-    daemon::run(DaemonSettings {
-        common,
-        configs,
-        reload,
-        verify,
-        stop_timeout: crate::supervise::DEFAULT_STOP_TIMEOUT,
-        child: None,
-    })
+    daemon::run(
+        DaemonSettings {
+            common,
+            configs,
+            reload,
+            verify,
+            stop_timeout: crate::supervise::DEFAULT_STOP_TIMEOUT,
+            child: None,
+        },
+        None,
+    )
     .await
 }

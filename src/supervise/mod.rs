@@ -18,7 +18,7 @@ use rustix::process::Signal;
 
 pub use child::{ChildProcess, ExitOutcome, launch_if_asked, remember_for_the_target};
 pub use reload::{ReloadBaseline, ReloadTarget, reload, reload_baseline, verify};
-pub use stop::{DEFAULT_STOP_TIMEOUT, StopAction, StopSignals, Stopper, run_to_exit, until_stopped};
+pub use stop::{DEFAULT_STOP_TIMEOUT, StopAction, StopSignals, Stopper, run_to_exit, until_stopped, until_stopped_by};
 
 /// Everything that can go wrong supervising the child or reloading a target. Messages name the
 /// program, pid, path or URL (with credentials and query removed), never a secret value.

@@ -55,6 +55,12 @@ impl StopSignals {
 /// the signal ended the process at once and left what it started running, orphaned.
 pub async fn until_stopped<T>(work: impl Future<Output = T>) -> Result<T, u8> {
     let Ok(mut signals) = StopSignals::new() else { return Ok(work.await) };
+    until_stopped_by(&mut signals, work).await
+}
+
+/// [`until_stopped`] with listeners the caller keeps: `run` hands its own on to the loop, so
+/// that a stop signal between the two is not lost.
+pub async fn until_stopped_by<T>(signals: &mut StopSignals, work: impl Future<Output = T>) -> Result<T, u8> {
     tokio::select! {
         done = work => Ok(done),
         signal = signals.next() => {
