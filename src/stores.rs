@@ -233,9 +233,10 @@ pub struct StoreSource<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct StoreRegistry {
     stores: BTreeMap<String, StoreDef>,
-    /// Stores whose definitions did not parse (already reported): a provider map naming one
-    /// is not reported again as naming an undefined store.
-    broken: BTreeSet<String>,
+    /// Stores whose definitions did not parse (already reported), with their provider when it
+    /// could be read: a provider map naming one is not reported again as naming an undefined
+    /// store, and one naming none is not matched to another store of that provider alone.
+    broken: BTreeMap<String, Option<ProviderKind>>,
 }
 
 impl StoreRegistry {
@@ -247,17 +248,21 @@ impl StoreRegistry {
             return match self.stores.get(name) {
                 Some(store) if store.kind == kind => Ok(Some(store)),
                 Some(store) => Err(Some(format!("store `{name}` is a `{}` store, not `{kind}`", store.kind))),
-                None if self.broken.contains(name) => Err(None),
+                None if self.broken.contains_key(name) => Err(None),
                 None => Err(Some(format!("store `{name}` is not defined under `{STORES_KEY}`"))),
             };
         }
+        let broken_of_kind =
+            self.broken.iter().filter(|(_, broken)| **broken == Some(kind)).map(|(name, _)| name.as_str());
         let mut candidates = self.stores.values().filter(|store| store.kind == kind);
-        match (candidates.next(), candidates.next()) {
-            (None, _) => Ok(None),
-            (Some(only), None) => Ok(Some(only)),
-            (Some(_), Some(_)) => {
-                let names: Vec<&str> =
+        match (candidates.next(), candidates.next(), broken_of_kind.clone().next()) {
+            (None, _, _) => Ok(None),
+            (Some(only), None, None) => Ok(Some(only)),
+            _ => {
+                let mut names: Vec<&str> =
                     self.stores.values().filter(|store| store.kind == kind).map(|store| store.name.as_str()).collect();
+                names.extend(broken_of_kind);
+                names.sort_unstable();
                 Err(Some(format!("there are several `{kind}` stores ({}): name one with `store:`", names.join(", "))))
             }
         }
@@ -324,7 +329,11 @@ impl StoreRegistry {
                     }
                     Err(problems) => {
                         issues.extend(problems.into_iter().map(|problem| Issue::at(source.file, problem)));
-                        registry.broken.insert(name);
+                        let kind = entry.value.as_mapping().and_then(|entries| match entries {
+                            [only] => only.key.as_scalar().and_then(ProviderKind::from_name),
+                            _ => None,
+                        });
+                        registry.broken.insert(name, kind);
                     }
                 }
             }

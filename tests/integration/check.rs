@@ -716,6 +716,17 @@ fn a_broken_store_does_not_hide_the_configs_problems() {
         .stderr_contains("(2 problems)")
         .stderr_contains("secret_stores.broken: unknown provider `nope`")
         .stderr_contains("scrape_configs[job_name=b].basic_auth.password: unknown key `colour`");
+
+    // A map naming no store is not matched to the one good store of a provider that has a
+    // broken one too: fixing it would make the map ambiguous, so that is said now.
+    let stores = "secret_stores:\n  good: {vault: {address: 'http://127.0.0.1:8200'}}\n  \
+                  bad: {vault: {address: 'http://127.0.0.1:8200', colour: blue}}\n";
+    let config =
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {vault: {path: x, key: y}}}\n";
+    let test = Test::new().file("stores.yml", stores).file("prometheus.yml", config);
+    test.run_with(&["--stores", "stores.yml", "check", "prometheus.yml"])
+        .expect_code(3)
+        .stderr_contains("there are several `vault` stores (bad, good): name one with `store:`");
 }
 
 /// A web config whose TLS key comes from a store cannot be checked with a placeholder key
