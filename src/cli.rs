@@ -119,8 +119,8 @@ pub enum Command {
     /// `--from-file`, never from the command line, and printed only with `--reveal`.
     ///
     /// Exit codes: 0 success, 2 usage, 3 invalid REF (a whole write over a secret of several
-    /// keys needs `key`), 4 the secret or key does not exist or cannot be read, 5 the store
-    /// could not be written.
+    /// keys needs `key`), 4 the secret or key to get or delete does not exist or cannot be read,
+    /// 5 the store could not be written.
     #[command(subcommand)]
     Store(StoreCommand),
 

@@ -144,7 +144,7 @@ pub async fn put(target: &Target, from_file: Option<&Path>) -> Result<(), Failur
 /// `store delete`.
 pub async fn delete(target: &Target) -> Result<(), Failure> {
     let outcome =
-        target.provider()?.delete(&target.spec.location, target.spec.key.as_deref()).await.map_err(write_failure)?;
+        target.provider()?.delete(&target.spec.location, target.spec.key.as_deref()).await.map_err(delete_failure)?;
     super::print(&format!("deleted {}{}\n", target.spec.describe(), version_text(outcome.version.as_deref())));
     Ok(())
 }
@@ -157,14 +157,24 @@ pub(crate) fn fetch_failure(error: provider::ProviderError) -> Failure {
     Failure::new(ExitCode::Fetch, error.to_string())
 }
 
-/// A write that failed: 4 when what it needs is not there (a secret or `key` to delete), 3
-/// when REF must name a `key`, else 5.
+/// A write that failed: 3 when REF must name a `key`, else 5 (a missing mount or path is a
+/// write that cannot be made, not a secret to read).
 pub(crate) fn write_failure(error: provider::ProviderError) -> Failure {
-    use provider::ProviderError::{KeyRequired, MissingKey, NotFound};
     let code = match error {
-        NotFound { .. } | MissingKey { .. } => ExitCode::Fetch,
-        KeyRequired { .. } => ExitCode::Config,
+        provider::ProviderError::KeyRequired { .. } => ExitCode::Config,
         _ => ExitCode::Output,
     };
     Failure::new(code, format!("cannot write: {}", error.describe_write()))
+}
+
+/// A deletion that failed: 4 when what it deletes is not there (a secret, or its `key`), as
+/// `store get` says of it; else as [`write_failure`].
+fn delete_failure(error: provider::ProviderError) -> Failure {
+    use provider::ProviderError::{MissingKey, NotFound};
+    match error {
+        NotFound { .. } | MissingKey { .. } => {
+            Failure::new(ExitCode::Fetch, format!("cannot delete: {}", error.describe_write()))
+        }
+        other => write_failure(other),
+    }
 }
