@@ -8,6 +8,10 @@
 //! settle and its writer has closed the file: a file written to and not yet closed (`cmd > file`
 //! truncates at once and writes when `cmd` is done) is read whole, not half-written. Used for
 //! the configs and the stores file under `run`/`watch`, and for the `file` provider's sources.
+//!
+//! Through the `inotify` crate rather than `notify`, whose inotify backend asks every watched
+//! directory for opens and unwritten closes too, with no way to ask for less: with `/` and
+//! `/etc` on the way to a config, every process's read of `/etc/hosts` woke the watch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
@@ -15,7 +19,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use notify::Watcher as _;
+use futures_util::StreamExt as _;
+use inotify::{EventMask, EventStream, Inotify, WatchDescriptor, WatchMask, Watches};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
@@ -48,52 +53,78 @@ pub enum Activity {
     Closed,
 }
 
-/// What the watcher's thread reads to tell which items an event concerns.
+/// What the reader of events reads to tell which items an event concerns.
 struct Watched<T> {
     index: Index<T>,
     /// Every item, for when events were lost.
     all: Vec<T>,
+    /// The directory each watch is of.
+    dirs: HashMap<WatchDescriptor, PathBuf>,
+}
+
+/// The events a watched directory reports: changes to its entries, never reads.
+fn watch_mask() -> WatchMask {
+    WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::MOVED_TO
+        | WatchMask::CLOSE_WRITE
+        | WatchMask::MODIFY
+        | WatchMask::ATTRIB
+        | WatchMask::ONLYDIR
 }
 
 /// Paths watched for as long as this lives, each with an item telling its owner which it is.
 pub struct PathWatch<T> {
     items: Vec<(PathBuf, T)>,
-    watched_by_thread: Arc<Mutex<Watched<T>>>,
-    watcher: notify::RecommendedWatcher,
+    watched_by_reader: Arc<Mutex<Watched<T>>>,
+    watches: Watches,
+    /// The watch of each directory watched.
+    descriptors: HashMap<PathBuf, WatchDescriptor>,
+    /// Reads the events, on the runtime, until dropped.
+    reader: tokio::task::JoinHandle<()>,
     /// How many directories the last [`PathWatch::rewatch`] watched.
     watched: usize,
     /// The directories that could not be watched, each warned about once.
     unwatchable: HashSet<PathBuf>,
 }
 
+impl<T> Drop for PathWatch<T> {
+    fn drop(&mut self) {
+        // The reader holds the inotify descriptor: it closes with the task.
+        self.reader.abort();
+    }
+}
+
 impl<T: Clone + Send + 'static> PathWatch<T> {
-    /// Watches the paths of `items`. `changed` is called, on the watcher's own thread, with the
-    /// item of each path an event may have changed and what happened, and with every item when
-    /// events were lost.
+    /// Watches the paths of `items`. `changed` is called, on the runtime, with the item of each
+    /// path an event may have changed and what happened, and with every item when events were
+    /// lost. Must be called within a Tokio runtime.
     ///
     /// # Errors
     /// When inotify cannot be used (its instance limit reached).
-    pub fn start(items: Vec<(PathBuf, T)>, changed: impl Fn(&T, Activity) + Send + 'static) -> notify::Result<Self> {
-        let watched_by_thread = Arc::new(Mutex::new(Watched { index: Index::new(), all: Vec::new() }));
-        let watcher = notify::recommended_watcher({
-            let watched = Arc::clone(&watched_by_thread);
-            move |event: notify::Result<notify::Event>| {
-                let Ok(event) = event else { return };
-                let Some(activity) = activity(&event) else { return };
-                let watched = watched.lock().expect("not poisoned");
-                for item in affected(&watched.index, &watched.all, &event) {
-                    changed(item, activity);
-                }
-            }
-        })?;
-        let mut watch = Self { items: Vec::new(), watched_by_thread, watcher, watched: 0, unwatchable: HashSet::new() };
+    pub fn start(items: Vec<(PathBuf, T)>, changed: impl Fn(&T, Activity) + Send + 'static) -> std::io::Result<Self> {
+        let watched_by_reader =
+            Arc::new(Mutex::new(Watched { index: Index::new(), all: Vec::new(), dirs: HashMap::new() }));
+        let events = Inotify::init()?.into_event_stream([0; 4096])?;
+        let watches = events.watches();
+        let reader = tokio::spawn(read_events(events, Arc::clone(&watched_by_reader), changed));
+        let mut watch = Self {
+            items: Vec::new(),
+            watched_by_reader,
+            watches,
+            descriptors: HashMap::new(),
+            reader,
+            watched: 0,
+            unwatchable: HashSet::new(),
+        };
         watch.set_items(items);
         Ok(watch)
     }
 
     /// Watches the paths of `items` from now on instead of those watched so far.
     pub fn set_items(&mut self, items: Vec<(PathBuf, T)>) {
-        self.watched_by_thread.lock().expect("not poisoned").all = items.iter().map(|(_, item)| item.clone()).collect();
+        self.watched_by_reader.lock().expect("not poisoned").all = items.iter().map(|(_, item)| item.clone()).collect();
         self.items = items;
         self.rewatch();
     }
@@ -114,17 +145,31 @@ impl<T: Clone + Send + 'static> PathWatch<T> {
             }
         }
         let dirs: HashSet<PathBuf> = index.keys().cloned().collect();
-        // Not held while watching: the watcher's own thread takes it to deliver an event, and
-        // adding a watch waits for that thread.
-        let before = std::mem::replace(&mut self.watched_by_thread.lock().expect("not poisoned").index, index);
-        for gone in before.keys().filter(|dir| !dirs.contains(*dir)) {
-            // Usually already gone with the directory (a Kubernetes timestamped one removed).
-            let _ = self.watcher.unwatch(gone);
+        let mut watched_by_reader = self.watched_by_reader.lock().expect("not poisoned");
+        watched_by_reader.index = index;
+        let gone: Vec<PathBuf> = self.descriptors.keys().filter(|dir| !dirs.contains(*dir)).cloned().collect();
+        for dir in gone {
+            if let Some(descriptor) = self.descriptors.remove(&dir) {
+                // Usually already gone with the directory (a Kubernetes timestamped one removed).
+                let _ = self.watches.remove(descriptor.clone());
+                watched_by_reader.dirs.remove(&descriptor);
+            }
         }
         let mut watched = 0;
         for dir in &dirs {
-            match self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
-                Ok(()) => watched += 1,
+            // Added again each time: a directory replaced at the path is a new one to watch (a
+            // new descriptor), the one there before no longer on the way.
+            match self.watches.add(dir, watch_mask()) {
+                Ok(descriptor) => {
+                    watched += 1;
+                    if let Some(before) = self.descriptors.insert(dir.clone(), descriptor.clone())
+                        && before != descriptor
+                    {
+                        let _ = self.watches.remove(before.clone());
+                        watched_by_reader.dirs.remove(&before);
+                    }
+                    watched_by_reader.dirs.insert(descriptor, dir.clone());
+                }
                 Err(error) => {
                     if self.unwatchable.insert(dir.clone()) {
                         let paths: Vec<String> = self
@@ -185,7 +230,7 @@ impl<T: Clone + Ord + Send + 'static> SettledWatch<T> {
         items: Vec<(PathBuf, T)>,
         release: Release,
         report: impl FnMut(Vec<T>) -> bool + Send + 'static,
-    ) -> notify::Result<Self> {
+    ) -> std::io::Result<Self> {
         let (events, settling) = unbounded_channel();
         let watch = PathWatch::start(items, move |item: &T, activity| {
             let _ = events.send((item.clone(), activity));
@@ -279,29 +324,57 @@ async fn settle<T: Clone + Ord + Send + 'static>(
     }
 }
 
-/// What `event` says happened, if anything. Reads (opening, reading and closing unwritten, which
-/// reading a watched file ourselves does) change nothing, or each read would wake the watch for
-/// the next; a lost event queue may hide any change.
-fn activity(event: &notify::Event) -> Option<Activity> {
-    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-    if event.need_rescan() {
-        return Some(Activity::Changed);
-    }
-    match event.kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(Activity::Closed),
-        EventKind::Modify(ModifyKind::Data(_)) => Some(Activity::Writing),
-        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any => Some(Activity::Changed),
-        EventKind::Access(_) | EventKind::Other => None,
+/// Hands each event's items to `changed` until the stream ends (its task is aborted, or
+/// reading inotify fails, which is logged: changes are then seen at the next refresh).
+async fn read_events<T>(
+    mut events: EventStream<[u8; 4096]>,
+    watched: Arc<Mutex<Watched<T>>>,
+    changed: impl Fn(&T, Activity),
+) {
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read inotify events: changes are seen at the next refresh only");
+                return;
+            }
+        };
+        let Some(activity) = activity(event.mask) else { continue };
+        let watched = watched.lock().expect("not poisoned");
+        let overflow = event.mask.contains(EventMask::Q_OVERFLOW);
+        let entry = watched.dirs.get(&event.wd).map(PathBuf::as_path).zip(event.name.as_deref());
+        for item in affected(&watched.index, &watched.all, entry, overflow) {
+            changed(item, activity);
+        }
     }
 }
 
-/// The items an event may have changed: those of the entries it names, or every one when
-/// events were lost.
-fn affected<'a, T>(index: &'a Index<T>, all: &'a [T], event: &'a notify::Event) -> Vec<&'a T> {
-    if event.need_rescan() {
+/// What an event's `mask` says happened, if anything: a writer's close, a write that may still
+/// be open, or a change of any other kind (created, removed, renamed, metadata, or events
+/// lost). Reads are not asked for; a watch removed says nothing.
+fn activity(mask: EventMask) -> Option<Activity> {
+    if mask.contains(EventMask::Q_OVERFLOW) {
+        Some(Activity::Changed)
+    } else if mask.contains(EventMask::CLOSE_WRITE) {
+        Some(Activity::Closed)
+    } else if mask.contains(EventMask::MODIFY) {
+        Some(Activity::Writing)
+    } else if mask.intersects(
+        EventMask::CREATE | EventMask::DELETE | EventMask::MOVED_FROM | EventMask::MOVED_TO | EventMask::ATTRIB,
+    ) {
+        Some(Activity::Changed)
+    } else {
+        None
+    }
+}
+
+/// The items an event may have changed: those of the entry it names (`dir`, `name`), or every
+/// one when events were lost.
+fn affected<'a, T>(index: &'a Index<T>, all: &'a [T], entry: Option<(&Path, &OsStr)>, overflow: bool) -> Vec<&'a T> {
+    if overflow {
         return all.iter().collect();
     }
-    event.paths.iter().filter_map(|path| index.get(path.parent()?)?.get(path.file_name()?)).flatten().collect()
+    entry.and_then(|(dir, name)| index.get(dir)?.get(name)).into_iter().flatten().collect()
 }
 
 /// The directory entries whose change can change what `path` reads, as (directory, name): each
@@ -417,50 +490,53 @@ mod tests {
         );
     }
 
-    /// What an event says: a change, a write that may still be open, or a writer's close; reads
-    /// say nothing, or each fetch would wake the watch for the next.
+    /// What an event says: a change, a write that may still be open, or a writer's close; a
+    /// removed watch (and reads, never asked for) say nothing.
     #[test]
     fn events_say_changed_writing_closed_or_nothing() {
-        use notify::event::{
-            AccessKind, AccessMode, CreateKind, DataChange, Event, EventKind, Flag, ModifyKind, RenameMode,
-        };
         let cases = [
-            (EventKind::Modify(ModifyKind::Name(RenameMode::To)), Some(Activity::Changed)),
-            (EventKind::Create(CreateKind::File), Some(Activity::Changed)),
-            (EventKind::Remove(notify::event::RemoveKind::Any), Some(Activity::Changed)),
-            (EventKind::Modify(ModifyKind::Metadata(notify::event::MetadataKind::Any)), Some(Activity::Changed)),
-            (EventKind::Modify(ModifyKind::Data(DataChange::Any)), Some(Activity::Writing)),
-            (EventKind::Access(AccessKind::Close(AccessMode::Write)), Some(Activity::Closed)),
-            (EventKind::Access(AccessKind::Close(AccessMode::Read)), None),
-            (EventKind::Access(AccessKind::Open(AccessMode::Any)), None),
-            (EventKind::Access(AccessKind::Any), None),
+            (EventMask::MOVED_TO, Some(Activity::Changed)),
+            (EventMask::CREATE, Some(Activity::Changed)),
+            (EventMask::DELETE | EventMask::ISDIR, Some(Activity::Changed)),
+            (EventMask::ATTRIB, Some(Activity::Changed)),
+            (EventMask::MODIFY, Some(Activity::Writing)),
+            (EventMask::CLOSE_WRITE, Some(Activity::Closed)),
+            (EventMask::Q_OVERFLOW, Some(Activity::Changed)),
+            (EventMask::IGNORED, None),
+            (EventMask::CLOSE_NOWRITE, None),
+            (EventMask::OPEN, None),
         ];
-        for (kind, expected) in cases {
-            assert_eq!(activity(&Event::new(kind)), expected, "{kind:?}");
+        for (mask, expected) in cases {
+            assert_eq!(activity(mask), expected, "{mask:?}");
         }
-        assert_eq!(activity(&Event::new(EventKind::Other).set_flag(Flag::Rescan)), Some(Activity::Changed));
+    }
+
+    /// A read of a file in a watched directory (`/etc/hosts`, when a config lies under `/etc`)
+    /// makes no event: opens and unwritten closes are not asked for.
+    #[test]
+    fn reads_are_not_asked_for() {
+        assert!(!watch_mask().intersects(WatchMask::OPEN | WatchMask::CLOSE_NOWRITE | WatchMask::ACCESS));
     }
 
     /// An event affects the paths of the names it touches; a lost event queue affects every one.
     #[test]
     fn events_affect_the_paths_of_the_names_they_touch() {
-        use notify::event::{CreateKind, Event, EventKind, Flag, ModifyKind, RenameMode};
         let (pw, token) = ("/etc/secret/pw", "/etc/secret/token");
         let mut index = Index::new();
         index.entry(PathBuf::from("/etc/secret")).or_default().insert(OsString::from("pw"), vec![pw]);
         index.entry(PathBuf::from("/etc/secret")).or_default().insert(OsString::from("..data"), vec![pw, token]);
         let all = [pw, token];
-        let event = |kind, path: &str| Event::new(kind).add_path(PathBuf::from(path));
-
+        let secret = Path::new("/etc/secret");
         let cases = [
-            (event(EventKind::Modify(ModifyKind::Name(RenameMode::To)), "/etc/secret/pw"), vec![&pw]),
-            (event(EventKind::Create(CreateKind::Any), "/etc/secret/..data"), vec![&pw, &token]),
-            (event(EventKind::Modify(ModifyKind::Any), "/etc/secret/other"), vec![]),
-            (event(EventKind::Modify(ModifyKind::Any), "/etc/other/pw"), vec![]),
-            (Event::new(EventKind::Other).set_flag(Flag::Rescan), vec![&pw, &token]),
+            (Some((secret, OsStr::new("pw"))), false, vec![&pw]),
+            (Some((secret, OsStr::new("..data"))), false, vec![&pw, &token]),
+            (Some((secret, OsStr::new("other"))), false, vec![]),
+            (Some((Path::new("/etc/other"), OsStr::new("pw"))), false, vec![]),
+            (None, false, vec![]),
+            (None, true, vec![&pw, &token]),
         ];
-        for (event, expected) in cases {
-            assert_eq!(affected(&index, &all, &event), expected, "{event:?}");
+        for (entry, overflow, expected) in cases {
+            assert_eq!(affected(&index, &all, entry, overflow), expected, "{entry:?} {overflow}");
         }
     }
 
