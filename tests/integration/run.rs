@@ -1194,13 +1194,9 @@ fn ended(pid: &str) -> bool {
         .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
 }
 
-/// A stop signal while `run` asks its target for `--version` ends the probe, with what it
-/// started, and the wrapper exits 128 + 15: the default action used to end the wrapper alone.
-#[test]
-fn a_wrapper_stopped_during_its_version_probe_ends_the_probe() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let test = sh_test();
-    let script = "#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 300 & echo $! > probe.pid; wait; fi\nexit 0\n";
+/// `secret-render run --out OUT --listen off -- ./child.sh --config.file=app.yml`, where
+/// `child.sh` (executable) is `script`.
+fn wrapping_a_script(test: Test, script: &str) -> (Test, Command) {
     let test = test.file("child.sh", script);
     std::fs::set_permissions(test.path("child.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut command = wrapper_command(&test);
@@ -1209,6 +1205,16 @@ fn a_wrapper_stopped_during_its_version_probe_ends_the_probe() {
         .arg(test.path("out"))
         .args(["--listen", "off", "--", "./child.sh"])
         .arg(format!("--config.file={}", test.path("app.yml").display()));
+    (test, command)
+}
+
+/// A stop signal while `run` asks its target for `--version` ends the probe, with what it
+/// started, and the wrapper exits 128 + 15: the default action used to end the wrapper alone.
+#[test]
+fn a_wrapper_stopped_during_its_version_probe_ends_the_probe() {
+    let test = sh_test();
+    let script = "#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 300 & echo $! > probe.pid; wait; fi\nexit 0\n";
+    let (test, command) = wrapping_a_script(test, script);
     let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
     let probe = child_wrote(&mut wrapper, &test.path("probe.pid"));
     wrapper.signal(Signal::TERM);
@@ -1239,18 +1245,10 @@ fn a_render_stopped_during_a_plugin_ends_the_plugin() {
 /// was gone.
 #[test]
 fn a_version_probe_that_hangs_is_killed_with_its_children() {
-    use std::os::unix::fs::PermissionsExt as _;
     let test = sh_test();
     let script = "#!/bin/sh\nif [ \"$1\" = --version ]; then sleep 300 & echo $! > probe.pid; wait; exit 0; fi\necho up > started\nexec sleep 300\n";
-    let test = test.file("child.sh", script);
-    std::fs::set_permissions(test.path("child.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut command = wrapper_command(&test);
-    command
-        .args(["run", "--out"])
-        .arg(test.path("out"))
-        .args(["--listen", "off", "--", "./child.sh"])
-        .arg(format!("--config.file={}", test.path("app.yml").display()))
-        .env("SR_RUN_TEST_PASSWORD", CANARY);
+    let (test, mut command) = wrapping_a_script(test, script);
+    command.env("SR_RUN_TEST_PASSWORD", CANARY);
     let mut wrapper = Wrapper::start(command, test.path("wrapper.log"));
     child_wrote(&mut wrapper, &test.path("started"));
     let probe = read(&test.path("probe.pid"));
