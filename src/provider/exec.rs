@@ -151,7 +151,8 @@ impl ExecProvider {
             drop(stdin);
             let mut output = Zeroizing::new(Vec::new());
             let mut chunk = Zeroizing::new(vec![0; 64 * 1024]);
-            let mut discarded = vec![0; 64 * 1024];
+            // Not shown, and wiped: a plugin may echo what it read.
+            let mut discarded = Zeroizing::new(vec![0; 64 * 1024]);
             let mut stderr_len = 0;
             let (mut stdout_open, mut stderr_open) = (true, true);
             // Both pipes are read while it runs (a plugin blocked writing either would never
@@ -174,7 +175,7 @@ impl ExecProvider {
                             });
                         }
                     },
-                    read = stderr.read(&mut discarded), if stderr_open => match read {
+                    read = stderr.read(&mut discarded[..]), if stderr_open => match read {
                         Ok(0) | Err(_) => stderr_open = false,
                         Ok(count) => stderr_len += count,
                     },
