@@ -56,6 +56,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
             render::Placement::Inline => None,
         });
         let held = read_ahead.read_held_secrets(files);
+        let named_before = named_by_last_rendering(&read_ahead, &configs, &secrets_dir);
         let templates: Vec<Template> = configs
             .iter_mut()
             .map(|config| {
@@ -67,7 +68,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
                 template
             })
             .collect();
-        (configs, templates, held)
+        (configs, templates, held, named_before)
     });
     // The other stores' locations are fetched beside the early ones; any the early fetches
     // missed (a map read inside a `!literal` one and aliased outside it) after them.
@@ -81,11 +82,12 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
         fetches.extend(resolve::fetch_locations(missed, &providers, max_concurrency).await);
     }
     tracing::debug!(locations = fetches.len(), "fetched each distinct secret location once");
-    let (configs, templates, held) =
+    let (configs, templates, held, named_before) =
         preparing.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     let values = values_of(&configs, &fetches)
         .map_err(|issues| Failure::new(ExitCode::Fetch, configs::describe_issues("cannot fetch secrets", &issues)))?;
     let written = write_all(&configs, &templates, values, &out, out.stage_secrets_over(held))?;
+    remove_unnamed(&out, &configs, &named_before);
     let mut listing = String::new();
     for (config, path) in configs.iter().zip(written) {
         tracing::info!(config = %config.source.display(), rendered = %path.display(), secrets = config.sites.len(), "rendered");
@@ -99,6 +101,51 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     std::mem::forget(configs);
     std::mem::forget(templates);
     Ok(())
+}
+
+/// The secret files that the renderings of `configs` found in `out` name (a `"DIR/secrets/NAME"`
+/// value, as written): those the new renderings do not name are their fields' that left the
+/// config, removed once the new ones are written ([`remove_unnamed`]).
+fn named_by_last_rendering(out: &OutputDir, configs: &[Config], secrets_dir: &std::path::Path) -> Vec<String> {
+    let prefix = format!("\"{}/", secrets_dir.display());
+    let mut names = Vec::new();
+    for config in configs {
+        let Some(text) = out.read_existing(std::path::Path::new(&config.name)) else { continue };
+        let Ok(text) = std::str::from_utf8(&text) else { continue };
+        for (at, _) in text.match_indices(&prefix) {
+            let rest = &text[at + prefix.len()..];
+            if let Some(name) = rest.split('"').next().filter(|name| !name.is_empty() && !name.contains(['/', '\\'])) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// Removes the secret files in `named_before` that no config rendered now names: a field taken
+/// out of a config must not leave its value on the tmpfs. Another config's files (never named by
+/// these configs' renderings) are not touched. A failure is a warning: the rendering is done.
+fn remove_unnamed(out: &OutputDir, configs: &[Config], named_before: &[String]) {
+    let named: std::collections::HashSet<&str> = configs
+        .iter()
+        .flat_map(|config| &config.placements)
+        .filter_map(|placement| match placement {
+            render::Placement::File { file, .. } => Some(file.as_str()),
+            render::Placement::Inline => None,
+        })
+        .collect();
+    for name in named_before.iter().filter(|name| !named.contains(name.as_str())) {
+        let relative = std::path::Path::new(crate::output::SECRETS_DIR).join(name);
+        if out.identity(&relative).is_none() {
+            continue;
+        }
+        match out.remove_secret(name) {
+            Ok(()) => {
+                tracing::info!(file = %out.secret_path(name).display(), "removed a secret file no field names now")
+            }
+            Err(error) => tracing::warn!(%error, "cannot remove a secret file no field names now"),
+        }
+    }
 }
 
 /// Whether `location` is fetched as soon as the parser has read it: a location in the

@@ -90,6 +90,42 @@ fn secret_files_hold_the_exact_bytes_with_mode_0600_in_a_0700_dir() {
     assert!(Path::new(&secret).file_name().unwrap().to_str().unwrap().starts_with("node.basic_auth.password-"));
 }
 
+/// A field taken out of a config does not leave its value behind: rendering it again removes
+/// the secret file its last rendering named and the new one does not. Another config's files in
+/// the same out dir are not touched.
+#[test]
+fn a_field_taken_out_of_the_config_leaves_no_secret_file_behind() {
+    let two_jobs = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {file: {path: pw}}}\n  \
+                    - job_name: b\n    basic_auth: {username: u, password: {file: {path: pw}}}\n";
+    let test = Test::new()
+        .file("prometheus.yml", two_jobs)
+        .file(
+            "other/prometheus-b.yml",
+            "scrape_configs:\n  - job_name: c\n    basic_auth: {username: u, password: {file: {path: ../pw}}}\n",
+        )
+        .file("pw", "kept-or-removed-fake");
+    test.run_with(&["render", "prometheus.yml", "other/prometheus-b.yml", "--out", "out"]).expect_code(0);
+    let secrets = |name: &str| {
+        let rendered = read(&test.path(&format!("out/{name}")));
+        rendered
+            .lines()
+            .filter_map(|line| line.split_once("password_file: "))
+            .map(|(_, path)| path.trim_matches('"').to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (before, other) = (secrets("prometheus.yml"), secrets("prometheus-b.yml"));
+    assert_eq!(before.len(), 2);
+
+    std::fs::write(test.path("prometheus.yml"), two_jobs.split("  - job_name: b").next().unwrap()).unwrap();
+    let outcome = test.run_with(&["render", "prometheus.yml", "--out", "out"]);
+    outcome.expect_code(0).stderr_contains("removed a secret file no field names now");
+    let after = secrets("prometheus.yml");
+    assert_eq!(after, before[..1]);
+    assert!(Path::new(&before[0]).is_file());
+    assert!(!Path::new(&before[1]).exists(), "the removed field's secret file stays");
+    assert!(Path::new(&other[0]).is_file(), "another config's secret file was removed");
+}
+
 #[test]
 fn the_same_field_keeps_the_same_file_across_runs() {
     let test = Test::new().file("prometheus.yml", BASIC_AUTH_JOB).file("pw", "one").args([
