@@ -10,13 +10,12 @@
 //! to decide: its own writes (temporary files renamed into place) make events too.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd as _, BorrowedFd};
 use std::path::PathBuf;
 
 use futures_util::StreamExt as _;
 use inotify::{EventMask, EventStream, Inotify, WatchDescriptor, WatchMask};
 
-use crate::output::{OutputDir, SECRETS_DIR};
+use crate::output::{OutputDir, SECRETS_DIR, descriptor_path};
 
 /// What an event says may have happened in the out dir.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +47,10 @@ impl OutDirWatch {
             | WatchMask::DELETE_SELF
             | WatchMask::MOVE_SELF
             | WatchMask::ONLYDIR;
-        let by_descriptor = |fd: BorrowedFd<'_>| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         let (dir, secrets) = out.held_dirs();
         let mut watches = inotify.watches();
-        let dir = watches.add(by_descriptor(dir), mask)?;
-        watches.add(by_descriptor(secrets), mask)?;
+        let dir = watches.add(descriptor_path(dir), mask)?;
+        watches.add(descriptor_path(secrets), mask)?;
         Ok(Self { events: inotify.into_event_stream([0; 4096])?, dir })
     }
 

@@ -796,6 +796,12 @@ fn explain_open_error(at: BorrowedFd<'_>, name: &Path, shown: &Path, errno: Errn
     OutputError::io("open directory", shown, errno)
 }
 
+/// A path that leads to what `fd` has open (`/proc/self/fd/N`), whatever is at its old path now.
+#[must_use]
+pub fn descriptor_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)))
+}
+
 /// Creates the out dir's missing parents, 0755 (less as the umask says); the out dir itself is
 /// made with `mkdirat`, 0700.
 fn create_missing_parents(parent: &Path) -> io::Result<()> {
@@ -930,7 +936,6 @@ pub fn replace_file_in_place_checked(
     check_dir: Option<&DirCheck<'_>>,
 ) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let path = match std::fs::canonicalize(path) {
         Ok(real) => real,
@@ -946,7 +951,7 @@ pub fn replace_file_in_place_checked(
         }
         None => None,
     };
-    let held_path = held.as_ref().map(|opened| PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd())));
+    let held_path = held.as_ref().map(|opened| descriptor_path(opened.as_fd()));
     let dir = held_path.as_deref().unwrap_or(dir).to_path_buf();
     let path = match (&held_path, path.file_name()) {
         (Some(held), Some(name)) => held.join(name),

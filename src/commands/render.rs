@@ -51,11 +51,7 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     let preparing = tokio::task::spawn_blocking(move || {
         // What the secret files hold now, so that after the last fetch only comparisons are
         // left of the check that leaves an unchanged file alone.
-        let files = configs.iter().flat_map(|config| &config.placements).filter_map(|placement| match placement {
-            render::Placement::File { file, .. } => Some(file.as_str()),
-            render::Placement::Inline => None,
-        });
-        let held = read_ahead.read_held_secrets(files);
+        let held = read_ahead.read_held_secrets(secret_files(&configs));
         let named_before = named_by_last_rendering(&read_ahead, &configs, &secrets_dir);
         let templates: Vec<Template> = configs
             .iter_mut()
@@ -103,6 +99,14 @@ pub async fn run(settings: &RenderSettings) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The names of the secret files `configs` are rendered with.
+fn secret_files(configs: &[Config]) -> impl Iterator<Item = &str> {
+    configs.iter().flat_map(|config| &config.placements).filter_map(|placement| match placement {
+        render::Placement::File { file, .. } => Some(file.as_str()),
+        render::Placement::Inline => None,
+    })
+}
+
 /// The secret files that the renderings of `configs` found in `out` name (a `"DIR/secrets/NAME"`
 /// value, as written): those the new renderings do not name are their fields' that left the
 /// config, removed once the new ones are written ([`remove_unnamed`]).
@@ -126,14 +130,7 @@ fn named_by_last_rendering(out: &OutputDir, configs: &[Config], secrets_dir: &st
 /// out of a config must not leave its value on the tmpfs. Another config's files (never named by
 /// these configs' renderings) are not touched. A failure is a warning: the rendering is done.
 fn remove_unnamed(out: &OutputDir, configs: &[Config], named_before: &[String]) {
-    let named: std::collections::HashSet<&str> = configs
-        .iter()
-        .flat_map(|config| &config.placements)
-        .filter_map(|placement| match placement {
-            render::Placement::File { file, .. } => Some(file.as_str()),
-            render::Placement::Inline => None,
-        })
-        .collect();
+    let named: std::collections::HashSet<&str> = secret_files(configs).collect();
     for name in named_before.iter().filter(|name| !named.contains(name.as_str())) {
         let relative = std::path::Path::new(crate::output::SECRETS_DIR).join(name);
         if out.identity(&relative).is_none() {

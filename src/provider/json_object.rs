@@ -20,6 +20,13 @@ use crate::secret::Secret;
 struct Object(Vec<(String, Box<RawValue>)>);
 
 impl Object {
+    /// The keys, sorted, as an error lists them.
+    fn sorted_names(self) -> Vec<String> {
+        let mut names: Vec<String> = self.0.into_iter().map(|(name, _)| name).collect();
+        names.sort();
+        names
+    }
+
     fn set(&mut self, key: String, value: Box<RawValue>) {
         match self.0.iter_mut().find(|(name, _)| *name == key) {
             Some(field) => field.1 = value,
@@ -132,9 +139,7 @@ pub fn refuse_to_replace_fields(read: Result<Option<&[u8]>, &ProviderError>, wha
     if object.0.len() < 2 {
         return Ok(());
     }
-    let mut available: Vec<String> = object.0.into_iter().map(|(name, _)| name).collect();
-    available.sort();
-    Err(ProviderError::KeyRequired { what: what.to_owned(), available })
+    Err(ProviderError::KeyRequired { what: what.to_owned(), available: object.sorted_names() })
 }
 
 /// `document` (none: a new one) with the string field `key` set to `value`.
@@ -175,9 +180,7 @@ pub fn not_an_object(what: String, expected: &str, reason: &str) -> ProviderErro
 pub fn remove_field(document: &[u8], key: &str) -> Result<Zeroizing<Vec<u8>>, RemoveError> {
     let mut object = parse(document).map_err(RemoveError::NotAnObject)?;
     let Some(at) = object.0.iter().position(|(name, _)| name == key) else {
-        let mut available: Vec<String> = object.0.into_iter().map(|(name, _)| name).collect();
-        available.sort();
-        return Err(RemoveError::Missing { available });
+        return Err(RemoveError::Missing { available: object.sorted_names() });
     };
     object.0.remove(at);
     serialize(&object, Some(document)).map_err(RemoveError::NotAnObject)
