@@ -76,6 +76,8 @@ fn parse(bytes: &[u8]) -> Result<Object, String> {
 fn field_text(raw: &RawValue) -> String {
     let json = raw.get();
     match json.as_bytes().first() {
+        // A string without escapes is its own text between the quotes.
+        Some(b'"') if !json.contains('\\') => json[1..json.len() - 1].to_owned(),
         Some(b'"') => serde_json::from_str(json).unwrap_or_default(),
         Some(b'{' | b'[') => compact(json),
         _ => json.to_owned(),
@@ -106,7 +108,10 @@ fn compact(json: &str) -> String {
 
 /// Reads a JSON object into its top-level fields (see [`field_text`]).
 pub fn fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
-    Ok(parse(bytes)?.0.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(&raw)))).collect())
+    // Each value borrowed from `bytes`: only its text is copied, into the secret that holds it.
+    let object: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes)
+        .map_err(|error| format!("not a JSON object ({})", super::json_error_position(&error)))?;
+    Ok(object.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(raw)))).collect())
 }
 
 /// The whole document a read of a secret made without `key` gave, for [`set_field`] to

@@ -170,6 +170,69 @@ fn a_kv_v1_mount_is_detected_and_read() {
     assert_eq!(rendered, "pw: \"v1-fake\"\n");
 }
 
+/// A field that is not a string comes out as the JSON text OpenBao stored: `1.50` keeps its
+/// trailing zero, an integer beyond 64 bits and `1e3` keep their digits, a nested object is
+/// compact. A KV v1 mount keeps a value's text as written; OpenBao's KV v2 engine itself turns
+/// numbers into floating point (`1.50` is stored as `1.5`), so there only a string's escapes
+/// are checked, decoded from `data.data` as from v1's `data`.
+#[test]
+fn a_field_that_is_not_a_string_keeps_its_json_text() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    let fields = r#"{"price": 1.50, "big": 123456789012345678901234567890, "power": 1e3,
+        "nested": {"b": [1.0, true, null], "a": "x"}, "quoted": "tab\there \"fake\" \u00e9", "plain": "fake"}"#;
+    let (status, body) = http_json("POST", server.port, "/v1/kv1/app", "root", fields);
+    assert_eq!(status, 204, "{body}");
+    let (status, body) =
+        http_json("POST", server.port, "/v1/secret/data/app", "root", &format!("{{\"data\": {fields}}}"));
+    assert_eq!(status, 200, "{body}");
+    let mut config = String::new();
+    for key in ["price", "big", "power", "nested", "quoted", "plain"] {
+        config.push_str(&format!("{key}: {{vault: {{path: app, mount: kv1, key: {key}}}}}\n"));
+    }
+    config.push_str("v2_quoted: {vault: {path: app, key: quoted}}\nv2_plain: {vault: {path: app, key: plain}}\n");
+    assert_eq!(
+        render_as_root(&server, &config),
+        concat!(
+            "price: \"1.50\"\n",
+            "big: \"123456789012345678901234567890\"\n",
+            "power: \"1e3\"\n",
+            "nested: \"{\\\"a\\\":\\\"x\\\",\\\"b\\\":[1.0,true,null]}\"\n",
+            "quoted: \"tab\\there \\\"fake\\\" é\"\n",
+            "plain: \"fake\"\n",
+            "v2_quoted: \"tab\\there \\\"fake\\\" é\"\n",
+            "v2_plain: \"fake\"\n",
+        )
+    );
+}
+
+/// A KV v2 version that was deleted (soft, `kv delete`) or destroyed answers 404 with its
+/// metadata: not found, saying which of the two and, for a deleted one, how to restore it. A
+/// version that never existed is a plain "not found".
+#[test]
+fn a_deleted_or_destroyed_kv_v2_version_is_not_found_saying_so() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=first-fake"]);
+    bao(&server, &["kv", "put", "secret/app", "password=second-fake"]);
+    bao(&server, &["kv", "delete", "secret/app"]);
+    bao(&server, &["kv", "destroy", "-versions=1", "secret/app"]);
+    for (version, why) in [
+        ("", "vault secret secret/app (its latest version, 2, deleted at 20"),
+        (", version: 1", "vault secret secret/app version 1 (destroyed) not found"),
+        (", version: 7", "vault secret secret/app version 7 not found"),
+    ] {
+        let test = as_root(&server).file("app.yml", &format!("pw: {{vault: {{path: app, key: password{version}}}}}\n"));
+        test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+            .expect_code(4)
+            .stderr_contains(why)
+            .never_shows("fake");
+    }
+    let test = as_root(&server).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("Z; `kv undelete -versions=2` restores it) not found");
+}
+
 /// The first reads of a mount go out as KV v2 while its version is asked; on a v1 mount that
 /// read lands on another secret (`data/…`), which must never be served.
 #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::BoxFuture;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 pub use auth::{Auth, SecretSource};
@@ -311,15 +312,68 @@ struct Envelope {
     data: Option<serde_json::Value>,
     #[serde(default)]
     lease_duration: u64,
+    auth: Option<auth::AuthInfo>,
+    #[serde(default)]
+    errors: Vec<String>,
+}
+
+/// Vault's response to a secret read: `data` kept as the text it arrived as, so each field's
+/// value can be taken exactly as stored (a number keeps its digits, an object its keys' order)
+/// and nothing else in it (KV v2's `metadata`) is built into a tree at all.
+#[derive(Deserialize)]
+struct SecretEnvelope<'body> {
+    #[serde(borrow)]
+    data: Option<&'body RawValue>,
+    #[serde(default)]
+    lease_duration: u64,
     /// Set for a real lease (a dynamic secret), which ends when its duration runs out; empty
     /// when `lease_duration` is only a refresh hint (a KV v1 `ttl`). Never logged.
     #[serde(default)]
     lease_id: String,
     #[serde(default)]
     renewable: bool,
-    auth: Option<auth::AuthInfo>,
-    #[serde(default)]
-    errors: Vec<String>,
+}
+
+/// KV v2's `data` object: the secret's own fields under `data` (`null` when the version is
+/// deleted or destroyed) beside `metadata`, which a read does not need.
+#[derive(Deserialize)]
+struct KvV2Data<'body> {
+    #[serde(borrow)]
+    data: Option<&'body RawValue>,
+}
+
+/// KV v2's answer for a version that exists but cannot be read (a 404 whose `data` holds no
+/// fields and the version's metadata): why, with how to bring it back where that can be done.
+/// `None` for any other 404 (no such secret, or no such version). The version's number is
+/// named when `latest` (a read that did not ask for one).
+fn deleted_version(body: &[u8], latest: bool) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(default)]
+        deletion_time: String,
+        #[serde(default)]
+        destroyed: bool,
+        version: u64,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        metadata: Option<Version>,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        data: Option<Data>,
+    }
+    let version = serde_json::from_slice::<Answer>(body).ok()?.data?.metadata?;
+    let number = version.version;
+    let which = if latest { format!("its latest version, {number}, ") } else { String::new() };
+    if version.destroyed {
+        Some(format!("{which}destroyed"))
+    } else if !version.deletion_time.is_empty() {
+        let at = version.deletion_time.split('.').next().unwrap_or_default().trim_end_matches('Z');
+        Some(format!("{which}deleted at {at}Z; `kv undelete -versions={number}` restores it"))
+    } else {
+        None
+    }
 }
 
 /// Why a redirect (to `next`, after the URLs `before` it) is not followed, as the Vault CLI
@@ -755,34 +809,33 @@ impl VaultStore {
         // A lease granted during the request ends no earlier than its duration after this.
         let asked_at = SystemTime::now();
         let (response, token) = self.authorized_as(Method::GET, &path, &query, None).await?;
+        if response.status == StatusCode::NOT_FOUND
+            && kv2
+            && let Some(gone) = deleted_version(&response.body, location.version.is_none())
+        {
+            return Err(ProviderError::NotFound { what: format!("{} ({gone})", what()) });
+        }
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what()));
         }
-        let mut envelope = response.envelope(what)?;
-        let mut data = envelope.data.take().unwrap_or_default();
-        if kv2 {
-            data = match data.get_mut("data").map(serde_json::Value::take) {
-                Some(serde_json::Value::Null) | None => {
-                    return Err(ProviderError::NotFound {
-                        what: format!("{} (the version is deleted or destroyed)", what()),
-                    });
-                }
-                Some(inner) => inner,
-            };
-        }
-        let serde_json::Value::Object(fields) = data else {
-            return Err(ProviderError::Invalid { what: what(), reason: "the response has no `data` object".into() });
+        let not_json = |error: serde_json::Error| ProviderError::Invalid {
+            what: what(),
+            reason: format!("not a Vault JSON response ({})", super::json_error_position(&error)),
         };
-        let fields: BTreeMap<String, Secret> = fields
-            .into_iter()
-            .map(|(key, value)| {
-                let text = match value {
-                    serde_json::Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                (key, Secret::from_text(text))
-            })
-            .collect();
+        let mut envelope: SecretEnvelope<'_> = serde_json::from_slice(&response.body).map_err(not_json)?;
+        let mut data = envelope.data;
+        if kv2 {
+            let inner = match data {
+                Some(data) => serde_json::from_str::<KvV2Data<'_>>(data.get()).map_err(not_json)?.data,
+                None => None,
+            };
+            data = Some(inner.ok_or_else(|| ProviderError::NotFound {
+                what: format!("{} (the version is deleted or destroyed)", what()),
+            })?);
+        }
+        let no_object = || ProviderError::Invalid { what: what(), reason: "the response has no `data` object".into() };
+        let fields = data.ok_or_else(no_object)?;
+        let fields = super::json_object::fields(fields.get().as_bytes()).map_err(|_| no_object())?;
         let mut fetched = Fetched::fields(fields);
         if envelope.lease_duration > 0 {
             let lease = Duration::from_secs(envelope.lease_duration);
