@@ -139,7 +139,6 @@ impl Test {
 
     /// Behind an egress proxy: `HTTP_PROXY` and `HTTPS_PROXY` name `proxy`, `NO_PROXY` is
     /// `no_proxy` (the lower-case spellings empty, so that these are the ones read).
-    #[cfg(any(feature = "gcp", feature = "azure", feature = "kubernetes"))]
     pub fn behind_proxy(self, proxy: &str, no_proxy: &str) -> Self {
         self.env("HTTP_PROXY", proxy)
             .env("HTTPS_PROXY", proxy)

@@ -849,6 +849,79 @@ fn a_mount_that_does_not_exist_is_named_as_possibly_missing() {
         .stderr_contains("not found");
 }
 
+/// Vault is reached through the environment's proxy as the Vault CLI and Agent reach it
+/// (Go's `ProxyFromEnvironment`): `HTTP_PROXY` for an `http://` address, unless `NO_PROXY`
+/// names the host. The address here, `vault.invalid`, resolves nowhere, so a read that
+/// succeeds went through the proxy (the fault proxy, which relays an absolute-form request to
+/// OpenBao as it is).
+#[test]
+fn vault_is_reached_through_the_environments_proxy_unless_no_proxy_names_it() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=proxied-fake"]);
+    let proxy = crate::fault_proxy::FaultProxy::start(server.port);
+    let behind_proxy = |no_proxy: &str| {
+        Test::new()
+            .env("VAULT_ADDR", "http://vault.invalid:8200")
+            .env("VAULT_TOKEN", "root")
+            .behind_proxy(&proxy.address(), no_proxy)
+            .file("app.yml", "pw: {vault: {path: app, key: password}}\n")
+    };
+    assert_eq!(rendered(behind_proxy("")), "pw: \"proxied-fake\"\n");
+    let proxied = proxy.requests();
+    assert!(proxied >= 1, "no request went through the proxy");
+    behind_proxy("example.com,.invalid")
+        .run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("vault.invalid")
+        .never_shows("proxied-fake");
+    assert_eq!(proxy.requests(), proxied, "a host NO_PROXY names was asked through the proxy");
+}
+
+/// Like Go's `ProxyFromEnvironment`, a Vault on the loopback interface (`127.0.0.1`,
+/// `localhost`: a Vault Agent or a dev server beside the target) is never asked through the
+/// proxy, which could not reach it; `VAULT_PROXY_ADDR` sends every request through the proxy
+/// it names, as the Vault CLI does.
+#[test]
+fn a_vault_on_loopback_is_reached_directly_unless_vault_proxy_addr_is_set() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=direct-fake"]);
+    let dead_proxy = format!("http://127.0.0.1:{}", free_port());
+    for address in [server.address(), format!("http://localhost:{}", server.port)] {
+        let test = with_token(&server, "root")
+            .env("VAULT_ADDR", &address)
+            .behind_proxy(&dead_proxy, "")
+            .file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+        assert_eq!(rendered(test), "pw: \"direct-fake\"\n", "{address}");
+    }
+    let proxy = crate::fault_proxy::FaultProxy::start(server.port);
+    let test = as_root(&server)
+        .env("VAULT_PROXY_ADDR", &proxy.address())
+        .file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    assert_eq!(rendered(test), "pw: \"direct-fake\"\n");
+    assert!(proxy.requests() >= 1, "VAULT_PROXY_ADDR was not used");
+    let test = as_root(&server)
+        .env("VAULT_PROXY_ADDR", &dead_proxy)
+        .file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"]).expect_code(4);
+}
+
+/// A proxy variable that is not a URL is a config error naming the variable, not its value,
+/// which may carry the proxy's password.
+#[test]
+fn a_proxy_variable_that_is_not_a_url_is_named_without_its_value() {
+    let server = Server::openbao();
+    for name in ["VAULT_PROXY_ADDR", "HTTP_PROXY"] {
+        let test = as_root(&server)
+            .env("VAULT_ADDR", "http://vault.invalid:8200")
+            .env(name, "http://proxy-user:fake-proxy-password@[not-a-host")
+            .file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+        test.run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+            .expect_code(3)
+            .stderr_contains(&format!("the default Vault store: {name} is not a proxy URL (http://HOST:PORT)"))
+            .never_shows("fake-proxy-password");
+    }
+}
+
 /// A `ca_file` holding no certificate (a wrong file named) is an error at start naming it; it
 /// used to be taken as no CA at all, and the connection failed later as an unknown issuer.
 #[test]

@@ -244,6 +244,40 @@ pub fn environment_settings(address: Option<String>) -> StoreSettings {
     }
 }
 
+/// The proxies a Vault client goes through, chosen as the Vault CLI and Agent choose
+/// (`VAULT_PROXY_ADDR`, else Go's `ProxyFromEnvironment`): every request through
+/// `VAULT_PROXY_ADDR` (or `VAULT_HTTP_PROXY`, `BAO_PROXY_ADDR`, `BAO_HTTP_PROXY`) when set;
+/// otherwise `HTTPS_PROXY` for https and `HTTP_PROXY` for http (the upper-case spelling
+/// first), except to a host `NO_PROXY` names and to the loopback interface, which a proxy
+/// could not reach. `ALL_PROXY` is not read, as Go does not. Empty when no proxy applies.
+/// Errors name the variable, never its value (a proxy URL may carry a password).
+fn proxies_from_environment(label: &str) -> Result<Vec<reqwest::Proxy>, String> {
+    let env = |names: &[&'static str]| {
+        names
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()).map(|value| (*name, value)))
+    };
+    // Go takes a proxy address without a scheme as http://.
+    let url = |address: String| if address.contains("://") { address } else { format!("http://{address}") };
+    let invalid =
+        |name: &'static str| move |_: reqwest::Error| format!("{label}: {name} is not a proxy URL (http://HOST:PORT)");
+    if let Some((name, address)) = env(&["VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY", "BAO_PROXY_ADDR", "BAO_HTTP_PROXY"]) {
+        return Ok(vec![reqwest::Proxy::all(url(address)).map_err(invalid(name))?]);
+    }
+    let no_proxy = env(&["NO_PROXY", "no_proxy"]).map(|(_, hosts)| hosts).unwrap_or_default();
+    let no_proxy = format!("{no_proxy},localhost,127.0.0.0/8,::1");
+    let mut proxies = Vec::new();
+    if let Some((name, address)) = env(&["HTTPS_PROXY", "https_proxy"]) {
+        let proxy = reqwest::Proxy::https(url(address)).map_err(invalid(name))?;
+        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+    }
+    if let Some((name, address)) = env(&["HTTP_PROXY", "http_proxy"]) {
+        let proxy = reqwest::Proxy::http(url(address)).map_err(invalid(name))?;
+        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+    }
+    Ok(proxies)
+}
+
 /// What a mount is, from `sys/internal/ui/mounts`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KvVersion {
@@ -465,13 +499,19 @@ impl VaultStore {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 match redirect_refusal(attempt.previous(), attempt.url()) {
                     Some(reason) => attempt.error(reason),
                     None => attempt.follow(),
                 }
             }));
+        let proxies = proxies_from_environment(&label)?;
+        if proxies.is_empty() {
+            builder = builder.no_proxy();
+        }
+        for proxy in proxies {
+            builder = builder.proxy(proxy);
+        }
         let tls = &settings.tls;
         let mut pems = Vec::new();
         if let Some(file) = &tls.ca_file {
