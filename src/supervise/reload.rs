@@ -80,12 +80,21 @@ pub async fn reload(
 }
 
 /// The process id in `path`: a regular file (read without blocking: a FIFO put there would
-/// hold the loop), which not everyone may write, since it names the process to signal.
+/// hold the loop), which not everyone may write, since it names the process to signal. A file
+/// owned by another user than root or this process's may name only a process of that user:
+/// otherwise the target's user (`prometheus`) could have a sidecar running as root signal any
+/// process, and SIGHUP ends one that does not handle it.
 pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
+    let refused = |reason: String| SuperviseError::ReadPidFile {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, reason),
+    };
+    let mut owner = 0;
     // Checked on the file opened, not by path before opening it.
     let not_world_writable = |file: &std::fs::File| {
-        let mode = std::os::unix::fs::PermissionsExt::mode(&file.metadata()?.permissions());
-        if mode & 0o002 == 0 {
+        let metadata = file.metadata()?;
+        owner = std::os::unix::fs::MetadataExt::uid(&metadata);
+        if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o002 == 0 {
             return Ok(());
         }
         Err(std::io::Error::new(
@@ -95,13 +104,36 @@ pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
     };
     let bytes = crate::provider::file::read_regular_file_checked(path, not_world_writable)
         .map_err(|source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source })?;
-    std::str::from_utf8(&bytes)
+    let pid = std::str::from_utf8(&bytes)
         .unwrap_or_default()
         .trim()
         .parse::<u32>()
         .ok()
         .filter(|pid| *pid > 0)
-        .ok_or_else(|| SuperviseError::BadPidFile { path: path.to_path_buf() })
+        .ok_or_else(|| SuperviseError::BadPidFile { path: path.to_path_buf() })?;
+    if owner != 0 && owner != rustix::process::geteuid().as_raw() {
+        match process_users(pid) {
+            Some(users) if !users.contains(&owner) => {
+                return Err(refused(format!(
+                    "it is owned by uid {owner} and names process {pid}, which runs as uid {}: \
+                     a pid file not owned by root or by secret-render's user may name only its owner's processes",
+                    users[1]
+                )));
+            }
+            // Gone (the signal says so) or ours to signal.
+            _ => {}
+        }
+    }
+    Ok(pid)
+}
+
+/// The real and effective user ids of process `pid` (from `/proc/PID/status`); `None` when it
+/// is gone or cannot be read.
+fn process_users(pid: u32) -> Option<[u32; 2]> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    let mut ids = line.split_whitespace().map(|id| id.parse::<u32>().ok());
+    Some([ids.next()??, ids.next()??])
 }
 
 /// The target's reload state before a reload, for [`verify`] to compare with after it.
@@ -285,6 +317,38 @@ mod tests {
             .unwrap();
         let error = read_pid_file(&fifo).unwrap_err().to_string();
         assert!(error.contains("not a regular file"), "{error}");
+    }
+
+    /// A pid file owned by an unprivileged user names only that user's processes: `nobody`'s
+    /// file naming a root process is refused, naming `nobody`'s own accepted. Needs root, to
+    /// give a file and a process to another user (CI runs as root).
+    #[test]
+    #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
+    fn a_pid_file_of_another_user_names_only_that_users_processes() {
+        use std::os::unix::process::CommandExt as _;
+        const NOBODY: u32 = 65534;
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "this test needs root: it gives a file and a process to uid 65534"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("prometheus.pid");
+        let mut nobodys = std::process::Command::new("sleep").arg("60").uid(NOBODY).gid(NOBODY).spawn().unwrap();
+        let mut roots = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        std::fs::write(&pid_file, format!("{}\n", roots.id())).unwrap();
+        assert_eq!(read_pid_file(&pid_file).unwrap(), roots.id(), "root's own file names any process");
+        std::os::unix::fs::chown(&pid_file, Some(NOBODY), Some(NOBODY)).unwrap();
+        let error = read_pid_file(&pid_file).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("owned by uid 65534 and names process {}, which runs as uid 0", roots.id())),
+            "{error}"
+        );
+        std::fs::write(&pid_file, nobodys.id().to_string()).unwrap();
+        assert_eq!(read_pid_file(&pid_file).unwrap(), nobodys.id());
+        for child in [&mut nobodys, &mut roots] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     #[test]
