@@ -96,7 +96,8 @@ pub enum Command {
     /// Move inline secrets into a store and rewrite the config to provider maps, changing only
     /// the secret values' text (comments, blank lines, key order and quoting are kept).
     ///
-    /// A dry run (the default) prints a unified diff with `<redacted>` in place of each value.
+    /// A dry run (the default) prints a unified diff with `<redacted>` in place of each value
+    /// and, read from the store, what `--write` would do at each destination; it writes nothing.
     /// Exit codes: 0 success, 2 usage, 3 invalid config or a conflicting stored value, 4 the
     /// store could not be read, 5 the store, the config or the backup could not be written.
     Extract(ExtractArgs),

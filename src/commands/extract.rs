@@ -1,7 +1,8 @@
 //! `secret-render extract`: moves inline secrets into a store and rewrites the config to
 //! provider maps, editing only the bytes of each secret value (see [`crate::tree::spans`]), so
 //! comments, blank lines, key order and quoting stay as they were. A dry run (the default) prints
-//! a unified diff with `<redacted>` in place of every value and contacts no store.
+//! a unified diff with `<redacted>` in place of every value and, for each, what the store holds
+//! there now and so what `--write` would do; it writes nothing.
 //!
 //! With `--write`, every destination is read first through the providers (`store_all`): a
 //! key already holding another value is a conflict, and nothing is written unless
@@ -85,13 +86,7 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
     let edited = rewrite(&source, &found);
     let mut report = diff(file, &source, &edited, &found);
     if !settings.write {
-        for item in &found {
-            let (path, key) = &item.location;
-            report.push_str(&format!("# {}: would store at {} {path} key {key}\n", item.path, destination.describe()));
-            for note in aliased_notes(item) {
-                report.push_str(&format!("# {note}\n"));
-            }
-        }
+        report.push_str(&dry_run_notes(&found, &destination, settings).await);
         super::print(&report);
         return Ok(());
     }
@@ -409,6 +404,80 @@ impl Destination {
     }
 }
 
+/// What a destination holds, read before anything is written.
+enum Held {
+    /// This value: nothing to write.
+    Same,
+    /// Another value: a conflict unless `--overwrite`.
+    Different,
+    /// Nothing (no such secret, or no such key in it).
+    Absent,
+    /// The read failed: why.
+    Unreadable(String),
+}
+
+/// Every destination read, with the providers that read it (and will write).
+struct Destinations {
+    specs: Vec<SecretSpec>,
+    providers: crate::provider::ProviderSet,
+    held: Vec<Held>,
+}
+
+/// Reads what each found value's destination holds now.
+async fn read_destinations(
+    found: &[Found],
+    destination: &Destination,
+    settings: &ExtractSettings,
+) -> Result<Destinations, Failure> {
+    let specs: Vec<SecretSpec> = found.iter().map(|item| destination.spec(&item.map)).collect::<Result<_, _>>()?;
+    let providers = crate::stores::build_providers(&destination.stores, &specs, 4, &settings.file_roots)
+        .map_err(|errors| config_error(format!("invalid store settings: {}", errors.join("; "))))?;
+    let fetches = crate::resolve::fetch_all(&specs, &providers, 16).await;
+    let held = found
+        .iter()
+        .zip(&specs)
+        .map(|(item, spec)| match fetches.value_for(spec) {
+            Ok(existing) if existing.expose() == item.value.as_bytes() => Held::Same,
+            Ok(_) => Held::Different,
+            Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) => Held::Absent,
+            Err(error) => Held::Unreadable(error.to_string()),
+        })
+        .collect();
+    Ok(Destinations { specs, providers, held })
+}
+
+/// The dry run's line for each found value: where it would go and what `--write` would do
+/// there, from a read of the store; when the store cannot be consulted at all, one line says
+/// why and the diff stands alone.
+async fn dry_run_notes(found: &[Found], destination: &Destination, settings: &ExtractSettings) -> String {
+    let read = read_destinations(found, destination, settings).await;
+    let mut notes = String::new();
+    if let Err(failure) = &read {
+        notes.push_str(&format!("# the store was not consulted (--write needs it): {}\n", failure.message));
+    }
+    for (index, item) in found.iter().enumerate() {
+        let (path, key) = &item.location;
+        let held = read.as_ref().ok().map(|read| &read.held[index]);
+        let what = match held {
+            None => String::new(),
+            Some(Held::Absent) => ": not there yet, --write stores it".to_owned(),
+            Some(Held::Same) => ": already holds this value, --write only rewrites the config".to_owned(),
+            Some(Held::Different) if settings.overwrite => {
+                ": holds a different value, which --write --overwrite replaces".to_owned()
+            }
+            Some(Held::Different) => {
+                ": holds a different value: --write refuses it (exit 3) unless --overwrite".to_owned()
+            }
+            Some(Held::Unreadable(error)) => format!(": cannot be read ({error}): --write would stop there"),
+        };
+        notes.push_str(&format!("# {}: would store at {} {path} key {key}{what}\n", item.path, destination.describe()));
+        for note in aliased_notes(item) {
+            notes.push_str(&format!("# {note}\n"));
+        }
+    }
+    notes
+}
+
 /// Writes every value not already in the store through the providers' own write side; a key
 /// holding something else is an error unless `--overwrite`. All conflicts are found before
 /// anything is written.
@@ -417,27 +486,24 @@ async fn store_all(
     destination: &Destination,
     settings: &ExtractSettings,
 ) -> Result<Vec<String>, Failure> {
-    let specs: Vec<SecretSpec> = found.iter().map(|item| destination.spec(&item.map)).collect::<Result<_, _>>()?;
-    let providers = crate::stores::build_providers(&destination.stores, &specs, 4, &settings.file_roots)
-        .map_err(|errors| config_error(format!("invalid store settings: {}", errors.join("; "))))?;
-    let fetches = crate::resolve::fetch_all(&specs, &providers, 16).await;
+    let Destinations { specs, providers, held } = read_destinations(found, destination, settings).await?;
     let mut lines = Vec::new();
     let mut conflicts = Vec::new();
     let mut unreadable = Vec::new();
     let mut writes = Vec::new();
-    for (item, spec) in found.iter().zip(&specs) {
+    for ((item, spec), held) in found.iter().zip(&specs).zip(held) {
         let shown = spec.describe();
-        match fetches.value_for(spec) {
-            Ok(existing) if existing.expose() == item.value.as_bytes() => {
+        match held {
+            Held::Same => {
                 lines.push(format!("{}: {shown} already holds this value", item.path));
                 lines.extend(aliased_notes(item));
             }
-            Ok(_) if !settings.overwrite => conflicts.push(format!("{}: {shown} holds a different value", item.path)),
-            Ok(_) => writes.push((item, spec, "overwrote")),
-            Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) => {
-                writes.push((item, spec, "stored"))
+            Held::Different if !settings.overwrite => {
+                conflicts.push(format!("{}: {shown} holds a different value", item.path));
             }
-            Err(error) => unreadable.push(format!("{}: {error}", item.path)),
+            Held::Different => writes.push((item, spec, "overwrote")),
+            Held::Absent => writes.push((item, spec, "stored")),
+            Held::Unreadable(error) => unreadable.push(format!("{}: {error}", item.path)),
         }
     }
     if !unreadable.is_empty() {

@@ -214,6 +214,61 @@ fn a_different_stored_value_is_an_error_unless_overwrite_and_an_equal_one_is_not
     assert_eq!(metadata["data"]["current_version"], 1);
 }
 
+/// A dry run reads each destination and says what `--write` would do there: store a value not
+/// there yet, only rewrite the config where the store holds the same value, refuse a different
+/// one (or replace it with `--overwrite`). A store that cannot be reached gets one line saying
+/// so, and the diff is still shown (exit 0). Nothing is written either way.
+#[test]
+fn a_dry_run_says_what_write_would_do_at_each_destination() {
+    let server = Server::openbao();
+    let config = concat!(
+        "scrape_configs:\n",
+        "  - job_name: new\n    basic_auth: {username: prom, password: new-pass-fake}\n",
+        "  - job_name: same\n    basic_auth: {username: prom, password: same-pass-fake}\n",
+        "  - job_name: other\n    basic_auth: {username: prom, password: other-pass-fake}\n",
+    );
+    bao(&server, &["kv", "put", "secret/prometheus/same", "password=same-pass-fake"]);
+    bao(&server, &["kv", "put", "secret/prometheus/other", "password=stored-fake"]);
+    let test = as_root(&server).file("prometheus.yml", config);
+    let dry = test.run_with(&["extract", "prometheus.yml", "--to", "vault"]);
+    dry.expect_code(0)
+        .stdout_contains(
+            "# scrape_configs[job_name=new].basic_auth.password: would store at vault prometheus/new key password: \
+             not there yet, --write stores it\n",
+        )
+        .stdout_contains(
+            "# scrape_configs[job_name=same].basic_auth.password: would store at vault prometheus/same key password: \
+             already holds this value, --write only rewrites the config\n",
+        )
+        .stdout_contains(
+            "# scrape_configs[job_name=other].basic_auth.password: would store at vault prometheus/other key \
+             password: holds a different value: --write refuses it (exit 3) unless --overwrite\n",
+        );
+    for secret in ["new-pass-fake", "same-pass-fake", "other-pass-fake", "stored-fake"] {
+        dry.never_shows(secret);
+    }
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--overwrite"])
+        .expect_code(0)
+        .stdout_contains("password: holds a different value, which --write --overwrite replaces\n");
+    assert_eq!(read(&test.path("prometheus.yml")), config);
+    assert!(bao(&server, &["kv", "list", "secret/prometheus"]).lines().all(|line| line.trim() != "new"));
+
+    let unreachable = Test::new()
+        .env("VAULT_ADDR", &format!("http://127.0.0.1:{}", crate::support::free_port()))
+        .env("VAULT_TOKEN", "root")
+        .file("prometheus.yml", config);
+    let dry = unreachable.run_with(&["extract", "prometheus.yml", "--to", "vault"]);
+    dry.expect_code(0).stdout_contains("+++ ").stdout_contains(
+        "# scrape_configs[job_name=new].basic_auth.password: would store at vault prometheus/new key password: \
+         cannot be read (",
+    );
+    let no_store = Test::new().file("prometheus.yml", config);
+    let dry = no_store.run_with(&["extract", "prometheus.yml", "--to", "vault"]);
+    dry.expect_code(0).stdout_contains("# the store was not consulted (--write needs it): ").stdout_contains(
+        "# scrape_configs[job_name=new].basic_auth.password: would store at vault prometheus/new key password\n",
+    );
+}
+
 #[test]
 fn block_scalars_are_refused_and_unknown_stores_are_a_usage_error() {
     let block = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      password: |\n        node-pass-fake\n";
