@@ -577,6 +577,60 @@ fn a_config_reload_drops_the_login_of_a_token_file_that_now_holds_another_token(
     });
 }
 
+/// A given token that Vault refuses is read again from where it was given: after the token in
+/// `token_file` is revoked and the file given a new one (a Vault Agent sink, a CI job's
+/// rewrite), the next refresh reads with the new token, with no config edit or SIGHUP. Also for
+/// `~/.vault-token` with no `auth` at all.
+#[test]
+fn a_refused_token_is_replaced_by_the_one_its_file_holds_now() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=before-fake"]);
+    let reader = policy(&server, "reader", "path \"secret/data/prometheus/*\" { capabilities = [\"read\"] }\n");
+    let body = "pw: {vault: {path: prometheus/node, key: password, refresh_interval: 1s}}\n";
+    for given_in_home in [false, true] {
+        let (revoked, given) = (token_with(&server, &reader, &[]), token_with(&server, &reader, &[]));
+        bao(&server, &["kv", "put", "secret/prometheus/node", "password=before-fake"]);
+        let (test, token_file) = if given_in_home {
+            let test = Test::new()
+                .env("VAULT_ADDR", &server.address())
+                .env("HOME", "home")
+                .file("app.yml", body)
+                .file("home/.vault-token", &revoked);
+            (test, "home/.vault-token")
+        } else {
+            let test = Test::new()
+                .file("app.yml", &prod_store_config(&server, "{token_file: secrets/token}", body))
+                .file("secrets/token", &format!("{revoked}\n"));
+            (test, "secrets/token")
+        };
+        let (mut sidecar, first) = watch_app(&test);
+        assert_eq!(first, "pw: \"before-fake\"\n");
+        bao(&server, &["token", "revoke", &revoked]);
+        std::fs::write(test.path(token_file), format!("{given}\n")).unwrap();
+        bao(&server, &["kv", "put", "secret/prometheus/node", "password=after-fake"]);
+        sidecar.until("the new value read with the file's new token", Duration::from_secs(30), |_| {
+            read(&test.path("out/app.yml")) == "pw: \"after-fake\"\n"
+        });
+        assert_eq!(vault_state(&sidecar).as_deref(), Some("success"), "{token_file}");
+    }
+}
+
+/// A token given through a provider map or `VAULT_TOKEN` is used without the whitespace at
+/// its ends, as a `token_file` is: `echo "$TOKEN" > file` or a YAML block scalar leave a newline.
+#[test]
+fn a_given_token_is_trimmed_wherever_it_comes_from() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=trimmed-fake"]);
+    let config = "pw: {vault: {path: app, key: password}}\n";
+    let test = Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", "root\n").file("app.yml", config);
+    assert_eq!(rendered(test), "pw: \"trimmed-fake\"\n");
+    let body = "pw: {vault: {path: app, key: password}}\n";
+    let test = Test::new()
+        .file("app.yml", &prod_store_config(&server, "{token: {file: {path: token}}}", body))
+        .file("token", " root\n");
+    assert_eq!(rendered(test), "pw: \"trimmed-fake\"\n");
+}
+
 /// The state whose `secret_render_secret_state` series is 1 for the one `vault` secret `watch`
 /// holds.
 fn vault_state(sidecar: &WatchProcess) -> Option<String> {

@@ -30,6 +30,15 @@ pub enum SecretSource {
     Provider { spec: Box<SecretSpec>, path: YamlPath },
 }
 
+/// A credential without the whitespace at either end that `echo`, a here-string or an editor
+/// leaves (as a `token_file` is read): no Vault token, role or secret id, or JWT holds any.
+fn trimmed(credential: Secret) -> Secret {
+    let bytes = credential.expose();
+    let start = bytes.iter().position(|byte| !byte.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|byte| !byte.is_ascii_whitespace()).map_or(start, |last| last + 1);
+    if (start, end) == (0, bytes.len()) { credential } else { Secret::new(bytes[start..end].to_vec()) }
+}
+
 impl SecretSource {
     /// Parses a string, or a provider map naming where the string is kept (any provider's auth
     /// settings use this).
@@ -559,7 +568,7 @@ impl Login {
     fn environment_token(&self) -> Result<Secret, ProviderError> {
         for name in ["VAULT_TOKEN", "BAO_TOKEN"] {
             if let Some(token) = std::env::var_os(name).filter(|token| !token.is_empty()) {
-                return Ok(Secret::new(std::os::unix::ffi::OsStringExt::into_vec(token)));
+                return Ok(trimmed(Secret::new(std::os::unix::ffi::OsStringExt::into_vec(token))));
             }
         }
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
@@ -573,15 +582,48 @@ impl Login {
         })
     }
 
+    /// The token given to the store (not logged in for), read now: the environment's, the
+    /// `token_file`'s or the `token`'s. `None` for a store that logs in by a method.
+    async fn given_token(&self) -> Option<Result<Secret, ProviderError>> {
+        Some(match &self.auth {
+            Auth::Default => self.environment_token(),
+            Auth::Token(source) => source.resolve(&self.bootstrap).await.map(trimmed),
+            Auth::TokenFile(path) => self.read_file(path, "token"),
+            _ => return None,
+        })
+    }
+
+    /// After Vault refused `refused`, a given token: the one given now when it is another (a
+    /// rewritten `token_file` or `~/.vault-token`, a Vault Agent sink renewed, a `token`
+    /// provider's new value), made the store's token; `None` when it is the same, or the store
+    /// logs in by a method (see [`Login::invalidate`]).
+    pub(super) async fn given_token_replaced(&self, refused: &Secret) -> Option<Secret> {
+        let given = self.given_token().await?.ok()?;
+        if given == *refused {
+            return None;
+        }
+        let mut state = self.state.lock().await;
+        match state.as_ref() {
+            // Another fetch switched already.
+            Some(current) if current.token != *refused => Some(current.token.clone()),
+            _ => {
+                tracing::info!(store = %self.label, "the Vault token was refused and a new one is given: using it");
+                *state = Some(TokenState::given(given.clone()));
+                Some(given)
+            }
+        }
+    }
+
     async fn log_in(&self, store: &VaultStore) -> Result<TokenState, ProviderError> {
         let (mount, body) = match &self.auth {
-            Auth::Default => return Ok(TokenState::given(self.environment_token()?)),
-            Auth::Token(source) => return Ok(TokenState::given(source.resolve(&self.bootstrap).await?)),
-            Auth::TokenFile(path) => return Ok(TokenState::given(self.read_file(path, "token")?)),
+            Auth::Default | Auth::Token(_) | Auth::TokenFile(_) => {
+                let given = self.given_token().await.expect("a given token");
+                return Ok(TokenState::given(given?));
+            }
             Auth::AppRole { mount, role_id, secret_id, secret_id_file } => {
-                let role_id = role_id.resolve(&self.bootstrap).await?;
+                let role_id = role_id.resolve(&self.bootstrap).await.map(trimmed)?;
                 let secret_id = match (secret_id, secret_id_file) {
-                    (Some(source), _) => Some(source.resolve(&self.bootstrap).await?),
+                    (Some(source), _) => Some(source.resolve(&self.bootstrap).await.map(trimmed)?),
                     (None, Some(file)) => Some(self.read_file(file, "secret_id")?),
                     (None, None) => None,
                 };
@@ -597,7 +639,7 @@ impl Login {
             }
             Auth::Jwt { mount, role, jwt, jwt_file } => {
                 let jwt = match (jwt, jwt_file) {
-                    (Some(source), _) => source.resolve(&self.bootstrap).await?,
+                    (Some(source), _) => source.resolve(&self.bootstrap).await.map(trimmed)?,
                     (None, Some(file)) => self.read_file(file, "jwt")?,
                     (None, None) => unreachable!("parse requires jwt or jwt_file"),
                 };

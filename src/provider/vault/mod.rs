@@ -677,6 +677,14 @@ impl VaultStore {
             let response = self.send(method, path, query, body, Some(&token)).await?;
             return Ok((response, token));
         }
+        if response.status == StatusCode::FORBIDDEN
+            && let Some(given) = self.login.given_token_replaced(&token).await
+        {
+            // A given token was refused and another is given now (a rewritten token_file): one
+            // retry with it, instead of the old one refused until the next config reload.
+            let response = self.send(method, path, query, body, Some(&given)).await?;
+            return Ok((response, given));
+        }
         Ok((response, token))
     }
 
