@@ -86,10 +86,16 @@ async fn look_before_rotating(target: &Target, create: bool) -> Result<Found, Fa
             Err(Failure::new(ExitCode::Config, format!("invalid REF: {error}")))
         }
         Err(_) if create => Ok(Found::Unknown),
-        Err(error) => Err(Failure::new(
-            ExitCode::Fetch,
-            format!("cannot read the value to rotate: {error} (--create skips this check)"),
-        )),
+        Err(error) => {
+            // Only a refused read of a whole secret can be skipped: a write of one key reads
+            // the secret again to keep the others, and a store that cannot be reached cannot
+            // be written either.
+            let hint = match (&error, &target.spec.key) {
+                (ProviderError::PermissionDenied { .. }, None) => " (--create skips this check)",
+                _ => "",
+            };
+            Err(Failure::new(ExitCode::Fetch, format!("cannot read the value to rotate: {error}{hint}")))
+        }
     }
 }
 

@@ -114,6 +114,11 @@ pub fn fields(bytes: &[u8]) -> Result<BTreeMap<String, Secret>, String> {
     Ok(object.into_iter().map(|(key, raw)| (key, Secret::from_text(field_text(raw)))).collect())
 }
 
+/// The names of a JSON object's fields, sorted.
+pub fn field_names(document: &[u8]) -> Result<Vec<String>, String> {
+    Ok(parse(document)?.sorted_names())
+}
+
 /// The whole document a read of a secret made without `key` gave, for [`set_field`] to
 /// rewrite: `None` when the secret does not exist yet.
 pub fn existing_document(read: Result<Fetched, ProviderError>) -> Result<Option<Secret>, ProviderError> {

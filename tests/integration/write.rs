@@ -235,6 +235,76 @@ fn rotate_replaces_the_map_of_a_kv_v1_mount_keeping_other_keys() {
     assert_eq!(field(&server, &["kv", "get", "-field=username", "kv1/app"]), "app");
 }
 
+/// A one-key write on a KV v1 mount keeps every other field's JSON text as stored: a number
+/// keeps its digits (`1.50`, an integer beyond 64 bits), a nested object its values. The map is
+/// written back as it was read, with the one key changed.
+#[test]
+fn a_one_key_write_on_kv_v1_keeps_every_other_fields_json_text() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    let stored =
+        r#"{"big":123456789012345678901234567890,"nested":{"a":[2.50,null]},"num":1.50,"password":"old-fake"}"#;
+    let (status, body) = http_json("POST", server.port, "/v1/kv1/types", "root", stored);
+    assert_eq!(status, 204, "{body}");
+    let test = as_root(&server).file("value.txt", "new-fake");
+    test.run_with(&["store", "put", "{vault: {path: types, mount: kv1, key: password}}", "--from-file", "value.txt"])
+        .expect_code(0)
+        .never_shows("new-fake");
+    let (status, body) = http_json("GET", server.port, "/v1/kv1/types", "root", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            r#""data":{"big":123456789012345678901234567890,"nested":{"a":[2.50,null]},"num":1.50,"password":"new-fake"}"#
+        ),
+        "{body}"
+    );
+}
+
+/// A one-key write over a KV v2 secret whose latest version is deleted would make a version
+/// holding that key alone; it is refused (exit 5) naming the deleted version and how to restore
+/// it, and the deleted version's keys come back with `kv undelete`.
+#[test]
+fn a_one_key_write_over_a_deleted_kv_v2_version_is_refused() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/node", "password=old-fake", "username=prom"]);
+    bao(&server, &["kv", "delete", "secret/prometheus/node"]);
+    let test = as_root(&server).file("value.txt", "new-fake");
+    test.run_with(&["store", "put", REF, "--from-file", "value.txt"])
+        .expect_code(5)
+        .stderr_contains("its latest version, 1, deleted at ")
+        .stderr_contains("`kv undelete -versions=1` restores it, and a new version would hold none of its keys")
+        .never_shows("new-fake");
+    bao(&server, &["kv", "undelete", "-versions=1", "secret/prometheus/node"]);
+    assert_eq!(field(&server, &["kv", "get", "-field=username", "secret/prometheus/node"]), "prom");
+}
+
+/// `store delete` of a secret, or of a key of a secret, that is not there is "not found"
+/// (exit 4), on KV v2 and v1, as `store get` says; a KV v2 secret already deleted says so.
+#[test]
+fn store_delete_of_what_is_not_there_is_not_found() {
+    let server = Server::openbao();
+    bao(&server, &["secrets", "enable", "-path=kv1", "-version=1", "kv"]);
+    for mount in ["secret", "kv1"] {
+        for reference in [
+            format!("{{vault: {{mount: {mount}, path: nosuch/typo}}}}"),
+            format!("{{vault: {{mount: {mount}, path: nosuch/typo, key: password}}}}"),
+        ] {
+            as_root(&server)
+                .args(["store", "delete", &reference])
+                .run()
+                .expect_code(4)
+                .stderr_contains(&format!("vault secret {mount}/nosuch/typo not found"));
+        }
+    }
+    bao(&server, &["kv", "put", "secret/gone", "password=p-fake"]);
+    bao(&server, &["kv", "delete", "secret/gone"]);
+    as_root(&server)
+        .args(["store", "delete", "{vault: {path: gone}}"])
+        .run()
+        .expect_code(4)
+        .stderr_contains("vault secret secret/gone (its latest version, 1, deleted at ");
+}
+
 #[test]
 fn store_put_replaces_a_file_keeping_its_mode() {
     let files = Test::new().file("token", "file-token-value").file("value", "replacement-value");

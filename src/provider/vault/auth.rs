@@ -543,8 +543,7 @@ impl Login {
     }
 
     async fn renew(&self, store: &VaultStore, token: &Secret) -> Result<TokenState, ProviderError> {
-        let body = serde_json::json!({});
-        let response = store.send(Method::POST, "auth/token/renew-self", &[], Some(&body), Some(token)).await?;
+        let response = store.send(Method::POST, "auth/token/renew-self", &[], Some(b"{}"), Some(token)).await?;
         let what = format!("{} token renewal", self.label);
         if response.status != StatusCode::OK {
             return Err(store.status_error(&response, what));
@@ -653,10 +652,10 @@ impl Login {
         };
         let path = format!("auth/{mount}/login");
         let what = format!("{} login at {path}", self.label);
+        let sent = zeroize::Zeroizing::new(body.to_string().into_bytes());
         let credentials: [u8; 32] = {
             use sha2::Digest as _;
-            let sent = zeroize::Zeroizing::new(body.to_string());
-            sha2::Sha256::new().chain_update(path.as_bytes()).chain_update(sent.as_bytes()).finalize().into()
+            sha2::Sha256::new().chain_update(path.as_bytes()).chain_update(&*sent).finalize().into()
         };
         if let Some(refused) = self
             .refused
@@ -667,8 +666,8 @@ impl Login {
         {
             return Err(refused.error.clone());
         }
-        let response = store.send(Method::POST, &path, &[], Some(&body), None).await?;
-        drop(body);
+        let response = store.send(Method::POST, &path, &[], Some(&sent), None).await?;
+        drop((body, sent));
         match response.status {
             StatusCode::OK => {}
             StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {

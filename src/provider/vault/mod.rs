@@ -377,10 +377,10 @@ struct KvV2Data<'body> {
 }
 
 /// KV v2's answer for a version that exists but cannot be read (a 404 whose `data` holds no
-/// fields and the version's metadata): why, with how to bring it back where that can be done.
-/// `None` for any other 404 (no such secret, or no such version). The version's number is
-/// named when `latest` (a read that did not ask for one).
-fn deleted_version(body: &[u8], latest: bool) -> Option<String> {
+/// fields and the version's metadata): its number, and why, with how to bring it back where
+/// that can be done. `None` for any other 404 (no such secret, or no such version). The
+/// version's number is named in the text when `latest` (a read that did not ask for one).
+fn unreadable_version(body: &[u8], latest: bool) -> Option<(u64, String)> {
     #[derive(Deserialize)]
     struct Version {
         #[serde(default)]
@@ -401,10 +401,10 @@ fn deleted_version(body: &[u8], latest: bool) -> Option<String> {
     let number = version.version;
     let which = if latest { format!("its latest version, {number}, ") } else { String::new() };
     if version.destroyed {
-        Some(format!("{which}destroyed"))
+        Some((number, format!("{which}destroyed")))
     } else if !version.deletion_time.is_empty() {
         let at = version.deletion_time.split('.').next().unwrap_or_default().trim_end_matches('Z');
-        Some(format!("{which}deleted at {at}Z; `kv undelete -versions={number}` restores it"))
+        Some((number, format!("{which}deleted at {at}Z; `kv undelete -versions={number}` restores it")))
     } else {
         None
     }
@@ -592,7 +592,7 @@ impl VaultStore {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
+        body: Option<&[u8]>,
         token: Option<&Secret>,
     ) -> Result<Response, ProviderError> {
         // Each segment percent-encoded: a path is a name, and `odd path/a#b?c` must not become
@@ -622,7 +622,7 @@ impl VaultStore {
             request = request.header("X-Vault-Token", value);
         }
         if let Some(body) = body {
-            request = request.header("Content-Type", "application/json").body(body.to_string());
+            request = request.header("Content-Type", "application/json").body(body.to_vec());
         }
         let what = || format!("{} ({})", self.label, self.base.origin().ascii_serialization());
         let response = request.send().await.map_err(|error| self.transport_error(&error, what()))?;
@@ -652,7 +652,7 @@ impl VaultStore {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
+        body: Option<&[u8]>,
     ) -> Result<Response, ProviderError> {
         self.authorized_as(method, path, query, body).await.map(|(response, _)| response)
     }
@@ -663,7 +663,7 @@ impl VaultStore {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
+        body: Option<&[u8]>,
     ) -> Result<(Response, Secret), ProviderError> {
         let token = self.login.token(self).await?;
         let response = self.send(method.clone(), path, query, body, Some(&token)).await?;
@@ -859,7 +859,7 @@ impl VaultStore {
         let (response, token) = self.authorized_as(Method::GET, &path, &query, None).await?;
         if response.status == StatusCode::NOT_FOUND
             && kv2
-            && let Some(gone) = deleted_version(&response.body, location.version.is_none())
+            && let Some((_, gone)) = unreadable_version(&response.body, location.version.is_none())
         {
             return Err(ProviderError::NotFound { what: format!("{} ({gone})", what()) });
         }
@@ -961,7 +961,9 @@ impl VaultStore {
             self.set_lease(&mut fetched, left, now, &reader).await;
             return Some(Ok(fetched));
         }
-        let body = serde_json::json!({"lease_id": id.as_str(), "increment": granted.as_secs()});
+        let body = Zeroizing::new(
+            serde_json::json!({"lease_id": id.as_str(), "increment": granted.as_secs()}).to_string().into_bytes(),
+        );
         let asked_at = SystemTime::now();
         let (response, token) = match self.authorized_as(Method::PUT, "sys/leases/renew", &[], Some(&body)).await {
             Ok(answered) => answered,
@@ -1012,18 +1014,13 @@ impl VaultStore {
         &self,
         method: Method,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&[u8]>,
     ) -> Result<Response, ProviderError> {
         self.authorized(method, path, &[], body).await
     }
 
-    /// The current fields of a KV document (none when it does not exist) and, on KV v2, its
-    /// version (0 when it does not exist, which is what `cas` expects for a create).
-    async fn current(
-        &self,
-        location: &VaultLocation,
-        kv: KvVersion,
-    ) -> Result<(serde_json::Map<String, serde_json::Value>, u64), ProviderError> {
+    /// A KV document as it stands before a write (see [`Current`]).
+    async fn current(&self, location: &VaultLocation, kv: KvVersion) -> Result<Current, ProviderError> {
         let what = location.to_string();
         let path = match kv {
             KvVersion::V2 => format!("{}/data/{}", location.mount, location.path),
@@ -1032,51 +1029,58 @@ impl VaultStore {
         let response = self.authorized_get(&path, &[]).await?;
         if response.status == StatusCode::NOT_FOUND {
             // A KV v2 document whose latest version is deleted answers 404 with its metadata.
-            let version = response
-                .envelope(|| what.clone())
-                .ok()
-                .and_then(|envelope| envelope.data)
-                .and_then(|data| data.pointer("/metadata/version").and_then(serde_json::Value::as_u64))
-                .unwrap_or(0);
-            return Ok((serde_json::Map::new(), version));
+            let (version, gone) = match kv {
+                KvVersion::V2 => unreadable_version(&response.body, true).map_or((0, None), |(n, why)| (n, Some(why))),
+                KvVersion::V1 => (0, None),
+            };
+            return Ok(Current { fields: None, version, gone });
         }
         if response.status != StatusCode::OK {
             return Err(self.status_error(&response, what));
         }
-        let envelope = response.envelope(|| what.clone())?;
-        let mut data = envelope.data.unwrap_or_default();
-        let (fields, version) = match kv {
-            KvVersion::V2 => {
-                let version = data.pointer("/metadata/version").and_then(serde_json::Value::as_u64).unwrap_or(0);
-                (data.get_mut("data").map(serde_json::Value::take).unwrap_or_default(), version)
-            }
-            KvVersion::V1 => (data, 0),
+        let not_json = |error: serde_json::Error| ProviderError::Invalid {
+            what: what.clone(),
+            reason: format!("not a Vault JSON response ({})", super::json_error_position(&error)),
         };
-        match fields {
-            serde_json::Value::Object(fields) => Ok((fields, version)),
-            _ => Ok((serde_json::Map::new(), version)),
-        }
+        let envelope: SecretEnvelope<'_> = serde_json::from_slice(&response.body).map_err(not_json)?;
+        let (fields, version) = match (kv, envelope.data) {
+            (KvVersion::V2, Some(data)) => {
+                let read: KvV2Current<'_> = serde_json::from_str(data.get()).map_err(not_json)?;
+                (read.data, read.metadata.map_or(0, |metadata| metadata.version))
+            }
+            (_, data) => (data, 0),
+        };
+        // Kept as the text Vault sent, so that a write of one key leaves the others' as they were.
+        let fields = fields.map(|fields| Zeroizing::new(fields.get().as_bytes().to_vec()));
+        Ok(Current { fields, version, gone: None })
     }
 
-    /// Writes `fields` as the document's new content; returns the new KV v2 version.
+    /// Writes `fields` (a JSON object's text) as the document's new content, with check-and-set
+    /// on `cas` on KV v2; returns the new KV v2 version.
     async fn write_fields(
         &self,
         location: &VaultLocation,
         kv: KvVersion,
-        fields: serde_json::Map<String, serde_json::Value>,
+        fields: &[u8],
         cas: u64,
     ) -> Result<super::PutOutcome, ProviderError> {
         let what = location.to_string();
-        let (path, body) = match kv {
-            KvVersion::V2 => (
-                format!("{}/data/{}", location.mount, location.path),
-                serde_json::json!({"options": {"cas": cas}, "data": fields}),
-            ),
-            KvVersion::V1 => (format!("{}/{}", location.mount, location.path), serde_json::Value::Object(fields)),
+        let mut body = Zeroizing::new(Vec::with_capacity(fields.len() + 32));
+        let path = match kv {
+            KvVersion::V2 => {
+                body.extend_from_slice(format!("{{\"options\":{{\"cas\":{cas}}},\"data\":").as_bytes());
+                body.extend_from_slice(fields);
+                body.push(b'}');
+                format!("{}/data/{}", location.mount, location.path)
+            }
+            KvVersion::V1 => {
+                body.extend_from_slice(fields);
+                format!("{}/{}", location.mount, location.path)
+            }
         };
         let response = self.authorized_send(Method::POST, &path, Some(&body)).await?;
         if response.status == StatusCode::BAD_REQUEST && response.errors().contains("check-and-set") {
-            return Err(ProviderError::Invalid {
+            return Err(ProviderError::WriteRefused {
                 what,
                 reason: "another writer created a new version meanwhile (check-and-set refused); try again".into(),
             });
@@ -1118,22 +1122,33 @@ impl VaultStore {
             reason: "Vault stores text: the value is not UTF-8".into(),
         })?;
         let kv = self.kv_version(&location.mount).await?;
-        let (mut fields, version) = self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
+        let current = self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
+        if let Some(gone) = current.gone {
+            // A new version of one key would drop the others the deleted version holds.
+            return Err(ProviderError::WriteRefused {
+                what,
+                reason: format!("{gone}, and a new version would hold none of its keys"),
+            });
+        }
+        let not_an_object = |reason: String| super::json_object::not_an_object(what.clone(), "a JSON object", &reason);
+        let names = match &current.fields {
+            Some(fields) => super::json_object::field_names(fields).map_err(not_an_object)?,
+            None => Vec::new(),
+        };
         let key = match key {
             Some(key) => key.to_owned(),
-            None if fields.len() == 1 => fields.keys().next().expect("one field").clone(),
-            None if fields.is_empty() => {
+            None if names.len() == 1 => names[0].clone(),
+            None if names.is_empty() => {
                 return Err(ProviderError::WriteRefused {
                     what,
                     reason: "it does not exist yet; a new secret needs the body's `key` to name its field".into(),
                 });
             }
-            None => {
-                return Err(ProviderError::KeyRequired { what, available: fields.keys().cloned().collect() });
-            }
+            None => return Err(ProviderError::KeyRequired { what, available: names }),
         };
-        fields.insert(key, serde_json::Value::String(text.to_owned()));
-        self.write_fields(location, kv, fields, version).await
+        let fields = super::json_object::set_field(current.fields.as_deref().map(Vec::as_slice), &key, text)
+            .map_err(not_an_object)?;
+        self.write_fields(location, kv, &fields, current.version).await
     }
 
     async fn delete_field(
@@ -1143,17 +1158,24 @@ impl VaultStore {
     ) -> Result<super::PutOutcome, ProviderError> {
         let what = location.to_string();
         let kv = self.kv_version(&location.mount).await?;
+        let current = match self.current(location, kv).await {
+            Ok(current) => Some(current),
+            // A role that may delete and not read: the delete itself says what it may do.
+            Err(ProviderError::PermissionDenied { .. }) if key.is_none() => None,
+            Err(error) => return Err(ProviderError::in_read_before_write(error)),
+        };
+        if let Some(Current { fields: None, gone, .. }) = &current {
+            let what = match gone {
+                Some(gone) => format!("{what} ({gone})"),
+                None => what,
+            };
+            return Err(ProviderError::NotFound { what });
+        }
         if let Some(key) = key {
-            let (mut fields, version) =
-                self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
-            if fields.remove(key).is_none() {
-                return Err(ProviderError::MissingKey {
-                    what,
-                    key: key.to_owned(),
-                    available: fields.keys().cloned().collect(),
-                });
-            }
-            return self.write_fields(location, kv, fields, version).await;
+            let Some(Current { fields: Some(fields), version, .. }) = current else { unreachable!("read above") };
+            let fields = super::json_object::remove_field(&fields, key)
+                .map_err(|error| error.for_store(what.clone(), key, "a JSON object"))?;
+            return self.write_fields(location, kv, &fields, version).await;
         }
         // KV v2: a soft delete of the latest version (`vault kv undelete` brings it back).
         let path = match kv {
@@ -1166,6 +1188,30 @@ impl VaultStore {
         }
         Ok(super::PutOutcome::default())
     }
+}
+
+/// A KV document as read before a write of it.
+struct Current {
+    /// Its fields: a JSON object's text as Vault sent it; `None` when there is no readable
+    /// latest version.
+    fields: Option<Zeroizing<Vec<u8>>>,
+    /// Its latest version on KV v2 (0 when there is none), which a check-and-set write names.
+    version: u64,
+    /// Why a latest version that exists cannot be read: deleted or destroyed.
+    gone: Option<String>,
+}
+
+/// KV v2's `data` object read before a write: the fields and the version they are.
+#[derive(Deserialize)]
+struct KvV2Current<'body> {
+    #[serde(borrow)]
+    data: Option<&'body RawValue>,
+    metadata: Option<VersionNumber>,
+}
+
+#[derive(Deserialize)]
+struct VersionNumber {
+    version: u64,
 }
 
 impl super::Provider for VaultStore {
