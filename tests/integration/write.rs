@@ -102,14 +102,23 @@ fn a_refused_read_before_a_one_key_write_is_named_as_the_read() {
     file.write_all(b"path \"secret/data/wo/*\" { capabilities = [\"create\", \"update\"] }\n").unwrap();
     bao(&server, &["policy", "write", "write-only", &file.path().to_string_lossy()]);
     let token = bao(&server, &["token", "create", "-field=token", "-policy", "write-only"]);
-    Test::new()
-        .env("VAULT_ADDR", &server.address())
-        .env("VAULT_TOKEN", token.trim())
+    let write_only = || Test::new().env("VAULT_ADDR", &server.address()).env("VAULT_TOKEN", token.trim());
+    write_only()
         .args(["rotate", "{vault: {path: wo/app, key: k}}", "--create"])
         .run()
         .expect_code(5)
         .stderr_contains("permission denied reading it, which a write of one key does first to keep the others")
         .never_shows("old-wo-fake");
+    // Without --create, --create is suggested only where it would help: a whole write.
+    let one_key = write_only().args(["rotate", "{vault: {path: wo/app, key: k}}"]).run();
+    one_key.expect_code(4).stderr_contains("cannot read the value to rotate");
+    assert!(!one_key.stderr.contains("--create"), "{}", one_key.stderr);
+    bao(&server, &["kv", "put", "secret/wo/whole", "k=old-wo-fake"]);
+    write_only()
+        .args(["rotate", "{vault: {path: wo/whole}}"])
+        .run()
+        .expect_code(4)
+        .stderr_contains("(--create skips this check)");
 }
 
 #[test]
