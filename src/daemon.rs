@@ -80,6 +80,12 @@ const VERIFY_DEADLINE: Duration = Duration::from_secs(30);
 /// an `rm -rf` or a cleanup job's sweep is over by then, and is answered by one write pass.
 const OUT_DIR_SETTLE: Duration = Duration::from_millis(100);
 
+/// How long a refresh waits for its fetches before the loop goes on: a store that hangs (up to
+/// its `timeout`, 30 s by default) must not hold back the other secrets' refreshes, the out
+/// dir's repairs, config edits or reloads. A healthy store answers well within it, so what a
+/// refresh changes is still written, and reloaded, together.
+const FETCH_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Where a secret is used: its metric name (the secret file's slug), its provider, and the key
 /// it takes from the fetched document.
 struct Use {
@@ -131,6 +137,10 @@ struct Daemon {
     previous_adopted: bool,
     targets_poll_at: Option<Instant>,
     job_triggered: HashMap<String, Instant>,
+    /// Where fetches report each result: a refresh waits for its own only up to
+    /// [`FETCH_PATIENCE`], and the loop takes the rest as they come (see [`Daemon::refresh`]).
+    fetched_sender: mpsc::UnboundedSender<crate::provider::Timed>,
+    fetched: mpsc::UnboundedReceiver<crate::provider::Timed>,
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -187,58 +197,111 @@ impl Daemon {
 
     /// Fetches `locations` now and records the outcomes; returns those whose value changed.
     async fn refresh(&mut self, locations: Vec<Location>) -> Vec<(Location, Outcome)> {
+        // A location still being fetched (by a refresh that stopped waiting for it) is not
+        // fetched twice: its result is on the way.
+        let locations: Vec<Location> =
+            locations.into_iter().filter(|location| !self.schedule.fetching(location)).collect();
         if locations.is_empty() {
             return Vec::new();
         }
-        let fetches = resolve::fetch_locations(locations, &self.providers, self.settings.common.max_concurrency).await;
-        let now = Instant::now();
-        let mut outcomes = Vec::new();
-        for (location, result, duration) in fetches.into_results() {
-            let provider = location.kind().name();
-            // A document that lacks a key the config takes from it is no good value: it is a
-            // failed fetch (the last good value stays, retried with backoff from 1 s), not a
-            // success scheduled a whole interval away while the secret cannot be rendered.
-            let result = result.and_then(|fetched| match self.unusable_key(&location, &fetched) {
-                Some(error) => Err(error),
-                None => Ok(fetched),
-            });
-            match result {
-                Ok(fetched) => {
-                    self.metrics.record_fetch(provider, duration, None);
-                    // A value that no longer expires (a lease replaced by a static secret) drops
-                    // the series rather than keep showing the old end.
-                    for usage in self.uses.get(&location).into_iter().flatten() {
-                        match fetched.expires_at {
-                            Some(at) => self.metrics.set_expiry(&usage.slug, usage.provider, at),
-                            None => self.metrics.clear_expiry(&usage.slug, usage.provider),
-                        }
-                    }
-                    let outcome = self.schedule.record_success(&location, fetched, now);
-                    if outcome == Outcome::Changed {
-                        tracing::info!(location = %location, secrets = %self.names_of(&location), "secret value changed");
-                    }
-                    outcomes.push((location.clone(), outcome));
-                }
-                Err(error) => {
-                    self.metrics.record_fetch(provider, duration, Some(error.reason()));
-                    let kept =
-                        if self.schedule.value_for_location(&location) { "; the last good value stays" } else { "" };
-                    let shown = error.to_string();
-                    self.schedule.record_failure(&location, error, now);
-                    let retry_in_secs =
-                        self.schedule.next_due(&location).map(|at| at.saturating_duration_since(now).as_secs());
-                    tracing::warn!(
-                        location = %location,
-                        secrets = %self.names_of(&location),
-                        error = %shown,
-                        retry_in_secs,
-                        "fetch failed{kept}"
-                    );
+        for location in &locations {
+            self.schedule.start_fetch(location);
+        }
+        let mut waiting: HashSet<Location> = locations.iter().cloned().collect();
+        let providers = self.providers.clone();
+        let sender = self.fetched_sender.clone();
+        let max_concurrency = self.settings.common.max_concurrency;
+        // On a task of its own, so that the fetches go on when this refresh stops waiting.
+        tokio::spawn(async move {
+            let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, max_concurrency));
+            while let Some(result) = futures_util::StreamExt::next(&mut fetched).await {
+                if sender.send(result).is_err() {
+                    return;
                 }
             }
-            self.publish(&location);
+        });
+        let patience = sleep_until(Instant::now() + FETCH_PATIENCE);
+        tokio::pin!(patience);
+        let mut outcomes = Vec::new();
+        while !waiting.is_empty() {
+            let result = tokio::select! {
+                result = self.fetched.recv() => result,
+                () = &mut patience => None,
+            };
+            let Some(result) = result else { break };
+            waiting.remove(&result.0);
+            outcomes.extend(self.record_fetched(result));
+        }
+        if !waiting.is_empty() {
+            tracing::debug!(
+                still_fetching = waiting.len(),
+                "going on without the slowest fetches: their results are taken as they come"
+            );
         }
         outcomes
+    }
+
+    /// Records results of fetches a refresh stopped waiting for: `first`, and any others that
+    /// have come in meanwhile.
+    fn record_late_fetches(&mut self, first: crate::provider::Timed) -> Vec<(Location, Outcome)> {
+        let mut outcomes: Vec<(Location, Outcome)> = self.record_fetched(first).into_iter().collect();
+        while let Ok(result) = self.fetched.try_recv() {
+            outcomes.extend(self.record_fetched(result));
+        }
+        outcomes
+    }
+
+    /// Records one fetch's result; the outcome of a success.
+    fn record_fetched(&mut self, (location, result, duration): crate::provider::Timed) -> Option<(Location, Outcome)> {
+        // A location no config names any more (the configs changed meanwhile) is left alone.
+        if !self.uses.contains_key(&location) {
+            return None;
+        }
+        let now = Instant::now();
+        let provider = location.kind().name();
+        // A document that lacks a key the config takes from it is no good value: it is a
+        // failed fetch (the last good value stays, retried with backoff from 1 s), not a
+        // success scheduled a whole interval away while the secret cannot be rendered.
+        let result = result.and_then(|fetched| match self.unusable_key(&location, &fetched) {
+            Some(error) => Err(error),
+            None => Ok(fetched),
+        });
+        let outcome = match result {
+            Ok(fetched) => {
+                self.metrics.record_fetch(provider, duration, None);
+                // A value that no longer expires (a lease replaced by a static secret) drops
+                // the series rather than keep showing the old end.
+                for usage in self.uses.get(&location).into_iter().flatten() {
+                    match fetched.expires_at {
+                        Some(at) => self.metrics.set_expiry(&usage.slug, usage.provider, at),
+                        None => self.metrics.clear_expiry(&usage.slug, usage.provider),
+                    }
+                }
+                let outcome = self.schedule.record_success(&location, fetched, now);
+                if outcome == Outcome::Changed {
+                    tracing::info!(location = %location, secrets = %self.names_of(&location), "secret value changed");
+                }
+                Some((location.clone(), outcome))
+            }
+            Err(error) => {
+                self.metrics.record_fetch(provider, duration, Some(error.reason()));
+                let kept = if self.schedule.value_for_location(&location) { "; the last good value stays" } else { "" };
+                let shown = error.to_string();
+                self.schedule.record_failure(&location, error, now);
+                let retry_in_secs =
+                    self.schedule.next_due(&location).map(|at| at.saturating_duration_since(now).as_secs());
+                tracing::warn!(
+                    location = %location,
+                    secrets = %self.names_of(&location),
+                    error = %shown,
+                    retry_in_secs,
+                    "fetch failed{kept}"
+                );
+                None
+            }
+        };
+        self.publish(&location);
+        outcome
     }
 
     /// The names of the secrets `location` feeds (their files' names, as in `/metrics`), for
@@ -1002,6 +1065,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
     let config_watch = watch_config_files(&settings, file_sender);
 
     let now = Instant::now();
+    let (fetched_sender, fetched) = mpsc::unbounded_channel();
     let mut daemon = Daemon {
         schedule: Schedule::new(loaded.specs(), now),
         uses: Daemon::index_uses(&loaded),
@@ -1032,6 +1096,8 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
         previous_adopted: false,
         targets_poll_at: settings.common.watch_targets.as_ref().map(|_| now + settings.common.watch_targets_interval),
         job_triggered: HashMap::new(),
+        fetched_sender,
+        fetched,
         settings,
     };
     daemon.health.set_secrets(daemon.secret_names());
@@ -1081,6 +1147,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
                 _ = usr1.recv() => Some(BeforeStart::Refresh(None)),
                 Some(request) = refresh_requests.recv() => Some(BeforeStart::Refresh(request.secret)),
                 Some(location) = changed_locations.recv() => Some(BeforeStart::Changed(location)),
+                Some(result) = daemon.fetched.recv() => Some(BeforeStart::Fetched(result)),
             }
         });
         match woken {
@@ -1094,6 +1161,9 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
             Some(BeforeStart::Changed(location)) => {
                 let locations = reported_together(location, &mut changed_locations, &daemon.uses);
                 guarded!(guard, daemon.refresh(locations));
+            }
+            Some(BeforeStart::Fetched(result)) => {
+                daemon.record_late_fetches(result);
             }
         }
     }
@@ -1185,6 +1255,11 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
                 daemon.note_changes(changes, child_running);
             }
             Some(()) = file_events.recv() => daemon.config_files_changed(),
+            Some(result) = daemon.fetched.recv() => {
+                daemon.record_late_fetches(result);
+                let changes = daemon.write_outputs_or_retry();
+                daemon.note_changes(changes, child_running);
+            }
             event = out_dir_watch::next_event(&mut daemon.out_watch) => daemon.out_dir_changed(event),
             result = reload_done(&mut reloading) => {
                 reloading = None;
@@ -1343,6 +1418,8 @@ enum BeforeStart {
     Refresh(Option<String>),
     /// A store reports that this location's value may have changed: fetch it now.
     Changed(Location),
+    /// A fetch a refresh stopped waiting for has answered.
+    Fetched(crate::provider::Timed),
 }
 
 /// A reload being sent and verified (see [`Daemon::start_reload`]).

@@ -58,6 +58,8 @@ struct Entry {
     status: Status,
     failures: u32,
     next_due: Instant,
+    /// A fetch is running: not due again until its result is recorded.
+    fetching: bool,
     last_success: Option<SystemTime>,
     last_error: Option<ProviderError>,
 }
@@ -116,6 +118,7 @@ impl Schedule {
                 status: Status::Pending,
                 failures: 0,
                 next_due: now,
+                fetching: false,
                 last_success: None,
                 last_error: None,
             });
@@ -130,18 +133,38 @@ impl Schedule {
     /// Locations whose refresh is due at `now`.
     #[must_use]
     pub fn due(&self, now: Instant) -> Vec<Location> {
-        self.entries.iter().filter(|(_, entry)| entry.next_due <= now).map(|(location, _)| location.clone()).collect()
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.next_due <= now && !entry.fetching)
+            .map(|(location, _)| location.clone())
+            .collect()
     }
 
-    /// When something next needs doing: a refresh, or a previous value's grace running out.
+    /// When something next needs doing: a refresh (of a location not being fetched), or a
+    /// previous value's grace running out.
     #[must_use]
     pub fn next_deadline(&self) -> Option<Instant> {
         self.entries
             .values()
             .flat_map(|entry| {
-                std::iter::once(entry.next_due).chain(entry.previous.as_ref().map(|previous| previous.until))
+                let refresh = (!entry.fetching).then_some(entry.next_due);
+                refresh.into_iter().chain(entry.previous.as_ref().map(|previous| previous.until))
             })
             .min()
+    }
+
+    /// Marks `location` as being fetched, so that it is not due again until
+    /// [`Schedule::record_success`] or [`Schedule::record_failure`] records the result.
+    pub fn start_fetch(&mut self, location: &Location) {
+        if let Some(entry) = self.entries.get_mut(location) {
+            entry.fetching = true;
+        }
+    }
+
+    /// Whether a fetch of `location` is running.
+    #[must_use]
+    pub fn fetching(&self, location: &Location) -> bool {
+        self.entries.get(location).is_some_and(|entry| entry.fetching)
     }
 
     /// Makes a location due now (an auth failure, `POST /-/refresh`, SIGUSR1).
@@ -154,6 +177,7 @@ impl Schedule {
     /// Records a successful fetch and schedules the next one.
     pub fn record_success(&mut self, location: &Location, fetched: Fetched, now: Instant) -> Outcome {
         let Some(entry) = self.entries.get_mut(location) else { return Outcome::Unchanged };
+        entry.fetching = false;
         let mut wait = jitter(entry.interval);
         if let Some(lease) = fetched.lease {
             wait = wait.min(lease.mul_f64(LEASE_SHARE).max(Duration::from_secs(1)));
@@ -196,6 +220,7 @@ impl Schedule {
     /// Records a failed fetch: the last good value stays, and the next try backs off.
     pub fn record_failure(&mut self, location: &Location, error: ProviderError, now: Instant) {
         let Some(entry) = self.entries.get_mut(location) else { return };
+        entry.fetching = false;
         entry.failures = entry.failures.saturating_add(1);
         // A store's `Retry-After` is honoured when it asks for longer than our backoff.
         let wait = backoff(entry.failures, entry.interval).max(error.retry_after().unwrap_or_default());
@@ -348,6 +373,27 @@ mod tests {
         assert!((Duration::from_secs(90)..=Duration::from_secs(110)).contains(&next), "{next:?}");
         tokio::time::advance(Duration::from_secs(111)).await;
         assert_eq!(schedule.due(Instant::now()), std::slice::from_ref(&specs[0].location));
+    }
+
+    /// A location being fetched is neither due nor a deadline until its result is recorded:
+    /// a hung fetch must not make the loop spin on a deadline in the past.
+    #[tokio::test(start_paused = true)]
+    async fn a_location_being_fetched_is_not_due_until_its_result_is_recorded() {
+        let specs = [spec("A", 100, 10), spec("B", 1000, 10)];
+        let (a, b) = (&specs[0].location, &specs[1].location);
+        let now = Instant::now();
+        let mut schedule = Schedule::new(&specs, now);
+        schedule.start_fetch(a);
+        assert!(schedule.fetching(a) && !schedule.fetching(b));
+        assert_eq!(schedule.due(now), std::slice::from_ref(b));
+        schedule.start_fetch(b);
+        assert!(schedule.due(now).is_empty());
+        assert_eq!(schedule.next_deadline(), None, "nothing to wake for while both are fetched");
+        schedule.record_failure(a, unreachable(), now);
+        assert!(!schedule.fetching(a));
+        assert_eq!(schedule.next_deadline(), Some(now + Duration::from_secs(1)), "a's retry");
+        schedule.record_success(b, value("v"), now);
+        assert!(!schedule.fetching(b));
     }
 
     #[tokio::test(start_paused = true)]

@@ -148,6 +148,20 @@ pub fn distinct_locations<'a>(specs: impl IntoIterator<Item = &'a SecretSpec>) -
 
 /// Fetches each of `locations` (distinct) once, concurrently within each provider and store.
 pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, max_concurrency: usize) -> Fetches {
+    let mut results = HashMap::default();
+    let mut fetched = fetch_stream(locations, providers, max_concurrency);
+    while let Some((location, result, duration)) = fetched.next().await {
+        results.insert(location, (result, duration));
+    }
+    Fetches { results }
+}
+
+/// [`fetch_locations`]'s fetches, each result yielded as it comes in.
+pub fn fetch_stream(
+    locations: Vec<Location>,
+    providers: &ProviderSet,
+    max_concurrency: usize,
+) -> impl futures_util::Stream<Item = Timed> + Send + '_ {
     let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
     for location in locations {
         let group = (location.kind(), location.store().clone());
@@ -163,13 +177,9 @@ pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, 
         )
         .boxed(),
     });
-    let mut results = HashMap::default();
-    let mut fetched = futures_util::stream::select_all(per_group);
-    while let Some((location, result, duration)) = fetched.next().await {
-        log_fetched(&location, &result, duration);
-        results.insert(location, (result, duration));
-    }
-    Fetches { results }
+    futures_util::stream::select_all(per_group).inspect(|(location, result, duration)| {
+        log_fetched(location, result, *duration);
+    })
 }
 
 fn log_fetched(location: &Location, result: &Result<Fetched, ProviderError>, duration: std::time::Duration) {

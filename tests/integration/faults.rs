@@ -446,3 +446,52 @@ fn watch_honours_retry_after_on_429() {
 fn watch_honours_retry_after_on_503() {
     watch_honours_retry_after(503);
 }
+
+/// A store that hangs holds nothing else back: while a Vault read waits out its (long)
+/// `timeout`, a `file` secret's new value is written and the target reloaded within seconds,
+/// and a secret file someone removes is written again, where the loop used to wait for the hung
+/// read first.
+#[test]
+fn a_hung_store_holds_back_no_other_secret() {
+    const HUNG_TIMEOUT: Duration = Duration::from_secs(30);
+    let server = Server::openbao();
+    put_password(&server, &format!("vault-{CANARY}"));
+    let proxy = FaultProxy::start(server.port);
+    let (reload_url, reloads) = reload_endpoint();
+    let config = config(&proxy).replace(&format!("timeout: {}s", TIMEOUT.as_secs()), "timeout: 30s").replace(
+        "scrape_configs:\n",
+        "scrape_configs:\n  - job_name: local\n    basic_auth: {username: prom, password: {file: {path: pw}}}\n",
+    );
+    let test = Test::new().file("prometheus.yml", &config).file("pw", "file-first-fake");
+    let mut sidecar = Sidecar::start(&test, &["prometheus.yml", "--out", "out", "--reload-url", &reload_url]);
+    sidecar.until("the first render (ready)", CYCLES, Sidecar::ready);
+    let out = test.path("out");
+    let holds = |value: &str| snapshot(&out).values().any(|bytes| *bytes == value.as_bytes());
+    assert!(holds("file-first-fake"));
+
+    let requests = proxy.requests();
+    proxy.set(Fault::Hang);
+    sidecar.until("a Vault read hanging at the proxy", CYCLES, |_| proxy.requests() > requests);
+    let hung_at = Instant::now();
+    std::fs::write(test.path("pw"), "file-second-fake").unwrap();
+    sidecar.until("the file secret's new value on disk", HUNG_TIMEOUT, |_| holds("file-second-fake"));
+    let written = hung_at.elapsed();
+    sidecar.until("the reload for it", HUNG_TIMEOUT, |_| reloads.load(Ordering::SeqCst) >= 1);
+    let reloaded = hung_at.elapsed();
+    let secret_file = snapshot(&out)
+        .into_iter()
+        .find_map(|(path, bytes)| (bytes == b"file-second-fake").then_some(path))
+        .expect("the file secret's file");
+    std::fs::remove_file(&secret_file).unwrap();
+    sidecar.until("the removed file written again", HUNG_TIMEOUT, |_| holds("file-second-fake"));
+    let repaired = hung_at.elapsed();
+    // No Vault failure counted yet: the read was still hanging all along.
+    assert!(sidecar.failures().is_empty(), "the hung read ended before the checks: they prove nothing");
+    let bound = SLACK + Duration::from_secs(2);
+    assert!(
+        written <= bound && reloaded <= bound + Duration::from_secs(2) && repaired <= bound * 2,
+        "with a read hung for up to {HUNG_TIMEOUT:?}: written after {written:?}, reloaded after {reloaded:?}, \
+         repaired after {repaired:?} (bound {bound:?})"
+    );
+    proxy.set(Fault::PassThrough);
+}
