@@ -391,11 +391,12 @@ impl Daemon {
             let named: HashSet<PathBuf> = named.into_iter().collect();
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
+            let repair = written.holds_already(&relative, rendered.config.expose());
             if written.changed(out, &relative, rendered.config.expose()) {
                 out.write_config(&config.name, rendered.config.expose())?;
                 written.record(out, relative, digest(rendered.config.expose()));
                 tracing::info!(config = %config.source.display(), "wrote the rendered config");
-                configs_changed = true;
+                configs_changed |= !repair;
             }
             produced.extend(named.iter().cloned());
             named_by_rendered.insert(config.name.clone(), named);
@@ -885,11 +886,13 @@ fn write_secret_files<'a>(
     let mut values_changed = false;
     for (name, contents, is_value) in values.map(|(name, contents)| (name, contents, true)).chain(previous) {
         let relative = PathBuf::from(crate::output::SECRETS_DIR).join(name);
+        let repair = written.holds_already(&relative, contents);
         if written.changed(out, &relative, contents) {
             let staging = staged.get_or_insert_with(|| out.stage_secrets());
             staging.stage(name, contents)?;
             staged_digests.push((relative.clone(), digest(contents)));
-            values_changed |= is_value;
+            // Writing back what someone removed or overwrote changes no value the target holds.
+            values_changed |= is_value && !repair;
         }
         paths.push(relative);
     }
@@ -949,6 +952,13 @@ impl WrittenFiles {
             }
         }
         self.0.get(relative).is_none_or(|file| file.digest != digest(contents))
+    }
+
+    /// Whether `contents` is what this process last wrote (or read) at `relative`, whatever is
+    /// there now: writing it again repairs a file someone removed or overwrote, and changes
+    /// nothing the target was given.
+    fn holds_already(&self, relative: &Path, contents: &[u8]) -> bool {
+        self.0.get(relative).is_some_and(|file| file.digest == digest(contents))
     }
 
     /// Notes that `relative` now holds contents of `digest` (just written, or read).

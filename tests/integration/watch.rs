@@ -1399,6 +1399,33 @@ fn a_secret_file_overwritten_or_a_rendered_config_removed_is_put_back_at_once() 
     watch.until("the rendered config put back", CYCLE, |_| rendered.is_file() && read(&rendered) == config);
 }
 
+/// Writing back what someone removed or overwrote (a secret file, the rendered config) gives
+/// the target nothing new, so it is not reloaded; a real change afterwards still is, once.
+#[test]
+fn putting_back_a_removed_file_reloads_nothing() {
+    let (url, sent) = reload_endpoint();
+    let args = ["--reload-url", &url, "--reload-debounce", "0s"];
+    let (test, mut watch) = watching(&basic_auth_job("1s", "0s"), "first-fake", &args);
+    let rendered = test.path("out/prometheus.yml");
+    let secret = named_file(&rendered, "password_file");
+    let config = read(&rendered);
+    std::fs::remove_file(&secret).unwrap();
+    watch.until("the secret file put back", CYCLE, |_| holds(&secret, "first-fake"));
+    std::fs::write(&rendered, "overwritten by someone\n").unwrap();
+    watch.until("the rendered config put back", CYCLE, |_| read(&rendered) == config);
+    assert_eq!(watch.logged("by someone else"), 2, "{}", watch.log());
+    // A reload (no debounce) would be sent before two more refreshes come round.
+    watch.cycles(2);
+    assert_eq!(sent.load(Ordering::SeqCst), 0, "putting files back reloaded the target:\n{}", watch.log());
+
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the new value and its reload", CYCLE, |_| {
+        holds(&secret, "second-fake") && sent.load(Ordering::SeqCst) >= 1
+    });
+    watch.cycles(2);
+    assert_eq!(sent.load(Ordering::SeqCst), 1, "{}", watch.log());
+}
+
 /// The loop's own writes make the same events (a file renamed over the old one, a `.previous`
 /// file removed when its grace period ends), and are not taken for someone else's: a rotation
 /// logs nothing about others. The removal after it, whose event comes after the rotation's,
