@@ -417,19 +417,30 @@ impl Daemon {
         Ok((configs_changed, secrets_changed))
     }
 
-    /// Takes the `.previous` files of this configuration's secret files that an earlier run
-    /// left (it stopped inside a grace period) as written by this one, so the first write
-    /// removes those whose value it does not hold: the grace period they served is over, or
-    /// unknown, and a file of an old secret must not stay for good.
+    /// Takes as written by this run what an earlier run (or `render`) left for this
+    /// configuration, so that the first write removes what it does not produce: the `.previous`
+    /// files of its secret files (it stopped inside a grace period: the grace they served is
+    /// over, or unknown), and the secret files, `.previous` ones too, that the renderings in
+    /// place name and the new ones do not (a field taken out of a config while nothing ran). A
+    /// file of an old secret must not stay for good. Another config's files are not touched.
     fn adopt_previous_files(&mut self) {
         self.previous_adopted = true;
-        for config in &self.loaded.configs {
-            for placement in &config.placements {
-                let Placement::File { file, .. } = placement else { continue };
-                let relative = previous_file(file);
-                if let Some(bytes) = self.out.read_existing(&relative) {
-                    self.written.record(&self.out, relative, digest(&bytes));
-                }
+        let secrets_dir = self.out.secrets_dir();
+        let named_before =
+            crate::commands::render::named_by_last_rendering(&self.out, &self.loaded.configs, &secrets_dir);
+        let previous_of_current =
+            self.loaded.configs.iter().flat_map(|config| &config.placements).filter_map(|placement| match placement {
+                Placement::File { file, .. } => Some(previous_file(file)),
+                Placement::Inline => None,
+            });
+        let of_last_rendering = named_before.iter().flat_map(|name| {
+            let current = PathBuf::from(crate::output::SECRETS_DIR).join(name);
+            [current, previous_file(name)]
+        });
+        let adopted: Vec<PathBuf> = previous_of_current.chain(of_last_rendering).collect();
+        for relative in adopted {
+            if let Some(bytes) = self.out.read_existing(&relative) {
+                self.written.record(&self.out, relative, digest(&bytes));
             }
         }
     }

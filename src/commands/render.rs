@@ -110,7 +110,11 @@ fn secret_files(configs: &[Config]) -> impl Iterator<Item = &str> {
 /// The secret files that the renderings of `configs` found in `out` name (a `"DIR/secrets/NAME"`
 /// value, as written): those the new renderings do not name are their fields' that left the
 /// config, removed once the new ones are written ([`remove_unnamed`]).
-fn named_by_last_rendering(out: &OutputDir, configs: &[Config], secrets_dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn named_by_last_rendering(
+    out: &OutputDir,
+    configs: &[Config],
+    secrets_dir: &std::path::Path,
+) -> Vec<String> {
     let prefix = format!("\"{}/", secrets_dir.display());
     let mut names = Vec::new();
     for config in configs {

@@ -1690,6 +1690,33 @@ fn a_previous_file_left_by_an_earlier_run_is_removed_at_start() {
     assert!(holds(&secret, "second-fake"));
 }
 
+/// A field taken out of the config while nothing ran leaves no file behind: the next `watch`
+/// removes the secret file, and its `.previous` file, that its last rendering named and the
+/// new one does not, as `render` does; the fields still there keep theirs.
+#[test]
+fn a_field_removed_while_nothing_ran_leaves_no_file_at_the_next_start() {
+    let two_jobs = concat!(
+        "scrape_configs:\n",
+        "  - job_name: kept\n    basic_auth: {username: prom, password: {file: {path: pw}}}\n",
+        "  - job_name: gone\n    basic_auth: {username: prom, password: {file: {path: pw, refresh_interval: 1s, grace_period: 1h}}}\n",
+    );
+    let (test, mut watch) = watching(two_jobs, "first-fake", &[]);
+    let files = named_files(&test.path("out/prometheus.yml"), "password_file");
+    let (kept, gone) = (files[0].clone(), files[1].clone());
+    assert!(file_name(&gone).starts_with("gone."), "{}", gone.display());
+    replace(&test.path("pw"), b"second-fake");
+    watch.until("the previous value's file", CYCLE, |_| holds(&previous_of(&gone), "first-fake"));
+    drop(watch);
+
+    let one_job = two_jobs.lines().take(3).collect::<Vec<_>>().join("\n") + "\n";
+    replace(&test.path("prometheus.yml"), one_job.as_bytes());
+    let mut again = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    again.until("/-/ready", CYCLE, Watch::ready);
+    assert!(!gone.exists(), "the removed field's value stayed in {}", gone.display());
+    assert!(!previous_of(&gone).exists(), "its previous value stayed");
+    assert!(holds(&kept, "second-fake"), "the field still there lost its file");
+}
+
 /// A second `watch` started on the out dir of a running one says so, and leaves the first's
 /// `.previous` files alone while the first runs: it took them for an earlier run's leftovers and
 /// removed them inside their grace period (the first then wrote them back, and so on). Once the
