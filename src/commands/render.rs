@@ -135,7 +135,10 @@ pub(crate) fn named_by_last_rendering(
 /// these configs' renderings) are not touched. A failure is a warning: the rendering is done.
 fn remove_unnamed(out: &OutputDir, configs: &[Config], named_before: &[String]) {
     let named: std::collections::HashSet<&str> = secret_files(configs).collect();
-    for name in named_before.iter().filter(|name| !named.contains(name.as_str())) {
+    // With the previous value a `watch` kept beside it for its grace period.
+    let unnamed = named_before.iter().filter(|name| !named.contains(name.as_str()));
+    for name in unnamed.flat_map(|name| [name.clone(), format!("{name}.previous")]) {
+        let name = &name;
         let relative = std::path::Path::new(crate::output::SECRETS_DIR).join(name);
         if out.identity(&relative).is_none() {
             continue;

@@ -116,6 +116,9 @@ fn a_field_taken_out_of_the_config_leaves_no_secret_file_behind() {
     let (before, other) = (secrets("prometheus.yml"), secrets("prometheus-b.yml"));
     assert_eq!(before.len(), 2);
 
+    // The previous value a `watch` kept beside b's file for its grace period goes with it.
+    let previous = format!("{}.previous", before[1]);
+    std::fs::write(&previous, "previous-fake").unwrap();
     std::fs::write(test.path("prometheus.yml"), two_jobs.split("  - job_name: b").next().unwrap()).unwrap();
     let outcome = test.run_with(&["render", "prometheus.yml", "--out", "out"]);
     outcome.expect_code(0).stderr_contains("removed a secret file no field names now");
@@ -123,6 +126,7 @@ fn a_field_taken_out_of_the_config_leaves_no_secret_file_behind() {
     assert_eq!(after, before[..1]);
     assert!(Path::new(&before[0]).is_file());
     assert!(!Path::new(&before[1]).exists(), "the removed field's secret file stays");
+    assert!(!Path::new(&previous).exists(), "the removed field's previous value stays");
     assert!(Path::new(&other[0]).is_file(), "another config's secret file was removed");
 }
 
