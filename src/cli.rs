@@ -82,7 +82,9 @@ pub enum Command {
     /// secret has a value, keep values fresh and reload it (SIGHUP) when something changed.
     ///
     /// Example: `secret-render run -- prometheus --config.file=/etc/prometheus/prometheus.yml`.
-    /// Exits with the target's exit code, or 128+N when it died of signal N.
+    /// SIGTERM, SIGINT and SIGQUIT are passed on to the target; SIGHUP re-reads the
+    /// configuration and then reloads the target. Exits with the target's exit code, or 128+N
+    /// when it died of signal N.
     Run(RunArgs),
 
     /// Keep rendered configs fresh without a child (the sidecar after an init container): the

@@ -672,9 +672,15 @@ impl Daemon {
         self.config_check_at.get_or_insert(Instant::now());
     }
 
-    /// SIGHUP: read the configuration again now, even if its files look unchanged.
-    fn reread_on_sighup(&mut self) {
+    /// SIGHUP: read the configuration again now, even if its files look unchanged, and, once
+    /// the target runs (`reload_target`), reload it after that whether or not anything changed:
+    /// an operator's `kill -HUP` (or `docker kill -s HUP`) to the wrapper asks the target to
+    /// reload, for its rule files and whatever else it reads, as it would without a wrapper.
+    fn reread_on_sighup(&mut self, reload_target: bool) {
         tracing::info!("SIGHUP: re-reading the configuration");
+        if reload_target && self.settings.reload.is_some() {
+            self.reload_at = Some(Instant::now());
+        }
         // And watching again what the paths lead to now (a directory that could not be watched
         // before, the inotify limit since raised).
         if let Some(watch) = &self.config_watch {
@@ -771,7 +777,7 @@ impl Daemon {
         self.sources = sources;
         match Self::load(&self.settings) {
             Ok((loaded, providers)) => {
-                tracing::info!("the configuration changed: re-rendering");
+                tracing::info!("the configuration was read again: re-rendering");
                 // A secret is gone when its name is (a removed field, a renamed job), even if
                 // its location is still used elsewhere: its series would stand frozen.
                 let uses = Self::index_uses(&loaded);
@@ -1174,7 +1180,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
         match woken {
             None => {}
             Some(BeforeStart::ConfigChanged) => daemon.config_files_changed(),
-            Some(BeforeStart::Reread) => daemon.reread_on_sighup(),
+            Some(BeforeStart::Reread) => daemon.reread_on_sighup(false),
             Some(BeforeStart::Refresh(secret)) => {
                 let locations = daemon.requested(secret.as_deref());
                 guarded!(guard, daemon.refresh(locations));
@@ -1262,7 +1268,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
             }
-            _ = hangup.recv() => daemon.reread_on_sighup(),
+            _ = hangup.recv() => daemon.reread_on_sighup(child_running || daemon.settings.child.is_none()),
             Some(request) = refresh_requests.recv() => {
                 let locations = daemon.requested(request.secret.as_deref());
                 guarded!(guard, daemon.auth_failure(locations));

@@ -439,7 +439,7 @@ fn an_edit_leaves_the_lease_renewed(
     let config = read(&test.path("app.yml"));
     std::fs::write(test.path("app.yml"), format!("# edited\n{config}")).unwrap();
     sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
-        sidecar.log().contains("the configuration changed: re-rendering")
+        sidecar.log().contains("the configuration was read again: re-rendering")
     });
     let mark = audit_mark(server);
     sidecar.until("a renewal after the reload", Duration::from_secs(30), |_| {
@@ -540,7 +540,7 @@ fn a_config_reload_keeps_renewing_a_given_token() {
     let (test, mut sidecar, token) = watch_with_a_token_of_4_seconds(&server);
     std::fs::write(test.path("app.yml"), format!("# edited\n{}", read(&test.path("app.yml")))).unwrap();
     sidecar.until("the reload", Duration::from_secs(30), |sidecar| {
-        sidecar.log().contains("the configuration changed: re-rendering")
+        sidecar.log().contains("the configuration was read again: re-rendering")
     });
     token_outlives_its_first_ttl(&server, &test, &mut sidecar, &token, audit_mark(&server));
 }
@@ -1043,7 +1043,9 @@ fn a_refused_approle_login_is_not_retried_until_its_credentials_change() {
     let test = test.file("app.yml", &edited);
     sidecar.until("the edit read and a fetch after it", Duration::from_secs(30), |sidecar| {
         let log = sidecar.log();
-        log.split("the configuration changed: re-rendering").nth(1).is_some_and(|after| after.contains("fetch failed"))
+        log.split("the configuration was read again: re-rendering")
+            .nth(1)
+            .is_some_and(|after| after.contains("fetch failed"))
     });
     assert_eq!(audited_requests(&server, mark).get("auth/approle/login"), Some(&1), "{}", sidecar.log());
 

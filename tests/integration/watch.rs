@@ -688,10 +688,9 @@ fn a_refused_reload_is_counted_and_sent_again_until_accepted() {
     assert_eq!(watch.reloads().0, 1.0);
 }
 
-/// `--reload-pid PID`: a changed value sends SIGHUP to that process, once per change. The
-/// process is a small Python program that appends to a file on each SIGHUP.
-#[test]
-fn reload_pid_sends_one_sighup_per_change() {
+/// A small Python program that appends `h` to the file returned on each SIGHUP it gets, started
+/// and ready; the directory holding the file goes with the last element.
+fn sighup_counter() -> (KillOnDrop, PathBuf, tempfile::TempDir) {
     let counter_dir = tempfile::tempdir().unwrap();
     let hups = counter_dir.path().join("hups");
     let ready = counter_dir.path().join("ready");
@@ -700,12 +699,38 @@ fn reload_pid_sends_one_sighup_per_change() {
                    open(sys.argv[2], 'w').close()\n\
                    while True:\n    signal.pause()\n";
     let child = std::process::Command::new("python3").arg("-c").arg(program).arg(&hups).arg(&ready).spawn();
-    let mut child = KillOnDrop(child.expect("python3 runs (apt-get install python3)"));
+    let child = KillOnDrop(child.expect("python3 runs (apt-get install python3)"));
     let deadline = Instant::now() + CYCLE;
     while !ready.exists() {
         assert!(Instant::now() < deadline, "the SIGHUP counter did not start");
         std::thread::sleep(PAUSE);
     }
+    (child, hups, counter_dir)
+}
+
+/// SIGHUP to `watch` re-reads the configuration and then reloads the target once, though
+/// nothing changed: an operator's `kill -HUP` asks the target to reload (its rule files), as
+/// it would without secret-render in between.
+#[test]
+fn sighup_reloads_the_target_once_though_nothing_changed() {
+    let (mut child, hups, _dir) = sighup_counter();
+    let pid = child.0.id().to_string();
+    let (_test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pid", &pid]);
+    watch.cycles(2);
+    assert!(!hups.exists(), "the start sent a reload");
+    let own = rustix::process::Pid::from_raw(i32::try_from(watch.pid()).unwrap()).unwrap();
+    rustix::process::kill_process(own, rustix::process::Signal::HUP).expect("signal secret-render watch");
+    watch.until("the SIGHUP passed on", CYCLE, |_| std::fs::read_to_string(&hups).is_ok_and(|text| text == "h"));
+    watch.cycles(2);
+    assert_eq!(std::fs::read_to_string(&hups).unwrap(), "h", "one SIGHUP, one reload");
+    assert!(child.0.try_wait().unwrap().is_none());
+}
+
+/// `--reload-pid PID`: a changed value sends SIGHUP to that process, once per change. The
+/// process is a small Python program that appends to a file on each SIGHUP.
+#[test]
+fn reload_pid_sends_one_sighup_per_change() {
+    let (mut child, hups, _dir) = sighup_counter();
     let pid = child.0.id().to_string();
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), "first-fake", &["--reload-pid", &pid]);
 
