@@ -1585,6 +1585,21 @@ fn tls_server_name_verifies_a_server_whose_ipv6_address_the_certificate_lacks() 
     assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"ipv6-name-fake\"\n");
 }
 
+/// With `tls_server_name:`, the address's host is resolved at each connection, not once at
+/// start: one that does not resolve (a DNS blip as a pod starts) is an unreachable store (exit
+/// 4, retried under `watch`), named by the address as configured, not a config error (exit 3)
+/// that would crash-loop a sidecar.
+#[test]
+fn tls_server_name_with_an_address_that_does_not_resolve_is_unreachable_not_a_config_error() {
+    let server = tls_server();
+    let settings = format!("{}      tls_server_name: localhost\n", tls_ca_file(&server));
+    let config = tls_store_config(&server, &settings).replace("https://127.0.0.1:", "https://vault.invalid:");
+    let test = Test::new().file("app.yml", &config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run()
+        .expect_code(4)
+        .stderr_contains(&format!("store `tls` (https://vault.invalid:{}) is unreachable", server.port));
+}
+
 /// `insecure_skip_verify: true` reads from a TLS server whose CA is given nowhere, and says so
 /// with a warning on stderr.
 #[test]

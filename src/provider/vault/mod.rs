@@ -244,6 +244,28 @@ pub fn environment_settings(address: Option<String>) -> StoreSettings {
     }
 }
 
+/// Resolves `tls_server_name` to the addresses of the configured address's `host`, and any
+/// other name (a standby's redirect) as usual, at each connection.
+struct ServerNameResolver {
+    server_name: String,
+    host: String,
+}
+
+impl reqwest::dns::Resolve for ServerNameResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let target = if name.as_str().eq_ignore_ascii_case(&self.server_name) {
+            self.host.clone()
+        } else {
+            name.as_str().to_owned()
+        };
+        Box::pin(async move {
+            // Port 0: the request's own port replaces it.
+            let addresses = tokio::net::lookup_host((target.as_str(), 0)).await?;
+            Ok(Box::new(addresses.collect::<Vec<_>>().into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The proxies a Vault client goes through, chosen as the Vault CLI and Agent choose
 /// (`VAULT_PROXY_ADDR`, else Go's `ProxyFromEnvironment`): every request through
 /// `VAULT_PROXY_ADDR` (or `VAULT_HTTP_PROXY`, `BAO_PROXY_ADDR`, `BAO_HTTP_PROXY`) when set;
@@ -291,6 +313,8 @@ pub struct VaultStore {
     label: String,
     store: StoreRef,
     base: reqwest::Url,
+    /// The address as configured (`base` names `tls_server_name` instead when one is set).
+    origin: String,
     http: reqwest::Client,
     namespace: Option<String>,
     kv_version: Option<u8>,
@@ -549,17 +573,16 @@ impl VaultStore {
             }
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
+        let origin = base.origin().ascii_serialization();
         if let Some(server_name) = &tls.tls_server_name {
             // Verify the certificate against `tls_server_name` while connecting to the address's
-            // host: ask for the server name, and resolve it to where the address points.
+            // host: ask for the server name, and resolve it to where the address points, at
+            // each connection (a name that does not resolve at start is retried like any
+            // unreachable store, and a failover is followed).
             // An IPv6 literal comes bracketed (`[::1]`), which name resolution does not take.
             let host = base.host_str().ok_or_else(|| format!("{label}: address has no host"))?;
             let host = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host).to_owned();
-            let port = base.port_or_known_default().unwrap_or(8200);
-            let addresses: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-                .map_err(|error| format!("{label}: cannot resolve {host}: {error}"))?
-                .collect();
-            builder = builder.resolve_to_addrs(server_name, &addresses);
+            builder = builder.dns_resolver(ServerNameResolver { server_name: server_name.clone(), host });
             base.set_host(Some(server_name)).map_err(|error| format!("{label}: invalid tls_server_name: {error}"))?;
         }
         let login = auth::Login::new(&settings.auth, bootstrap, &label)?;
@@ -574,6 +597,7 @@ impl VaultStore {
             label,
             store,
             base,
+            origin,
             http,
             namespace: settings.namespace.clone(),
             kv_version: settings.kv_version,
@@ -624,7 +648,7 @@ impl VaultStore {
         if let Some(body) = body {
             request = request.header("Content-Type", "application/json").body(body.to_vec());
         }
-        let what = || format!("{} ({})", self.label, self.base.origin().ascii_serialization());
+        let what = || format!("{} ({})", self.label, self.origin);
         let response = request.send().await.map_err(|error| self.transport_error(&error, what()))?;
         let status = response.status();
         let retry_after = response
