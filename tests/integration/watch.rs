@@ -1802,7 +1802,7 @@ fn a_previous_file_goes_at_the_end_of_its_grace_even_while_the_config_cannot_be_
         basic_auth_job("1s", "3s")
     );
     replace(&test.path("prometheus.yml"), broken.as_bytes());
-    watch.until("the edit read", CYCLE, |watch| watch.logged("the configuration changed") >= 1);
+    watch.until("the edit read", CYCLE, |watch| watch.logged("the configuration was read again") >= 1);
     watch.until("the previous file gone at the end of its grace", CYCLE, |_| !previous_of(&secret).exists());
     assert!(holds(&secret, "second-fake"), "the rendering in place keeps its secret file");
 }
