@@ -423,21 +423,28 @@ impl Daemon {
     /// over, or unknown), and the secret files, `.previous` ones too, that the renderings in
     /// place name and the new ones do not (a field taken out of a config while nothing ran). A
     /// file of an old secret must not stay for good. Another config's files are not touched.
+    ///
+    /// The files a rendering in place names are its config's in place (see
+    /// [`kept_in_place`]) until a new rendering replaces it: while the new one cannot be
+    /// written (a store down at the start), the target still reads them.
     fn adopt_previous_files(&mut self) {
         self.previous_adopted = true;
         let secrets_dir = self.out.secrets_dir();
-        let named_before =
-            crate::commands::render::named_by_last_rendering(&self.out, &self.loaded.configs, &secrets_dir);
-        let previous_of_current =
-            self.loaded.configs.iter().flat_map(|config| &config.placements).filter_map(|placement| match placement {
+        let mut adopted: Vec<PathBuf> = Vec::new();
+        for config in &self.loaded.configs {
+            adopted.extend(config.placements.iter().filter_map(|placement| match placement {
                 Placement::File { file, .. } => Some(previous_file(file)),
                 Placement::Inline => None,
-            });
-        let of_last_rendering = named_before.iter().flat_map(|name| {
-            let current = PathBuf::from(crate::output::SECRETS_DIR).join(name);
-            [current, previous_file(name)]
-        });
-        let adopted: Vec<PathBuf> = previous_of_current.chain(of_last_rendering).collect();
+            }));
+            let named =
+                crate::commands::render::named_by_last_rendering(&self.out, std::slice::from_ref(config), &secrets_dir);
+            let in_place: HashSet<PathBuf> = named
+                .iter()
+                .flat_map(|name| [PathBuf::from(crate::output::SECRETS_DIR).join(name), previous_file(name)])
+                .collect();
+            adopted.extend(in_place.iter().cloned());
+            self.named_by_rendered.entry(config.name.clone()).or_default().extend(in_place);
+        }
         for relative in adopted {
             if let Some(bytes) = self.out.read_existing(&relative) {
                 self.written.record(&self.out, relative, digest(&bytes));

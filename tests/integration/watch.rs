@@ -1742,6 +1742,29 @@ fn a_field_removed_while_nothing_ran_leaves_no_file_at_the_next_start() {
     assert!(holds(&kept, "second-fake"), "the field still there lost its file");
 }
 
+/// A `watch` started beside an earlier rendering (an init container's) while one secret cannot
+/// be fetched keeps that secret's file, which the rendering in place still names and the
+/// target still reads, and keeps the others fresh.
+#[test]
+fn a_watch_started_while_a_secret_cannot_be_fetched_keeps_its_file_in_place() {
+    let two_jobs = concat!(
+        "scrape_configs:\n",
+        "  - job_name: fresh\n    basic_auth: {username: prom, password: {file: {path: pw, refresh_interval: 1s}}}\n",
+        "  - job_name: stuck\n    basic_auth: {username: prom, password: {file: {path: pw2, refresh_interval: 1s}}}\n",
+    );
+    let test = Test::new().file("prometheus.yml", two_jobs).file("pw", "first-fake").file("pw2", "stuck-fake");
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(0);
+    let files = named_files(&test.path("out/prometheus.yml"), "password_file");
+    let (fresh, stuck) = (files[0].clone(), files[1].clone());
+    std::fs::remove_file(test.path("pw2")).unwrap();
+    replace(&test.path("pw"), b"second-fake");
+
+    let mut watch = Watch::start(&test, &["prometheus.yml", "--out", "out"]);
+    watch.until("the fetchable secret kept fresh", CYCLE, |_| holds(&fresh, "second-fake"));
+    watch.cycles(2);
+    assert!(holds(&stuck, "stuck-fake"), "the file the rendering in place names was removed:\n{}", watch.log());
+}
+
 /// A second `watch` started on the out dir of a running one says so, and leaves the first's
 /// `.previous` files alone while the first runs: it took them for an earlier run's leftovers and
 /// removed them inside their grace period (the first then wrote them back, and so on). Once the
