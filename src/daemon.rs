@@ -197,30 +197,39 @@ impl Daemon {
 
     /// Fetches `locations` now and records the outcomes; returns those whose value changed.
     async fn refresh(&mut self, locations: Vec<Location>) -> Vec<(Location, Outcome)> {
-        // A location still being fetched (by a refresh that stopped waiting for it) is not
-        // fetched twice: its result is on the way.
-        let locations: Vec<Location> =
-            locations.into_iter().filter(|location| !self.schedule.fetching(location)).collect();
-        if locations.is_empty() {
+        self.fetch_and_record(locations, Some(FETCH_PATIENCE)).await
+    }
+
+    /// Fetches `locations` and records the results, waiting for them up to `patience` (`None`:
+    /// until every one of them has answered, those already being fetched included). A location
+    /// already being fetched is not fetched twice at once: with `patience`, it is fetched again
+    /// once its running fetch has answered (which may have read the value before the change
+    /// that asks for this one).
+    async fn fetch_and_record(
+        &mut self,
+        locations: Vec<Location>,
+        patience: Option<Duration>,
+    ) -> Vec<(Location, Outcome)> {
+        let (running, locations): (Vec<Location>, Vec<Location>) =
+            locations.into_iter().partition(|location| self.schedule.fetching(location));
+        let mut waiting: HashSet<Location> = locations.iter().cloned().collect();
+        if patience.is_some() {
+            for location in &running {
+                self.schedule.fetch_again_when_done(location);
+            }
+        } else {
+            waiting.extend(running);
+        }
+        if waiting.is_empty() {
             return Vec::new();
         }
         for location in &locations {
             self.schedule.start_fetch(location);
         }
-        let mut waiting: HashSet<Location> = locations.iter().cloned().collect();
-        let providers = self.providers.clone();
-        let sender = self.fetched_sender.clone();
-        let max_concurrency = self.settings.common.max_concurrency;
-        // On a task of its own, so that the fetches go on when this refresh stops waiting.
-        tokio::spawn(async move {
-            let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, max_concurrency));
-            while let Some(result) = futures_util::StreamExt::next(&mut fetched).await {
-                if sender.send(result).is_err() {
-                    return;
-                }
-            }
-        });
-        let patience = sleep_until(Instant::now() + FETCH_PATIENCE);
+        if !locations.is_empty() {
+            self.spawn_fetches(locations);
+        }
+        let patience = sleep_until_opt(patience.map(|patience| Instant::now() + patience));
         tokio::pin!(patience);
         let mut outcomes = Vec::new();
         while !waiting.is_empty() {
@@ -239,6 +248,39 @@ impl Daemon {
             );
         }
         outcomes
+    }
+
+    /// Fetches `locations` on a task of its own, so that the fetches go on when a refresh stops
+    /// waiting for them; each result goes to [`Daemon::fetched`]. A fetch that ends without an
+    /// answer (a provider's panic) is reported as failed, so that its location does not stay
+    /// "being fetched" for good.
+    fn spawn_fetches(&self, locations: Vec<Location>) {
+        let providers = self.providers.clone();
+        let sender = self.fetched_sender.clone();
+        let max_concurrency = self.settings.common.max_concurrency;
+        tokio::spawn(async move {
+            let mut unanswered: HashSet<Location> = locations.iter().cloned().collect();
+            let fetches = async {
+                let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, max_concurrency));
+                while let Some(result) = futures_util::StreamExt::next(&mut fetched).await {
+                    unanswered.remove(&result.0);
+                    if sender.send(result).is_err() {
+                        return;
+                    }
+                }
+            };
+            let ended = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(fetches)).await;
+            if ended.is_err() {
+                tracing::error!(unanswered = unanswered.len(), "a fetch ended without an answer (an internal error)");
+            }
+            for location in unanswered {
+                let error = ProviderError::Invalid {
+                    what: location.to_string(),
+                    reason: "the fetch ended without an answer (an internal error)".into(),
+                };
+                let _ = sender.send((location, Err(error), Duration::ZERO));
+            }
+        });
     }
 
     /// Records results of fetches a refresh stopped waiting for: `first`, and any others that
@@ -650,7 +692,11 @@ impl Daemon {
                 provider.forget(location);
             }
         }
-        let outcomes: HashMap<Location, Outcome> = self.refresh(locations.clone()).await.into_iter().collect();
+        // Every answer is awaited, those of fetches already running too: a fallback decided
+        // without one would be undone when it came (an unchanged value counts as a success).
+        // A store that hangs holds the loop up to its timeout here, as auth failures are rare.
+        let outcomes: HashMap<Location, Outcome> =
+            self.fetch_and_record(locations.clone(), None).await.into_iter().collect();
         let now = Instant::now();
         let mut fell_back = false;
         for location in locations {

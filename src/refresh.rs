@@ -60,6 +60,8 @@ struct Entry {
     next_due: Instant,
     /// A fetch is running: not due again until its result is recorded.
     fetching: bool,
+    /// A change was reported while a fetch ran: fetch again once it has answered.
+    again: bool,
     last_success: Option<SystemTime>,
     last_error: Option<ProviderError>,
 }
@@ -119,6 +121,7 @@ impl Schedule {
                 failures: 0,
                 next_due: now,
                 fetching: false,
+                again: false,
                 last_success: None,
                 last_error: None,
             });
@@ -161,6 +164,14 @@ impl Schedule {
         }
     }
 
+    /// Has `location`, being fetched, fetched again as soon as that fetch succeeds: a change
+    /// reported meanwhile may have come after the running fetch read the value.
+    pub fn fetch_again_when_done(&mut self, location: &Location) {
+        if let Some(entry) = self.entries.get_mut(location) {
+            entry.again = true;
+        }
+    }
+
     /// Whether a fetch of `location` is running.
     #[must_use]
     pub fn fetching(&self, location: &Location) -> bool {
@@ -182,7 +193,7 @@ impl Schedule {
         if let Some(lease) = fetched.lease {
             wait = wait.min(lease.mul_f64(LEASE_SHARE).max(Duration::from_secs(1)));
         }
-        entry.next_due = now + wait;
+        entry.next_due = if std::mem::take(&mut entry.again) { now } else { now + wait };
         entry.failures = 0;
         entry.last_error = None;
         entry.last_success = Some(SystemTime::now());
@@ -221,6 +232,8 @@ impl Schedule {
     pub fn record_failure(&mut self, location: &Location, error: ProviderError, now: Instant) {
         let Some(entry) = self.entries.get_mut(location) else { return };
         entry.fetching = false;
+        // The store failing, the next try backs off as usual.
+        entry.again = false;
         entry.failures = entry.failures.saturating_add(1);
         // A store's `Retry-After` is honoured when it asks for longer than our backoff.
         let wait = backoff(entry.failures, entry.interval).max(error.retry_after().unwrap_or_default());
@@ -394,6 +407,28 @@ mod tests {
         assert_eq!(schedule.next_deadline(), Some(now + Duration::from_secs(1)), "a's retry");
         schedule.record_success(b, value("v"), now);
         assert!(!schedule.fetching(b));
+    }
+
+    /// A change reported while a fetch runs has the location fetched again as soon as that
+    /// fetch succeeds (it may have read the value before the change); a failure backs off as
+    /// usual.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_reported_during_a_fetch_has_it_fetched_again_once_it_succeeds() {
+        let specs = [spec("A", 100, 10)];
+        let a = &specs[0].location;
+        let now = Instant::now();
+        let mut schedule = Schedule::new(&specs, now);
+        schedule.start_fetch(a);
+        schedule.fetch_again_when_done(a);
+        schedule.record_success(a, value("v"), now);
+        assert_eq!(schedule.due(now), std::slice::from_ref(a), "due again at once");
+        schedule.start_fetch(a);
+        schedule.record_success(a, value("v"), now);
+        assert!(schedule.due(now).is_empty(), "once only");
+        schedule.start_fetch(a);
+        schedule.fetch_again_when_done(a);
+        schedule.record_failure(a, unreachable(), now);
+        assert_eq!(schedule.next_due(a), Some(now + Duration::from_secs(1)), "a failure backs off");
     }
 
     #[tokio::test(start_paused = true)]

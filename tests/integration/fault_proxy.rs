@@ -33,6 +33,8 @@ pub enum Fault {
     CloseMidBody,
     /// Answer 200 with a body that is not JSON.
     MalformedJson,
+    /// Forward to the upstream server after this long: a store slow to answer, not failing.
+    Slow(Duration),
 }
 
 impl Fault {
@@ -46,6 +48,7 @@ impl Fault {
             Self::RetryAfter { status, retry_after } => format!("HTTP {status} with Retry-After: {retry_after}"),
             Self::CloseMidBody => "a body cut short".into(),
             Self::MalformedJson => "malformed JSON".into(),
+            Self::Slow(delay) => format!("answers after {delay:?}"),
         }
     }
 }
@@ -318,6 +321,11 @@ fn serve(stream: TcpStream, upstream: u16, shared: &Shared) {
             let _ = stream.flush();
         }
         Fault::MalformedJson => respond(&mut stream, 200, "", "{\"request_id\": \"fault\", \"data\": {oops: ]"),
+        Fault::Slow(delay) => {
+            // The delay is the fault itself (a slow store), not a wait for something to happen.
+            let _ = shared.wait_for(delay, |state| state.shutdown);
+            forward(&mut stream, upstream, &request);
+        }
     }
     let _ = stream.shutdown(Shutdown::Both);
 }

@@ -495,3 +495,56 @@ fn a_hung_store_holds_back_no_other_secret() {
     );
     proxy.set(Fault::PassThrough);
 }
+
+/// `secret_render_fetch_duration_seconds_count{provider="vault"}`: the Vault answers recorded.
+fn vault_answers(sidecar: &Sidecar) -> f64 {
+    sidecar
+        .metrics()
+        .lines()
+        .find_map(|line| {
+            let (labels, value) = parse_sample(line, "secret_render_fetch_duration_seconds_count")?;
+            (labels.get("provider") == Some(&"vault")).then_some(value)
+        })
+        .unwrap_or(0.0)
+}
+
+/// An auth failure (`POST /-/refresh`) whose refetch comes back unchanged only after longer
+/// than a refresh waits (a slow store, not a failing one) falls back to the previous value and
+/// stays there: its answer is awaited before deciding, not taken late and taken for a success
+/// that puts the refused value back.
+#[test]
+fn a_slow_unchanged_answer_to_an_auth_failure_keeps_the_fallback() {
+    let server = Server::openbao();
+    put_password(&server, "first-fake");
+    let proxy = FaultProxy::start(server.port);
+    // A timeout well past the delay: the answer is slow, and a success.
+    let config = config(&proxy)
+        .replace(
+            &format!("refresh_interval: {}s\n", INTERVAL.as_secs()),
+            "refresh_interval: 1h\n      grace_period: 1h\n",
+        )
+        .replace(&format!("timeout: {}s", TIMEOUT.as_secs()), "timeout: 20s");
+    let test = Test::new().file("prometheus.yml", &config);
+    let mut sidecar = Sidecar::start(&test, &["prometheus.yml", "--out", "out"]);
+    sidecar.until("the first render (ready)", CYCLES, Sidecar::ready);
+    let out = test.path("out");
+    let holds = |value: &str| snapshot(&out).values().any(|bytes| *bytes == value.as_bytes());
+    let port = sidecar.port;
+    let refresh = || {
+        let (status, body) = try_http("POST", port, "/-/refresh").expect("the admin listener answers");
+        assert_eq!(status, 202, "{body}");
+    };
+
+    put_password(&server, "second-fake");
+    refresh();
+    sidecar.until("the rotation read", CYCLES, |_| holds("second-fake"));
+
+    proxy.set(Fault::Slow(Duration::from_secs(3)));
+    let answers = vault_answers(&sidecar);
+    refresh();
+    sidecar.until("the slow answer recorded", CYCLES, |sidecar| vault_answers(sidecar) > answers);
+    sidecar.until("the fallback in force", CYCLES, |sidecar| sidecar.state().as_deref() == Some("fallback"));
+    assert!(sidecar.failures().is_empty(), "the slow answer failed: the test proves nothing");
+    assert!(holds("first-fake"), "the previous value is not back in place");
+    assert!(!holds("second-fake"), "the refused value was put back");
+}

@@ -489,14 +489,13 @@ impl Login {
     }
 
     /// When the token should next be renewed (or, with `holds_leases`, replaced) even if
-    /// nothing is fetched by then, so that it does not lapse between refreshes; an instant from
-    /// now while a fetch holds it. Without leases a token that cannot be renewed is replaced
+    /// nothing is fetched by then, so that it does not lapse between refreshes; none while a
+    /// fetch holds it. Without leases a token that cannot be renewed is replaced
     /// only when a fetch needs it, so that logins (and one-use secret_ids) are not spent ahead.
     pub(super) fn next_upkeep(&self, holds_leases: bool) -> Option<Instant> {
-        match self.state.try_lock() {
-            Ok(state) => state.as_ref()?.upkeep_at(holds_leases && self.can_log_in_again()),
-            Err(_) => Some(Instant::now() + Duration::from_secs(1)),
-        }
+        // While a fetch holds the login (logging in, renewing), that fetch does the upkeep; its
+        // answer wakes the loop, which asks again then.
+        self.state.try_lock().ok()?.as_ref()?.upkeep_at(holds_leases && self.can_log_in_again())
     }
 
     /// How long the current token lives as it stands, if known.
