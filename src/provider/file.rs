@@ -315,7 +315,7 @@ pub(crate) fn read_regular_file_checked(
     Ok(bytes)
 }
 
-fn not_regular(kind: &std::fs::FileType) -> std::io::Error {
+pub(crate) fn not_regular(kind: &std::fs::FileType) -> std::io::Error {
     let what = if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_char_device() {

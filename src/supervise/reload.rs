@@ -80,30 +80,53 @@ pub async fn reload(
 }
 
 /// The process id in `path`: a regular file (read without blocking: a FIFO put there would
-/// hold the loop), which not everyone may write, since it names the process to signal. A file
-/// owned by another user than root or this process's may name only a process of that user:
+/// hold the loop, and not through a symlink), which only its owner may write, in a directory
+/// only its owner may change, since it names the process to signal. A file or directory owned
+/// by another user than root or this process's may name only a process of that user:
 /// otherwise the target's user (`prometheus`) could have a sidecar running as root signal any
 /// process, and SIGHUP ends one that does not handle it.
 pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
-    let refused = |reason: String| SuperviseError::ReadPidFile {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, reason),
-    };
-    let mut owner = 0;
-    // Checked on the file opened, not by path before opening it.
-    let not_world_writable = |file: &std::fs::File| {
-        let metadata = file.metadata()?;
-        owner = std::os::unix::fs::MetadataExt::uid(&metadata);
-        if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o002 == 0 {
-            return Ok(());
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let failed = |source: std::io::Error| SuperviseError::ReadPidFile { path: path.to_path_buf(), source };
+    let refused = |reason: String| failed(std::io::Error::new(std::io::ErrorKind::PermissionDenied, reason));
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(rustix::io::Errno::LOOP) => {
+            return Err(refused(
+                "it is a symlink, which whoever may write its directory can point at any process's pid file: name \
+                 the file itself"
+                    .into(),
+            ));
         }
-        Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            "anyone may write it, and so choose which process gets the signal (chmod o-w)",
-        ))
+        Err(errno) => return Err(failed(errno.into())),
     };
-    let bytes = crate::provider::file::read_regular_file_checked(path, not_world_writable)
-        .map_err(|source| SuperviseError::ReadPidFile { path: path.to_path_buf(), source })?;
+    // Checked on the file opened, not by path before opening it.
+    let metadata = file.metadata().map_err(failed)?;
+    if !metadata.is_file() {
+        return Err(failed(crate::provider::file::not_regular(&metadata.file_type())));
+    }
+    let mode = metadata.permissions().mode();
+    if mode & 0o002 != 0 {
+        return Err(refused("anyone may write it, and so choose which process gets the signal (chmod o-w)".into()));
+    }
+    if mode & 0o020 != 0 {
+        return Err(refused("its group may write it, and so choose which process gets the signal (chmod g-w)".into()));
+    }
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir_metadata = std::fs::metadata(dir).map_err(failed)?;
+    let dir_mode = dir_metadata.permissions().mode();
+    // A sticky directory (`/tmp`) lets no one else replace a file they do not own.
+    if dir_mode & 0o022 != 0 && dir_mode & 0o1000 == 0 {
+        return Err(refused(format!(
+            "its directory {} may be written by its group or anyone, who could put another pid file in its place",
+            dir.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(64).read_to_end(&mut bytes).map_err(failed)?;
     let pid = std::str::from_utf8(&bytes)
         .unwrap_or_default()
         .trim()
@@ -111,17 +134,28 @@ pub(super) fn read_pid_file(path: &Path) -> Result<u32, SuperviseError> {
         .ok()
         .filter(|pid| *pid > 0)
         .ok_or_else(|| SuperviseError::BadPidFile { path: path.to_path_buf() })?;
-    if owner != 0 && owner != rustix::process::geteuid().as_raw() {
-        match process_users(pid) {
-            Some(users) if !users.contains(&owner) => {
+    let ours = rustix::process::geteuid().as_raw();
+    let mut controllers: Vec<u32> =
+        [metadata.uid(), dir_metadata.uid()].into_iter().filter(|uid| *uid != 0 && *uid != ours).collect();
+    controllers.dedup();
+    match controllers.as_slice() {
+        [] => {}
+        [owner] => match process_users(pid) {
+            Some(users) if !users.contains(owner) => {
                 return Err(refused(format!(
-                    "it is owned by uid {owner} and names process {pid}, which runs as uid {}: \
-                     a pid file not owned by root or by secret-render's user may name only its owner's processes",
+                    "uid {owner} may choose what it holds, and it names process {pid}, which runs as uid {}: a pid \
+                     file not kept by root or by secret-render's user may name only its keeper's processes",
                     users[1]
                 )));
             }
-            // Gone (the signal says so) or ours to signal.
+            // Gone (the signal says so) or theirs to signal.
             _ => {}
+        },
+        [file_owner, dir_owner, ..] => {
+            return Err(refused(format!(
+                "it is owned by uid {file_owner} in a directory owned by uid {dir_owner}: either could choose which \
+                 process gets the signal"
+            )));
         }
     }
     Ok(pid)
@@ -319,12 +353,16 @@ mod tests {
         assert!(error.contains("not a regular file"), "{error}");
     }
 
-    /// A pid file owned by an unprivileged user names only that user's processes: `nobody`'s
-    /// file naming a root process is refused, naming `nobody`'s own accepted. Needs root, to
-    /// give a file and a process to another user (CI runs as root).
+    /// A pid file kept by an unprivileged user (it owns the file, or the directory it is in)
+    /// names only that user's processes: `nobody`'s file naming a root process is refused,
+    /// naming `nobody`'s own accepted; so is a root-owned file in `nobody`'s directory, which
+    /// `nobody` could replace. A symlink, a group-writable file and a directory others may
+    /// write are refused. Needs root, to give files and a process to another user (CI runs as
+    /// root).
     #[test]
     #[expect(clippy::disallowed_methods, reason = "test fixtures, not secret-render outputs")]
-    fn a_pid_file_of_another_user_names_only_that_users_processes() {
+    fn a_pid_file_kept_by_another_user_names_only_that_users_processes() {
+        use std::os::unix::fs::PermissionsExt as _;
         use std::os::unix::process::CommandExt as _;
         const NOBODY: u32 = 65534;
         assert!(
@@ -337,14 +375,32 @@ mod tests {
         let mut roots = std::process::Command::new("sleep").arg("60").spawn().unwrap();
         std::fs::write(&pid_file, format!("{}\n", roots.id())).unwrap();
         assert_eq!(read_pid_file(&pid_file).unwrap(), roots.id(), "root's own file names any process");
+        let refused = |path: &Path| read_pid_file(path).unwrap_err().to_string();
+
         std::os::unix::fs::chown(&pid_file, Some(NOBODY), Some(NOBODY)).unwrap();
-        let error = read_pid_file(&pid_file).unwrap_err().to_string();
-        assert!(
-            error.contains(&format!("owned by uid 65534 and names process {}, which runs as uid 0", roots.id())),
-            "{error}"
-        );
+        let error = refused(&pid_file);
+        assert!(error.contains(&format!("uid 65534 may choose what it holds, and it names process {}", roots.id())));
+        assert!(error.contains("which runs as uid 0"), "{error}");
         std::fs::write(&pid_file, nobodys.id().to_string()).unwrap();
         assert_eq!(read_pid_file(&pid_file).unwrap(), nobodys.id());
+
+        // Root's file in nobody's directory: nobody could put another file in its place.
+        std::os::unix::fs::chown(&pid_file, Some(0), Some(0)).unwrap();
+        std::fs::write(&pid_file, roots.id().to_string()).unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        assert!(refused(&pid_file).contains("uid 65534 may choose what it holds"));
+        std::os::unix::fs::chown(dir.path(), Some(0), Some(0)).unwrap();
+
+        let link = dir.path().join("link.pid");
+        std::os::unix::fs::symlink(&pid_file, &link).unwrap();
+        assert!(refused(&link).contains("it is a symlink"));
+        std::fs::set_permissions(&pid_file, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(refused(&pid_file).contains("its group may write it"));
+        std::fs::set_permissions(&pid_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(refused(&pid_file).contains("may be written by its group or anyone"));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(read_pid_file(&pid_file).unwrap(), roots.id(), "a sticky directory (/tmp) is fine");
         for child in [&mut nobodys, &mut roots] {
             child.kill().unwrap();
             child.wait().unwrap();
