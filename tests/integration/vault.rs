@@ -1585,6 +1585,19 @@ fn tls_server_name_verifies_a_server_whose_ipv6_address_the_certificate_lacks() 
     assert_eq!(rendered(Test::new().file("app.yml", &config)), "pw: \"ipv6-name-fake\"\n");
 }
 
+/// Whether a proxy is used is decided on the configured address, not on the `tls_server_name`
+/// the requests carry: a Vault at `127.0.0.1` is reached directly though `HTTPS_PROXY` names a
+/// proxy (here a dead one) and the name is not a loopback one.
+#[test]
+fn tls_server_name_on_a_loopback_address_is_reached_directly_past_the_proxy() {
+    let server = tls_server();
+    bao_over_tls(&server, &["kv", "put", "secret/prometheus/node", "password=direct-tls-fake"]);
+    let settings = format!("{}      tls_server_name: localhost.localdomain\n", tls_ca_file(&server));
+    let dead_proxy = format!("http://127.0.0.1:{}", free_port());
+    let test = Test::new().file("app.yml", &tls_store_config(&server, &settings)).behind_proxy(&dead_proxy, "");
+    assert_eq!(rendered(test), "pw: \"direct-tls-fake\"\n");
+}
+
 /// With `tls_server_name:`, the address's host is resolved at each connection, not once at
 /// start: one that does not resolve (a DNS blip as a pod starts) is an unreachable store (exit
 /// 4, retried under `watch`), named by the address as configured, not a config error (exit 3)

@@ -273,7 +273,7 @@ impl reqwest::dns::Resolve for ServerNameResolver {
 /// first), except to a host `NO_PROXY` names and to the loopback interface, which a proxy
 /// could not reach. `ALL_PROXY` is not read, as Go does not. Empty when no proxy applies.
 /// Errors name the variable, never its value (a proxy URL may carry a password).
-fn proxies_from_environment(label: &str) -> Result<Vec<reqwest::Proxy>, String> {
+fn proxies_from_environment(label: &str, host: &str) -> Result<Vec<reqwest::Proxy>, String> {
     let env = |names: &[&'static str]| {
         names
             .iter()
@@ -285,6 +285,17 @@ fn proxies_from_environment(label: &str) -> Result<Vec<reqwest::Proxy>, String> 
         |name: &'static str| move |_: reqwest::Error| format!("{label}: {name} is not a proxy URL (http://HOST:PORT)");
     if let Some((name, address)) = env(&["VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY", "BAO_PROXY_ADDR", "BAO_HTTP_PROXY"]) {
         return Ok(vec![reqwest::Proxy::all(url(address)).map_err(invalid(name))?]);
+    }
+    // Decided on the configured address, not on a `tls_server_name` the requests carry instead.
+    let bare = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || match bare.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+            Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback()),
+            Err(_) => false,
+        };
+    if loopback {
+        return Ok(Vec::new());
     }
     let no_proxy = env(&["NO_PROXY", "no_proxy"]).map(|(_, hosts)| hosts).unwrap_or_default();
     let no_proxy = format!("{no_proxy},localhost,127.0.0.0/8,::1");
@@ -529,7 +540,7 @@ impl VaultStore {
                     None => attempt.follow(),
                 }
             }));
-        let proxies = proxies_from_environment(&label)?;
+        let proxies = proxies_from_environment(&label, base.host_str().unwrap_or_default())?;
         if proxies.is_empty() {
             builder = builder.no_proxy();
         }
