@@ -439,6 +439,8 @@ async fn read_destinations(
         .map(|(item, spec)| match fetches.value_for(spec) {
             Ok(existing) if existing.expose() == item.value.as_bytes() => Held::Same,
             Ok(_) => Held::Different,
+            // Its keys can be restored: a write of one key over it is refused.
+            Err(error) if crate::provider::vault::is_soft_deleted(&error) => Held::Unreadable(error.to_string()),
             Err(ProviderError::NotFound { .. } | ProviderError::MissingKey { .. }) => Held::Absent,
             Err(error) => Held::Unreadable(error.to_string()),
         })

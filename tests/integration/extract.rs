@@ -262,6 +262,18 @@ fn a_dry_run_says_what_write_would_do_at_each_destination() {
         "# scrape_configs[job_name=new].basic_auth.password: would store at vault prometheus/new key password: \
          cannot be read (",
     );
+    // A destination whose latest version is deleted (restorable): a one-key write over it is
+    // refused, so the dry run says so and --write stops before writing anything.
+    bao(&server, &["kv", "delete", "secret/prometheus/same"]);
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault"]).expect_code(0).stdout_contains(
+        "# scrape_configs[job_name=same].basic_auth.password: would store at vault prometheus/same key password: \
+         cannot be read (vault secret secret/prometheus/same (its latest version, 1, deleted at ",
+    );
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write", "--overwrite"])
+        .expect_code(4)
+        .stderr_contains("nothing was written: the store could not be read");
+    assert!(bao(&server, &["kv", "list", "secret/prometheus"]).lines().all(|line| line.trim() != "new"));
+
     let no_store = Test::new().file("prometheus.yml", config);
     let dry = no_store.run_with(&["extract", "prometheus.yml", "--to", "vault"]);
     dry.expect_code(0).stdout_contains("# the store was not consulted (--write needs it): ").stdout_contains(

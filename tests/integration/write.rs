@@ -271,7 +271,8 @@ fn a_one_key_write_on_kv_v1_keeps_every_other_fields_json_text() {
 
 /// A one-key write over a KV v2 secret whose latest version is deleted would make a version
 /// holding that key alone; it is refused (exit 5) naming the deleted version and how to restore
-/// it, and the deleted version's keys come back with `kv undelete`.
+/// it, and the deleted version's keys come back with `kv undelete`. Over a destroyed version,
+/// whose keys nothing can bring back, it goes ahead.
 #[test]
 fn a_one_key_write_over_a_deleted_kv_v2_version_is_refused() {
     let server = Server::openbao();
@@ -285,6 +286,11 @@ fn a_one_key_write_over_a_deleted_kv_v2_version_is_refused() {
         .never_shows("new-fake");
     bao(&server, &["kv", "undelete", "-versions=1", "secret/prometheus/node"]);
     assert_eq!(field(&server, &["kv", "get", "-field=username", "secret/prometheus/node"]), "prom");
+
+    // A destroyed version's keys are gone for good: the write has nothing to keep, and goes on.
+    bao(&server, &["kv", "destroy", "-versions=1", "secret/prometheus/node"]);
+    test.run_with(&["store", "put", REF, "--from-file", "value.txt"]).expect_code(0).stdout_contains("new version 2");
+    assert_eq!(field(&server, &["kv", "get", "-field=password", "secret/prometheus/node"]), "new-fake");
 }
 
 /// `store delete` of a secret, or of a key of a secret, that is not there is "not found"

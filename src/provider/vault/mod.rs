@@ -439,11 +439,21 @@ fn unreadable_version(body: &[u8], latest: bool) -> Option<(u64, String)> {
         Some((number, format!("{which}destroyed")))
     } else if !version.deletion_time.is_empty() {
         let at = version.deletion_time.split('.').next().unwrap_or_default().trim_end_matches('Z');
-        Some((number, format!("{which}deleted at {at}Z; `kv undelete -versions={number}` restores it")))
+        Some((number, format!("{which}deleted at {at}Z; {UNDELETE_HINT}{number}` restores it")))
     } else {
         None
     }
 }
+
+/// Whether `error` is a read of a KV v2 secret whose latest version is deleted and can be
+/// restored (`kv undelete`): "not found", where a write of one key is refused.
+#[must_use]
+pub fn is_soft_deleted(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::NotFound { what } if what.contains(UNDELETE_HINT))
+}
+
+/// How [`unreadable_version`] says a deleted version can be restored.
+const UNDELETE_HINT: &str = "`kv undelete -versions=";
 
 /// Why a redirect (to `next`, after the URLs `before` it) is not followed, as the Vault CLI
 /// decides: one redirect is (a standby node naming the active one; the token goes along), a
@@ -1065,7 +1075,12 @@ impl VaultStore {
         if response.status == StatusCode::NOT_FOUND {
             // A KV v2 document whose latest version is deleted answers 404 with its metadata.
             let (version, gone) = match kv {
-                KvVersion::V2 => unreadable_version(&response.body, true).map_or((0, None), |(n, why)| (n, Some(why))),
+                // A destroyed version's keys are gone for good: a write has nothing to keep.
+                KvVersion::V2 => match unreadable_version(&response.body, true) {
+                    Some((number, why)) if !why.ends_with("destroyed") => (number, Some(why)),
+                    Some((number, _)) => (number, None),
+                    None => (0, None),
+                },
                 KvVersion::V1 => (0, None),
             };
             return Ok(Current { fields: None, version, gone });
