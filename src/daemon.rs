@@ -139,8 +139,10 @@ struct Daemon {
     job_triggered: HashMap<String, Instant>,
     /// Where fetches report each result: a refresh waits for its own only up to
     /// [`FETCH_PATIENCE`], and the loop takes the rest as they come (see [`Daemon::refresh`]).
-    fetched_sender: mpsc::UnboundedSender<crate::provider::Timed>,
-    fetched: mpsc::UnboundedReceiver<crate::provider::Timed>,
+    fetched_sender: mpsc::UnboundedSender<FetchEvent>,
+    fetched: mpsc::UnboundedReceiver<FetchEvent>,
+    /// The number of the next batch of fetches (see [`FetchEvent::BatchDone`]).
+    next_batch: u64,
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -226,20 +228,26 @@ impl Daemon {
         for location in &locations {
             self.schedule.start_fetch(location);
         }
-        if !locations.is_empty() {
-            self.spawn_fetches(locations);
-        }
+        // This batch is done once its reads are and what goes beside them (a Vault store
+        // learning its token's TTL, which the token's upkeep is scheduled by).
+        let batch = (!locations.is_empty()).then(|| self.spawn_fetches(locations));
+        let mut batch_running = batch.is_some();
         let patience = sleep_until_opt(patience.map(|patience| Instant::now() + patience));
         tokio::pin!(patience);
         let mut outcomes = Vec::new();
-        while !waiting.is_empty() {
-            let result = tokio::select! {
-                result = self.fetched.recv() => result,
+        while !waiting.is_empty() || batch_running {
+            let event = tokio::select! {
+                event = self.fetched.recv() => event,
                 () = &mut patience => None,
             };
-            let Some(result) = result else { break };
-            waiting.remove(&result.0);
-            outcomes.extend(self.record_fetched(result));
+            match event {
+                None => break,
+                Some(FetchEvent::BatchDone(done)) => batch_running &= Some(done) != batch,
+                Some(FetchEvent::Answer(result)) => {
+                    waiting.remove(&result.0);
+                    outcomes.extend(self.record_fetched(*result));
+                }
+            }
         }
         if !waiting.is_empty() {
             tracing::debug!(
@@ -251,10 +259,13 @@ impl Daemon {
     }
 
     /// Fetches `locations` on a task of its own, so that the fetches go on when a refresh stops
-    /// waiting for them; each result goes to [`Daemon::fetched`]. A fetch that ends without an
+    /// waiting for them; each result goes to [`Daemon::fetched`], and then the batch's number
+    /// (returned), once all it does beside the reads is done too. A fetch that ends without an
     /// answer (a provider's panic) is reported as failed, so that its location does not stay
     /// "being fetched" for good.
-    fn spawn_fetches(&self, locations: Vec<Location>) {
+    fn spawn_fetches(&mut self, locations: Vec<Location>) -> u64 {
+        let batch = self.next_batch;
+        self.next_batch += 1;
         let providers = self.providers.clone();
         let sender = self.fetched_sender.clone();
         let max_concurrency = self.settings.common.max_concurrency;
@@ -264,7 +275,7 @@ impl Daemon {
                 let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, max_concurrency));
                 while let Some(result) = futures_util::StreamExt::next(&mut fetched).await {
                     unanswered.remove(&result.0);
-                    if sender.send(result).is_err() {
+                    if sender.send(FetchEvent::Answer(Box::new(result))).is_err() {
                         return;
                     }
                 }
@@ -278,19 +289,27 @@ impl Daemon {
                     what: location.to_string(),
                     reason: "the fetch ended without an answer (an internal error)".into(),
                 };
-                let _ = sender.send((location, Err(error), Duration::ZERO));
+                let _ = sender.send(FetchEvent::Answer(Box::new((location, Err(error), Duration::ZERO))));
             }
+            let _ = sender.send(FetchEvent::BatchDone(batch));
         });
+        batch
     }
 
-    /// Records results of fetches a refresh stopped waiting for: `first`, and any others that
-    /// have come in meanwhile.
-    fn record_late_fetches(&mut self, first: crate::provider::Timed) -> Vec<(Location, Outcome)> {
-        let mut outcomes: Vec<(Location, Outcome)> = self.record_fetched(first).into_iter().collect();
-        while let Ok(result) = self.fetched.try_recv() {
-            outcomes.extend(self.record_fetched(result));
+    /// Records what fetches a refresh stopped waiting for report: `first`, and whatever else
+    /// has come in meanwhile. Returns whether any of it was an answer (else only batches
+    /// ending, after which the loop looks at its deadlines again: a token's TTL may be known).
+    fn record_late_fetches(&mut self, first: FetchEvent) -> bool {
+        let mut answered = false;
+        let mut next = Some(first);
+        while let Some(event) = next {
+            if let FetchEvent::Answer(result) = event {
+                self.record_fetched(*result);
+                answered = true;
+            }
+            next = self.fetched.try_recv().ok();
         }
-        outcomes
+        answered
     }
 
     /// Records one fetch's result; the outcome of a success.
@@ -1178,6 +1197,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
         job_triggered: HashMap::new(),
         fetched_sender,
         fetched,
+        next_batch: 0,
         settings,
     };
     daemon.health.set_secrets(daemon.secret_names());
@@ -1335,10 +1355,11 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
                 daemon.note_changes(changes, child_running);
             }
             Some(()) = file_events.recv() => daemon.config_files_changed(),
-            Some(result) = daemon.fetched.recv() => {
-                daemon.record_late_fetches(result);
-                let changes = daemon.write_outputs_or_retry();
-                daemon.note_changes(changes, child_running);
+            Some(event) = daemon.fetched.recv() => {
+                if daemon.record_late_fetches(event) {
+                    let changes = daemon.write_outputs_or_retry();
+                    daemon.note_changes(changes, child_running);
+                }
             }
             event = out_dir_watch::next_event(&mut daemon.out_watch) => daemon.out_dir_changed(event),
             result = reload_done(&mut reloading) => {
@@ -1498,8 +1519,16 @@ enum BeforeStart {
     Refresh(Option<String>),
     /// A store reports that this location's value may have changed: fetch it now.
     Changed(Location),
-    /// A fetch a refresh stopped waiting for has answered.
-    Fetched(crate::provider::Timed),
+    /// A fetch a refresh stopped waiting for has answered, or its batch is done.
+    Fetched(FetchEvent),
+}
+
+/// What a batch of fetches running beside the loop reports (see [`Daemon::spawn_fetches`]).
+enum FetchEvent {
+    /// One location's answer.
+    Answer(Box<crate::provider::Timed>),
+    /// Batch N has answered everything and done all it does beside the reads.
+    BatchDone(u64),
 }
 
 /// A reload being sent and verified (see [`Daemon::start_reload`]).
