@@ -296,6 +296,26 @@ impl Daemon {
         batch
     }
 
+    /// Waits, up to [`FETCH_PATIENCE`], until no fetch is running, recording what they answer
+    /// meanwhile (a store that hangs is not waited out).
+    async fn settle_fetches(&mut self) {
+        let patience = sleep_until(Instant::now() + FETCH_PATIENCE);
+        tokio::pin!(patience);
+        while self.schedule.any_fetching() {
+            let event = tokio::select! {
+                event = self.fetched.recv() => event,
+                () = &mut patience => None,
+            };
+            match event {
+                Some(FetchEvent::Answer(result)) => {
+                    self.record_fetched(*result);
+                }
+                Some(FetchEvent::BatchDone(_)) => {}
+                None => break,
+            }
+        }
+    }
+
     /// Records what fetches a refresh stopped waiting for report: `first`, and whatever else
     /// has come in meanwhile. Returns whether any of it was an answer (else only batches
     /// ending, after which the loop looks at its deadlines again: a token's TTL may be known).
@@ -850,6 +870,9 @@ impl Daemon {
         match Self::load(&self.settings) {
             Ok((loaded, providers)) => {
                 tracing::info!("the configuration was read again: re-rendering");
+                // The old clients hand their logins and leases over to the new ones: fetches
+                // still running on them would record theirs too late to go along.
+                self.settle_fetches().await;
                 // A secret is gone when its name is (a removed field, a renamed job), even if
                 // its location is still used elsewhere: its series would stand frozen.
                 let uses = Self::index_uses(&loaded);

@@ -172,6 +172,12 @@ impl Schedule {
         }
     }
 
+    /// Whether any fetch is running.
+    #[must_use]
+    pub fn any_fetching(&self) -> bool {
+        self.entries.values().any(|entry| entry.fetching)
+    }
+
     /// Whether a fetch of `location` is running.
     #[must_use]
     pub fn fetching(&self, location: &Location) -> bool {
@@ -396,8 +402,9 @@ mod tests {
         let (a, b) = (&specs[0].location, &specs[1].location);
         let now = Instant::now();
         let mut schedule = Schedule::new(&specs, now);
+        assert!(!schedule.any_fetching());
         schedule.start_fetch(a);
-        assert!(schedule.fetching(a) && !schedule.fetching(b));
+        assert!(schedule.fetching(a) && !schedule.fetching(b) && schedule.any_fetching());
         assert_eq!(schedule.due(now), std::slice::from_ref(b));
         schedule.start_fetch(b);
         assert!(schedule.due(now).is_empty());
@@ -406,7 +413,7 @@ mod tests {
         assert!(!schedule.fetching(a));
         assert_eq!(schedule.next_deadline(), Some(now + Duration::from_secs(1)), "a's retry");
         schedule.record_success(b, value("v"), now);
-        assert!(!schedule.fetching(b));
+        assert!(!schedule.fetching(b) && !schedule.any_fetching());
     }
 
     /// A change reported while a fetch runs has the location fetched again as soon as that
