@@ -703,6 +703,14 @@ impl Daemon {
 
     /// Records how a reload [`Daemon::start_reload`] started ended; a failed one is sent again
     /// after a backoff.
+    /// Whether a reload now due may replace the one in flight: when that one retries a reload
+    /// the target refused. Its confirmation can only come at its deadline (the target's success
+    /// flag was 0 before it and stays 0 while the config is still refused), so a fix written
+    /// meanwhile would wait up to [`VERIFY_DEADLINE`] for the reload it needs.
+    fn supersedes_reload(&self) -> bool {
+        self.reload_failures > 0
+    }
+
     fn finish_reload(&mut self, result: Result<(), supervise::SuperviseError>) {
         match result {
             Ok(()) => {
@@ -1335,8 +1343,9 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
         let child_running = guard.child.is_some();
         let deadline = earliest([
             daemon.schedule.next_deadline(),
-            // One reload at a time: the next waits for the one in flight to end.
-            daemon.reload_at.filter(|_| reloading.is_none()),
+            // One reload at a time: the next waits for the one in flight to end, unless that
+            // one retries a reload the target refused (see `supersedes_reload`).
+            daemon.reload_at.filter(|_| reloading.is_none() || daemon.supersedes_reload()),
             daemon.config_check_at,
             daemon.targets_poll_at,
             daemon.write_retry_at,
@@ -1433,7 +1442,11 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
                 }
                 let changes = daemon.write_outputs_or_retry();
                 daemon.note_changes(changes, child_running);
-                if reloading.is_none() && daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
+                let may_start = reloading.is_none() || daemon.supersedes_reload();
+                if may_start && daemon.reload_at.is_some_and(|at| at <= Instant::now()) {
+                    if reloading.take().is_some() {
+                        tracing::info!("a new change supersedes the retried reload still being confirmed");
+                    }
                     let group = guard.child.as_ref().map(ChildProcess::pid);
                     reloading = daemon.start_reload(group);
                 }

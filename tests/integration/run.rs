@@ -941,6 +941,36 @@ fn a_reload_prometheus_refuses_counts_as_a_failure_and_is_retried() {
     assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
 }
 
+/// A fix written while a retried reload is still being confirmed is reloaded at once: the
+/// retry of a refused config can only be confirmed at its 30 s deadline (Prometheus's success
+/// flag is 0 before and after it), and used to hold the fix's reload back until then.
+#[test]
+fn a_fix_written_while_a_refused_reload_is_retried_is_reloaded_at_once() {
+    let test = Test::new().file("pw", "fake-password").file("prometheus.yml", &config_with_scrape_timeout("1s"));
+    let (mut wrapper, prometheus_port, admin_port) = wrapped_prometheus(&test, &[]);
+    let log = test.path("wrapper.log");
+    let loads = || read(&log).matches("Loading configuration file").count();
+    let first = loads();
+
+    std::fs::write(test.path("prometheus.yml"), config_with_scrape_timeout("5s")).unwrap();
+    wrapper.until("a failed reload", REFUSAL_PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "failure").is_some_and(|count| count >= 1.0))
+    });
+    // The refused reload, then its retry (a second SIGHUP after a 1 s backoff), now confirming.
+    wrapper.until("the retry's SIGHUP", RELOAD_PATIENCE, || (loads() >= first + 2).then_some(()));
+    let fixed = Instant::now();
+    std::fs::write(test.path("prometheus.yml"), config_with_scrape_timeout("500ms")).unwrap();
+    wrapper.until("a successful reload", PATIENCE, || {
+        metrics(admin_port).filter(|text| reloads(text, "success").is_some_and(|count| count >= 1.0))
+    });
+    let took = fixed.elapsed();
+    assert!(took < Duration::from_secs(15), "the fix was reloaded after {took:?}:\n{}", wrapper.log());
+    let accepted = metrics(prometheus_port).expect("Prometheus's /metrics");
+    assert_eq!(prometheus_reload_successful(&accepted), Some(1.0));
+    wrapper.signal(Signal::TERM);
+    assert_eq!(wrapper.exit_code(PATIENCE), 0, "{}", wrapper.log());
+}
+
 /// `--no-verify-reload` turns the check off: a reload counts as done once SIGHUP is sent, even
 /// one Prometheus then refuses.
 #[test]
