@@ -929,6 +929,22 @@ fn vault_is_reached_through_the_environments_proxy_unless_no_proxy_names_it() {
         .stderr_contains("vault.invalid")
         .never_shows("proxied-fake");
     assert_eq!(proxy.requests(), proxied, "a host NO_PROXY names was asked through the proxy");
+    // A proxy that wants credentials says so.
+    proxy.set(crate::fault_proxy::Fault::Status(407));
+    behind_proxy("")
+        .run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("the proxy asks for credentials (HTTP 407): give them in its URL");
+    // A proxy that cannot be reached is named in the error, not taken for Vault.
+    let dead_proxy = format!("http://127.0.0.1:{}", free_port());
+    Test::new()
+        .env("VAULT_ADDR", "http://vault.invalid:8200")
+        .env("VAULT_TOKEN", "root")
+        .env("HTTP_PROXY", &dead_proxy)
+        .file("app.yml", "pw: {vault: {path: app, key: password}}\n")
+        .run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("(http://vault.invalid:8200, through the proxy HTTP_PROXY names) is unreachable");
 }
 
 /// Like Go's `ProxyFromEnvironment`, a Vault on the loopback interface (`127.0.0.1`,

@@ -273,7 +273,14 @@ impl reqwest::dns::Resolve for ServerNameResolver {
 /// first), except to a host `NO_PROXY` names and to the loopback interface, which a proxy
 /// could not reach. `ALL_PROXY` is not read, as Go does not. Empty when no proxy applies.
 /// Errors name the variable, never its value (a proxy URL may carry a password).
-fn proxies_from_environment(label: &str, host: &str) -> Result<Vec<reqwest::Proxy>, String> {
+/// With the proxies, how errors name the one requests to the configured address (`scheme`,
+/// `host`) go through: `through the proxy HTTPS_PROXY names`.
+struct Proxies {
+    proxies: Vec<reqwest::Proxy>,
+    shown: Option<String>,
+}
+
+fn proxies_from_environment(label: &str, scheme: &str, host: &str) -> Result<Proxies, String> {
     let env = |names: &[&'static str]| {
         names
             .iter()
@@ -284,7 +291,8 @@ fn proxies_from_environment(label: &str, host: &str) -> Result<Vec<reqwest::Prox
     let invalid =
         |name: &'static str| move |_: reqwest::Error| format!("{label}: {name} is not a proxy URL (http://HOST:PORT)");
     if let Some((name, address)) = env(&["VAULT_PROXY_ADDR", "VAULT_HTTP_PROXY", "BAO_PROXY_ADDR", "BAO_HTTP_PROXY"]) {
-        return Ok(vec![reqwest::Proxy::all(url(address)).map_err(invalid(name))?]);
+        let proxies = vec![reqwest::Proxy::all(url(address)).map_err(invalid(name))?];
+        return Ok(Proxies { proxies, shown: Some(format!("through the proxy {name} names")) });
     }
     // Decided on the configured address, not on a `tls_server_name` the requests carry instead.
     let bare = host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host);
@@ -295,20 +303,27 @@ fn proxies_from_environment(label: &str, host: &str) -> Result<Vec<reqwest::Prox
             Err(_) => false,
         };
     if loopback {
-        return Ok(Vec::new());
+        return Ok(Proxies { proxies: Vec::new(), shown: None });
     }
-    let no_proxy = env(&["NO_PROXY", "no_proxy"]).map(|(_, hosts)| hosts).unwrap_or_default();
-    let no_proxy = format!("{no_proxy},localhost,127.0.0.0/8,::1");
-    let mut proxies = Vec::new();
+    let listed = env(&["NO_PROXY", "no_proxy"]).map(|(_, hosts)| hosts);
+    let unless = if listed.is_some() { ", unless NO_PROXY names the host" } else { "" };
+    let no_proxy = format!("{},localhost,127.0.0.0/8,::1", listed.unwrap_or_default());
+    let (mut proxies, mut shown) = (Vec::new(), None);
     if let Some((name, address)) = env(&["HTTPS_PROXY", "https_proxy"]) {
         let proxy = reqwest::Proxy::https(url(address)).map_err(invalid(name))?;
         proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+        if scheme == "https" {
+            shown = Some(format!("through the proxy {name} names{unless}"));
+        }
     }
     if let Some((name, address)) = env(&["HTTP_PROXY", "http_proxy"]) {
         let proxy = reqwest::Proxy::http(url(address)).map_err(invalid(name))?;
         proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
+        if scheme == "http" {
+            shown = Some(format!("through the proxy {name} names{unless}"));
+        }
     }
-    Ok(proxies)
+    Ok(Proxies { proxies, shown })
 }
 
 /// What a mount is, from `sys/internal/ui/mounts`.
@@ -324,7 +339,8 @@ pub struct VaultStore {
     label: String,
     store: StoreRef,
     base: reqwest::Url,
-    /// The address as configured (`base` names `tls_server_name` instead when one is set).
+    /// The address as configured (`base` names `tls_server_name` instead when one is set),
+    /// and the proxy that reaches it, for errors.
     origin: String,
     http: reqwest::Client,
     namespace: Option<String>,
@@ -550,7 +566,8 @@ impl VaultStore {
                     None => attempt.follow(),
                 }
             }));
-        let proxies = proxies_from_environment(&label, base.host_str().unwrap_or_default())?;
+        let Proxies { proxies, shown: proxy } =
+            proxies_from_environment(&label, base.scheme(), base.host_str().unwrap_or_default())?;
         if proxies.is_empty() {
             builder = builder.no_proxy();
         }
@@ -594,7 +611,10 @@ impl VaultStore {
             }
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        let origin = base.origin().ascii_serialization();
+        let origin = match proxy {
+            Some(proxy) => format!("{}, {proxy}", base.origin().ascii_serialization()),
+            None => base.origin().ascii_serialization(),
+        };
         if let Some(server_name) = &tls.tls_server_name {
             // Verify the certificate against `tls_server_name` while connecting to the address's
             // host: ask for the server name, and resolve it to where the address points, at
@@ -827,6 +847,12 @@ impl VaultStore {
                     ProviderError::RateLimited { what, reason: format!("HTTP {status}: {reason}"), retry_after }
                 }
                 None => ProviderError::Unreachable { what, reason: format!("HTTP {status}: {reason}") },
+            },
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED => ProviderError::Invalid {
+                what,
+                reason:
+                    "the proxy asks for credentials (HTTP 407): give them in its URL, http://USER:PASSWORD@HOST:PORT"
+                        .into(),
             },
             status => ProviderError::Invalid { what, reason: format!("HTTP {status}: {reason}") },
         }
