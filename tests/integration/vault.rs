@@ -976,10 +976,20 @@ fn a_vault_on_loopback_is_reached_directly_unless_vault_proxy_addr_is_set() {
 }
 
 /// A proxy variable that is not a URL is a config error naming the variable, not its value,
-/// which may carry the proxy's password.
+/// which may carry the proxy's password; one for the other scheme (`HTTPS_PROXY` beside an
+/// `http://` Vault) is not used, and so is no error.
 #[test]
 fn a_proxy_variable_that_is_not_a_url_is_named_without_its_value() {
     let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=other-scheme-fake"]);
+    let proxy = crate::fault_proxy::FaultProxy::start(server.port);
+    let test = Test::new()
+        .env("VAULT_ADDR", "http://vault.invalid:8200")
+        .env("VAULT_TOKEN", "root")
+        .env("HTTP_PROXY", &proxy.address())
+        .env("HTTPS_PROXY", "http://proxy-user:fake-proxy-password@[not-a-host")
+        .file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    assert_eq!(rendered(test), "pw: \"other-scheme-fake\"\n");
     for name in ["VAULT_PROXY_ADDR", "HTTP_PROXY"] {
         let test = as_root(&server)
             .env("VAULT_ADDR", "http://vault.invalid:8200")

@@ -309,17 +309,22 @@ fn proxies_from_environment(label: &str, scheme: &str, host: &str) -> Result<Pro
     let unless = if listed.is_some() { ", unless NO_PROXY names the host" } else { "" };
     let no_proxy = format!("{},localhost,127.0.0.0/8,::1", listed.unwrap_or_default());
     let (mut proxies, mut shown) = (Vec::new(), None);
-    if let Some((name, address)) = env(&["HTTPS_PROXY", "https_proxy"]) {
-        let proxy = reqwest::Proxy::https(url(address)).map_err(invalid(name))?;
+    // A variable for the other scheme is an error only where it is used (a redirect to it), as
+    // in Go: here it is left out.
+    for (for_scheme, names) in [("https", ["HTTPS_PROXY", "https_proxy"]), ("http", ["HTTP_PROXY", "http_proxy"])] {
+        let Some((name, address)) = env(&names) else { continue };
+        let proxy = if for_scheme == "https" {
+            reqwest::Proxy::https(url(address))
+        } else {
+            reqwest::Proxy::http(url(address))
+        };
+        let proxy = match proxy {
+            Ok(proxy) => proxy,
+            Err(error) if for_scheme == scheme => return Err(invalid(name)(error)),
+            Err(_) => continue,
+        };
         proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
-        if scheme == "https" {
-            shown = Some(format!("through the proxy {name} names{unless}"));
-        }
-    }
-    if let Some((name, address)) = env(&["HTTP_PROXY", "http_proxy"]) {
-        let proxy = reqwest::Proxy::http(url(address)).map_err(invalid(name))?;
-        proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)));
-        if scheme == "http" {
+        if for_scheme == scheme {
             shown = Some(format!("through the proxy {name} names{unless}"));
         }
     }
