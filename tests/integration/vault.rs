@@ -1439,6 +1439,23 @@ fn a_store_reads_in_its_namespace() {
     assert_eq!(rendered(Test::new().file("app.yml", &config)), "a: \"team-namespace-fake\"\n");
 }
 
+/// A namespace that does not exist is named: Vault's own reason goes with "not found", where a
+/// plain miss (no reason from Vault) is only "not found".
+#[test]
+fn a_namespace_that_does_not_exist_is_named_in_the_not_found_error() {
+    let server = Server::openbao();
+    let config = format!(
+        "secret_stores:\n  team:\n    vault:\n      address: {}\n      namespace: nosuch\n      auth: {{token: root}}\n\
+         a: {{vault: {{store: team, path: app, key: password}}}}\n",
+        server.address()
+    );
+    Test::new()
+        .file("app.yml", &config)
+        .run_with(&["--target", "generic", "render", "app.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains("vault secret secret/app (store team) (Vault says: namespace not found) not found");
+}
+
 /// `auth: {token_file: …}` reads the token from a file (relative to the config): a token the
 /// policy allows reads, and one Vault does not know is refused without showing it.
 #[test]

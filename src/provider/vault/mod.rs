@@ -844,7 +844,10 @@ impl VaultStore {
     fn status_error(&self, response: &Response, what: String) -> ProviderError {
         let reason = response.errors();
         match response.status {
-            StatusCode::NOT_FOUND => ProviderError::NotFound { what },
+            // Vault answers a plain miss with no errors; one with errors says what is missing
+            // besides the secret ("namespace not found").
+            StatusCode::NOT_FOUND if reason.starts_with("HTTP ") => ProviderError::NotFound { what },
+            StatusCode::NOT_FOUND => ProviderError::NotFound { what: format!("{what} (Vault says: {reason})") },
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => ProviderError::PermissionDenied { what, reason },
             status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => match response.retry_after
             {
