@@ -432,37 +432,51 @@ struct KvV2Data<'body> {
     data: Option<&'body RawValue>,
 }
 
-/// KV v2's answer for a version that exists but cannot be read (a 404 whose `data` holds no
-/// fields and the version's metadata): its number, and why, with how to bring it back where
-/// that can be done. `None` for any other 404 (no such secret, or no such version). The
-/// version's number is named in the text when `latest` (a read that did not ask for one).
-fn unreadable_version(body: &[u8], latest: bool) -> Option<(u64, String)> {
-    #[derive(Deserialize)]
-    struct Version {
-        #[serde(default)]
-        deletion_time: String,
-        #[serde(default)]
-        destroyed: bool,
-        version: u64,
+/// A KV v2 version that exists but cannot be read, from the 404 whose `data` holds no fields
+/// and the version's metadata.
+struct UnreadableVersion {
+    number: u64,
+    /// When it was soft-deleted (`kv undelete` restores it); `None` when destroyed for good.
+    deleted_at: Option<String>,
+}
+
+impl UnreadableVersion {
+    /// From a 404's body; `None` for any other 404 (no such secret, or no such version).
+    fn from_body(body: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            deletion_time: String,
+            #[serde(default)]
+            destroyed: bool,
+            version: u64,
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            metadata: Option<Version>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            data: Option<Data>,
+        }
+        let version = serde_json::from_slice::<Answer>(body).ok()?.data?.metadata?;
+        let deleted_at = match (version.destroyed, version.deletion_time.as_str()) {
+            (true, _) => None,
+            (false, "") => return None,
+            (false, at) => Some(format!("{}Z", at.split('.').next().unwrap_or_default().trim_end_matches('Z'))),
+        };
+        Some(Self { number: version.version, deleted_at })
     }
-    #[derive(Deserialize)]
-    struct Data {
-        metadata: Option<Version>,
-    }
-    #[derive(Deserialize)]
-    struct Answer {
-        data: Option<Data>,
-    }
-    let version = serde_json::from_slice::<Answer>(body).ok()?.data?.metadata?;
-    let number = version.version;
-    let which = if latest { format!("its latest version, {number}, ") } else { String::new() };
-    if version.destroyed {
-        Some((number, format!("{which}destroyed")))
-    } else if !version.deletion_time.is_empty() {
-        let at = version.deletion_time.split('.').next().unwrap_or_default().trim_end_matches('Z');
-        Some((number, format!("{which}deleted at {at}Z; {UNDELETE_HINT}{number}` restores it")))
-    } else {
-        None
+
+    /// Why it cannot be read, with how to bring it back where that can be done; its number
+    /// named when `latest` (a read that did not ask for one).
+    fn describe(&self, latest: bool) -> String {
+        let number = self.number;
+        let which = if latest { format!("its latest version, {number}, ") } else { String::new() };
+        match &self.deleted_at {
+            Some(at) => format!("{which}deleted at {at}; {UNDELETE_HINT}{number}` restores it"),
+            None => format!("{which}destroyed"),
+        }
     }
 }
 
@@ -473,7 +487,7 @@ pub fn is_soft_deleted(error: &ProviderError) -> bool {
     matches!(error, ProviderError::NotFound { what } if what.contains(UNDELETE_HINT))
 }
 
-/// How [`unreadable_version`] says a deleted version can be restored.
+/// How [`UnreadableVersion::describe`] says a deleted version can be restored.
 const UNDELETE_HINT: &str = "`kv undelete -versions=";
 
 /// Why a redirect (to `next`, after the URLs `before` it) is not followed, as the Vault CLI
@@ -938,7 +952,8 @@ impl VaultStore {
         let (response, token) = self.authorized_as(Method::GET, &path, &query, None).await?;
         if response.status == StatusCode::NOT_FOUND
             && kv2
-            && let Some((_, gone)) = unreadable_version(&response.body, location.version.is_none())
+            && let Some(gone) =
+                UnreadableVersion::from_body(&response.body).map(|version| version.describe(location.version.is_none()))
         {
             return Err(ProviderError::NotFound { what: format!("{} ({gone})", what()) });
         }
@@ -1110,9 +1125,9 @@ impl VaultStore {
             // A KV v2 document whose latest version is deleted answers 404 with its metadata.
             let (version, gone) = match kv {
                 // A destroyed version's keys are gone for good: a write has nothing to keep.
-                KvVersion::V2 => match unreadable_version(&response.body, true) {
-                    Some((number, why)) if !why.ends_with("destroyed") => (number, Some(why)),
-                    Some((number, _)) => (number, None),
+                KvVersion::V2 => match UnreadableVersion::from_body(&response.body) {
+                    Some(version) if version.deleted_at.is_some() => (version.number, Some(version.describe(true))),
+                    Some(version) => (version.number, None),
                     None => (0, None),
                 },
                 KvVersion::V1 => (0, None),
