@@ -472,10 +472,11 @@ impl Daemon {
             let named: HashSet<PathBuf> = named.into_iter().collect();
             let relative = PathBuf::from(&config.name);
             produced.insert(relative.clone());
-            let repair = written.holds_already(&relative, rendered.config.expose());
-            if written.changed(out, &relative, rendered.config.expose()) {
+            let wanted = digest(rendered.config.expose());
+            let repair = written.holds_already(&relative, &wanted);
+            if written.changed(out, &relative, &wanted) {
                 out.write_config(&config.name, rendered.config.expose())?;
-                written.record(out, relative, digest(rendered.config.expose()));
+                written.record(out, relative, wanted);
                 tracing::info!(config = %config.source.display(), "wrote the rendered config");
                 configs_changed |= !repair;
             }
@@ -511,7 +512,8 @@ impl Daemon {
     fn adopt_previous_files(&mut self) {
         self.previous_adopted = true;
         let secrets_dir = self.out.secrets_dir();
-        let mut adopted: Vec<PathBuf> = Vec::new();
+        // A set: the `.previous` files of the current secret files are named by both.
+        let mut adopted: HashSet<PathBuf> = HashSet::new();
         for config in &self.loaded.configs {
             adopted.extend(config.placements.iter().filter_map(|placement| match placement {
                 Placement::File { file, .. } => Some(previous_file(file)),
@@ -1006,11 +1008,12 @@ fn write_secret_files<'a>(
     let mut values_changed = false;
     for (name, contents, is_value) in values.map(|(name, contents)| (name, contents, true)).chain(previous) {
         let relative = PathBuf::from(crate::output::SECRETS_DIR).join(name);
-        let repair = written.holds_already(&relative, contents);
-        if written.changed(out, &relative, contents) {
+        let wanted = digest(contents);
+        let repair = written.holds_already(&relative, &wanted);
+        if written.changed(out, &relative, &wanted) {
             let staging = staged.get_or_insert_with(|| out.stage_secrets());
             staging.stage(name, contents)?;
-            staged_digests.push((relative.clone(), digest(contents)));
+            staged_digests.push((relative.clone(), wanted));
             // Writing back what someone removed or overwrote changes no value the target holds.
             values_changed |= is_value && !repair;
         }
@@ -1057,8 +1060,8 @@ struct WrittenFile {
 }
 
 impl WrittenFiles {
-    /// Whether `relative` must be written to hold `contents`.
-    fn changed(&mut self, out: &OutputDir, relative: &Path, contents: &[u8]) -> bool {
+    /// Whether `relative` must be written to hold contents whose digest is `wanted`.
+    fn changed(&mut self, out: &OutputDir, relative: &Path, wanted: &[u8; 32]) -> bool {
         let identity = out.identity(relative);
         let known = self.0.get(relative).is_some_and(|file| identity.is_some() && file.identity == identity);
         if !known {
@@ -1071,14 +1074,14 @@ impl WrittenFiles {
                 }
             }
         }
-        self.0.get(relative).is_none_or(|file| file.digest != digest(contents))
+        self.0.get(relative).is_none_or(|file| file.digest != *wanted)
     }
 
-    /// Whether `contents` is what this process last wrote (or read) at `relative`, whatever is
-    /// there now: writing it again repairs a file someone removed or overwrote, and changes
-    /// nothing the target was given.
-    fn holds_already(&self, relative: &Path, contents: &[u8]) -> bool {
-        self.0.get(relative).is_some_and(|file| file.digest == digest(contents))
+    /// Whether contents of digest `wanted` are what this process last wrote (or read) at
+    /// `relative`, whatever is there now: writing them again repairs a file someone removed or
+    /// overwrote, and changes nothing the target was given.
+    fn holds_already(&self, relative: &Path, wanted: &[u8; 32]) -> bool {
+        self.0.get(relative).is_some_and(|file| file.digest == *wanted)
     }
 
     /// Notes that `relative` now holds contents of `digest` (just written, or read).

@@ -138,14 +138,13 @@ fn remove_unnamed(out: &OutputDir, configs: &[Config], named_before: &[String]) 
     // With the previous value a `watch` kept beside it for its grace period.
     let unnamed = named_before.iter().filter(|name| !named.contains(name.as_str()));
     for name in unnamed.flat_map(|name| [name.clone(), format!("{name}.previous")]) {
-        let name = &name;
-        let relative = std::path::Path::new(crate::output::SECRETS_DIR).join(name);
+        let relative = std::path::Path::new(crate::output::SECRETS_DIR).join(&name);
         if out.identity(&relative).is_none() {
             continue;
         }
-        match out.remove_secret(name) {
+        match out.remove_secret(&name) {
             Ok(()) => {
-                tracing::info!(file = %out.secret_path(name).display(), "removed a secret file no field names now")
+                tracing::info!(file = %out.secret_path(&name).display(), "removed a secret file no field names now")
             }
             Err(error) => tracing::warn!(%error, "cannot remove a secret file no field names now"),
         }
