@@ -143,6 +143,9 @@ struct Daemon {
     fetched: mpsc::UnboundedReceiver<FetchEvent>,
     /// The number of the next batch of fetches (see [`FetchEvent::BatchDone`]).
     next_batch: u64,
+    /// Each store's bound on requests at once, shared by every batch (batches overlap while a
+    /// store hangs: see [`Daemon::refresh`]).
+    fetch_bounds: Arc<resolve::FetchBounds>,
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -268,11 +271,11 @@ impl Daemon {
         self.next_batch += 1;
         let providers = self.providers.clone();
         let sender = self.fetched_sender.clone();
-        let max_concurrency = self.settings.common.max_concurrency;
+        let bounds = Arc::clone(&self.fetch_bounds);
         tokio::spawn(async move {
             let mut unanswered: HashSet<Location> = locations.iter().cloned().collect();
             let fetches = async {
-                let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, max_concurrency));
+                let mut fetched = std::pin::pin!(resolve::fetch_stream(locations, &providers, &bounds));
                 while let Some(result) = futures_util::StreamExt::next(&mut fetched).await {
                     unanswered.remove(&result.0);
                     if sender.send(FetchEvent::Answer(Box::new(result))).is_err() {
@@ -1232,6 +1235,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
         fetched_sender,
         fetched,
         next_batch: 0,
+        fetch_bounds: Arc::new(resolve::FetchBounds::new(settings.common.max_concurrency)),
         settings,
     };
     daemon.health.set_secrets(daemon.secret_names());

@@ -1,6 +1,6 @@
 //! Resolution: each distinct location is fetched once per cycle, and every failure is reported
 //! together rather than the first alone. `fetch_locations` bounds concurrency per provider and
-//! store; `fetch_as_sent` (`render`) fetches locations as the parser hands them over, within one
+//! store (`FetchBounds`, which overlapping batches share under `run`/`watch`); `fetch_as_sent` (`render`) fetches locations as the parser hands them over, within one
 //! shared bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -10,7 +10,8 @@ use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 
 use crate::provider::{
-    self, Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef, Timed,
+    self, FetchBound, Fetched, Location, Provider, ProviderError, ProviderKind, ProviderSet, SecretSpec, StoreRef,
+    Timed,
 };
 use crate::secret::Secret;
 
@@ -146,30 +147,55 @@ pub fn distinct_locations<'a>(specs: impl IntoIterator<Item = &'a SecretSpec>) -
     specs.into_iter().filter(|spec| seen.insert(&spec.location)).map(|spec| spec.location.clone()).collect()
 }
 
-/// Fetches each of `locations` (distinct) once, concurrently within each provider and store.
+/// Fetches each of `locations` (distinct) once, at most `max_concurrency` at a time from each
+/// provider and store.
 pub async fn fetch_locations(locations: Vec<Location>, providers: &ProviderSet, max_concurrency: usize) -> Fetches {
     let mut results = HashMap::default();
-    let mut fetched = fetch_stream(locations, providers, max_concurrency);
+    let bounds = FetchBounds::new(max_concurrency);
+    let mut fetched = fetch_stream(locations, providers, &bounds);
     while let Some((location, result, duration)) = fetched.next().await {
         results.insert(location, (result, duration));
     }
     Fetches { results }
 }
 
-/// [`fetch_locations`]'s fetches, each result yielded as it comes in.
-pub fn fetch_stream(
+/// The [`FetchBound`] of each provider and store, made when first asked for. Under
+/// `run`/`watch` one lives as long as the process, so that a batch started while an earlier one
+/// still waits on a hung store shares that store's bound with it (a config reload that
+/// rebuilds the clients keeps it too).
+pub struct FetchBounds {
+    size: usize,
+    per_store: std::sync::Mutex<HashMap<(ProviderKind, StoreRef), FetchBound>>,
+}
+
+impl FetchBounds {
+    /// Bounds of `max_concurrency` requests at once for each provider and store.
+    #[must_use]
+    pub fn new(max_concurrency: usize) -> Self {
+        Self { size: max_concurrency, per_store: std::sync::Mutex::default() }
+    }
+
+    /// The bound of `kind`'s `store`.
+    pub fn of(&self, kind: ProviderKind, store: &StoreRef) -> FetchBound {
+        let mut per_store = self.per_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        per_store.entry((kind, store.clone())).or_insert_with(|| FetchBound::new(self.size)).clone()
+    }
+}
+
+/// [`fetch_locations`]'s fetches, each result yielded as it comes in, each provider and store's
+/// requests within its bound in `bounds`.
+pub fn fetch_stream<'a>(
     locations: Vec<Location>,
-    providers: &ProviderSet,
-    max_concurrency: usize,
-) -> impl futures_util::Stream<Item = Timed> + Send + '_ {
+    providers: &'a ProviderSet,
+    bounds: &FetchBounds,
+) -> impl futures_util::Stream<Item = Timed> + Send + 'a {
     let mut groups: BTreeMap<(ProviderKind, StoreRef), Vec<Location>> = BTreeMap::new();
     for location in locations {
         let group = (location.kind(), location.store().clone());
         groups.entry(group).or_default().push(location);
     }
-    let limit = max_concurrency.max(1);
     let per_group = groups.into_iter().map(|((kind, store), locations)| match providers.get(kind, &store) {
-        Some(provider) => provider.fetch_batch(locations, limit),
+        Some(provider) => provider.fetch_batch(locations, bounds.of(kind, &store)),
         None => futures_util::stream::iter(
             locations
                 .into_iter()
@@ -230,6 +256,30 @@ mod tests {
         assert_eq!(fake.fetches.lock().unwrap().len(), 100);
         let peak = fake.max_in_flight.load(Ordering::SeqCst);
         assert!((2..=4).contains(&peak), "peak concurrency {peak}");
+    }
+
+    /// Under `run`/`watch`, a refresh leaves a hung store's fetches running; the next refresh's
+    /// fetches from that store wait for a permit instead of adding requests to it.
+    #[tokio::test]
+    async fn overlapping_batches_share_each_stores_bound() {
+        let names: Vec<String> = (0..12).map(|i| format!("V{i}")).collect();
+        let values: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "x")).collect();
+        let fake = Arc::new(FakeProvider::gated(&values));
+        let mut providers = ProviderSet::default();
+        providers.insert(fake.clone());
+        let locations = |names: &[String]| names.iter().map(|name| env_spec(name).location).collect::<Vec<_>>();
+        let bounds = FetchBounds::new(4);
+        let mut first = fetch_stream(locations(&names[..6]), &providers, &bounds);
+        let mut second = fetch_stream(locations(&names[6..]), &providers, &bounds);
+        assert!(futures_util::poll!(first.next()).is_pending());
+        assert!(futures_util::poll!(second.next()).is_pending());
+        assert_eq!(fake.in_flight(), 4, "the first batch holds the store's four permits; the second waits");
+
+        fake.gate.as_ref().unwrap().add_permits(names.len());
+        let (first, second) = futures_util::join!(first.collect::<Vec<_>>(), second.collect::<Vec<_>>());
+        assert_eq!((first.len(), second.len()), (6, 6));
+        assert!(first.iter().chain(&second).all(|(_, result, _)| result.is_ok()));
+        assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
-use super::{Body, Fetched, Location, ParseContext, Provider, ProviderError, ProviderKind, Timed};
+use super::{Body, FetchBound, Fetched, Location, ParseContext, Provider, ProviderError, ProviderKind, Timed};
 use crate::secret::Secret;
 use crate::tree::NodeKind;
 
@@ -230,48 +230,52 @@ impl Provider for ExecProvider {
 
     fn fetch<'a>(&'a self, location: &'a Location) -> BoxFuture<'a, Result<Fetched, ProviderError>> {
         Box::pin(async move {
-            let mut results = self.fetch_batch(vec![location.clone()], 1);
+            let mut results = self.fetch_batch(vec![location.clone()], FetchBound::new(1));
             results.next().await.map_or_else(|| unreachable!("one result per location"), |(_, result, _)| result)
         })
     }
 
     /// One plugin call per distinct command (and timeout), carrying every id it must answer.
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, bound: FetchBound) -> BoxStream<'a, Timed> {
         let mut calls: BTreeMap<(Vec<String>, Duration), Vec<Location>> = BTreeMap::new();
         for location in locations {
             let exec: &ExecLocation = location.own();
             calls.entry((exec.command.clone(), exec.timeout)).or_default().push(location);
         }
-        let runs = calls.into_iter().map(|((command, timeout), locations)| async move {
-            let started = Instant::now();
-            let ids: Vec<String> = locations.iter().map(|location| location.own::<ExecLocation>().id.clone()).collect();
-            let answers = Self::call(&command, &ids, timeout).await;
-            let elapsed = started.elapsed();
-            locations
-                .into_iter()
-                .zip(ids)
-                .map(|(location, id)| {
-                    let what = format!("exec plugin {} id {id}", command[0]);
-                    let result = match &answers {
-                        Err(error) => Err(error.clone()),
-                        Ok(answers) => match answers.get(&id) {
-                            Some(Answer { value: Some(value), .. }) => {
-                                Ok(Fetched::value(Secret::from_text(value.clone())))
-                            }
-                            Some(Answer { error: Some(reason), .. }) => {
-                                Err(ProviderError::PluginError { what, reason: reason.clone() })
-                            }
-                            _ => Err(ProviderError::Invalid {
-                                what,
-                                reason: "the plugin returned no answer for it".into(),
-                            }),
-                        },
-                    };
-                    (location, result, elapsed)
-                })
-                .collect::<Vec<Timed>>()
+        let size = bound.size();
+        let runs = calls.into_iter().map(move |((command, timeout), locations)| {
+            bound.clone().run(async move {
+                let started = Instant::now();
+                let ids: Vec<String> =
+                    locations.iter().map(|location| location.own::<ExecLocation>().id.clone()).collect();
+                let answers = Self::call(&command, &ids, timeout).await;
+                let elapsed = started.elapsed();
+                locations
+                    .into_iter()
+                    .zip(ids)
+                    .map(|(location, id)| {
+                        let what = format!("exec plugin {} id {id}", command[0]);
+                        let result = match &answers {
+                            Err(error) => Err(error.clone()),
+                            Ok(answers) => match answers.get(&id) {
+                                Some(Answer { value: Some(value), .. }) => {
+                                    Ok(Fetched::value(Secret::from_text(value.clone())))
+                                }
+                                Some(Answer { error: Some(reason), .. }) => {
+                                    Err(ProviderError::PluginError { what, reason: reason.clone() })
+                                }
+                                _ => Err(ProviderError::Invalid {
+                                    what,
+                                    reason: "the plugin returned no answer for it".into(),
+                                }),
+                            },
+                        };
+                        (location, result, elapsed)
+                    })
+                    .collect::<Vec<Timed>>()
+            })
         });
-        futures_util::stream::iter(runs).buffer_unordered(limit.max(1)).flat_map(futures_util::stream::iter).boxed()
+        futures_util::stream::iter(runs).buffer_unordered(size).flat_map(futures_util::stream::iter).boxed()
     }
 }
 
@@ -317,7 +321,7 @@ mod tests {
             ),
         );
         let locations = ["a", "b", "c"].map(|id| location(&command, id, DEFAULT_TIMEOUT)).to_vec();
-        let results = ExecProvider.fetch_batch(locations, 4).collect::<Vec<_>>().await;
+        let results = ExecProvider.fetch_batch(locations, FetchBound::new(4)).collect::<Vec<_>>().await;
         assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1, "one plugin call");
         assert_eq!(outcome(&results, "a"), Ok("va".to_owned()));
         assert!(outcome(&results, "b").unwrap_err().ends_with("id b: the plugin answered with an error: locked"));
@@ -336,7 +340,10 @@ mod tests {
                 seen.display()
             ),
         );
-        ExecProvider.fetch_batch(vec![location(&command, "db/password", DEFAULT_TIMEOUT)], 1).collect::<Vec<_>>().await;
+        ExecProvider
+            .fetch_batch(vec![location(&command, "db/password", DEFAULT_TIMEOUT)], FetchBound::new(1))
+            .collect::<Vec<_>>()
+            .await;
         assert_eq!(std::fs::read_to_string(&seen).unwrap(), "{\"secrets\":[\"db/password\"],\"version\":1}0\n");
     }
 
@@ -357,7 +364,7 @@ mod tests {
         for (body, expected) in cases {
             let command = plugin(dir.path(), body);
             let results = ExecProvider
-                .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1)
+                .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], FetchBound::new(1))
                 .collect::<Vec<_>>()
                 .await;
             let error = outcome(&results, "x").unwrap_err();
@@ -365,7 +372,7 @@ mod tests {
             assert!(!error.contains("leaked-value"), "neither stderr nor a value is shown: {error}");
         }
         let missing = ExecProvider
-            .fetch_batch(vec![location(&["/nonexistent/plugin".to_owned()], "x", DEFAULT_TIMEOUT)], 1)
+            .fetch_batch(vec![location(&["/nonexistent/plugin".to_owned()], "x", DEFAULT_TIMEOUT)], FetchBound::new(1))
             .collect::<Vec<_>>()
             .await;
         assert!(outcome(&missing, "x").unwrap_err().contains("not found"));
@@ -379,7 +386,7 @@ mod tests {
         let pid_file = dir.path().join("sleep.pid");
         let command = plugin(dir.path(), &format!("sleep 60 & echo $! > {}; wait", pid_file.display()));
         let results = ExecProvider
-            .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], 1)
+            .fetch_batch(vec![location(&command, "x", Duration::from_millis(300))], FetchBound::new(1))
             .collect::<Vec<_>>()
             .await;
         assert!(outcome(&results, "x").unwrap_err().contains("timed out"));
@@ -409,7 +416,7 @@ mod tests {
             ),
         );
         let results = ExecProvider
-            .fetch_batch(vec![location(&command, "x", Duration::from_secs(5))], 1)
+            .fetch_batch(vec![location(&command, "x", Duration::from_secs(5))], FetchBound::new(1))
             .collect::<Vec<_>>()
             .await;
         let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
@@ -425,7 +432,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let command = plugin(dir.path(), &format!("cat > /dev/null; head -c {} /dev/zero", MAX_OUTPUT + 1));
         let results = ExecProvider
-            .fetch_batch(vec![location(&command, "x", Duration::from_secs(20))], 1)
+            .fetch_batch(vec![location(&command, "x", Duration::from_secs(20))], FetchBound::new(1))
             .collect::<Vec<_>>()
             .await;
         let error = outcome(&results, "x").unwrap_err();

@@ -587,12 +587,12 @@ pub trait Provider: Send + Sync {
         Box::pin(async move { Err(ProviderError::ReadOnly { kind: location.kind() }) })
     }
 
-    /// Fetches many locations, at most `limit` at a time, yielding each result as it comes in,
-    /// with [`Provider::beside_reads`] running alongside. Providers that can answer many
+    /// Fetches many locations, each request within `bound`, yielding each result as it comes
+    /// in, with [`Provider::beside_reads`] running alongside. Providers that can answer many
     /// locations in one request (an exec plugin, a batch API) override this.
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, bound: FetchBound) -> BoxStream<'a, Timed> {
         let beside = futures_util::stream::once(self.beside_reads()).filter_map(|()| std::future::ready(None));
-        futures_util::stream::select(beside, fetch_each(self, locations, limit)).boxed()
+        futures_util::stream::select(beside, fetch_each(self, locations, bound)).boxed()
     }
 
     /// What a batch of reads does beside the reads, without holding them up: a Vault store
@@ -613,16 +613,49 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// Fetches `locations` one request each, at most `limit` at a time: the default
+/// Fetches `locations` one request each, within `bound`: the default
 /// [`Provider::fetch_batch`], for providers that override it to do more beside.
 pub fn fetch_each<'a, P: Provider + ?Sized>(
     provider: &'a P,
     locations: Vec<Location>,
-    limit: usize,
+    bound: FetchBound,
 ) -> impl Stream<Item = Timed> + Send + 'a {
+    let size = bound.size();
     futures_util::stream::iter(locations)
-        .map(move |location| fetch_timed(provider, location))
-        .buffer_unordered(limit.max(1))
+        .map(move |location| bound.clone().run(fetch_timed(provider, location)))
+        .buffer_unordered(size)
+}
+
+/// The most requests one provider and store may have running at once (`--max-concurrency`),
+/// shared by every batch that fetches from it. Under `run`/`watch` a refresh stops waiting for
+/// a hung store after a while and leaves its fetches running; the next refresh's requests to
+/// that store then wait for a permit rather than add to the pile on a store in trouble.
+#[derive(Clone, Debug)]
+pub struct FetchBound {
+    permits: Arc<tokio::sync::Semaphore>,
+    size: usize,
+}
+
+impl FetchBound {
+    /// A bound of `size` requests at once (at least one), shared by the clones of it.
+    #[must_use]
+    pub fn new(size: usize) -> Self {
+        let size = size.max(1);
+        Self { permits: Arc::new(tokio::sync::Semaphore::new(size)), size }
+    }
+
+    /// How many requests it lets run at once.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Runs `request` once a permit is free, holding it until `request` is done. The wait is not
+    /// part of what `request` times.
+    pub async fn run<F: std::future::Future>(self, request: F) -> F::Output {
+        let _permit = self.permits.acquire().await.expect("a fetch bound's semaphore is never closed");
+        request.await
+    }
 }
 
 /// Fetches `location` with `provider`, with how long the fetch took.

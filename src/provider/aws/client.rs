@@ -27,7 +27,8 @@ use zeroize::Zeroizing;
 
 use super::{AwsLocation, StoreSettings, Version};
 use crate::provider::{
-    Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain, json_object,
+    FetchBound, Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain,
+    json_object,
 };
 use crate::secret::Secret;
 
@@ -283,7 +284,7 @@ impl AwsStore {
     }
 
     /// Reads current versions through `BatchGetSecretValue`, the rest one by one.
-    async fn fetch_many(&self, locations: Vec<Location>, limit: usize) -> Vec<Timed> {
+    async fn fetch_many(&self, locations: Vec<Location>, bound: FetchBound) -> Vec<Timed> {
         let started = Instant::now();
         let mut results: Vec<Timed> = Vec::with_capacity(locations.len());
         let mut single = Vec::new();
@@ -300,8 +301,8 @@ impl AwsStore {
         if ids.len() >= 2 && self.batch.load(Ordering::Relaxed) {
             let chunks: Vec<Vec<String>> = ids.chunks(BATCH_SIZE).map(<[String]>::to_vec).collect();
             let batches: Vec<_> = futures_util::stream::iter(chunks)
-                .map(|chunk| async move { (chunk.clone(), self.batch_get(chunk).await) })
-                .buffer_unordered(limit.max(1))
+                .map(|chunk| bound.clone().run(async move { (chunk.clone(), self.batch_get(chunk).await) }))
+                .buffer_unordered(bound.size())
                 .collect()
                 .await;
             let mut answers = HashMap::new();
@@ -350,12 +351,14 @@ impl AwsStore {
             single.extend(current.into_iter().map(|(location, _)| location));
         }
         let singles: Vec<Timed> = futures_util::stream::iter(single)
-            .map(|location| async move {
-                let started = Instant::now();
-                let result = self.fetch(&location).await;
-                (location, result, started.elapsed())
+            .map(|location| {
+                bound.clone().run(async move {
+                    let started = Instant::now();
+                    let result = self.fetch(&location).await;
+                    (location, result, started.elapsed())
+                })
             })
-            .buffer_unordered(limit.max(1))
+            .buffer_unordered(bound.size())
             .collect()
             .await;
         results.extend(singles);
@@ -585,8 +588,8 @@ impl Provider for AwsStore {
         })
     }
 
-    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, limit: usize) -> BoxStream<'a, Timed> {
-        futures_util::stream::once(self.fetch_many(locations, limit)).flat_map(futures_util::stream::iter).boxed()
+    fn fetch_batch<'a>(&'a self, locations: Vec<Location>, bound: FetchBound) -> BoxStream<'a, Timed> {
+        futures_util::stream::once(self.fetch_many(locations, bound)).flat_map(futures_util::stream::iter).boxed()
     }
 
     fn put<'a>(
