@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -883,6 +883,7 @@ impl Daemon {
         match Self::load(&self.settings) {
             Ok((loaded, providers)) => {
                 tracing::info!("the configuration was read again: re-rendering");
+                self.metrics.record_config_reading(true, SystemTime::now());
                 // The old clients hand their logins and leases over to the new ones: fetches
                 // still running on them would record theirs too late to go along.
                 self.settle_fetches().await;
@@ -918,6 +919,7 @@ impl Daemon {
             }
             Err(failure) => {
                 tracing::error!("the new configuration is invalid; keeping the last good output:\n{}", failure.message);
+                self.metrics.record_config_reading(false, SystemTime::now());
                 Ok(false)
             }
         }
@@ -1176,6 +1178,7 @@ pub async fn run(settings: DaemonSettings, stop_signals: Option<StopSignals>) ->
     let (loaded, providers) = Daemon::load(&settings)?;
     let out = OutputDir::open(&settings.common.out, &settings.common.output).map_err(crate::output::unusable_dir)?;
     let metrics = Arc::new(Metrics::new());
+    metrics.record_config_reading(true, SystemTime::now());
     let health = Arc::new(Health::new());
     let (refresh_sender, mut refresh_requests) = mpsc::channel::<RefreshRequest>(16);
     let _admin = match &settings.common.listen {

@@ -88,6 +88,8 @@ pub struct Metrics {
     fetch_failures: Family<FailureLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
     expiry: UnixTimeGauge,
+    config_reload_successful: Gauge,
+    config_reload_success_time: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -139,7 +141,41 @@ impl Metrics {
             Unit::Seconds,
             expiry.clone(),
         );
-        Metrics { registry, last_successful_fetch, secret_state, fetch_duration, fetch_failures, reloads, expiry }
+        // Named as Prometheus and Alertmanager name theirs, so that the alerts written for
+        // them (`..._config_last_reload_successful == 0`) fit.
+        let config_reload_successful = Gauge::default();
+        registry.register(
+            "config_last_reload_successful",
+            "Whether the last reading of the configuration was valid (0: the last good one is still served)",
+            config_reload_successful.clone(),
+        );
+        let config_reload_success_time = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "config_last_reload_success_timestamp",
+            "Unix time of the last valid reading of the configuration",
+            Unit::Seconds,
+            config_reload_success_time.clone(),
+        );
+        Metrics {
+            registry,
+            last_successful_fetch,
+            secret_state,
+            fetch_duration,
+            fetch_failures,
+            reloads,
+            expiry,
+            config_reload_successful,
+            config_reload_success_time,
+        }
+    }
+
+    /// Records a reading of the configuration at `at` (the first, at the start, included):
+    /// valid, and in use from now on, or invalid, the last good one still in use.
+    pub fn record_config_reading(&self, valid: bool, at: SystemTime) {
+        self.config_reload_successful.set(i64::from(valid));
+        if valid {
+            self.config_reload_success_time.set(unix_seconds(at));
+        }
     }
 
     /// Records one fetch from `provider`: its duration, and with `failure_reason` a failure
@@ -391,6 +427,30 @@ mod tests {
                     "secret_render_reloads_total{result=\"failure\"} 1".to_owned(),
                     "secret_render_reloads_total{result=\"success\"} 2".to_owned(),
                 ],
+            ),
+            (
+                "a valid reading of the configuration",
+                |m| m.record_config_reading(true, at(1_700_000_000)),
+                "secret_render_config_last_reload_successful",
+                vec!["secret_render_config_last_reload_successful 1".to_owned()],
+            ),
+            (
+                "an invalid reading of the configuration",
+                |m| {
+                    m.record_config_reading(true, at(1_700_000_000));
+                    m.record_config_reading(false, at(1_700_000_060));
+                },
+                "secret_render_config_last_reload_successful",
+                vec!["secret_render_config_last_reload_successful 0".to_owned()],
+            ),
+            (
+                "an invalid reading keeps the last valid one's time",
+                |m| {
+                    m.record_config_reading(true, at(1_700_000_000));
+                    m.record_config_reading(false, at(1_700_000_060));
+                },
+                "secret_render_config_last_reload_success_timestamp_seconds",
+                vec!["secret_render_config_last_reload_success_timestamp_seconds 1700000000.0".to_owned()],
             ),
         ];
         for (name, step, metric, expected) in cases {

@@ -542,17 +542,26 @@ fn the_longest_grace_period_asked_for_a_secret_wins() {
     }
 }
 
+/// An edited config is rendered; an invalid one keeps the last good output, with
+/// `secret_render_config_last_reload_successful` 0 (named as Prometheus names its own, for the
+/// same alert) and the last valid reading's time left as it was, until a valid edit.
 #[test]
 fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_good_output() {
+    const VALID: &str = "secret_render_config_last_reload_successful";
+    const VALID_AT: &str = "secret_render_config_last_reload_success_timestamp_seconds";
     let (test, mut watch) = watching(&config_with_jobs("pw", &["a"]), CANARY, &[]);
     let rendered = test.path("out/prometheus.yml");
     let secret = named_file(&rendered, "password_file");
     let name = file_name(&secret).to_owned();
     assert!(!read(&rendered).contains("job_name: b"));
+    assert_eq!(watch.metric(VALID, &[]), Some(1.0), "the config read at the start");
+    let started_at = watch.metric(VALID_AT, &[]).unwrap();
 
     replace(&test.path("prometheus.yml"), config_with_jobs("pw", &["a", "b"]).as_bytes());
     watch.until("job b in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: b"));
     let good = std::fs::read(&rendered).unwrap();
+    let edited_at = watch.metric(VALID_AT, &[]).unwrap();
+    assert!(edited_at >= started_at && watch.metric(VALID, &[]) == Some(1.0));
 
     let invalid = [
         ("broken YAML", "scrape_configs:\n  - job_name: c\n    static_configs: [{targets: [\n".to_owned()),
@@ -569,6 +578,8 @@ fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_g
         assert_eq!(std::fs::read(&rendered).unwrap(), good, "{what}: the last good output must stay");
         assert_eq!(read(&secret), CANARY, "{what}: the secret file must stay");
         assert_eq!(watch.state(&name), Some("success"));
+        assert_eq!(watch.metric(VALID, &[]), Some(0.0), "{what}: the config is not in use");
+        assert_eq!(watch.metric(VALID_AT, &[]), Some(edited_at), "{what}: the last valid reading's time");
     }
     assert!(watch.log().contains("colour"), "the error names the unknown key:\n{}", watch.log());
 
@@ -577,6 +588,7 @@ fn an_editor_replacing_the_config_re_renders_and_an_invalid_one_keeps_the_last_g
     watch.until("job c in the rendered config", CYCLE, |_| read(&rendered).contains("job_name: c"));
     assert!(read(&rendered).contains("job_name: b"));
     assert_eq!(read(&secret), CANARY);
+    assert_eq!(watch.metric(VALID, &[]), Some(1.0), "the valid edit is in use");
 }
 
 /// An edit that adds a secret which cannot be read leaves the config unrendered, and the
