@@ -703,6 +703,34 @@ fn a_given_token_nearing_its_max_ttl_is_warned_about_before_it_ends() {
     // The read at start and the warning are all this token's reads and warnings.
     assert_eq!(vault_fetches(&sidecar), 1.0);
     assert_eq!(sidecar.log().matches(WARNING).count(), 1, "{}", sidecar.log());
+    assert!(!sidecar.log().contains(NOT_RENEWABLE), "a renewable token:\n{}", sidecar.log());
+}
+
+const NOT_RENEWABLE: &str = "the Vault token is not renewable";
+
+/// A given token Vault says cannot be renewed (a batch token, `-renewable=false`) is warned
+/// about once, as `watch` starts, with when it ends and what to do: nothing can keep it alive,
+/// and the first sign used to be every read refused once it had ended.
+#[test]
+fn a_given_token_that_cannot_be_renewed_is_warned_about_as_watch_starts() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/app", "password=fixed-end-fake"]);
+    let policy = policy(&server, "app", "path \"secret/data/app\" { capabilities = [\"read\"] }\n");
+    let token = token_with(&server, &policy, &["-ttl=1h", "-renewable=false"]);
+    let test = with_token(&server, &token).file("app.yml", "pw: {vault: {path: app, key: password}}\n");
+    let (mut sidecar, _) = watch_app(&test);
+    sidecar.until("the warning", Duration::from_secs(30), |sidecar| sidecar.log().contains(NOT_RENEWABLE));
+    let log = sidecar.log();
+    let warning = log.lines().find(|line| line.contains(NOT_RENEWABLE)).unwrap();
+    let ends_in: u64 =
+        warning.split("ends_in_secs=").nth(1).and_then(|rest| rest.split(' ').next()?.parse().ok()).unwrap();
+    assert!((3000..=3600).contains(&ends_in), "{warning}");
+    assert!(warning.contains("token_file is read again"), "{warning}");
+    // Once: another fetch (an auth failure reported) and the loop's look at its deadlines
+    // after it warn no more.
+    assert_eq!(http("POST", sidecar.port, "/-/refresh").0, 202);
+    sidecar.until("the second read", Duration::from_secs(30), |sidecar| vault_fetches(sidecar) >= 2.0);
+    assert_eq!(sidecar.log().matches(NOT_RENEWABLE).count(), 1, "{}", sidecar.log());
 }
 
 /// Waits for three renewals of `token` after `mark` in the audit log, which take longer than

@@ -249,6 +249,9 @@ struct TokenState {
     end_fixed: bool,
     /// False for a given token until `lookup-self` has told its TTL (see [`Login::learn_ttl`]).
     ttl_known: bool,
+    /// Whether its end, which no renewal moves, has been warned about (see
+    /// [`Login::warn_of_a_fixed_end`]).
+    end_warned: bool,
 }
 
 impl TokenState {
@@ -262,6 +265,7 @@ impl TokenState {
             renewable: info.renewable,
             end_fixed: !info.renewable,
             ttl_known: true,
+            end_warned: false,
         }
     }
 
@@ -276,6 +280,7 @@ impl TokenState {
             renewable: false,
             end_fixed: false,
             ttl_known: false,
+            end_warned: false,
         }
     }
 
@@ -495,7 +500,30 @@ impl Login {
     pub(super) fn next_upkeep(&self, holds_leases: bool) -> Option<Instant> {
         // While a fetch holds the login (logging in, renewing), that fetch does the upkeep; its
         // answer wakes the loop, which asks again then.
-        self.state.try_lock().ok()?.as_ref()?.upkeep_at(holds_leases && self.can_log_in_again())
+        let mut state = self.state.try_lock().ok()?;
+        let current = state.as_mut()?;
+        self.warn_of_a_fixed_end(current);
+        current.upkeep_at(holds_leases && self.can_log_in_again())
+    }
+
+    /// Under `run`/`watch` (the only callers of [`Login::next_upkeep`]), warns once that a
+    /// given token Vault says is not renewable (a batch token, or one made with
+    /// `-renewable=false`) ends at a time nothing here can move: every read is refused after
+    /// it, and the first sign of that used to be the refusals. A token that can renew is warned
+    /// about when a renewal is cut short by its max TTL (see [`Login::token`]).
+    fn warn_of_a_fixed_end(&self, current: &mut TokenState) {
+        if current.end_warned || !current.ttl_known || current.renewable || self.can_log_in_again() {
+            return;
+        }
+        let Some(left) = current.remaining() else { return };
+        current.end_warned = true;
+        tracing::warn!(
+            store = %self.label,
+            ends_in_secs = left.as_secs(),
+            "the Vault token is not renewable (Vault says so: a batch token, or one made with -renewable=false): \
+             every read is refused once it ends; give a new token before then (a token_file is read again) or \
+             use an auth method that can log in again"
+        );
     }
 
     /// How long the current token lives as it stands, if known.
@@ -768,6 +796,7 @@ impl Login {
             renewable,
             end_fixed: !renewable,
             ttl_known: true,
+            end_warned: false,
         })
     }
 }
