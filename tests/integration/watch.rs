@@ -1249,6 +1249,8 @@ fn an_unreadable_source_keeps_the_last_good_value_as_stale_without_a_reload() {
     assert_eq!(reload_requests.load(Ordering::SeqCst), 1);
 }
 
+/// `/-/ready` waits for every secret; `/metrics` exposes the contract's table (section 8), and
+/// beyond it only the two config gauges the README adds.
 #[test]
 fn ready_waits_for_every_secret_and_the_metrics_are_the_contract_table() {
     let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
@@ -1291,8 +1293,13 @@ fn ready_waits_for_every_secret_and_the_metrics_are_the_contract_table() {
         assert_eq!(sample(&metrics, "secret_render_reloads_total", &[("result", result)]), Some(0.0), "{result}");
     }
 
-    // Every family is one of the contract's table (OpenMetrics names counters without `_total`);
-    // the expiry gauge only where the store tells an expiry, which a file does not.
+    // Every family is one of the contract's table (OpenMetrics names counters without `_total`)
+    // or one of the README's two additions to it; the expiry gauge only where the store tells an
+    // expiry, which a file does not.
+    let additions = [
+        ("secret_render_config_last_reload_successful", "gauge"),
+        ("secret_render_config_last_reload_success_timestamp_seconds", "gauge"),
+    ];
     let table = [
         ("secret_render_last_successful_fetch_seconds", "gauge"),
         ("secret_render_secret_state", "gauge"),
@@ -1303,8 +1310,11 @@ fn ready_waits_for_every_secret_and_the_metrics_are_the_contract_table() {
     ];
     let families: BTreeSet<(&str, &str)> =
         metrics.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split_once(' ')).collect();
-    let expected: BTreeSet<(&str, &str)> = table[..5].iter().copied().collect();
-    assert!(families.iter().all(|family| table.contains(family)), "families outside the table: {families:?}");
+    let expected: BTreeSet<(&str, &str)> = table[..5].iter().chain(&additions).copied().collect();
+    assert!(
+        families.iter().all(|family| table.contains(family) || additions.contains(family)),
+        "families outside the table: {families:?}"
+    );
     assert!(expected.is_subset(&families), "families missing: {:?}", expected.difference(&families));
     assert!(!metrics.contains(CANARY));
 }
