@@ -13,6 +13,7 @@ pub mod out_dir_watch;
 pub mod output;
 pub mod path_watch;
 pub mod provider;
+pub mod redact;
 pub mod refresh;
 pub mod render;
 pub mod resolve;

@@ -146,7 +146,8 @@ impl<'a> Body<'a> {
                 Some(text.trim_end_matches('/').to_owned())
             }
             _ => {
-                self.problem(self.mark, format!("`{key}` must be an http:// or https:// URL, not {text:?}"));
+                let shown = crate::redact::url_credentials(&text);
+                self.problem(self.mark, format!("`{key}` must be an http:// or https:// URL, not {shown:?}"));
                 None
             }
         }

@@ -51,9 +51,10 @@ pub fn http_client(
 
 /// Parses an `http://` or `https://` URL from settings, naming the setting on failure.
 pub fn parse_url(label: &str, setting: &str, text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text).map_err(|error| format!("{label}: invalid `{setting}` {text:?}: {error}"))?;
+    let shown = crate::redact::url_credentials(text);
+    let url = reqwest::Url::parse(text).map_err(|error| format!("{label}: invalid `{setting}` {shown:?}: {error}"))?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(format!("{label}: `{setting}` {text:?} must be an http:// or https:// URL"));
+        return Err(format!("{label}: `{setting}` {shown:?} must be an http:// or https:// URL"));
     }
     Ok(url)
 }

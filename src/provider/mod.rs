@@ -100,7 +100,7 @@ impl fmt::Display for StoreRef {
         match self {
             Self::Default => f.write_str("the default store"),
             Self::Named(name) => write!(f, "store `{name}`"),
-            Self::Address(address) => write!(f, "the store at {address}"),
+            Self::Address(address) => write!(f, "the store at {}", crate::redact::url_credentials(address)),
         }
     }
 }
@@ -193,7 +193,8 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    text
+    // Libraries quote URLs in their errors (a proxy, an address they refuse) as given.
+    crate::redact::url_credentials(&text).into_owned()
 }
 
 /// A provider's own kind of location, picked out of a [`Location`] (see [`Location::own`]).
@@ -743,5 +744,17 @@ impl ProviderSet {
                 provider.watch(locations, changed.clone()).then_some(count)
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// kube-rs names the proxy it cannot use, userinfo and all; what we show hides it.
+    #[test]
+    fn an_error_chain_hides_credentials_written_into_urls() {
+        let error = std::io::Error::other("configured proxy socks5://user:pw-fake@127.0.0.1:1080/ needs a feature");
+        assert_eq!(error_chain(&error), "configured proxy socks5://***@127.0.0.1:1080/ needs a feature");
     }
 }

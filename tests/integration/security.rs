@@ -223,3 +223,21 @@ fn a_vault_token_file_that_is_a_fifo_is_refused_at_once() {
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("is not a regular file (a FIFO)"), "{stderr}");
 }
+
+/// A password written into a provider map's Vault `address` is shown as `***` wherever the
+/// address is: the unreachable store's error from `render`, and `check`'s listing.
+#[test]
+fn a_password_in_a_vault_address_is_never_shown() {
+    let port = free_port();
+    let config = format!(
+        "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password:\n        vault: \
+         {{path: app, key: pw, address: \"http://admin:{CANARY}@127.0.0.1:{port}\"}}\n"
+    );
+    let test = Test::new().file("prometheus.yml", &config).env("VAULT_TOKEN", "root-fake");
+    test.run_with(&["render", "prometheus.yml", "--out", "out"])
+        .expect_code(4)
+        .stderr_contains(&format!("http://***@127.0.0.1:{port}"))
+        .never_shows(CANARY);
+    let check = test.run_with(&["check", "prometheus.yml"]);
+    assert!(format!("{}{}", check.stdout, check.stderr).contains("***@127.0.0.1"), "{check:?}");
+}

@@ -42,13 +42,24 @@ const JSON_PAYLOAD: &str = "a JSON object payload";
 const ACCESS_PERMISSION: &str = "secretmanager.versions.access";
 
 /// Where the store's access tokens come from.
-#[derive(Debug)]
 enum Credentials {
     /// A service-account key or authorized-user JSON file, re-read at each token request so a
     /// rotated key is picked up.
     File { path: PathBuf, from: &'static str },
     /// The GCE/GKE metadata server at this base URL.
     Metadata(reqwest::Url),
+}
+
+/// For the debug log: a metadata URL without any userinfo written into it.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File { path, from } => f.debug_struct("File").field("path", path).field("from", from).finish(),
+            Self::Metadata(url) => {
+                f.debug_tuple("Metadata").field(&crate::redact::url_credentials(url.as_str())).finish()
+            }
+        }
+    }
 }
 
 /// One Secret Manager store: its endpoint, credentials, connection pool and token.

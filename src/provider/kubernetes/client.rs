@@ -178,7 +178,11 @@ impl Inner {
                 // fetch timeout, where the scheduler backs off, honours the wait the server asks
                 // for and reports the state.
                 config.default_retry = false;
-                tracing::debug!(store = %self.label, server = %config.cluster_url, "connecting to Kubernetes");
+                tracing::debug!(
+                    store = %self.label,
+                    server = %crate::redact::url_credentials(&config.cluster_url.to_string()),
+                    "connecting to Kubernetes"
+                );
                 let builder =
                     kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
                         what: format!("{} (Kubernetes client)", self.label),

@@ -80,7 +80,7 @@ impl fmt::Display for VaultLocation {
         match &self.store {
             StoreRef::Default => Ok(()),
             StoreRef::Named(name) => write!(f, " (store {name})"),
-            StoreRef::Address(address) => write!(f, " (at {address})"),
+            StoreRef::Address(address) => write!(f, " (at {})", crate::redact::url_credentials(address)),
         }
     }
 }
@@ -558,18 +558,19 @@ impl VaultStore {
         let label = match &store {
             StoreRef::Named(name) => format!("store `{name}`"),
             StoreRef::Default => "the default Vault store".to_owned(),
-            StoreRef::Address(address) => format!("Vault at {address}"),
+            StoreRef::Address(address) => format!("Vault at {}", crate::redact::url_credentials(address)),
         };
         let address = settings
             .address
             .clone()
             .ok_or_else(|| format!("{label} has no address: set `address` on a store, or VAULT_ADDR / BAO_ADDR"))?;
+        let shown = crate::redact::url_credentials(&address);
         let mut base = reqwest::Url::parse(&address).map_err(|error| match address.contains("://") {
-            true => format!("{label}: invalid address {address:?}: {error}"),
-            false => format!("{label}: address {address:?} has no scheme: write http://{address} or https://{address}"),
+            true => format!("{label}: invalid address {shown:?}: {error}"),
+            false => format!("{label}: address {shown:?} has no scheme: write http://{shown} or https://{shown}"),
         })?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("{label}: address {address:?} must be http:// or https://"));
+            return Err(format!("{label}: address {shown:?} must be http:// or https://"));
         }
         crate::install_crypto_provider();
         let timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
