@@ -44,9 +44,30 @@ pub fn http_client(
         .pool_max_idle_per_host(max_concurrency.max(1))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
-        .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("secret-render/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            match redirect_refusal(attempt.previous(), attempt.url()) {
+                Some(reason) => attempt.error(reason),
+                None => attempt.follow(),
+            }
+        }));
     let builder = if proxy == Proxy::Never { builder.no_proxy() } else { builder };
     builder.build().map_err(|error| format!("{label}: cannot build the HTTP client: {error}"))
+}
+
+/// Why a redirect (to `next`, after the URLs `before` it) is not followed: one to another
+/// origin (scheme, host and port). A token request carries a client secret, a refresh token or
+/// a signed assertion in its body, which a 307 or 308 sends along to wherever it points, and
+/// from https to http; none of these APIs, token endpoints or metadata servers redirects
+/// elsewhere. Within one origin, up to 5 are followed.
+fn redirect_refusal(before: &[reqwest::Url], next: &reqwest::Url) -> Option<String> {
+    if before.last().is_some_and(|from| from.origin() != next.origin()) {
+        return Some(format!(
+            "redirected to {}, another origin: not followed, as it would carry credentials there",
+            next.origin().ascii_serialization()
+        ));
+    }
+    (before.len() > 5).then(|| "redirected more than 5 times: not followed".to_owned())
 }
 
 /// Parses an `http://` or `https://` URL from settings, naming the setting on failure.
@@ -216,6 +237,21 @@ pub fn token_error(response: &Response, what: String) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_is_followed_within_its_origin_only() {
+        let url = |text: &str| reqwest::Url::parse(text).unwrap();
+        let token = url("https://login.example/tenant/oauth2/v2.0/token");
+        assert_eq!(redirect_refusal(std::slice::from_ref(&token), &url("https://login.example/other")), None);
+        for elsewhere in
+            ["https://attacker.example/token", "http://login.example/tenant", "https://login.example:8443/"]
+        {
+            let refusal = redirect_refusal(std::slice::from_ref(&token), &url(elsewhere)).unwrap();
+            assert!(refusal.contains("another origin: not followed"), "{elsewhere}: {refusal}");
+        }
+        let six = vec![token.clone(); 6];
+        assert!(redirect_refusal(&six, &token).unwrap().contains("more than 5"));
+    }
 
     #[test]
     fn unexpected_statuses_are_retryable_for_the_service_and_honour_retry_after() {

@@ -811,3 +811,28 @@ fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
     let value: serde_json::Value = serde_json::from_str(&versions[0].1).unwrap();
     assert_eq!(value, serde_json::json!({"password": "azure-pass-fake"}));
 }
+
+/// A token endpoint answering 307 to another host is not followed: the redirect would carry
+/// the client secret in the form body there (a 307 keeps the method and the body).
+#[test]
+fn a_token_request_is_never_redirected_to_another_host() {
+    let fake = AzureFake::start();
+    fake.put("api-token", "fake", None);
+    let elsewhere = FakeServer::start(|_| Reply::json(400, &serde_json::json!({"error": "invalid_request"})));
+    let target = elsewhere.url();
+    let authority = FakeServer::start(move |request| {
+        Reply::text(307, "text/plain", "").header("Location", &format!("{target}{}", request.path))
+    });
+    let config = fake
+        .config(
+            &format!("{{client_secret: {{client_secret: \"{CANARY}\"}}}}"),
+            "t: {azure_key_vault: {name: api-token}}\n",
+        )
+        .replace(&format!("authority_host: {}", fake.server.url()), &format!("authority_host: {}", authority.url()));
+    render_test(&config)
+        .run()
+        .expect_code(4)
+        .stderr_contains(&format!("redirected to {}, another origin: not followed", elsewhere.url()));
+    assert_eq!(authority.count("POST /"), 1);
+    assert_eq!(elsewhere.count(""), 0, "the client secret went to the other host");
+}
