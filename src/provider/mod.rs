@@ -183,10 +183,16 @@ pub fn transport_error(error: &reqwest::Error, what: String, timeout: Duration) 
 /// holds (SDKs' own messages often repeat it; the AWS SDK's is just "dispatch failure").
 #[must_use]
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
+    error_chain_shown(error, |text| text)
+}
+
+/// [`error_chain`], each error's text first passed through `shown` (which leaves out what a
+/// library quotes that must not be shown).
+pub fn error_chain_shown(error: &(dyn std::error::Error + 'static), shown: impl Fn(String) -> String) -> String {
+    let mut text = shown(error.to_string());
     let mut source = error.source();
     while let Some(cause) = source {
-        let cause_text = cause.to_string();
+        let cause_text = shown(cause.to_string());
         if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);

@@ -1187,3 +1187,40 @@ fn a_vault_store_logs_in_with_the_kubernetes_auth_method() {
         .stderr_contains("login at auth/kubernetes/login: permission denied")
         .never_shows(&unknown);
 }
+
+/// A kubeconfig that is not valid YAML is reported by line and column; the lines kube-rs shows
+/// around the error, a user's token among them, are not.
+#[test]
+fn a_broken_kubeconfig_is_reported_without_the_lines_around_the_error() {
+    let server = FakeApiServer::start();
+    let broken =
+        kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &format!("    token: {CANARY}\n   bad: x\n"));
+    let test = with_kubeconfig(&server).file("kube/config", &broken);
+    let (_, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome
+        .expect_code(4)
+        .stderr_contains("failed to parse kubeconfig YAML: error: line 11 column 4")
+        .never_shows(CANARY);
+}
+
+/// A kubeconfig's exec credential plugin that fails is named with its exit status; its output,
+/// which may hold a token (and does here, on stdout and stderr), is not shown.
+#[test]
+fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
+    let server = FakeApiServer::start();
+    let plugin = format!(
+        "printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{CANARY}\"}}}}'\necho \"refreshing with {CANARY}\" >&2\nexit 1\n"
+    );
+    let test = with_kubeconfig(&server).file("kube/plugin.sh", &plugin);
+    let exec = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        test.path("kube/plugin.sh").display()
+    );
+    let config = kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &exec);
+    let test = test.file("kube/config", &config);
+    let (_, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome
+        .expect_code(4)
+        .stderr_contains("failed with status exit status: 1 (its output is not shown: it may hold credentials)")
+        .never_shows(CANARY);
+}

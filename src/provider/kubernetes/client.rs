@@ -27,7 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use zeroize::Zeroizing;
 
 use super::{KubernetesLocation, StoreSettings};
-use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef, error_chain};
+use crate::provider::{Fetched, Location, Provider, ProviderError, ProviderKind, StoreRef, error_chain_shown};
 use crate::secret::Secret;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -89,6 +89,21 @@ impl KubernetesStore {
             watches: Mutex::new(Vec::new()),
         }
     }
+}
+
+/// kube-rs's error and its causes on one line, without what it quotes that may hold
+/// credentials: a YAML or JSON error in a kubeconfig or in an exec plugin's output shows the
+/// lines around it (a `token:` or `client-key-data:` line among them) below its first line, and
+/// a failed exec plugin's error carries the plugin's whole stdout and stderr.
+fn kube_error(error: &(dyn std::error::Error + 'static)) -> String {
+    error_chain_shown(error, |text| {
+        let mut first_line = text.lines().next().unwrap_or_default().to_owned();
+        if let Some(output) = first_line.find(": Output {") {
+            first_line.truncate(output);
+            first_line.push_str(" (its output is not shown: it may hold credentials)");
+        }
+        first_line
+    })
 }
 
 /// Decides the proxy for the API server as kubectl (client-go) does: `HTTPS_PROXY` unless
@@ -186,7 +201,7 @@ impl Inner {
                 let builder =
                     kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
                         what: format!("{} (Kubernetes client)", self.label),
-                        reason: error_chain(&error),
+                        reason: kube_error(&error),
                     })?;
                 Ok(match token_file {
                     Some(path) => {
@@ -217,19 +232,19 @@ impl Inner {
                 "contexts": [{"name": "api", "context": {"cluster": "api", "user": "token"}}],
                 "current-context": "api",
             });
-            let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| error_chain(&error))?;
+            let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| kube_error(&error))?;
             let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|error| format!("api_server {server:?}: {}", error_chain(&error)))?;
+                .map_err(|error| format!("api_server {server:?}: {}", kube_error(&error)))?;
             proxy_as_kubectl_would(&mut config);
             return Ok((config, settings.token_file.clone()));
         }
         let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
         if let Some(path) = &settings.kubeconfig {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|error| error_chain(&error))?;
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|error| kube_error(&error))?;
             let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|error| format!("kubeconfig {}: {}", path.display(), error_chain(&error)))?;
+                .map_err(|error| format!("kubeconfig {}: {}", path.display(), kube_error(&error)))?;
             proxy_as_kubectl_would(&mut config);
             return Ok((config, None));
         }
@@ -237,16 +252,16 @@ impl Inner {
         let in_cluster = if settings.context.is_none() {
             match Config::incluster() {
                 Ok(config) => return Ok((config, None)),
-                Err(error) => error_chain(&error),
+                Err(error) => kube_error(&error),
             }
         } else {
             String::new()
         };
         let mut config = Config::from_kubeconfig(&options).await.map_err(|error| {
             if in_cluster.is_empty() {
-                format!("kubeconfig: {}", error_chain(&error))
+                format!("kubeconfig: {}", kube_error(&error))
             } else {
-                format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", error_chain(&error))
+                format!("not in a cluster ({in_cluster}), and no usable kubeconfig ({})", kube_error(&error))
             }
         })?;
         proxy_as_kubectl_would(&mut config);
@@ -272,7 +287,7 @@ impl Inner {
         let what = Self::what(&namespace, location);
         let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"))
             .get(&location.name, &kube::api::GetParams::default())
-            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error_chain(&error) })?;
+            .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: kube_error(&error) })?;
         let exchange = async {
             let response = client.send(request.map(kube::client::Body::from)).await?;
             let status = response.status();
@@ -401,7 +416,7 @@ impl Inner {
                         break;
                     }
                     Err(error) => {
-                        tracing::debug!(secret = %what, error = %error_chain(&error), "kubernetes watch interrupted");
+                        tracing::debug!(secret = %what, error = %kube_error(&error), "kubernetes watch interrupted");
                         if is_gone(&error) {
                             version = None;
                         }
@@ -436,7 +451,7 @@ impl Inner {
             tokio::time::sleep(FORBIDDEN_BACKOFF).await;
             return backoff;
         }
-        tracing::debug!(secret = %what, error = %error_chain(error), "kubernetes watch: retrying in {backoff:?}");
+        tracing::debug!(secret = %what, error = %kube_error(error), "kubernetes watch: retrying in {backoff:?}");
         tokio::time::sleep(backoff).await;
         (backoff * 2).min(MAX_BACKOFF)
     }
@@ -523,7 +538,7 @@ fn is_gone(error: &kube::Error) -> bool {
 }
 
 fn transport_error(error: &kube::Error, what: &str) -> ProviderError {
-    let reason = error_chain(error);
+    let reason = kube_error(error);
     match error {
         kube::Error::Auth(_) => ProviderError::PermissionDenied { what: what.to_owned(), reason },
         _ => ProviderError::Unreachable { what: what.to_owned(), reason },
