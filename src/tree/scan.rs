@@ -250,9 +250,18 @@ fn not_a_provider_map(entries: &[Entry], mark: Mark) -> Option<(Mark, String)> {
     if let [entry] = entries
         && let Some(key) = entry.key.as_scalar()
     {
+        // The key is quoted only where it is clearly meant as a provider's name: near one, or
+        // with a body under it. Otherwise it may be the secret itself, written unquoted and
+        // starting with `{` (`password: {s3cr3t}` is a mapping with the key `s3cr3t`).
         let message = match closest_provider(key) {
             Some(kind) => format!("unknown provider `{key}` (did you mean `{kind}`?)"),
-            None => format!("unknown provider `{key}` (providers: {providers})"),
+            None if matches!(entry.value.kind, NodeKind::Mapping(_)) => {
+                format!("unknown provider `{key}` (providers: {providers})")
+            }
+            None => format!(
+                "a mapping whose one key is no provider (providers: {providers}); a secret string that \
+                 starts with `{{` must be quoted"
+            ),
         };
         return Some((entry.key.mark, message));
     }
@@ -391,6 +400,19 @@ mod tests {
             (
                 "password: {path: pw, key: k, vault: ~}\n",
                 "password (line 1): `vault` has no body; indent its keys (`path`, `key`) under `vault:`".to_owned(),
+            ),
+            (
+                "password: {s3cr3t-fake}\n",
+                format!(
+                    "password (line 1): a mapping whose one key is no provider (providers: {names}); a secret \
+                     string that starts with `{{` must be quoted"
+                ),
+            ),
+            (
+                "password: {user: s3cr3t-fake}\n",
+                format!(
+                    "password (line 1): a mapping whose one key is no provider (providers: {names}); a secret string that starts with `{{` must be quoted"
+                ),
             ),
             ("password:\n  path: pw\n  key: k\n", format!("password (line 2): {not_a_map}")),
             ("password: {}\n", format!("password (line 1): {not_a_map}")),

@@ -241,3 +241,17 @@ fn a_password_in_a_vault_address_is_never_shown() {
     let check = test.run_with(&["check", "prometheus.yml"]);
     assert!(format!("{}{}", check.stdout, check.stderr).contains("***@127.0.0.1"), "{check:?}");
 }
+
+/// A secret written unquoted that starts with `{` is YAML's one-key mapping: the error says to
+/// quote it, in every format `check` has, without quoting the key, which is the secret itself.
+#[test]
+fn an_unquoted_secret_in_braces_is_never_quoted_back() {
+    let config = format!("scrape_configs:\n  - job_name: a\n    basic_auth: {{username: u, password: {{{CANARY}}}}}\n");
+    let test = Test::new().file("prometheus.yml", &config);
+    for format in ["human", "json", "github"] {
+        let outcome = test.run_with(&["check", "prometheus.yml", "--format", format]);
+        outcome.expect_code(3).never_shows(CANARY);
+        assert!(format!("{}{}", outcome.stdout, outcome.stderr).contains("must be quoted"), "{format}: {outcome:?}");
+    }
+    test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(3).stderr_contains("must be quoted");
+}
