@@ -45,7 +45,16 @@ pub fn init_logging(format: LogFormat, verbose: u8, quiet: u8) {
         _ => LevelFilter::ERROR,
     };
     let libraries = if verbose >= 2 { LevelFilter::DEBUG } else { level.min(LevelFilter::WARN) };
-    let filter = Targets::new().with_target("secret_render", level).with_default(libraries);
+    // aws-config logs, at warn, a container credentials token it cannot use (whole), and each
+    // credential provider's failure with its error, a `credential_process`'s stderr included:
+    // those failures reach the operator in secret-render's own error, without what they quote.
+    let never_below_error =
+        ["aws_config::ecs", "aws_config::meta::credentials::chain", "aws_config::profile::credentials"];
+    let filter = never_below_error
+        .into_iter()
+        .fold(Targets::new(), |targets, target| targets.with_target(target, LevelFilter::ERROR))
+        .with_target("secret_render", level)
+        .with_default(libraries);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)

@@ -641,3 +641,46 @@ fn an_html_503_from_a_proxy_is_unreachable_not_invalid() {
     let (_test, outcome) = render(with_credentials(), &config);
     outcome.expect_code(4).stderr_contains("is unreachable: HTTP 503");
 }
+
+/// A test whose binary has no AWS credentials of its own: the chain goes past the environment
+/// and the shared files to what `env` adds.
+fn without_credentials() -> Test {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN"]
+        .into_iter()
+        .chain(["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"])
+        .fold(Test::new(), Test::without_env)
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+}
+
+/// A container credentials token that cannot be sent (a line break in its file) is reported
+/// as such, never quoted: aws-config puts it whole into its error and its warning.
+#[test]
+fn a_container_credentials_token_that_cannot_be_sent_is_never_shown() {
+    let port = crate::support::free_port();
+    let test = without_credentials()
+        .file("eks-pod-identity-token", &format!("{CANARY}\nsecond line\n"))
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &format!("http://127.0.0.1:{port}/v1/credentials"));
+    let token_file = test.path("eks-pod-identity-token").display().to_string();
+    let test = test.env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+    let (_, outcome) = render(test, "a: {aws_secrets_manager: {secret_id: plain}}\n");
+    outcome
+        .expect_code(4)
+        .stderr_contains("the container credentials token (AWS_CONTAINER_AUTHORIZATION_TOKEN")
+        .never_shows(CANARY);
+}
+
+/// A `credential_process` that fails is reported with its exit status; its stderr, which may
+/// hold credentials (and does here), is not shown, though aws-config writes it into its error.
+#[test]
+fn a_failing_credential_process_is_reported_without_its_stderr() {
+    let test = without_credentials().file("process.sh", &format!("echo 'refreshing with {CANARY}' >&2\nexit 1\n"));
+    let config = format!("[default]\ncredential_process = /bin/sh {}\n", test.path("process.sh").display());
+    let test = test.file("aws-config", &config);
+    let aws_config = test.path("aws-config").display().to_string();
+    let (_, outcome) =
+        render(test.env("AWS_CONFIG_FILE", &aws_config), "a: {aws_secrets_manager: {secret_id: plain}}\n");
+    outcome.expect_code(4).stderr_contains("(its stderr is not shown: it may hold credentials)").never_shows(CANARY);
+}

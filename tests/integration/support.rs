@@ -103,11 +103,13 @@ pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<OsString>,
     env: Vec<(String, String)>,
+    /// Variables of the test's own environment the binary does not inherit.
+    removed: Vec<String>,
 }
 
 impl Test {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), env: Vec::new() }
+        Self { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), env: Vec::new(), removed: Vec::new() }
     }
 
     /// Writes a fixture file (parents created) relative to the test directory.
@@ -137,6 +139,13 @@ impl Test {
         self
     }
 
+    /// Runs the binary without `key` in its environment, whatever the test's own holds (an
+    /// empty value is not the same as none to every library).
+    pub fn without_env(mut self, key: &str) -> Self {
+        self.removed.push(key.to_owned());
+        self
+    }
+
     /// Behind an egress proxy: `HTTP_PROXY` and `HTTPS_PROXY` name `proxy`, `NO_PROXY` is
     /// `no_proxy` (the lower-case spellings empty, so that these are the ones read).
     pub fn behind_proxy(self, proxy: &str, no_proxy: &str) -> Self {
@@ -163,7 +172,11 @@ impl Test {
     }
 
     fn run_args(&self, args: &[OsString]) -> Outcome {
-        let output = binary_command()
+        let mut command = binary_command();
+        for key in &self.removed {
+            command.env_remove(key);
+        }
+        let output = command
             .args(args)
             .current_dir(self.dir.path())
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -27,8 +27,8 @@ use zeroize::Zeroizing;
 
 use super::{AwsLocation, StoreSettings, Version};
 use crate::provider::{
-    FetchBound, Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed, error_chain,
-    json_object,
+    FetchBound, Fetched, Location, Provider, ProviderError, ProviderKind, StorePrevious, StoreRef, Timed,
+    error_chain_shown, json_object,
 };
 use crate::secret::Secret;
 
@@ -517,7 +517,7 @@ where
         SdkError::TimeoutError(_) => ProviderError::Timeout { what, after: timeout },
         SdkError::DispatchFailure(failure) if failure.is_timeout() => ProviderError::Timeout { what, after: timeout },
         other => {
-            let reason = error_chain(other);
+            let reason = error_chain_shown(other, credentials_left_out);
             if reason.contains("credentials") {
                 ProviderError::PermissionDenied { what, reason }
             } else {
@@ -525,6 +525,29 @@ where
             }
         }
     }
+}
+
+/// aws-config's error text without the credentials it quotes: a failed `credential_process`'s
+/// stderr (written whole into its error), and a container credentials token (ECS, EKS Pod
+/// Identity) it could not send as a header (quoted whole, a trailing newline and all).
+fn credentials_left_out(text: String) -> String {
+    const STDERR: &str = ". Stderr: ";
+    const BAD_TOKEN: &str = "` could not be used as a header value for the auth token.";
+    if let Some(at) = text.find(STDERR) {
+        return format!("{} (its stderr is not shown: it may hold credentials)", &text[..at]);
+    }
+    if let Some(end) = text.find(BAD_TOKEN)
+        && let Some(start) = text[..end].rfind('`')
+    {
+        return format!(
+            "{}the container credentials token (AWS_CONTAINER_AUTHORIZATION_TOKEN or the file \
+             AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names) cannot be sent as a header: it holds a character a header \
+             cannot, such as a line break{}",
+            &text[..start],
+            &text[end + BAD_TOKEN.len()..]
+        );
+    }
+    text
 }
 
 /// Maps an AWS error code (of a call, or of one id in a batch answer, which has no `status`).
