@@ -141,6 +141,7 @@ impl Test {
 
     /// Runs the binary without `key` in its environment, whatever the test's own holds (an
     /// empty value is not the same as none to every library).
+    #[cfg_attr(not(feature = "aws"), expect(dead_code, reason = "only the aws tests clear variables"))]
     pub fn without_env(mut self, key: &str) -> Self {
         self.removed.push(key.to_owned());
         self
