@@ -76,8 +76,18 @@ fn inline_values<'a>(inline: &[(YamlPath, &'a Node)]) -> Vec<&'a str> {
         // Shorter ones would blank out ordinary words; no real secret is that short.
         .filter(|value| value.chars().count() >= 3)
         .collect();
+    // A tool may quote a piece of a URL it cannot parse (amtool: `invalid port ":p4ss" after
+    // host` when a password holds a `/`): each piece between a URL's delimiters long enough to
+    // be no ordinary word is redacted too.
+    let pieces: Vec<&str> = values
+        .iter()
+        .flat_map(|value| value.split(['/', '@', ':', '?', '#', '&', '=']))
+        .filter(|piece| piece.chars().count() >= 8)
+        .collect();
+    values.extend(pieces);
     // Longest first, so that a value holding another is redacted whole.
     values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+    values.dedup();
     values
 }
 

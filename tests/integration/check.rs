@@ -767,6 +767,20 @@ fn an_inline_secret_the_tool_shows_escaped_is_redacted_too() {
     }
 }
 
+/// A password holding a `/` ends a URL's host early, and amtool quotes the piece it takes for
+/// a port: that piece is redacted too, not only the whole value.
+#[test]
+fn a_piece_of_an_inline_url_the_tool_quotes_is_redacted_too() {
+    requires_amtool();
+    let config = "route:\n  receiver: team\nreceivers:\n  - name: team\n    webhook_configs:\n      \
+                  - url: 'https://alert:piece-canary/xyz@hooks.example.com/notify'\n";
+    let test = Test::new().file("alertmanager.yml", config);
+    for format in ["human", "github", "json"] {
+        let outcome = test.run_with(&["check", "--format", format, "alertmanager.yml"]);
+        outcome.expect_code(6).never_shows("piece-canary");
+    }
+}
+
 /// In `--format github`, a tool missing from the CI image is a warning annotation, not a plain
 /// line a passing job hides; a generic config, which no tool validates, is not warned about.
 #[test]
