@@ -102,6 +102,27 @@ impl Token {
     }
 }
 
+/// The last token request that failed, for the fetches that waited on it: each fetch waits
+/// for the one token request in flight, and when that request fails, those that were waiting
+/// take its error rather than each sending a request of its own in turn. So a token endpoint
+/// that hangs or refuses is asked once per round of fetches, not once per secret one timeout
+/// after another (20 secrets behind an unanswered metadata server took 20 timeouts).
+#[derive(Default)]
+pub struct TokenFailure(std::sync::Mutex<Option<(Instant, ProviderError)>>);
+
+impl TokenFailure {
+    /// The error of a token request that failed after `asked` (when the caller began to wait).
+    pub fn since(&self, asked: Instant) -> Option<ProviderError> {
+        let last = self.0.lock().expect("not poisoned");
+        last.as_ref().filter(|(at, _)| *at > asked).map(|(_, error)| error.clone())
+    }
+
+    /// Records how a token request ended: its error for those waiting, or nothing to share.
+    pub fn record<T>(&self, result: &Result<T, ProviderError>) {
+        *self.0.lock().expect("not poisoned") = result.as_ref().err().map(|error| (Instant::now(), error.clone()));
+    }
+}
+
 /// A token endpoint's success response (RFC 6749 section 5.1); `expires_in` is a number from
 /// OAuth servers and a string from Azure's IMDS.
 #[derive(Deserialize)]

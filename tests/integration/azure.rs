@@ -836,3 +836,14 @@ fn a_token_request_is_never_redirected_to_another_host() {
     assert_eq!(authority.count("POST /"), 1);
     assert_eq!(elsewhere.count(""), 0, "the client secret went to the other host");
 }
+
+/// A refused client secret is sent once per round of fetches, not once per secret: the fetches
+/// that waited on the token request take its error.
+#[test]
+fn a_refused_credential_is_sent_once_for_every_secret_waiting_on_it() {
+    let fake = AzureFake::start();
+    let fields: String = (0..5).map(|i| format!("t{i}: {{azure_key_vault: {{name: s{i}}}}}\n")).collect();
+    let test = render_test(&fake.config("{client_secret: {client_secret: wrong-secret-fake}}", &fields));
+    test.run().expect_code(4).stderr_contains("(5 problems)").stderr_contains("Invalid client secret provided");
+    assert_eq!(fake.token_requests(), 1);
+}

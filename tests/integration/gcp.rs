@@ -894,3 +894,42 @@ fn extract_moves_an_inline_value_into_a_new_secret_that_renders_back() {
     let payload: serde_json::Value = serde_json::from_slice(&versions[0]).unwrap();
     assert_eq!(payload, serde_json::json!({"password": "gcp-pass-fake"}));
 }
+
+/// A listener that takes connections and never answers them (a metadata address where nothing
+/// serves); how many it has taken.
+fn unanswering_listener() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (url, accepted)
+}
+
+/// A metadata server that never answers costs one timeout for the whole render, not one per
+/// secret in turn: the fetches that waited on the token request take its error. The timeout
+/// says what the metadata server was asked for, as a refused connection does.
+#[test]
+fn a_metadata_server_that_never_answers_is_waited_for_once_not_once_per_secret() {
+    let fake = GoogleFake::start();
+    let (metadata, accepted) = unanswering_listener();
+    let fields: String =
+        (0..5).map(|i| format!("t{i}: {{gcp_secret_manager: {{project: {PROJECT}, secret: s{i}}}}}\n")).collect();
+    let config = format!(
+        "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {}, metadata_url: {metadata}, timeout: 1s}}\n{fields}",
+        fake.server.url()
+    );
+    let test = Test::new()
+        .file("app.yml", &config)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+        .env("CLOUDSDK_CONFIG", "/nonexistent")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("(5 problems)").stderr_contains("and not on GCP");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "token requests");
+}

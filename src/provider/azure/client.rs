@@ -90,6 +90,7 @@ pub struct AzureStore {
     from_environment: bool,
     bootstrap: ProviderSet,
     tokens: tokio::sync::Mutex<HashMap<String, Token>>,
+    token_failure: cloud::TokenFailure,
 }
 
 impl std::fmt::Debug for AzureStore {
@@ -244,17 +245,25 @@ impl AzureStore {
             from_environment,
             bootstrap,
             tokens: tokio::sync::Mutex::new(HashMap::new()),
+            token_failure: cloud::TokenFailure::default(),
         })
     }
 
     /// The token for `resource`: the cached one while fresh, else a new one. Concurrent fetches
-    /// wait for the one token request.
+    /// wait for the one token request, and take its error if it fails (see
+    /// [`cloud::TokenFailure`]; one store's resources share the credential that fails).
     async fn token(&self, resource: &str) -> Result<Secret, ProviderError> {
+        let asked = std::time::Instant::now();
         let mut tokens = self.tokens.lock().await;
         if let Some(token) = tokens.get(resource).filter(|token| token.fresh()) {
             return Ok(token.secret.clone());
         }
-        let token = self.request_token(resource).await?;
+        if let Some(error) = self.token_failure.since(asked) {
+            return Err(error);
+        }
+        let requested = self.request_token(resource).await;
+        self.token_failure.record(&requested);
+        let token = requested?;
         let secret = token.secret.clone();
         tokens.insert(resource.to_owned(), token);
         Ok(secret)
@@ -338,14 +347,16 @@ impl AzureStore {
         let what = format!("{} managed identity token from {}", self.label, url.origin().ascii_serialization());
         let http = self.imds_http.as_ref().unwrap_or(&self.http);
         let request = http.get(url).header("Metadata", "true");
+        // Off Azure the IMDS address refuses, or drops packets until the timeout.
+        const NO_OTHER_CREDENTIAL: &str = "no AZURE_TENANT_ID + AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or \
+                                           AZURE_FEDERATED_TOKEN_FILE either: set `auth` on an azure_key_vault store";
         let response = cloud::send(request, &what, self.timeout).await.map_err(|error| match error {
-            ProviderError::Unreachable { what, reason } if self.from_environment => ProviderError::Unreachable {
-                what,
-                reason: format!(
-                    "{reason} (no AZURE_TENANT_ID + AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or \
-                     AZURE_FEDERATED_TOKEN_FILE either: set `auth` on an azure_key_vault store)"
-                ),
-            },
+            ProviderError::Unreachable { what, reason } if self.from_environment => {
+                ProviderError::Unreachable { what, reason: format!("{reason} ({NO_OTHER_CREDENTIAL})") }
+            }
+            ProviderError::Timeout { what, after } if self.from_environment => {
+                ProviderError::Timeout { what: format!("{what} ({NO_OTHER_CREDENTIAL})"), after }
+            }
             other => other,
         })?;
         match response.status {

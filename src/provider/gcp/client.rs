@@ -76,6 +76,7 @@ pub struct GcpStore {
     credentials: Credentials,
     token_url: Option<reqwest::Url>,
     token: tokio::sync::Mutex<Option<(Token, Option<String>)>>,
+    token_failure: cloud::TokenFailure,
 }
 
 impl std::fmt::Debug for GcpStore {
@@ -212,20 +213,28 @@ impl GcpStore {
             credentials,
             token_url,
             token: tokio::sync::Mutex::new(None),
+            token_failure: cloud::TokenFailure::default(),
         })
     }
 
     /// The access token to send now (and the quota project of user credentials): the cached
-    /// one while fresh, else a new one. Concurrent fetches wait for the one token request.
+    /// one while fresh, else a new one. Concurrent fetches wait for the one token request, and
+    /// take its error if it fails (see [`cloud::TokenFailure`]).
     async fn token(&self) -> Result<(Secret, Option<String>), ProviderError> {
+        let asked = std::time::Instant::now();
         let mut cached = self.token.lock().await;
         if let Some((token, quota)) = cached.as_ref().filter(|(token, _)| token.fresh()) {
             return Ok((token.secret.clone(), quota.clone()));
         }
-        let (token, quota) = match &self.credentials {
-            Credentials::File { path, from } => self.token_from_file(path, from).await?,
-            Credentials::Metadata(base) => (self.token_from_metadata(base).await?, None),
+        if let Some(error) = self.token_failure.since(asked) {
+            return Err(error);
+        }
+        let requested = match &self.credentials {
+            Credentials::File { path, from } => self.token_from_file(path, from).await,
+            Credentials::Metadata(base) => self.token_from_metadata(base).await.map(|token| (token, None)),
         };
+        self.token_failure.record(&requested);
+        let (token, quota) = requested?;
         let result = (token.secret.clone(), quota.clone());
         *cached = Some((token, quota));
         Ok(result)
@@ -313,14 +322,16 @@ impl GcpStore {
         let what = format!("{} metadata server token at {url}", self.label);
         let http = self.metadata_http.as_ref().unwrap_or(&self.http);
         let request = http.get(url).header("Metadata-Flavor", "Google");
+        // Off GCP the metadata address refuses, or drops packets until the timeout.
+        const NOT_ON_GCP: &str = "no credentials_file or GOOGLE_APPLICATION_CREDENTIALS, and not on GCP: the \
+                                  metadata server is the last resort of application default credentials";
         let response = cloud::send(request, &what, self.timeout).await.map_err(|error| match error {
-            ProviderError::Unreachable { what, reason } => ProviderError::Unreachable {
-                what,
-                reason: format!(
-                    "{reason} (no credentials_file or GOOGLE_APPLICATION_CREDENTIALS, and not on GCP: \
-                     the metadata server is the last resort of application default credentials)"
-                ),
-            },
+            ProviderError::Unreachable { what, reason } => {
+                ProviderError::Unreachable { what, reason: format!("{reason} ({NOT_ON_GCP})") }
+            }
+            ProviderError::Timeout { what, after } => {
+                ProviderError::Timeout { what: format!("{what} ({NOT_ON_GCP})"), after }
+            }
             other => other,
         })?;
         match response.status {
