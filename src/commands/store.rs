@@ -145,7 +145,8 @@ pub async fn put(target: &Target, from_file: Option<&Path>) -> Result<(), Failur
 pub async fn delete(target: &Target) -> Result<(), Failure> {
     let outcome =
         target.provider()?.delete(&target.spec.location, target.spec.key.as_deref()).await.map_err(delete_failure)?;
-    super::print(&format!("deleted {}{}\n", target.spec.describe(), version_text(outcome.version.as_deref())));
+    let note = outcome.note.map(|note| format!("; {note}")).unwrap_or_default();
+    super::print(&format!("deleted {}{}{note}\n", target.spec.describe(), version_text(outcome.version.as_deref())));
     Ok(())
 }
 

@@ -676,6 +676,8 @@ pub async fn fetch_timed<P: Provider + ?Sized>(provider: &P, location: Location)
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PutOutcome {
     pub version: Option<String>,
+    /// What the operator should know of what was done (how a deletion is undone).
+    pub note: Option<String>,
 }
 
 /// A location, its fetch result and how long the fetch took.

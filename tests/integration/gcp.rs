@@ -45,6 +45,8 @@ struct GoogleState {
     versions: BTreeMap<String, Vec<Vec<u8>>>,
     /// Destroyed versions: (secret ID, version number).
     destroyed: BTreeSet<(String, usize)>,
+    /// Disabled versions, which `versions.enable` brings back: (secret ID, version number).
+    disabled: BTreeSet<(String, usize)>,
     /// Secrets the caller lacks `secretmanager.versions.access` on.
     denied: BTreeSet<String>,
     /// Secrets served with a wrong `dataCrc32c`, as if corrupted on the way.
@@ -295,11 +297,13 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
             format!("Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{version}] not found.");
         return Reply::json(404, &google_error(404, "NOT_FOUND", &message));
     };
-    if state.destroyed.contains(&(secret.to_string(), number)) {
-        let message = format!(
-            "Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}] is in DESTROYED state."
-        );
-        return Reply::json(400, &google_error(400, "FAILED_PRECONDITION", &message));
+    for (set, state_name) in [(&state.destroyed, "DESTROYED"), (&state.disabled, "DISABLED")] {
+        if set.contains(&(secret.to_string(), number)) {
+            let message = format!(
+                "Secret Version [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}] is in {state_name} state."
+            );
+            return Reply::json(400, &google_error(400, "FAILED_PRECONDITION", &message));
+        }
     }
     let mut checksum = crc32c(payload);
     if state.corrupt.contains(*secret) {
@@ -318,10 +322,11 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
 /// A `SecretVersion` as `versions.get` and `versions.destroy` answer it.
 fn version_resource(state: &GoogleState, secret: &str, number: usize) -> serde_json::Value {
     let destroyed = state.destroyed.contains(&(secret.to_owned(), number));
+    let disabled = state.disabled.contains(&(secret.to_owned(), number));
     let mut version = serde_json::json!({
         "name": format!("projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}"),
         "createTime": "2025-01-01T00:00:00.000000Z",
-        "state": if destroyed { "DESTROYED" } else { "ENABLED" },
+        "state": if destroyed { "DESTROYED" } else if disabled { "DISABLED" } else { "ENABLED" },
         "replicationStatus": { "automatic": {} },
         "etag": format!("\"{secret}-{number}\""),
     });
@@ -379,6 +384,25 @@ fn write(request: &Request, state: &mut GoogleState) -> Reply {
         return reply;
     }
     let path = request.path.trim_start_matches("/v1/");
+    // `versions.disable`: a destroyed version cannot be disabled; a disabled one stays so.
+    if let Some(resource) = path.strip_suffix(":disable") {
+        if resource.ends_with("/versions/latest") {
+            let message = "Requested entity was not found.";
+            return Reply::json(404, &google_error(404, "NOT_FOUND", message));
+        }
+        let (secret, number) = match find_version(state, resource) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        if state.destroyed.contains(&(secret.clone(), number)) {
+            let message = format!(
+                "SecretVersion [projects/{PROJECT_NUMBER}/secrets/{secret}/versions/{number}] is in state DESTROYED."
+            );
+            return Reply::json(400, &google_error(400, "FAILED_PRECONDITION", &message));
+        }
+        state.disabled.insert((secret.clone(), number));
+        return Reply::json(200, &version_resource(state, &secret, number));
+    }
     if let Some(resource) = path.strip_suffix(":destroy") {
         if resource.ends_with("/versions/latest") {
             let message = "Requested entity was not found.";
@@ -826,8 +850,11 @@ fn rotate_adds_a_version_and_the_old_one_stays_readable() {
     assert_eq!(google.state().versions["fresh"][0].len(), 32);
 }
 
+/// `store delete` with a key writes a version without it; without one it disables the
+/// version, which `gcloud secrets versions enable` brings back (as Vault's soft delete and AWS's
+/// scheduled deletion can be undone), where it used to destroy it for good.
 #[test]
-fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
+fn store_delete_removes_a_key_in_a_new_version_or_disables_the_version() {
     let google = GoogleFake::start();
     google.put("node", br#"{"password":"gcp-password-fake","username":"prom"}"#);
     let stores = google.config("");
@@ -848,13 +875,17 @@ fn store_delete_removes_a_key_in_a_new_version_or_destroys_the_version() {
         .expect_code(4)
         .stderr_contains("nothing");
 
-    run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"]).expect_code(0);
-    assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:destroy"), 1);
-    assert!(google.state().destroyed.contains(&("node".to_owned(), 2)));
-    run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("DESTROYED state");
+    run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"])
+        .expect_code(0)
+        .stdout_contains("disabled version 2: `gcloud secrets versions enable 2 --secret node --project secret-render-test` brings it back");
+    assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:disable"), 1);
+    assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:destroy"), 0);
+    assert!(google.state().disabled.contains(&("node".to_owned(), 2)));
+    run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("DISABLED state");
     run(&["store", "get", "{gcp_secret_manager: {secret: node, version: \"1\", key: username}}"]).expect_code(0);
     run(&["store", "delete", "{gcp_secret_manager: {secret: node, version: \"1\"}}"]).expect_code(0);
-    assert!(google.state().destroyed.contains(&("node".to_owned(), 1)));
+    assert!(google.state().disabled.contains(&("node".to_owned(), 1)));
+    assert!(google.state().destroyed.is_empty(), "nothing destroyed");
 }
 
 /// A `key` written into a secret whose latest version is disabled or destroyed (Google answers

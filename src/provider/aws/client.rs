@@ -447,7 +447,7 @@ impl AwsStore {
                 other => return Err(other),
             },
         };
-        Ok(crate::provider::PutOutcome { version })
+        Ok(crate::provider::PutOutcome { version, note: None })
     }
 
     async fn put_field(

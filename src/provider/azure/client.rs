@@ -496,7 +496,7 @@ impl AzureStore {
             .ok()
             .and_then(|bundle| bundle["id"].as_str().map(str::to_owned));
         let version = id.and_then(|id| id.rsplit('/').next().map(str::to_owned));
-        Ok(crate::provider::PutOutcome { version })
+        Ok(crate::provider::PutOutcome { version, note: None })
     }
 
     /// With a `key`, a new version of the JSON value without it; without one, Delete Secret

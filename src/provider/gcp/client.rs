@@ -499,11 +499,13 @@ impl GcpStore {
             .ok()
             .and_then(|version| version["name"].as_str().map(str::to_owned));
         let version = name.and_then(|name| name.rsplit('/').next().map(str::to_owned));
-        Ok(crate::provider::PutOutcome { version })
+        Ok(crate::provider::PutOutcome { version, note: None })
     }
 
-    /// With a `key`, a new version of the JSON payload without it; without one, `versions.destroy`
-    /// of the location's version (`latest` resolved to its number first, by `versions.get`).
+    /// With a `key`, a new version of the JSON payload without it; without one, `versions.disable`
+    /// of the location's version (`latest` resolved to its number first, by `versions.get`):
+    /// undone by `versions.enable`, as Vault's soft delete and AWS's scheduled deletion can be,
+    /// where `versions.destroy` would be for good.
     async fn remove(
         &self,
         location: &GcpLocation,
@@ -543,16 +545,23 @@ impl GcpStore {
                     reason: "the versions.get response has no numbered `name`".into(),
                 })?
         };
-        let destroy = self.url(
-            &format!("v1/projects/{}/secrets/{}/versions/{number}:destroy", location.project, location.secret),
+        let disable = self.url(
+            &format!("v1/projects/{}/secrets/{}/versions/{number}:disable", location.project, location.secret),
             &what,
         )?;
-        let response = self.post(&destroy, &serde_json::json!({})).await?;
+        let response = self.post(&disable, &serde_json::json!({})).await?;
         if response.status != StatusCode::OK {
-            return Err(status_error(&response, what, "secretmanager.versions.destroy"));
+            return Err(status_error(&response, what, "secretmanager.versions.disable"));
         }
-        tracing::debug!(store = %self.label, version = %number, "destroyed a Secret Manager version");
-        Ok(crate::provider::PutOutcome::default())
+        tracing::debug!(store = %self.label, version = %number, "disabled a Secret Manager version");
+        Ok(crate::provider::PutOutcome {
+            note: Some(format!(
+                "disabled version {number}: `gcloud secrets versions enable {number} --secret {} --project {}` brings it \
+                 back",
+                location.secret, location.project
+            )),
+            ..crate::provider::PutOutcome::default()
+        })
     }
 }
 

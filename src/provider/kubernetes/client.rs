@@ -529,7 +529,7 @@ impl Inner {
         let version = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })??;
-        Ok(crate::provider::PutOutcome { version })
+        Ok(crate::provider::PutOutcome { version, note: None })
     }
 }
 

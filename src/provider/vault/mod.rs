@@ -1196,7 +1196,7 @@ impl VaultStore {
                 .map(|version| version.to_string()),
             KvVersion::V1 => None,
         };
-        Ok(super::PutOutcome { version })
+        Ok(super::PutOutcome { version, note: None })
     }
 
     fn writable(location: &Location) -> Result<&VaultLocation, ProviderError> {
