@@ -48,8 +48,13 @@ pub fn init_logging(format: LogFormat, verbose: u8, quiet: u8) {
     // aws-config logs, at warn, a container credentials token it cannot use (whole), and each
     // credential provider's failure with its error, a `credential_process`'s stderr included:
     // those failures reach the operator in secret-render's own error, without what they quote.
-    let never_below_error =
-        ["aws_config::ecs", "aws_config::meta::credentials::chain", "aws_config::profile::credentials"];
+    // kube-client logs, at warn, a response body it cannot parse: a whole Secret.
+    let never_below_error = [
+        "aws_config::ecs",
+        "aws_config::meta::credentials::chain",
+        "aws_config::profile::credentials",
+        "kube_client::client",
+    ];
     let filter = never_below_error
         .into_iter()
         .fold(Targets::new(), |targets, target| targets.with_target(target, LevelFilter::ERROR))

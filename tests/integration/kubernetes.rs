@@ -1203,8 +1203,9 @@ fn a_broken_kubeconfig_is_reported_without_the_lines_around_the_error() {
         .never_shows(CANARY);
 }
 
-/// A kubeconfig's exec credential plugin that fails is named with its exit status; its output,
-/// which may hold a token (and does here, on stdout and stderr), is not shown.
+/// A kubeconfig's exec credential plugin that fails is named with its exit status; its command
+/// line, environment and output, which may hold credentials (and do here: an argument, an
+/// `env:` entry, stdout and stderr), are not shown.
 #[test]
 fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
     let server = FakeApiServer::start();
@@ -1213,7 +1214,7 @@ fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
     );
     let test = with_kubeconfig(&server).file("kube/plugin.sh", &plugin);
     let exec = format!(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}, --client-secret={CANARY}]\n      env: [{{name: OIDC_CLIENT_SECRET, value: {CANARY}}}]\n      interactiveMode: Never\n",
         test.path("kube/plugin.sh").display()
     );
     let config = kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &exec);
@@ -1221,6 +1222,9 @@ fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
     let (_, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome
         .expect_code(4)
-        .stderr_contains("failed with status exit status: 1 (its output is not shown: it may hold credentials)")
+        .stderr_contains(
+            "the kubeconfig's exec credential plugin failed with status exit status: 1 (its command line, environment \
+             and output are not shown: they may hold credentials)",
+        )
         .never_shows(CANARY);
 }

@@ -94,13 +94,21 @@ impl KubernetesStore {
 /// kube-rs's error and its causes on one line, without what it quotes that may hold
 /// credentials: a YAML or JSON error in a kubeconfig or in an exec plugin's output shows the
 /// lines around it (a `token:` or `client-key-data:` line among them) below its first line, and
-/// a failed exec plugin's error carries the plugin's whole stdout and stderr.
+/// a failed exec plugin's error carries the plugin's command line with its environment (an
+/// `env:` entry may be a client secret) and its whole stdout and stderr.
 fn kube_error(error: &(dyn std::error::Error + 'static)) -> String {
+    const EXEC: &str = "auth exec command '";
     error_chain_shown(error, |text| {
         let mut first_line = text.lines().next().unwrap_or_default().to_owned();
+        if let Some(start) = first_line.find(EXEC)
+            && let Some(end) = first_line.rfind("' failed with status")
+            && end >= start + EXEC.len()
+        {
+            first_line.replace_range(start..end + 1, "the kubeconfig's exec credential plugin");
+        }
         if let Some(output) = first_line.find(": Output {") {
             first_line.truncate(output);
-            first_line.push_str(" (its output is not shown: it may hold credentials)");
+            first_line.push_str(" (its command line, environment and output are not shown: they may hold credentials)");
         }
         first_line
     })
