@@ -76,6 +76,9 @@ struct State {
     throttled: Option<u32>,
     /// Another writer's `data` for the Secret the next PATCH names, landing just before it.
     other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
+    /// Ending every watch as soon as it is opened, with no event, as a proxy in front of the
+    /// API server that closes long requests does.
+    watches_end_at_once: bool,
 }
 
 #[derive(Clone)]
@@ -175,6 +178,10 @@ impl FakeApiServer {
     }
 
     /// Makes every request fail with 503 (or serves again).
+    pub fn set_watches_end_at_once(&self, at_once: bool) {
+        self.shared.state.lock().unwrap().watches_end_at_once = at_once;
+    }
+
     pub fn set_down(&self, down: bool) {
         self.shared.state.lock().unwrap().down = down;
     }
@@ -559,6 +566,13 @@ fn watch(
     query: &BTreeMap<String, String>,
     metadata_only: bool,
 ) {
+    if shared.state.lock().unwrap().watches_end_at_once {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        );
+        return;
+    }
     let timeout = query.get("timeoutSeconds").and_then(|seconds| seconds.parse().ok()).unwrap_or(1800);
     let deadline = Instant::now() + Duration::from_secs(timeout);
     let from = query.get("resourceVersion").cloned().unwrap_or_default();
@@ -1227,4 +1241,23 @@ fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
              and output are not shown: they may hold credentials)",
         )
         .never_shows(CANARY);
+}
+
+/// A watch that ends at once, telling nothing (a proxy closing long requests), is opened again
+/// after a backoff that grows (1 s, then 2 s), not at once, over and over: that was tens of
+/// watch requests a second for each Secret.
+#[test]
+fn a_watch_that_ends_at_once_is_opened_again_after_a_growing_backoff() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "scrape-token", &[("token", b"first-fake")]);
+    server.set_watches_end_at_once(true);
+    let test = with_kubeconfig(&server)
+        .file("app.yml", "t: {kubernetes: {name: scrape-token, key: token, refresh_interval: 1h}}\n");
+    let mut sidecar = WatchProcess::sidecar(&test, &["app.yml", "--out", "out", "--target", "generic"]);
+    let watches = || server.requests().iter().filter(|(request, _)| request.contains("watch=true")).count();
+    sidecar.until("the first watch", Duration::from_secs(10), |_| watches() >= 1);
+    let first = Instant::now();
+    sidecar.until("two more watches", Duration::from_secs(30), |_| watches() >= 3);
+    let took = first.elapsed();
+    assert!(took >= Duration::from_millis(2500), "three watches within {took:?}: no backoff of 1 s then 2 s");
 }

@@ -33,6 +33,14 @@ use crate::secret::Secret;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one watch request lasts before the server ends it and we resume (kube's default).
 const WATCH_SECONDS: u32 = 290;
+/// How long past [`WATCH_SECONDS`] a watch stream may stay silent before it is taken for dead
+/// (a connection a NAT or load balancer dropped without a word) and opened again, as kube-rs's
+/// own watcher does.
+const WATCH_GRACE: Duration = Duration::from_secs(5);
+/// A watch that ends sooner than this having told nothing (a proxy closing it at once, an
+/// error event) is opened again only after a backoff, as client-go's reflector does, rather
+/// than at once, over and over.
+const SHORT_WATCH: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// After a 403 on a watch, how long before trying again (RBAC may be fixed meanwhile).
@@ -396,10 +404,24 @@ impl Inner {
                 tracing::info!(secret = %what, "watching the Secret again");
                 warned = false;
             }
-            backoff = FIRST_BACKOFF;
             version = Some(from);
+            let opened = tokio::time::Instant::now();
+            let silent_past = opened + Duration::from_secs(u64::from(WATCH_SECONDS)) + WATCH_GRACE;
+            let mut told = false;
             let mut stream = std::pin::pin!(stream);
-            while let Some(event) = stream.next().await {
+            loop {
+                let Ok(next) = tokio::time::timeout_at(silent_past, stream.next()).await else {
+                    tracing::debug!(secret = %what, "kubernetes watch silent past its timeout: opening it again");
+                    break;
+                };
+                let Some(event) = next else { break };
+                told |= matches!(
+                    &event,
+                    Ok(WatchEvent::Added(_)
+                        | WatchEvent::Modified(_)
+                        | WatchEvent::Deleted(_)
+                        | WatchEvent::Bookmark(_))
+                );
                 match event {
                     Ok(WatchEvent::Added(meta) | WatchEvent::Modified(meta)) => {
                         let current = meta.metadata.resource_version;
@@ -431,6 +453,13 @@ impl Inner {
                         break;
                     }
                 }
+            }
+            if told || opened.elapsed() >= SHORT_WATCH {
+                backoff = FIRST_BACKOFF;
+            } else {
+                tracing::debug!(secret = %what, "kubernetes watch ended at once: opening it again in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
