@@ -76,6 +76,9 @@ struct State {
     throttled: Option<u32>,
     /// Another writer's `data` for the Secret the next PATCH names, landing just before it.
     other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
+    /// Refusing every create as a ResourceQuota admission plugin does when the namespace's
+    /// Secrets are at their quota.
+    over_quota: bool,
     /// Ending every watch as soon as it is opened, with no event, as a proxy in front of the
     /// API server that closes long requests does.
     watches_end_at_once: bool,
@@ -317,6 +320,13 @@ fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, b
     let name = name.or_else(|| body["metadata"]["name"].as_str().map(str::to_owned)).unwrap_or_default();
     let key = (namespace.to_owned(), name.clone());
     let mut state = shared.state.lock().unwrap();
+    if method == "POST" && state.over_quota {
+        let message = format!(
+            "secrets {name:?} is forbidden: exceeded quota: object-counts, requested: count/secrets=1, used: \
+             count/secrets=10, limited: count/secrets=10"
+        );
+        return (403, status(403, "Forbidden", &message, None));
+    }
     if method == "PATCH"
         && let Some(data) = state.other_writer_before_patch.take()
     {
@@ -429,14 +439,14 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     let metadata_only = accept.contains(METADATA_MIME);
     let throttled = shared.state.lock().unwrap().throttled;
     if let Some(seconds) = throttled {
-        // Worded and shaped as kube-apiserver's APF rejection.
-        let body = status(
-            429,
-            "TooManyRequests",
-            "Too many requests, please try again later.",
-            Some(json!({"retryAfterSeconds": seconds})),
+        // As kube-apiserver's APF and max-in-flight filters answer it (`tooManyRequests`:
+        // `http.Error`, plain text, the wait in `Retry-After` only).
+        let text = "Too many requests, please try again later.\n";
+        let _ = write!(
+            stream,
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nRetry-After: {seconds}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
         );
-        respond_with(&mut stream, 429, &body, &format!("Retry-After: {seconds}\r\n"));
         return;
     }
     if shared.state.lock().unwrap().down {
@@ -1260,4 +1270,17 @@ fn a_watch_that_ends_at_once_is_opened_again_after_a_growing_backoff() {
     sidecar.until("two more watches", Duration::from_secs(30), |_| watches() >= 3);
     let took = first.elapsed();
     assert!(took >= Duration::from_millis(2500), "three watches within {took:?}: no backoff of 1 s then 2 s");
+}
+
+/// A create refused by admission (a ResourceQuota exceeded), not by RBAC, says what the API
+/// server said: it used to be reported as a missing RBAC grant, sending the operator to the
+/// wrong fix.
+#[test]
+fn a_write_refused_by_admission_shows_the_api_servers_reason_not_rbac() {
+    let server = FakeApiServer::start();
+    server.shared.state.lock().unwrap().over_quota = true;
+    let fresh = "{kubernetes: {namespace: monitoring, name: fresh, key: token}}";
+    let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
+    outcome.expect_code(5).stderr_contains("exceeded quota: object-counts");
+    assert!(!outcome.stderr.contains("RBAC"), "{}", outcome.stderr);
 }

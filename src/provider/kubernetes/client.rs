@@ -307,16 +307,19 @@ impl Inner {
         let exchange = async {
             let response = client.send(request.map(kube::client::Body::from)).await?;
             let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()?.trim().parse::<u32>().ok());
             let body = response.into_body().collect().await?;
-            Ok::<_, kube::Error>((status, Zeroizing::new(body.to_bytes().to_vec())))
+            Ok::<_, kube::Error>((status, retry_after, Zeroizing::new(body.to_bytes().to_vec())))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+        let (status, retry_after, body) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })?
             .map_err(|error| transport_error(&error, &what))?;
         if !status.is_success() {
-            let status = serde_json::from_slice::<Status>(&body)
-                .unwrap_or_else(|_| Status::failure(&format!("HTTP {status}"), "").with_code(status.as_u16()));
+            let status = answer_status(status, retry_after, &body);
             return Err(status_error(&status, what, "get", &namespace));
         }
         let secret: KubeSecret = serde_json::from_slice(&body).map_err(|error| ProviderError::Invalid {
@@ -593,6 +596,10 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
                      not accepted"
                 .into(),
         },
+        // Admission refusing (a quota exceeded, a namespace being deleted), not RBAC: its words.
+        403 if !status.message.is_empty() && !status.message.contains(" cannot ") => {
+            ProviderError::PermissionDenied { what, reason: format!("HTTP 403: {}", short(&status.message)) }
+        }
         403 => {
             // "secrets \"x\" is forbidden: User \"system:serviceaccount:ns:sa\" cannot get resource …"
             let user = status
@@ -609,7 +616,10 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
             }
         }
         code if code == 429 || code >= 500 => {
-            let reason = format!("HTTP {code}: {}", short(&status.message));
+            let reason = match short(&status.message) {
+                message if message.is_empty() => format!("HTTP {code}"),
+                message => format!("HTTP {code}: {message}"),
+            };
             // API Priority and Fairness (429) and a server shutting down (503) say when to come
             // back in the Status body as well as in `Retry-After`, which kube-rs does not expose.
             match status.details.as_ref().map(|details| details.retry_after_seconds).filter(|&seconds| seconds > 0) {
@@ -621,6 +631,34 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
         }
         code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&status.message)) },
     }
+}
+
+/// An error answer as a `Status`: the body when it is one; else (API Priority and Fairness and
+/// the max-in-flight filter answer 429 in plain text) one made of the status and the text, when
+/// it is a short line. `Retry-After` fills in the wait the body does not give.
+fn answer_status(code: hyper::StatusCode, retry_after: Option<u32>, body: &[u8]) -> Status {
+    let mut status = serde_json::from_slice::<Status>(body).unwrap_or_else(|_| {
+        let text = std::str::from_utf8(body).unwrap_or_default().trim();
+        let text = if text.len() <= 200 && !text.contains('\n') && !text.starts_with('<') { text } else { "" };
+        Status::failure(text, "").with_code(code.as_u16())
+    });
+    if let Some(seconds) = retry_after.filter(|&seconds| seconds > 0) {
+        match status.details.as_mut() {
+            Some(details) if details.retry_after_seconds > 0 => {}
+            Some(details) => details.retry_after_seconds = seconds,
+            None => {
+                status.details = Some(kube::core::response::StatusDetails {
+                    name: String::new(),
+                    group: String::new(),
+                    kind: String::new(),
+                    uid: String::new(),
+                    causes: Vec::new(),
+                    retry_after_seconds: seconds,
+                });
+            }
+        }
+    }
+    status
 }
 
 /// The API server's message (it names no values), shortened.
