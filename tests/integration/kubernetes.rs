@@ -76,6 +76,8 @@ struct State {
     throttled: Option<u32>,
     /// Another writer's `data` for the Secret the next PATCH names, landing just before it.
     other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
+    /// Another writer's `data` for the Secret the next full GET reads, landing just after it.
+    other_writer_after_read: Option<BTreeMap<String, Vec<u8>>>,
     /// Refusing every create as a ResourceQuota admission plugin does when the namespace's
     /// Secrets are at their quota.
     over_quota: bool,
@@ -533,10 +535,16 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         query.get("fieldSelector").and_then(|selector| selector.strip_prefix("metadata.name=")).map(str::to_owned);
     match (name, watching) {
         (Some(name), _) => {
-            let state = shared.state.lock().unwrap();
+            let mut state = shared.state.lock().unwrap();
             match state.secrets.get(&(namespace.clone(), name.clone())) {
                 Some(stored) => {
                     let body = object(&namespace, &name, stored, metadata_only);
+                    if !metadata_only && let Some(data) = state.other_writer_after_read.take() {
+                        state.revision += 1;
+                        let revision = state.revision;
+                        let stored = state.secrets.get_mut(&(namespace.clone(), name.clone())).unwrap();
+                        (stored.revision, stored.data) = (revision, data);
+                    }
                     drop(state);
                     respond(&mut stream, 200, &body);
                 }
@@ -1072,6 +1080,22 @@ fn rotate_refuses_to_overwrite_a_secret_another_writer_changed_meanwhile() {
     assert!(stored.data == other, "the other writer's data was overwritten");
 }
 
+/// The write's check-and-set carries the version of the read its value was decided on: another
+/// writer's change between `rotate`'s read and its write is refused, not written over (the
+/// version used to come from a second, later read).
+#[test]
+fn rotate_refuses_a_change_made_between_its_read_and_its_write() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "node", &[("password", b"old-k8s-password")]);
+    let other = BTreeMap::from([("password".to_owned(), b"other-writer-fake".to_vec())]);
+    server.shared.state.lock().unwrap().other_writer_after_read = Some(other.clone());
+    let reference = "{kubernetes: {namespace: monitoring, name: node, key: password}}";
+    let outcome = with_kubeconfig(&server).args(["rotate", reference]).run();
+    outcome.expect_code(5).stderr_contains("modified");
+    let stored = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "node".to_owned())].clone();
+    assert!(stored.data == other, "the other writer's data was overwritten");
+}
+
 #[test]
 fn rotate_and_store_write_keys_of_a_secret_with_its_resource_version() {
     let server = FakeApiServer::start();
@@ -1283,4 +1307,23 @@ fn a_write_refused_by_admission_shows_the_api_servers_reason_not_rbac() {
     let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
     outcome.expect_code(5).stderr_contains("exceeded quota: object-counts");
     assert!(!outcome.stderr.contains("RBAC"), "{}", outcome.stderr);
+}
+
+/// `extract` moving two fields of one job into one Secret writes both keys: the second write's
+/// check-and-set goes on from the version the first one made, not the read before it.
+#[test]
+fn extract_moves_two_fields_of_a_job_into_one_secret() {
+    let server = FakeApiServer::start();
+    let config = "scrape_configs:\n  - job_name: node\n    basic_auth:\n      username: prom\n      password: node-pass-fake\n    \
+                  authorization:\n      credentials: node-token-fake\n";
+    let test = with_kubeconfig(&server).file("prometheus.yml", config);
+    test.run_with(&["extract", "prometheus.yml", "--to", "kubernetes", "--write"]).expect_code(0);
+    let data = server.data("monitoring", "prometheus-node").expect("the Secret was created");
+    assert_eq!(
+        data,
+        BTreeMap::from([
+            ("credentials".to_owned(), b"node-token-fake".to_vec()),
+            ("password".to_owned(), b"node-pass-fake".to_vec())
+        ])
+    );
 }

@@ -534,7 +534,15 @@ impl Inner {
                 Some(meta) => {
                     // `null` removes the key (merge patch).
                     let deleting = data.is_none();
-                    let before = meta.metadata.resource_version;
+                    // The version of the read the value was decided on (`rotate` reads the
+                    // value first), else this one's: a change between the two is refused.
+                    let read = self
+                        .versions
+                        .lock()
+                        .expect("not poisoned")
+                        .get(&(namespace.clone(), location.name.clone()))
+                        .cloned();
+                    let before = read.or(meta.metadata.resource_version);
                     let patch = serde_json::json!({
                         "metadata": {"resourceVersion": before},
                         "data": {key: data},
@@ -569,6 +577,13 @@ impl Inner {
         let version = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })??;
+        // The next write of this Secret (another key `extract` moves into it) goes on from here.
+        let mut versions = self.versions.lock().expect("not poisoned");
+        match &version {
+            Some(version) => versions.insert((namespace, location.name.clone()), version.clone()),
+            None => versions.remove(&(namespace, location.name.clone())),
+        };
+        drop(versions);
         Ok(crate::provider::PutOutcome { version, note: None })
     }
 }
