@@ -925,6 +925,11 @@ fn invalid_names_and_store_settings_are_config_errors() {
     outcome
         .expect_code(3)
         .stderr_contains("secret_stores.s.kubernetes: `api_server` excludes `kubeconfig` and `context`");
+    // Without a scheme kube-rs failed at the first request ("buffer's worker closed").
+    let schemeless =
+        "a: {kubernetes: {name: t, store: s}}\nsecret_stores:\n  s: {kubernetes: {api_server: '127.0.0.1:6443'}}\n";
+    let (_, outcome) = render(with_kubeconfig(&server), schemeless);
+    outcome.expect_code(3).stderr_contains("`api_server` must be an http:// or https:// URL, not \"127.0.0.1:6443\"");
     let auth = "a: {kubernetes: {name: t, store: s}}\nsecret_stores:\n  s: {kubernetes: {auth: {token: t}}}\n";
     let (_, outcome) = render(with_kubeconfig(&server), auth);
     outcome.expect_code(3).stderr_contains("this store takes no `auth`");

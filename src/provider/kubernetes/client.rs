@@ -267,7 +267,12 @@ impl Inner {
         // A named context means a kubeconfig; otherwise the pod's service account comes first.
         let in_cluster = if settings.context.is_none() {
             match Config::incluster() {
-                Ok(config) => return Ok((config, None)),
+                Ok(mut config) => {
+                    // kube-rs keeps the namespace file's trailing newline (one written by hand
+                    // or by a tool, not the kubelet); client-go trims it.
+                    config.default_namespace = config.default_namespace.trim().to_owned();
+                    return Ok((config, None));
+                }
                 Err(error) => kube_error(&error),
             }
         } else {

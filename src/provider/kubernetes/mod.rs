@@ -74,7 +74,7 @@ pub fn parse_store_settings(body: &mut Body<'_>, dir: &std::path::Path) -> Store
         kubeconfig: body.string("kubeconfig").map(absolute),
         context: body.string("context"),
         namespace: body.string("namespace"),
-        api_server: body.string("api_server"),
+        api_server: body.url("api_server"),
         token_file: body.string("token_file").map(absolute),
         ca_file: body.string("ca_file").map(absolute),
         timeout: body.timeout("timeout"),
