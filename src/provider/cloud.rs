@@ -124,12 +124,15 @@ impl TokenFailure {
 }
 
 /// A token endpoint's success response (RFC 6749 section 5.1); `expires_in` is a number from
-/// OAuth servers and a string from Azure's IMDS.
+/// OAuth servers and a string from Azure's IMDS; App Service's managed identity endpoint gives
+/// only `expires_on`, the end in seconds since the epoch (as a string).
 #[derive(Deserialize)]
 pub struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    expires_on: Option<serde_json::Value>,
 }
 
 impl Drop for TokenResponse {
@@ -148,11 +151,14 @@ impl TokenResponse {
         if response.access_token.is_empty() {
             return Err(ProviderError::Invalid { what: what.to_owned(), reason: "the `access_token` is empty".into() });
         }
-        let seconds = match &response.expires_in {
+        let number = |value: &Option<serde_json::Value>| match value {
             Some(serde_json::Value::Number(number)) => number.as_u64(),
-            Some(serde_json::Value::String(text)) => text.trim().parse().ok(),
+            Some(serde_json::Value::String(text)) => text.trim().parse::<u64>().ok(),
             _ => None,
         };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let seconds =
+            number(&response.expires_in).or_else(|| number(&response.expires_on).map(|end| end.saturating_sub(now)));
         // Without `expires_in` (it is only RECOMMENDED), assume the usual hour.
         let lifetime = Duration::from_secs(seconds.unwrap_or(3600));
         Ok(Token::new(Secret::from_text(response.access_token.clone()), lifetime))
@@ -304,6 +310,11 @@ mod tests {
             assert_eq!(token.lifetime, Duration::from_secs(seconds), "{body}");
             assert_eq!(token.secret.expose(), b"a");
         }
+        // App Service's managed identity endpoint gives only the end, in seconds since the epoch.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let body = format!(r#"{{"access_token":"a","expires_on":"{}","token_type":"Bearer"}}"#, now + 600);
+        let lifetime = TokenResponse::parse(body.as_bytes(), "test").unwrap().lifetime;
+        assert!((Duration::from_secs(598)..=Duration::from_secs(600)).contains(&lifetime), "{lifetime:?}");
         let error = TokenResponse::parse(br#"{"access_token":"canary","expires_in":[1]}"#, "t").map(|_| ());
         assert!(error.is_ok(), "an odd expires_in falls back to an hour");
         let broken = TokenResponse::parse(br#"{"access_token": canary"#, "t").err().unwrap().to_string();

@@ -141,6 +141,9 @@ fn handle(request: &Request, state: &mut AzureState, authority: &str) -> Reply {
     if request.method == "GET" && path == "/metadata/identity/oauth2/token" {
         return imds(request, state);
     }
+    if request.method == "GET" && path == APP_SERVICE_TOKEN_PATH {
+        return app_service_identity(request, state);
+    }
     if request.method == "GET" && path.starts_with("/secrets/") {
         return get_secret(request, state, authority);
     }
@@ -249,6 +252,34 @@ fn imds(request: &Request, state: &mut AzureState) -> Reply {
             "not_before": now.to_string(),
             "resource": RESOURCE,
             "token_type": "Bearer",
+        }),
+    )
+}
+
+/// Where the fake serves App Service's managed identity endpoint (`IDENTITY_ENDPOINT`).
+const APP_SERVICE_TOKEN_PATH: &str = "/msi/token";
+const IDENTITY_HEADER: &str = "5a0c4c3e-9f4b-4d8e-a7b2-identity-header-fake";
+
+/// App Service's (and Container Apps', Functions') managed identity endpoint at API version
+/// 2019-08-01: `X-IDENTITY-HEADER` required, the token's end given only as `expires_on`
+/// (seconds since the epoch, a string), no `expires_in`.
+fn app_service_identity(request: &Request, state: &mut AzureState) -> Reply {
+    if request.header("x-identity-header") != Some(IDENTITY_HEADER) {
+        return Reply::json(401, &serde_json::json!({"statusCode": 401, "message": "Unauthorized"}));
+    }
+    if request.query("api-version") != Some("2019-08-01") || request.query("resource") != Some(RESOURCE) {
+        return Reply::json(400, &serde_json::json!({"statusCode": 400, "message": "Bad Request"}));
+    }
+    let (token, expires_in) = issue(state, TENANT);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    Reply::json(
+        200,
+        &serde_json::json!({
+            "access_token": token,
+            "expires_on": (now + expires_in).to_string(),
+            "resource": RESOURCE,
+            "token_type": "Bearer",
+            "client_id": MANAGED_CLIENT_ID,
         }),
     )
 }
@@ -846,4 +877,28 @@ fn a_refused_credential_is_sent_once_for_every_secret_waiting_on_it() {
     let test = render_test(&fake.config("{client_secret: {client_secret: wrong-secret-fake}}", &fields));
     test.run().expect_code(4).stderr_contains("(5 problems)").stderr_contains("Invalid client secret provided");
     assert_eq!(fake.token_requests(), 1);
+}
+
+/// On App Service, Container Apps and Functions (IDENTITY_ENDPOINT and IDENTITY_HEADER set,
+/// no IMDS there) the managed identity's token comes from that endpoint with the header, as
+/// the Azure SDKs ask it; its `expires_on` keeps it for the render's every fetch.
+#[test]
+fn app_services_managed_identity_endpoint_is_used_where_the_environment_names_it() {
+    let fake = AzureFake::start();
+    fake.put("api-token", "app-service-fake", None);
+    fake.put("db", "db-fake", None);
+    let config = format!(
+        "secret_stores:\n  kv:\n    azure_key_vault:\n      vault_url: {url}\n      authority_host: {url}\n\
+         a: {{azure_key_vault: {{store: kv, name: api-token}}}}\nb: {{azure_key_vault: {{store: kv, name: db}}}}\n",
+        url = fake.server.url()
+    );
+    let test = render_test(&config)
+        .env("IDENTITY_ENDPOINT", &format!("{}{APP_SERVICE_TOKEN_PATH}", fake.server.url()))
+        .env("IDENTITY_HEADER", IDENTITY_HEADER)
+        .env("AZURE_TENANT_ID", "")
+        .env("AZURE_CLIENT_ID", "");
+    test.run().expect_code(0).never_shows(IDENTITY_HEADER);
+    assert_eq!(read(&test.path("out/app.yml")), "a: \"app-service-fake\"\nb: \"db-fake\"\n");
+    assert_eq!(fake.server.count(&format!("GET {APP_SERVICE_TOKEN_PATH}")), 1, "one token for both reads");
+    assert_eq!(fake.server.count("GET /metadata/identity/oauth2/token"), 0);
 }

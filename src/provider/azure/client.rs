@@ -29,6 +29,9 @@ use crate::secret::Secret;
 const JSON_VALUE: &str = "a JSON object value";
 const API_VERSION: &str = "7.4";
 const IMDS_API_VERSION: &str = "2018-02-01";
+/// The API version of App Service's (and Container Apps', Functions') managed identity
+/// endpoint, which `IDENTITY_ENDPOINT` names, as the Azure SDKs ask it.
+const APP_SERVICE_API_VERSION: &str = "2019-08-01";
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const DEFAULT_IMDS: &str = "http://169.254.169.254";
 const IMDS_TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
@@ -59,9 +62,23 @@ impl Operation {
 
 /// How the store gets tokens, with everything resolved from settings and environment.
 enum Credential {
-    ClientSecret { token_url: reqwest::Url, client_id: String, secret: SecretSource },
-    WorkloadIdentity { token_url: reqwest::Url, client_id: String, token_file: PathBuf },
-    ManagedIdentity { url: reqwest::Url, client_id: Option<String> },
+    ClientSecret {
+        token_url: reqwest::Url,
+        client_id: String,
+        secret: SecretSource,
+    },
+    WorkloadIdentity {
+        token_url: reqwest::Url,
+        client_id: String,
+        token_file: PathBuf,
+    },
+    /// IMDS, or with `identity_header` the endpoint App Service, Container Apps and Functions
+    /// give (`IDENTITY_ENDPOINT`, which wants `X-IDENTITY-HEADER`; IMDS is not there).
+    ManagedIdentity {
+        url: reqwest::Url,
+        client_id: Option<String>,
+        identity_header: Option<Secret>,
+    },
 }
 
 impl Credential {
@@ -195,10 +212,26 @@ impl AzureStore {
             let url = format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/'));
             Ok((cloud::parse_url(&label, "authority_host", &url)?, client_id.clone()))
         };
+        // As the Azure SDKs decide: IDENTITY_ENDPOINT with IDENTITY_HEADER is App Service's
+        // (Service Fabric adds IDENTITY_SERVER_THUMBPRINT, Azure Arc has IMDS_ENDPOINT instead
+        // of the header; neither is served here), unless the store names its `imds_endpoint`.
+        let app_service = match (env("IDENTITY_ENDPOINT"), env("IDENTITY_HEADER")) {
+            (Some(endpoint), Some(header))
+                if settings.imds_endpoint.is_none() && env("IDENTITY_SERVER_THUMBPRINT").is_none() =>
+            {
+                Some((endpoint, header))
+            }
+            _ => None,
+        };
         let imds = |client_id: Option<String>| -> Result<Credential, String> {
+            if let Some((endpoint, header)) = &app_service {
+                let url = cloud::parse_url(&label, "IDENTITY_ENDPOINT", endpoint)?;
+                let identity_header = Some(Secret::from_text(header.clone()));
+                return Ok(Credential::ManagedIdentity { url, client_id, identity_header });
+            }
             let base = settings.imds_endpoint.as_deref().unwrap_or(DEFAULT_IMDS).trim_end_matches('/');
             let url = cloud::parse_url(&label, "imds_endpoint", &format!("{base}{IMDS_TOKEN_PATH}"))?;
-            Ok(Credential::ManagedIdentity { url, client_id })
+            Ok(Credential::ManagedIdentity { url, client_id, identity_header: None })
         };
         let federated_file = env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from);
         let (credential, from_environment) = match &settings.auth {
@@ -280,8 +313,8 @@ impl AzureStore {
     async fn request_token(&self, resource: &str) -> Result<Token, ProviderError> {
         let scope = format!("{resource}/.default");
         let (token_url, client_id, assertion) = match &self.credential {
-            Credential::ManagedIdentity { url, client_id } => {
-                return self.imds_token(url, client_id.as_deref(), resource).await;
+            Credential::ManagedIdentity { url, client_id, identity_header } => {
+                return self.imds_token(url, client_id.as_deref(), identity_header.as_ref(), resource).await;
             }
             Credential::ClientSecret { token_url, client_id, secret } => {
                 let secret = secret.resolve(&self.bootstrap).await?;
@@ -333,20 +366,35 @@ impl AzureStore {
         Ok(token)
     }
 
+    /// A managed identity's token from IMDS (`Metadata: true`), or with `identity_header` from
+    /// App Service's endpoint (`X-IDENTITY-HEADER`).
     async fn imds_token(
         &self,
         url: &reqwest::Url,
         client_id: Option<&str>,
+        identity_header: Option<&Secret>,
         resource: &str,
     ) -> Result<Token, ProviderError> {
         let mut url = url.clone();
-        url.query_pairs_mut().append_pair("api-version", IMDS_API_VERSION).append_pair("resource", resource);
+        let version = if identity_header.is_some() { APP_SERVICE_API_VERSION } else { IMDS_API_VERSION };
+        url.query_pairs_mut().append_pair("api-version", version).append_pair("resource", resource);
         if let Some(client_id) = client_id {
             url.query_pairs_mut().append_pair("client_id", client_id);
         }
         let what = format!("{} managed identity token from {}", self.label, url.origin().ascii_serialization());
         let http = self.imds_http.as_ref().unwrap_or(&self.http);
-        let request = http.get(url).header("Metadata", "true");
+        let request = match identity_header {
+            Some(header) => {
+                let mut value =
+                    reqwest::header::HeaderValue::from_bytes(header.expose()).map_err(|_| ProviderError::Invalid {
+                        what: what.clone(),
+                        reason: "IDENTITY_HEADER is not a valid header value".into(),
+                    })?;
+                value.set_sensitive(true);
+                http.get(url).header("X-IDENTITY-HEADER", value)
+            }
+            None => http.get(url).header("Metadata", "true"),
+        };
         // Off Azure the IMDS address refuses, or drops packets until the timeout.
         const NO_OTHER_CREDENTIAL: &str = "no AZURE_TENANT_ID + AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or \
                                            AZURE_FEDERATED_TOKEN_FILE either: set `auth` on an azure_key_vault store";
