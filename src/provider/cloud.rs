@@ -234,7 +234,7 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str, timeout: Duratio
 #[must_use]
 pub fn unexpected_status(response: &Response, what: String, message: &str) -> ProviderError {
     let status = response.status;
-    let reason = format!("HTTP {status}: {message}");
+    let reason = if message.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {message}") };
     if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
         return ProviderError::Invalid { what, reason };
     }
@@ -255,7 +255,9 @@ pub fn unexpected_status(response: &Response, what: String, message: &str) -> Pr
 pub fn token_error(response: &Response, what: String) -> ProviderError {
     let reason = oauth_error(response.status, &response.body);
     if response.status.is_server_error() || response.status == StatusCode::TOO_MANY_REQUESTS {
-        ProviderError::Unreachable { what, reason: format!("HTTP {}: {reason}", response.status) }
+        // `oauth_error` falls back to the status itself: said once, with any `Retry-After`.
+        let message = reason.strip_prefix(&format!("HTTP {}", response.status)).unwrap_or(&reason).to_owned();
+        unexpected_status(response, what, message.trim_start_matches(": "))
     } else {
         ProviderError::PermissionDenied { what, reason }
     }
@@ -296,6 +298,36 @@ mod tests {
             assert_eq!(error.reason(), reason, "{status}");
             assert_eq!(error.retry_after(), retry_after.map(Duration::from_secs), "{status}");
         }
+    }
+
+    /// A token endpoint's 429 or 5xx is the service's trouble, retried no sooner than its
+    /// `Retry-After`; its status is said once, not "HTTP 503 …: HTTP 503 …".
+    #[test]
+    fn a_token_endpoints_trouble_honours_retry_after_and_says_its_status_once() {
+        let response = |status: u16, retry_after: Option<&str>, body: &str| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(value) = retry_after {
+                headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            }
+            Response {
+                status: StatusCode::from_u16(status).unwrap(),
+                headers,
+                body: Zeroizing::new(body.as_bytes().to_vec()),
+            }
+        };
+        let throttled = token_error(&response(429, Some("60"), r#"{"error":"temporarily_unavailable"}"#), "t".into());
+        assert!(
+            matches!(&throttled, ProviderError::RateLimited { retry_after, reason, .. }
+                if *retry_after == Duration::from_secs(60) && reason == "HTTP 429 Too Many Requests: temporarily_unavailable"),
+            "{throttled:?}"
+        );
+        let down = token_error(&response(503, None, ""), "t".into());
+        assert!(
+            matches!(&down, ProviderError::Unreachable { reason, .. } if reason == "HTTP 503 Service Unavailable"),
+            "{down:?}"
+        );
+        let refused = token_error(&response(401, None, r#"{"error":"invalid_client"}"#), "t".into());
+        assert!(matches!(&refused, ProviderError::PermissionDenied { .. }), "{refused:?}");
     }
 
     #[test]

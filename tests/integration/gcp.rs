@@ -51,6 +51,8 @@ struct GoogleState {
     denied: BTreeSet<String>,
     /// Secrets served with a wrong `dataCrc32c`, as if corrupted on the way.
     corrupt: BTreeSet<String>,
+    /// The Secret Manager API not enabled in the project (403 `SERVICE_DISABLED`).
+    api_disabled: bool,
     /// Issued access tokens and when they expire.
     tokens: BTreeMap<String, Instant>,
     /// `expires_in` of the tokens issued from now on.
@@ -262,6 +264,20 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
             .header("WWW-Authenticate", "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"");
     }
     state.user_projects.push(request.header("x-goog-user-project").map(str::to_owned));
+    if state.api_disabled {
+        let message = format!(
+            "Secret Manager API has not been used in project {PROJECT_NUMBER} before or it is disabled. Enable it by \
+             visiting https://console.developers.google.com/apis/api/secretmanager.googleapis.com/overview?project={PROJECT_NUMBER} then retry."
+        );
+        let mut body = google_error(403, "PERMISSION_DENIED", &message);
+        body["error"]["details"] = serde_json::json!([{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "SERVICE_DISABLED",
+            "domain": "googleapis.com",
+            "metadata": {"service": "secretmanager.googleapis.com", "consumer": format!("projects/{PROJECT_NUMBER}")},
+        }]);
+        return Reply::json(403, &body);
+    }
     let resource = request.path.trim_start_matches("/v1/").trim_end_matches(":access");
     let segments: Vec<&str> = resource.split('/').collect();
     let ["projects", project, "secrets", secret, "versions", version] = segments.as_slice() else {
@@ -963,4 +979,22 @@ fn a_metadata_server_that_never_answers_is_waited_for_once_not_once_per_secret()
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(4).stderr_contains("(5 problems)").stderr_contains("and not on GCP");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "token requests");
+}
+
+/// The API not enabled in the project is told as Google tells it (where to enable it), without
+/// advice to grant a role, which no role would fix.
+#[test]
+fn an_api_not_enabled_is_told_without_a_role_to_grant() {
+    let fake = GoogleFake::start();
+    fake.put("api-token", b"fake");
+    fake.state().api_disabled = true;
+    let config = format!(
+        "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {}}}\nt: {{gcp_secret_manager: {{project: {PROJECT}, secret: api-token}}}}\n",
+        fake.server.url()
+    );
+    let test = generic_render(&config, &fake.key_file());
+    let key = test.path("sa.json").display().to_string();
+    let outcome = test.env("GOOGLE_APPLICATION_CREDENTIALS", &key).run();
+    outcome.expect_code(4).stderr_contains("Secret Manager API has not been used in project");
+    assert!(!outcome.stderr.contains("the caller needs"), "{}", outcome.stderr);
 }

@@ -174,6 +174,11 @@ impl GoogleError {
     fn permission(&self) -> Option<&str> {
         self.details.iter().find_map(|detail| detail.pointer("/metadata/permission")?.as_str())
     }
+
+    /// The `reason` of an `ErrorInfo` detail (`SERVICE_DISABLED`, `IAM_PERMISSION_DENIED`).
+    fn reason(&self) -> Option<&str> {
+        self.details.iter().find_map(|detail| detail.get("reason")?.as_str())
+    }
 }
 
 impl GcpStore {
@@ -671,6 +676,11 @@ fn status_error(response: &Response, what: String, needs: &str) -> ProviderError
     let message = error.text(response.status);
     match response.status {
         StatusCode::NOT_FOUND => ProviderError::NotFound { what },
+        // The API not enabled in the project: no role helps. Google's message says where to
+        // enable it.
+        StatusCode::FORBIDDEN if error.reason() == Some("SERVICE_DISABLED") => {
+            ProviderError::PermissionDenied { what, reason: message }
+        }
         StatusCode::FORBIDDEN => {
             let permission = error.permission().unwrap_or(needs);
             let role = role_granting(permission);
@@ -685,10 +695,20 @@ fn status_error(response: &Response, what: String, needs: &str) -> ProviderError
         // A disabled or destroyed version (`latest` is the newest, whatever its state). Not
         // "not found": a write with `key` would take that for no secret yet, and add a version
         // holding that one field, losing the others.
-        StatusCode::BAD_REQUEST if error.status == "FAILED_PRECONDITION" => ProviderError::Invalid {
-            what,
-            reason: format!("the version is disabled or destroyed ({message}); enable it, or add a new version"),
-        },
+        StatusCode::BAD_REQUEST
+            if error.status == "FAILED_PRECONDITION"
+                && (message.contains("DISABLED") || message.contains("DESTROYED")) =>
+        {
+            ProviderError::Invalid {
+                what,
+                reason: format!("the version is disabled or destroyed ({message}); enable it, or add a new version"),
+            }
+        }
+        // Another precondition (an organization policy's allowed locations, a customer-managed
+        // key that cannot be used): Google's words.
+        StatusCode::BAD_REQUEST if error.status == "FAILED_PRECONDITION" => {
+            ProviderError::Invalid { what, reason: format!("FAILED_PRECONDITION: {message}") }
+        }
         _ => cloud::unexpected_status(response, what, &message),
     }
 }
