@@ -1,5 +1,5 @@
 //! Keeping values fresh: each distinct location's schedule (refresh interval with ±10% jitter,
-//! exponential backoff from 1 s up to the interval after a failure, an earlier refresh when a
+//! exponential backoff from 1 s up to the interval after a failure, ±10% too, an earlier refresh when a
 //! lease runs out first), its last good value (kept when a fetch fails: state `stale`), and the
 //! previous value kept for the rotation grace period (written back on an auth failure that a
 //! refetch cannot cure: state `fallback`).
@@ -241,8 +241,10 @@ impl Schedule {
         // The store failing, the next try backs off as usual.
         entry.again = false;
         entry.failures = entry.failures.saturating_add(1);
-        // A store's `Retry-After` is honoured when it asks for longer than our backoff.
-        let wait = backoff(entry.failures, entry.interval).max(error.retry_after().unwrap_or_default());
+        // A store's `Retry-After` is honoured when it asks for longer than our backoff. The
+        // backoff is jittered like the interval: replicas (and secrets) that failed together do
+        // not come back to a struggling store together.
+        let wait = jitter(backoff(entry.failures, entry.interval)).max(error.retry_after().unwrap_or_default());
         entry.next_due = now + wait;
         // A fallback stays until a refresh succeeds: a store that does not answer says nothing
         // about the current value the target refused.
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(schedule.next_deadline(), None, "nothing to wake for while both are fetched");
         schedule.record_failure(a, unreachable(), now);
         assert!(!schedule.fetching(a));
-        assert_eq!(schedule.next_deadline(), Some(now + Duration::from_secs(1)), "a's retry");
+        assert!(within_jitter(schedule.next_deadline().unwrap() - now, 1), "a's retry");
         schedule.record_success(b, value("v"), now);
         assert!(!schedule.fetching(b) && !schedule.any_fetching());
     }
@@ -435,9 +437,31 @@ mod tests {
         schedule.start_fetch(a);
         schedule.fetch_again_when_done(a);
         schedule.record_failure(a, unreachable(), now);
-        assert_eq!(schedule.next_due(a), Some(now + Duration::from_secs(1)), "a failure backs off");
+        assert!(within_jitter(schedule.next_due(a).unwrap() - now, 1), "a failure backs off");
     }
 
+    /// Whether `waited` is `seconds` give or take the ±10% jitter.
+    fn within_jitter(waited: Duration, seconds: u64) -> bool {
+        let seconds = Duration::from_secs(seconds);
+        (seconds.mul_f64(0.9)..=seconds.mul_f64(1.1)).contains(&waited)
+    }
+
+    /// Secrets that fail together (a store down) are not all tried again at the same instant.
+    #[tokio::test(start_paused = true)]
+    async fn secrets_that_failed_together_are_tried_again_apart() {
+        let specs: Vec<SecretSpec> = (0..50).map(|i| spec(&format!("S{i}"), 600, 10)).collect();
+        let now = Instant::now();
+        let mut schedule = Schedule::new(&specs, now);
+        for spec in &specs {
+            schedule.record_failure(&spec.location, unreachable(), now);
+        }
+        let retries: std::collections::BTreeSet<Instant> =
+            specs.iter().map(|spec| schedule.next_due(&spec.location).unwrap()).collect();
+        assert!(retries.len() > 25, "{} distinct retry times for 50 secrets", retries.len());
+    }
+
+    /// Failures back off 1 s, 2 s, 4 s (each ±10%, so that secrets and replicas that failed
+    /// together come back apart), the last good value still shown.
     #[tokio::test(start_paused = true)]
     async fn a_failure_keeps_the_last_good_value_and_backs_off() {
         let specs = [spec("A", 60, 10)];
@@ -448,7 +472,8 @@ mod tests {
             schedule.record_failure(location, unreachable(), Instant::now());
             assert_eq!(schedule.status(location), Status::Stale, "after {failures} failures");
             assert_eq!(shown(&schedule, &specs[0]).as_deref(), Some("good"));
-            assert_eq!(schedule.next_due(location).unwrap() - Instant::now(), Duration::from_secs(wait));
+            let waited = schedule.next_due(location).unwrap() - Instant::now();
+            assert!(within_jitter(waited, wait), "after {failures} failures: {waited:?}");
         }
         schedule.record_success(location, value("good"), Instant::now());
         assert_eq!(schedule.status(location), Status::Success);
@@ -467,11 +492,7 @@ mod tests {
         schedule.record_failure(location, limited(30), Instant::now());
         assert_eq!(schedule.next_due(location).unwrap() - Instant::now(), Duration::from_secs(30));
         schedule.record_failure(location, limited(0), Instant::now());
-        assert_eq!(
-            schedule.next_due(location).unwrap() - Instant::now(),
-            Duration::from_secs(2),
-            "the backoff when longer"
-        );
+        assert!(within_jitter(schedule.next_due(location).unwrap() - Instant::now(), 2), "the backoff when longer");
     }
 
     #[tokio::test(start_paused = true)]
