@@ -1332,3 +1332,28 @@ fn extract_moves_two_fields_of_a_job_into_one_secret() {
         ])
     );
 }
+
+/// A token an exec credential plugin gives without an expiry, refused with 401, is asked for
+/// again (the client built anew) and the read retried once, as client-go does: kube-rs keeps
+/// such a token for the client's life, so every read failed until a restart.
+#[test]
+fn a_refused_exec_plugin_token_is_asked_for_again() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "creds", &[("password", b"exec-fake")]);
+    let test = with_kubeconfig(&server);
+    let calls = test.path("kube/calls");
+    let plugin = format!(
+        "echo call >> {calls}\nif [ \"$(wc -l < {calls})\" -eq 1 ]; then token=revoked-token-fake; else token={TOKEN}; fi\n\
+         printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}' \"$token\"\n",
+        calls = calls.display()
+    );
+    let test = test.file("kube/plugin.sh", &plugin);
+    let exec = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        test.path("kube/plugin.sh").display()
+    );
+    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &exec));
+    let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"exec-fake\"\n");
+}

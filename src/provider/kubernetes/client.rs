@@ -59,7 +59,9 @@ struct Inner {
     store: StoreRef,
     settings: StoreSettings,
     timeout: Duration,
-    client: tokio::sync::OnceCell<Client>,
+    /// The client once built, with its number: a 401 has it built again (see
+    /// [`Inner::read`]), unless another fetch already did.
+    client: tokio::sync::Mutex<(u64, Option<Client>)>,
     versions: Mutex<HashMap<(String, String), String>>,
 }
 
@@ -91,7 +93,7 @@ impl KubernetesStore {
                 store,
                 settings: settings.clone(),
                 timeout: settings.timeout.unwrap_or(DEFAULT_TIMEOUT),
-                client: tokio::sync::OnceCell::new(),
+                client: tokio::sync::Mutex::new((0, None)),
                 versions: Mutex::new(HashMap::new()),
             }),
             watches: Mutex::new(Vec::new()),
@@ -196,40 +198,67 @@ impl TokenFile {
 
 impl Inner {
     async fn client(&self) -> Result<Client, ProviderError> {
-        self.client
-            .get_or_try_init(|| async {
-                crate::install_crypto_provider();
-                let invalid = |reason: String| ProviderError::Invalid {
-                    what: format!("{} (Kubernetes client configuration)", self.label),
-                    reason,
-                };
-                let (mut config, token_file) = self.config().await.map_err(invalid)?;
-                // One layer retries, ours: kube-rs's own would retry a 429/503/504 up to 15 times
-                // for up to 1000 s each, hiding a throttled or restarting API server behind the
-                // fetch timeout, where the scheduler backs off, honours the wait the server asks
-                // for and reports the state.
-                config.default_retry = false;
-                tracing::debug!(
-                    store = %self.label,
-                    server = %crate::redact::url_credentials(&config.cluster_url.to_string()),
-                    "connecting to Kubernetes"
-                );
-                let builder =
-                    kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
-                        what: format!("{} (Kubernetes client)", self.label),
-                        reason: kube_error(&error),
-                    })?;
-                Ok(match token_file {
-                    Some(path) => {
-                        let token = Arc::new(TokenFile::open(path).map_err(invalid)?);
-                        let authorize = move |request| token.authorize(request);
-                        builder.with_layer(&tower::util::MapRequestLayer::new(authorize)).build()
-                    }
-                    None => builder.build(),
-                })
-            })
-            .await
-            .cloned()
+        self.numbered_client().await.map(|(_, client)| client)
+    }
+
+    /// The client and its number, built when there is none.
+    async fn numbered_client(&self) -> Result<(u64, Client), ProviderError> {
+        let mut slot = self.client.lock().await;
+        if let (number, Some(client)) = &*slot {
+            return Ok((*number, client.clone()));
+        }
+        let client = self.build_client().await?;
+        slot.0 += 1;
+        slot.1 = Some(client.clone());
+        Ok((slot.0, client))
+    }
+
+    /// Drops client number `number`, if it is still the one in use, for the next fetch to build
+    /// anew.
+    async fn forget_client(&self, number: u64) {
+        let mut slot = self.client.lock().await;
+        if slot.0 == number {
+            slot.1 = None;
+        }
+    }
+
+    /// [`Inner::forget_client`] when `error` is a 401: the watch's next try builds the client
+    /// anew, as a read does (see [`Inner::read`]).
+    async fn forget_client_refused(&self, number: u64, error: &kube::Error) {
+        if matches!(error, kube::Error::Api(status) if status.code == 401) {
+            self.forget_client(number).await;
+        }
+    }
+
+    async fn build_client(&self) -> Result<Client, ProviderError> {
+        crate::install_crypto_provider();
+        let invalid = |reason: String| ProviderError::Invalid {
+            what: format!("{} (Kubernetes client configuration)", self.label),
+            reason,
+        };
+        let (mut config, token_file) = self.config().await.map_err(invalid)?;
+        // One layer retries, ours: kube-rs's own would retry a 429/503/504 up to 15 times
+        // for up to 1000 s each, hiding a throttled or restarting API server behind the
+        // fetch timeout, where the scheduler backs off, honours the wait the server asks
+        // for and reports the state.
+        config.default_retry = false;
+        tracing::debug!(
+            store = %self.label,
+            server = %crate::redact::url_credentials(&config.cluster_url.to_string()),
+            "connecting to Kubernetes"
+        );
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
+            what: format!("{} (Kubernetes client)", self.label),
+            reason: kube_error(&error),
+        })?;
+        Ok(match token_file {
+            Some(path) => {
+                let token = Arc::new(TokenFile::open(path).map_err(invalid)?);
+                let authorize = move |request| token.authorize(request);
+                builder.with_layer(&tower::util::MapRequestLayer::new(authorize)).build()
+            }
+            None => builder.build(),
+        })
     }
 
     /// Where to connect and as whom, in the order the store's settings and the environment say;
@@ -302,9 +331,23 @@ impl Inner {
         what
     }
 
+    /// Reads the Secret; on a 401, once more with a client built anew. kube-rs keeps a token an
+    /// exec credential plugin gave without an expiry, and a kubeconfig `tokenFile`'s, for the
+    /// client's life; client-go asks the plugin again (and reads the file again) on a 401.
     async fn read(&self, location: &KubernetesLocation) -> Result<Fetched, ProviderError> {
+        let (number, client) = self.numbered_client().await?;
+        let first = self.read_with(&client, location).await;
+        if !matches!(&first, Err(ProviderError::PermissionDenied { reason, .. }) if reason == UNAUTHORIZED) {
+            return first;
+        }
+        tracing::debug!(store = %self.label, "the API server refused the credentials: building the client anew");
+        self.forget_client(number).await;
         let client = self.client().await?;
-        let namespace = Self::namespace(location, &client).to_owned();
+        self.read_with(&client, location).await
+    }
+
+    async fn read_with(&self, client: &Client, location: &KubernetesLocation) -> Result<Fetched, ProviderError> {
+        let namespace = Self::namespace(location, client).to_owned();
         let what = Self::what(&namespace, location);
         let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/secrets"))
             .get(&location.name, &kube::api::GetParams::default())
@@ -363,8 +406,8 @@ impl Inner {
             if changed.is_closed() {
                 return;
             }
-            let client = match self.client().await {
-                Ok(client) => client,
+            let (number, client) = match self.numbered_client().await {
+                Ok(numbered) => numbered,
                 Err(error) => {
                     tracing::debug!(store = %self.label, %error, "kubernetes watch: no client yet");
                     tokio::time::sleep(backoff).await;
@@ -389,6 +432,7 @@ impl Inner {
                     }
                     Ok(None) => "0".to_owned(),
                     Err(error) => {
+                        self.forget_client_refused(number, &error).await;
                         backoff = self.watch_failed(&error, &what, "get", &namespace, &mut warned, backoff).await;
                         continue;
                     }
@@ -399,6 +443,7 @@ impl Inner {
             let stream = match api.watch_metadata(&params, &from).await {
                 Ok(stream) => stream,
                 Err(error) => {
+                    self.forget_client_refused(number, &error).await;
                     if !is_gone(&error) {
                         backoff = self.watch_failed(&error, &what, "watch", &namespace, &mut warned, backoff).await;
                         // Refused, not too old: the next try resumes from the same version, so
@@ -605,17 +650,16 @@ fn transport_error(error: &kube::Error, what: &str) -> ProviderError {
     }
 }
 
+/// Why a request was answered 401.
+const UNAUTHORIZED: &str =
+    "the API server rejected the credentials (401 Unauthorized): the token is missing, expired or not accepted";
+
 /// Maps an API `Status` to the error an operator can act on. `verb` is what was asked (`get`,
 /// `watch`), for the RBAC hint of a 403.
 fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> ProviderError {
     match status.code {
         404 => ProviderError::NotFound { what },
-        401 => ProviderError::PermissionDenied {
-            what,
-            reason: "the API server rejected the credentials (401 Unauthorized): the token is missing, expired or \
-                     not accepted"
-                .into(),
-        },
+        401 => ProviderError::PermissionDenied { what, reason: UNAUTHORIZED.into() },
         // Admission refusing (a quota exceeded, a namespace being deleted), not RBAC: its words.
         403 if !status.message.is_empty() && !status.message.contains(" cannot ") => {
             ProviderError::PermissionDenied { what, reason: format!("HTTP 403: {}", short(&status.message)) }
