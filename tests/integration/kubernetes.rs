@@ -752,7 +752,7 @@ fn string_data_is_never_read_and_a_missing_key_names_the_keys_there_are() {
     let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome
         .expect_code(4)
-        .stderr_contains("pw: kubernetes: kubernetes secret creds (default namespace) has no key \"password\" (available keys: port, user)");
+        .stderr_contains("pw: kubernetes: kubernetes secret creds (no namespace given: the store's, its context's or the pod's) has no key \"password\" (available keys: port, user)");
     let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds}}\n");
     outcome.expect_code(4).stderr_contains("holds several keys; the body needs `key` (available keys: port, user)");
 }

@@ -36,7 +36,11 @@ impl fmt::Display for KubernetesLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.namespace {
             Some(namespace) => write!(f, "kubernetes secret {namespace}/{}", self.name)?,
-            None => write!(f, "kubernetes secret {} (default namespace)", self.name)?,
+            None => write!(
+                f,
+                "kubernetes secret {} (no namespace given: the store's, its context's or the pod's)",
+                self.name
+            )?,
         }
         match &self.store {
             StoreRef::Named(name) => write!(f, " (store {name})"),
