@@ -1357,3 +1357,18 @@ fn a_refused_exec_plugin_token_is_asked_for_again() {
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"exec-fake\"\n");
 }
+
+/// A kubeconfig user's `tokenFile` ending in a newline (`kubectl create token … > file`) is
+/// sent trimmed, as client-go does; kube-rs put the newline into the header, and every request
+/// failed as "unreachable: invalid bearer token".
+#[test]
+fn a_kubeconfig_token_file_ending_in_a_newline_is_sent_trimmed() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "creds", &[("password", b"token-file-fake")]);
+    let test = with_kubeconfig(&server).file("kube/token", &format!("{TOKEN}\n"));
+    let token_file = format!("    tokenFile: {}\n", test.path("kube/token").display());
+    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &token_file));
+    let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"token-file-fake\"\n");
+}

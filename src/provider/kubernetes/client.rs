@@ -146,6 +146,16 @@ fn proxy_as_kubectl_would(config: &mut Config) {
     config.proxy_url = proxy;
 }
 
+/// A kubeconfig user's `tokenFile` (with no `token`, which would come first), taken from kube-rs
+/// to be read as a store's `token_file` is ([`TokenFile`]): kube-rs sends the file's trailing
+/// newline inside the header, refused before a request leaves; client-go trims it.
+fn token_file_of(config: &mut Config) -> Option<std::path::PathBuf> {
+    if config.auth_info.token.is_some() {
+        return None;
+    }
+    config.auth_info.token_file.take().map(std::path::PathBuf::from)
+}
+
 /// A store's `token_file`, sent as `Authorization: Bearer` the way client-go reads it: trimmed of
 /// whitespace at either end (`kubectl create token … > file` ends it with a newline, which
 /// kube-rs would send inside the header, refused before a request leaves), and read again once
@@ -291,7 +301,8 @@ impl Inner {
                 .await
                 .map_err(|error| format!("kubeconfig {}: {}", path.display(), kube_error(&error)))?;
             proxy_as_kubectl_would(&mut config);
-            return Ok((config, None));
+            let token_file = token_file_of(&mut config);
+            return Ok((config, token_file));
         }
         // A named context means a kubeconfig; otherwise the pod's service account comes first.
         let in_cluster = if settings.context.is_none() {
@@ -315,7 +326,8 @@ impl Inner {
             }
         })?;
         proxy_as_kubectl_would(&mut config);
-        Ok((config, None))
+        let token_file = token_file_of(&mut config);
+        Ok((config, token_file))
     }
 
     /// The namespace a location reads from.
