@@ -40,6 +40,17 @@ pub fn url_credentials(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// One URL as given (a setting's value, quoted in a message), its userinfo hidden: what stands
+/// before its last `@`, after the scheme's `://`, or from the start when it has no scheme
+/// (`user:password@host` is a mistake a message quotes too). Unlike [`url_credentials`], no
+/// space or quote in the password ends it early.
+#[must_use]
+pub fn url(value: &str) -> Cow<'_, str> {
+    let Some(at) = value.rfind('@') else { return Cow::Borrowed(value) };
+    let start = value.find("://").map_or(0, |scheme_end| scheme_end + 3).min(at);
+    Cow::Owned(format!("{}{HIDDEN}{}", &value[..start], &value[at..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +70,18 @@ mod tests {
             ("http://host/users/@me", "http://***@me"),
         ] {
             assert_eq!(url_credentials(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_settings_url_hides_its_userinfo_with_or_without_a_scheme() {
+        for (value, expected) in [
+            ("user:pw@127.0.0.1:8200", "***@127.0.0.1:8200"),
+            ("http://u:hun ter2@[bad", "http://***@[bad"),
+            ("http://u:hun\"ter2@[bad", "http://***@[bad"),
+            ("https://vault.example:8200", "https://vault.example:8200"),
+        ] {
+            assert_eq!(url(value), expected, "{value}");
         }
     }
 

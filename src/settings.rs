@@ -125,8 +125,8 @@ fn file_roots(global: &GlobalArgs) -> Result<Vec<PathBuf>, String> {
 fn http_url(flag: &str, url: String) -> Result<String, String> {
     match reqwest::Url::parse(&url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(url),
-        Ok(_) => Err(format!("{flag} {}: not an http(s) URL", crate::redact::url_credentials(&url))),
-        Err(error) => Err(format!("{flag} {}: not an http(s) URL ({error})", crate::redact::url_credentials(&url))),
+        Ok(_) => Err(format!("{flag} {}: not an http(s) URL", crate::redact::url(&url))),
+        Err(error) => Err(format!("{flag} {}: not an http(s) URL ({error})", crate::redact::url(&url))),
     }
 }
 

@@ -77,18 +77,28 @@ fn inline_values<'a>(inline: &[(YamlPath, &'a Node)]) -> Vec<&'a str> {
         .filter(|value| value.chars().count() >= 3)
         .collect();
     // A tool may quote a piece of a URL it cannot parse (amtool: `invalid port ":p4ss" after
-    // host` when a password holds a `/`): each piece between a URL's delimiters long enough to
-    // be no ordinary word is redacted too.
-    let pieces: Vec<&str> = values
-        .iter()
-        .flat_map(|value| value.split(['/', '@', ':', '?', '#', '&', '=']))
-        .filter(|piece| piece.chars().count() >= 8)
-        .collect();
+    // host` when a password holds a `/`): the pieces of its credentials, and of its query's
+    // values, are redacted too, as short as whole values. Its host and path are not secrets.
+    let pieces: Vec<&str> = values.iter().flat_map(|value| url_secret_pieces(value)).collect();
     values.extend(pieces);
     // Longest first, so that a value holding another is redacted whole.
     values.sort_by_key(|value| std::cmp::Reverse(value.len()));
     values.dedup();
     values
+}
+
+/// The pieces of a URL's userinfo (between `://` and the last `@`) and of its query's values,
+/// split where a URL parser may split them, of 3 characters or more.
+fn url_secret_pieces(value: &str) -> Vec<&str> {
+    let Some((_, rest)) = value.split_once("://") else { return Vec::new() };
+    let userinfo = rest.rfind('@').map_or("", |at| &rest[..at]);
+    let query = rest.split_once('?').map_or("", |(_, query)| query);
+    let query_values = query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
+    userinfo
+        .split([':', '/', '?', '#'])
+        .chain(query_values.flat_map(|value| value.split(['#', '/'])))
+        .filter(|piece| piece.chars().count() >= 3)
+        .collect()
 }
 
 /// `output` with every one of `values` replaced by `<redacted>`, as written and as Go quotes it

@@ -146,7 +146,7 @@ impl<'a> Body<'a> {
                 Some(text.trim_end_matches('/').to_owned())
             }
             _ => {
-                let shown = crate::redact::url_credentials(&text);
+                let shown = crate::redact::url(&text);
                 self.problem(self.mark, format!("`{key}` must be an http:// or https:// URL, not {shown:?}"));
                 None
             }

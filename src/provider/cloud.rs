@@ -72,7 +72,7 @@ fn redirect_refusal(before: &[reqwest::Url], next: &reqwest::Url) -> Option<Stri
 
 /// Parses an `http://` or `https://` URL from settings, naming the setting on failure.
 pub fn parse_url(label: &str, setting: &str, text: &str) -> Result<reqwest::Url, String> {
-    let shown = crate::redact::url_credentials(text);
+    let shown = crate::redact::url(text);
     let url = reqwest::Url::parse(text).map_err(|error| format!("{label}: invalid `{setting}` {shown:?}: {error}"))?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return Err(format!("{label}: `{setting}` {shown:?} must be an http:// or https:// URL"));

@@ -100,7 +100,7 @@ impl fmt::Display for StoreRef {
         match self {
             Self::Default => f.write_str("the default store"),
             Self::Named(name) => write!(f, "store `{name}`"),
-            Self::Address(address) => write!(f, "the store at {}", crate::redact::url_credentials(address)),
+            Self::Address(address) => write!(f, "the store at {}", crate::redact::url(address)),
         }
     }
 }

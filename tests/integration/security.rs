@@ -239,7 +239,29 @@ fn a_password_in_a_vault_address_is_never_shown() {
         .stderr_contains(&format!("http://***@127.0.0.1:{port}"))
         .never_shows(CANARY);
     let check = test.run_with(&["check", "prometheus.yml"]);
+    check.never_shows(CANARY);
     assert!(format!("{}{}", check.stdout, check.stderr).contains("***@127.0.0.1"), "{check:?}");
+}
+
+/// A password in an address written without a scheme (`user:password@host`, refused for it)
+/// is hidden from the error that quotes the address.
+#[test]
+fn a_password_in_an_address_without_a_scheme_is_never_shown() {
+    let config =
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: {vault: {path: app, key: pw}}}\n";
+    let test = Test::new()
+        .file("prometheus.yml", config)
+        .env("VAULT_ADDR", &format!("admin:{CANARY}@127.0.0.1:8200"))
+        .env("VAULT_TOKEN", "root-fake");
+    test.run_with(&["render", "prometheus.yml", "--out", "out"])
+        .expect_code(3)
+        .stderr_contains("address \"***@127.0.0.1:8200\" must be http:// or https://")
+        .never_shows(CANARY);
+    let reload = format!("admin:{CANARY}@127.0.0.1:9090/-/reload");
+    test.run_with(&["watch", "prometheus.yml", "--out", "out", "--reload-url", &reload])
+        .expect_code(2)
+        .stderr_contains("***@127.0.0.1:9090/-/reload")
+        .never_shows(CANARY);
 }
 
 /// A secret written unquoted that starts with `{` is YAML's one-key mapping: the error says to

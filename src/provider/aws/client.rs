@@ -542,7 +542,7 @@ fn credentials_left_out(text: String) -> String {
         return format!(
             "{}the container credentials token (AWS_CONTAINER_AUTHORIZATION_TOKEN or the file \
              AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names) cannot be sent as a header: it holds a character a header \
-             cannot, such as a line break{}",
+             cannot, such as a line break:{}",
             &text[..start],
             &text[end + BAD_TOKEN.len()..]
         );

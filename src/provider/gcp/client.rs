@@ -55,9 +55,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File { path, from } => f.debug_struct("File").field("path", path).field("from", from).finish(),
-            Self::Metadata(url) => {
-                f.debug_tuple("Metadata").field(&crate::redact::url_credentials(url.as_str())).finish()
-            }
+            Self::Metadata(url) => f.debug_tuple("Metadata").field(&crate::redact::url(url.as_str())).finish(),
         }
     }
 }

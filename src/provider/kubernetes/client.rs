@@ -141,7 +141,10 @@ fn proxy_as_kubectl_would(config: &mut Config) {
     let needed = hyper_util::client::proxy::matcher::Matcher::from_env().intercept(&config.cluster_url).is_some();
     let proxy = from_environment.filter(|_| needed);
     if proxy.is_none() && config.proxy_url.is_some() {
-        tracing::debug!(server = %config.cluster_url, "NO_PROXY names the Kubernetes API server: connecting directly");
+        tracing::debug!(
+            server = %crate::redact::url(&config.cluster_url.to_string()),
+            "NO_PROXY names the Kubernetes API server: connecting directly"
+        );
     }
     config.proxy_url = proxy;
 }
@@ -254,7 +257,7 @@ impl Inner {
         config.default_retry = false;
         tracing::debug!(
             store = %self.label,
-            server = %crate::redact::url_credentials(&config.cluster_url.to_string()),
+            server = %crate::redact::url(&config.cluster_url.to_string()),
             "connecting to Kubernetes"
         );
         let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {

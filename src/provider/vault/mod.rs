@@ -80,7 +80,7 @@ impl fmt::Display for VaultLocation {
         match &self.store {
             StoreRef::Default => Ok(()),
             StoreRef::Named(name) => write!(f, " (store {name})"),
-            StoreRef::Address(address) => write!(f, " (at {})", crate::redact::url_credentials(address)),
+            StoreRef::Address(address) => write!(f, " (at {})", crate::redact::url(address)),
         }
     }
 }
@@ -558,13 +558,13 @@ impl VaultStore {
         let label = match &store {
             StoreRef::Named(name) => format!("store `{name}`"),
             StoreRef::Default => "the default Vault store".to_owned(),
-            StoreRef::Address(address) => format!("Vault at {}", crate::redact::url_credentials(address)),
+            StoreRef::Address(address) => format!("Vault at {}", crate::redact::url(address)),
         };
         let address = settings
             .address
             .clone()
             .ok_or_else(|| format!("{label} has no address: set `address` on a store, or VAULT_ADDR / BAO_ADDR"))?;
-        let shown = crate::redact::url_credentials(&address);
+        let shown = crate::redact::url(&address);
         let mut base = reqwest::Url::parse(&address).map_err(|error| match address.contains("://") {
             true => format!("{label}: invalid address {shown:?}: {error}"),
             false => format!("{label}: address {shown:?} has no scheme: write http://{shown} or https://{shown}"),
