@@ -253,14 +253,21 @@ pub fn unexpected_status(response: &Response, what: String, message: &str) -> Pr
 /// 5xx or 429 the service's (retryable).
 #[must_use]
 pub fn token_error(response: &Response, what: String) -> ProviderError {
-    let reason = oauth_error(response.status, &response.body);
     if response.status.is_server_error() || response.status == StatusCode::TOO_MANY_REQUESTS {
-        // `oauth_error` falls back to the status itself: said once, with any `Retry-After`.
-        let message = reason.strip_prefix(&format!("HTTP {}", response.status)).unwrap_or(&reason).to_owned();
-        unexpected_status(response, what, message.trim_start_matches(": "))
+        service_trouble(response, what)
     } else {
-        ProviderError::PermissionDenied { what, reason }
+        ProviderError::PermissionDenied { what, reason: oauth_error(response.status, &response.body) }
     }
+}
+
+/// A token or metadata endpoint's own trouble (a 429, a 5xx): retryable, no sooner than its
+/// `Retry-After`, its status said once and the OAuth error it gives, if any, after it.
+#[must_use]
+pub fn service_trouble(response: &Response, what: String) -> ProviderError {
+    let reason = oauth_error(response.status, &response.body);
+    // `oauth_error` falls back to the status itself.
+    let message = reason.strip_prefix(&format!("HTTP {}", response.status)).unwrap_or(&reason);
+    unexpected_status(response, what, message.trim_start_matches(": "))
 }
 
 #[cfg(test)]

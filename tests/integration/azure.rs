@@ -902,3 +902,22 @@ fn app_services_managed_identity_endpoint_is_used_where_the_environment_names_it
     assert_eq!(fake.server.count(&format!("GET {APP_SERVICE_TOKEN_PATH}")), 1, "one token for both reads");
     assert_eq!(fake.server.count("GET /metadata/identity/oauth2/token"), 0);
 }
+
+/// IMDS throttling (429 with `Retry-After`) is `rate_limited`, retried no sooner than it asks,
+/// and its status is said once.
+#[test]
+fn a_throttled_imds_says_when_to_ask_again() {
+    let fake = AzureFake::start();
+    let imds = FakeServer::start(|_| {
+        Reply::json(429, &serde_json::json!({"error": "too_many_requests", "error_description": "Too many requests"}))
+            .header("Retry-After", "60")
+    });
+    let config = fake
+        .config("{managed_identity: {}}", "t: {azure_key_vault: {name: api-token}}\n")
+        .replace(&format!("imds_endpoint: {}", fake.server.url()), &format!("imds_endpoint: {}", imds.url()));
+    let outcome = render_test(&config).run();
+    outcome
+        .expect_code(4)
+        .stderr_contains("asks to retry after 60s: HTTP 429 Too Many Requests: too_many_requests: Too many requests");
+    assert_eq!(outcome.stderr.matches("HTTP 429").count(), 1, "{}", outcome.stderr);
+}

@@ -998,3 +998,23 @@ fn an_api_not_enabled_is_told_without_a_role_to_grant() {
     outcome.expect_code(4).stderr_contains("Secret Manager API has not been used in project");
     assert!(!outcome.stderr.contains("the caller needs"), "{}", outcome.stderr);
 }
+
+/// A throttled metadata server (429 with `Retry-After`) is `rate_limited`, retried no sooner
+/// than it asks.
+#[test]
+fn a_throttled_metadata_server_says_when_to_ask_again() {
+    let fake = GoogleFake::start();
+    let metadata =
+        FakeServer::start(|_| Reply::text(429, "text/plain", "Too many requests").header("Retry-After", "60"));
+    let config = format!(
+        "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {}, metadata_url: {}}}\nt: {{gcp_secret_manager: {{project: {PROJECT}, secret: s}}}}\n",
+        fake.server.url(),
+        metadata.url()
+    );
+    let test = Test::new()
+        .file("app.yml", &config)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+        .env("CLOUDSDK_CONFIG", "/nonexistent")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    test.run().expect_code(4).stderr_contains("asks to retry after 60s: HTTP 429 Too Many Requests");
+}

@@ -409,15 +409,17 @@ impl AzureStore {
         })?;
         match response.status {
             StatusCode::OK => TokenResponse::parse(&response.body, &what),
+            // IMDS throttles (429, with `Retry-After`) and has its troubles (5xx).
+            status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
+                Err(cloud::service_trouble(&response, what))
+            }
             // IMDS answers 404 while it updates and 410 while it starts: both pass.
-            status
-                if status.is_server_error()
-                    || matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::NOT_FOUND | StatusCode::GONE) =>
-            {
-                Err(ProviderError::Unreachable {
-                    what,
-                    reason: format!("HTTP {status}: {}", cloud::oauth_error(status, &response.body)),
-                })
+            status @ (StatusCode::NOT_FOUND | StatusCode::GONE) => {
+                let reason = match cloud::oauth_error(status, &response.body) {
+                    fallback if fallback.starts_with("HTTP ") => fallback,
+                    error => format!("HTTP {status}: {error}"),
+                };
+                Err(ProviderError::Unreachable { what, reason })
             }
             status => Err(ProviderError::PermissionDenied { what, reason: cloud::oauth_error(status, &response.body) }),
         }

@@ -340,7 +340,7 @@ impl GcpStore {
         match response.status {
             StatusCode::OK => {}
             status if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
-                return Err(ProviderError::Unreachable { what, reason: format!("HTTP {status}") });
+                return Err(cloud::service_trouble(&response, what));
             }
             status => {
                 let text = String::from_utf8_lossy(&response.body);
