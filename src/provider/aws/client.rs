@@ -285,7 +285,6 @@ impl AwsStore {
 
     /// Reads current versions through `BatchGetSecretValue`, the rest one by one.
     async fn fetch_many(&self, locations: Vec<Location>, bound: FetchBound) -> Vec<Timed> {
-        let started = Instant::now();
         let mut results: Vec<Timed> = Vec::with_capacity(locations.len());
         let mut single = Vec::new();
         let mut current: Vec<(Location, AwsLocation)> = Vec::new();
@@ -301,13 +300,22 @@ impl AwsStore {
         if ids.len() >= 2 && self.batch.load(Ordering::Relaxed) {
             let chunks: Vec<Vec<String>> = ids.chunks(BATCH_SIZE).map(<[String]>::to_vec).collect();
             let batches: Vec<_> = futures_util::stream::iter(chunks)
-                .map(|chunk| bound.clone().run(async move { (chunk.clone(), self.batch_get(chunk).await) }))
+                .map(|chunk| {
+                    // Timed from when it holds its permit: the wait for one is no fetch time.
+                    bound.clone().run(async move {
+                        let started = Instant::now();
+                        let batch = self.batch_get(chunk.clone()).await;
+                        (chunk, batch, started.elapsed())
+                    })
+                })
                 .buffer_unordered(bound.size())
                 .collect()
                 .await;
             let mut answers = HashMap::new();
+            let mut took: HashMap<String, Duration> = HashMap::new();
             let mut refused = None;
-            for (chunk, batch) in batches {
+            for (chunk, batch, elapsed) in batches {
+                took.extend(chunk.iter().map(|id| (id.clone(), elapsed)));
                 match batch {
                     Ok(batch) => answers.extend(batch),
                     // Unreachable, timed out or throttled: reading the same secrets one by one now
@@ -327,8 +335,8 @@ impl AwsStore {
                     tracing::debug!(store = %self.label, %error, "BatchGetSecretValue failed: reading this cycle's secrets one by one");
                 }
             }
-            let elapsed = started.elapsed();
             for (location, aws) in current {
+                let elapsed = took.get(&aws.secret_id).copied().unwrap_or_default();
                 match answers.get(&aws.secret_id) {
                     Some(Ok(value)) => {
                         let fetched = match value.content(&aws) {
