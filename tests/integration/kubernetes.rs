@@ -78,9 +78,9 @@ struct State {
     other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
     /// Another writer's `data` for the Secret the next full GET reads, landing just after it.
     other_writer_after_read: Option<BTreeMap<String, Vec<u8>>>,
-    /// Refusing every create as a ResourceQuota admission plugin does when the namespace's
-    /// Secrets are at their quota.
-    over_quota: bool,
+    /// Refusing every create as admission does, with the words after `secrets "NAME" is
+    /// forbidden: ` (a ResourceQuota at its limit, a validating webhook's denial).
+    refuse_creates: Option<String>,
     /// Ending every watch as soon as it is opened, with no event, as a proxy in front of the
     /// API server that closes long requests does.
     watches_end_at_once: bool,
@@ -322,11 +322,10 @@ fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, b
     let name = name.or_else(|| body["metadata"]["name"].as_str().map(str::to_owned)).unwrap_or_default();
     let key = (namespace.to_owned(), name.clone());
     let mut state = shared.state.lock().unwrap();
-    if method == "POST" && state.over_quota {
-        let message = format!(
-            "secrets {name:?} is forbidden: exceeded quota: object-counts, requested: count/secrets=1, used: \
-             count/secrets=10, limited: count/secrets=10"
-        );
+    if method == "POST"
+        && let Some(reason) = &state.refuse_creates
+    {
+        let message = format!("secrets {name:?} is forbidden: {reason}");
         return (403, status(403, "Forbidden", &message, None));
     }
     if method == "PATCH"
@@ -1307,11 +1306,24 @@ fn a_watch_that_ends_at_once_is_opened_again_after_a_growing_backoff() {
 #[test]
 fn a_write_refused_by_admission_shows_the_api_servers_reason_not_rbac() {
     let server = FakeApiServer::start();
-    server.shared.state.lock().unwrap().over_quota = true;
+    let refuse = |reason: &str| server.shared.state.lock().unwrap().refuse_creates = Some(reason.to_owned());
+    refuse(
+        "exceeded quota: object-counts, requested: count/secrets=1, used: count/secrets=10, limited: count/secrets=10",
+    );
     let fresh = "{kubernetes: {namespace: monitoring, name: fresh, key: token}}";
     let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
     outcome.expect_code(5).stderr_contains("exceeded quota: object-counts");
     assert!(!outcome.stderr.contains("RBAC"), "{}", outcome.stderr);
+
+    // A validating webhook's own words may quote the Secret it judged: left out.
+    refuse(
+        "admission webhook \"validation.gatekeeper.sh\" denied the request: [secret-policy] value webhook-quoted-fake is weak",
+    );
+    let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
+    outcome
+        .expect_code(5)
+        .stderr_contains("admission webhook \"validation.gatekeeper.sh\" denied the request (its reason is not shown")
+        .never_shows("webhook-quoted-fake");
 }
 
 /// `extract` moving two fields of one job into one Secret writes both keys: the second write's

@@ -675,9 +675,18 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
     match status.code {
         404 => ProviderError::NotFound { what },
         401 => ProviderError::PermissionDenied { what, reason: UNAUTHORIZED.into() },
-        // Admission refusing (a quota exceeded, a namespace being deleted), not RBAC: its words.
-        403 if !status.message.is_empty() && !status.message.contains(" cannot ") => {
-            ProviderError::PermissionDenied { what, reason: format!("HTTP 403: {}", short(&status.message)) }
+        // Admission refusing (a quota exceeded, a namespace being deleted), not RBAC: the API
+        // server's words. A webhook's own words (after "denied the request") are left out: a
+        // policy's message may quote the Secret it judged.
+        403 if status.message.contains(" is forbidden: ") && !status.message.contains(" cannot ") => {
+            let message = match status.message.find("denied the request") {
+                Some(at) => format!(
+                    "{} (its reason is not shown: it may quote the Secret)",
+                    &status.message[..at + "denied the request".len()]
+                ),
+                None => status.message.clone(),
+            };
+            ProviderError::PermissionDenied { what, reason: format!("HTTP 403: {}", short(&message)) }
         }
         403 => {
             // "secrets \"x\" is forbidden: User \"system:serviceaccount:ns:sa\" cannot get resource …"
