@@ -22,12 +22,16 @@ const FEDERATED_TOKEN: &str =
 const MANAGED_CLIENT_ID: &str = "9b8c7d6e-5f4a-4b3c-2d1e-0f9a8b7c6d5e";
 const RESOURCE: &str = "https://vault.azure.net";
 
+/// A secret's version in the fake: id, value, `exp`, and `contentType` and `tags` as a JSON
+/// object.
+type Version = (String, String, Option<i64>, serde_json::Value);
+
 #[derive(Default)]
 struct AzureState {
-    /// Secret name → versions (id, value, `exp`), oldest first.
-    secrets: BTreeMap<String, Vec<(String, String, Option<i64>)>>,
+    /// Secret name → versions, oldest first.
+    secrets: BTreeMap<String, Vec<Version>>,
     /// Soft-deleted secrets (Delete Secret), recoverable until purged.
-    deleted: BTreeMap<String, Vec<(String, String, Option<i64>)>>,
+    deleted: BTreeMap<String, Vec<Version>>,
     /// Secrets the caller has no role on.
     denied: BTreeSet<String>,
     /// Issued tokens: their tenant and expiry.
@@ -71,7 +75,7 @@ impl AzureFake {
         let mut state = self.state.lock().unwrap();
         let versions = state.secrets.entry(name.to_owned()).or_default();
         let id = format!("{:032x}", 0x5eed_0000_u64 + versions.len() as u64);
-        versions.push((id, value.to_owned(), exp));
+        versions.push((id, value.to_owned(), exp, serde_json::json!({})));
     }
 
     fn version_id(&self, name: &str, index: usize) -> String {
@@ -333,9 +337,11 @@ fn get_secret(request: &Request, state: &mut AzureState, authority: &str) -> Rep
     let Some(versions) = state.secrets.get(name) else { return not_found(name) };
     let found = match version {
         None => versions.last(),
-        Some(version) => versions.iter().find(|(id, _, _)| id == version),
+        Some(version) => versions.iter().find(|(id, _, _, _)| id == version),
     };
-    let Some((id, value, exp)) = found else { return not_found(&format!("{name}/{}", version.unwrap_or_default())) };
+    let Some((id, value, exp, described)) = found else {
+        return not_found(&format!("{name}/{}", version.unwrap_or_default()));
+    };
     let mut attributes = serde_json::json!({
         "enabled": true,
         "created": 1_700_000_000,
@@ -347,10 +353,13 @@ fn get_secret(request: &Request, state: &mut AzureState, authority: &str) -> Rep
         attributes["exp"] = serde_json::json!(exp);
     }
     let vault = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
-    Reply::json(
-        200,
-        &serde_json::json!({ "value": value, "id": format!("{vault}/secrets/{name}/{id}"), "attributes": attributes, "tags": {} }),
-    )
+    let mut bundle = serde_json::json!({ "value": value, "id": format!("{vault}/secrets/{name}/{id}"), "attributes": attributes, "tags": {} });
+    for field in ["contentType", "tags"] {
+        if let Some(given) = described.get(field) {
+            bundle[field] = given.clone();
+        }
+    }
+    Reply::json(200, &bundle)
 }
 
 /// Set Secret (`PUT /secrets/{name}?api-version=7.4` with `{"value": …}`): a new version, or a
@@ -369,9 +378,15 @@ fn set_secret(request: &Request, state: &mut AzureState) -> Reply {
     let name = request.path.trim_start_matches("/secrets/").trim_end_matches('/').to_owned();
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     let value = body["value"].as_str().unwrap().to_owned();
+    let mut described = serde_json::json!({});
+    for field in ["contentType", "tags"] {
+        if let Some(given) = body.get(field) {
+            described[field] = given.clone();
+        }
+    }
     let versions = state.secrets.entry(name.clone()).or_default();
     let id = format!("{:032x}", 0x5eed_0000_u64 + versions.len() as u64);
-    versions.push((id.clone(), value.clone(), None));
+    versions.push((id.clone(), value.clone(), None, described));
     let vault = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
     Reply::json(
         200,
@@ -407,7 +422,7 @@ fn delete_secret(request: &Request, state: &mut AzureState) -> Reply {
             ),
         );
     };
-    let id = versions.last().map(|(id, _, _)| id.clone()).unwrap_or_default();
+    let id = versions.last().map(|(id, _, _, _)| id.clone()).unwrap_or_default();
     state.deleted.insert(name.clone(), versions);
     let vault = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
     Reply::json(
@@ -763,6 +778,9 @@ fn watch_publishes_the_secrets_expiry_date() {
 fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
     let fake = AzureFake::start();
     fake.put("db", r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#, None);
+    // Key Vault starts each version undescribed: the new one is described as the old one was.
+    let described = serde_json::json!({"contentType": "application/json", "tags": {"owner": "monitoring"}});
+    fake.state().secrets.get_mut("db").unwrap()[0].3 = described.clone();
     let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
     let rotate = |args: &[&str]| {
         Test::new()
@@ -781,6 +799,7 @@ fn rotate_sets_a_new_version_and_the_old_one_stays_readable() {
         versions[0].1, r#"{"username":"prom","password":"old-azure-password","port":5432,"big":1.50}"#,
         "the old version is kept"
     );
+    assert_eq!(versions[1].3, described, "contentType and tags carried on");
     let latest: serde_json::Value = serde_json::from_str(&versions[1].1).unwrap();
     let new = latest["password"].as_str().unwrap().to_owned();
     // As stored: a number stays a number, with its digits, and the keys keep their order.

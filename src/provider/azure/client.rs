@@ -128,6 +128,20 @@ struct SecretBundle {
     id: String,
     #[serde(default)]
     attributes: Option<Attributes>,
+    /// What describes the secret rather than its value, which a new version written by
+    /// `rotate` or `store put` carries on: Key Vault starts each version without them, and a
+    /// vault whose policy requires tags refuses a version without.
+    #[serde(default, rename = "contentType")]
+    content_type: Option<String>,
+    #[serde(default)]
+    tags: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A secret's `contentType` and `tags` (see [`SecretBundle`]).
+#[derive(Default)]
+struct Description {
+    content_type: Option<String>,
+    tags: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Drop for SecretBundle {
@@ -432,6 +446,11 @@ impl AzureStore {
     }
 
     async fn read(&self, location: &AzureLocation) -> Result<Fetched, ProviderError> {
+        self.read_described(location).await.map(|(fetched, _)| fetched)
+    }
+
+    /// [`AzureStore::read`], with the secret's [`Description`].
+    async fn read_described(&self, location: &AzureLocation) -> Result<(Fetched, Description), ProviderError> {
         let what = location.to_string();
         let mut url = reqwest::Url::parse(&location.vault_url)
             .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
@@ -477,7 +496,8 @@ impl AzureStore {
         if fetched.expires_at.is_some_and(|at| at <= SystemTime::now()) {
             tracing::warn!(store = %self.label, location = %what, "the Key Vault secret's expiry date has passed");
         }
-        Ok(fetched)
+        let description = Description { content_type: bundle.content_type.clone(), tags: bundle.tags.clone() };
+        Ok((fetched, description))
     }
 }
 
@@ -499,8 +519,12 @@ impl AzureStore {
             what: what.clone(),
             reason: "Key Vault secrets are text: the value is not UTF-8".into(),
         })?;
-        let current =
-            json_object::existing_document(self.read(&AzureLocation { structured: false, ..location.clone() }).await);
+        let read = self.read_described(&AzureLocation { structured: false, ..location.clone() }).await;
+        let (read, description) = match read {
+            Ok((fetched, description)) => (Ok(fetched), description),
+            Err(error) => (Err(error), Description::default()),
+        };
+        let current = json_object::existing_document(read);
         let new_value = match key {
             None => {
                 let current = current.as_ref().map(|document| document.as_ref().map(Secret::expose));
@@ -514,22 +538,30 @@ impl AzureStore {
                 Zeroizing::new(json_text(json, &what)?)
             }
         };
-        self.set_value(location, what, &new_value).await
+        self.set_value(location, what, &new_value, &description).await
     }
 
-    /// Set Secret with `new_value` as the secret's new version.
+    /// Set Secret with `new_value` as the secret's new version, described as the last one was.
     async fn set_value(
         &self,
         location: &AzureLocation,
         what: String,
         new_value: &str,
+        description: &Description,
     ) -> Result<crate::provider::PutOutcome, ProviderError> {
         let mut url = reqwest::Url::parse(&location.vault_url)
             .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
         url.set_path(&format!("secrets/{}", location.name));
         url.query_pairs_mut().append_pair("api-version", API_VERSION);
         let resource = resource_for(&url);
-        let body = Zeroizing::new(serde_json::json!({ "value": new_value }).to_string());
+        let mut body = serde_json::json!({ "value": new_value });
+        if let Some(content_type) = &description.content_type {
+            body["contentType"] = content_type.clone().into();
+        }
+        if let Some(tags) = &description.tags {
+            body["tags"] = tags.clone().into();
+        }
+        let body = Zeroizing::new(body.to_string());
         let token = self.token(&resource).await?;
         let origin = format!("{} ({})", self.label, url.origin().ascii_serialization());
         let request = self
@@ -567,8 +599,8 @@ impl AzureStore {
             return Err(ProviderError::Invalid { what, reason: reason.into() });
         }
         if let Some(key) = key {
-            let fetched = self
-                .read(&AzureLocation { structured: false, ..location.clone() })
+            let (fetched, description) = self
+                .read_described(&AzureLocation { structured: false, ..location.clone() })
                 .await
                 .map_err(ProviderError::in_read_before_write)?;
             let crate::provider::Content::Value(current) = &fetched.content else {
@@ -577,7 +609,7 @@ impl AzureStore {
             let json = json_object::remove_field(current.expose(), key)
                 .map_err(|error| error.for_store(what.clone(), key, JSON_VALUE))?;
             let new_value = Zeroizing::new(json_text(json, &what)?);
-            return self.set_value(location, what, &new_value).await;
+            return self.set_value(location, what, &new_value, &description).await;
         }
         let mut url = reqwest::Url::parse(&location.vault_url)
             .map_err(|error| ProviderError::Invalid { what: what.clone(), reason: error.to_string() })?;
