@@ -393,8 +393,17 @@ fn get_version(request: &Request, state: &mut GoogleState) -> Reply {
 
 /// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`), `secrets.addVersion`
 /// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
-/// `dataCrc32c`) and `versions.destroy` (`POST /v1/projects/*/secrets/*/versions/N:destroy`, a
+/// `dataCrc32c`), `versions.disable` and `versions.destroy` (`POST …/versions/N:disable`, `:destroy`, a
 /// number only: `latest` is refused), answered as Secret Manager does.
+/// The version a `versions.disable` or `versions.destroy` names: by number only (`latest` is
+/// not found, as Secret Manager answers).
+fn numbered_version(state: &GoogleState, resource: &str) -> Result<(String, usize), Reply> {
+    if resource.ends_with("/versions/latest") {
+        return Err(Reply::json(404, &google_error(404, "NOT_FOUND", "Requested entity was not found.")));
+    }
+    find_version(state, resource)
+}
+
 fn write(request: &Request, state: &mut GoogleState) -> Reply {
     if let Some(reply) = unauthenticated(request, state) {
         return reply;
@@ -402,11 +411,7 @@ fn write(request: &Request, state: &mut GoogleState) -> Reply {
     let path = request.path.trim_start_matches("/v1/");
     // `versions.disable`: a destroyed version cannot be disabled; a disabled one stays so.
     if let Some(resource) = path.strip_suffix(":disable") {
-        if resource.ends_with("/versions/latest") {
-            let message = "Requested entity was not found.";
-            return Reply::json(404, &google_error(404, "NOT_FOUND", message));
-        }
-        let (secret, number) = match find_version(state, resource) {
+        let (secret, number) = match numbered_version(state, resource) {
             Ok(found) => found,
             Err(reply) => return reply,
         };
@@ -420,11 +425,7 @@ fn write(request: &Request, state: &mut GoogleState) -> Reply {
         return Reply::json(200, &version_resource(state, &secret, number));
     }
     if let Some(resource) = path.strip_suffix(":destroy") {
-        if resource.ends_with("/versions/latest") {
-            let message = "Requested entity was not found.";
-            return Reply::json(404, &google_error(404, "NOT_FOUND", message));
-        }
-        let (secret, number) = match find_version(state, resource) {
+        let (secret, number) = match numbered_version(state, resource) {
             Ok(found) => found,
             Err(reply) => return reply,
         };
