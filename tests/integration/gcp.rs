@@ -391,10 +391,6 @@ fn get_version(request: &Request, state: &mut GoogleState) -> Reply {
     }
 }
 
-/// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`), `secrets.addVersion`
-/// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
-/// `dataCrc32c`), `versions.disable` and `versions.destroy` (`POST …/versions/N:disable`, `:destroy`, a
-/// number only: `latest` is refused), answered as Secret Manager does.
 /// The version a `versions.disable` or `versions.destroy` names: by number only (`latest` is
 /// not found, as Secret Manager answers).
 fn numbered_version(state: &GoogleState, resource: &str) -> Result<(String, usize), Reply> {
@@ -404,6 +400,10 @@ fn numbered_version(state: &GoogleState, resource: &str) -> Result<(String, usiz
     find_version(state, resource)
 }
 
+/// `secrets.create` (`POST /v1/projects/*/secrets?secretId=…`), `secrets.addVersion`
+/// (`POST /v1/projects/*/secrets/*:addVersion`, base64 `payload.data` checked against its
+/// `dataCrc32c`), `versions.disable` and `versions.destroy` (`POST …/versions/N:disable`, `:destroy`, a
+/// number only: `latest` is refused), answered as Secret Manager does.
 fn write(request: &Request, state: &mut GoogleState) -> Reply {
     if let Some(reply) = unauthenticated(request, state) {
         return reply;
