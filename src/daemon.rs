@@ -747,8 +747,9 @@ impl Daemon {
         // Every answer is awaited, those of fetches already running too: a fallback decided
         // without one would be undone when it came (an unchanged value counts as a success).
         // A store that hangs holds the loop here (stop signals still get through) until these
-        // fetches time out: one timeout, or several when their requests queue behind earlier
-        // refreshes' for the store's `--max-concurrency` permits. Auth failures are rare.
+        // fetches time out: several timeouts when their requests queue behind earlier refreshes'
+        // for the store's `--max-concurrency` permits, or a Kubernetes read is tried again with
+        // its client built anew after a 401. Auth failures are rare.
         let outcomes: HashMap<Location, Outcome> =
             self.fetch_and_record(locations.clone(), None).await.into_iter().collect();
         let now = Instant::now();

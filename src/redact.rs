@@ -47,8 +47,20 @@ pub fn url_credentials(text: &str) -> Cow<'_, str> {
 #[must_use]
 pub fn url(value: &str) -> Cow<'_, str> {
     let Some(at) = value.rfind('@') else { return Cow::Borrowed(value) };
-    let start = value.find("://").map_or(0, |scheme_end| scheme_end + 3).min(at);
+    // A scheme only where `://` comes before the `@` after a scheme's letters: not a `://` in
+    // the password, nor one in the query of a URL written without a scheme.
+    let start = match value[..at].find("://") {
+        Some(end) if is_scheme(&value[..end]) => end + 3,
+        _ => 0,
+    };
     Cow::Owned(format!("{}{HIDDEN}{}", &value[..start], &value[at..]))
+}
+
+/// Whether `text` is a URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    let mut characters = text.chars();
+    characters.next().is_some_and(|first| first.is_ascii_alphabetic())
+        && characters.all(|character| character.is_ascii_alphanumeric() || matches!(character, '+' | '-' | '.'))
 }
 
 #[cfg(test)]
@@ -80,6 +92,8 @@ mod tests {
             ("http://u:hun ter2@[bad", "http://***@[bad"),
             ("http://u:hun\"ter2@[bad", "http://***@[bad"),
             ("https://vault.example:8200", "https://vault.example:8200"),
+            ("admin:pw@127.0.0.1:8200/?next=http://x", "***@127.0.0.1:8200/?next=http://x"),
+            ("admin:pw://x@127.0.0.1:8200", "***@127.0.0.1:8200"),
         ] {
             assert_eq!(url(value), expected, "{value}");
         }

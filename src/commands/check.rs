@@ -87,17 +87,18 @@ fn inline_values<'a>(inline: &[(YamlPath, &'a Node)]) -> Vec<&'a str> {
     values
 }
 
-/// The pieces of a URL's userinfo (between `://` and the last `@`) and of its query's values,
-/// split where a URL parser may split them, of 3 characters or more.
+/// The pieces of a URL's password (its userinfo after the first `:`, up to the last `@`),
+/// split where a URL parser may split it, of 3 characters or more, and its query's values of 6
+/// or more (a token; not `format=json`, whose every `json` would be blanked).
 fn url_secret_pieces(value: &str) -> Vec<&str> {
     let Some((_, rest)) = value.split_once("://") else { return Vec::new() };
-    let userinfo = rest.rfind('@').map_or("", |at| &rest[..at]);
+    let password = rest.rfind('@').and_then(|at| rest[..at].split_once(':')).map_or("", |(_, password)| password);
     let query = rest.split_once('?').map_or("", |(_, query)| query);
     let query_values = query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
-    userinfo
+    password
         .split([':', '/', '?', '#'])
-        .chain(query_values.flat_map(|value| value.split(['#', '/'])))
         .filter(|piece| piece.chars().count() >= 3)
+        .chain(query_values.flat_map(|value| value.split(['#', '/'])).filter(|piece| piece.chars().count() >= 6))
         .collect()
 }
 

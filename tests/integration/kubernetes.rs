@@ -78,9 +78,9 @@ struct State {
     other_writer_before_patch: Option<BTreeMap<String, Vec<u8>>>,
     /// Another writer's `data` for the Secret the next full GET reads, landing just after it.
     other_writer_after_read: Option<BTreeMap<String, Vec<u8>>>,
-    /// Refusing every create as admission does, with the words after `secrets "NAME" is
-    /// forbidden: ` (a ResourceQuota at its limit, a validating webhook's denial).
-    refuse_creates: Option<String>,
+    /// Refusing every create as admission does: the status, and the words after `secrets "NAME"
+    /// is forbidden: ` (a ResourceQuota at its limit, a validating webhook's or policy's denial).
+    refuse_creates: Option<(u16, String)>,
     /// Ending every watch as soon as it is opened, with no event, as a proxy in front of the
     /// API server that closes long requests does.
     watches_end_at_once: bool,
@@ -323,10 +323,11 @@ fn write(shared: &Shared, method: &str, namespace: &str, name: Option<String>, b
     let key = (namespace.to_owned(), name.clone());
     let mut state = shared.state.lock().unwrap();
     if method == "POST"
-        && let Some(reason) = &state.refuse_creates
+        && let Some((code, reason)) = &state.refuse_creates
     {
+        let (code, why) = (*code, if *code == 403 { "Forbidden" } else { "Invalid" });
         let message = format!("secrets {name:?} is forbidden: {reason}");
-        return (403, status(403, "Forbidden", &message, None));
+        return (code, status(code, why, &message, None));
     }
     if method == "PATCH"
         && let Some(data) = state.other_writer_before_patch.take()
@@ -751,7 +752,7 @@ fn string_data_is_never_read_and_a_missing_key_names_the_keys_there_are() {
     let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome
         .expect_code(4)
-        .stderr_contains("pw: kubernetes: kubernetes secret creds (no namespace given: the store's, its context's or the pod's) has no key \"password\" (available keys: port, user)");
+        .stderr_contains("pw: kubernetes: kubernetes secret creds (no namespace given: the kubeconfig context's or the pod's, else `default`) has no key \"password\" (available keys: port, user)");
     let (_, outcome) = render(with_kubeconfig(&server), "pw: {kubernetes: {name: creds}}\n");
     outcome.expect_code(4).stderr_contains("holds several keys; the body needs `key` (available keys: port, user)");
 }
@@ -1306,8 +1307,11 @@ fn a_watch_that_ends_at_once_is_opened_again_after_a_growing_backoff() {
 #[test]
 fn a_write_refused_by_admission_shows_the_api_servers_reason_not_rbac() {
     let server = FakeApiServer::start();
-    let refuse = |reason: &str| server.shared.state.lock().unwrap().refuse_creates = Some(reason.to_owned());
+    let refuse = |code: u16, reason: &str| {
+        server.shared.state.lock().unwrap().refuse_creates = Some((code, reason.to_owned()));
+    };
     refuse(
+        403,
         "exceeded quota: object-counts, requested: count/secrets=1, used: count/secrets=10, limited: count/secrets=10",
     );
     let fresh = "{kubernetes: {namespace: monitoring, name: fresh, key: token}}";
@@ -1315,15 +1319,55 @@ fn a_write_refused_by_admission_shows_the_api_servers_reason_not_rbac() {
     outcome.expect_code(5).stderr_contains("exceeded quota: object-counts");
     assert!(!outcome.stderr.contains("RBAC"), "{}", outcome.stderr);
 
-    // A validating webhook's own words may quote the Secret it judged: left out.
-    refuse(
-        "admission webhook \"validation.gatekeeper.sh\" denied the request: [secret-policy] value webhook-quoted-fake is weak",
+    // A validating webhook's or admission policy's own words may quote the Secret it judged:
+    // left out, whatever the status (a webhook's 422, a ValidatingAdmissionPolicy's 422).
+    for (code, reason, kept) in [
+        (
+            403,
+            "admission webhook \"validation.gatekeeper.sh\" denied the request: [secret-policy] value policy-quoted-fake is weak",
+            "admission webhook \"validation.gatekeeper.sh\" denied the request (its reason is not shown",
+        ),
+        (
+            422,
+            "admission webhook \"secrets.example.com\" denied the request: data.token: Invalid value: \"policy-quoted-fake\"",
+            "admission webhook \"secrets.example.com\" denied the request (its reason is not shown",
+        ),
+        (
+            422,
+            "ValidatingAdmissionPolicy 'strong-tokens' with binding 'strong-tokens' denied request: token policy-quoted-fake is weak",
+            "with binding 'strong-tokens' denied request (its reason is not shown",
+        ),
+    ] {
+        refuse(code, reason);
+        let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
+        outcome.expect_code(5).stderr_contains(kept).never_shows("policy-quoted-fake");
+        assert!(!outcome.stderr.contains("RBAC"), "{}", outcome.stderr);
+    }
+}
+
+/// A kubeconfig user with a `tokenFile` and an `exec` plugin is authenticated by the file, as
+/// client-go and kube-rs order them; the plugin is not run.
+#[test]
+fn a_kubeconfig_token_file_comes_before_an_exec_plugin() {
+    let server = FakeApiServer::start();
+    server.put("monitoring", "creds", &[("password", b"token-file-first-fake")]);
+    let test = with_kubeconfig(&server).file("kube/token", TOKEN);
+    let calls = test.path("kube/calls");
+    let plugin = format!(
+        "echo call >> {}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"wrong-fake\"}}}}'\n",
+        calls.display()
     );
-    let outcome = with_kubeconfig(&server).args(["rotate", "--create", fresh]).run();
-    outcome
-        .expect_code(5)
-        .stderr_contains("admission webhook \"validation.gatekeeper.sh\" denied the request (its reason is not shown")
-        .never_shows("webhook-quoted-fake");
+    let test = test.file("kube/plugin.sh", &plugin);
+    let user = format!(
+        "    tokenFile: {}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        test.path("kube/token").display(),
+        test.path("kube/plugin.sh").display()
+    );
+    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &user));
+    let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
+    outcome.expect_code(0);
+    assert_eq!(read(&test.path("out/app.yml")), "pw: \"token-file-first-fake\"\n");
+    assert!(!calls.exists(), "the exec plugin ran");
 }
 
 /// `extract` moving two fields of one job into one Secret writes both keys: the second write's

@@ -319,10 +319,10 @@ impl GcpStore {
 
     async fn token_from_metadata(&self, base: &reqwest::Url) -> Result<Token, ProviderError> {
         let url = base.join(METADATA_TOKEN_PATH).map_err(|error| ProviderError::Invalid {
-            what: format!("{} metadata server {base}", self.label),
+            what: format!("{} metadata server {}", self.label, crate::redact::url(base.as_str())),
             reason: error.to_string(),
         })?;
-        let what = format!("{} metadata server token at {url}", self.label);
+        let what = format!("{} metadata server token at {}", self.label, crate::redact::url(url.as_str()));
         let http = self.metadata_http.as_ref().unwrap_or(&self.http);
         let request = http.get(url).header("Metadata-Flavor", "Google");
         // Off GCP the metadata address refuses, or drops packets until the timeout.

@@ -42,6 +42,10 @@ const WATCH_GRACE: Duration = Duration::from_secs(5);
 /// than at once, over and over.
 const SHORT_WATCH: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// How long after a 401 had the client built anew another 401 is taken as it is: building runs
+/// a kubeconfig's exec credential plugin (three times, in kube-rs), and a plugin that keeps
+/// handing back a revoked token is not to be run on every read.
+const REBUILD_PAUSE: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// After a 403 on a watch, how long before trying again (RBAC may be fixed meanwhile).
 const FORBIDDEN_BACKOFF: Duration = Duration::from_secs(300);
@@ -62,6 +66,8 @@ struct Inner {
     /// The client once built, with its number: a 401 has it built again (see
     /// [`Inner::read`]), unless another fetch already did.
     client: tokio::sync::Mutex<(u64, Option<Client>)>,
+    /// When a 401 last had the client built anew (see [`REBUILD_PAUSE`]).
+    rebuilt_at: Mutex<Option<std::time::Instant>>,
     versions: Mutex<HashMap<(String, String), String>>,
 }
 
@@ -94,6 +100,7 @@ impl KubernetesStore {
                 settings: settings.clone(),
                 timeout: settings.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 client: tokio::sync::Mutex::new((0, None)),
+                rebuilt_at: Mutex::new(None),
                 versions: Mutex::new(HashMap::new()),
             }),
             watches: Mutex::new(Vec::new()),
@@ -149,14 +156,19 @@ fn proxy_as_kubectl_would(config: &mut Config) {
     config.proxy_url = proxy;
 }
 
-/// A kubeconfig user's `tokenFile` (with no `token`, which would come first), taken from kube-rs
-/// to be read as a store's `token_file` is ([`TokenFile`]): kube-rs sends the file's trailing
-/// newline inside the header, refused before a request leaves; client-go trims it.
-fn token_file_of(config: &mut Config) -> Option<std::path::PathBuf> {
-    if config.auth_info.token.is_some() {
+/// A kubeconfig user's `tokenFile`, taken from kube-rs to be read as a store's `token_file` is
+/// ([`TokenFile`]): kube-rs sends the file's trailing newline inside the header, refused before
+/// a request leaves; client-go trims it. Only where the file is the user's credential: not
+/// where a `token`, a username and password or an auth provider comes first; before an `exec`
+/// plugin, which is then not run (client-go's order, and kube-rs's).
+fn token_file_of(config: &mut Config) -> Option<TokenFileSetting> {
+    let user = &config.auth_info;
+    if user.token.is_some() || user.username.is_some() || user.password.is_some() || user.auth_provider.is_some() {
         return None;
     }
-    config.auth_info.token_file.take().map(std::path::PathBuf::from)
+    let path = config.auth_info.token_file.take()?;
+    config.auth_info.exec = None;
+    Some((std::path::PathBuf::from(path), "the kubeconfig user's tokenFile"))
 }
 
 /// A store's `token_file`, sent as `Authorization: Bearer` the way client-go reads it: trimmed of
@@ -165,8 +177,13 @@ fn token_file_of(config: &mut Config) -> Option<std::path::PathBuf> {
 /// a minute, so a rotated token is taken up; a read that fails keeps the last token.
 struct TokenFile {
     path: std::path::PathBuf,
+    /// What names the file, for messages: `token_file`, or a kubeconfig user's `tokenFile`.
+    named: &'static str,
     current: Mutex<(hyper::header::HeaderValue, std::time::Instant)>,
 }
+
+/// A bearer token file to send, and what names it (see [`TokenFile`]).
+type TokenFileSetting = (std::path::PathBuf, &'static str);
 
 /// How long a token read from a file is used before the file is read again (client-go's and
 /// kube-rs's period).
@@ -174,22 +191,22 @@ const TOKEN_FILE_PERIOD: Duration = Duration::from_secs(60);
 
 impl TokenFile {
     /// Reads the file once, to fail at once on one that cannot serve.
-    fn open(path: std::path::PathBuf) -> Result<Self, String> {
-        let header = Self::read(&path)?;
-        Ok(Self { path, current: Mutex::new((header, std::time::Instant::now())) })
+    fn open((path, named): TokenFileSetting) -> Result<Self, String> {
+        let header = Self::read(&path, named)?;
+        Ok(Self { path, named, current: Mutex::new((header, std::time::Instant::now())) })
     }
 
-    fn read(path: &std::path::Path) -> Result<hyper::header::HeaderValue, String> {
+    fn read(path: &std::path::Path, named: &str) -> Result<hyper::header::HeaderValue, String> {
         let bytes = crate::provider::file::read_regular_file(path)
-            .map_err(|error| format!("token_file {}: {error}", path.display()))?;
+            .map_err(|error| format!("{named} {}: {error}", path.display()))?;
         let token = bytes.trim_ascii();
         if token.is_empty() {
-            return Err(format!("token_file {} is empty", path.display()));
+            return Err(format!("{named} {} is empty", path.display()));
         }
         let mut header = Zeroizing::new(b"Bearer ".to_vec());
         header.extend_from_slice(token);
         let mut value = hyper::header::HeaderValue::from_bytes(&header).map_err(|_| {
-            format!("token_file {} holds characters a bearer token cannot have (a token is one line)", path.display())
+            format!("{named} {} holds characters a bearer token cannot have (a token is one line)", path.display())
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -198,7 +215,7 @@ impl TokenFile {
     fn authorize<B>(&self, mut request: hyper::Request<B>) -> hyper::Request<B> {
         let mut current = self.current.lock().expect("not poisoned");
         if current.1.elapsed() >= TOKEN_FILE_PERIOD {
-            match Self::read(&self.path) {
+            match Self::read(&self.path, self.named) {
                 Ok(header) => current.0 = header,
                 Err(error) => tracing::warn!(%error, "cannot read the token file again; the last token is sent"),
             }
@@ -235,14 +252,6 @@ impl Inner {
         }
     }
 
-    /// [`Inner::forget_client`] when `error` is a 401: the watch's next try builds the client
-    /// anew, as a read does (see [`Inner::read`]).
-    async fn forget_client_refused(&self, number: u64, error: &kube::Error) {
-        if matches!(error, kube::Error::Api(status) if status.code == 401) {
-            self.forget_client(number).await;
-        }
-    }
-
     async fn build_client(&self) -> Result<Client, ProviderError> {
         crate::install_crypto_provider();
         let invalid = |reason: String| ProviderError::Invalid {
@@ -260,10 +269,16 @@ impl Inner {
             server = %crate::redact::url(&config.cluster_url.to_string()),
             "connecting to Kubernetes"
         );
-        let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| ProviderError::Invalid {
-            what: format!("{} (Kubernetes client)", self.label),
-            reason: kube_error(&error),
-        })?;
+        // Building runs a kubeconfig's exec credential plugin, synchronously: off the runtime's
+        // one thread (signals, the admin listener and the other stores go on), and bounded by
+        // the store's timeout (a hung plugin is left behind).
+        let what = format!("{} (Kubernetes client)", self.label);
+        let building = tokio::task::spawn_blocking(move || kube::client::ClientBuilder::try_from(config));
+        let builder = tokio::time::timeout(self.timeout, building)
+            .await
+            .map_err(|_| ProviderError::Timeout { what: what.clone(), after: self.timeout })?
+            .map_err(|_| ProviderError::Invalid { what: what.clone(), reason: "building the client failed".into() })?
+            .map_err(|error| ProviderError::Invalid { what, reason: kube_error(&error) })?;
         Ok(match token_file {
             Some(path) => {
                 let token = Arc::new(TokenFile::open(path).map_err(invalid)?);
@@ -276,7 +291,7 @@ impl Inner {
 
     /// Where to connect and as whom, in the order the store's settings and the environment say;
     /// with `api_server`, the `token_file` to authenticate with ([`TokenFile`]).
-    async fn config(&self) -> Result<(Config, Option<std::path::PathBuf>), String> {
+    async fn config(&self) -> Result<(Config, Option<TokenFileSetting>), String> {
         let settings = &self.settings;
         if let Some(server) = &settings.api_server {
             let yaml = serde_json::json!({
@@ -295,7 +310,7 @@ impl Inner {
                 .await
                 .map_err(|error| format!("api_server {server:?}: {}", kube_error(&error)))?;
             proxy_as_kubectl_would(&mut config);
-            return Ok((config, settings.token_file.clone()));
+            return Ok((config, settings.token_file.clone().map(|path| (path, "token_file"))));
         }
         let options = KubeConfigOptions { context: settings.context.clone(), ..KubeConfigOptions::default() };
         if let Some(path) = &settings.kubeconfig {
@@ -346,14 +361,22 @@ impl Inner {
         what
     }
 
-    /// Reads the Secret; on a 401, once more with a client built anew. kube-rs keeps a token an
-    /// exec credential plugin gave without an expiry, and a kubeconfig `tokenFile`'s, for the
-    /// client's life; client-go asks the plugin again (and reads the file again) on a 401.
+    /// Reads the Secret; on a 401, once more with a client built anew (at most once every
+    /// [`REBUILD_PAUSE`]; a watch's 401 waits for a read's). kube-rs keeps a token an exec
+    /// credential plugin gave without an expiry for the client's life; client-go asks the plugin
+    /// again on a 401 (and reads token files again, which ours are every minute anyway).
     async fn read(&self, location: &KubernetesLocation) -> Result<Fetched, ProviderError> {
         let (number, client) = self.numbered_client().await?;
         let first = self.read_with(&client, location).await;
         if !matches!(&first, Err(ProviderError::PermissionDenied { reason, .. }) if reason == UNAUTHORIZED) {
             return first;
+        }
+        {
+            let mut rebuilt_at = self.rebuilt_at.lock().expect("not poisoned");
+            if rebuilt_at.is_some_and(|at| at.elapsed() < REBUILD_PAUSE) {
+                return first;
+            }
+            *rebuilt_at = Some(std::time::Instant::now());
         }
         tracing::debug!(store = %self.label, "the API server refused the credentials: building the client anew");
         self.forget_client(number).await;
@@ -421,8 +444,8 @@ impl Inner {
             if changed.is_closed() {
                 return;
             }
-            let (number, client) = match self.numbered_client().await {
-                Ok(numbered) => numbered,
+            let client = match self.client().await {
+                Ok(client) => client,
                 Err(error) => {
                     tracing::debug!(store = %self.label, %error, "kubernetes watch: no client yet");
                     tokio::time::sleep(backoff).await;
@@ -447,7 +470,6 @@ impl Inner {
                     }
                     Ok(None) => "0".to_owned(),
                     Err(error) => {
-                        self.forget_client_refused(number, &error).await;
                         backoff = self.watch_failed(&error, &what, "get", &namespace, &mut warned, backoff).await;
                         continue;
                     }
@@ -458,7 +480,6 @@ impl Inner {
             let stream = match api.watch_metadata(&params, &from).await {
                 Ok(stream) => stream,
                 Err(error) => {
-                    self.forget_client_refused(number, &error).await;
                     if !is_gone(&error) {
                         backoff = self.watch_failed(&error, &what, "watch", &namespace, &mut warned, backoff).await;
                         // Refused, not too old: the next try resumes from the same version, so
@@ -672,20 +693,13 @@ const UNAUTHORIZED: &str =
 /// Maps an API `Status` to the error an operator can act on. `verb` is what was asked (`get`,
 /// `watch`), for the RBAC hint of a 403.
 fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> ProviderError {
+    let (message, by_policy) = without_policy_reason(&status.message);
     match status.code {
         404 => ProviderError::NotFound { what },
         401 => ProviderError::PermissionDenied { what, reason: UNAUTHORIZED.into() },
-        // Admission refusing (a quota exceeded, a namespace being deleted), not RBAC: the API
-        // server's words. A webhook's own words (after "denied the request") are left out: a
-        // policy's message may quote the Secret it judged.
-        403 if status.message.contains(" is forbidden: ") && !status.message.contains(" cannot ") => {
-            let message = match status.message.find("denied the request") {
-                Some(at) => format!(
-                    "{} (its reason is not shown: it may quote the Secret)",
-                    &status.message[..at + "denied the request".len()]
-                ),
-                None => status.message.clone(),
-            };
+        // Admission refusing (a policy, a quota exceeded, a namespace being deleted), not RBAC:
+        // the API server's words.
+        403 if by_policy || (message.contains(" is forbidden: ") && !message.contains(" cannot ")) => {
             ProviderError::PermissionDenied { what, reason: format!("HTTP 403: {}", short(&message)) }
         }
         403 => {
@@ -704,7 +718,7 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
             }
         }
         code if code == 429 || code >= 500 => {
-            let reason = match short(&status.message) {
+            let reason = match short(&message) {
                 message if message.is_empty() => format!("HTTP {code}"),
                 message => format!("HTTP {code}: {message}"),
             };
@@ -717,8 +731,22 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
                 None => ProviderError::Unreachable { what, reason },
             }
         }
-        code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&status.message)) },
+        code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&message)) },
     }
+}
+
+/// `message` without an admission policy's own reason, and whether it had one: a validating
+/// webhook's ("admission webhook … denied the request: …", with any status: 403, 422, 500) or
+/// a ValidatingAdmissionPolicy's ("… denied request: …"), whose words the policy's author
+/// wrote and may quote the Secret it judged (`object.data`).
+fn without_policy_reason(message: &str) -> (String, bool) {
+    for denied in ["denied the request", "denied request"] {
+        if let Some(at) = message.find(denied) {
+            let kept = &message[..at + denied.len()];
+            return (format!("{kept} (its reason is not shown: it may quote the Secret)"), true);
+        }
+    }
+    (message.to_owned(), false)
 }
 
 /// An error answer as a `Status`: the body when it is one; else (API Priority and Fairness and
@@ -874,7 +902,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("token");
         std::fs::write(&path, "first-token\n").expect("write");
-        let token = TokenFile::open(path.clone()).expect("opens");
+        let token = TokenFile::open((path.clone(), "token_file")).expect("opens");
         assert_eq!(sent_header(&token), "Bearer first-token", "trimmed of its newline");
 
         std::fs::write(&path, "second-token\n").expect("write");
@@ -895,7 +923,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("token");
         std::fs::write(&path, "t").expect("write");
-        let request = TokenFile::open(path).expect("opens").authorize(hyper::Request::new(()));
+        let request = TokenFile::open((path, "token_file")).expect("opens").authorize(hyper::Request::new(()));
         assert!(request.headers()[hyper::header::AUTHORIZATION].is_sensitive());
     }
 }

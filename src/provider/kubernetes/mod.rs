@@ -38,7 +38,7 @@ impl fmt::Display for KubernetesLocation {
             Some(namespace) => write!(f, "kubernetes secret {namespace}/{}", self.name)?,
             None => write!(
                 f,
-                "kubernetes secret {} (no namespace given: the store's, its context's or the pod's)",
+                "kubernetes secret {} (no namespace given: the kubeconfig context's or the pod's, else `default`)",
                 self.name
             )?,
         }
