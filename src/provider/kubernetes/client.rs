@@ -308,7 +308,7 @@ impl Inner {
             let kubeconfig = Kubeconfig::from_yaml(&yaml.to_string()).map_err(|error| kube_error(&error))?;
             let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|error| format!("api_server {server:?}: {}", kube_error(&error)))?;
+                .map_err(|error| format!("api_server {:?}: {}", crate::redact::url(server), kube_error(&error)))?;
             proxy_as_kubectl_would(&mut config);
             return Ok((config, settings.token_file.clone().map(|path| (path, "token_file"))));
         }
