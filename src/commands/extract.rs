@@ -83,6 +83,10 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
             Ok(item)
         })
         .collect::<Result<Vec<_>, Failure>>()?;
+    let collisions = name_collisions(&found, &destination);
+    if !collisions.is_empty() {
+        return Err(config_error(format!("{}: cannot extract:\n  {}", file.display(), collisions.join("\n  "))));
+    }
     let edited = rewrite(&source, &found);
     let mut report = diff(file, &source, &edited, &found);
     if !settings.write {
@@ -118,6 +122,31 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
     }
     super::print(&report);
     Ok(())
+}
+
+/// Values that would land in one place of the destination though their store paths differ: a
+/// store's names fold paths together (Kubernetes lowercases and turns `/` and `_` into `-`,
+/// Secret Manager turns `/` and `.` into `_`, Key Vault every other character into `-`), so
+/// `node_exporter` and `node-exporter` become one Secret, and the second value was never
+/// stored while its field was pointed at the first.
+fn name_collisions(found: &[Found], destination: &Destination) -> Vec<String> {
+    found
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            let other = found[..index].iter().find(|other| other.map == item.map && other.value != item.value)?;
+            Some(format!(
+                "{} and {} both map to {} with different values: {} names {} and {} alike; use a path template \
+                 with {{path}}",
+                other.path,
+                item.path,
+                item.map,
+                destination.describe(),
+                other.location.0,
+                item.location.0
+            ))
+        })
+        .collect()
 }
 
 /// Every inline (scalar, non-null) value at a secret field of the target's schema.

@@ -1428,3 +1428,27 @@ fn a_kubeconfig_token_file_ending_in_a_newline_is_sent_trimmed() {
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"token-file-fake\"\n");
 }
+
+/// Two jobs whose paths differ only where a Secret's name cannot (`node_exporter` and
+/// `node-exporter` are both `node-exporter`) are refused before anything is stored, naming
+/// both fields: the second value used to be dropped and its field pointed at the first.
+#[test]
+fn extract_refuses_two_values_whose_secret_names_fold_into_one() {
+    let server = FakeApiServer::start();
+    let config = "scrape_configs:\n  - job_name: node_exporter\n    basic_auth: {username: a, password: first-fake}\n  \
+                  - job_name: node-exporter\n    basic_auth: {username: b, password: second-fake}\n";
+    let test = with_kubeconfig(&server).file("prometheus.yml", config);
+    for write in [false, true] {
+        let mut args = vec!["extract", "prometheus.yml", "--to", "kubernetes"];
+        if write {
+            args.push("--write");
+        }
+        test.run_with(&args)
+            .expect_code(3)
+            .stderr_contains("scrape_configs[job_name=node_exporter].basic_auth.password and scrape_configs[job_name=node-exporter].basic_auth.password both map to")
+            .never_shows("first-fake")
+            .never_shows("second-fake");
+    }
+    assert_eq!(read(&test.path("prometheus.yml")), config, "the config was rewritten");
+    assert!(server.data("monitoring", "prometheus-node-exporter").is_none(), "something was stored");
+}
