@@ -135,14 +135,24 @@ pub fn existing_document(read: Result<Fetched, ProviderError>) -> Result<Option<
 /// Refuses to replace a whole secret (a write without `key`) that is a JSON object of several
 /// fields: the others would be lost, where the operator most likely forgot `key`. One field, or
 /// anything that is not an object, is replaced as asked. `read` is the read of the whole
-/// secret; one that failed (a writer allowed to add versions and not to read them, a disabled
-/// latest version) cannot tell, and the write goes ahead as it did before this check.
+/// secret. Only a read refused for want of permission (a writer allowed to add versions and
+/// not to read them) lets the write go ahead unchecked; any other failure (a store timing out
+/// or failing, a disabled version) stops it, as the secret may well hold other fields.
 pub fn refuse_to_replace_fields(read: Result<Option<&[u8]>, &ProviderError>, what: &str) -> Result<(), ProviderError> {
     let existing = match read {
         Ok(existing) => existing,
-        Err(error) => {
+        Err(error @ ProviderError::PermissionDenied { .. }) => {
             tracing::debug!(%error, "cannot read {what} to check that a whole write replaces no other fields");
             return Ok(());
+        }
+        Err(error) => {
+            return Err(ProviderError::WriteRefused {
+                what: what.to_owned(),
+                reason: format!(
+                    "cannot read it to check that a whole write replaces no other fields, so nothing is written: \
+                     {error}"
+                ),
+            });
         }
     };
     let Some(Ok(object)) = existing.map(parse) else { return Ok(()) };

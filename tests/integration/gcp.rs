@@ -53,6 +53,8 @@ struct GoogleState {
     corrupt: BTreeSet<String>,
     /// The Secret Manager API not enabled in the project (403 `SERVICE_DISABLED`).
     api_disabled: bool,
+    /// `versions.access` answering 503, as Secret Manager does when it is in trouble.
+    access_unavailable: bool,
     /// Issued access tokens and when they expire.
     tokens: BTreeMap<String, Instant>,
     /// `expires_in` of the tokens issued from now on.
@@ -264,6 +266,9 @@ fn access(request: &Request, state: &mut GoogleState) -> Reply {
             .header("WWW-Authenticate", "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"");
     }
     state.user_projects.push(request.header("x-goog-user-project").map(str::to_owned));
+    if state.access_unavailable {
+        return Reply::json(503, &google_error(503, "UNAVAILABLE", "The service is currently unavailable."));
+    }
     if state.api_disabled {
         let message = format!(
             "Secret Manager API has not been used in project {PROJECT_NUMBER} before or it is disabled. Enable it by \
@@ -1018,4 +1023,27 @@ fn a_throttled_metadata_server_says_when_to_ask_again() {
         .env("CLOUDSDK_CONFIG", "/nonexistent")
         .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     test.run().expect_code(4).stderr_contains("asks to retry after 60s: HTTP 429 Too Many Requests");
+}
+
+/// A whole-secret write (`store put` without `key`) over a JSON secret of several keys is
+/// refused when the read that checks for them fails for any reason but a refusal to read: a
+/// store in trouble used to let the write replace every key with the one value.
+#[test]
+fn a_whole_write_is_refused_when_the_read_that_checks_for_other_keys_fails() {
+    let google = GoogleFake::start();
+    google.put("node", br#"{"password":"gcp-password-fake","username":"prom"}"#);
+    google.state().access_unavailable = true;
+    let stores = google.config("");
+    let test = Test::new().file("sa.json", &google.key_file()).file("stores.yml", &stores).file("value", "new-fake");
+    let outcome = test.run_with(&[
+        "--stores",
+        "stores.yml",
+        "store",
+        "put",
+        "{gcp_secret_manager: {secret: node}}",
+        "--from-file",
+        "value",
+    ]);
+    outcome.expect_code(5).stderr_contains("so nothing is written").never_shows("new-fake");
+    assert_eq!(google.state().versions["node"].len(), 1, "a version was added");
 }

@@ -664,17 +664,17 @@ fn status_error(response: &Response, what: String, operation: Operation) -> Prov
     let message = error.text(response.status);
     match response.status {
         StatusCode::NOT_FOUND => ProviderError::NotFound { what },
+        // A disabled secret: no role reads it, and nothing is refused the caller. Not "not
+        // found" either: a write of one key would take that for no secret yet.
+        StatusCode::FORBIDDEN if error.innererror.as_ref().is_some_and(|inner| inner.code == "SecretDisabled") => {
+            ProviderError::Invalid { what, reason: format!("the secret is disabled ({message}); enable it first") }
+        }
         StatusCode::FORBIDDEN => {
-            let disabled = error.innererror.as_ref().is_some_and(|inner| inner.code == "SecretDisabled");
-            let reason = if disabled {
-                message
-            } else {
-                let (action, role, permission) = operation.needs();
-                format!(
-                    "{message} (the caller needs `{action}`, e.g. the {role} role, or an access policy allowing \
-                     secrets {permission})"
-                )
-            };
+            let (action, role, permission) = operation.needs();
+            let reason = format!(
+                "{message} (the caller needs `{action}`, e.g. the {role} role, or an access policy allowing secrets \
+                 {permission})"
+            );
             ProviderError::PermissionDenied { what, reason }
         }
         StatusCode::UNAUTHORIZED => {
