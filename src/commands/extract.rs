@@ -108,11 +108,15 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         }
         Failure::new(failure.code, message)
     };
-    let backup = if settings.backup {
-        Some(write_backup(file, &format!("{bom}{source}")).map_err(stored_already)?)
-    } else {
-        None
-    };
+    // An edit made to the config while the values were stored would be lost under the rewrite.
+    let original = format!("{bom}{source}");
+    if std::fs::read_to_string(file).ok().as_deref() != Some(original.as_str()) {
+        return Err(stored_already(Failure::new(
+            ExitCode::Output,
+            format!("{} changed while extract ran: it is not rewritten, so that change is kept", file.display()),
+        )));
+    }
+    let backup = if settings.backup { Some(write_backup(file, &original).map_err(stored_already)?) } else { None };
     replace_atomically(file, &format!("{bom}{edited}")).map_err(stored_already)?;
     for line in written {
         report.push_str(&format!("# {line}\n"));

@@ -566,3 +566,31 @@ fn a_config_with_a_byte_order_mark_is_recognised_and_extracted_keeping_the_mark(
     test.run_with(&["render", "prometheus.yml", "--out", "out"]).expect_code(0);
     assert!(read(&test.path("out/prometheus.yml")).contains("password_file: "), "the password was inlined");
 }
+
+/// An edit made to the config while `extract` stores its values (here, as the write reaches
+/// the store) is kept: the config is not rewritten over it, and the error says so and what a
+/// rerun does. It used to be lost under the rewrite, exit 0.
+#[test]
+fn an_edit_made_while_extract_runs_is_kept_not_written_over() {
+    let server = Server::openbao();
+    let config =
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: prom, password: edited-meanwhile-fake}\n";
+    let test = Test::new().file("prometheus.yml", config);
+    let path = test.path("prometheus.yml");
+    let port = server.port;
+    let edited = std::sync::atomic::AtomicBool::new(false);
+    let vault = crate::http_fake::FakeServer::start(move |request| {
+        if request.method != "GET" && !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            std::io::Write::write_all(&mut file, b"  - job_name: added-meanwhile\n").unwrap();
+        }
+        crate::http_fake::forward(port, request)
+    });
+    let test = test.env("VAULT_ADDR", &vault.url()).env("VAULT_TOKEN", "root");
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(5)
+        .stderr_contains("prometheus.yml changed while extract ran: it is not rewritten, so that change is kept")
+        .stderr_contains("the store already holds every value")
+        .never_shows("edited-meanwhile-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), format!("{config}  - job_name: added-meanwhile\n"));
+}
