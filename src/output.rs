@@ -920,6 +920,18 @@ pub fn replace_file_in_place(path: &Path, contents: &[u8]) -> std::io::Result<()
     replace_file_in_place_checked(path, contents, None)
 }
 
+/// Whether [`replace_file_in_place`] could write `path`'s directory (the directory its symlink
+/// leads to): asked before anything else is changed, so that a file that cannot be updated does
+/// not leave another change (a store's new version) ahead of it.
+///
+/// # Errors
+/// The file cannot be resolved, or its directory is not writable and searchable.
+pub fn check_replaceable(path: &Path) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(path)?;
+    let dir = real.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)
+}
+
 /// A check of a directory as opened, for [`replace_file_in_place_checked`].
 pub type DirCheck<'a> = dyn Fn(&File) -> std::io::Result<()> + 'a;
 

@@ -122,9 +122,19 @@ pub async fn run(
     }
     let found = look_before_rotating(target, create).await?;
     let value = generate(length, charset)?;
-    // Hash first: a web config we cannot update must not leave the store ahead of it.
+    // Hash first, and see the web config can be replaced: one we cannot update must not leave
+    // the store ahead of it.
     let updated = match web_config {
-        Some((file, user)) => Some((file, set_bcrypt_user(file, user, &value)?)),
+        Some((file, user)) => {
+            let contents = set_bcrypt_user(file, user, &value)?;
+            crate::output::check_replaceable(file).map_err(|error| {
+                Failure::new(
+                    ExitCode::Output,
+                    format!("cannot update {}: {error}; nothing was written to the store", file.display()),
+                )
+            })?;
+            Some((file, contents))
+        }
         None => None,
     };
     let provider = target.provider()?;

@@ -564,3 +564,48 @@ fn rotate_refuses_to_overwrite_a_version_another_writer_created_meanwhile() {
     let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
     assert_eq!(metadata["data"]["current_version"], 2, "rotate wrote no version");
 }
+
+/// A directory nothing may be written in, even by root (`chattr +i` as root, mode 0555
+/// otherwise); made writable again when dropped, so the test's directory can be removed.
+struct UnwritableDir(std::path::PathBuf);
+
+impl UnwritableDir {
+    fn new(dir: std::path::PathBuf) -> Self {
+        if rustix::process::geteuid().is_root() {
+            let status = Command::new("chattr").arg("+i").arg(&dir).status().expect("chattr runs (e2fsprogs)");
+            assert!(status.success(), "chattr +i {}: the filesystem must support it", dir.display());
+        } else {
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        Self(dir)
+    }
+}
+
+impl Drop for UnwritableDir {
+    fn drop(&mut self) {
+        if rustix::process::geteuid().is_root() {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        } else {
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+/// A web config that cannot be updated is found out before the store is written: the rotation
+/// used to write the store's new version and then fail on the web config, leaving the two
+/// apart (scrapers sent a password the receiving side refused).
+#[test]
+fn rotate_writes_nothing_when_the_web_config_cannot_be_updated() {
+    let web = "basic_auth_users:\n  prom: $2y$10$Z3i9QbH3iFu0hUIZPdGqO.e4xWqRLXjQgSFUVi7gdPvnzwnqZ3wHe\n";
+    let test = Test::new().file("password", "old-password").file("web/web.yml", web);
+    let locked = UnwritableDir::new(test.path("web"));
+    let outcome =
+        test.run_with(&["rotate", "{file: {path: password}}", "--bcrypt-web-config", "web/web.yml", "--user", "prom"]);
+    outcome
+        .expect_code(5)
+        .stderr_contains("cannot update web/web.yml")
+        .stderr_contains("nothing was written to the store");
+    assert_eq!(read(&test.path("password")), "old-password", "the store was written");
+    drop(locked);
+    assert_eq!(read(&test.path("web/web.yml")), web);
+}
