@@ -90,8 +90,12 @@ async fn look_before_rotating(target: &Target, create: bool) -> Result<Found, Fa
             // Only a refused read of a whole secret can be skipped: a write of one key reads
             // the secret again to keep the others, and a store that cannot be reached cannot
             // be written either.
-            let hint = match (&error, &target.spec.key) {
-                (ProviderError::PermissionDenied { .. }, None) => " (--create skips this check)",
+            // Vault's write reads the secret itself (to keep its other fields, and for the
+            // version to check and set on), so a write-only token cannot rotate there anyway.
+            let hint = match (&error, &target.spec.key, target.spec.location.kind()) {
+                (ProviderError::PermissionDenied { .. }, None, kind) if kind != ProviderKind::Vault => {
+                    " (--create skips this check)"
+                }
                 _ => "",
             };
             Err(Failure::new(ExitCode::Fetch, format!("cannot read the value to rotate: {error}{hint}")))

@@ -1080,7 +1080,10 @@ fn rotate_refuses_to_overwrite_a_secret_another_writer_changed_meanwhile() {
     server.shared.state.lock().unwrap().other_writer_before_patch = Some(other.clone());
     let reference = "{kubernetes: {namespace: monitoring, name: node, key: password}}";
     let outcome = with_kubeconfig(&server).args(["rotate", reference]).run();
-    outcome.expect_code(5).stderr_contains("modified");
+    outcome
+        .expect_code(5)
+        .stderr_contains("another writer changed it since it was read; try again")
+        .stderr_contains("modified");
     let stored = server.shared.state.lock().unwrap().secrets[&("monitoring".to_owned(), "node".to_owned())].clone();
     assert!(stored.data == other, "the other writer's data was overwritten");
 }

@@ -109,16 +109,17 @@ fn a_refused_read_before_a_one_key_write_is_named_as_the_read() {
         .expect_code(5)
         .stderr_contains("permission denied reading it, which a write of one key does first to keep the others")
         .never_shows("old-wo-fake");
-    // Without --create, --create is suggested only where it would help: a whole write.
+    // Without --create, --create is suggested only where it would help, which on Vault is
+    // nowhere: its write reads the secret first (for its version to check and set on), so a
+    // whole write with --create is refused too.
     let one_key = write_only().args(["rotate", "{vault: {path: wo/app, key: k}}"]).run();
     one_key.expect_code(4).stderr_contains("cannot read the value to rotate");
     assert!(!one_key.stderr.contains("--create"), "{}", one_key.stderr);
     bao(&server, &["kv", "put", "secret/wo/whole", "k=old-wo-fake"]);
-    write_only()
-        .args(["rotate", "{vault: {path: wo/whole}}"])
-        .run()
-        .expect_code(4)
-        .stderr_contains("(--create skips this check)");
+    let whole = write_only().args(["rotate", "{vault: {path: wo/whole}}"]).run();
+    whole.expect_code(4).stderr_contains("cannot read the value to rotate");
+    assert!(!whole.stderr.contains("--create"), "{}", whole.stderr);
+    write_only().args(["rotate", "{vault: {path: wo/whole}}", "--create"]).run().expect_code(5);
 }
 
 #[test]

@@ -731,6 +731,12 @@ fn status_error(status: &Status, what: String, verb: &str, namespace: &str) -> P
                 None => ProviderError::Unreachable { what, reason },
             }
         }
+        // A check-and-set refused: another writer changed the Secret since it was read (or
+        // created it meanwhile). Not invalid content: trying again reads it afresh.
+        409 => ProviderError::WriteRefused {
+            what,
+            reason: format!("another writer changed it since it was read; try again (HTTP 409: {})", short(&message)),
+        },
         code => ProviderError::Invalid { what, reason: format!("HTTP {code}: {}", short(&message)) },
     }
 }
