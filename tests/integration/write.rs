@@ -610,3 +610,38 @@ fn rotate_writes_nothing_when_the_web_config_cannot_be_updated() {
     drop(locked);
     assert_eq!(read(&test.path("web/web.yml")), web);
 }
+
+/// `store delete` without a key soft-deletes the KV v2 version it read, not whichever is latest
+/// when its request lands: another writer's version added meanwhile stays readable. The output
+/// says which version and how to bring it back.
+#[test]
+fn store_delete_soft_deletes_the_version_it_read() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/race/app", "k=first-fake"]);
+    let (port, address) = (server.port, server.address());
+    let written = std::sync::atomic::AtomicBool::new(false);
+    let vault = FakeServer::start(move |request| {
+        if request.method != "GET" && !written.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Another writer's version lands between the read and the delete.
+            let status = Command::new(crate::support::bao_binary())
+                .args(["kv", "put", "secret/race/app", "k=second-fake"])
+                .env("BAO_ADDR", &address)
+                .env("BAO_TOKEN", "root")
+                .env_remove("VAULT_ADDR")
+                .env_remove("VAULT_TOKEN")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        forward(port, request)
+    });
+    Test::new()
+        .env("VAULT_ADDR", &vault.url())
+        .env("VAULT_TOKEN", "root")
+        .args(["store", "delete", "{vault: {path: race/app}}"])
+        .run()
+        .expect_code(0)
+        .stdout_contains("soft-deleted version 1: `vault kv undelete -versions=1 secret/race/app` brings it back");
+    assert_eq!(bao(&server, &["kv", "get", "-field=k", "secret/race/app"]).trim(), "second-fake");
+}

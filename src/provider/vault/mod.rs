@@ -1277,16 +1277,40 @@ impl VaultStore {
                 .map_err(|error| error.for_store(what.clone(), key, "a JSON object"))?;
             return self.write_fields(location, kv, &fields, version).await;
         }
-        // KV v2: a soft delete of the latest version (`vault kv undelete` brings it back).
-        let path = match kv {
-            KvVersion::V2 => format!("{}/data/{}", location.mount, location.path),
-            KvVersion::V1 => format!("{}/{}", location.mount, location.path),
+        // KV v2: a soft delete of the version read (`vault kv undelete` brings it back), not of
+        // whatever is latest by the time the request lands: a version another writer added
+        // meanwhile stays.
+        let response = match (kv, &current) {
+            (KvVersion::V2, Some(Current { version, .. })) if *version > 0 => {
+                let path = format!("{}/delete/{}", location.mount, location.path);
+                let body = format!("{{\"versions\":[{version}]}}");
+                self.authorized_send(Method::POST, &path, Some(body.as_bytes())).await?
+            }
+            (KvVersion::V2, _) => {
+                let path = format!("{}/data/{}", location.mount, location.path);
+                self.authorized_send(Method::DELETE, &path, None).await?
+            }
+            (KvVersion::V1, _) => {
+                let path = format!("{}/{}", location.mount, location.path);
+                self.authorized_send(Method::DELETE, &path, None).await?
+            }
         };
-        let response = self.authorized_send(Method::DELETE, &path, None).await?;
         if !response.status.is_success() {
             return Err(self.status_error(&response, what));
         }
-        Ok(super::PutOutcome::default())
+        let version = match (kv, &current) {
+            (KvVersion::V2, Some(Current { version, .. })) if *version > 0 => Some(*version),
+            _ => None,
+        };
+        Ok(super::PutOutcome {
+            note: version.map(|version| {
+                format!(
+                    "soft-deleted version {version}: `vault kv undelete -versions={version} {}/{}` brings it back",
+                    location.mount, location.path
+                )
+            }),
+            ..super::PutOutcome::default()
+        })
     }
 }
 
