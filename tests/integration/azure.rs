@@ -376,6 +376,13 @@ fn set_secret(request: &Request, state: &mut AzureState) -> Reply {
         );
     }
     let name = request.path.trim_start_matches("/secrets/").trim_end_matches('/').to_owned();
+    if state.deleted.contains_key(&name) {
+        let message = format!(
+            "Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this \
+             state, the secret can only be recovered or purged."
+        );
+        return Reply::json(409, &key_vault_error("Conflict", &message, Some("ObjectIsDeletedButRecoverable")));
+    }
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     let value = body["value"].as_str().unwrap().to_owned();
     let mut described = serde_json::json!({});
@@ -939,4 +946,29 @@ fn a_throttled_imds_says_when_to_ask_again() {
         .expect_code(4)
         .stderr_contains("asks to retry after 60s: HTTP 429 Too Many Requests: too_many_requests: Too many requests");
     assert_eq!(outcome.stderr.matches("HTTP 429").count(), 1, "{}", outcome.stderr);
+}
+
+/// A write to the name of a deleted secret that soft delete still keeps says to recover or
+/// purge it: Key Vault refuses the name (409) until then.
+#[test]
+fn a_write_to_a_recoverable_deleted_secret_says_to_recover_or_purge_it() {
+    let fake = AzureFake::start();
+    fake.put("db", "old-fake", None);
+    let stores = fake.config(&format!("{{client_secret: {{client_secret: \"{CLIENT_SECRET}\"}}}}"), "");
+    let run = |args: &[&str]| {
+        Test::new()
+            .file("stores.yml", &stores)
+            .file("value", "new-fake")
+            .env("AZURE_CLIENT_SECRET", "")
+            .env("AZURE_FEDERATED_TOKEN_FILE", "")
+            .args(["--stores", "stores.yml"])
+            .args(args)
+            .run()
+    };
+    run(&["store", "delete", "{azure_key_vault: {name: db}}"]).expect_code(0);
+    run(&["store", "put", "{azure_key_vault: {name: db}}", "--from-file", "value"])
+        .expect_code(5)
+        .stderr_contains("a deleted secret of that name is kept for recovery")
+        .stderr_contains("recover it (`az keyvault secret recover`) or purge it first")
+        .never_shows("new-fake");
 }

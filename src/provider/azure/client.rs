@@ -669,6 +669,18 @@ fn status_error(response: &Response, what: String, operation: Operation) -> Prov
         StatusCode::FORBIDDEN if error.innererror.as_ref().is_some_and(|inner| inner.code == "SecretDisabled") => {
             ProviderError::Invalid { what, reason: format!("the secret is disabled ({message}); enable it first") }
         }
+        // Set Secret on a name whose deleted secret soft delete still keeps.
+        StatusCode::CONFLICT
+            if error.innererror.as_ref().is_some_and(|inner| inner.code == "ObjectIsDeletedButRecoverable") =>
+        {
+            ProviderError::WriteRefused {
+                what,
+                reason: format!(
+                    "a deleted secret of that name is kept for recovery ({message}): recover it (`az keyvault secret \
+                     recover`) or purge it first"
+                ),
+            }
+        }
         StatusCode::FORBIDDEN => {
             let (action, role, permission) = operation.needs();
             let reason = format!(
