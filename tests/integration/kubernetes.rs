@@ -687,6 +687,21 @@ fn with_kubeconfig(server: &FakeApiServer) -> Test {
         .env("KUBERNETES_SERVICE_PORT", "")
 }
 
+/// `test` with the kubeconfig's `prometheus` user authenticating by `user` (its lines, indented
+/// under `user:`) instead of the service account's token.
+fn with_user(test: Test, server: &FakeApiServer, user: &str) -> Test {
+    test.file("kube/config", &kubeconfig(server).replace(&format!("    token: {TOKEN}\n"), user))
+}
+
+/// A kubeconfig user's `exec` credential plugin running `/bin/sh SCRIPT` with `extra` argument
+/// and `env` lines.
+fn exec_user(script: &std::path::Path, extra_args: &str, env: &str) -> String {
+    format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}{extra_args}]\n{env}      interactiveMode: Never\n",
+        script.display()
+    )
+}
+
 fn render(test: Test, config: &str) -> (Test, crate::support::Outcome) {
     let test = test.file("app.yml", config).args(["--target", "generic", "render", "app.yml", "--out", "out"]);
     let outcome = test.run();
@@ -1269,12 +1284,9 @@ fn a_failing_exec_credential_plugin_is_reported_without_its_output() {
         "printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{CANARY}\"}}}}'\necho \"refreshing with {CANARY}\" >&2\nexit 1\n"
     );
     let test = with_kubeconfig(&server).file("kube/plugin.sh", &plugin);
-    let exec = format!(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}, --client-secret={CANARY}]\n      env: [{{name: OIDC_CLIENT_SECRET, value: {CANARY}}}]\n      interactiveMode: Never\n",
-        test.path("kube/plugin.sh").display()
-    );
-    let config = kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &exec);
-    let test = test.file("kube/config", &config);
+    let env = format!("      env: [{{name: OIDC_CLIENT_SECRET, value: {CANARY}}}]\n");
+    let exec = exec_user(&test.path("kube/plugin.sh"), &format!(", --client-secret={CANARY}"), &env);
+    let test = with_user(test, &server, &exec);
     let (_, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome
         .expect_code(4)
@@ -1362,11 +1374,11 @@ fn a_kubeconfig_token_file_comes_before_an_exec_plugin() {
     );
     let test = test.file("kube/plugin.sh", &plugin);
     let user = format!(
-        "    tokenFile: {}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
+        "    tokenFile: {}\n{}",
         test.path("kube/token").display(),
-        test.path("kube/plugin.sh").display()
+        exec_user(&test.path("kube/plugin.sh"), "", "")
     );
-    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &user));
+    let test = with_user(test, &server, &user);
     let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"token-file-first-fake\"\n");
@@ -1407,11 +1419,8 @@ fn a_refused_exec_plugin_token_is_asked_for_again() {
         calls = calls.display()
     );
     let test = test.file("kube/plugin.sh", &plugin);
-    let exec = format!(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{}]\n      interactiveMode: Never\n",
-        test.path("kube/plugin.sh").display()
-    );
-    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &exec));
+    let exec = exec_user(&test.path("kube/plugin.sh"), "", "");
+    let test = with_user(test, &server, &exec);
     let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"exec-fake\"\n");
@@ -1426,7 +1435,7 @@ fn a_kubeconfig_token_file_ending_in_a_newline_is_sent_trimmed() {
     server.put("monitoring", "creds", &[("password", b"token-file-fake")]);
     let test = with_kubeconfig(&server).file("kube/token", &format!("{TOKEN}\n"));
     let token_file = format!("    tokenFile: {}\n", test.path("kube/token").display());
-    let test = test.file("kube/config", &kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &token_file));
+    let test = with_user(test, &server, &token_file);
     let (test, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome.expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "pw: \"token-file-fake\"\n");
