@@ -1264,9 +1264,7 @@ fn a_vault_store_logs_in_with_the_kubernetes_auth_method() {
 #[test]
 fn a_broken_kubeconfig_is_reported_without_the_lines_around_the_error() {
     let server = FakeApiServer::start();
-    let broken =
-        kubeconfig(&server).replace(&format!("    token: {TOKEN}\n"), &format!("    token: {CANARY}\n   bad: x\n"));
-    let test = with_kubeconfig(&server).file("kube/config", &broken);
+    let test = with_user(with_kubeconfig(&server), &server, &format!("    token: {CANARY}\n   bad: x\n"));
     let (_, outcome) = render(test, "pw: {kubernetes: {name: creds, key: password}}\n");
     outcome
         .expect_code(4)
