@@ -1,8 +1,9 @@
 //! Keeping values fresh: each distinct location's schedule (refresh interval with ±10% jitter,
 //! exponential backoff from 1 s up to the interval after a failure, scaled by a factor each
-//! process draws once within ±10%, an earlier refresh when a lease runs out first), its last good value (kept when a fetch fails: state `stale`), and the
-//! previous value kept for the rotation grace period (written back on an auth failure that a
-//! refetch cannot cure: state `fallback`).
+//! process draws once within ±10%, an earlier refresh when a lease runs out first), its last
+//! good value (kept when a fetch fails: state `stale`), and the previous value kept for the
+//! rotation grace period (written back on an auth failure that a refetch cannot cure: state
+//! `fallback`).
 //!
 //! Pure bookkeeping on `tokio::time::Instant`, so tests run on paused time; the daemon loop does
 //! the fetching and writing.
