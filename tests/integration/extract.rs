@@ -594,3 +594,41 @@ fn an_edit_made_while_extract_runs_is_kept_not_written_over() {
         .never_shows("edited-meanwhile-fake");
     assert_eq!(read(&test.path("prometheus.yml")), format!("{config}  - job_name: added-meanwhile\n"));
 }
+
+/// A value another writer stores between `extract`'s read of the destination (which it decided
+/// on: nothing there yet) and its write is not written over without `--overwrite`: the write
+/// sees the version it read is no longer the latest. Check-and-set used to take the version of
+/// the write's own later read, and wrote over it.
+#[test]
+fn a_value_another_writer_stores_after_extract_read_the_destination_is_not_written_over() {
+    let server = Server::openbao();
+    bao(&server, &["kv", "put", "secret/prometheus/a", "username=prom"]);
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: prom, password: extracted-fake}\n";
+    let test = Test::new().file("prometheus.yml", config);
+    let (port, address) = (server.port, server.address());
+    let reads = std::sync::atomic::AtomicUsize::new(0);
+    let vault = crate::http_fake::FakeServer::start(move |request| {
+        let read = request.method == "GET" && request.path == "/v1/secret/data/prometheus/a";
+        if read && reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            // The write's own read: another writer's version lands just before it.
+            let status = std::process::Command::new(crate::support::bao_binary())
+                .args(["kv", "put", "secret/prometheus/a", "username=prom", "password=other-writer-fake"])
+                .env("BAO_ADDR", &address)
+                .env("BAO_TOKEN", "root")
+                .env_remove("VAULT_ADDR")
+                .env_remove("VAULT_TOKEN")
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        crate::http_fake::forward(port, request)
+    });
+    let test = test.env("VAULT_ADDR", &vault.url()).env("VAULT_TOKEN", "root");
+    test.run_with(&["extract", "prometheus.yml", "--to", "vault", "--write"])
+        .expect_code(5)
+        .stderr_contains("another writer made version 2 since version 1 was read")
+        .never_shows("extracted-fake");
+    assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/a"]).trim(), "other-writer-fake");
+    assert_eq!(read(&test.path("prometheus.yml")), config, "the config was rewritten");
+}

@@ -363,6 +363,11 @@ pub struct VaultStore {
     /// After upkeeps that left the token still due (Vault down, a renewal refused): how many in
     /// a row, and when to try again.
     upkeep_backoff: std::sync::Mutex<(u32, Option<std::time::Instant>)>,
+    /// The KV v2 version each latest read (by mount and path) was, for a write after it to
+    /// check: `rotate` and `extract` decide on a read, and a version another writer added
+    /// between that read and the write's own must not be written over (see
+    /// [`VaultStore::changed_since_read`]).
+    read_versions: std::sync::Mutex<HashMap<(String, String), u64>>,
 }
 
 /// A lease from a generic read (dynamic credentials), and the value it leases.
@@ -425,11 +430,12 @@ struct SecretEnvelope<'body> {
 }
 
 /// KV v2's `data` object: the secret's own fields under `data` (`null` when the version is
-/// deleted or destroyed) beside `metadata`, which a read does not need.
+/// deleted or destroyed) beside `metadata`, of which a read keeps the version number.
 #[derive(Deserialize)]
 struct KvV2Data<'body> {
     #[serde(borrow)]
     data: Option<&'body RawValue>,
+    metadata: Option<VersionNumber>,
 }
 
 /// A KV v2 version that exists but cannot be read, from the 404 whose `data` holds no fields
@@ -667,6 +673,7 @@ impl VaultStore {
             mounts: tokio::sync::Mutex::new(HashMap::new()),
             leases: std::sync::Mutex::new(HashMap::new()),
             renewal_refused_to: std::sync::Mutex::new(None),
+            read_versions: std::sync::Mutex::new(HashMap::new()),
             upkeep_backoff: std::sync::Mutex::new((0, None)),
         })
     }
@@ -969,7 +976,18 @@ impl VaultStore {
         let mut data = envelope.data;
         if kv2 {
             let inner = match data {
-                Some(data) => serde_json::from_str::<KvV2Data<'_>>(data.get()).map_err(not_json)?.data,
+                Some(data) => {
+                    let kv = serde_json::from_str::<KvV2Data<'_>>(data.get()).map_err(not_json)?;
+                    if location.version.is_none()
+                        && let Some(metadata) = &kv.metadata
+                    {
+                        self.read_versions
+                            .lock()
+                            .expect("not poisoned")
+                            .insert((location.mount.clone(), location.path.clone()), metadata.version);
+                    }
+                    kv.data
+                }
                 None => None,
             };
             data = Some(inner.ok_or_else(|| ProviderError::NotFound {
@@ -1192,11 +1210,16 @@ impl VaultStore {
             KvVersion::V2 => response
                 .envelope(|| what.clone())?
                 .data
-                .and_then(|data| data.get("version").and_then(serde_json::Value::as_u64))
-                .map(|version| version.to_string()),
+                .and_then(|data| data.get("version").and_then(serde_json::Value::as_u64)),
             KvVersion::V1 => None,
         };
-        Ok(super::PutOutcome { version, note: None })
+        // The next write in this process (another key `extract` moves here) goes on from it.
+        let read = (location.mount.clone(), location.path.clone());
+        match version {
+            Some(version) => self.read_versions.lock().expect("not poisoned").insert(read, version),
+            None => self.read_versions.lock().expect("not poisoned").remove(&read),
+        };
+        Ok(super::PutOutcome { version: version.map(|version| version.to_string()), note: None })
     }
 
     fn writable(location: &Location) -> Result<&VaultLocation, ProviderError> {
@@ -1208,6 +1231,31 @@ impl VaultStore {
             });
         }
         Ok(location)
+    }
+
+    /// Refuses a KV v2 write whose own read found another version than this process's last read
+    /// of the secret (which `rotate` or `extract` decided on): another writer added it between
+    /// the two, and check-and-set on the second read alone would write over it.
+    fn changed_since_read(&self, location: &VaultLocation, kv: KvVersion, current: u64) -> Result<(), ProviderError> {
+        if kv != KvVersion::V2 {
+            return Ok(());
+        }
+        let read = self
+            .read_versions
+            .lock()
+            .expect("not poisoned")
+            .get(&(location.mount.clone(), location.path.clone()))
+            .copied();
+        match read {
+            Some(read) if read != current => Err(ProviderError::WriteRefused {
+                what: location.to_string(),
+                reason: format!(
+                    "another writer made version {current} since version {read} was read (the value this write \
+                     was decided on); try again"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     async fn put_field(
@@ -1223,6 +1271,7 @@ impl VaultStore {
         })?;
         let kv = self.kv_version(&location.mount).await?;
         let current = self.current(location, kv).await.map_err(ProviderError::in_read_before_write)?;
+        self.changed_since_read(location, kv, current.version)?;
         if let Some(gone) = current.gone {
             // A new version of one key would drop the others the deleted version holds.
             return Err(ProviderError::WriteRefused {
@@ -1264,6 +1313,9 @@ impl VaultStore {
             Err(ProviderError::PermissionDenied { .. }) if key.is_none() => None,
             Err(error) => return Err(ProviderError::in_read_before_write(error)),
         };
+        if let Some(current) = &current {
+            self.changed_since_read(location, kv, current.version)?;
+        }
         if let Some(Current { fields: None, gone, .. }) = &current {
             let what = match gone {
                 Some(gone) => format!("{what} ({gone})"),
