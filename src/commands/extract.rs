@@ -83,9 +83,14 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
             Ok(item)
         })
         .collect::<Result<Vec<_>, Failure>>()?;
-    let collisions = name_collisions(&found, &destination);
-    if !collisions.is_empty() {
-        return Err(config_error(format!("{}: cannot extract:\n  {}", file.display(), collisions.join("\n  "))));
+    let mut problems = name_collisions(&found, &destination);
+    // A path the template makes that the store cannot take (`..` segments) is found out by the
+    // dry run too, as the configuration error it is, not only by `--write`.
+    problems.extend(found.iter().filter_map(|item| {
+        destination.spec(&item.map).err().map(|failure| format!("{}: {}", item.path, failure.message))
+    }));
+    if !problems.is_empty() {
+        return Err(config_error(format!("{}: cannot extract:\n  {}", file.display(), problems.join("\n  "))));
     }
     let edited = rewrite(&source, &found);
     let mut report = diff(file, &source, &edited, &found);

@@ -632,3 +632,24 @@ fn a_value_another_writer_stores_after_extract_read_the_destination_is_not_writt
     assert_eq!(bao(&server, &["kv", "get", "-field=password", "secret/prometheus/a"]).trim(), "other-writer-fake");
     assert_eq!(read(&test.path("prometheus.yml")), config, "the config was rewritten");
 }
+
+/// A path template that makes paths the store refuses (`..` segments) is a configuration error
+/// in the dry run as with `--write`: the dry run used to pass (exit 0), calling it a store it
+/// could not consult.
+#[test]
+fn a_path_template_the_store_refuses_fails_the_dry_run_too() {
+    let config = "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: dot-dot-fake}\n";
+    let test =
+        Test::new().file("prometheus.yml", config).env("VAULT_ADDR", "http://127.0.0.1:1").env("VAULT_TOKEN", "x");
+    for write in [false, true] {
+        let mut args = vec!["extract", "prometheus.yml", "--to", "vault", "--path-template", "../{job}/{field}"];
+        if write {
+            args.push("--write");
+        }
+        test.run_with(&args)
+            .expect_code(3)
+            .stderr_contains("scrape_configs[job_name=a].basic_auth.password: vault (line 1): `path` may not hold `.` or `..` segments")
+            .never_shows("dot-dot-fake");
+    }
+    assert_eq!(read(&test.path("prometheus.yml")), config);
+}
