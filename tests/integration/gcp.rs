@@ -904,6 +904,10 @@ fn store_delete_removes_a_key_in_a_new_version_or_disables_the_version() {
     assert_eq!(google.server.count("POST /v1/projects/secret-render-test/secrets/node/versions/2:destroy"), 0);
     assert!(google.state().disabled.contains(&("node".to_owned(), 2)));
     run(&["store", "get", "{gcp_secret_manager: {secret: node}}"]).expect_code(4).stderr_contains("DISABLED state");
+    // Deleting it again finds nothing to delete, as Vault says of a deleted latest version.
+    run(&["store", "delete", "{gcp_secret_manager: {secret: node}}"])
+        .expect_code(4)
+        .stderr_contains("(its latest version, 2, is already disabled)");
     run(&["store", "get", "{gcp_secret_manager: {secret: node, version: \"1\", key: username}}"]).expect_code(0);
     run(&["store", "delete", "{gcp_secret_manager: {secret: node, version: \"1\"}}"]).expect_code(0);
     assert!(google.state().disabled.contains(&("node".to_owned(), 1)));

@@ -539,14 +539,23 @@ impl GcpStore {
             if response.status != StatusCode::OK {
                 return Err(status_error(&response, what, "secretmanager.versions.get"));
             }
-            serde_json::from_slice::<serde_json::Value>(&response.body)
-                .ok()
-                .and_then(|version| version["name"].as_str()?.rsplit('/').next().map(str::to_owned))
+            let version = serde_json::from_slice::<serde_json::Value>(&response.body).unwrap_or_default();
+            let number = version["name"]
+                .as_str()
+                .and_then(|name| name.rsplit('/').next())
                 .filter(|number| !number.is_empty() && number.bytes().all(|byte| byte.is_ascii_digit()))
                 .ok_or_else(|| ProviderError::Invalid {
                     what: what.clone(),
                     reason: "the versions.get response has no numbered `name`".into(),
                 })?
+                .to_owned();
+            // Already gone, as Vault says of a deleted latest version: not found (exit 4).
+            if let Some(state @ ("DISABLED" | "DESTROYED")) = version["state"].as_str() {
+                return Err(ProviderError::NotFound {
+                    what: format!("{what} (its latest version, {number}, is already {})", state.to_ascii_lowercase()),
+                });
+            }
+            number
         };
         let disable = self.url(
             &format!("v1/projects/{}/secrets/{}/versions/{number}:disable", location.project, location.secret),
