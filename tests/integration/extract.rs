@@ -611,16 +611,8 @@ fn a_value_another_writer_stores_after_extract_read_the_destination_is_not_writt
         let read = request.method == "GET" && request.path == "/v1/secret/data/prometheus/a";
         if read && reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
             // The write's own read: another writer's version lands just before it.
-            let status = std::process::Command::new(crate::support::bao_binary())
-                .args(["kv", "put", "secret/prometheus/a", "username=prom", "password=other-writer-fake"])
-                .env("BAO_ADDR", &address)
-                .env("BAO_TOKEN", "root")
-                .env_remove("VAULT_ADDR")
-                .env_remove("VAULT_TOKEN")
-                .stdout(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
+            let args = ["kv", "put", "secret/prometheus/a", "username=prom", "password=other-writer-fake"];
+            crate::support::bao_at(&address, "root", &args);
         }
         crate::http_fake::forward(port, request)
     });

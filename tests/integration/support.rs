@@ -80,9 +80,15 @@ pub fn bao(server: &Server, args: &[&str]) -> String {
 
 /// Runs the `bao` CLI with a given token.
 pub fn bao_as(server: &Server, token: &str, args: &[&str]) -> String {
+    bao_at(&server.address(), token, args)
+}
+
+/// Runs the `bao` CLI against the server at `address` (where a test holds no `Server`: a
+/// fake's handler playing another writer).
+pub fn bao_at(address: &str, token: &str, args: &[&str]) -> String {
     let output = Command::new(bao_binary())
         .args(args)
-        .env("BAO_ADDR", server.address())
+        .env("BAO_ADDR", address)
         .env("BAO_TOKEN", token)
         .env_remove("VAULT_ADDR")
         .env_remove("VAULT_TOKEN")

@@ -623,16 +623,7 @@ fn store_delete_soft_deletes_the_version_it_read() {
     let vault = FakeServer::start(move |request| {
         if request.method != "GET" && !written.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Another writer's version lands between the read and the delete.
-            let status = Command::new(crate::support::bao_binary())
-                .args(["kv", "put", "secret/race/app", "k=second-fake"])
-                .env("BAO_ADDR", &address)
-                .env("BAO_TOKEN", "root")
-                .env_remove("VAULT_ADDR")
-                .env_remove("VAULT_TOKEN")
-                .stdout(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
+            crate::support::bao_at(&address, "root", &["kv", "put", "secret/race/app", "k=second-fake"]);
         }
         forward(port, request)
     });
