@@ -469,6 +469,16 @@ fn write(request: &Request, state: &mut GoogleState) -> Reply {
     Reply::json(200, &serde_json::json!({"name": format!("projects/{PROJECT_NUMBER}/secrets/{secret}")}))
 }
 
+/// A `render` of `config` with no key file anywhere: application default credentials end at
+/// the metadata server.
+fn metadata_render(config: &str) -> Test {
+    Test::new()
+        .file("app.yml", config)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
+        .env("CLOUDSDK_CONFIG", "/nonexistent")
+        .args(["--target", "generic", "render", "app.yml", "--out", "out"])
+}
+
 fn generic_render(config: &str, key_file: &str) -> Test {
     Test::new()
         .file("app.yml", config)
@@ -613,11 +623,7 @@ fn the_metadata_server_gives_the_token_without_a_key() {
         "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {url}, metadata_url: {url}}}\nt: {{gcp_secret_manager: {{project: {PROJECT}, secret: api-token}}}}\n",
         url = fake.server.url()
     );
-    let test = Test::new()
-        .file("app.yml", &config)
-        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
-        .env("CLOUDSDK_CONFIG", "/nonexistent")
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let test = metadata_render(&config);
     test.run().expect_code(0);
     assert_eq!(read(&test.path("out/app.yml")), "t: \"metadata-fake\"\n");
     assert_eq!(fake.server.count(&format!("GET {METADATA_TOKEN}")), 1);
@@ -982,11 +988,7 @@ fn a_metadata_server_that_never_answers_is_waited_for_once_not_once_per_secret()
         "secret_stores:\n  gcp:\n    gcp_secret_manager: {{endpoint: {}, metadata_url: {metadata}, timeout: 1s}}\n{fields}",
         fake.server.url()
     );
-    let test = Test::new()
-        .file("app.yml", &config)
-        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
-        .env("CLOUDSDK_CONFIG", "/nonexistent")
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let test = metadata_render(&config);
     test.run().expect_code(4).stderr_contains("(5 problems)").stderr_contains("and not on GCP");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "token requests");
 }
@@ -1021,11 +1023,7 @@ fn a_throttled_metadata_server_says_when_to_ask_again() {
         fake.server.url(),
         metadata.url()
     );
-    let test = Test::new()
-        .file("app.yml", &config)
-        .env("GOOGLE_APPLICATION_CREDENTIALS", "")
-        .env("CLOUDSDK_CONFIG", "/nonexistent")
-        .args(["--target", "generic", "render", "app.yml", "--out", "out"]);
+    let test = metadata_render(&config);
     test.run().expect_code(4).stderr_contains("asks to retry after 60s: HTTP 429 Too Many Requests");
 }
 
