@@ -84,23 +84,28 @@ pub async fn run(settings: &ExtractSettings) -> Result<(), Failure> {
         })
         .collect::<Result<Vec<_>, Failure>>()?;
     let mut problems = name_collisions(&found, &destination);
-    // A path the template makes that the store cannot take (`..` segments) is found out by the
-    // dry run too, as the configuration error it is, not only by `--write`.
-    problems.extend(found.iter().filter_map(|item| {
-        destination.spec(&item.map).err().map(|failure| format!("{}: {}", item.path, failure.message))
-    }));
+    // Each provider map as a config would parse it, once: a path the template makes that the
+    // store cannot take (`..` segments) is found out by the dry run too, as the configuration
+    // error it is, not only by `--write`.
+    let mut specs = Vec::with_capacity(found.len());
+    for item in &found {
+        match destination.spec(&item.map) {
+            Ok(spec) => specs.push(spec),
+            Err(failure) => problems.push(format!("{}: {}", item.path, failure.message)),
+        }
+    }
     if !problems.is_empty() {
         return Err(config_error(format!("{}: cannot extract:\n  {}", file.display(), problems.join("\n  "))));
     }
     let edited = rewrite(&source, &found);
     let mut report = diff(file, &source, &edited, &found);
     if !settings.write {
-        report.push_str(&dry_run_notes(&found, &destination, settings).await);
+        report.push_str(&dry_run_notes(&found, &specs, &destination, settings).await);
         super::print(&report);
         return Ok(());
     }
     check_writable(file, settings.backup)?;
-    let written = store_all(&found, &destination, settings).await?;
+    let written = store_all(&found, &specs, &destination, settings).await?;
     // The values are stored: a failure from here on says so, and what a rerun does.
     let stored_already = |failure: Failure| {
         let mut message = format!(
@@ -456,24 +461,23 @@ enum Held {
 
 /// Every destination read, with the providers that read it (and will write).
 struct Destinations {
-    specs: Vec<SecretSpec>,
     providers: crate::provider::ProviderSet,
     held: Vec<Held>,
 }
 
-/// Reads what each found value's destination holds now.
+/// Reads what each found value's destination (`specs`, one each) holds now.
 async fn read_destinations(
     found: &[Found],
+    specs: &[SecretSpec],
     destination: &Destination,
     settings: &ExtractSettings,
 ) -> Result<Destinations, Failure> {
-    let specs: Vec<SecretSpec> = found.iter().map(|item| destination.spec(&item.map)).collect::<Result<_, _>>()?;
-    let providers = crate::stores::build_providers(&destination.stores, &specs, 4, &settings.file_roots)
+    let providers = crate::stores::build_providers(&destination.stores, specs, 4, &settings.file_roots)
         .map_err(|errors| config_error(format!("invalid store settings: {}", errors.join("; "))))?;
-    let fetches = crate::resolve::fetch_all(&specs, &providers, 16).await;
+    let fetches = crate::resolve::fetch_all(specs, &providers, 16).await;
     let held = found
         .iter()
-        .zip(&specs)
+        .zip(specs)
         .map(|(item, spec)| match fetches.value_for(spec) {
             Ok(existing) if existing.expose() == item.value.as_bytes() => Held::Same,
             Ok(_) => Held::Different,
@@ -483,14 +487,19 @@ async fn read_destinations(
             Err(error) => Held::Unreadable(error.to_string()),
         })
         .collect();
-    Ok(Destinations { specs, providers, held })
+    Ok(Destinations { providers, held })
 }
 
 /// The dry run's line for each found value: where it would go and what `--write` would do
 /// there, from a read of the store; when the store cannot be consulted at all, one line says
 /// why and the diff stands alone.
-async fn dry_run_notes(found: &[Found], destination: &Destination, settings: &ExtractSettings) -> String {
-    let read = read_destinations(found, destination, settings).await;
+async fn dry_run_notes(
+    found: &[Found],
+    specs: &[SecretSpec],
+    destination: &Destination,
+    settings: &ExtractSettings,
+) -> String {
+    let read = read_destinations(found, specs, destination, settings).await;
     let mut notes = String::new();
     if let Err(failure) = &read {
         notes.push_str(&format!("# the store was not consulted (--write needs it): {}\n", failure.message));
@@ -523,15 +532,16 @@ async fn dry_run_notes(found: &[Found], destination: &Destination, settings: &Ex
 /// anything is written.
 async fn store_all(
     found: &[Found],
+    specs: &[SecretSpec],
     destination: &Destination,
     settings: &ExtractSettings,
 ) -> Result<Vec<String>, Failure> {
-    let Destinations { specs, providers, held } = read_destinations(found, destination, settings).await?;
+    let Destinations { providers, held } = read_destinations(found, specs, destination, settings).await?;
     let mut lines = Vec::new();
     let mut conflicts = Vec::new();
     let mut unreadable = Vec::new();
     let mut writes = Vec::new();
-    for ((item, spec), held) in found.iter().zip(&specs).zip(held) {
+    for ((item, spec), held) in found.iter().zip(specs).zip(held) {
         let shown = spec.describe();
         match held {
             Held::Same => {
