@@ -123,10 +123,13 @@ fn file_roots(global: &GlobalArgs) -> Result<Vec<PathBuf>, String> {
 /// A URL flag's value, checked at start rather than at the first reload or poll: an http(s)
 /// URL with a host.
 fn http_url(flag: &str, url: String) -> Result<String, String> {
+    // Shown without userinfo, query or fragment (a token may stand in either).
+    let hidden = crate::redact::url(&url);
+    let shown = hidden.split(['?', '#']).next().unwrap_or_default();
     match reqwest::Url::parse(&url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(url),
-        Ok(_) => Err(format!("{flag} {}: not an http(s) URL", crate::redact::url(&url))),
-        Err(error) => Err(format!("{flag} {}: not an http(s) URL ({error})", crate::redact::url(&url))),
+        Ok(_) => Err(format!("{flag} {shown}: not an http(s) URL")),
+        Err(error) => Err(format!("{flag} {shown}: not an http(s) URL ({error})")),
     }
 }
 

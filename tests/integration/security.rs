@@ -257,7 +257,7 @@ fn a_password_in_an_address_without_a_scheme_is_never_shown() {
         .expect_code(3)
         .stderr_contains("address \"***@127.0.0.1:8200\" must be http:// or https://")
         .never_shows(CANARY);
-    let reload = format!("admin:{CANARY}@127.0.0.1:9090/-/reload");
+    let reload = format!("admin:{CANARY}@127.0.0.1:9090/-/reload?token={CANARY}");
     test.run_with(&["watch", "prometheus.yml", "--out", "out", "--reload-url", &reload])
         .expect_code(2)
         .stderr_contains("***@127.0.0.1:9090/-/reload")
